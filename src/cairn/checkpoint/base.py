@@ -1,0 +1,164 @@
+"""What a checkpoint is, and the contract every saver implements.
+
+This is the only thing ``cairn.runtime`` knows about storage. A saver stores
+``Checkpoint`` records, the log of what each super-step wrote, and decides on
+its own when to also keep a full snapshot of the state (``SnapshotPolicy``).
+It never folds writes into state: that needs the graph's reducers, which the
+runtime owns. ``get_chain`` hands back the records from the nearest snapshot
+to the checkpoint asked for, and the runtime folds them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterator, Mapping, Sequence
+
+__all__ = [
+    "BaseCheckpointSaver",
+    "Checkpoint",
+    "PendingWrite",
+    "SnapshotPolicy",
+    "TaskRecord",
+    "TaskWrite",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A task due to run at a checkpoint.
+
+    A pull task reads the state; a push task (``push=True``) runs with ``arg``
+    as its input instead: a ``Send``'s argument, or the run's input for the
+    ``__start__`` task.
+    """
+
+    id: str
+    name: str
+    arg: Any = None
+    push: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TaskWrite:
+    """What one finished task produced: its update and where it routes next.
+
+    ``goto`` holds node names and ``(node, arg)`` pairs for sends.
+    """
+
+    task_id: str
+    name: str
+    update: Mapping[str, Any] | None
+    goto: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """Left by a task of a step that did not complete, against the step's checkpoint.
+
+    ``kind`` is "result" (value: a TaskWrite), "error" (value: the exception's
+    repr), "interrupt" (value: list of (interrupt id, value) pairs) or "resume"
+    (value: the answers given to the task's interrupts, in order).
+    """
+
+    task_id: str
+    kind: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """One checkpoint of a thread: a super-step's writes and what runs next.
+
+    ``carry`` holds run-time progress that spans steps: joins waiting for
+    more of their sources (``{"waiting": {target: [sources seen]}}``) and
+    deferred nodes held back (``{"deferred": [names]}``).
+    ``snapshot`` is filled by savers on load when they stored the full state
+    at this checkpoint; it is ignored by ``put``.
+    """
+
+    thread_id: str
+    ns: str
+    id: str
+    parent_id: str | None
+    step: int
+    source: str
+    created_at: str
+    metadata: Mapping[str, Any]
+    writes: tuple[TaskWrite, ...] = ()
+    tasks: tuple[TaskRecord, ...] = ()
+    carry: Mapping[str, Any] = field(default_factory=dict)
+    snapshot: Mapping[str, Any] | None = None
+
+    def with_snapshot(self, values: Mapping[str, Any] | None) -> "Checkpoint":
+        return replace(self, snapshot=values)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPolicy:
+    """When to store the full state beside a checkpoint's writes.
+
+    A snapshot is taken once the bytes of writes logged since the last
+    snapshot reach ``ratio`` times that snapshot's size. For a state that
+    grows by appends, the snapshots then add up to about ``(1 + ratio) / ratio``
+    times the final state, and reading any checkpoint folds at most about
+    ``ratio`` states' worth of writes.
+    """
+
+    ratio: float = 1.0
+
+    def due(self, snapshot_bytes: int, log_bytes: int) -> bool:
+        return log_bytes >= self.ratio * snapshot_bytes
+
+
+class BaseCheckpointSaver(ABC):
+    """The storage contract. Implementations are safe to share between threads.
+
+    Every method takes the thread id and the checkpoint namespace (``ns``,
+    "" for the top-level graph) explicitly; a ``checkpoint_id`` of None means
+    the thread's head, its newest checkpoint.
+    """
+
+    snapshot_policy: SnapshotPolicy = SnapshotPolicy()
+
+    @abstractmethod
+    def put(self, checkpoint: Checkpoint, values: Mapping[str, Any]) -> None:
+        """Store ``checkpoint`` atomically; ``values`` is the full state at it,
+        kept as a snapshot when ``snapshot_policy`` says one is due. Clears the
+        pending writes of the checkpoint's parent, whose step is now complete."""
+
+    @abstractmethod
+    def put_pending(
+        self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite]
+    ) -> None:
+        """Record what tasks of the step after ``checkpoint_id`` left behind,
+        replacing earlier pending writes of the same task and kind."""
+
+    @abstractmethod
+    def get(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:
+        """The checkpoint (or the head when ``checkpoint_id`` is None), or None."""
+
+    @abstractmethod
+    def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[Checkpoint]:
+        """The checkpoints from the nearest ancestor holding a snapshot (or the
+        root) down to ``checkpoint_id``, oldest first; the first carries its
+        ``snapshot`` if it has one. Empty if the checkpoint does not exist."""
+
+    @abstractmethod
+    def list(
+        self, thread_id: str, ns: str, *, before: str | None = None, limit: int | None = None
+    ) -> Iterator[Checkpoint]:
+        """The thread's checkpoints in ``ns``, newest first, all branches, with
+        their snapshots where stored; only ids below ``before`` when given."""
+
+    @abstractmethod
+    def get_pending(self, thread_id: str, ns: str, checkpoint_id: str) -> list[PendingWrite]:
+        """Pending writes recorded against ``checkpoint_id``."""
+
+    @abstractmethod
+    def latest_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
+        """The newest checkpoint whose parent is ``checkpoint_id``, or None."""
+
+    @abstractmethod
+    def delete_thread(self, thread_id: str) -> None:
+        """Remove every checkpoint and pending write of the thread."""

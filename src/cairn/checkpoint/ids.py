@@ -1,0 +1,37 @@
+"""Checkpoint ids: UUID-v7 strings that sort by creation time.
+
+Within one process ids are strictly increasing even when the clock stalls or
+steps back, so a child checkpoint's id always sorts after its parent's.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+
+_lock = threading.Lock()
+_last = 0
+
+
+def new_checkpoint_id() -> str:
+    """A fresh time-ordered id (UUID version 7 layout, 60 bits of time)."""
+    global _last
+    ns = time.time_ns()
+    stamp = ((ns // 1_000_000) << 12) | ((ns % 1_000_000) * 4096 // 1_000_000)
+    with _lock:
+        if stamp <= _last:
+            stamp = _last + 1
+        _last = stamp
+    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = ((stamp >> 12) << 80) | (0x7 << 76) | ((stamp & 0xFFF) << 64) | (0b10 << 62) | rand
+    return str(uuid.UUID(int=value))
+
+
+_TASK_NAMESPACE = uuid.UUID("5b0e8a4c-3f4e-4c2a-9d8e-6a1f0c2b7e11")
+
+
+def task_id(checkpoint_id: str, name: str, index: int) -> str:
+    """A task's id: the same for the same checkpoint, node and position."""
+    return str(uuid.uuid5(_TASK_NAMESPACE, f"{checkpoint_id}|{name}|{index}"))

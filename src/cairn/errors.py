@@ -1,0 +1,88 @@
+"""Every error cairn raises, under one base class.
+
+    CairnError
+    ├── GraphValidationError   the graph as built cannot run (raised by the builder / compile)
+    ├── InvalidUpdateError     a node, an input or update_state wrote something the state cannot take
+    ├── GraphRecursionError    a run took more super-steps than its recursion_limit
+    ├── ConfigError            a config is missing something or holds a bad value
+    ├── EmptyInputError        invoke(None, thread) on a thread with nothing to resume
+    ├── InvalidResumeError     Command(resume=...) that matches no pending interrupt
+    ├── ThreadBusyError        another run holds the thread
+    ├── SerializationError     a value cannot be stored, or stored bytes cannot be read
+    └── StorageError           the checkpoint store failed or holds something cairn cannot use
+
+Each message names the offending value and says what to do about it. The
+built-in class each error also derives from (ValueError, RecursionError, ...)
+keeps ``except ValueError`` blocks written for LangGraph working.
+
+``GraphInterrupt`` is not an error: it is the signal ``interrupt()`` raises to
+pause a node. It derives from ``BaseException`` so that a node's own
+``except Exception`` does not swallow it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+__all__ = [
+    "CairnError",
+    "ConfigError",
+    "EmptyInputError",
+    "GraphInterrupt",
+    "GraphRecursionError",
+    "GraphValidationError",
+    "InvalidResumeError",
+    "InvalidUpdateError",
+    "SerializationError",
+    "StorageError",
+    "ThreadBusyError",
+]
+
+
+class CairnError(Exception):
+    """Base class of every error cairn raises."""
+
+
+class GraphValidationError(CairnError, ValueError):
+    """The graph as built cannot run: an unknown node, a missing entry point, ..."""
+
+
+class InvalidUpdateError(CairnError, ValueError):
+    """An update the state cannot take: two writes to a plain key in one step,
+    a node returning something other than a dict, an unknown ``as_node``."""
+
+
+class GraphRecursionError(CairnError, RecursionError):
+    """A run took more super-steps than ``recursion_limit`` allows."""
+
+
+class ConfigError(CairnError, ValueError):
+    """A config is missing a required key or holds a value of the wrong kind."""
+
+
+class EmptyInputError(CairnError, ValueError):
+    """``invoke(None, thread)`` on a thread that has nothing to resume."""
+
+
+class InvalidResumeError(CairnError, ValueError):
+    """``Command(resume=...)`` that matches no pending interrupt."""
+
+
+class ThreadBusyError(CairnError):
+    """Another run is writing to the thread right now."""
+
+
+class SerializationError(CairnError, TypeError):
+    """A value cannot be stored, or stored bytes cannot be turned back into values."""
+
+
+class StorageError(CairnError):
+    """The checkpoint store failed, or holds data cairn cannot use."""
+
+
+class GraphInterrupt(BaseException):
+    """Raised by ``interrupt()`` to pause the running node; caught by the engine."""
+
+    def __init__(self, interrupts: Sequence[Any] = ()) -> None:
+        super().__init__(interrupts)
+        self.interrupts = tuple(interrupts)

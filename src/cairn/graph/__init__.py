@@ -1,0 +1,7 @@
+"""Building graphs: ``StateGraph``, ``START``, ``END`` and the message helpers."""
+
+from cairn.graph.constants import END, START
+from cairn.graph.message import MessagesState, add_messages
+from cairn.graph.state import StateGraph
+
+__all__ = ["END", "START", "MessagesState", "StateGraph", "add_messages"]

@@ -1,0 +1,93 @@
+"""``add_messages``, the reducer for chat histories, and ``MessagesState``.
+
+Messages are plain dicts (``{"role": ..., "content": ...}``) or, when
+``langchain_core`` is installed, its message objects. Every message gets an
+``id``; a new message whose id is already in the list replaces the old one in
+place, and a removal (``{"type": "remove", "id": ...}`` or LangChain's
+``RemoveMessage``) deletes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, TypedDict
+
+__all__ = ["REMOVE_ALL_MESSAGES", "MessagesState", "add_messages"]
+
+REMOVE_ALL_MESSAGES = "__remove_all__"
+
+
+def _langchain_convert() -> Any:
+    try:
+        from langchain_core.messages import convert_to_messages
+    except ImportError:
+        return None
+    return convert_to_messages
+
+
+def _as_list(messages: Any) -> list[Any]:
+    if messages is None:
+        return []
+    if isinstance(messages, (list, tuple)):
+        return list(messages)
+    return [messages]
+
+
+def _normalize(messages: list[Any]) -> list[Any]:
+    """Give each message an id, converting to LangChain objects if any is one."""
+    convert = _langchain_convert()
+    if convert is not None and any(not isinstance(m, (dict, str)) for m in messages):
+        messages = list(convert(messages))
+    out = []
+    for message in messages:
+        if isinstance(message, str):
+            message = {"role": "user", "content": message}
+        if isinstance(message, dict):
+            if message.get("id") is None:
+                message = {**message, "id": str(uuid.uuid4())}
+        elif getattr(message, "id", "") is None:
+            message = message.model_copy(update={"id": str(uuid.uuid4())})
+        out.append(message)
+    return out
+
+
+def _id(message: Any) -> Any:
+    return message.get("id") if isinstance(message, dict) else getattr(message, "id", None)
+
+
+def _is_removal(message: Any) -> bool:
+    kind = message.get("type") if isinstance(message, dict) else getattr(message, "type", None)
+    return kind == "remove"
+
+
+def add_messages(left: Any, right: Any) -> list[Any]:
+    """Merge ``right`` into ``left``: append new messages, replace by id, remove."""
+    merged = _normalize(_as_list(left))
+    updates = _normalize(_as_list(right))
+    for i, message in enumerate(updates):
+        if _is_removal(message) and _id(message) == REMOVE_ALL_MESSAGES:
+            merged, updates = [], updates[i + 1 :]
+            break
+    position = {_id(m): i for i, m in enumerate(merged)}
+    removed: set[Any] = set()
+    for message in updates:
+        key = _id(message)
+        if _is_removal(message):
+            if key not in position:
+                raise ValueError(
+                    f"cannot remove message with id {key!r}: no message with that id exists"
+                )
+            removed.add(key)
+        elif key in position:
+            merged[position[key]] = message
+            removed.discard(key)
+        else:
+            position[key] = len(merged)
+            merged.append(message)
+    return [m for m in merged if _id(m) not in removed] if removed else merged
+
+
+class MessagesState(TypedDict):
+    """A state with one key, ``messages``, merged by ``add_messages``."""
+
+    messages: Annotated[list, add_messages]

@@ -1,0 +1,171 @@
+"""A state schema (TypedDict, dataclass or pydantic model) read as channels.
+
+Each key of the schema is a channel. ``Annotated[T, reducer]`` gives it a
+reducer ``reducer(old, update) -> new``; a key without one keeps the last
+value written. A reducer key starts at ``T()`` when T can be built empty
+(``list`` -> ``[]``, ``int`` -> ``0``), as in LangGraph.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from cairn.checkpoint.serde import register_type
+from cairn.errors import GraphValidationError
+
+Reducer = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    name: str
+    reducer: Reducer | None = None
+    initial: Callable[[], Any] | None = None
+
+
+def _reducer_of(annotation: Any) -> Reducer | None:
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return None
+    for meta in reversed(annotation.__metadata__):
+        if callable(meta) and _takes_two_args(meta):
+            return meta
+    return None
+
+
+def _takes_two_args(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True  # builtins such as operator.add
+    positional = [
+        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
+
+
+def _empty_factory(annotation: Any) -> Callable[[], Any] | None:
+    base = typing.get_args(annotation)[0]
+    typ = typing.get_origin(base) or base
+    if not isinstance(typ, type):
+        return None
+    try:
+        typ()
+    except Exception:
+        return None
+    return typ
+
+
+def _classes_in(annotation: Any, seen: set[int]) -> list[type]:
+    """Classes a stored value of this annotation may hold (for the serializer)."""
+    if id(annotation) in seen:
+        return []
+    seen.add(id(annotation))
+    found: list[type] = []
+    if isinstance(annotation, type) and (
+        dataclasses.is_dataclass(annotation)
+        or issubclass(annotation, enum.Enum)
+        or hasattr(annotation, "model_fields")
+        or (issubclass(annotation, tuple) and hasattr(annotation, "_fields"))
+    ):
+        found.append(annotation)
+        try:
+            hints = typing.get_type_hints(annotation, include_extras=True)
+        except Exception:
+            hints = {}
+        for hint in hints.values():
+            found.extend(_classes_in(hint, seen))
+    for arg in typing.get_args(annotation):
+        found.extend(_classes_in(arg, seen))
+    return found
+
+
+class StateSchema:
+    """The channels of a state schema, and conversions between its forms."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        if schema is dict:
+            self.kind, hints = "dict", {}
+        else:
+            if not isinstance(schema, type):
+                raise GraphValidationError(
+                    f"StateGraph needs a TypedDict, dataclass or pydantic model class as its "
+                    f"state schema, got {schema!r}"
+                )
+            try:
+                hints = typing.get_type_hints(schema, include_extras=True)
+            except Exception as exc:
+                raise GraphValidationError(
+                    f"cannot read the annotations of state schema {schema.__qualname__}: {exc}"
+                ) from exc
+            if dataclasses.is_dataclass(schema):
+                self.kind = "dataclass"
+                hints = {f.name: hints[f.name] for f in dataclasses.fields(schema)}
+            elif hasattr(schema, "model_fields"):
+                self.kind = "pydantic"
+                hints = {name: hints.get(name, Any) for name in schema.model_fields}
+            elif isinstance(schema, type) and issubclass(schema, dict):
+                self.kind = "typeddict"
+            else:
+                raise GraphValidationError(
+                    f"state schema {schema.__qualname__} is not a TypedDict, dataclass or "
+                    "pydantic model; declare it as one of those"
+                )
+            if not hints:
+                raise GraphValidationError(
+                    f"state schema {schema.__qualname__} declares no keys; add at least one "
+                    "annotated field"
+                )
+        self.channels: dict[str, Channel] = {}
+        for name, annotation in hints.items():
+            reducer = _reducer_of(annotation)
+            initial = _empty_factory(annotation) if reducer else None
+            self.channels[name] = Channel(name, reducer, initial)
+        self.reducers: dict[str, Reducer] = {
+            name: ch.reducer for name, ch in self.channels.items() if ch.reducer is not None
+        }
+        seen: set[int] = set()
+        for annotation in hints.values():
+            for cls in _classes_in(annotation, seen):
+                register_type(cls)
+        if self.kind != "dict" and self.kind != "typeddict":
+            register_type(schema)
+
+    @property
+    def open(self) -> bool:
+        """A plain ``dict`` schema accepts any key."""
+        return self.kind == "dict"
+
+    def initial(self) -> dict[str, Any]:
+        """The state before anything was written."""
+        return {
+            name: ch.initial() for name, ch in self.channels.items() if ch.initial is not None
+        }
+
+    def ordered(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of ``values`` with keys in the schema's order (as users see state)."""
+        out = {name: values[name] for name in self.channels if name in values}
+        if len(out) < len(values):
+            out.update((k, v) for k, v in values.items() if k not in out)
+        return out
+
+    def to_node_input(self, values: Mapping[str, Any]) -> Any:
+        """The state as a node sees it: a dict, or an instance of the schema."""
+        if self.kind in ("dict", "typeddict"):
+            return dict(values)
+        return self.schema(**values)
+
+    def as_update(self, obj: Any) -> Mapping[str, Any] | None:
+        """``obj`` as a mapping of keys to values, or None if it is not one."""
+        if obj is None or isinstance(obj, Mapping):
+            return obj
+        if self.kind == "dataclass" and isinstance(obj, self.schema):
+            return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        if self.kind == "pydantic" and isinstance(obj, self.schema):
+            return {name: getattr(obj, name) for name in obj.model_fields_set}
+        return None

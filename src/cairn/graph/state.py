@@ -1,0 +1,412 @@
+"""``StateGraph``: the builder a workflow is described with.
+
+Builder methods record nodes and edges and return the builder, so calls
+chain. ``compile()`` validates the whole graph, naming the offending node or
+edge, and hands a frozen ``GraphSpec`` to the runtime.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Iterable, Literal, Mapping, Sequence, Union
+
+from cairn.errors import GraphValidationError
+from cairn.graph.constants import END, RESERVED_CHARS, START
+from cairn.graph.schema import StateSchema
+from cairn.types import Command, RetryPolicy, Send
+
+__all__ = ["Branch", "GraphSpec", "NodeSpec", "StateGraph"]
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node as the runtime sees it."""
+
+    name: str
+    fn: Callable[..., Any]
+    retry_policy: RetryPolicy | None = None
+    defer: bool = False
+    timeout: float | None = None
+    destinations: tuple[str, ...] | None = None
+    """Where a Command returned by the node may go; None when unknown."""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A conditional edge: ``path(state)`` picks the next node(s)."""
+
+    path: Callable[..., Any]
+    ends: Mapping[Hashable, str] | None = None
+
+    def resolve(self, result: Any) -> list[Any]:
+        """The destinations named by what ``path`` returned."""
+        items = result if isinstance(result, (list, tuple)) else [result]
+        if self.ends is None:
+            return list(items)
+        return [
+            item if isinstance(item, Send) or item not in self.ends else self.ends[item]
+            for item in items
+        ]
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """A validated graph: what ``compile()`` gives the runtime."""
+
+    schema: StateSchema
+    nodes: Mapping[str, NodeSpec]
+    edges: Mapping[str, tuple[str, ...]]
+    """Static single-source edges, by source (START included)."""
+    joins: Mapping[str, frozenset[str]]
+    """Join target -> the sources it waits for (``add_edge([a, b], c)``)."""
+    branches: Mapping[str, tuple[Branch, ...]]
+    joins_by_source: Mapping[str, tuple[str, ...]]
+
+
+def _literal_names(annotation: Any) -> tuple[str, ...] | None:
+    """Node names a ``Literal[...]`` (possibly inside ``Command[...]``) lists."""
+    if typing.get_origin(annotation) is Literal:
+        return tuple(str(a) for a in typing.get_args(annotation))
+    for arg in typing.get_args(annotation):
+        names = _literal_names(arg)
+        if names is not None:
+            return names
+    return None
+
+
+def _return_annotation(fn: Callable[..., Any]) -> Any:
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        hints = getattr(fn, "__annotations__", {}) or {}
+    return hints.get("return", inspect.Signature.empty)
+
+
+def _mentions_command(annotation: Any) -> bool:
+    if annotation is Command or typing.get_origin(annotation) is Command:
+        return True
+    return any(_mentions_command(a) for a in typing.get_args(annotation))
+
+
+def _code_mentions(fn: Callable[..., Any], name: str) -> bool:
+    code = getattr(getattr(fn, "__call__", None), "__code__", None)
+    code = getattr(fn, "__code__", code)
+    if code is None:
+        return True  # not plain Python: assume it may route anywhere
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        if name in current.co_names:
+            return True
+        stack.extend(c for c in current.co_consts if inspect.iscode(c))
+    return False
+
+
+def _command_destinations(fn: Callable[..., Any]) -> tuple[str, ...] | None:
+    """Where a node's Commands may go: () if it returns none, None if unknown."""
+    annotation = _return_annotation(fn)
+    if annotation is not inspect.Signature.empty:
+        if not _mentions_command(annotation):
+            return ()
+        return _literal_names(annotation)
+    return None if _code_mentions(fn, "Command") else ()
+
+
+class StateGraph:
+    """A graph of nodes over a shared state; ``compile()`` makes it runnable.
+
+    >>> builder = StateGraph(State).add_node("a", a).add_edge(START, "a")
+    >>> graph = builder.compile(checkpointer=InMemorySaver())
+    """
+
+    def __init__(self, state_schema: Any, config_schema: Any = None, **kwargs: Any) -> None:
+        self.schema = StateSchema(state_schema)
+        self.state_schema = state_schema
+        self.nodes: dict[str, NodeSpec] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.joins: list[tuple[tuple[str, ...], str]] = []
+        self.branches: dict[str, list[Branch]] = {}
+
+    # -- nodes ---------------------------------------------------------------
+
+    def add_node(
+        self,
+        node: Union[str, Callable[..., Any]],
+        action: Callable[..., Any] | None = None,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        defer: bool = False,
+        timeout: float | None = None,
+        destinations: Sequence[str] | Mapping[str, str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        **_ignored: Any,
+    ) -> "StateGraph":
+        """Add a node: ``add_node("name", fn)`` or ``add_node(fn)`` (named after fn)."""
+        if action is None:
+            if isinstance(node, str):
+                raise GraphValidationError(
+                    f"add_node({node!r}) needs a function to run: add_node({node!r}, fn)"
+                )
+            action, name = node, getattr(node, "name", None) or getattr(node, "__name__", None)
+            if not isinstance(name, str):
+                raise GraphValidationError(
+                    f"cannot name node {node!r}: pass a name, add_node('name', fn)"
+                )
+        else:
+            name = node  # type: ignore[assignment]
+        if not isinstance(name, str) or not name:
+            raise GraphValidationError(f"node name must be a non-empty string, got {name!r}")
+        if name in (START, END):
+            raise GraphValidationError(f"node name {name!r} is reserved; choose another name")
+        for char in RESERVED_CHARS:
+            if char in name:
+                raise GraphValidationError(
+                    f"node name {name!r} contains {char!r}, which is reserved; choose another name"
+                )
+        if name in self.nodes:
+            raise GraphValidationError(
+                f"node {name!r} is already in the graph; node names must be unique"
+            )
+        if not callable(action):
+            raise GraphValidationError(f"node {name!r}: {action!r} is not callable")
+        if timeout is not None and not timeout > 0:
+            raise GraphValidationError(f"node {name!r}: timeout must be > 0 seconds, got {timeout!r}")
+        if destinations is not None:
+            dests: tuple[str, ...] | None = tuple(destinations)
+        else:
+            dests = _command_destinations(action)
+        self.nodes[name] = NodeSpec(
+            name=name,
+            fn=action,
+            retry_policy=retry_policy or retry,
+            defer=defer,
+            timeout=timeout,
+            destinations=dests,
+            metadata=dict(metadata or {}),
+        )
+        return self
+
+    def add_sequence(
+        self, nodes: Sequence[Union[Callable[..., Any], tuple[str, Callable[..., Any]]]]
+    ) -> "StateGraph":
+        """Add nodes that run one after the other, with edges between them."""
+        if not nodes:
+            raise GraphValidationError("add_sequence needs at least one node")
+        previous: str | None = None
+        for item in nodes:
+            if isinstance(item, tuple):
+                name, fn = item
+                self.add_node(name, fn)
+            else:
+                self.add_node(item)
+                name = list(self.nodes)[-1]
+            if previous is not None:
+                self.add_edge(previous, name)
+            previous = name
+        return self
+
+    # -- edges ---------------------------------------------------------------
+
+    def add_edge(self, start_key: Union[str, Sequence[str]], end_key: str) -> "StateGraph":
+        """``add_edge(a, b)``: b runs after a. ``add_edge([a, b], c)``: c waits for both."""
+        if isinstance(start_key, str):
+            if start_key == END:
+                raise GraphValidationError("END cannot be the start of an edge")
+            if end_key == START:
+                raise GraphValidationError("START cannot be the end of an edge")
+            self.edges.append((start_key, end_key))
+            return self
+        sources = tuple(start_key)
+        if not sources:
+            raise GraphValidationError(f"add_edge([], {end_key!r}) needs at least one source")
+        for source in sources:
+            if source == END:
+                raise GraphValidationError("END cannot be the start of an edge")
+        if end_key == START:
+            raise GraphValidationError("START cannot be the end of an edge")
+        self.joins.append((sources, end_key))
+        return self
+
+    def add_conditional_edges(
+        self,
+        source: str,
+        path: Callable[..., Any],
+        path_map: Union[Mapping[Hashable, str], Sequence[str], None] = None,
+    ) -> "StateGraph":
+        """After ``source``, ``path(state)`` names the next node(s), END, or Sends."""
+        if not callable(path):
+            raise GraphValidationError(
+                f"add_conditional_edges({source!r}, ...): path {path!r} is not callable"
+            )
+        ends: Mapping[Hashable, str] | None
+        if path_map is None:
+            names = _literal_names(_return_annotation(path))
+            ends = {n: n for n in names} if names else None
+        elif isinstance(path_map, Mapping):
+            ends = dict(path_map)
+        else:
+            ends = {n: n for n in path_map}
+        self.branches.setdefault(source, []).append(Branch(path, ends))
+        return self
+
+    def set_entry_point(self, key: str) -> "StateGraph":
+        """The same as ``add_edge(START, key)``."""
+        return self.add_edge(START, key)
+
+    def set_conditional_entry_point(
+        self, path: Callable[..., Any], path_map: Any = None
+    ) -> "StateGraph":
+        """The same as ``add_conditional_edges(START, path, path_map)``."""
+        return self.add_conditional_edges(START, path, path_map)
+
+    def set_finish_point(self, key: str) -> "StateGraph":
+        """The same as ``add_edge(key, END)``."""
+        return self.add_edge(key, END)
+
+    # -- compile -------------------------------------------------------------
+
+    def validate(self, interrupt: Iterable[str] = ()) -> GraphSpec:
+        """Check the graph and freeze it; raises GraphValidationError naming the problem."""
+        known = set(self.nodes)
+
+        def check_source(source: str, what: str) -> None:
+            if source != START and source not in known:
+                raise GraphValidationError(
+                    f"{what} starts at unknown node {source!r}; add it with add_node first"
+                )
+
+        def check_target(target: str, what: str) -> None:
+            if target != END and target not in known:
+                raise GraphValidationError(
+                    f"{what} ends at unknown node {target!r}; add it with add_node first"
+                )
+
+        for source, target in self.edges:
+            check_source(source, f"edge {source!r} -> {target!r}")
+            check_target(target, f"edge {source!r} -> {target!r}")
+        for sources, target in self.joins:
+            for source in sources:
+                check_source(source, f"edge {list(sources)!r} -> {target!r}")
+            check_target(target, f"edge {list(sources)!r} -> {target!r}")
+        for source, branches in self.branches.items():
+            check_source(source, "conditional edge")
+            for branch in branches:
+                for target in (branch.ends or {}).values():
+                    check_target(target, f"conditional edge from {source!r}")
+        for node in self.nodes.values():
+            for target in node.destinations or ():
+                check_target(target, f"Command destination of node {node.name!r}")
+        for name in interrupt:
+            if name != "*" and name not in known:
+                raise GraphValidationError(
+                    f"interrupt_before/interrupt_after names unknown node {name!r}; "
+                    f"the nodes are {sorted(known)}"
+                )
+        if not any(s == START for s, _ in self.edges) and START not in self.branches:
+            raise GraphValidationError(
+                "the graph has no entry point: add an edge from START, e.g. "
+                "builder.add_edge(START, 'first') or builder.set_entry_point('first')"
+            )
+        self._check_reachable()
+
+        edges: dict[str, list[str]] = {}
+        for source, target in self.edges:
+            if target not in edges.setdefault(source, []):
+                edges[source].append(target)
+        joins = {target: frozenset(sources) for sources, target in self.joins}
+        if len(joins) != len(self.joins):
+            merged: dict[str, set[str]] = {}
+            for sources, target in self.joins:
+                merged.setdefault(target, set()).update(sources)
+            joins = {t: frozenset(s) for t, s in merged.items()}
+        by_source: dict[str, list[str]] = {}
+        for target, sources in joins.items():
+            for source in sources:
+                by_source.setdefault(source, []).append(target)
+        return GraphSpec(
+            schema=self.schema,
+            nodes=dict(self.nodes),
+            edges={k: tuple(v) for k, v in edges.items()},
+            joins=joins,
+            branches={k: tuple(v) for k, v in self.branches.items()},
+            joins_by_source={k: tuple(v) for k, v in by_source.items()},
+        )
+
+    def _check_reachable(self) -> None:
+        """Every node must be reachable from START by some edge, branch or Command."""
+        targets: dict[str, set[str]] = {}
+        wildcard: set[str] = set()
+        for source, target in self.edges:
+            targets.setdefault(source, set()).add(target)
+        for sources, target in self.joins:
+            for source in sources:
+                targets.setdefault(source, set()).add(target)
+        for source, branches in self.branches.items():
+            for branch in branches:
+                if branch.ends is None:
+                    wildcard.add(source)
+                else:
+                    targets.setdefault(source, set()).update(branch.ends.values())
+        for node in self.nodes.values():
+            if node.destinations is None:
+                wildcard.add(node.name)
+            else:
+                targets.setdefault(node.name, set()).update(node.destinations)
+        seen, frontier = {START}, [START]
+        while frontier:
+            current = frontier.pop()
+            if current in wildcard:
+                return
+            for target in targets.get(current, ()):
+                if target not in seen:
+                    seen.add(target)
+                    frontier.append(target)
+        unreachable = [name for name in self.nodes if name not in seen]
+        if unreachable:
+            raise GraphValidationError(
+                f"node {unreachable[0]!r} can never run: no edge, conditional edge or Command "
+                f"from START leads to it; add an edge to it or remove it"
+            )
+
+    def compile(
+        self,
+        checkpointer: Any = None,
+        *,
+        interrupt_before: Union[str, Sequence[str], None] = None,
+        interrupt_after: Union[str, Sequence[str], None] = None,
+        name: str | None = None,
+        strict: bool = False,
+        debug: bool = False,
+        **_ignored: Any,
+    ) -> Any:
+        """Validate the graph and return a runnable ``CompiledStateGraph``.
+
+        ``strict=True`` makes an update key that is not in the schema an error
+        instead of a warning.
+        """
+        from cairn.runtime.compiled import CompiledStateGraph
+
+        before = _names(interrupt_before)
+        after = _names(interrupt_after)
+        spec = self.validate([*before, *after])
+        return CompiledStateGraph(
+            spec,
+            checkpointer=checkpointer,
+            interrupt_before=before,
+            interrupt_after=after,
+            name=name or "LangGraph",
+            strict=strict,
+            builder=self,
+        )
+
+
+def _names(value: Union[str, Sequence[str], None]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)

@@ -1,0 +1,303 @@
+"""``CompiledStateGraph``: what ``StateGraph.compile()`` returns, and the
+public surface of running a graph: invoke, stream, get_state,
+get_state_history and update_state."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, Sequence, Union
+
+from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, TaskWrite
+from cairn.checkpoint.ids import task_id
+from cairn.errors import ConfigError, InvalidUpdateError
+from cairn.graph.constants import START
+from cairn.graph.schema import StateSchema
+from cairn.graph.state import GraphSpec
+from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
+from cairn.runtime.loop import Run, Step, make_checkpoint, node_config
+from cairn.runtime.snapshot import build_snapshot, empty_snapshot, matches
+from cairn.runtime.state import apply_updates, fold
+from cairn.runtime.tasks import TaskRunner
+from cairn.types import StateSnapshot
+
+STREAM_MODES = ("values", "updates")
+
+
+class CompiledStateGraph:
+    """A validated graph, ready to run. Safe to share between threads."""
+
+    def __init__(
+        self,
+        spec: GraphSpec,
+        *,
+        checkpointer: BaseCheckpointSaver | None,
+        interrupt_before: Sequence[str],
+        interrupt_after: Sequence[str],
+        name: str,
+        strict: bool,
+        builder: Any,
+    ) -> None:
+        if checkpointer is not None and not isinstance(checkpointer, BaseCheckpointSaver):
+            raise ConfigError(
+                f"checkpointer must be a cairn saver such as cairn.checkpoint.memory.InMemorySaver(), "
+                f"got {type(checkpointer).__module__}.{type(checkpointer).__qualname__}"
+            )
+        self.spec = spec
+        self.checkpointer = checkpointer
+        self.interrupt_before_nodes = tuple(interrupt_before)
+        self.interrupt_after_nodes = tuple(interrupt_after)
+        self.name = name
+        self.builder = builder
+        self.runner = TaskRunner(spec, strict)
+
+    @property
+    def nodes(self) -> Mapping[str, Any]:
+        return self.spec.nodes
+
+    # -- running -------------------------------------------------------------
+
+    def _run(
+        self,
+        config: Any,
+        durability: str | None,
+        interrupt_before: Union[str, Sequence[str], None],
+        interrupt_after: Union[str, Sequence[str], None],
+    ) -> Run:
+        before = self._interrupt_names(interrupt_before, self.interrupt_before_nodes)
+        after = self._interrupt_names(interrupt_after, self.interrupt_after_nodes)
+        return Run(
+            self,
+            read_config(config),
+            durability=durability,
+            interrupt_before=before,
+            interrupt_after=after,
+        )
+
+    def _interrupt_names(
+        self, given: Union[str, Sequence[str], None], default: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        if given is None:
+            return default
+        names = (given,) if isinstance(given, str) else tuple(given)
+        for name in names:
+            if name != "*" and name not in self.spec.nodes:
+                raise ConfigError(
+                    f"interrupt_before/interrupt_after names unknown node {name!r}; the nodes "
+                    f"are {sorted(self.spec.nodes)}"
+                )
+        return names
+
+    def invoke(
+        self,
+        input: Any,
+        config: Any = None,
+        *,
+        stream_mode: Union[str, Sequence[str]] = "values",
+        durability: str | None = None,
+        interrupt_before: Union[str, Sequence[str], None] = None,
+        interrupt_after: Union[str, Sequence[str], None] = None,
+        **_ignored: Any,
+    ) -> Any:
+        """Run the graph to the end (or to an interrupt) and return the final state.
+
+        ``input`` is a dict of state values, ``None`` to resume the thread (or
+        replay from the checkpoint the config names), or ``Command(resume=...)``.
+        When the run paused on ``interrupt()``, the result also holds
+        ``"__interrupt__": [Interrupt, ...]``.
+        """
+        if stream_mode != "values":
+            return list(
+                self.stream(
+                    input,
+                    config,
+                    stream_mode=stream_mode,
+                    durability=durability,
+                    interrupt_before=interrupt_before,
+                    interrupt_after=interrupt_after,
+                )
+            )
+        run = self._run(config, durability, interrupt_before, interrupt_after)
+        for _ in run.steps(input):
+            pass
+        result = self.spec.schema.ordered(run.values)
+        if run.interrupts:
+            result["__interrupt__"] = list(run.interrupts)
+        return result
+
+    def stream(
+        self,
+        input: Any,
+        config: Any = None,
+        *,
+        stream_mode: Union[str, Sequence[str]] = "values",
+        durability: str | None = None,
+        interrupt_before: Union[str, Sequence[str], None] = None,
+        interrupt_after: Union[str, Sequence[str], None] = None,
+        **_ignored: Any,
+    ) -> Iterator[Any]:
+        """Run the graph, yielding as it goes: the state after each step
+        ("values") or each node's update ("updates"); with a list of modes,
+        ``(mode, chunk)`` pairs."""
+        modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
+        for mode in modes:
+            if mode not in STREAM_MODES:
+                raise ConfigError(f"unknown stream_mode {mode!r}; choose from {STREAM_MODES}")
+        single = isinstance(stream_mode, str)
+        run = self._run(config, durability, interrupt_before, interrupt_after)
+        for step in run.steps(input):
+            for mode, chunk in _chunks(self.spec.schema, step, modes):
+                yield chunk if single else (mode, chunk)
+        if run.interrupts and "updates" in modes:
+            chunk = {"__interrupt__": tuple(run.interrupts)}
+            yield chunk if single else ("updates", chunk)
+
+    # -- reading state -------------------------------------------------------
+
+    def _saver(self, what: str) -> BaseCheckpointSaver:
+        if self.checkpointer is None:
+            raise ConfigError(
+                f"{what} needs a checkpointer: compile the graph with "
+                "builder.compile(checkpointer=InMemorySaver()) or another saver"
+            )
+        return self.checkpointer
+
+    def values_at(self, checkpoint: Checkpoint) -> dict[str, Any]:
+        """The full state at a stored checkpoint."""
+        saver = self._saver("reading state")
+        return fold(self.spec.schema, saver.get_chain(checkpoint.thread_id, checkpoint.ns, checkpoint.id))
+
+    def get_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
+        """The thread's head, or the checkpoint ``config`` names (an empty
+        snapshot when there is none)."""
+        saver = self._saver("get_state")
+        rc = read_config(config)
+        thread = require_thread(rc, "get_state")
+        checkpoint = saver.get(thread, rc.checkpoint_ns, rc.checkpoint_id)
+        if checkpoint is None:
+            return empty_snapshot(thread, rc.checkpoint_ns, rc.checkpoint_id)
+        child = saver.latest_child(thread, rc.checkpoint_ns, checkpoint.id)
+        pending = saver.get_pending(thread, rc.checkpoint_ns, checkpoint.id) if child is None else []
+        values = self.spec.schema.ordered(self.values_at(checkpoint))
+        return build_snapshot(checkpoint, values, pending, child)
+
+    def get_state_history(
+        self,
+        config: Any,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        before: Any = None,
+        limit: int | None = None,
+    ) -> Iterator[StateSnapshot]:
+        """Snapshots of every checkpoint of the thread, newest first, all branches."""
+        saver = self._saver("get_state_history")
+        rc = read_config(config)
+        thread = require_thread(rc, "get_state_history")
+        ns = rc.checkpoint_ns
+        before_id = read_config(before).checkpoint_id if before is not None else None
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ConfigError(f"limit must be a whole number >= 0, got {limit!r}")
+        records = list(saver.list(thread, ns))
+        by_id = {r.id: r for r in records}
+        newest_child: dict[str, Checkpoint] = {}
+        for record in records:  # newest first: the first child seen is the newest
+            if record.parent_id is not None:
+                newest_child.setdefault(record.parent_id, record)
+        folded: dict[str, dict[str, Any]] = {}
+        schema = self.spec.schema
+
+        def values_of(record: Checkpoint) -> dict[str, Any]:
+            chain = []
+            current: Checkpoint | None = record
+            while current is not None and current.id not in folded and current.snapshot is None:
+                chain.append(current)
+                current = by_id.get(current.parent_id) if current.parent_id else None
+            if current is None:
+                values = schema.initial()
+            elif current.id in folded:
+                values = folded[current.id]
+            else:
+                values = dict(current.snapshot)  # type: ignore[arg-type]
+                folded[current.id] = values
+            for item in reversed(chain):
+                values = apply_updates(schema, dict(values), ((w.name, w.update) for w in item.writes))
+                folded[item.id] = values
+            return values
+
+        count = 0
+        for record in records:
+            if before_id is not None and record.id >= before_id:
+                continue
+            if limit is not None and count >= limit:
+                return
+            snapshot = build_snapshot(
+                record,
+                schema.ordered(values_of(record)),
+                saver.get_pending(thread, ns, record.id) if record.id not in newest_child else [],
+                newest_child.get(record.id),
+            )
+            if not matches(snapshot.metadata or {}, filter):
+                continue
+            count += 1
+            yield snapshot
+
+    # -- editing state -------------------------------------------------------
+
+    def update_state(self, config: Any, values: Any, as_node: str | None = None) -> dict[str, Any]:
+        """Write ``values`` as a new checkpoint on top of the one ``config`` names
+        (the head if none), as if ``as_node`` had returned them. Returns the new
+        checkpoint's config; ``invoke(None, that_config)`` continues from it."""
+        saver = self._saver("update_state")
+        rc = read_config(config)
+        thread = require_thread(rc, "update_state")
+        base = saver.get(thread, rc.checkpoint_ns, rc.checkpoint_id)
+        if base is None and rc.checkpoint_id is not None:
+            raise ConfigError(
+                f"checkpoint {rc.checkpoint_id!r} does not exist in thread {thread!r}; "
+                "pick one from get_state_history"
+            )
+        node = self._update_author(base, as_node)
+        state = self.values_at(base) if base else self.spec.schema.initial()
+        update = self.runner.filter_update(node, values)
+        goto, _ = self.runner.routes(node, update, (), state, node_config(rc, thread))
+        write = TaskWrite(task_id(base.id if base else thread, node, -1), node, update, goto)
+        state = apply_updates(self.spec.schema, dict(state), [(node, update)])
+        checkpoint = make_checkpoint(
+            self.spec,
+            thread_id=thread,
+            ns=rc.checkpoint_ns,
+            parent=base,
+            source="update",
+            writes=(write,),
+            carry=base.carry if base else {},
+            metadata=rc.metadata,
+            step=None if base else 0,
+        )
+        saver.put(checkpoint, state)
+        return canonical(thread, rc.checkpoint_ns, checkpoint.id)
+
+    def _update_author(self, base: Checkpoint | None, as_node: Any) -> str:
+        if as_node is not None:
+            if not isinstance(as_node, str) or (as_node != START and as_node not in self.spec.nodes):
+                raise InvalidUpdateError(
+                    f"as_node={as_node!r} is not a node of this graph; use one of "
+                    f"{sorted(self.spec.nodes)} (or START to update as input)"
+                )
+            return as_node
+        if base is None or not base.writes:
+            return START
+        names = sorted({w.name for w in base.writes})
+        if len(names) > 1:
+            raise InvalidUpdateError(
+                f"the checkpoint was written by several nodes ({names}); say which one the "
+                "update comes from with update_state(config, values, as_node=...)"
+            )
+        return names[0]
+
+
+def _chunks(schema: StateSchema, step: Step, modes: Sequence[str]) -> Iterator[tuple[str, Any]]:
+    for mode in modes:
+        if mode == "values":
+            yield mode, schema.ordered(step.values)
+        elif mode == "updates":
+            for write in step.writes:
+                if write.name != START:
+                    yield mode, {write.name: dict(write.update) if write.update is not None else None}

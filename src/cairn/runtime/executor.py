@@ -1,0 +1,98 @@
+"""Running the tasks of one super-step: inline when there is one, on a shared
+thread pool (plus the caller's own thread) when there are several."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from cairn.checkpoint.base import TaskRecord
+from cairn.runtime import interrupts
+from cairn.runtime.tasks import Outcome, TaskRunner
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_local = threading.local()
+
+
+def _shared_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=max(32, (os.cpu_count() or 1) * 4),
+                thread_name_prefix="cairn-task",
+                initializer=_mark_worker,
+            )
+        return _pool
+
+
+def _mark_worker() -> None:
+    _local.worker = True
+
+
+@dataclass
+class TaskResult:
+    """What became of one task: an outcome, or the exception it raised."""
+
+    task: TaskRecord
+    outcome: Outcome | None = None
+    error: BaseException | None = None
+
+
+def _capture(fn: Callable[[], Outcome], task: TaskRecord) -> TaskResult:
+    try:
+        return TaskResult(task, outcome=fn())
+    except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
+        return TaskResult(task, error=exc)
+
+
+def run_step(
+    runner: TaskRunner,
+    tasks: Sequence[TaskRecord],
+    state: Mapping[str, Any],
+    config: Mapping[str, Any],
+    answers: Mapping[str, list[Any]],
+) -> tuple[list[TaskResult], BaseException | None]:
+    """Run ``tasks``; returns what finished, and an exception (such as a
+    KeyboardInterrupt) that stopped the waiting, if one did."""
+
+    def job(task: TaskRecord) -> Callable[[], Outcome]:
+        def run() -> Outcome:
+            interrupts.current.set(interrupts.Scratchpad(task.id, list(answers.get(task.id, ()))))
+            return runner.run(task, state, config)
+
+        return run
+
+    if len(tasks) == 1 or getattr(_local, "worker", False):
+        # One task (or a graph nested in a pool worker): no thread hand-off.
+        results = []
+        for task in tasks:
+            ctx = contextvars.copy_context()
+            results.append(_capture(lambda: ctx.run(job(task)), task))
+        return results, None
+
+    pool = _shared_pool()
+    futures: list[Future[TaskResult]] = [
+        pool.submit(contextvars.copy_context().run, _capture, job(task), task)
+        for task in tasks[1:]
+    ]
+    first_ctx = contextvars.copy_context()
+    results = [_capture(lambda: first_ctx.run(job(tasks[0])), tasks[0])]
+    stopped: BaseException | None = None
+    for future in futures:
+        if stopped is None:
+            try:
+                results.append(future.result())
+                continue
+            except BaseException as exc:  # noqa: BLE001 - e.g. KeyboardInterrupt while waiting
+                stopped = exc
+        if future.done() and not future.cancelled():
+            results.append(future.result())
+        else:
+            future.cancel()
+    return results, stopped

@@ -1,0 +1,339 @@
+"""One run of a compiled graph: the super-step loop.
+
+A run starts from a checkpoint (the thread's head, or the one named in the
+config), or from nothing when there is no checkpointer. Each step runs the
+tasks due, applies their updates together, plans the next tasks and commits
+a checkpoint. A failed or interrupted step commits nothing: what its tasks
+produced is saved as pending writes of the step's checkpoint, so that a
+resume runs only what did not finish.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
+from cairn.checkpoint.ids import new_checkpoint_id
+from cairn.errors import (
+    ConfigError,
+    EmptyInputError,
+    GraphInterrupt,
+    GraphRecursionError,
+    InvalidResumeError,
+)
+from cairn.graph.constants import START
+from cairn.graph.state import GraphSpec
+from cairn.runtime.config import RunConfig, require_thread
+from cairn.runtime.executor import TaskResult, run_step
+from cairn.runtime.persist import Persister
+from cairn.runtime.plan import plan_next, start_task
+from cairn.runtime.state import apply_updates, fold, ordered_writes
+from cairn.types import Command, Interrupt
+
+if TYPE_CHECKING:
+    from cairn.runtime.compiled import CompiledStateGraph
+
+
+@dataclass
+class Step:
+    """What one completed super-step did (handed to stream consumers)."""
+
+    checkpoint: Checkpoint
+    writes: list[TaskWrite]
+    values: dict[str, Any]
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def node_config(config: RunConfig, thread_id: str, run_id: str | None = None) -> dict[str, Any]:
+    """The config dict a node (or path function) taking ``config`` receives."""
+    configurable = dict(config.configurable)
+    configurable.setdefault("thread_id", thread_id)
+    configurable.setdefault("checkpoint_ns", config.checkpoint_ns)
+    return {
+        **config.extra,
+        "configurable": configurable,
+        "metadata": dict(config.metadata),
+        "recursion_limit": config.recursion_limit,
+        "run_id": run_id,
+    }
+
+
+def make_checkpoint(
+    spec: GraphSpec,
+    *,
+    thread_id: str,
+    ns: str,
+    parent: Checkpoint | None,
+    source: str,
+    writes: tuple[TaskWrite, ...],
+    carry: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    plan: bool = True,
+    step: int | None = None,
+) -> Checkpoint:
+    """A new checkpoint after ``parent`` holding ``writes``; with ``plan`` its
+    next tasks are planned from those writes."""
+    cid = new_checkpoint_id()
+    tasks: tuple[TaskRecord, ...] = ()
+    if plan:
+        tasks, carry = plan_next(spec, writes, carry, cid)
+    if step is None:
+        step = parent.step + 1 if parent else -1
+    return Checkpoint(
+        thread_id=thread_id,
+        ns=ns,
+        id=cid,
+        parent_id=parent.id if parent else None,
+        step=step,
+        source=source,
+        created_at=now_iso(),
+        metadata={**metadata, "source": source, "step": step, "parents": {}},
+        writes=writes,
+        tasks=tasks,
+        carry=carry,
+    )
+
+
+@dataclass
+class _Start:
+    """Where a run begins."""
+
+    checkpoint: Checkpoint
+    values: dict[str, Any]
+    reuse: dict[str, TaskWrite] = field(default_factory=dict)
+    answers: dict[str, list[Any]] = field(default_factory=dict)
+    resuming: bool = False
+
+
+class Run:
+    """A single invoke/stream call."""
+
+    def __init__(
+        self,
+        graph: "CompiledStateGraph",
+        config: RunConfig,
+        *,
+        durability: str | None,
+        interrupt_before: tuple[str, ...],
+        interrupt_after: tuple[str, ...],
+    ) -> None:
+        self.graph = graph
+        self.spec = graph.spec
+        self.config = config
+        self.saver = graph.checkpointer
+        self.persist = Persister(self.saver, durability or "sync") if self.saver else None
+        self.before = frozenset(interrupt_before)
+        self.after = frozenset(interrupt_after)
+        self.run_id = str(config.extra.get("run_id") or uuid.uuid4())
+        self.thread_id = require_thread(config, "invoke") if self.saver else (config.thread_id or "")
+        self.ns = config.checkpoint_ns
+        self.interrupts: list[Interrupt] = []
+        self._waiting: dict[str, list[tuple[str, Any]]] = {}
+        self.values: dict[str, Any] = {}
+        self.node_config = node_config(config, self.thread_id, self.run_id)
+
+    # -- starting ------------------------------------------------------------
+
+    def _new_checkpoint(
+        self,
+        parent: Checkpoint | None,
+        source: str,
+        writes: tuple[TaskWrite, ...],
+        carry: Mapping[str, Any],
+        plan: bool = True,
+    ) -> Checkpoint:
+        return make_checkpoint(
+            self.spec,
+            thread_id=self.thread_id,
+            ns=self.ns,
+            parent=parent,
+            source=source,
+            writes=writes,
+            carry=carry,
+            metadata={**self.config.metadata, "run_id": self.run_id},
+            plan=plan,
+        )
+
+    def _input_checkpoint(self, parent: Checkpoint | None, input: Any) -> Checkpoint:
+        update = self.spec.schema.as_update(input)
+        if update is None:
+            raise ConfigError(
+                f"the input must be a dict of state values (or an instance of the state "
+                f"schema), got {type(input).__name__} {input!r}"
+            )
+        checkpoint = self._new_checkpoint(parent, "input", (), {}, plan=False)
+        return replace(checkpoint, tasks=(start_task(checkpoint.id, update),))
+
+    def _start(self, input: Any) -> _Start | None:
+        resume = input if isinstance(input, Command) else None
+        if self.saver is None:
+            if input is None or resume is not None:
+                raise EmptyInputError(
+                    "invoke(None) needs a checkpointer to resume from; pass an input, or "
+                    "compile the graph with a checkpointer"
+                )
+            values = self.spec.schema.initial()
+            return _Start(self._input_checkpoint(None, input), values)
+        config = self.config
+        base = self.saver.get(self.thread_id, self.ns, config.checkpoint_id)
+        if base is None and config.checkpoint_id is not None:
+            raise ConfigError(
+                f"checkpoint {config.checkpoint_id!r} does not exist in thread "
+                f"{self.thread_id!r}; list the thread's checkpoints with get_state_history"
+            )
+        if input is not None and resume is None:
+            values = self.graph.values_at(base) if base else self.spec.schema.initial()
+            checkpoint = self._input_checkpoint(base, input)
+            self.persist.put(checkpoint, values)  # type: ignore[union-attr]
+            return _Start(checkpoint, values)
+        if base is None:
+            raise EmptyInputError(
+                f"thread {self.thread_id!r} has no checkpoints to resume from; start it "
+                "with an input: invoke({...}, config)"
+            )
+        values = self.graph.values_at(base)
+        is_head = config.checkpoint_id is None or self._is_head(base)
+        start = _Start(base, values, resuming=True)
+        if is_head:
+            self._load_pending(start)
+        if resume is not None:
+            self._apply_resume(start, resume.resume)
+        return start
+
+    def _is_head(self, checkpoint: Checkpoint) -> bool:
+        head = self.saver.get(self.thread_id, self.ns)  # type: ignore[union-attr]
+        return head is not None and head.id == checkpoint.id
+
+    def _load_pending(self, start: _Start) -> None:
+        pending: dict[str, list[PendingWrite]] = {}
+        for write in self.saver.get_pending(self.thread_id, self.ns, start.checkpoint.id):  # type: ignore[union-attr]
+            pending.setdefault(write.kind, []).append(write)
+        start.reuse = {w.task_id: w.value for w in pending.get("result", ())}
+        start.answers = {w.task_id: list(w.value) for w in pending.get("resume", ())}
+        self._waiting = {
+            w.task_id: [tuple(pair) for pair in w.value] for w in pending.get("interrupt", ())
+        }
+
+    def _apply_resume(self, start: _Start, answer: Any) -> None:
+        by_id = {iid: task_id for task_id, pairs in self._waiting.items() for iid, _ in pairs}
+        if not by_id:
+            raise InvalidResumeError(
+                f"thread {self.thread_id!r} has no pending interrupt to resume; "
+                "use invoke(None, config) to continue a stopped run"
+            )
+        if isinstance(answer, Mapping) and answer and all(_looks_like_id(k) for k in answer):
+            unknown = [k for k in answer if k not in by_id]
+            if unknown:
+                raise InvalidResumeError(
+                    f"no pending interrupt has id {unknown[0]!r}; pending interrupt ids are "
+                    f"{sorted(by_id)}"
+                )
+            chosen = dict(answer)
+        elif len(by_id) == 1:
+            chosen = {next(iter(by_id)): answer}
+        else:
+            raise InvalidResumeError(
+                f"{len(by_id)} interrupts are pending in thread {self.thread_id!r}; answer each "
+                f"by id: Command(resume={{interrupt_id: answer, ...}}) with ids {sorted(by_id)}"
+            )
+        writes = []
+        for iid, value in chosen.items():
+            task_id = by_id[iid]
+            start.answers.setdefault(task_id, []).append(value)
+            writes.append(PendingWrite(task_id, "resume", list(start.answers[task_id])))
+        self.persist.put_pending(start.checkpoint, writes)  # type: ignore[union-attr]
+
+    # -- the loop ------------------------------------------------------------
+
+    def steps(self, input: Any) -> Iterator[Step]:
+        """Run to the end (or an interrupt), yielding after each committed step."""
+        try:
+            start = self._start(input)
+            yield from self._loop(start)
+        finally:
+            if self.persist is not None:
+                self.persist.flush()
+
+    def _loop(self, start: _Start) -> Iterator[Step]:
+        checkpoint, values = start.checkpoint, start.values
+        reuse, answers = start.reuse, start.answers
+        self.values = values
+        first = True
+        taken = 0
+        limit = self.config.recursion_limit
+        while checkpoint.tasks:
+            tasks = checkpoint.tasks
+            if not (first and start.resuming) and self._stops_before(tasks):
+                return
+            if taken >= limit:
+                raise GraphRecursionError(
+                    f"recursion limit of {limit} reached without hitting a stop condition; "
+                    "raise it with config={'recursion_limit': N} if the graph really needs "
+                    "more steps, or check its loop's exit condition"
+                )
+            taken += 1
+            todo = [t for t in tasks if t.id not in reuse]
+            results, stopped = run_step(self.graph.runner, todo, values, self.node_config, answers)
+            done = {r.task.id: r.outcome for r in results if r.outcome is not None}
+            failed = [r for r in results if r.error is not None]
+            if failed or stopped is not None or len(done) < len(todo):
+                self._record_failure(checkpoint, results)
+                if stopped is not None:
+                    raise stopped
+                errors = [r.error for r in failed if not isinstance(r.error, GraphInterrupt)]
+                if errors:
+                    raise errors[0]  # type: ignore[misc]
+                return  # interrupted: the run pauses here
+            writes_by_id = {**reuse, **{tid: o.write for tid, o in done.items()}}
+            writes = ordered_writes(tasks, writes_by_id)
+            if len(done) == 1 and len(tasks) == 1 and results[0].outcome.fresh is not None:  # type: ignore[union-attr]
+                values = results[0].outcome.fresh  # type: ignore[union-attr]
+            else:
+                values = apply_updates(
+                    self.spec.schema, dict(values), [(w.name, w.update) for w in writes]
+                )
+            checkpoint = self._new_checkpoint(checkpoint, "loop", tuple(writes), checkpoint.carry)
+            if self.persist is not None:
+                self.persist.put(checkpoint, values)
+            self.values = values
+            reuse, answers, first = {}, {}, False
+            yield Step(checkpoint, writes, values)
+            if checkpoint.tasks and self._stops_after(tasks):
+                return
+
+    def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:
+        if not self.before:
+            return False
+        return "*" in self.before or any(t.name in self.before for t in tasks)
+
+    def _stops_after(self, tasks: tuple[TaskRecord, ...]) -> bool:
+        if not self.after:
+            return False
+        return any(t.name != START and ("*" in self.after or t.name in self.after) for t in tasks)
+
+    def _record_failure(self, checkpoint: Checkpoint, results: list[TaskResult]) -> None:
+        """Keep what the finished tasks of a failed step produced."""
+        writes: list[PendingWrite] = []
+        for result in results:
+            if result.outcome is not None:
+                writes.append(PendingWrite(result.task.id, "result", result.outcome.write))
+            elif isinstance(result.error, GraphInterrupt):
+                found = [i for i in result.error.interrupts if isinstance(i, Interrupt)]
+                self.interrupts.extend(found)
+                writes.append(
+                    PendingWrite(result.task.id, "interrupt", [[i.id, i.value] for i in found])
+                )
+            elif result.error is not None:
+                writes.append(PendingWrite(result.task.id, "error", repr(result.error)))
+        if self.persist is not None:
+            self.persist.put_pending(checkpoint, writes)
+
+
+def _looks_like_id(key: Any) -> bool:
+    return isinstance(key, str) and len(key) == 32 and all(c in "0123456789abcdef" for c in key)

@@ -1,0 +1,68 @@
+"""Committing a run's checkpoints with the chosen durability.
+
+"sync": each put returns once stored. "async": puts go to one background
+writer, in order, and ``flush`` waits for them. "exit": puts are held and
+stored by ``flush`` when the run returns or raises.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Mapping, Sequence
+
+from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, PendingWrite
+from cairn.errors import ConfigError
+
+DURABILITIES = ("sync", "async", "exit")
+
+
+class Persister:
+    def __init__(self, saver: BaseCheckpointSaver, durability: str) -> None:
+        if durability not in DURABILITIES:
+            raise ConfigError(
+                f"durability must be one of {DURABILITIES}, got {durability!r}"
+            )
+        self.saver = saver
+        self.durability = durability
+        self._held: list[Callable[[], None]] = []
+        self._writer: ThreadPoolExecutor | None = None
+        self._futures: list[Future[None]] = []
+
+    def _do(self, action: Callable[[], None]) -> None:
+        if self.durability == "sync":
+            action()
+        elif self.durability == "exit":
+            self._held.append(action)
+        else:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-writer")
+            self._futures.append(self._writer.submit(action))
+
+    def put(self, checkpoint: Checkpoint, values: Mapping[str, Any]) -> None:
+        if self.durability == "sync":
+            self.saver.put(checkpoint, values)
+        else:
+            values = dict(values)
+            self._do(lambda: self.saver.put(checkpoint, values))
+
+    def put_pending(self, checkpoint: Checkpoint, writes: Sequence[PendingWrite]) -> None:
+        if writes:
+            self._do(
+                lambda: self.saver.put_pending(
+                    checkpoint.thread_id, checkpoint.ns, checkpoint.id, writes
+                )
+            )
+
+    def flush(self) -> None:
+        """Store everything still held or queued; raises the first storage error."""
+        held, self._held = self._held, []
+        for action in held:
+            action()
+        futures, self._futures = self._futures, []
+        try:
+            for future in futures:
+                future.result()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None

@@ -1,0 +1,62 @@
+"""Which tasks run next, from what the tasks of a step chose and the progress
+carried between steps (joins waiting for sources, deferred nodes)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from cairn.checkpoint.base import TaskRecord, TaskWrite
+from cairn.checkpoint.ids import task_id
+from cairn.graph.constants import END, START
+from cairn.graph.state import GraphSpec
+
+
+def start_task(checkpoint_id: str, input_values: Mapping[str, Any]) -> TaskRecord:
+    """The task that writes a run's input into the state."""
+    return TaskRecord(task_id(checkpoint_id, START, 0), START, dict(input_values), push=True)
+
+
+def plan_next(
+    spec: GraphSpec,
+    writes: Sequence[TaskWrite],
+    carry: Mapping[str, Any],
+    checkpoint_id: str,
+) -> tuple[tuple[TaskRecord, ...], dict[str, Any]]:
+    """The tasks of the next step and the progress to carry past it."""
+    triggered: set[str] = set()
+    sends: list[tuple[str, Any]] = []
+    waiting = {target: set(seen) for target, seen in carry.get("waiting", {}).items()}
+    for write in writes:
+        for route in write.goto:
+            if isinstance(route, str):
+                if route != END:
+                    triggered.add(route)
+            else:
+                sends.append(route)
+        for target in spec.joins_by_source.get(write.name, ()):
+            seen = waiting.setdefault(target, set())
+            seen.add(write.name)
+            if seen >= spec.joins[target]:
+                triggered.add(target)
+                del waiting[target]
+    held = set(carry.get("deferred", ()))
+    active = []
+    for name in spec.nodes:
+        if name in triggered:
+            if spec.nodes[name].defer:
+                held.add(name)
+            else:
+                active.append(name)
+    if not active and not sends and held:
+        active = [name for name in spec.nodes if name in held]
+        held = set()
+    tasks = [TaskRecord(task_id(checkpoint_id, name, i), name) for i, name in enumerate(active)]
+    offset = len(tasks)
+    for i, (name, arg) in enumerate(sends):
+        tasks.append(TaskRecord(task_id(checkpoint_id, name, offset + i), name, arg, push=True))
+    next_carry: dict[str, Any] = {}
+    if waiting:
+        next_carry["waiting"] = {t: sorted(s) for t, s in waiting.items()}
+    if held:
+        next_carry["deferred"] = sorted(held)
+    return tuple(tasks), next_carry

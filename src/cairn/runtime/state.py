@@ -1,0 +1,67 @@
+"""Applying updates to state through the schema's reducers, and folding stored
+checkpoints back into state."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+from cairn.checkpoint.base import Checkpoint, TaskRecord, TaskWrite
+from cairn.errors import InvalidUpdateError
+from cairn.graph.schema import StateSchema
+
+
+def apply_updates(
+    schema: StateSchema,
+    values: dict[str, Any],
+    updates: Iterable[tuple[str, Mapping[str, Any] | None]],
+) -> dict[str, Any]:
+    """Apply one step's ``(node name, update)`` pairs to ``values`` in place.
+
+    Reducer keys fold every update in order; a plain key takes the single
+    value written, and two writes to it in one step are an error.
+    """
+    reducers = schema.reducers
+    writers: dict[str, str] = {}
+    for name, update in updates:
+        if not update:
+            continue
+        for key, value in update.items():
+            reducer = reducers.get(key)
+            if reducer is not None:
+                values[key] = reducer(values[key], value) if key in values else value
+                continue
+            if key in writers:
+                raise InvalidUpdateError(
+                    f"state key {key!r} got two values in one step (from nodes "
+                    f"{writers[key]!r} and {name!r}); a key without a reducer takes one "
+                    f"value per step: give it one, e.g. Annotated[list, operator.add]"
+                )
+            writers[key] = name
+            values[key] = value
+    return values
+
+
+def ordered_writes(
+    tasks: Sequence[TaskRecord], writes: Mapping[str, TaskWrite]
+) -> list[TaskWrite]:
+    """A step's writes in the order they are applied: node tasks by name, then
+    sends (and the input) in the order they were made. The same as LangGraph."""
+    pull = sorted((t for t in tasks if not t.push and t.id in writes), key=lambda t: t.name)
+    push = [t for t in tasks if t.push and t.id in writes]
+    return [writes[t.id] for t in (*pull, *push)]
+
+
+def fold(schema: StateSchema, chain: Sequence[Checkpoint]) -> dict[str, Any]:
+    """The state at the last checkpoint of ``chain`` (as ``get_chain`` returns it)."""
+    if not chain:
+        return {}
+    first = chain[0]
+    if first.snapshot is not None:
+        values = dict(first.snapshot)
+        rest = chain[1:]
+    else:
+        values = schema.initial()
+        rest = chain
+    for checkpoint in rest:
+        apply_updates(schema, values, ((w.name, w.update) for w in checkpoint.writes))
+    return values

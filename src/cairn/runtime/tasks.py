@@ -1,0 +1,199 @@
+"""Running one task: call the node, read what it returned, decide where it routes.
+
+The outcome of a task is a ``TaskWrite`` (its update, filtered to the schema,
+and its routes), or the exception it raised. Routing (static edges,
+conditional edges evaluated on the state plus this task's own update, and a
+returned ``Command``'s ``goto``) is part of the task, so a task's pending
+write alone says what it did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from cairn.checkpoint.base import TaskRecord, TaskWrite
+from cairn.errors import InvalidUpdateError
+from cairn.graph.constants import END, START
+from cairn.graph.state import Branch, GraphSpec, NodeSpec
+from cairn.runtime.state import apply_updates
+from cairn.types import Command, Send
+
+
+class UnknownKeyWarning(UserWarning):
+    """A node or input wrote a key that is not in the state schema; it was dropped."""
+
+
+def takes_config(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn(state, config)`` is how to call it."""
+    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", fn)
+    try:
+        params = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if any(p.name == "config" for p in params):
+        return True
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 and positional[1].default is inspect.Parameter.empty
+
+
+def _run_coroutine(awaitable: Any) -> Any:
+    """Finish an async node's coroutine from synchronous code."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_await(awaitable))
+    with ThreadPoolExecutor(max_workers=1) as pool:  # a loop runs here already (Jupyter)
+        return pool.submit(asyncio.run, _await(awaitable)).result()
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def call(fn: Callable[..., Any], arg: Any, config: Mapping[str, Any], with_config: bool) -> Any:
+    result = fn(arg, config) if with_config else fn(arg)
+    if inspect.isawaitable(result):
+        result = _run_coroutine(result)
+    return result
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A task's write, plus the state as the task left it when that was computed."""
+
+    write: TaskWrite
+    fresh: dict[str, Any] | None = None
+
+
+class TaskRunner:
+    """Runs the tasks of one compiled graph (shared by every run of it)."""
+
+    def __init__(self, spec: GraphSpec, strict: bool) -> None:
+        self.spec = spec
+        self.strict = strict
+        self._with_config = {name: takes_config(n.fn) for name, n in spec.nodes.items()}
+        self._branch_config = {
+            id(b): takes_config(b.path) for bs in spec.branches.values() for b in bs
+        }
+
+    # -- reading what a node returned ---------------------------------------
+
+    def filter_update(self, name: str, update: Any) -> Mapping[str, Any] | None:
+        """The update with keys outside the schema dropped (or refused if strict)."""
+        schema = self.spec.schema
+        mapping = schema.as_update(update)
+        if mapping is None and update is not None:
+            raise InvalidUpdateError(
+                f"node {name!r} returned {type(update).__name__} {_short(update)}; a node must "
+                "return a dict of state updates, None, or a Command"
+            )
+        if not mapping or schema.open:
+            return mapping
+        channels = schema.channels
+        unknown = [k for k in mapping if k not in channels]
+        if not unknown:
+            return mapping
+        what = "the input" if name == START else f"node {name!r}"
+        message = (
+            f"{what} wrote key(s) {unknown!r}, which the state schema "
+            f"{getattr(schema.schema, '__qualname__', schema.schema)!s} does not declare"
+        )
+        if self.strict:
+            raise InvalidUpdateError(message + "; add them to the schema")
+        warnings.warn(message + "; they were dropped", UnknownKeyWarning, stacklevel=2)
+        return {k: v for k, v in mapping.items() if k in channels}
+
+    def _read_output(self, node: str, output: Any) -> tuple[Mapping[str, Any] | None, list[Any]]:
+        if isinstance(output, Command):
+            if output.graph is not None:
+                raise InvalidUpdateError(
+                    f"node {node!r} returned Command(graph={output.graph!r}); only the "
+                    "current graph can be targeted"
+                )
+            update = output.update
+            if isinstance(update, (list, tuple)):
+                update = dict(update)
+            goto = output.goto
+            gotos = [goto] if isinstance(goto, (str, Send)) else list(goto or ())
+            return self.filter_update(node, update), gotos
+        return self.filter_update(node, output), []
+
+    def _check_route(self, source: str, route: Any) -> Any:
+        nodes = self.spec.nodes
+        if isinstance(route, Send):
+            if route.node not in nodes:
+                raise InvalidUpdateError(
+                    f"{source!r} sent to unknown node {route.node!r}; the nodes are {sorted(nodes)}"
+                )
+            return (route.node, route.arg)
+        if route == END or route in nodes:
+            return route
+        raise InvalidUpdateError(
+            f"{source!r} routed to unknown node {route!r}; the nodes are {sorted(nodes)} (or END)"
+        )
+
+    def routes(
+        self,
+        name: str,
+        update: Mapping[str, Any] | None,
+        gotos: Sequence[Any],
+        state: Mapping[str, Any],
+        config: Mapping[str, Any],
+    ) -> tuple[tuple[Any, ...], dict[str, Any] | None]:
+        """Where the task goes next, and the state with its update (if computed)."""
+        spec = self.spec
+        out = [self._check_route(name, g) for g in gotos]
+        out.extend(spec.edges.get(name, ()))
+        branches: Sequence[Branch] = spec.branches.get(name, ())
+        fresh = None
+        if branches:
+            fresh = apply_updates(spec.schema, dict(state), [(name, update)])
+            arg = spec.schema.to_node_input(fresh)
+            for branch in branches:
+                result = call(branch.path, arg, config, self._branch_config[id(branch)])
+                out.extend(self._check_route(name, r) for r in branch.resolve(result))
+        return tuple(out), fresh
+
+    # -- running -------------------------------------------------------------
+
+    def run(self, task: TaskRecord, state: Mapping[str, Any], config: Mapping[str, Any]) -> Outcome:
+        """Run ``task`` against ``state``; raises what the node raised."""
+        if task.name == START:
+            update = self.filter_update(START, task.arg)
+            goto, fresh = self.routes(START, update, (), state, config)
+            return Outcome(TaskWrite(task.id, START, update, goto), fresh)
+        node = self.spec.nodes.get(task.name)
+        if node is None:
+            raise InvalidUpdateError(
+                f"the checkpoint names node {task.name!r}, which this graph does not have; "
+                "run it with the graph that wrote the checkpoint"
+            )
+        arg = task.arg if task.push else self.spec.schema.to_node_input(state)
+        output = self._call_node(node, arg, config)
+        update, gotos = self._read_output(node.name, output)
+        goto, fresh = self.routes(node.name, update, gotos, state, config)
+        return Outcome(TaskWrite(task.id, node.name, update, goto), fresh)
+
+    def _call_node(self, node: NodeSpec, arg: Any, config: Mapping[str, Any]) -> Any:
+        with_config = self._with_config[node.name]
+        policy = node.retry_policy
+        attempt = 1
+        while True:
+            try:
+                return call(node.fn, arg, config, with_config)
+            except Exception as exc:
+                if policy is None or attempt >= policy.max_attempts or not policy.should_retry(exc):
+                    raise
+                time.sleep(policy.interval(attempt))
+                attempt += 1
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

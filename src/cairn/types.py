@@ -1,0 +1,171 @@
+"""The values users pass to and get back from a compiled graph."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, NamedTuple, Sequence, Union
+
+__all__ = [
+    "All",
+    "Command",
+    "Durability",
+    "Interrupt",
+    "PregelTask",
+    "RetryPolicy",
+    "Send",
+    "StateSnapshot",
+    "StreamMode",
+    "interrupt",
+]
+
+Durability = Literal["sync", "async", "exit"]
+"""When a run's checkpoints are committed: before the next step starts
+("sync"), in the background but in order ("async"), or when the run ends ("exit")."""
+
+StreamMode = Literal["values", "updates", "debug", "checkpoints", "tasks", "custom"]
+
+All = Literal["*"]
+"""``interrupt_before="*"`` stops before every node."""
+
+
+@dataclass(frozen=True)
+class Send:
+    """Run ``node`` in the next step with ``arg`` as its input (map-reduce fan-out).
+
+    Return a list of these from a conditional edge's path function, or use
+    them as ``Command(goto=...)``.
+    """
+
+    node: str
+    arg: Any
+
+    def __repr__(self) -> str:
+        return f"Send(node={self.node!r}, arg={self.arg!r})"
+
+
+@dataclass(frozen=True)
+class Command:
+    """Returned by a node to update the state and choose where to go next;
+    passed to ``invoke`` with ``resume=`` to answer a pending ``interrupt()``."""
+
+    update: Any = None
+    goto: Union[str, Send, Sequence[Union[str, Send]]] = ()
+    resume: Any = None
+    graph: str | None = None
+
+    PARENT = "__parent__"
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """A pause requested by ``interrupt(value)``; ``id`` names it for resuming."""
+
+    value: Any
+    id: str = ""
+
+
+class PregelTask(NamedTuple):
+    """A task due at a checkpoint, as shown in ``StateSnapshot.tasks``."""
+
+    id: str
+    name: str
+    path: tuple[Any, ...] = ()
+    error: str | None = None
+    interrupts: tuple[Interrupt, ...] = ()
+    state: Any = None
+    result: Any = None
+
+
+class StateSnapshot(NamedTuple):
+    """The state of a thread at one checkpoint."""
+
+    values: dict[str, Any]
+    next: tuple[str, ...]
+    config: dict[str, Any]
+    metadata: dict[str, Any] | None
+    created_at: str | None
+    parent_config: dict[str, Any] | None
+    tasks: tuple[PregelTask, ...]
+    interrupts: tuple[Interrupt, ...] = ()
+
+
+def _default_retry_on(exc: BaseException) -> bool:
+    """Retry what looks transient; never retry what is a bug in the node's code."""
+    if isinstance(exc, ConnectionError):
+        return True
+    return not isinstance(
+        exc,
+        (
+            ValueError,
+            TypeError,
+            ArithmeticError,
+            ImportError,
+            LookupError,
+            NameError,
+            SyntaxError,
+            RuntimeError,
+            ReferenceError,
+            StopIteration,
+            StopAsyncIteration,
+            OSError,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a node retries in place before its error counts as a failure.
+
+    ``retry_on`` is an exception class, a tuple of them, or a predicate
+    ``(exception) -> bool``.
+    """
+
+    max_attempts: int = 3
+    initial_interval: float = 0.5
+    backoff_factor: float = 2.0
+    max_interval: float = 128.0
+    jitter: bool = True
+    retry_on: Union[
+        type[BaseException], tuple[type[BaseException], ...], Callable[[BaseException], bool]
+    ] = field(default=_default_retry_on)
+
+    def __post_init__(self) -> None:
+        from cairn.errors import ConfigError
+
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ConfigError(
+                f"RetryPolicy(max_attempts={self.max_attempts!r}) must be a whole number >= 1; "
+                "use max_attempts=1 for no retries."
+            )
+        if self.initial_interval < 0 or self.max_interval < 0 or self.backoff_factor < 1:
+            raise ConfigError(
+                f"RetryPolicy intervals must be >= 0 and backoff_factor >= 1, got "
+                f"initial_interval={self.initial_interval!r}, max_interval={self.max_interval!r}, "
+                f"backoff_factor={self.backoff_factor!r}."
+            )
+
+    def should_retry(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is one this policy retries."""
+        if not isinstance(exc, Exception):
+            return False
+        check = self.retry_on
+        if isinstance(check, type) or isinstance(check, tuple):
+            return isinstance(exc, check)
+        return bool(check(exc))
+
+    def interval(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        base = min(self.max_interval, self.initial_interval * self.backoff_factor ** (attempt - 1))
+        return base + random.uniform(0, 1) if self.jitter else base
+
+
+def interrupt(value: Any) -> Any:
+    """Pause the running node and hand ``value`` to the caller.
+
+    The run stops after the current step; ``invoke(Command(resume=answer), thread)``
+    runs the node again from its start, and this call then returns ``answer``.
+    """
+    from cairn.runtime.interrupts import interrupt as _interrupt
+
+    return _interrupt(value)
