@@ -73,9 +73,9 @@ class FakeLLM:
         self.prompts.append(prompt)
         return FakeMessage(f"[{len(self.prompts)}] reply to: {prompt}")
 
-    def count(self, fragment: str) -> int:
-        """How many prompts so far contained ``fragment``."""
-        return sum(fragment in p for p in self.prompts)
+    def count(self, prefix: str) -> int:
+        """How many prompts so far started with ``prefix``."""
+        return sum(p.startswith(prefix) for p in self.prompts)
 
 
 # --- seed 000's joke workflow, used by several feature modules -----------------

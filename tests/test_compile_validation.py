@@ -118,7 +118,7 @@ def test_node_reachable_only_through_a_path_map_compiles() -> None:
 def test_unreached_node_is_allowed_when_a_conditional_edge_has_no_path_map() -> None:
     # Without a path_map the router may return any node name, so cairn cannot
     # tell which nodes are reachable and must not reject any.
-    builder = StateGraph(Log).add_node("a", logger("a")).add_node("maybe", logger("m"))
+    builder = StateGraph(Log).add_node("a", logger("a")).add_node("maybe", logger("maybe"))
     builder.add_edge(START, "a")
     builder.add_conditional_edges("a", lambda s: "maybe")
     assert builder.compile().invoke({"log": []}) == {"log": ["a", "maybe"]}

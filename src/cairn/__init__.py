@@ -43,7 +43,6 @@ __all__ = [
     "StateGraph",
     "StateSnapshot",
     "ThreadBusyError",
-    "__version__",
     "add_messages",
     "interrupt",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, NamedTuple, Sequence, Union
+from typing import Any, Callable, Generic, Hashable, Literal, NamedTuple, Sequence, TypeVar, Union
 
 __all__ = [
     "All",
@@ -44,8 +44,11 @@ class Send:
         return f"Send(node={self.node!r}, arg={self.arg!r})"
 
 
+N = TypeVar("N", bound=Hashable)
+
+
 @dataclass(frozen=True)
-class Command:
+class Command(Generic[N]):
     """Returned by a node to update the state and choose where to go next;
     passed to ``invoke`` with ``resume=`` to answer a pending ``interrupt()``."""
 

@@ -145,7 +145,7 @@ class BaseCheckpointSaver(ABC):
         ``snapshot`` if it has one. Empty if the checkpoint does not exist."""
 
     @abstractmethod
-    def list(
+    def list_checkpoints(
         self, thread_id: str, ns: str, *, before: str | None = None, limit: int | None = None
     ) -> Iterator[Checkpoint]:
         """The thread's checkpoints in ``ns``, newest first, all branches, with
@@ -156,8 +156,9 @@ class BaseCheckpointSaver(ABC):
         """Pending writes recorded against ``checkpoint_id``."""
 
     @abstractmethod
-    def latest_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
-        """The newest checkpoint whose parent is ``checkpoint_id``, or None."""
+    def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
+        """The oldest checkpoint whose parent is ``checkpoint_id`` (the step that
+        first ran after it; replays and forks come later), or None."""
 
     @abstractmethod
     def delete_thread(self, thread_id: str) -> None:

@@ -16,7 +16,7 @@ import decimal
 import enum
 import threading
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import msgpack
 
@@ -142,7 +142,7 @@ def _encode(obj: Any) -> tuple[int, Any]:
 
 
 def _build_fields(cls: type, fields: dict[str, Any]) -> Any:
-    obj = cls.__new__(cls)
+    obj = cast(Any, cls).__new__(cls)
     for name, value in fields.items():
         object.__setattr__(obj, name, value)
     return obj
@@ -150,7 +150,7 @@ def _build_fields(cls: type, fields: dict[str, Any]) -> Any:
 
 def _decode_pydantic(payload: list[Any]) -> Any:
     name, fields, fields_set = payload
-    return _lookup(name).model_construct(_fields_set=set(fields_set), **fields)
+    return cast(Any, _lookup(name)).model_construct(_fields_set=set(fields_set), **fields)
 
 
 _DECODERS: dict[int, Callable[[Any], Any]] = {

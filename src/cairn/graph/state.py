@@ -317,15 +317,13 @@ class StateGraph:
         for source, target in self.edges:
             if target not in edges.setdefault(source, []):
                 edges[source].append(target)
-        joins = {target: frozenset(sources) for sources, target in self.joins}
-        if len(joins) != len(self.joins):
-            merged: dict[str, set[str]] = {}
-            for sources, target in self.joins:
-                merged.setdefault(target, set()).update(sources)
-            joins = {t: frozenset(s) for t, s in merged.items()}
+        merged: dict[str, set[str]] = {}
+        for sources, target in self.joins:
+            merged.setdefault(target, set()).update(sources)
+        joins = {target: frozenset(sources) for target, sources in merged.items()}
         by_source: dict[str, list[str]] = {}
-        for target, sources in joins.items():
-            for source in sources:
+        for target, waited in joins.items():
+            for source in waited:
                 by_source.setdefault(source, []).append(target)
         return GraphSpec(
             schema=self.schema,

@@ -4,7 +4,7 @@ get_state_history and update_state."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence, Union
+from typing import Any, AsyncIterator, Iterator, Mapping, Sequence, Union
 
 from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, TaskWrite
 from cairn.checkpoint.ids import task_id
@@ -118,6 +118,38 @@ class CompiledStateGraph:
         run = self._run(config, durability, interrupt_before, interrupt_after)
         for _ in run.steps(input):
             pass
+        return self._result(run)
+
+    async def ainvoke(
+        self,
+        input: Any,
+        config: Any = None,
+        *,
+        stream_mode: Union[str, Sequence[str]] = "values",
+        durability: str | None = None,
+        interrupt_before: Union[str, Sequence[str], None] = None,
+        interrupt_after: Union[str, Sequence[str], None] = None,
+        **_ignored: Any,
+    ) -> Any:
+        """The async twin of ``invoke``: async nodes run on the event loop."""
+        if stream_mode != "values":
+            return [
+                chunk
+                async for chunk in self.astream(
+                    input,
+                    config,
+                    stream_mode=stream_mode,
+                    durability=durability,
+                    interrupt_before=interrupt_before,
+                    interrupt_after=interrupt_after,
+                )
+            ]
+        run = self._run(config, durability, interrupt_before, interrupt_after)
+        async for _ in run.asteps(input):
+            pass
+        return self._result(run)
+
+    def _result(self, run: Run) -> dict[str, Any]:
         result = self.spec.schema.ordered(run.values)
         if run.interrupts:
             result["__interrupt__"] = list(run.interrupts)
@@ -137,18 +169,31 @@ class CompiledStateGraph:
         """Run the graph, yielding as it goes: the state after each step
         ("values") or each node's update ("updates"); with a list of modes,
         ``(mode, chunk)`` pairs."""
-        modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
-        for mode in modes:
-            if mode not in STREAM_MODES:
-                raise ConfigError(f"unknown stream_mode {mode!r}; choose from {STREAM_MODES}")
-        single = isinstance(stream_mode, str)
+        modes = _modes(stream_mode)
         run = self._run(config, durability, interrupt_before, interrupt_after)
         for step in run.steps(input):
-            for mode, chunk in _chunks(self.spec.schema, step, modes):
-                yield chunk if single else (mode, chunk)
-        if run.interrupts and "updates" in modes:
-            chunk = {"__interrupt__": tuple(run.interrupts)}
-            yield chunk if single else ("updates", chunk)
+            yield from _chunks(self.spec.schema, step, modes, stream_mode)
+        yield from _final_chunks(run, modes, stream_mode)
+
+    async def astream(
+        self,
+        input: Any,
+        config: Any = None,
+        *,
+        stream_mode: Union[str, Sequence[str]] = "values",
+        durability: str | None = None,
+        interrupt_before: Union[str, Sequence[str], None] = None,
+        interrupt_after: Union[str, Sequence[str], None] = None,
+        **_ignored: Any,
+    ) -> AsyncIterator[Any]:
+        """The async twin of ``stream``."""
+        modes = _modes(stream_mode)
+        run = self._run(config, durability, interrupt_before, interrupt_after)
+        async for step in run.asteps(input):
+            for chunk in _chunks(self.spec.schema, step, modes, stream_mode):
+                yield chunk
+        for chunk in _final_chunks(run, modes, stream_mode):
+            yield chunk
 
     # -- reading state -------------------------------------------------------
 
@@ -174,7 +219,7 @@ class CompiledStateGraph:
         checkpoint = saver.get(thread, rc.checkpoint_ns, rc.checkpoint_id)
         if checkpoint is None:
             return empty_snapshot(thread, rc.checkpoint_ns, rc.checkpoint_id)
-        child = saver.latest_child(thread, rc.checkpoint_ns, checkpoint.id)
+        child = saver.first_child(thread, rc.checkpoint_ns, checkpoint.id)
         pending = saver.get_pending(thread, rc.checkpoint_ns, checkpoint.id) if child is None else []
         values = self.spec.schema.ordered(self.values_at(checkpoint))
         return build_snapshot(checkpoint, values, pending, child)
@@ -195,12 +240,12 @@ class CompiledStateGraph:
         before_id = read_config(before).checkpoint_id if before is not None else None
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ConfigError(f"limit must be a whole number >= 0, got {limit!r}")
-        records = list(saver.list(thread, ns))
+        records = list(saver.list_checkpoints(thread, ns))
         by_id = {r.id: r for r in records}
-        newest_child: dict[str, Checkpoint] = {}
-        for record in records:  # newest first: the first child seen is the newest
+        first_child: dict[str, Checkpoint] = {}
+        for record in records:  # newest first: the last child seen is the oldest
             if record.parent_id is not None:
-                newest_child.setdefault(record.parent_id, record)
+                first_child[record.parent_id] = record
         folded: dict[str, dict[str, Any]] = {}
         schema = self.spec.schema
 
@@ -231,8 +276,8 @@ class CompiledStateGraph:
             snapshot = build_snapshot(
                 record,
                 schema.ordered(values_of(record)),
-                saver.get_pending(thread, ns, record.id) if record.id not in newest_child else [],
-                newest_child.get(record.id),
+                saver.get_pending(thread, ns, record.id) if record.id not in first_child else [],
+                first_child.get(record.id),
             )
             if not matches(snapshot.metadata or {}, filter):
                 continue
@@ -274,6 +319,28 @@ class CompiledStateGraph:
         saver.put(checkpoint, state)
         return canonical(thread, rc.checkpoint_ns, checkpoint.id)
 
+    async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
+        """The async twin of ``get_state``."""
+        return self.get_state(config, subgraphs=subgraphs)
+
+    async def aget_state_history(
+        self,
+        config: Any,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        before: Any = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[StateSnapshot]:
+        """The async twin of ``get_state_history``."""
+        for snapshot in self.get_state_history(config, filter=filter, before=before, limit=limit):
+            yield snapshot
+
+    async def aupdate_state(
+        self, config: Any, values: Any, as_node: str | None = None
+    ) -> dict[str, Any]:
+        """The async twin of ``update_state``."""
+        return self.update_state(config, values, as_node)
+
     def _update_author(self, base: Checkpoint | None, as_node: Any) -> str:
         if as_node is not None:
             if not isinstance(as_node, str) or (as_node != START and as_node not in self.spec.nodes):
@@ -293,11 +360,31 @@ class CompiledStateGraph:
         return names[0]
 
 
-def _chunks(schema: StateSchema, step: Step, modes: Sequence[str]) -> Iterator[tuple[str, Any]]:
+def _modes(stream_mode: Union[str, Sequence[str]]) -> list[str]:
+    modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
+    for mode in modes:
+        if mode not in STREAM_MODES:
+            raise ConfigError(f"unknown stream_mode {mode!r}; choose from {STREAM_MODES}")
+    return modes
+
+
+def _chunks(
+    schema: StateSchema, step: Step, modes: Sequence[str], requested: Union[str, Sequence[str]]
+) -> Iterator[Any]:
+    """What one step streams: bare chunks for one mode, (mode, chunk) for a list."""
+    single = isinstance(requested, str)
     for mode in modes:
         if mode == "values":
-            yield mode, schema.ordered(step.values)
+            chunk: Any = schema.ordered(step.values)
+            yield chunk if single else (mode, chunk)
         elif mode == "updates":
             for write in step.writes:
                 if write.name != START:
-                    yield mode, {write.name: dict(write.update) if write.update is not None else None}
+                    chunk = {write.name: dict(write.update) if write.update is not None else None}
+                    yield chunk if single else (mode, chunk)
+
+
+def _final_chunks(run: Run, modes: Sequence[str], requested: Union[str, Sequence[str]]) -> Iterator[Any]:
+    if run.interrupts and "updates" in modes:
+        chunk = {"__interrupt__": tuple(run.interrupts)}
+        yield chunk if isinstance(requested, str) else ("updates", chunk)

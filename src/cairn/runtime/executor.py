@@ -3,6 +3,7 @@ thread pool (plus the caller's own thread) when there are several."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import os
 import threading
@@ -51,6 +52,10 @@ def _capture(fn: Callable[[], Outcome], task: TaskRecord) -> TaskResult:
         return TaskResult(task, error=exc)
 
 
+def _scratchpad(task: TaskRecord, answers: Mapping[str, list[Any]]) -> None:
+    interrupts.current.set(interrupts.Scratchpad(task.id, list(answers.get(task.id, ()))))
+
+
 def run_step(
     runner: TaskRunner,
     tasks: Sequence[TaskRecord],
@@ -63,7 +68,7 @@ def run_step(
 
     def job(task: TaskRecord) -> Callable[[], Outcome]:
         def run() -> Outcome:
-            interrupts.current.set(interrupts.Scratchpad(task.id, list(answers.get(task.id, ()))))
+            _scratchpad(task, answers)
             return runner.run(task, state, config)
 
         return run
@@ -96,3 +101,24 @@ def run_step(
         else:
             future.cancel()
     return results, stopped
+
+
+async def arun_step(
+    runner: TaskRunner,
+    tasks: Sequence[TaskRecord],
+    state: Mapping[str, Any],
+    config: Mapping[str, Any],
+    answers: Mapping[str, list[Any]],
+) -> tuple[list[TaskResult], BaseException | None]:
+    """The async twin of ``run_step``: tasks run concurrently on the event
+    loop (sync nodes in worker threads)."""
+
+    async def one(task: TaskRecord) -> TaskResult:
+        _scratchpad(task, answers)
+        try:
+            return TaskResult(task, outcome=await runner.arun(task, state, config))
+        except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised by the loop
+            return TaskResult(task, error=exc)
+
+    # Each task gets its own asyncio Task, and so its own copy of the context.
+    return list(await asyncio.gather(*(one(t) for t in tasks))), None

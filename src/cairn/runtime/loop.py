@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import new_checkpoint_id
@@ -27,7 +27,7 @@ from cairn.errors import (
 from cairn.graph.constants import START
 from cairn.graph.state import GraphSpec
 from cairn.runtime.config import RunConfig, require_thread
-from cairn.runtime.executor import TaskResult, run_step
+from cairn.runtime.executor import TaskResult, arun_step, run_step
 from cairn.runtime.persist import Persister
 from cairn.runtime.plan import plan_next, start_task
 from cairn.runtime.state import apply_updates, fold, ordered_writes
@@ -101,14 +101,16 @@ def make_checkpoint(
 
 
 @dataclass
-class _Start:
-    """Where a run begins."""
+class _Cursor:
+    """Where a run stands: its checkpoint and state, and for the step about to
+    run, the results it may reuse and the answers to its interrupts."""
 
     checkpoint: Checkpoint
     values: dict[str, Any]
     reuse: dict[str, TaskWrite] = field(default_factory=dict)
     answers: dict[str, list[Any]] = field(default_factory=dict)
     resuming: bool = False
+    taken: int = 0
 
 
 class Run:
@@ -170,7 +172,7 @@ class Run:
         checkpoint = self._new_checkpoint(parent, "input", (), {}, plan=False)
         return replace(checkpoint, tasks=(start_task(checkpoint.id, update),))
 
-    def _start(self, input: Any) -> _Start | None:
+    def _start(self, input: Any) -> _Cursor:
         resume = input if isinstance(input, Command) else None
         if self.saver is None:
             if input is None or resume is not None:
@@ -179,7 +181,7 @@ class Run:
                     "compile the graph with a checkpointer"
                 )
             values = self.spec.schema.initial()
-            return _Start(self._input_checkpoint(None, input), values)
+            return _Cursor(self._input_checkpoint(None, input), values)
         config = self.config
         base = self.saver.get(self.thread_id, self.ns, config.checkpoint_id)
         if base is None and config.checkpoint_id is not None:
@@ -191,7 +193,7 @@ class Run:
             values = self.graph.values_at(base) if base else self.spec.schema.initial()
             checkpoint = self._input_checkpoint(base, input)
             self.persist.put(checkpoint, values)  # type: ignore[union-attr]
-            return _Start(checkpoint, values)
+            return _Cursor(checkpoint, values)
         if base is None:
             raise EmptyInputError(
                 f"thread {self.thread_id!r} has no checkpoints to resume from; start it "
@@ -199,7 +201,7 @@ class Run:
             )
         values = self.graph.values_at(base)
         is_head = config.checkpoint_id is None or self._is_head(base)
-        start = _Start(base, values, resuming=True)
+        start = _Cursor(base, values, resuming=True)
         if is_head:
             self._load_pending(start)
         if resume is not None:
@@ -210,7 +212,7 @@ class Run:
         head = self.saver.get(self.thread_id, self.ns)  # type: ignore[union-attr]
         return head is not None and head.id == checkpoint.id
 
-    def _load_pending(self, start: _Start) -> None:
+    def _load_pending(self, start: _Cursor) -> None:
         pending: dict[str, list[PendingWrite]] = {}
         for write in self.saver.get_pending(self.thread_id, self.ns, start.checkpoint.id):  # type: ignore[union-attr]
             pending.setdefault(write.kind, []).append(write)
@@ -220,7 +222,7 @@ class Run:
             w.task_id: [tuple(pair) for pair in w.value] for w in pending.get("interrupt", ())
         }
 
-    def _apply_resume(self, start: _Start, answer: Any) -> None:
+    def _apply_resume(self, start: _Cursor, answer: Any) -> None:
         by_id = {iid: task_id for task_id, pairs in self._waiting.items() for iid, _ in pairs}
         if not by_id:
             raise InvalidResumeError(
@@ -250,72 +252,109 @@ class Run:
         self.persist.put_pending(start.checkpoint, writes)  # type: ignore[union-attr]
 
     # -- the loop ------------------------------------------------------------
+    # The sync and async drivers differ only in how a batch of tasks is run;
+    # everything before and after that is in _next_batch and _commit.
 
     def steps(self, input: Any) -> Iterator[Step]:
         """Run to the end (or an interrupt), yielding after each committed step."""
         try:
-            start = self._start(input)
-            yield from self._loop(start)
+            cursor = self._start(input)
+            self.values = cursor.values
+            while (todo := self._next_batch(cursor)) is not None:
+                results, stopped = run_step(
+                    self.graph.runner, todo, cursor.values, self.node_config, cursor.answers
+                )
+                step = self._commit(cursor, results, stopped)
+                if step is None:
+                    return
+                yield step
+                if self._stops_after(step):
+                    return
         finally:
             if self.persist is not None:
                 self.persist.flush()
 
-    def _loop(self, start: _Start) -> Iterator[Step]:
-        checkpoint, values = start.checkpoint, start.values
-        reuse, answers = start.reuse, start.answers
-        self.values = values
-        first = True
-        taken = 0
-        limit = self.config.recursion_limit
-        while checkpoint.tasks:
-            tasks = checkpoint.tasks
-            if not (first and start.resuming) and self._stops_before(tasks):
-                return
-            if taken >= limit:
-                raise GraphRecursionError(
-                    f"recursion limit of {limit} reached without hitting a stop condition; "
-                    "raise it with config={'recursion_limit': N} if the graph really needs "
-                    "more steps, or check its loop's exit condition"
+    async def asteps(self, input: Any) -> AsyncIterator[Step]:
+        """The async twin of ``steps``: async nodes run on the event loop."""
+        try:
+            cursor = self._start(input)
+            self.values = cursor.values
+            while (todo := self._next_batch(cursor)) is not None:
+                results, stopped = await arun_step(
+                    self.graph.runner, todo, cursor.values, self.node_config, cursor.answers
                 )
-            taken += 1
-            todo = [t for t in tasks if t.id not in reuse]
-            results, stopped = run_step(self.graph.runner, todo, values, self.node_config, answers)
-            done = {r.task.id: r.outcome for r in results if r.outcome is not None}
-            failed = [r for r in results if r.error is not None]
-            if failed or stopped is not None or len(done) < len(todo):
-                self._record_failure(checkpoint, results)
-                if stopped is not None:
-                    raise stopped
-                errors = [r.error for r in failed if not isinstance(r.error, GraphInterrupt)]
-                if errors:
-                    raise errors[0]  # type: ignore[misc]
-                return  # interrupted: the run pauses here
-            writes_by_id = {**reuse, **{tid: o.write for tid, o in done.items()}}
-            writes = ordered_writes(tasks, writes_by_id)
-            if len(done) == 1 and len(tasks) == 1 and results[0].outcome.fresh is not None:  # type: ignore[union-attr]
-                values = results[0].outcome.fresh  # type: ignore[union-attr]
-            else:
-                values = apply_updates(
-                    self.spec.schema, dict(values), [(w.name, w.update) for w in writes]
-                )
-            checkpoint = self._new_checkpoint(checkpoint, "loop", tuple(writes), checkpoint.carry)
+                step = self._commit(cursor, results, stopped)
+                if step is None:
+                    return
+                yield step
+                if self._stops_after(step):
+                    return
+        finally:
             if self.persist is not None:
-                self.persist.put(checkpoint, values)
-            self.values = values
-            reuse, answers, first = {}, {}, False
-            yield Step(checkpoint, writes, values)
-            if checkpoint.tasks and self._stops_after(tasks):
-                return
+                self.persist.flush()
+
+    def _next_batch(self, cursor: _Cursor) -> list[TaskRecord] | None:
+        """The tasks to run in the next step, or None when the run stops here."""
+        tasks = cursor.checkpoint.tasks
+        if not tasks:
+            return None
+        if not (cursor.taken == 0 and cursor.resuming) and self._stops_before(tasks):
+            return None
+        limit = self.config.recursion_limit
+        if cursor.taken >= limit:
+            raise GraphRecursionError(
+                f"recursion limit of {limit} reached without hitting a stop condition; "
+                "raise it with config={'recursion_limit': N} if the graph really needs "
+                "more steps, or check its loop's exit condition"
+            )
+        cursor.taken += 1
+        return [t for t in tasks if t.id not in cursor.reuse]
+
+    def _commit(
+        self, cursor: _Cursor, results: list[TaskResult], stopped: BaseException | None
+    ) -> Step | None:
+        """Apply a finished step and checkpoint it; on failure keep what
+        finished as pending writes and raise (or pause, on an interrupt)."""
+        checkpoint = cursor.checkpoint
+        done = {r.task.id: r.outcome for r in results if r.outcome is not None}
+        expected = sum(1 for t in checkpoint.tasks if t.id not in cursor.reuse)
+        if stopped is not None or len(done) < expected:
+            self._record_failure(checkpoint, results)
+            if stopped is not None:
+                raise stopped
+            for result in results:
+                if result.error is not None and not isinstance(result.error, GraphInterrupt):
+                    raise result.error
+            return None  # interrupted: the run pauses here
+        writes = ordered_writes(
+            checkpoint.tasks, {**cursor.reuse, **{tid: o.write for tid, o in done.items()}}
+        )
+        only = results[0].outcome if len(results) == 1 and not cursor.reuse else None
+        if only is not None and only.fresh is not None:
+            values = only.fresh
+        else:
+            values = apply_updates(
+                self.spec.schema, dict(cursor.values), [(w.name, w.update) for w in writes]
+            )
+        checkpoint = self._new_checkpoint(checkpoint, "loop", tuple(writes), checkpoint.carry)
+        if self.persist is not None:
+            self.persist.put(checkpoint, values)
+        cursor.checkpoint, cursor.values = checkpoint, values
+        cursor.reuse, cursor.answers = {}, {}
+        self.values = values
+        return Step(checkpoint, writes, values)
 
     def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:
         if not self.before:
             return False
         return "*" in self.before or any(t.name in self.before for t in tasks)
 
-    def _stops_after(self, tasks: tuple[TaskRecord, ...]) -> bool:
-        if not self.after:
+    def _stops_after(self, step: Step) -> bool:
+        if not self.after or not step.checkpoint.tasks:
             return False
-        return any(t.name != START and ("*" in self.after or t.name in self.after) for t in tasks)
+        return any(
+            w.name != START and ("*" in self.after or w.name in self.after) for w in step.writes
+        )
 
     def _record_failure(self, checkpoint: Checkpoint, results: list[TaskResult]) -> None:
         """Keep what the finished tasks of a failed step produced."""

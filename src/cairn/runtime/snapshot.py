@@ -54,20 +54,20 @@ def build_snapshot(
     pending: Iterable[PendingWrite],
     child: Checkpoint | None,
 ) -> StateSnapshot:
-    """The snapshot of ``checkpoint``; ``child`` supplies the results of tasks
-    that already ran in a later step."""
+    """The snapshot of ``checkpoint``; ``child`` (its first child) supplies the
+    results of tasks that already ran, so a past snapshot never changes."""
     errors: dict[str, str] = {}
     results: dict[str, Any] = {}
     finished: set[str] = set()
     interrupts: dict[str, tuple[Interrupt, ...]] = {}
-    for write in pending:
-        if write.kind == "error":
-            errors[write.task_id] = write.value
-        elif write.kind == "result":
-            results[write.task_id] = write.value.update
-            finished.add(write.task_id)
-        elif write.kind == "interrupt":
-            interrupts[write.task_id] = tuple(Interrupt(value=v, id=i) for i, v in write.value)
+    for item in pending:
+        if item.kind == "error":
+            errors[item.task_id] = item.value
+        elif item.kind == "result":
+            results[item.task_id] = item.value.update
+            finished.add(item.task_id)
+        elif item.kind == "interrupt":
+            interrupts[item.task_id] = tuple(Interrupt(value=v, id=i) for i, v in item.value)
     if child is not None:
         for write in child.writes:
             results.setdefault(write.task_id, write.update)

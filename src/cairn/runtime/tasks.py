@@ -165,33 +165,73 @@ class TaskRunner:
     def run(self, task: TaskRecord, state: Mapping[str, Any], config: Mapping[str, Any]) -> Outcome:
         """Run ``task`` against ``state``; raises what the node raised."""
         if task.name == START:
-            update = self.filter_update(START, task.arg)
-            goto, fresh = self.routes(START, update, (), state, config)
-            return Outcome(TaskWrite(task.id, START, update, goto), fresh)
+            return self._start(task, state, config)
+        node, arg = self._prepare(task, state)
+        with_config = self._with_config[node.name]
+        attempt = 1
+        while True:
+            try:
+                output = call(node.fn, arg, config, with_config)
+                break
+            except Exception as exc:
+                time.sleep(_retry_delay(node, attempt, exc))
+                attempt += 1
+        return self._finish(task, node, output, state, config)
+
+    async def arun(
+        self, task: TaskRecord, state: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> Outcome:
+        """The async twin of ``run``: awaits async nodes, runs sync ones in a thread."""
+        if task.name == START:
+            return self._start(task, state, config)
+        node, arg = self._prepare(task, state)
+        with_config = self._with_config[node.name]
+        attempt = 1
+        while True:
+            try:
+                if inspect.iscoroutinefunction(node.fn):
+                    output = await (node.fn(arg, config) if with_config else node.fn(arg))
+                else:
+                    output = await asyncio.to_thread(call, node.fn, arg, config, with_config)
+                break
+            except Exception as exc:
+                await asyncio.sleep(_retry_delay(node, attempt, exc))
+                attempt += 1
+        return self._finish(task, node, output, state, config)
+
+    def _start(self, task: TaskRecord, state: Mapping[str, Any], config: Mapping[str, Any]) -> Outcome:
+        update = self.filter_update(START, task.arg)
+        goto, fresh = self.routes(START, update, (), state, config)
+        return Outcome(TaskWrite(task.id, START, update, goto), fresh)
+
+    def _prepare(self, task: TaskRecord, state: Mapping[str, Any]) -> tuple[NodeSpec, Any]:
         node = self.spec.nodes.get(task.name)
         if node is None:
             raise InvalidUpdateError(
                 f"the checkpoint names node {task.name!r}, which this graph does not have; "
                 "run it with the graph that wrote the checkpoint"
             )
-        arg = task.arg if task.push else self.spec.schema.to_node_input(state)
-        output = self._call_node(node, arg, config)
+        return node, task.arg if task.push else self.spec.schema.to_node_input(state)
+
+    def _finish(
+        self,
+        task: TaskRecord,
+        node: NodeSpec,
+        output: Any,
+        state: Mapping[str, Any],
+        config: Mapping[str, Any],
+    ) -> Outcome:
         update, gotos = self._read_output(node.name, output)
         goto, fresh = self.routes(node.name, update, gotos, state, config)
         return Outcome(TaskWrite(task.id, node.name, update, goto), fresh)
 
-    def _call_node(self, node: NodeSpec, arg: Any, config: Mapping[str, Any]) -> Any:
-        with_config = self._with_config[node.name]
-        policy = node.retry_policy
-        attempt = 1
-        while True:
-            try:
-                return call(node.fn, arg, config, with_config)
-            except Exception as exc:
-                if policy is None or attempt >= policy.max_attempts or not policy.should_retry(exc):
-                    raise
-                time.sleep(policy.interval(attempt))
-                attempt += 1
+
+def _retry_delay(node: NodeSpec, attempt: int, exc: Exception) -> float:
+    """Seconds to wait before retrying ``node``; re-raises ``exc`` when it is not retried."""
+    policy = node.retry_policy
+    if policy is None or attempt >= policy.max_attempts or not policy.should_retry(exc):
+        raise exc
+    return policy.interval(attempt)
 
 
 def _short(value: Any) -> str:

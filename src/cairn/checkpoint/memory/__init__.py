@@ -92,7 +92,7 @@ class InMemorySaver(BaseCheckpointSaver):
         rows.reverse()
         return codec.decode_all(self.serde, rows)
 
-    def list(
+    def list_checkpoints(
         self, thread_id: str, ns: str, *, before: str | None = None, limit: int | None = None
     ) -> Iterator[Checkpoint]:
         with self._lock:
@@ -115,13 +115,13 @@ class InMemorySaver(BaseCheckpointSaver):
             for (task_id, kind), blob in items
         ]
 
-    def latest_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
+    def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
         with self._lock:
             space = self._space(thread_id, ns)
             if space is None:
                 return None
             start = bisect.bisect_right(space.order, checkpoint_id)
-            for cid in reversed(space.order[start:]):
+            for cid in space.order[start:]:
                 row = space.rows[cid]
                 if row.parent_id == checkpoint_id:
                     return codec.decode(self.serde, row, with_snapshot=False)
