@@ -15,7 +15,7 @@ from cairn.graph.state import GraphSpec
 from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
 from cairn.runtime.loop import Run, Step, make_checkpoint, node_config
 from cairn.runtime.snapshot import build_snapshot, empty_snapshot, matches
-from cairn.runtime.state import apply_updates, fold
+from cairn.runtime.state import apply_updates, fold, ordered_writes
 from cairn.runtime.tasks import TaskRunner
 from cairn.types import StateSnapshot
 
@@ -221,8 +221,13 @@ class CompiledStateGraph:
             return empty_snapshot(thread, rc.checkpoint_ns, rc.checkpoint_id)
         child = saver.first_child(thread, rc.checkpoint_ns, checkpoint.id)
         pending = saver.get_pending(thread, rc.checkpoint_ns, checkpoint.id) if child is None else []
-        values = self.spec.schema.ordered(self.values_at(checkpoint))
-        return build_snapshot(checkpoint, values, pending, child)
+        values = self.values_at(checkpoint)
+        finished = {w.task_id: w.value for w in pending if w.kind == "result"}
+        if finished:
+            # As LangGraph: the head shows what the finished tasks of a failed step wrote.
+            writes = ordered_writes(checkpoint.tasks, finished)
+            values = apply_updates(self.spec.schema, values, [(w.name, w.update) for w in writes])
+        return build_snapshot(checkpoint, self.spec.schema.ordered(values), pending, child)
 
     def get_state_history(
         self,
