@@ -12,15 +12,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 __all__ = [
     "BaseCheckpointSaver",
     "Checkpoint",
     "PendingWrite",
+    "PruneResult",
     "SnapshotPolicy",
+    "StoreStats",
     "TaskRecord",
     "TaskWrite",
+    "ThreadInfo",
 ]
 
 
@@ -111,6 +115,83 @@ class SnapshotPolicy:
         return log_bytes >= self.ratio * snapshot_bytes
 
 
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    """One thread as ``list_threads`` shows it."""
+
+    thread_id: str
+    checkpoints: int
+    created_at: str
+    """When the thread's first checkpoint was made (ISO-8601, UTC)."""
+    updated_at: str
+    """When its head was made."""
+    metadata: Mapping[str, Any]
+    """The head checkpoint's metadata."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """What a store holds; ``bytes`` counts the stored blobs (log, snapshots,
+    plans, metadata and pending writes), not the database's own overhead."""
+
+    threads: int
+    checkpoints: int
+    pending_writes: int
+    log_bytes: int
+    snapshot_bytes: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    threads_deleted: int = 0
+    checkpoints_deleted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChainLink:
+    """The little a prune needs to know of a stored checkpoint."""
+
+    id: str
+    parent_id: str | None
+    has_snapshot: bool
+
+
+def prunable(links: Iterable[ChainLink], keep_last: int) -> set[str]:
+    """Ids that can go when keeping the newest ``keep_last`` checkpoints of
+    one (thread, namespace): everything except those and the chain each of
+    them needs to be read (its ancestors back to the nearest snapshot)."""
+    ordered = sorted(links, key=lambda link: link.id, reverse=True)
+    by_id = {link.id: link for link in ordered}
+    keep: set[str] = set()
+    for link in ordered[:keep_last]:
+        current: ChainLink | None = link
+        while current is not None and current.id not in keep:
+            keep.add(current.id)
+            if current.has_snapshot or current.parent_id is None:
+                break
+            current = by_id.get(current.parent_id)
+    return {link.id for link in ordered if link.id not in keep}
+
+
+def is_older(created_at: str, age: timedelta) -> bool:
+    """Whether an ISO-8601 UTC timestamp lies more than ``age`` in the past."""
+    return datetime.fromisoformat(created_at) < datetime.now(timezone.utc) - age
+
+
+def check_prune_args(keep_last: int | None, older_than: timedelta | None) -> None:
+    from cairn.errors import ConfigError
+
+    if keep_last is None and older_than is None:
+        raise ConfigError("prune needs keep_last=N, older_than=timedelta(...), or both")
+    if keep_last is not None and (not isinstance(keep_last, int) or keep_last < 1):
+        raise ConfigError(f"prune(keep_last=...) must be a whole number >= 1, got {keep_last!r}")
+    if older_than is not None and not isinstance(older_than, timedelta):
+        raise ConfigError(
+            f"prune(older_than=...) must be a datetime.timedelta, got {older_than!r}"
+        )
+
+
 class BaseCheckpointSaver(ABC):
     """The storage contract. Implementations are safe to share between threads.
 
@@ -160,6 +241,37 @@ class BaseCheckpointSaver(ABC):
         """The oldest checkpoint whose parent is ``checkpoint_id`` (the step that
         first ran after it; replays and forks come later), or None."""
 
+    # -- thread management -----------------------------------------------------
+
+    @abstractmethod
+    def list_threads(
+        self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None
+    ) -> list[ThreadInfo]:
+        """Threads, most recently updated first; ``filter`` keeps those whose
+        head metadata holds every given key/value."""
+
     @abstractmethod
     def delete_thread(self, thread_id: str) -> None:
         """Remove every checkpoint and pending write of the thread."""
+
+    @abstractmethod
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint and pending write of a thread to a new thread
+        id (ids kept, so configs differ only in thread_id). Raises ConfigError
+        if the target exists or the source does not."""
+
+    @abstractmethod
+    def prune(
+        self,
+        *,
+        keep_last: int | None = None,
+        older_than: timedelta | None = None,
+        thread_id: str | None = None,
+    ) -> PruneResult:
+        """Drop threads whose head is older than ``older_than``, and keep only
+        the newest ``keep_last`` checkpoints of each remaining thread (plus
+        what those need to be read). ``thread_id`` limits it to one thread."""
+
+    @abstractmethod
+    def stats(self) -> StoreStats:
+        """Counts and bytes of what the store holds."""

@@ -9,11 +9,25 @@ from __future__ import annotations
 
 import bisect
 import threading
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Iterator, Mapping, Sequence
 
 from cairn.checkpoint import codec
-from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, PendingWrite
+from cairn.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChainLink,
+    Checkpoint,
+    PendingWrite,
+    PruneResult,
+    StoreStats,
+    ThreadInfo,
+    check_prune_args,
+    is_older,
+    prunable,
+)
 from cairn.checkpoint.serde import Serializer
+from cairn.errors import ConfigError
 
 __all__ = ["InMemorySaver", "MemorySaver"]
 
@@ -127,9 +141,123 @@ class InMemorySaver(BaseCheckpointSaver):
                     return codec.decode(self.serde, row, with_snapshot=False)
         return None
 
+    # -- thread management -----------------------------------------------------
+
+    def list_threads(
+        self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None
+    ) -> list[ThreadInfo]:
+        with self._lock:
+            found = [
+                info
+                for thread_id, spaces in self._threads.items()
+                if (info := self._thread_info(thread_id, spaces)) is not None
+            ]
+        found = [t for t in found if all(t.metadata.get(k) == v for k, v in (filter or {}).items())]
+        found.sort(key=lambda t: t.updated_at, reverse=True)
+        return found[:limit] if limit is not None else found
+
+    def _thread_info(self, thread_id: str, spaces: dict[str, _Namespace]) -> ThreadInfo | None:
+        rows = [row for space in spaces.values() for row in space.rows.values()]
+        if not rows:
+            return None
+        root = spaces.get("")
+        head = root.rows[root.order[-1]] if root and root.order else max(rows, key=lambda r: r.id)
+        return ThreadInfo(
+            thread_id=thread_id,
+            checkpoints=len(rows),
+            created_at=min(r.created_at for r in rows),
+            updated_at=max(r.created_at for r in rows),
+            metadata=self.serde.loads(head.metadata),
+        )
+
     def delete_thread(self, thread_id: str) -> None:
         with self._lock:
             self._threads.pop(thread_id, None)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        with self._lock:
+            source = self._threads.get(source_thread_id)
+            if not source or not any(space.order for space in source.values()):
+                raise ConfigError(f"cannot copy thread {source_thread_id!r}: it has no checkpoints")
+            if self._threads.get(target_thread_id):
+                raise ConfigError(
+                    f"cannot copy to thread {target_thread_id!r}: it exists already; "
+                    "delete it first or pick another id"
+                )
+            copies: dict[str, _Namespace] = {}
+            for ns, space in source.items():
+                copy = _Namespace()
+                copy.rows = {
+                    cid: replace(row, thread_id=target_thread_id) for cid, row in space.rows.items()
+                }
+                copy.order = list(space.order)
+                copy.pending = {cid: dict(items) for cid, items in space.pending.items()}
+                copies[ns] = copy
+            self._threads[target_thread_id] = copies
+
+    def prune(
+        self,
+        *,
+        keep_last: int | None = None,
+        older_than: timedelta | None = None,
+        thread_id: str | None = None,
+    ) -> PruneResult:
+        check_prune_args(keep_last, older_than)
+        threads_deleted = checkpoints_deleted = 0
+        with self._lock:
+            ids = [thread_id] if thread_id is not None else list(self._threads)
+            for tid in ids:
+                spaces = self._threads.get(tid)
+                if not spaces:
+                    continue
+                info = self._thread_info(tid, spaces)
+                if older_than is not None and info is not None and is_older(info.updated_at, older_than):
+                    checkpoints_deleted += info.checkpoints
+                    threads_deleted += 1
+                    del self._threads[tid]
+                    continue
+                if keep_last is None:
+                    continue
+                for space in spaces.values():
+                    links = [
+                        ChainLink(r.id, r.parent_id, r.snapshot is not None)
+                        for r in space.rows.values()
+                    ]
+                    gone = prunable(links, keep_last)
+                    for cid in gone:
+                        del space.rows[cid]
+                        space.pending.pop(cid, None)
+                    space.order = [cid for cid in space.order if cid not in gone]
+                    checkpoints_deleted += len(gone)
+        return PruneResult(threads_deleted, checkpoints_deleted)
+
+    def stats(self) -> StoreStats:
+        with self._lock:
+            rows = [
+                row
+                for spaces in self._threads.values()
+                for space in spaces.values()
+                for row in space.rows.values()
+            ]
+            pending = [
+                blob
+                for spaces in self._threads.values()
+                for space in spaces.values()
+                for items in space.pending.values()
+                for blob in items.values()
+            ]
+            threads = sum(1 for spaces in self._threads.values() if any(s.rows for s in spaces.values()))
+        log = sum(len(r.writes) for r in rows)
+        snapshots = sum(len(r.snapshot or b"") for r in rows)
+        other = sum(len(r.plan) + len(r.metadata) for r in rows) + sum(len(b) for b in pending)
+        return StoreStats(
+            threads=threads,
+            checkpoints=len(rows),
+            pending_writes=len(pending),
+            log_bytes=log,
+            snapshot_bytes=snapshots,
+            bytes=log + snapshots + other,
+        )
 
 
 MemorySaver = InMemorySaver
