@@ -1,25 +1,30 @@
 """Shared fixtures for cairn's tests (plain helpers live in tests/support.py).
 
 ``saver`` is the one place that says which checkpoint savers the
-saver-facing tests run against. It yields only ``InMemorySaver`` for now;
-the SQLite and Postgres savers join by adding a param here.
+saver-facing tests run against: in memory, and a real SQLite file; the
+Postgres saver joins by adding a param here.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from cairn.checkpoint.memory import InMemorySaver
+from cairn.checkpoint.sqlite import SqliteSaver
 from tests.support import FakeLLM, build_joke_workflow
 
 
-@pytest.fixture(params=["memory"])
-def saver(request: pytest.FixtureRequest) -> Iterator[Any]:
+@pytest.fixture(params=["memory", "sqlite"])
+def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """A fresh, empty checkpoint saver, for each saver kind."""
     if request.param == "memory":
         yield InMemorySaver()
+    elif request.param == "sqlite":
+        with SqliteSaver(tmp_path / "checkpoints.db") as sqlite_saver:
+            yield sqlite_saver
     else:  # pragma: no cover - a new kind must be wired in above
         raise AssertionError(f"unknown saver kind {request.param!r}")
 

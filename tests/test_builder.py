@@ -402,3 +402,41 @@ def test_send_tasks_run_in_one_step(saver: Any) -> None:
 
 def test_send_with_no_targets_ends_the_run() -> None:
     assert fan_out_graph().invoke({"subjects": []}) == {"subjects": [], "jokes": []}
+
+
+# --- deferred nodes -------------------------------------------------------------
+
+
+def counting_join(defer: bool, checkpointer: Any = None) -> Any:
+    """START -> a -> final and START -> b -> b2 -> final; each node logs how much it saw."""
+
+    class S(TypedDict):
+        log: Annotated[list, operator.add]
+
+    def seen(name: str) -> Callable[[S], dict[str, Any]]:
+        return lambda s: {"log": [f"{name}:{len(s['log'])}"]}
+
+    builder = StateGraph(S)
+    builder.add_node("a", seen("a")).add_node("b", seen("b")).add_node("b2", seen("b2"))
+    builder.add_node("final", seen("final"), defer=defer)
+    builder.add_edge(START, "a").add_edge(START, "b").add_edge("b", "b2")
+    builder.add_edge("a", "final").add_edge("b2", "final")
+    return builder.compile(checkpointer=checkpointer)
+
+
+def test_deferred_node_runs_once_after_every_branch_finished(saver: Any) -> None:
+    graph = counting_join(defer=True, checkpointer=saver)
+    assert graph.invoke({"log": []}, thread("d")) == {"log": ["a:0", "b:0", "b2:2", "final:3"]}
+    snapshots = history(graph, thread("d"))
+    assert [(s.metadata["step"], s.next) for s in snapshots] == [
+        (3, ()),
+        (2, ("final",)),
+        (1, ("b2",)),
+        (0, ("a", "b")),
+        (-1, ("__start__",)),
+    ]
+
+
+def test_node_without_defer_runs_each_time_an_edge_triggers_it() -> None:
+    result = counting_join(defer=False).invoke({"log": []})
+    assert result == {"log": ["a:0", "b:0", "b2:2", "final:2", "final:4"]}

@@ -191,6 +191,23 @@ def test_threads_are_independent(joke_workflow: Any) -> None:
     assert steps(history(joke_workflow, thread("2"))) == [2, 1, 0, -1]
 
 
+def test_many_threads_run_at_once_on_one_saver(saver: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.support import FakeLLM, build_joke_workflow
+
+    workflow = build_joke_workflow(FakeLLM(), saver)
+    topics = [f"topic-{i}" for i in range(16)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda t: workflow.invoke({"topic": t}, thread(t)), topics))
+    assert [r["topic"] for r in results] == topics
+    for topic in topics:
+        snapshots = history(workflow, thread(topic))
+        assert steps(snapshots) == [2, 1, 0, -1]
+        assert snapshots[0].values["topic"] == topic
+        assert topic in snapshots[0].values["joke"]
+
+
 # --- values are copies ----------------------------------------------------------
 
 

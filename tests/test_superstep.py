@@ -83,6 +83,18 @@ def test_parallel_sync_nodes_run_concurrently() -> None:
     assert builder.compile().invoke({"log": []}) == {"log": ["left", "right"]}
 
 
+def test_single_task_runs_inline_in_the_callers_thread() -> None:
+    idents: list[int] = []
+
+    def where(state: Log) -> dict[str, Any]:
+        idents.append(threading.get_ident())
+        return {}
+
+    builder = StateGraph(Log).add_node("only", where).add_edge(START, "only")
+    builder.compile().invoke({"log": []})
+    assert idents == [threading.get_ident()]
+
+
 def test_two_writes_to_a_plain_key_in_one_step_raise_naming_the_key() -> None:
     builder = StateGraph(Log)
     builder.add_node("x", lambda s: {"plain": "x"}).add_node("y", lambda s: {"plain": "y"})
@@ -245,6 +257,25 @@ def test_ainvoke_runs_the_graph(saver: Any) -> None:
     assert result == {"log": ["a1", "s"]}
     assert snapshot.values == result
     assert snapshot.metadata["step"] == 2
+
+
+def test_async_twins_read_and_update_state(saver: Any) -> None:
+    builder = StateGraph(Log).add_node(async_a1).add_node("s", logger("s"))
+    builder.add_edge(START, "async_a1").add_edge("async_a1", "s")
+    graph = builder.compile(checkpointer=saver)
+
+    async def main() -> tuple[Any, Any, Any]:
+        await graph.ainvoke({"log": []}, thread("a"))
+        config = await graph.aupdate_state(thread("a"), {"plain": "edited"})
+        snapshot = await graph.aget_state(config)
+        steps_seen = [s.metadata["step"] async for s in graph.aget_state_history(thread("a"))]
+        return config, snapshot, steps_seen
+
+    config, snapshot, steps_seen = asyncio.run(main())
+    assert snapshot.values == {"log": ["a1", "s"], "plain": "edited"}
+    assert snapshot.metadata["source"] == "update"
+    assert snapshot.config == config
+    assert steps_seen == [3, 2, 1, 0, -1]
 
 
 # --- the config parameter -------------------------------------------------------

@@ -1,0 +1,385 @@
+"""What the SQL savers share: the tables, the statements and the logic of the
+saver contract over them. A backend supplies a connection with transactions
+(``_write`` / ``_read``) and its placeholder style; the statements here are
+plain SQL that SQLite and PostgreSQL both accept.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections import OrderedDict
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator, Mapping, Protocol, Sequence
+
+from cairn.checkpoint import codec
+from cairn.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChainLink,
+    Checkpoint,
+    PendingWrite,
+    PruneResult,
+    StoreStats,
+    ThreadInfo,
+    check_prune_args,
+    prunable,
+)
+from cairn.checkpoint.serde import Serializer
+from cairn.errors import ConfigError, StorageError
+
+SCHEMA_VERSION = 1
+
+_COLUMNS = (
+    "thread_id, ns, id, parent_id, step, source, created_at, metadata, writes, plan, "
+    "snapshot, snapshot_bytes, log_bytes"
+)
+_NO_SNAPSHOT = (
+    "thread_id, ns, id, parent_id, step, source, created_at, metadata, writes, plan, "
+    "NULL, snapshot_bytes, log_bytes"
+)
+
+
+class Cursor(Protocol):
+    """The little of a DB-API cursor the shared logic uses."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchone(self) -> Any: ...
+
+
+class SqlSaver(BaseCheckpointSaver):
+    """The saver contract over SQL tables ``cairn_checkpoints`` and ``cairn_pending``."""
+
+    placeholder = "?"
+    serde: Serializer
+    location: str
+    """Where the data lives, for error messages (a file path, a host and database)."""
+
+    def __init__(self, serde: Serializer | None = None) -> None:
+        self.serde = serde or Serializer()
+        self._counters: OrderedDict[tuple[str, str, str], tuple[int, int]] = OrderedDict()
+
+    # -- what a backend supplies ----------------------------------------------
+
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[Cursor]:
+        """A cursor inside a write transaction, committed on success."""
+
+    @abstractmethod
+    def _read(self) -> AbstractContextManager[Cursor]:
+        """A cursor for reads (a consistent snapshot of the data)."""
+
+    def _after_delete(self) -> None:
+        """Called after rows were deleted; a backend may reclaim space here."""
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    # -- decoding ------------------------------------------------------------
+
+    def _row(self, values: Sequence[Any]) -> codec.Row:
+        fields: list[Any] = [bytes(v) if isinstance(v, memoryview) else v for v in values]
+        return codec.Row(*fields)
+
+    def _decode(self, values: Sequence[Any], with_snapshot: bool = True) -> Checkpoint:
+        row = self._row(values)
+        try:
+            return codec.decode(self.serde, row, with_snapshot=with_snapshot)
+        except Exception as exc:
+            raise StorageError(
+                f"checkpoint {row.id!r} of thread {row.thread_id!r} in {self.location} cannot be "
+                f"read ({exc}); the row is damaged: restore the database from a backup, or "
+                f"delete the thread with delete_thread({row.thread_id!r})"
+            ) from exc
+
+    def _remember(self, key: tuple[str, str, str], counters: tuple[int, int]) -> None:
+        self._counters[key] = counters
+        if len(self._counters) > 4096:
+            self._counters.popitem(last=False)
+
+    # -- the contract ----------------------------------------------------------
+
+    def put(self, checkpoint: Checkpoint, values: Mapping[str, Any]) -> None:
+        parent = None
+        if checkpoint.parent_id is not None:
+            key = (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id)
+            parent = self._counters.get(key)
+            if parent is None:
+                with self._read() as cur:
+                    cur.execute(
+                        self._sql(
+                            "SELECT snapshot_bytes, log_bytes FROM cairn_checkpoints "
+                            "WHERE thread_id = ? AND ns = ? AND id = ?"
+                        ),
+                        key,
+                    )
+                    found = cur.fetchone()
+                parent = (int(found[0]), int(found[1])) if found else None
+        row = codec.encode(self.serde, checkpoint, values, parent, self.snapshot_policy.ratio)
+        with self._write() as cur:
+            cur.execute(
+                self._sql(f"INSERT INTO cairn_checkpoints ({_COLUMNS}) VALUES ({', '.join('?' * 13)})"),
+                (
+                    row.thread_id, row.ns, row.id, row.parent_id, row.step, row.source,
+                    row.created_at, row.metadata, row.writes, row.plan, row.snapshot,
+                    row.snapshot_bytes, row.log_bytes,
+                ),
+            )
+            if checkpoint.parent_id is not None:
+                cur.execute(
+                    self._sql(
+                        "DELETE FROM cairn_pending WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?"
+                    ),
+                    (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id),
+                )
+        self._remember((row.thread_id, row.ns, row.id), (row.snapshot_bytes, row.log_bytes))
+
+    def put_pending(
+        self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite]
+    ) -> None:
+        encoded = [
+            (thread_id, ns, checkpoint_id, w.task_id, w.kind, codec.encode_pending(self.serde, w))
+            for w in writes
+        ]
+        with self._write() as cur:
+            for params in encoded:
+                cur.execute(
+                    self._sql(
+                        "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id, ns, checkpoint_id, task_id, kind) "
+                        "DO UPDATE SET value = excluded.value"
+                    ),
+                    params,
+                )
+
+    def get(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:
+        with self._read() as cur:
+            if checkpoint_id is None:
+                cur.execute(
+                    self._sql(
+                        f"SELECT {_NO_SNAPSHOT} FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? "
+                        "ORDER BY id DESC LIMIT 1"
+                    ),
+                    (thread_id, ns),
+                )
+            else:
+                cur.execute(
+                    self._sql(
+                        f"SELECT {_NO_SNAPSHOT} FROM cairn_checkpoints "
+                        "WHERE thread_id = ? AND ns = ? AND id = ?"
+                    ),
+                    (thread_id, ns, checkpoint_id),
+                )
+            found = cur.fetchone()
+        return self._decode(found, with_snapshot=False) if found else None
+
+    def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[Checkpoint]:
+        with self._read() as cur:
+            cur.execute(
+                self._sql(
+                    "WITH RECURSIVE chain(id, parent_id, done) AS ("
+                    " SELECT id, parent_id, snapshot IS NOT NULL FROM cairn_checkpoints"
+                    "  WHERE thread_id = ? AND ns = ? AND id = ?"
+                    " UNION ALL"
+                    " SELECT c.id, c.parent_id, c.snapshot IS NOT NULL FROM cairn_checkpoints c"
+                    "  JOIN chain ON c.id = chain.parent_id"
+                    "  WHERE c.thread_id = ? AND c.ns = ? AND NOT chain.done)"
+                    f" SELECT {_COLUMNS} FROM cairn_checkpoints"
+                    " WHERE thread_id = ? AND ns = ? AND id IN (SELECT id FROM chain) ORDER BY id"
+                ),
+                (thread_id, ns, checkpoint_id, thread_id, ns, thread_id, ns),
+            )
+            rows = cur.fetchall()
+        return [self._decode(r) for r in rows]
+
+    def list_checkpoints(
+        self, thread_id: str, ns: str, *, before: str | None = None, limit: int | None = None
+    ) -> Iterator[Checkpoint]:
+        sql = f"SELECT {_COLUMNS} FROM cairn_checkpoints WHERE thread_id = ? AND ns = ?"
+        params: list[Any] = [thread_id, ns]
+        if before is not None:
+            sql += " AND id < ?"
+            params.append(before)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._read() as cur:
+            cur.execute(self._sql(sql), params)
+            rows = cur.fetchall()
+        return (self._decode(r) for r in rows)
+
+    def get_pending(self, thread_id: str, ns: str, checkpoint_id: str) -> list[PendingWrite]:
+        with self._read() as cur:
+            cur.execute(
+                self._sql(
+                    "SELECT task_id, kind, value FROM cairn_pending "
+                    "WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?"
+                ),
+                (thread_id, ns, checkpoint_id),
+            )
+            rows = cur.fetchall()
+        try:
+            return [codec.decode_pending(self.serde, t, k, bytes(v)) for t, k, v in rows]
+        except Exception as exc:
+            raise StorageError(
+                f"pending writes of checkpoint {checkpoint_id!r} of thread {thread_id!r} in "
+                f"{self.location} cannot be read ({exc}); restore the database from a backup"
+            ) from exc
+
+    def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
+        with self._read() as cur:
+            cur.execute(
+                self._sql(
+                    f"SELECT {_NO_SNAPSHOT} FROM cairn_checkpoints "
+                    "WHERE thread_id = ? AND ns = ? AND parent_id = ? ORDER BY id LIMIT 1"
+                ),
+                (thread_id, ns, checkpoint_id),
+            )
+            found = cur.fetchone()
+        return self._decode(found, with_snapshot=False) if found else None
+
+    # -- thread management -----------------------------------------------------
+
+    def list_threads(
+        self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None
+    ) -> list[ThreadInfo]:
+        with self._read() as cur:
+            cur.execute(
+                "SELECT thread_id, COUNT(*), MIN(created_at), MAX(created_at), MAX(id) "
+                "FROM cairn_checkpoints GROUP BY thread_id ORDER BY MAX(id) DESC"
+            )
+            threads = cur.fetchall()
+            found = []
+            for thread_id, count, first, last, head_id in threads:
+                cur.execute(
+                    self._sql(
+                        "SELECT metadata FROM cairn_checkpoints WHERE thread_id = ? AND id = ?"
+                    ),
+                    (thread_id, head_id),
+                )
+                metadata = self.serde.loads(bytes(cur.fetchone()[0]))
+                if all(metadata.get(k) == v for k, v in (filter or {}).items()):
+                    found.append(ThreadInfo(thread_id, int(count), first, last, metadata))
+                    if limit is not None and len(found) >= limit:
+                        break
+        return found
+
+    def delete_thread(self, thread_id: str) -> None:
+        with self._write() as cur:
+            cur.execute(self._sql("DELETE FROM cairn_checkpoints WHERE thread_id = ?"), (thread_id,))
+            cur.execute(self._sql("DELETE FROM cairn_pending WHERE thread_id = ?"), (thread_id,))
+        self._counters.clear()
+        self._after_delete()
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        with self._write() as cur:
+            for thread_id in (source_thread_id, target_thread_id):
+                cur.execute(
+                    self._sql("SELECT COUNT(*) FROM cairn_checkpoints WHERE thread_id = ?"),
+                    (thread_id,),
+                )
+                count = cur.fetchone()[0]
+                if thread_id == source_thread_id and not count:
+                    raise ConfigError(
+                        f"cannot copy thread {source_thread_id!r}: it has no checkpoints"
+                    )
+                if thread_id == target_thread_id and count:
+                    raise ConfigError(
+                        f"cannot copy to thread {target_thread_id!r}: it exists already; "
+                        "delete it first or pick another id"
+                    )
+            rest = _COLUMNS.split(", ", 1)[1]
+            cur.execute(
+                self._sql(
+                    f"INSERT INTO cairn_checkpoints ({_COLUMNS}) SELECT ?, {rest} "
+                    "FROM cairn_checkpoints WHERE thread_id = ?"
+                ),
+                (target_thread_id, source_thread_id),
+            )
+            cur.execute(
+                self._sql(
+                    "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
+                    "SELECT ?, ns, checkpoint_id, task_id, kind, value FROM cairn_pending "
+                    "WHERE thread_id = ?"
+                ),
+                (target_thread_id, source_thread_id),
+            )
+
+    def prune(
+        self,
+        *,
+        keep_last: int | None = None,
+        older_than: timedelta | None = None,
+        thread_id: str | None = None,
+    ) -> PruneResult:
+        check_prune_args(keep_last, older_than)
+        threads_deleted = checkpoints_deleted = 0
+        with self._write() as cur:
+            where, params = ("WHERE thread_id = ?", [thread_id]) if thread_id is not None else ("", [])
+            if older_than is not None:
+                cutoff = (datetime.now(timezone.utc) - older_than).isoformat()
+                cur.execute(
+                    self._sql(
+                        f"SELECT thread_id, COUNT(*) FROM cairn_checkpoints {where} "
+                        "GROUP BY thread_id HAVING MAX(created_at) < ?"
+                    ),
+                    [*params, cutoff],
+                )
+                for stale, count in cur.fetchall():
+                    cur.execute(self._sql("DELETE FROM cairn_checkpoints WHERE thread_id = ?"), (stale,))
+                    cur.execute(self._sql("DELETE FROM cairn_pending WHERE thread_id = ?"), (stale,))
+                    threads_deleted += 1
+                    checkpoints_deleted += int(count)
+            if keep_last is not None:
+                cur.execute(
+                    self._sql(
+                        "SELECT thread_id, ns, id, parent_id, snapshot IS NOT NULL "
+                        f"FROM cairn_checkpoints {where}"
+                    ),
+                    params,
+                )
+                spaces: dict[tuple[str, str], list[ChainLink]] = {}
+                for tid, ns, cid, parent_id, has_snapshot in cur.fetchall():
+                    spaces.setdefault((tid, ns), []).append(ChainLink(cid, parent_id, bool(has_snapshot)))
+                for (tid, ns), links in spaces.items():
+                    for cid in sorted(prunable(links, keep_last)):
+                        cur.execute(
+                            self._sql(
+                                "DELETE FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?"
+                            ),
+                            (tid, ns, cid),
+                        )
+                        cur.execute(
+                            self._sql(
+                                "DELETE FROM cairn_pending "
+                                "WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?"
+                            ),
+                            (tid, ns, cid),
+                        )
+                        checkpoints_deleted += 1
+        if checkpoints_deleted:
+            self._counters.clear()
+            self._after_delete()
+        return PruneResult(threads_deleted, checkpoints_deleted)
+
+    def stats(self) -> StoreStats:
+        with self._read() as cur:
+            cur.execute(
+                "SELECT COUNT(DISTINCT thread_id), COUNT(*), COALESCE(SUM(LENGTH(writes)), 0), "
+                "COALESCE(SUM(LENGTH(snapshot)), 0), "
+                "COALESCE(SUM(LENGTH(plan) + LENGTH(metadata)), 0) FROM cairn_checkpoints"
+            )
+            threads, checkpoints, log, snapshots, other = cur.fetchone()
+            cur.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(value)), 0) FROM cairn_pending")
+            pending, pending_bytes = cur.fetchone()
+        return StoreStats(
+            threads=int(threads),
+            checkpoints=int(checkpoints),
+            pending_writes=int(pending),
+            log_bytes=int(log),
+            snapshot_bytes=int(snapshots),
+            bytes=int(log) + int(snapshots) + int(other) + int(pending_bytes),
+        )

@@ -1,0 +1,194 @@
+"""``SqliteSaver``: the embedded default, every thread in one SQLite file.
+
+The file is opened in WAL mode with a busy timeout; each write is one
+``BEGIN IMMEDIATE`` transaction, so several processes can share the file.
+``synchronous="full"`` (the default, as LangGraph) makes a committed step
+survive power loss; ``synchronous="normal"`` survives a crash of the process
+only, and is faster.
+
+    saver = SqliteSaver("checkpoints.db")
+    with SqliteSaver.from_conn_string("checkpoints.db") as saver: ...
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Iterator, Union
+
+from cairn.checkpoint.serde import Serializer
+from cairn.checkpoint.sql import SCHEMA_VERSION, Cursor, SqlSaver
+from cairn.errors import ConfigError, StorageError
+
+__all__ = ["SqliteSaver"]
+
+_SCHEMA = (
+    "CREATE TABLE cairn_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE cairn_checkpoints ("
+    " thread_id TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL, parent_id TEXT,"
+    " step INTEGER NOT NULL, source TEXT NOT NULL, created_at TEXT NOT NULL,"
+    " metadata BLOB NOT NULL, writes BLOB NOT NULL, plan BLOB NOT NULL, snapshot BLOB,"
+    " snapshot_bytes INTEGER NOT NULL, log_bytes INTEGER NOT NULL,"
+    " PRIMARY KEY (thread_id, ns, id))",
+    "CREATE INDEX cairn_checkpoints_parent ON cairn_checkpoints (thread_id, ns, parent_id)",
+    "CREATE TABLE cairn_pending ("
+    " thread_id TEXT NOT NULL, ns TEXT NOT NULL, checkpoint_id TEXT NOT NULL,"
+    " task_id TEXT NOT NULL, kind TEXT NOT NULL, value BLOB NOT NULL,"
+    " PRIMARY KEY (thread_id, ns, checkpoint_id, task_id, kind))",
+)
+
+Connectable = Union[str, "os.PathLike[str]", sqlite3.Connection]
+
+
+class SqliteSaver(SqlSaver):
+    """Checkpoints in a SQLite file; safe to share between threads and processes."""
+
+    def __init__(
+        self,
+        conn: Connectable,
+        *,
+        synchronous: str = "full",
+        busy_timeout: float = 5.0,
+        serde: Serializer | None = None,
+    ) -> None:
+        super().__init__(serde)
+        if synchronous.lower() not in ("full", "normal", "extra"):
+            raise ConfigError(
+                f"synchronous must be 'full' (survives power loss) or 'normal' (survives a "
+                f"process crash), got {synchronous!r}"
+            )
+        self._lock = threading.RLock()
+        self._owns = not isinstance(conn, sqlite3.Connection)
+        if isinstance(conn, sqlite3.Connection):
+            self._conn = conn
+            row = conn.execute("PRAGMA database_list").fetchone()
+            self.location = f"SQLite database {(row[2] if row and row[2] else ':memory:')!r}"
+        else:
+            self._conn = self._open(os.fspath(conn), busy_timeout)
+        self._configure(synchronous.upper(), busy_timeout)
+        self._setup()
+
+    @classmethod
+    def from_conn_string(cls, conn_string: str, **options: Any) -> "SqliteSaver":
+        """A saver on the file ``conn_string``; use it directly or as a context
+        manager (``with SqliteSaver.from_conn_string(path) as saver``), which
+        closes it on exit."""
+        return cls(conn_string, **options)
+
+    def _open(self, path: str, busy_timeout: float) -> sqlite3.Connection:
+        self.location = f"SQLite database {path!r}"
+        folder = os.path.dirname(os.path.abspath(path))
+        if path != ":memory:" and not os.path.isdir(folder):
+            raise StorageError(
+                f"cannot open {self.location}: the directory {folder!r} does not exist; "
+                "create it first or choose another path"
+            )
+        try:
+            return sqlite3.connect(
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open {self.location}: {exc}") from exc
+
+    def _configure(self, synchronous: str, busy_timeout: float) -> None:
+        try:
+            with self._lock:
+                conn = self._conn
+                if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+                    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(f"PRAGMA synchronous = {synchronous}")
+                conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(
+                f"{self.location} is not a SQLite database ({exc}); cairn did not change it: "
+                "point cairn at a new file"
+            ) from exc
+
+    def _setup(self) -> None:
+        with self._write() as cur:
+            cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            tables = {row[0] for row in cur.fetchall()} - {"sqlite_sequence"}
+            if "cairn_meta" in tables:
+                cur.execute("SELECT value FROM cairn_meta WHERE key = 'schema_version'")
+                found = cur.fetchone()
+                version = int(found[0]) if found else 0
+                if version > SCHEMA_VERSION:
+                    raise StorageError(
+                        f"{self.location} was written by a newer cairn (schema version {version}; "
+                        f"this cairn reads up to {SCHEMA_VERSION}): upgrade cairn to use it"
+                    )
+                return
+            if tables:
+                raise StorageError(
+                    f"{self.location} holds tables that are not cairn's ({', '.join(sorted(tables))}); "
+                    "cairn will not write into another application's database: use a new file"
+                )
+            for statement in _SCHEMA:
+                cur.execute(statement)
+            cur.execute(
+                "INSERT INTO cairn_meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+
+    # -- transactions ------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Cursor]:
+        with self._lock:
+            cur = self._guard(lambda: self._conn.cursor())
+            self._guard(lambda: cur.execute("BEGIN IMMEDIATE"))
+            try:
+                yield cur
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+                raise
+            self._guard(self._conn.commit)
+
+    @contextmanager
+    def _read(self) -> Iterator[Cursor]:
+        with self._lock:
+            yield self._guard(lambda: self._conn.cursor())
+
+    def _guard(self, action: Any) -> Any:
+        try:
+            return action()
+        except sqlite3.ProgrammingError as exc:
+            raise StorageError(
+                f"{self.location}: {exc}; open the connection with "
+                "sqlite3.connect(path, check_same_thread=False) to share it between threads"
+            ) from exc
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StorageError(
+                    f"{self.location} stayed locked by another writer past the busy timeout; "
+                    "retry, or raise busy_timeout"
+                ) from exc
+            raise StorageError(f"{self.location}: {exc}") from exc
+
+    def _after_delete(self) -> None:
+        with self._lock:
+            self._conn.execute("PRAGMA incremental_vacuum")
+
+    # -- lifetime ------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the file (only if this saver opened it)."""
+        if self._owns:
+            with self._lock:
+                self._conn.close()
+
+    def __enter__(self) -> "SqliteSaver":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
