@@ -2,6 +2,7 @@
 
 import copy
 import operator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypedDict
 
@@ -13,8 +14,10 @@ from cairn.types import PregelTask, Send
 from tests.support import (
     EXPLAIN_PROMPT,
     JOKE_PROMPT,
+    FakeLLM,
     assert_canonical,
     at,
+    build_joke_workflow,
     by_step,
     cid,
     history,
@@ -154,7 +157,9 @@ def test_get_state_accepts_a_config_with_checkpoint_ns(
     joke_workflow: Any, pizza: list[Any]
 ) -> None:
     step_0 = by_step(pizza, 0)
-    config = {"configurable": {"thread_id": "1", "checkpoint_ns": "", "checkpoint_id": cid(step_0.config)}}
+    config = {
+        "configurable": {"thread_id": "1", "checkpoint_ns": "", "checkpoint_id": cid(step_0.config)}
+    }
     assert joke_workflow.get_state(config) == step_0
 
 
@@ -192,10 +197,6 @@ def test_threads_are_independent(joke_workflow: Any) -> None:
 
 
 def test_many_threads_run_at_once_on_one_saver(saver: Any) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tests.support import FakeLLM, build_joke_workflow
-
     workflow = build_joke_workflow(FakeLLM(), saver)
     topics = [f"topic-{i}" for i in range(16)]
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Callable, TypedDict
 import pytest
 
 from cairn.graph import START, StateGraph
-from cairn.types import RetryPolicy
+from cairn.types import RetryPolicy, Send
 from tests.support import history, steps, thread
 
 T = thread("f")
@@ -80,11 +80,13 @@ def test_node_exception_reaches_the_caller_unchanged(saver: Any) -> None:
     assert excinfo.value is error
 
 
-def test_keyboard_interrupt_in_a_node_reaches_the_caller(saver: Any) -> None:
+def test_keyboard_interrupt_in_a_node_reaches_the_caller_unchanged(saver: Any) -> None:
     flaky = Flaky()
-    flaky.failing["second"] = KeyboardInterrupt()
-    with pytest.raises(KeyboardInterrupt):
+    interrupt = KeyboardInterrupt()
+    flaky.failing["second"] = interrupt
+    with pytest.raises(KeyboardInterrupt) as excinfo:
         sequence(flaky, saver).invoke({"log": []}, T)
+    assert excinfo.value is interrupt
 
 
 # --- what is kept ---------------------------------------------------------------
@@ -192,7 +194,10 @@ def test_resumed_step_is_saved_as_one_checkpoint_with_both_writes(saver: Any) ->
     assert steps(snapshots) == [2, 1, 0, -1]
     step_1 = snapshots[1]
     assert step_1.values == {"log": ["a", "b"], "a": "A", "b": "B"}
-    assert step_1.metadata["writes"] == {"a": {"log": ["a"], "a": "A"}, "b": {"log": ["b"], "b": "B"}}
+    assert step_1.metadata["writes"] == {
+        "a": {"log": ["a"], "a": "A"},
+        "b": {"log": ["b"], "b": "B"},
+    }
     assert step_1.next == ("c",)
 
 
@@ -240,6 +245,48 @@ def test_failing_again_on_resume_keeps_the_thread_resumable(saver: Any) -> None:
     assert flaky.calls == ["first", "second", "second", "second", "third"]
 
 
+def test_resume_after_keyboard_interrupt_keeps_the_parallel_siblings_write(saver: Any) -> None:
+    flaky = Flaky()
+    flaky.failing["b"] = KeyboardInterrupt()
+    graph = parallel_then_join(flaky, saver, threading.Event())
+    with pytest.raises(KeyboardInterrupt):
+        graph.invoke({"log": []}, T)
+    snapshot = graph.get_state(T)
+    assert snapshot.next == ("b",)
+    assert {t.name: t.error for t in snapshot.tasks} == {"a": None, "b": "KeyboardInterrupt()"}
+    del flaky.failing["b"]
+
+    assert graph.invoke(None, T)["log"] == ["a", "b", "c"]
+    assert flaky.calls == ["a", "b", "b", "c"]
+
+
+def test_resume_reruns_only_the_failed_send_task(saver: Any) -> None:
+    calls: list[str] = []
+
+    def gen(subject: str) -> dict[str, Any]:
+        calls.append(subject)
+        if subject == "bad" and calls.count("bad") == 1:
+            raise ValueError("send fail")
+        return {"log": [subject]}
+
+    builder = StateGraph(Log).add_node("gen", gen)
+    builder.add_conditional_edges(
+        START, lambda s: [Send("gen", "ok1"), Send("gen", "bad"), Send("gen", "ok2")]
+    )
+    graph = builder.compile(checkpointer=saver)
+    with pytest.raises(ValueError):
+        graph.invoke({"log": []}, T)
+    snapshot = graph.get_state(T)
+    assert [(t.name, t.error, t.result) for t in snapshot.tasks] == [
+        ("gen", None, {"log": ["ok1"]}),
+        ("gen", "ValueError('send fail')", None),
+        ("gen", None, {"log": ["ok2"]}),
+    ]
+
+    assert graph.invoke(None, T) == {"log": ["ok1", "bad", "ok2"]}
+    assert sorted(calls) == ["bad", "bad", "ok1", "ok2"]
+
+
 def test_new_input_on_a_thread_with_a_failed_step_drops_the_pending_tasks(saver: Any) -> None:
     flaky = Flaky()
     flaky.failing["b"] = ValueError("boom")
@@ -271,7 +318,9 @@ def test_retry_policy_retries_in_place_until_success(saver: Any) -> None:
             raise ConnectionError("flaky")
         return {"log": ["ok"]}
 
-    policy = RetryPolicy(max_attempts=3, initial_interval=0.001, jitter=False, retry_on=ConnectionError)
+    policy = RetryPolicy(
+        max_attempts=3, initial_interval=0.001, jitter=False, retry_on=ConnectionError
+    )
     builder = StateGraph(Log).add_node("flaky", flaky, retry_policy=policy)
     graph = builder.add_edge(START, "flaky").compile(checkpointer=saver)
     assert graph.invoke({"log": []}, T) == {"log": ["ok"]}
@@ -286,13 +335,36 @@ def test_retry_policy_gives_up_after_max_attempts(saver: Any) -> None:
         attempts.append(1)
         raise ConnectionError("down")
 
-    policy = RetryPolicy(max_attempts=2, initial_interval=0.001, jitter=False, retry_on=ConnectionError)
+    policy = RetryPolicy(
+        max_attempts=2, initial_interval=0.001, jitter=False, retry_on=ConnectionError
+    )
     builder = StateGraph(Log).add_node("down", always_down, retry_policy=policy)
     graph = builder.add_edge(START, "down").compile(checkpointer=saver)
     with pytest.raises(ConnectionError):
         graph.invoke({"log": []}, T)
     assert len(attempts) == 2
     assert graph.get_state(T).tasks[0].error == "ConnectionError('down')"
+
+
+def test_default_retry_policy_retries_connection_errors_but_not_value_errors() -> None:
+    attempts: list[str] = []
+
+    def node(error: Exception) -> Callable[[Log], dict[str, Any]]:
+        def run(state: Log) -> dict[str, Any]:
+            attempts.append(type(error).__name__)
+            if attempts.count(type(error).__name__) < 2:
+                raise error
+            return {"log": ["ok"]}
+
+        return run
+
+    policy = RetryPolicy(initial_interval=0.001, jitter=False)
+    down = StateGraph(Log).add_node("n", node(ConnectionError("down")), retry_policy=policy)
+    assert down.add_edge(START, "n").compile().invoke({"log": []}) == {"log": ["ok"]}
+    bug = StateGraph(Log).add_node("n", node(ValueError("bug")), retry_policy=policy)
+    with pytest.raises(ValueError):
+        bug.add_edge(START, "n").compile().invoke({"log": []})
+    assert attempts == ["ConnectionError", "ConnectionError", "ValueError"]
 
 
 def test_retry_policy_does_not_retry_other_errors() -> None:
@@ -302,7 +374,9 @@ def test_retry_policy_does_not_retry_other_errors() -> None:
         attempts.append(1)
         raise ValueError("bug")
 
-    policy = RetryPolicy(max_attempts=5, initial_interval=0.001, jitter=False, retry_on=ConnectionError)
+    policy = RetryPolicy(
+        max_attempts=5, initial_interval=0.001, jitter=False, retry_on=ConnectionError
+    )
     builder = StateGraph(Log).add_node("broken", broken, retry_policy=policy)
     with pytest.raises(ValueError):
         builder.add_edge(START, "broken").compile().invoke({"log": []})

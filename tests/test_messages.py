@@ -26,7 +26,10 @@ def test_add_messages_appends_new_messages() -> None:
 
 def test_add_messages_replaces_a_message_with_the_same_id_in_place() -> None:
     merged = add_messages(
-        [{"role": "user", "content": "hi", "id": "1"}, {"role": "assistant", "content": "yo", "id": "2"}],
+        [
+            {"role": "user", "content": "hi", "id": "1"},
+            {"role": "assistant", "content": "yo", "id": "2"},
+        ],
         [{"role": "user", "content": "hi again", "id": "1"}],
     )
     assert [content(m) for m in merged] == ["hi again", "yo"]

@@ -156,7 +156,12 @@ def test_seed000_update_state_on_step_0_then_invoke_continues_the_fork(
 def test_seed000_unknown_checkpoint_id_gives_an_empty_snapshot(workflow: Any) -> None:
     workflow.invoke({"topic": "pizza"}, config=config1)
     snapshot = workflow.get_state(
-        {"configurable": {"thread_id": "1", "checkpoint_id": "1f06cc6e-7232-6cb1-8000-f71609e6cec5"}}
+        {
+            "configurable": {
+                "thread_id": "1",
+                "checkpoint_id": "1f06cc6e-7232-6cb1-8000-f71609e6cec5",
+            }
+        }
     )
     assert snapshot.values == {}
     assert snapshot.next == ()
@@ -330,7 +335,8 @@ def test_seed001_get_thread_history_helper() -> None:
         {"step": "start", "timestamp": None, "messages": [hello]},
         {"step": None, "timestamp": None, "messages": []},
     ]
-    assert get_thread_history(persistent_graph, {"configurable": {"thread_id": "user_john_doe"}}) == []
+    john_doe = {"configurable": {"thread_id": "user_john_doe"}}
+    assert get_thread_history(persistent_graph, john_doe) == []
 
 
 class ProductionState(TypedDict):
@@ -844,7 +850,9 @@ def test_seed004_exercise_fails_once_resumes_and_shows_history() -> None:
     config = {"configurable": {"thread_id": "pipeline_001"}}
 
     with pytest.raises(ConnectionError, match="Simulated API failure!"):
-        graph.invoke({"query": "state management", "sources": [], "analysis": "", "report": ""}, config)
+        graph.invoke(
+            {"query": "state management", "sources": [], "analysis": "", "report": ""}, config
+        )
     snapshot = graph.get_state(config)
     assert snapshot.values.get("sources", []) == ["paper_1.pdf", "paper_2.pdf", "paper_3.pdf"]
     assert snapshot.next == ("analyze",)

@@ -3,6 +3,7 @@
 import asyncio
 import operator
 import threading
+import time
 from typing import Annotated, Any, Callable, Literal, TypedDict
 
 import pytest
@@ -47,8 +48,6 @@ def test_reducer_applies_parallel_writes_in_alphabetical_node_order() -> None:
 
 
 def test_parallel_write_order_does_not_depend_on_finishing_order() -> None:
-    import time
-
     def slow_alpha(state: Log) -> dict[str, Any]:
         time.sleep(0.05)
         return {"log": ["alpha"]}
@@ -284,6 +283,7 @@ def test_async_twins_read_and_update_state(saver: Any) -> None:
 def test_node_with_config_parameter_receives_thread_id(saver: Any) -> None:
     seen: dict[str, Any] = {}
 
+    # As in LangGraph, a parameter named `config` (unannotated) receives the run's config.
     def with_config(state: Log, config):  # type: ignore[no-untyped-def]
         seen.update(config["configurable"])
         return {"log": [config["configurable"]["thread_id"]]}

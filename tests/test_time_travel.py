@@ -91,6 +91,20 @@ def test_replay_from_step_0_reruns_both_nodes(
     assert snapshots[1].parent_config == step_0.config
 
 
+def test_replay_from_the_input_checkpoint_applies_the_input_again(
+    joke_workflow: Any, pasta: list[Any], llm: Any
+) -> None:
+    step_minus_1 = by_step(pasta, -1)
+    result = joke_workflow.invoke(None, step_minus_1.config)
+    assert result["topic"] == "pasta"
+    assert llm.count(JOKE_PROMPT) == 2
+    assert llm.count(EXPLAIN_PROMPT) == 2
+    snapshots = history(joke_workflow, T)
+    assert steps(snapshots) == [2, 1, 0, 2, 1, 0, -1]
+    assert snapshots[2].parent_config == step_minus_1.config
+    assert snapshots[2].metadata["writes"] == {"__start__": {"topic": "pasta"}}
+
+
 def test_replay_of_a_checkpoint_with_no_next_does_nothing(
     joke_workflow: Any, pasta: list[Any], llm: Any
 ) -> None:
@@ -169,6 +183,18 @@ def test_update_without_checkpoint_id_applies_on_the_head(
     assert snapshot.next == ()
 
 
+def test_update_on_a_thread_without_checkpoints_behaves_as_input(joke_workflow: Any) -> None:
+    config = joke_workflow.update_state(thread("fresh"), {"topic": "samosa"})
+    snapshot = joke_workflow.get_state(thread("fresh"))
+    assert snapshot.config == config
+    assert snapshot.values == {"topic": "samosa"}
+    assert snapshot.next == ("generate_joke",)
+    assert snapshot.metadata["source"] == "update"
+    assert snapshot.metadata["step"] == 0
+    assert snapshot.parent_config is None
+    assert joke_workflow.invoke(None, thread("fresh"))["topic"] == "samosa"
+
+
 def test_update_with_unknown_as_node_raises_naming_it(joke_workflow: Any, pasta: list[Any]) -> None:
     with pytest.raises(InvalidUpdateError, match="human"):
         joke_workflow.update_state(T, {"topic": "x"}, as_node="human")
@@ -219,7 +245,9 @@ def after_search(graph: Any) -> Any:
 
 def test_update_as_node_decides_what_runs_next(pipeline: Any) -> None:
     start = after_search(pipeline).config
-    as_analyze = pipeline.get_state(pipeline.update_state(start, {"data": "new"}, as_node="analyze"))
+    as_analyze = pipeline.get_state(
+        pipeline.update_state(start, {"data": "new"}, as_node="analyze")
+    )
     as_search = pipeline.get_state(pipeline.update_state(start, {"data": "new"}, as_node="search"))
     assert as_analyze.next == ("report",)
     assert as_search.next == ("analyze",)

@@ -61,8 +61,10 @@ class PendingWrite:
     """Left by a task of a step that did not complete, against the step's checkpoint.
 
     ``kind`` is "result" (value: a TaskWrite), "error" (value: the exception's
-    repr), "interrupt" (value: list of (interrupt id, value) pairs) or "resume"
-    (value: the answers given to the task's interrupts, in order).
+    repr), "interrupt" (value: list of (interrupt id, value) pairs), "resume"
+    (value: the answers given to the task's interrupts, in order) or "input"
+    (value: a run's input, kept here until the step that applies it commits,
+    so that it is stored once).
     """
 
     task_id: str
@@ -203,10 +205,16 @@ class BaseCheckpointSaver(ABC):
     snapshot_policy: SnapshotPolicy = SnapshotPolicy()
 
     @abstractmethod
-    def put(self, checkpoint: Checkpoint, values: Mapping[str, Any]) -> None:
-        """Store ``checkpoint`` atomically; ``values`` is the full state at it,
-        kept as a snapshot when ``snapshot_policy`` says one is due. Clears the
-        pending writes of the checkpoint's parent, whose step is now complete."""
+    def put(
+        self,
+        checkpoint: Checkpoint,
+        values: Mapping[str, Any],
+        pending: Sequence[PendingWrite] = (),
+    ) -> None:
+        """Store ``checkpoint`` and ``pending`` (writes against it) atomically;
+        ``values`` is the full state at it, kept as a snapshot when
+        ``snapshot_policy`` says one is due. Clears the pending writes of the
+        checkpoint's parent, whose step is now complete."""
 
     @abstractmethod
     def put_pending(

@@ -101,7 +101,12 @@ class SqlSaver(BaseCheckpointSaver):
 
     # -- the contract ----------------------------------------------------------
 
-    def put(self, checkpoint: Checkpoint, values: Mapping[str, Any]) -> None:
+    def put(
+        self,
+        checkpoint: Checkpoint,
+        values: Mapping[str, Any],
+        pending: Sequence[PendingWrite] = (),
+    ) -> None:
         parent = None
         if checkpoint.parent_id is not None:
             key = (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id)
@@ -134,18 +139,21 @@ class SqlSaver(BaseCheckpointSaver):
                     ),
                     (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id),
                 )
+            self._insert_pending(cur, row.thread_id, row.ns, row.id, pending)
         self._remember((row.thread_id, row.ns, row.id), (row.snapshot_bytes, row.log_bytes))
 
     def put_pending(
         self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite]
     ) -> None:
-        encoded = [
-            (thread_id, ns, checkpoint_id, w.task_id, w.kind, codec.encode_pending(self.serde, w))
-            for w in writes
-        ]
         with self._write() as cur:
-            for params in encoded:
-                cur.execute(
+            self._insert_pending(cur, thread_id, ns, checkpoint_id, writes)
+
+    def _insert_pending(
+        self, cur: Cursor, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite]
+    ) -> None:
+        for w in writes:
+            params = (thread_id, ns, checkpoint_id, w.task_id, w.kind, codec.encode_pending(self.serde, w))
+            cur.execute(
                     self._sql(
                         "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
                         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id, ns, checkpoint_id, task_id, kind) "
@@ -234,9 +242,9 @@ class SqlSaver(BaseCheckpointSaver):
             cur.execute(
                 self._sql(
                     f"SELECT {_NO_SNAPSHOT} FROM cairn_checkpoints "
-                    "WHERE thread_id = ? AND ns = ? AND parent_id = ? ORDER BY id LIMIT 1"
+                    "WHERE thread_id = ? AND ns = ? AND id > ? AND parent_id = ? ORDER BY id LIMIT 1"
                 ),
-                (thread_id, ns, checkpoint_id),
+                (thread_id, ns, checkpoint_id, checkpoint_id),
             )
             found = cur.fetchone()
         return self._decode(found, with_snapshot=False) if found else None
@@ -256,11 +264,13 @@ class SqlSaver(BaseCheckpointSaver):
             for thread_id, count, first, last, head_id in threads:
                 cur.execute(
                     self._sql(
-                        "SELECT metadata FROM cairn_checkpoints WHERE thread_id = ? AND id = ?"
+                        "SELECT metadata, source, step FROM cairn_checkpoints "
+                        "WHERE thread_id = ? AND id = ?"
                     ),
                     (thread_id, head_id),
                 )
-                metadata = self.serde.loads(bytes(cur.fetchone()[0]))
+                blob, source, step = cur.fetchone()
+                metadata = codec.decode_metadata(self.serde, bytes(blob), source, step)
                 if all(metadata.get(k) == v for k, v in (filter or {}).items()):
                     found.append(ThreadInfo(thread_id, int(count), first, last, metadata))
                     if limit is not None and len(found) >= limit:

@@ -62,13 +62,18 @@ def _is_removal(message: Any) -> bool:
 
 def add_messages(left: Any, right: Any) -> list[Any]:
     """Merge ``right`` into ``left``: append new messages, replace by id, remove."""
-    merged = _normalize(_as_list(left))
+    merged = _as_list(left)
     updates = _normalize(_as_list(right))
     for i, message in enumerate(updates):
         if _is_removal(message) and _id(message) == REMOVE_ALL_MESSAGES:
             merged, updates = [], updates[i + 1 :]
             break
+    if merged and any(_id(m) is None for m in merged):
+        merged = _normalize(merged)
     position = {_id(m): i for i, m in enumerate(merged)}
+    if not any(_id(m) in position or _is_removal(m) for m in updates):
+        return merged + updates  # the common case: only new messages
+    merged = list(merged)
     removed: set[Any] = set()
     for message in updates:
         key = _id(message)
@@ -85,6 +90,14 @@ def add_messages(left: Any, right: Any) -> list[Any]:
             position[key] = len(merged)
             merged.append(message)
     return [m for m in merged if _id(m) not in removed] if removed else merged
+
+
+def _prepare(update: Any) -> list[Any]:
+    """Give new messages their ids once, when the update is stored."""
+    return _normalize(_as_list(update))
+
+
+add_messages.prepare = _prepare  # type: ignore[attr-defined]
 
 
 class MessagesState(TypedDict):

@@ -129,6 +129,14 @@ class StateSchema:
         self.reducers: dict[str, Reducer] = {
             name: ch.reducer for name, ch in self.channels.items() if ch.reducer is not None
         }
+        # A reducer may normalize an update once, before it is stored, through
+        # a ``prepare`` attribute (add_messages assigns message ids there):
+        # folding stored writes then gives the same state every time.
+        self.preparers: dict[str, Callable[[Any], Any]] = {
+            name: prepare
+            for name, reducer in self.reducers.items()
+            if callable(prepare := getattr(reducer, "prepare", None))
+        }
         seen: set[int] = set()
         for annotation in hints.values():
             for cls in _classes_in(annotation, seen):
@@ -153,6 +161,13 @@ class StateSchema:
         if len(out) < len(values):
             out.update((k, v) for k, v in values.items() if k not in out)
         return out
+
+    def prepare(self, update: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``update`` with each reducer's ``prepare`` applied to its key."""
+        preparers = self.preparers
+        if not preparers or not any(key in preparers for key in update):
+            return update
+        return {k: preparers[k](v) if k in preparers else v for k, v in update.items()}
 
     def to_node_input(self, values: Mapping[str, Any]) -> Any:
         """The state as a node sees it: a dict, or an instance of the schema."""

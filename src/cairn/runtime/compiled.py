@@ -13,6 +13,7 @@ from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.graph.state import GraphSpec
 from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
+from cairn.runtime.heads import HeadCache
 from cairn.runtime.loop import Run, Step, make_checkpoint, node_config
 from cairn.runtime.snapshot import build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
@@ -48,6 +49,7 @@ class CompiledStateGraph:
         self.name = name
         self.builder = builder
         self.runner = TaskRunner(spec, strict)
+        self.heads = HeadCache()
 
     @property
     def nodes(self) -> Mapping[str, Any]:
@@ -207,6 +209,9 @@ class CompiledStateGraph:
 
     def values_at(self, checkpoint: Checkpoint) -> dict[str, Any]:
         """The full state at a stored checkpoint."""
+        cached = self.heads.get(checkpoint.thread_id, checkpoint.ns, checkpoint.id)
+        if cached is not None:
+            return cached
         saver = self._saver("reading state")
         return fold(self.spec.schema, saver.get_chain(checkpoint.thread_id, checkpoint.ns, checkpoint.id))
 
@@ -322,6 +327,7 @@ class CompiledStateGraph:
             step=None if base else 0,
         )
         saver.put(checkpoint, state)
+        self.heads.put(thread, rc.checkpoint_ns, checkpoint.id, state)
         return canonical(thread, rc.checkpoint_ns, checkpoint.id)
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:

@@ -169,8 +169,9 @@ class Run:
                 f"the input must be a dict of state values (or an instance of the state "
                 f"schema), got {type(input).__name__} {input!r}"
             )
+        update = self.graph.runner.filter_update(START, update)
         checkpoint = self._new_checkpoint(parent, "input", (), {}, plan=False)
-        return replace(checkpoint, tasks=(start_task(checkpoint.id, update),))
+        return replace(checkpoint, tasks=(start_task(checkpoint.id, update or {}),))
 
     def _start(self, input: Any) -> _Cursor:
         resume = input if isinstance(input, Command) else None
@@ -192,7 +193,14 @@ class Run:
         if input is not None and resume is None:
             values = self.graph.values_at(base) if base else self.spec.schema.initial()
             checkpoint = self._input_checkpoint(base, input)
-            self.persist.put(checkpoint, values)  # type: ignore[union-attr]
+            # The input is stored once: as a pending write of the input
+            # checkpoint until the step that applies it commits it as a write.
+            task = checkpoint.tasks[0]
+            self.persist.put(  # type: ignore[union-attr]
+                replace(checkpoint, tasks=(replace(task, arg=None),)),
+                values,
+                [PendingWrite(task.id, "input", task.arg)],
+            )
             return _Cursor(checkpoint, values)
         if base is None:
             raise EmptyInputError(
@@ -201,12 +209,31 @@ class Run:
             )
         values = self.graph.values_at(base)
         is_head = config.checkpoint_id is None or self._is_head(base)
-        start = _Cursor(base, values, resuming=True)
+        start = _Cursor(self._with_input(base), values, resuming=True)
         if is_head:
             self._load_pending(start)
         if resume is not None:
             self._apply_resume(start, resume.resume)
         return start
+
+    def _with_input(self, checkpoint: Checkpoint) -> Checkpoint:
+        """``checkpoint`` with the run input its ``__start__`` task applies, found
+        among its pending writes or, once applied, in its first child's writes."""
+        tasks = checkpoint.tasks
+        if not tasks or tasks[0].name != START or tasks[0].arg is not None:
+            return checkpoint
+        saver = self.saver
+        assert saver is not None
+        found = [
+            w.value
+            for w in saver.get_pending(self.thread_id, self.ns, checkpoint.id)
+            if w.kind == "input" and w.task_id == tasks[0].id
+        ]
+        if not found:
+            child = saver.first_child(self.thread_id, self.ns, checkpoint.id)
+            found = [w.update for w in (child.writes if child else ()) if w.task_id == tasks[0].id]
+        arg = found[0] if found else {}
+        return replace(checkpoint, tasks=(replace(tasks[0], arg=arg), *tasks[1:]))
 
     def _is_head(self, checkpoint: Checkpoint) -> bool:
         head = self.saver.get(self.thread_id, self.ns)  # type: ignore[union-attr]
@@ -257,6 +284,7 @@ class Run:
 
     def steps(self, input: Any) -> Iterator[Step]:
         """Run to the end (or an interrupt), yielding after each committed step."""
+        cursor: _Cursor | None = None
         try:
             cursor = self._start(input)
             self.values = cursor.values
@@ -271,11 +299,11 @@ class Run:
                 if self._stops_after(step):
                     return
         finally:
-            if self.persist is not None:
-                self.persist.flush()
+            self._finish(cursor)
 
     async def asteps(self, input: Any) -> AsyncIterator[Step]:
         """The async twin of ``steps``: async nodes run on the event loop."""
+        cursor: _Cursor | None = None
         try:
             cursor = self._start(input)
             self.values = cursor.values
@@ -290,8 +318,14 @@ class Run:
                 if self._stops_after(step):
                     return
         finally:
-            if self.persist is not None:
-                self.persist.flush()
+            self._finish(cursor)
+
+    def _finish(self, cursor: _Cursor | None) -> None:
+        """Store what is still held, then remember the head's state."""
+        if self.persist is not None:
+            self.persist.flush()
+            if cursor is not None:
+                self.graph.heads.put(self.thread_id, self.ns, cursor.checkpoint.id, cursor.values)
 
     def _next_batch(self, cursor: _Cursor) -> list[TaskRecord] | None:
         """The tasks to run in the next step, or None when the run stops here."""

@@ -38,12 +38,17 @@ class Persister:
                 self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-writer")
             self._futures.append(self._writer.submit(action))
 
-    def put(self, checkpoint: Checkpoint, values: Mapping[str, Any]) -> None:
+    def put(
+        self,
+        checkpoint: Checkpoint,
+        values: Mapping[str, Any],
+        pending: Sequence[PendingWrite] = (),
+    ) -> None:
         if self.durability == "sync":
-            self.saver.put(checkpoint, values)
+            self.saver.put(checkpoint, values, pending)
         else:
             values = dict(values)
-            self._do(lambda: self.saver.put(checkpoint, values))
+            self._do(lambda: self.saver.put(checkpoint, values, pending))
 
     def put_pending(self, checkpoint: Checkpoint, writes: Sequence[PendingWrite]) -> None:
         if writes:

@@ -93,12 +93,14 @@ class TaskRunner:
                 f"node {name!r} returned {type(update).__name__} {_short(update)}; a node must "
                 "return a dict of state updates, None, or a Command"
             )
-        if not mapping or schema.open:
+        if not mapping:
             return mapping
+        if schema.open:
+            return schema.prepare(mapping)
         channels = schema.channels
         unknown = [k for k in mapping if k not in channels]
         if not unknown:
-            return mapping
+            return schema.prepare(mapping)
         what = "the input" if name == START else f"node {name!r}"
         message = (
             f"{what} wrote key(s) {unknown!r}, which the state schema "
@@ -107,7 +109,7 @@ class TaskRunner:
         if self.strict:
             raise InvalidUpdateError(message + "; add them to the schema")
         warnings.warn(message + "; they were dropped", UnknownKeyWarning, stacklevel=2)
-        return {k: v for k, v in mapping.items() if k in channels}
+        return schema.prepare({k: v for k, v in mapping.items() if k in channels})
 
     def _read_output(self, node: str, output: Any) -> tuple[Mapping[str, Any] | None, list[Any]]:
         if isinstance(output, Command):
@@ -200,7 +202,7 @@ class TaskRunner:
         return self._finish(task, node, output, state, config)
 
     def _start(self, task: TaskRecord, state: Mapping[str, Any], config: Mapping[str, Any]) -> Outcome:
-        update = self.filter_update(START, task.arg)
+        update = task.arg  # filtered when the input checkpoint was made
         goto, fresh = self.routes(START, update, (), state, config)
         return Outcome(TaskWrite(task.id, START, update, goto), fresh)
 

@@ -55,7 +55,13 @@ class InMemorySaver(BaseCheckpointSaver):
         spaces = self._threads.get(thread_id)
         return spaces.get(ns) if spaces else None
 
-    def put(self, checkpoint: Checkpoint, values: Mapping[str, Any]) -> None:
+    def put(
+        self,
+        checkpoint: Checkpoint,
+        values: Mapping[str, Any],
+        pending: Sequence[PendingWrite] = (),
+    ) -> None:
+        encoded = [((w.task_id, w.kind), codec.encode_pending(self.serde, w)) for w in pending]
         with self._lock:
             space = self._threads.setdefault(checkpoint.thread_id, {}).setdefault(
                 checkpoint.ns, _Namespace()
@@ -76,6 +82,8 @@ class InMemorySaver(BaseCheckpointSaver):
             space.rows[checkpoint.id] = row
             if checkpoint.parent_id:
                 space.pending.pop(checkpoint.parent_id, None)
+            if encoded:
+                space.pending.setdefault(checkpoint.id, {}).update(encoded)
 
     def put_pending(
         self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite]
@@ -167,7 +175,7 @@ class InMemorySaver(BaseCheckpointSaver):
             checkpoints=len(rows),
             created_at=min(r.created_at for r in rows),
             updated_at=max(r.created_at for r in rows),
-            metadata=self.serde.loads(head.metadata),
+            metadata=codec.decode_metadata(self.serde, head.metadata, head.source, head.step),
         )
 
     def delete_thread(self, thread_id: str) -> None:

@@ -32,8 +32,7 @@ _SCHEMA = (
     " step INTEGER NOT NULL, source TEXT NOT NULL, created_at TEXT NOT NULL,"
     " metadata BLOB NOT NULL, writes BLOB NOT NULL, plan BLOB NOT NULL, snapshot BLOB,"
     " snapshot_bytes INTEGER NOT NULL, log_bytes INTEGER NOT NULL,"
-    " PRIMARY KEY (thread_id, ns, id))",
-    "CREATE INDEX cairn_checkpoints_parent ON cairn_checkpoints (thread_id, ns, parent_id)",
+    " PRIMARY KEY (thread_id, ns, id)) WITHOUT ROWID",
     "CREATE TABLE cairn_pending ("
     " thread_id TEXT NOT NULL, ns TEXT NOT NULL, checkpoint_id TEXT NOT NULL,"
     " task_id TEXT NOT NULL, kind TEXT NOT NULL, value BLOB NOT NULL,"

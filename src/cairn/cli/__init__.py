@@ -1,0 +1,36 @@
+"""The ``cairn`` command-line tool: a thin layer over the library.
+
+Each command turns what a user can get wrong (a bad path, a model that is not
+running, a library error) into a one-line message and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import click
+
+from cairn.cli.demo import demo
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cairn", prog_name="cairn")
+def cli() -> None:
+    """cairn: durable state graphs with LangGraph's API.
+
+    Every step of a workflow is checkpointed, so a run can be resumed after a
+    crash, inspected, rewound and forked.
+
+    Example (a workflow that crashes on day 1 and resumes on day 2):
+
+    \b
+        cairn demo
+    """
+
+
+cli.add_command(demo)
+
+
+def main() -> None:
+    """Entry point of the ``cairn`` script and of ``python -m cairn.cli``."""
+    cli.main(prog_name="cairn")
