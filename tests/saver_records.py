@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Sequence
 
@@ -19,9 +19,35 @@ from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, TaskRecord, T
 from cairn.checkpoint.ids import new_checkpoint_id
 
 
-def iso(at: datetime | None = None, *, ago: timedelta = timedelta()) -> str:
-    """An ISO-8601 UTC timestamp, as the runtime writes ``created_at``."""
-    return ((at or datetime.now(timezone.utc)) - ago).isoformat()
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def checkpoint_id_at(moment: datetime) -> str:
+    """A checkpoint id made at ``moment`` (which may lie in the past), laid out
+    as ``new_checkpoint_id`` lays them out: a UUIDv7 whose 48 + 12 leading bits
+    are the milliseconds since the epoch and the fraction of a millisecond."""
+    micros = (moment - _EPOCH) // timedelta(microseconds=1)
+    millis, sub = divmod(micros, 1000)
+    fraction = -(-sub * 4096 // 1000)  # rounded up, so that created_at() gives ``sub`` back
+    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (millis << 80) | (0x7 << 76) | (fraction << 64) | (0b10 << 62) | rand
+    return str(uuid.UUID(int=value))
+
+
+def created_at(checkpoint_id: str) -> str:
+    """When the checkpoint with this id was made (ISO-8601, UTC), read from the id."""
+    value = uuid.UUID(checkpoint_id).int
+    micros = (value >> 80) * 1000 + ((value >> 64) & 0xFFF) * 1000 // 4096
+    return (_EPOCH + timedelta(microseconds=micros)).isoformat()
+
+
+def instant(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
+def same_time(got: str, want: str) -> bool:
+    """Two ISO-8601 timestamps of the same moment, to the millisecond."""
+    return abs(instant(got) - instant(want)) < timedelta(milliseconds=1)
 
 
 def write(name: str, update: Mapping[str, Any] | None, goto: Sequence[Any] = ()) -> TaskWrite:
@@ -39,19 +65,23 @@ def make_checkpoint(
     tasks: Sequence[TaskRecord] = (),
     carry: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
-    created_at: str | None = None,
+    at: datetime | None = None,
     source: str = "loop",
     checkpoint_id: str | None = None,
 ) -> Checkpoint:
-    """A checkpoint record with a fresh time-ordered id unless one is given."""
+    """A checkpoint record. Its id is ``checkpoint_id``, or one made ``at`` a
+    given moment, or a fresh one; ``created_at`` is the time the id carries,
+    as the runtime's records have it."""
+    if checkpoint_id is None:
+        checkpoint_id = checkpoint_id_at(at) if at is not None else new_checkpoint_id()
     return Checkpoint(
         thread_id=thread_id,
         ns=ns,
-        id=checkpoint_id or new_checkpoint_id(),
+        id=checkpoint_id,
         parent_id=parent_id,
         step=step,
         source=source,
-        created_at=created_at or iso(),
+        created_at=created_at(checkpoint_id),
         metadata=dict(
             metadata if metadata is not None else {"source": source, "step": step, "parents": {}}
         ),
@@ -85,6 +115,16 @@ def without_snapshot(checkpoint: Checkpoint) -> Checkpoint:
     return checkpoint.with_snapshot(None)
 
 
+def assert_same_records(got: Sequence[Checkpoint | None], want: Sequence[Checkpoint]) -> None:
+    """``got`` are the records ``want`` as put (snapshots aside; ``created_at``
+    to the millisecond, as a saver may read it back from the id)."""
+    assert len(got) == len(want), f"{len(got)} records, expected {len(want)}"
+    for found, expected in zip(got, want):
+        assert found is not None, f"{expected.id} is missing"
+        assert same_time(found.created_at, expected.created_at), f"{found.created_at} != {expected.created_at}"
+        assert replace(found, snapshot=None, created_at=expected.created_at) == expected
+
+
 _LAST: Any = object()
 
 
@@ -105,7 +145,7 @@ class Recorder:
         *,
         parent: str | None = _LAST,
         metadata: Mapping[str, Any] | None = None,
-        created_at: str | None = None,
+        at: datetime | None = None,
         writes: Sequence[TaskWrite] | None = None,
     ) -> Checkpoint:
         """Put a checkpoint after ``parent`` (the last one put unless given;
@@ -124,7 +164,7 @@ class Recorder:
             writes=writes,
             tasks=[TaskRecord(str(uuid.uuid4()), "node")],
             metadata={"source": "loop", "step": step, "parents": {}, **(metadata or {})},
-            created_at=created_at,
+            at=at,
         )
         values = apply(before, checkpoint.writes)
         self.saver.put(checkpoint, values)

@@ -80,7 +80,9 @@ class Checkpoint:
     more of their sources (``{"waiting": {target: [sources seen]}}``) and
     deferred nodes held back (``{"deferred": [names]}``).
     ``snapshot`` is filled by savers on load when they stored the full state
-    at this checkpoint; it is ignored by ``put``.
+    at this checkpoint; it is ignored by ``put``. ``created_at`` is not
+    stored: ids are UUIDv7 strings (``ids.new_checkpoint_id``) and savers read
+    the time back from the id (``ids.created_at_of``).
     """
 
     thread_id: str

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
+from cairn.checkpoint.ids import created_at_of
 from cairn.checkpoint.serde import Serializer
 from cairn.errors import SerializationError
 
@@ -127,7 +128,7 @@ def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> Checkp
         parent_id=row.parent_id,
         step=row.step,
         source=row.source,
-        created_at=row.created_at,
+        created_at=created_at_of(row.id),
         metadata=metadata,
         writes=tuple(
             TaskWrite(task_id, name, update, tuple(goto))

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 import uuid
+from datetime import datetime, timezone
 
 _lock = threading.Lock()
 _last = 0
@@ -26,6 +27,28 @@ def new_checkpoint_id() -> str:
         _last = stamp
     rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
     value = ((stamp >> 12) << 80) | (0x7 << 76) | ((stamp & 0xFFF) << 64) | (0b10 << 62) | rand
+    return str(uuid.UUID(int=value))
+
+
+def _stamp(checkpoint_id: str) -> int:
+    value = uuid.UUID(checkpoint_id).int
+    return ((value >> 80) << 12) | ((value >> 64) & 0xFFF)
+
+
+def created_at_of(checkpoint_id: str) -> str:
+    """When a checkpoint was made (ISO-8601, UTC, microseconds), read from its id."""
+    stamp = _stamp(checkpoint_id)
+    micros = (stamp >> 12) * 1000 + (stamp & 0xFFF) * 1000 // 4096
+    moment = datetime.fromtimestamp(micros // 1_000_000, timezone.utc)
+    return moment.replace(microsecond=micros % 1_000_000).isoformat()
+
+
+def id_floor(moment: datetime) -> str:
+    """The smallest checkpoint id made at or after ``moment``: ids sort by time,
+    so ``id < id_floor(t)`` means "made before t"."""
+    micros = int(moment.timestamp() * 1_000_000)
+    stamp = ((micros // 1000) << 12) | ((micros % 1000) * 4096 // 1000)
+    value = ((stamp >> 12) << 80) | (0x7 << 76) | ((stamp & 0xFFF) << 64) | (0b10 << 62)
     return str(uuid.UUID(int=value))
 
 

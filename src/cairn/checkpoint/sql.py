@@ -24,17 +24,19 @@ from cairn.checkpoint.base import (
     check_prune_args,
     prunable,
 )
+from cairn.checkpoint.ids import created_at_of, id_floor
 from cairn.checkpoint.serde import Serializer
 from cairn.errors import ConfigError, StorageError
 
 SCHEMA_VERSION = 1
 
+# created_at is not stored: checkpoint ids are UUIDv7 and carry their time.
 _COLUMNS = (
-    "thread_id, ns, id, parent_id, step, source, created_at, metadata, writes, plan, "
+    "thread_id, ns, id, parent_id, step, source, metadata, writes, plan, "
     "snapshot, snapshot_bytes, log_bytes"
 )
 _NO_SNAPSHOT = (
-    "thread_id, ns, id, parent_id, step, source, created_at, metadata, writes, plan, "
+    "thread_id, ns, id, parent_id, step, source, metadata, writes, plan, "
     "NULL, snapshot_bytes, log_bytes"
 )
 
@@ -81,6 +83,7 @@ class SqlSaver(BaseCheckpointSaver):
 
     def _row(self, values: Sequence[Any]) -> codec.Row:
         fields: list[Any] = [bytes(v) if isinstance(v, memoryview) else v for v in values]
+        fields.insert(6, created_at_of(fields[2]))
         return codec.Row(*fields)
 
     def _decode(self, values: Sequence[Any], with_snapshot: bool = True) -> Checkpoint:
@@ -125,10 +128,10 @@ class SqlSaver(BaseCheckpointSaver):
         row = codec.encode(self.serde, checkpoint, values, parent, self.snapshot_policy.ratio)
         with self._write() as cur:
             cur.execute(
-                self._sql(f"INSERT INTO cairn_checkpoints ({_COLUMNS}) VALUES ({', '.join('?' * 13)})"),
+                self._sql(f"INSERT INTO cairn_checkpoints ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"),
                 (
                     row.thread_id, row.ns, row.id, row.parent_id, row.step, row.source,
-                    row.created_at, row.metadata, row.writes, row.plan, row.snapshot,
+                    row.metadata, row.writes, row.plan, row.snapshot,
                     row.snapshot_bytes, row.log_bytes,
                 ),
             )
@@ -256,12 +259,12 @@ class SqlSaver(BaseCheckpointSaver):
     ) -> list[ThreadInfo]:
         with self._read() as cur:
             cur.execute(
-                "SELECT thread_id, COUNT(*), MIN(created_at), MAX(created_at), MAX(id) "
+                "SELECT thread_id, COUNT(*), MIN(id), MAX(id) "
                 "FROM cairn_checkpoints GROUP BY thread_id ORDER BY MAX(id) DESC"
             )
             threads = cur.fetchall()
             found = []
-            for thread_id, count, first, last, head_id in threads:
+            for thread_id, count, first_id, head_id in threads:
                 cur.execute(
                     self._sql(
                         "SELECT metadata, source, step FROM cairn_checkpoints "
@@ -272,7 +275,15 @@ class SqlSaver(BaseCheckpointSaver):
                 blob, source, step = cur.fetchone()
                 metadata = codec.decode_metadata(self.serde, bytes(blob), source, step)
                 if all(metadata.get(k) == v for k, v in (filter or {}).items()):
-                    found.append(ThreadInfo(thread_id, int(count), first, last, metadata))
+                    found.append(
+                        ThreadInfo(
+                            thread_id,
+                            int(count),
+                            created_at_of(first_id),
+                            created_at_of(head_id),
+                            metadata,
+                        )
+                    )
                     if limit is not None and len(found) >= limit:
                         break
         return found
@@ -330,11 +341,11 @@ class SqlSaver(BaseCheckpointSaver):
         with self._write() as cur:
             where, params = ("WHERE thread_id = ?", [thread_id]) if thread_id is not None else ("", [])
             if older_than is not None:
-                cutoff = (datetime.now(timezone.utc) - older_than).isoformat()
+                cutoff = id_floor(datetime.now(timezone.utc) - older_than)
                 cur.execute(
                     self._sql(
                         f"SELECT thread_id, COUNT(*) FROM cairn_checkpoints {where} "
-                        "GROUP BY thread_id HAVING MAX(created_at) < ?"
+                        "GROUP BY thread_id HAVING MAX(id) < ?"
                     ),
                     [*params, cutoff],
                 )

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
-from cairn.checkpoint.ids import new_checkpoint_id
+from cairn.checkpoint.ids import created_at_of, new_checkpoint_id
 from cairn.errors import (
     ConfigError,
     EmptyInputError,
@@ -92,7 +92,7 @@ def make_checkpoint(
         parent_id=parent.id if parent else None,
         step=step,
         source=source,
-        created_at=now_iso(),
+        created_at=created_at_of(cid),
         metadata={**metadata, "source": source, "step": step, "parents": {}},
         writes=writes,
         tasks=tasks,

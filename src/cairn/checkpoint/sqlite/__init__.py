@@ -29,7 +29,7 @@ _SCHEMA = (
     "CREATE TABLE cairn_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE cairn_checkpoints ("
     " thread_id TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL, parent_id TEXT,"
-    " step INTEGER NOT NULL, source TEXT NOT NULL, created_at TEXT NOT NULL,"
+    " step INTEGER NOT NULL, source TEXT NOT NULL,"
     " metadata BLOB NOT NULL, writes BLOB NOT NULL, plan BLOB NOT NULL, snapshot BLOB,"
     " snapshot_bytes INTEGER NOT NULL, log_bytes INTEGER NOT NULL,"
     " PRIMARY KEY (thread_id, ns, id)) WITHOUT ROWID",
@@ -85,6 +85,11 @@ class SqliteSaver(SqlSaver):
                 f"cannot open {self.location}: the directory {folder!r} does not exist; "
                 "create it first or choose another path"
             )
+        if os.path.isdir(path):
+            raise StorageError(
+                f"cannot open {self.location}: {path!r} is a directory; give the path of a "
+                "database file (it is created if missing)"
+            )
         try:
             return sqlite3.connect(
                 path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
@@ -103,8 +108,8 @@ class SqliteSaver(SqlSaver):
                 conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         except sqlite3.DatabaseError as exc:
             raise StorageError(
-                f"{self.location} is not a SQLite database ({exc}); cairn did not change it: "
-                "point cairn at a new file"
+                f"cannot open {self.location}: the file is not a SQLite database ({exc}); "
+                "cairn did not change it: point cairn at a new file"
             ) from exc
 
     def _setup(self) -> None:
@@ -171,7 +176,9 @@ class SqliteSaver(SqlSaver):
 
     def _after_delete(self) -> None:
         with self._lock:
-            self._conn.execute("PRAGMA incremental_vacuum")
+            # Each step of the pragma frees one page: run it to the end.
+            self._conn.execute("PRAGMA incremental_vacuum").fetchall()
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- lifetime ------------------------------------------------------------------
 

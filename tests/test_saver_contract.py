@@ -1,0 +1,948 @@
+"""The saver contract (``cairn.checkpoint.base.BaseCheckpointSaver``), checked
+on every saver the ``saver`` fixture yields.
+
+These tests call the contract directly with hand-built records (see
+``tests/saver_records.py``), never through a graph, so a new backend that
+passes them stores and reads checkpoints the way the runtime relies on.
+Byte counts come from ``stats()``; the data the snapshot tests write is
+random, so that a saver that compresses its blobs stores them at about their
+own size.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from cairn.checkpoint import codec
+from cairn.checkpoint.base import (
+    BaseCheckpointSaver,
+    Checkpoint,
+    PendingWrite,
+    PruneResult,
+    SnapshotPolicy,
+    StoreStats,
+    TaskRecord,
+    TaskWrite,
+)
+from cairn.checkpoint.ids import new_checkpoint_id
+from cairn.checkpoint.serde import Serializer
+from cairn.checkpoint.sql import SqlSaver
+from cairn.checkpoint.sqlite import SqliteSaver
+from cairn.errors import ConfigError
+from tests.saver_records import (
+    Recorder,
+    apply,
+    assert_exactly_equal,
+    assert_same_records,
+    fold,
+    make_checkpoint,
+    same_time,
+    without_snapshot,
+    write,
+)
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def known_bug(request: pytest.FixtureRequest, saver: Any, kind: type, reason: str) -> None:
+    """Mark this test as a known bug (strict xfail) for savers of ``kind`` only."""
+    request.applymarker(pytest.mark.xfail(isinstance(saver, kind), reason=reason, strict=True))
+
+
+def ids(records: Iterator[Checkpoint] | list[Checkpoint]) -> list[str]:
+    return [record.id for record in records]
+
+
+def assert_whole(chain: list[Checkpoint], checkpoint_id: str) -> None:
+    """A chain as get_chain must return it: linked oldest first, ending at
+    ``checkpoint_id``, starting at a snapshot or the root, only the first
+    carrying a snapshot."""
+    assert chain, f"no chain for {checkpoint_id}"
+    assert chain[-1].id == checkpoint_id
+    assert chain[0].snapshot is not None or chain[0].parent_id is None, "chain is cut short"
+    for parent, child in zip(chain, chain[1:]):
+        assert child.parent_id == parent.id, "chain is not linked oldest first"
+        assert child.snapshot is None, "only the first record of a chain carries a snapshot"
+
+
+def assert_reads_back(saver: BaseCheckpointSaver, rec: Recorder, checkpoint_id: str) -> None:
+    chain = saver.get_chain(rec.thread_id, rec.ns, checkpoint_id)
+    assert_whole(chain, checkpoint_id)
+    assert fold(chain) == rec.values[checkpoint_id]
+
+
+def pending_key(write: PendingWrite) -> tuple[str, str]:
+    return (write.task_id, write.kind)
+
+
+def sorted_pending(writes: list[PendingWrite]) -> list[PendingWrite]:
+    return sorted(writes, key=pending_key)
+
+
+def serde_of(saver: BaseCheckpointSaver) -> Serializer:
+    return getattr(saver, "serde", None) or Serializer()
+
+
+def blob_sizes(saver: BaseCheckpointSaver, checkpoint: Checkpoint, values: dict[str, Any]) -> tuple[int, int]:
+    """The stored sizes of ``checkpoint``'s writes blob and of a snapshot of
+    ``values``, as ``codec`` (the row format every saver stores) encodes them."""
+    row = codec.encode(serde_of(saver), checkpoint, values, None, saver.snapshot_policy.ratio)
+    assert row.snapshot is not None
+    return len(row.writes), len(row.snapshot)
+
+
+@dataclass
+class Sizes:
+    """Stored bytes of each checkpoint's writes and snapshot (0: none), read off stats()."""
+
+    writes: dict[str, int] = field(default_factory=dict)
+    snapshot: dict[str, int] = field(default_factory=dict)
+
+
+def measured_step(rec: Recorder, sizes: Sizes, update: dict[str, Any], **kwargs: Any) -> Checkpoint:
+    before = rec.saver.stats()
+    checkpoint = rec.step(update, **kwargs)
+    after = rec.saver.stats()
+    sizes.writes[checkpoint.id] = after.log_bytes - before.log_bytes
+    sizes.snapshot[checkpoint.id] = after.snapshot_bytes - before.snapshot_bytes
+    return checkpoint
+
+
+def reopen(saver: BaseCheckpointSaver) -> BaseCheckpointSaver:
+    """A second saver on the same store, as another process would open it."""
+    if isinstance(saver, SqliteSaver):
+        path = saver._conn.execute("PRAGMA database_list").fetchone()[2]
+        return SqliteSaver(path)
+    pytest.skip(f"{type(saver).__name__} keeps its checkpoints in one process only")
+
+
+EXOTIC: dict[str, Any] = {
+    "tuple": (1, "two", (3.0, None, [4])),
+    "set": {1, 2, 3},
+    "frozenset": frozenset({"a", "b"}),
+    "utc": datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc),
+    "offset": datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    "naive": datetime(2024, 1, 1, 12, 0),
+    "date": date(2024, 2, 29),
+    "duration": timedelta(days=1, seconds=2, microseconds=3),
+    "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    "decimal": Decimal("1.10"),
+    "bytes": b"\x00\xff\x80 binary",
+    "big": 2**100,
+    "negative_big": -(2**80),
+    "u64_max": 2**64 - 1,
+    "i64_min": -(2**63),
+    "float": 1.5,
+    "bool": True,
+    "none": None,
+    "text": "snow \u2603 and \U0001f600",
+    "nested": {1: {"x": [1, (2, 3)]}, (2, "b"): {3.5: b"raw"}, "empty": {}, "list": []},
+}
+
+
+# --- put and get -------------------------------------------------------------------
+
+
+def test_get_of_an_unknown_thread_or_checkpoint_is_none(saver: Any) -> None:
+    assert saver.get("nobody", "") is None
+    assert saver.get("nobody", "", new_checkpoint_id()) is None
+    Recorder(saver, "t").run(2)
+    assert saver.get("t", "", new_checkpoint_id()) is None
+    assert saver.get("t", "other-ns") is None
+
+
+def test_get_by_id_returns_the_record_as_put(saver: Any) -> None:
+    root = make_checkpoint("t", step=-1, source="input", writes=[write("__start__", {"q": "hi"})])
+    saver.put(root, {"q": "hi"})
+    child = make_checkpoint(
+        "t",
+        parent_id=root.id,
+        step=0,
+        writes=[
+            write("a", {"q": "a"}, goto=("b", ("c", {"arg": 1}))),
+            write("b", None),
+        ],
+        tasks=[TaskRecord("t1", "b"), TaskRecord("t2", "c", arg={"arg": 1}, push=True)],
+        carry={"waiting": {"join": ["a"]}, "deferred": ["late"]},
+        metadata={"source": "loop", "step": 0, "parents": {}, "user": "ann", "tags": ["x"]},
+    )
+    saver.put(child, {"q": "a"})
+    assert_same_records([saver.get("t", "", root.id), saver.get("t", "", child.id)], [root, child])
+
+
+def test_get_without_an_id_returns_the_newest_checkpoint_of_any_branch(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    root, a, b = rec.run(3)
+    assert saver.get("t", "").id == b.id
+    fork = rec.step({"log": [b"fork"]}, parent=a.id)
+    assert saver.get("t", "").id == fork.id
+
+
+def test_put_stores_values_as_the_snapshot_and_ignores_the_records_snapshot_field(saver: Any) -> None:
+    root = make_checkpoint("t", writes=[write("__start__", {"real": 1})])
+    saver.put(root.with_snapshot({"bogus": True}), {"real": 1})
+    [stored] = saver.get_chain("t", "", root.id)
+    assert stored.snapshot == {"real": 1}
+
+
+def test_changing_what_was_put_or_read_does_not_change_what_is_stored(saver: Any) -> None:
+    update: dict[str, Any] = {"log": ["a"], "profile": {"name": "ann"}}
+    values: dict[str, Any] = {"log": ["a"], "profile": {"name": "ann"}}
+    root = make_checkpoint("t", writes=[write("n", update)], carry={"deferred": ["x"]})
+    saver.put(root, values)
+    update["log"].append("changed")
+    values["profile"]["name"] = "changed"
+    root.carry["deferred"].append("changed")  # type: ignore[attr-defined]
+    got = saver.get("t", "", root.id)
+    got.metadata["source"] = "changed"  # type: ignore[index]
+    got.writes[0].update["log"].append("changed")  # type: ignore[index]
+    [stored] = saver.get_chain("t", "", root.id)
+    assert stored.snapshot == {"log": ["a"], "profile": {"name": "ann"}}
+    assert stored.writes[0].update == {"log": ["a"], "profile": {"name": "ann"}}
+    assert stored.carry == {"deferred": ["x"]}
+    assert stored.metadata["source"] == "loop"
+
+
+def test_values_of_every_kind_round_trip_exactly_in_every_field(saver: Any) -> None:
+    root = make_checkpoint(
+        "t",
+        writes=[write("n", {"all": EXOTIC, 7: EXOTIC["tuple"]}, goto=("m", ("m", EXOTIC)))],
+        tasks=[TaskRecord("t1", "m", arg=EXOTIC, push=True)],
+        carry={"exotic": EXOTIC},
+        metadata={"source": "loop", "step": 0, "parents": {}, "exotic": EXOTIC},
+    )
+    values = {"all": EXOTIC, 7: EXOTIC["tuple"]}
+    saver.put(root, values)
+    [stored] = saver.get_chain("t", "", root.id)
+    assert_exactly_equal(stored.snapshot, values, "snapshot")
+    assert_exactly_equal(stored.writes[0].update, values, "writes[0].update")
+    assert_exactly_equal(stored.writes[0].goto, ("m", ("m", EXOTIC)), "goto")
+    assert_exactly_equal(stored.tasks[0].arg, EXOTIC, "task arg")
+    assert_exactly_equal(dict(stored.carry), {"exotic": EXOTIC}, "carry")
+    assert_exactly_equal(stored.metadata["exotic"], EXOTIC, "metadata")
+    [listed] = saver.list_checkpoints("t", "")
+    assert_exactly_equal(listed.snapshot, values, "listed snapshot")
+
+
+def test_a_checkpoint_whose_parent_is_not_stored_starts_a_readable_chain(saver: Any) -> None:
+    orphan = make_checkpoint("t", parent_id=new_checkpoint_id(), writes=[write("n", {"x": 1})])
+    saver.put(orphan, {"x": 1, "y": 2})
+    chain = saver.get_chain("t", "", orphan.id)
+    assert_whole(chain, orphan.id)
+    assert fold(chain) == {"x": 1, "y": 2}
+
+
+# --- get_chain and the snapshot rule --------------------------------------------------
+
+
+def test_get_chain_of_an_unknown_checkpoint_or_thread_is_empty(saver: Any) -> None:
+    Recorder(saver, "t").run(2)
+    assert saver.get_chain("t", "", new_checkpoint_id()) == []
+    assert saver.get_chain("nobody", "", new_checkpoint_id()) == []
+
+
+def test_get_chain_of_the_root_is_the_root_with_its_snapshot(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    root = rec.step({"log": ["first"]}, parent=None)
+    chain = saver.get_chain("t", "", root.id)
+    assert_same_records(chain, [root])
+    assert fold(chain) == {"log": ["first"]}
+
+
+def test_get_chain_runs_oldest_first_from_a_snapshot_to_the_checkpoint(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    rec.step({"log": [os.urandom(2000)]}, parent=None)  # a big state: small steps stay in the log
+    steps = rec.run(5, size=16)
+    chain = saver.get_chain("t", "", steps[-1].id)
+    assert_whole(chain, steps[-1].id)
+    assert_same_records(chain, [rec.records[i] for i in ids(chain)])
+    assert len(chain) == 6, "five small steps after a big snapshot are read from the log"
+    assert fold(chain) == rec.values[steps[-1].id]
+
+
+def test_get_chain_follows_parents_not_newer_siblings(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    rec.step({"log": [os.urandom(2000)]}, parent=None)
+    a, b, c = rec.run(3, size=16)
+    fork = rec.step({"log": [b"fork"]}, parent=a.id)
+    after_fork = rec.step({"log": [b"after fork"]})
+    chain = saver.get_chain("t", "", after_fork.id)
+    assert b.id not in ids(chain) and c.id not in ids(chain)
+    assert ids(chain)[-3:] == [a.id, fork.id, after_fork.id]
+    assert fold(chain) == rec.values[after_fork.id]
+
+
+def test_every_checkpoint_of_a_branching_thread_folds_to_the_values_it_was_put_with(
+    saver: Any,
+) -> None:
+    rng = random.Random(1)
+    rec = Recorder(saver, "t")
+    rec.step({"log": [b"start"], "count": 0}, parent=None)
+    for n in range(40):
+        parent = rng.choice(list(rec.records)) if n % 7 == 6 else rec.last
+        update: dict[str, Any] = {"log": [os.urandom(rng.randint(8, 120))], "count": n}
+        rec.step(update, parent=parent)
+    for checkpoint_id in rec.records:
+        assert_reads_back(saver, rec, checkpoint_id)
+
+
+@pytest.mark.parametrize("ratio", [0.5, 1.0, 3.0])
+def test_snapshots_follow_the_policy_so_get_chain_replays_a_bounded_log(
+    saver: Any, ratio: float
+) -> None:
+    """The rule: a snapshot is stored once the writes logged since the last one
+    reach ``ratio`` times its size. So the writes get_chain returns after its
+    snapshot stay below ``ratio`` times that snapshot (give or take one step,
+    for how a saver counts bytes), and a snapshot is never stored while they
+    are well below it."""
+    saver.snapshot_policy = SnapshotPolicy(ratio=ratio)
+    rng = random.Random(int(ratio * 10))
+    rec, sizes = Recorder(saver, "t"), Sizes()
+    measured_step(rec, sizes, {"log": [os.urandom(32)]}, parent=None)
+    for n in range(60):
+        parent = rec.records[rec.last].parent_id if n == 30 else rec.last  # one fork
+        measured_step(rec, sizes, {"log": [os.urandom(rng.randint(16, 96))]}, parent=parent)
+    one_step = max(sizes.writes.values())
+
+    listed = {c.id: c for c in saver.list_checkpoints("t", "")}
+    for checkpoint_id in rec.records:
+        assert (listed[checkpoint_id].snapshot is not None) == (sizes.snapshot[checkpoint_id] > 0)
+        chain = saver.get_chain("t", "", checkpoint_id)
+        assert_whole(chain, checkpoint_id)
+        assert fold(chain) == rec.values[checkpoint_id]
+        replayed = sum(sizes.writes[c.id] for c in chain[1:])
+        assert replayed < ratio * sizes.snapshot[chain[0].id] + one_step, (
+            f"get_chain({checkpoint_id}) replays {replayed} bytes of writes after a "
+            f"snapshot of {sizes.snapshot[chain[0].id]} bytes"
+        )
+        record = rec.records[checkpoint_id]
+        if sizes.snapshot[checkpoint_id] and record.parent_id is not None:
+            before = saver.get_chain("t", "", record.parent_id)
+            logged = sum(sizes.writes[c.id] for c in before[1:]) + sizes.writes[checkpoint_id]
+            assert logged + one_step >= ratio * sizes.snapshot[before[0].id], (
+                f"snapshot at {checkpoint_id} after only {logged} bytes of writes "
+                f"since a snapshot of {sizes.snapshot[before[0].id]} bytes"
+            )
+
+
+def test_a_long_chain_of_appends_gets_a_few_snapshots_adding_up_to_about_twice_the_state(
+    saver: Any,
+) -> None:
+    rec, sizes = Recorder(saver, "t"), Sizes()
+    measured_step(rec, sizes, {"log": [os.urandom(48)]}, parent=None)
+    for _ in range(80):
+        measured_step(rec, sizes, {"log": [os.urandom(48)]})
+    taken = [cid for cid, size in sizes.snapshot.items() if size]
+    assert 3 <= len(taken) <= 12, f"{len(taken)} snapshots in 81 steps"
+    # The final state's size, as this saver stores a snapshot of it.
+    before = saver.stats().snapshot_bytes
+    saver.put(make_checkpoint("measure"), rec.values[rec.last])
+    final_state = saver.stats().snapshot_bytes - before
+    ratio = saver.snapshot_policy.ratio
+    assert sum(sizes.snapshot.values()) <= (1 + ratio) / ratio * final_state * 1.1
+
+
+# --- list_checkpoints ------------------------------------------------------------------
+
+
+def test_list_checkpoints_is_every_branch_newest_first_with_snapshots_where_stored(
+    saver: Any,
+) -> None:
+    rec = Recorder(saver, "t")
+    root, a, b = rec.run(3)
+    rec.step({"log": [b"fork"]}, parent=a.id)
+    listed = list(saver.list_checkpoints("t", ""))
+    assert ids(listed) == sorted(rec.records, reverse=True)
+    assert_same_records(listed, [rec.records[i] for i in ids(listed)])
+    assert listed[-1].snapshot == rec.values[root.id]
+    for record in listed:
+        if record.snapshot is not None:
+            assert record.snapshot == rec.values[record.id]
+
+
+def test_list_checkpoints_before_and_limit_page_through_newest_first(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    rec.run(6)
+    newest_first = sorted(rec.records, reverse=True)
+    assert ids(saver.list_checkpoints("t", "", limit=2)) == newest_first[:2]
+    assert ids(saver.list_checkpoints("t", "", before=newest_first[1])) == newest_first[2:]
+    assert ids(saver.list_checkpoints("t", "", before=newest_first[1], limit=3)) == newest_first[2:5]
+    assert ids(saver.list_checkpoints("t", "", before=newest_first[-1])) == []
+    between = new_checkpoint_id()  # sorts after every stored id
+    assert ids(saver.list_checkpoints("t", "", before=between)) == newest_first
+
+
+def test_list_checkpoints_of_an_unknown_thread_or_namespace_is_empty(saver: Any) -> None:
+    Recorder(saver, "t").run(2)
+    assert list(saver.list_checkpoints("nobody", "")) == []
+    assert list(saver.list_checkpoints("t", "sub")) == []
+
+
+# --- pending writes -------------------------------------------------------------------
+
+
+def test_pending_writes_of_every_kind_round_trip(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    head = rec.run(2)[-1]
+    writes = [
+        PendingWrite("task-a", "result", write("a", {"all": EXOTIC}, goto=("b", ("c", EXOTIC)))),
+        PendingWrite("task-b", "error", "ValueError('boom')"),
+        PendingWrite("task-c", "interrupt", [("interrupt-1", {"question": "ok?", "n": 2**70})]),
+        PendingWrite("task-c", "resume", ["yes", {1: (2, 3)}]),
+        PendingWrite("__input__", "input", {"topic": EXOTIC["set"]}),
+    ]
+    saver.put_pending("t", "", head.id, writes)
+    got = sorted_pending(saver.get_pending("t", "", head.id))
+    want = sorted_pending(writes)
+    assert [pending_key(w) for w in got] == [pending_key(w) for w in want]
+    for g, w in zip(got, want):
+        if isinstance(w.value, TaskWrite):
+            assert isinstance(g.value, TaskWrite)
+            assert g.value.task_id == w.value.task_id and g.value.name == w.value.name
+            assert_exactly_equal(g.value.update, w.value.update, "pending update")
+            assert_exactly_equal(g.value.goto, w.value.goto, "pending goto")
+        else:
+            assert_exactly_equal(g.value, w.value, f"pending {w.kind}")
+
+
+def test_get_pending_is_empty_when_nothing_is_pending(saver: Any) -> None:
+    head = Recorder(saver, "t").run(1)[-1]
+    assert saver.get_pending("t", "", head.id) == []
+    assert saver.get_pending("nobody", "", new_checkpoint_id()) == []
+
+
+def test_put_pending_replaces_a_write_of_the_same_task_and_kind_and_keeps_the_rest(
+    saver: Any,
+) -> None:
+    head = Recorder(saver, "t").run(1)[-1]
+    saver.put_pending("t", "", head.id, [PendingWrite("a", "error", "first"), PendingWrite("b", "error", "b")])
+    saver.put_pending("t", "", head.id, [PendingWrite("a", "error", "second"), PendingWrite("a", "interrupt", [])])
+    got = sorted_pending(saver.get_pending("t", "", head.id))
+    assert got == [
+        PendingWrite("a", "error", "second"),
+        PendingWrite("a", "interrupt", []),
+        PendingWrite("b", "error", "b"),
+    ]
+    assert saver.stats().pending_writes == 3
+
+
+def test_putting_a_child_clears_its_parents_pending_writes_only(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    root, a = rec.run(2)
+    other = Recorder(saver, "other")
+    other_head = other.run(1)[-1]
+    sub = Recorder(saver, "t", ns="sub")
+    sub_head = sub.run(1)[-1]
+    for thread_id, ns, checkpoint_id in (
+        ("t", "", root.id), ("t", "", a.id), ("other", "", other_head.id), ("t", "sub", sub_head.id)
+    ):
+        saver.put_pending(thread_id, ns, checkpoint_id, [PendingWrite("x", "error", checkpoint_id)])
+    rec.step({"log": [b"next"]}, parent=a.id)
+    assert saver.get_pending("t", "", a.id) == []
+    assert saver.get_pending("t", "", root.id) == [PendingWrite("x", "error", root.id)]
+    assert saver.get_pending("other", "", other_head.id) == [PendingWrite("x", "error", other_head.id)]
+    assert saver.get_pending("t", "sub", sub_head.id) == [PendingWrite("x", "error", sub_head.id)]
+
+
+def test_put_stores_pending_writes_against_the_new_checkpoint_with_it(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    root = rec.run(1)[-1]
+    saver.put_pending("t", "", root.id, [PendingWrite("old", "error", "x")])
+    child = make_checkpoint("t", parent_id=root.id, step=1, writes=[write("n", {"log": ["c"]})])
+    saver.put(child, {"log": ["c"]}, [PendingWrite("__input__", "input", {"q": 1})])
+    assert saver.get_pending("t", "", root.id) == []
+    assert saver.get_pending("t", "", child.id) == [PendingWrite("__input__", "input", {"q": 1})]
+
+
+# --- first_child -------------------------------------------------------------------------
+
+
+def test_first_child_is_the_oldest_child_not_a_later_fork(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    root, a = rec.run(2)
+    rec.step({"log": [b"grandchild"]})
+    rec.step({"log": [b"fork"]}, parent=root.id)
+    assert_same_records([saver.first_child("t", "", root.id)], [a])
+
+
+def test_first_child_orders_children_by_id_not_by_when_they_were_put(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    root = rec.run(1)[-1]
+    older_id, newer_id = new_checkpoint_id(), new_checkpoint_id()
+    for checkpoint_id in (newer_id, older_id):
+        child = make_checkpoint("t", parent_id=root.id, step=0, checkpoint_id=checkpoint_id)
+        saver.put(child, rec.values[root.id])
+    assert saver.first_child("t", "", root.id).id == older_id
+
+
+def test_first_child_of_a_leaf_or_unknown_checkpoint_is_none(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    leaf = rec.run(2)[-1]
+    assert saver.first_child("t", "", leaf.id) is None
+    assert saver.first_child("t", "", new_checkpoint_id()) is None
+    assert saver.first_child("nobody", "", leaf.id) is None
+
+
+def test_first_child_does_not_see_children_in_another_namespace(saver: Any) -> None:
+    root = Recorder(saver, "t").run(1)[-1]
+    saver.put(make_checkpoint("t", ns="sub", parent_id=root.id), {})
+    assert saver.first_child("t", "", root.id) is None
+    assert saver.first_child("t", "sub", root.id) is not None
+
+
+# --- threads and namespaces are kept apart ----------------------------------------------
+
+
+def test_namespaces_of_one_thread_are_kept_apart(saver: Any) -> None:
+    top, sub = Recorder(saver, "t"), Recorder(saver, "t", ns="sub")
+    top.run(3)
+    sub.step({"log": [b"sub root"]}, parent=None)
+    sub.run(2)
+    saver.put_pending("t", "sub", sub.last, [PendingWrite("x", "error", "in sub")])
+    assert saver.get("t", "").id == top.last
+    assert saver.get("t", "sub").id == sub.last
+    assert saver.get("t", "", sub.last) is None
+    assert saver.get_chain("t", "", sub.last) == []
+    assert ids(saver.list_checkpoints("t", "")) == sorted(top.records, reverse=True)
+    assert ids(saver.list_checkpoints("t", "sub")) == sorted(sub.records, reverse=True)
+    assert saver.get_pending("t", "", sub.last) == []
+    assert fold(saver.get_chain("t", "sub", sub.last)) == sub.values[sub.last]
+    assert fold(saver.get_chain("t", "", top.last)) == top.values[top.last]
+
+
+def test_one_checkpoint_id_in_two_namespaces_is_two_records(saver: Any) -> None:
+    shared = new_checkpoint_id()
+    saver.put(make_checkpoint("t", checkpoint_id=shared, writes=[write("n", {"x": "top"})]), {"x": "top"})
+    saver.put(make_checkpoint("t", ns="sub", checkpoint_id=shared, writes=[write("n", {"x": "sub"})]), {"x": "sub"})
+    assert fold(saver.get_chain("t", "", shared)) == {"x": "top"}
+    assert fold(saver.get_chain("t", "sub", shared)) == {"x": "sub"}
+    assert saver.stats().checkpoints == 2
+
+
+def test_threads_are_kept_apart(saver: Any) -> None:
+    a, b = Recorder(saver, "a"), Recorder(saver, "b")
+    a.run(3)
+    b.run(2)
+    saver.put_pending("a", "", a.last, [PendingWrite("x", "error", "a")])
+    assert saver.get("a", "").id == a.last and saver.get("b", "").id == b.last
+    assert saver.get("b", "", a.last) is None
+    assert saver.get_chain("b", "", a.last) == []
+    assert saver.get_pending("b", "", a.last) == []
+    assert saver.first_child("b", "", a.records[a.last].parent_id) is None
+    assert ids(saver.list_checkpoints("b", "")) == sorted(b.records, reverse=True)
+
+
+# --- list_threads --------------------------------------------------------------------------
+
+
+def test_list_threads_is_most_recently_updated_first_and_describes_each_thread(saver: Any) -> None:
+    t0 = datetime.now(timezone.utc) - timedelta(minutes=10)
+    a, b, c = Recorder(saver, "a"), Recorder(saver, "b"), Recorder(saver, "c")
+    first = a.step({"log": [b"1"]}, parent=None, at=t0, metadata={"user": "ann"})
+    b.step({"log": [b"2"]}, parent=None, at=t0 + timedelta(minutes=1))
+    c.step({"log": [b"3"]}, parent=None, at=t0 + timedelta(minutes=2))
+    head = a.step({"log": [b"4"]}, at=t0 + timedelta(minutes=3), metadata={"user": "bob"})
+    threads = saver.list_threads()
+    assert [t.thread_id for t in threads] == ["a", "c", "b"]
+    info = threads[0]
+    assert info.checkpoints == 2
+    assert same_time(info.created_at, first.created_at)
+    assert same_time(info.updated_at, head.created_at)
+    assert dict(info.metadata) == dict(head.metadata)
+
+
+def test_list_threads_filters_on_the_head_metadata_before_the_limit(saver: Any) -> None:
+    ann, bob, old_ann = Recorder(saver, "ann"), Recorder(saver, "bob"), Recorder(saver, "was-ann")
+    ann.step({"log": [b"1"]}, parent=None, metadata={"user": "ann", "n": 1})
+    old_ann.step({"log": [b"2"]}, parent=None, metadata={"user": "ann"})
+    old_ann.step({"log": [b"3"]}, metadata={"user": "bob"})
+    bob.step({"log": [b"4"]}, parent=None, metadata={"user": "bob", "n": 1})
+    assert [t.thread_id for t in saver.list_threads(filter={"user": "ann"})] == ["ann"]
+    assert [t.thread_id for t in saver.list_threads(filter={"user": "bob"})] == ["bob", "was-ann"]
+    assert [t.thread_id for t in saver.list_threads(filter={"user": "bob", "n": 1})] == ["bob"]
+    assert [t.thread_id for t in saver.list_threads(filter={"user": "bob"}, limit=1)] == ["bob"]
+    assert [t.thread_id for t in saver.list_threads(limit=2)] == ["bob", "was-ann"]
+    assert saver.list_threads(filter={"user": "carol"}) == []
+
+
+def test_list_threads_of_an_empty_store_is_empty(saver: Any) -> None:
+    assert saver.list_threads() == []
+
+
+def test_list_threads_counts_every_namespace_and_shows_the_top_level_heads_metadata(
+    request: pytest.FixtureRequest, saver: Any
+) -> None:
+    known_bug(
+        request,
+        saver,
+        SqlSaver,
+        "SqlSaver.list_threads takes the head as MAX(id) over every namespace (and looks "
+        "its metadata up by thread and id only), so a newer subgraph checkpoint's metadata "
+        "replaces the thread's; InMemorySaver uses the head of namespace ''",
+    )
+    top, sub = Recorder(saver, "t"), Recorder(saver, "t", ns="sub")
+    top.step({"log": [b"1"]}, parent=None, metadata={"user": "ann"})
+    sub.step({"log": [b"2"]}, parent=None, metadata={"user": "subgraph"})
+    [info] = saver.list_threads()
+    assert info.checkpoints == 2
+    assert info.metadata["user"] == "ann"
+    assert [t.thread_id for t in saver.list_threads(filter={"user": "ann"})] == ["t"]
+
+
+# --- delete_thread -------------------------------------------------------------------------
+
+
+def test_delete_thread_removes_every_checkpoint_and_pending_write_of_that_thread_only(
+    saver: Any,
+) -> None:
+    top, sub, other = Recorder(saver, "t"), Recorder(saver, "t", ns="sub"), Recorder(saver, "other")
+    top.run(3)
+    sub.run(2)
+    other.run(2)
+    saver.put_pending("t", "", top.last, [PendingWrite("x", "error", "t")])
+    saver.put_pending("t", "sub", sub.last, [PendingWrite("x", "error", "sub")])
+    saver.put_pending("other", "", other.last, [PendingWrite("x", "error", "other")])
+    saver.delete_thread("t")
+    assert saver.get("t", "") is None and saver.get("t", "sub") is None
+    assert list(saver.list_checkpoints("t", "")) == []
+    assert saver.get_pending("t", "", top.last) == []
+    assert [t.thread_id for t in saver.list_threads()] == ["other"]
+    stats = saver.stats()
+    assert (stats.threads, stats.checkpoints, stats.pending_writes) == (1, 2, 1)
+    assert saver.get_pending("other", "", other.last) == [PendingWrite("x", "error", "other")]
+    for checkpoint_id in other.records:
+        assert_reads_back(saver, other, checkpoint_id)
+
+
+def test_a_deleted_thread_can_be_started_again(saver: Any) -> None:
+    first = Recorder(saver, "t")
+    first.run(3)
+    saver.delete_thread("t")
+    saver.delete_thread("never-existed")
+    again = Recorder(saver, "t")
+    again.step({"log": [b"new"]}, parent=None)
+    again.run(2)
+    assert ids(saver.list_checkpoints("t", "")) == sorted(again.records, reverse=True)
+    for checkpoint_id in again.records:
+        assert_reads_back(saver, again, checkpoint_id)
+
+
+# --- copy_thread ---------------------------------------------------------------------------
+
+
+def test_copy_thread_copies_every_checkpoint_namespace_and_pending_write(saver: Any) -> None:
+    top, sub = Recorder(saver, "src"), Recorder(saver, "src", ns="sub")
+    root, a, b = top.run(3)
+    top.step({"log": [b"fork"]}, parent=a.id)
+    sub.run(2)
+    saver.put_pending("src", "", top.last, [PendingWrite("x", "error", "top")])
+    saver.put_pending("src", "sub", sub.last, [PendingWrite("y", "interrupt", [("i", 1)])])
+    saver.copy_thread("src", "dst")
+    for rec in (top, sub):
+        source = list(saver.list_checkpoints("src", rec.ns))
+        copied = list(saver.list_checkpoints("dst", rec.ns))
+        assert copied == [replace(c, thread_id="dst") for c in source]
+        for checkpoint_id in rec.records:
+            chain = saver.get_chain("dst", rec.ns, checkpoint_id)
+            assert_whole(chain, checkpoint_id)
+            assert fold(chain) == rec.values[checkpoint_id]
+        assert saver.get_pending("dst", rec.ns, rec.last) == saver.get_pending("src", rec.ns, rec.last)
+    assert saver.first_child("dst", "", root.id).id == a.id
+    assert {t.thread_id: t.checkpoints for t in saver.list_threads()} == {"src": 6, "dst": 6}
+
+
+def test_a_copied_thread_lives_on_its_own(saver: Any) -> None:
+    rec = Recorder(saver, "src")
+    rec.run(3)
+    saver.put_pending("src", "", rec.last, [PendingWrite("x", "error", "boom")])
+    saver.copy_thread("src", "dst")
+    child = make_checkpoint("dst", parent_id=rec.last, step=3, writes=[write("n", {"log": [b"dst"]})])
+    saver.put(child, apply(rec.values[rec.last], child.writes))
+    assert saver.get_pending("dst", "", rec.last) == []
+    assert saver.get_pending("src", "", rec.last) == [PendingWrite("x", "error", "boom")]
+    assert saver.get("src", "").id == rec.last
+    saver.delete_thread("src")
+    assert fold(saver.get_chain("dst", "", child.id)) == apply(rec.values[rec.last], child.writes)
+
+
+def test_copy_thread_refuses_an_empty_source_or_an_existing_target(saver: Any) -> None:
+    Recorder(saver, "src").run(2)
+    Recorder(saver, "taken").run(1)
+    before = saver.stats()
+    with pytest.raises(ConfigError):
+        saver.copy_thread("nobody", "new")
+    with pytest.raises(ConfigError):
+        saver.copy_thread("src", "taken")
+    with pytest.raises(ConfigError):
+        saver.copy_thread("src", "src")
+    assert saver.stats() == before
+    assert saver.get("new", "") is None
+    assert len(list(saver.list_checkpoints("taken", ""))) == 1
+
+
+# --- prune -----------------------------------------------------------------------------------
+
+
+def chains(saver: Any, rec: Recorder) -> dict[str, list[Checkpoint]]:
+    return {cid: saver.get_chain(rec.thread_id, rec.ns, cid) for cid in rec.records}
+
+
+def test_prune_keep_last_keeps_the_newest_and_the_chains_they_need_unchanged(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    rec.run(30)
+    rec.step({"log": [b"fork"]}, parent=sorted(rec.records)[20])
+    rec.run(2)
+    before = chains(saver, rec)
+    newest = sorted(rec.records, reverse=True)[:3]
+    needed = {c.id for cid in newest for c in before[cid]}
+
+    result = saver.prune(keep_last=3)
+
+    kept = ids(saver.list_checkpoints("t", ""))
+    assert set(kept) == needed, "keeps the newest 3 and what they need to be read, nothing else"
+    assert result == PruneResult(threads_deleted=0, checkpoints_deleted=len(rec.records) - len(kept))
+    assert result.checkpoints_deleted > 0
+    for checkpoint_id in kept:
+        chain = saver.get_chain("t", "", checkpoint_id)
+        assert chain == before[checkpoint_id]
+        assert_whole(chain, checkpoint_id)
+        assert fold(chain) == rec.values[checkpoint_id]
+    for checkpoint_id in set(rec.records) - set(kept):
+        assert saver.get("t", "", checkpoint_id) is None
+    assert saver.stats().checkpoints == len(kept)
+
+
+def test_prune_keep_last_counts_each_thread_and_namespace(saver: Any) -> None:
+    recs = [Recorder(saver, "a"), Recorder(saver, "a", ns="sub"), Recorder(saver, "b")]
+    for rec in recs:
+        rec.step({"log": [os.urandom(4000)]}, parent=None)
+        rec.run(12, size=24)
+    saver.prune(keep_last=2)
+    for rec in recs:
+        kept = ids(saver.list_checkpoints(rec.thread_id, rec.ns))
+        assert kept[:2] == sorted(rec.records, reverse=True)[:2]
+        for checkpoint_id in kept:
+            assert_reads_back(saver, rec, checkpoint_id)
+
+
+def test_prune_keep_last_drops_the_pending_writes_of_pruned_checkpoints(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    steps = rec.run(20)
+    saver.put_pending("t", "", steps[0].id, [PendingWrite("x", "error", "old")])
+    saver.put_pending("t", "", rec.last, [PendingWrite("x", "error", "head")])
+    saver.prune(keep_last=1)
+    assert saver.get("t", "", steps[0].id) is None
+    assert saver.stats().pending_writes == 1
+    assert saver.get_pending("t", "", rec.last) == [PendingWrite("x", "error", "head")]
+
+
+def test_prune_with_a_thread_id_leaves_other_threads_alone(saver: Any) -> None:
+    a, b = Recorder(saver, "a"), Recorder(saver, "b")
+    a.run(20)
+    b.run(20)
+    result = saver.prune(keep_last=1, thread_id="a")
+    assert result.checkpoints_deleted > 0
+    assert len(list(saver.list_checkpoints("a", ""))) < 20
+    assert len(list(saver.list_checkpoints("b", ""))) == 20
+
+
+def test_prune_keeping_more_than_there_is_deletes_nothing(saver: Any) -> None:
+    Recorder(saver, "t").run(5)
+    before = saver.stats()
+    assert saver.prune(keep_last=5) == PruneResult(0, 0)
+    assert saver.prune(keep_last=100) == PruneResult(0, 0)
+    assert saver.stats() == before
+
+
+def test_prune_older_than_drops_whole_threads_whose_head_is_older(saver: Any) -> None:
+    long_ago = datetime.now(timezone.utc) - timedelta(days=10)
+    old, old_sub = Recorder(saver, "old"), Recorder(saver, "old", ns="sub")
+    old.step({"log": [b"1"]}, parent=None, at=long_ago)
+    old.step({"log": [b"2"]}, at=long_ago + timedelta(hours=1))
+    old_sub.step({"log": [b"3"]}, parent=None, at=long_ago + timedelta(hours=2))
+    saver.put_pending("old", "", old.last, [PendingWrite("x", "error", "old")])
+    live = Recorder(saver, "live")
+    live.step({"log": [b"1"]}, parent=None, at=long_ago)
+    live.step({"log": [b"2"]})
+    Recorder(saver, "fresh").run(2)
+
+    result = saver.prune(older_than=timedelta(days=1))
+
+    assert result == PruneResult(threads_deleted=1, checkpoints_deleted=3)
+    assert saver.get("old", "") is None and saver.get("old", "sub") is None
+    assert sorted(t.thread_id for t in saver.list_threads()) == ["fresh", "live"]
+    assert len(list(saver.list_checkpoints("live", ""))) == 2, "a live thread keeps its old checkpoints"
+    assert saver.stats().pending_writes == 0
+
+
+def test_prune_older_than_with_a_thread_id_looks_at_that_thread_only(saver: Any) -> None:
+    long_ago = datetime.now(timezone.utc) - timedelta(days=10)
+    for thread_id in ("old-1", "old-2"):
+        Recorder(saver, thread_id).step({"log": [b"x"]}, parent=None, at=long_ago)
+    assert saver.prune(older_than=timedelta(days=1), thread_id="old-1") == PruneResult(1, 1)
+    assert [t.thread_id for t in saver.list_threads()] == ["old-2"]
+
+
+def test_prune_older_than_and_keep_last_together_drop_old_threads_and_trim_the_rest(
+    saver: Any,
+) -> None:
+    long_ago = datetime.now(timezone.utc) - timedelta(days=10)
+    Recorder(saver, "old").step({"log": [b"x"]}, parent=None, at=long_ago)
+    live = Recorder(saver, "live")
+    live.run(20)
+    result = saver.prune(older_than=timedelta(days=1), keep_last=1)
+    assert result.threads_deleted == 1
+    kept = ids(saver.list_checkpoints("live", ""))
+    assert result.checkpoints_deleted == 1 + 20 - len(kept)
+    assert kept[0] == live.last
+    assert_reads_back(saver, live, live.last)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {},
+        {"thread_id": "t"},
+        {"keep_last": 0},
+        {"keep_last": -1},
+        {"keep_last": 1.5},
+        {"keep_last": "2"},
+        {"older_than": 3600},
+        {"older_than": "1d", "keep_last": 1},
+    ],
+    ids=repr,
+)
+def test_prune_with_bad_arguments_is_a_config_error_and_deletes_nothing(
+    saver: Any, arguments: dict[str, Any]
+) -> None:
+    Recorder(saver, "t").run(5)
+    before = saver.stats()
+    with pytest.raises(ConfigError):
+        saver.prune(**arguments)
+    assert saver.stats() == before
+
+
+# --- stats -----------------------------------------------------------------------------------
+
+
+def test_stats_of_an_empty_store_are_zero(saver: Any) -> None:
+    assert saver.stats() == StoreStats(0, 0, 0, 0, 0, 0)
+
+
+def test_stats_count_threads_checkpoints_pending_writes_and_blob_bytes(saver: Any) -> None:
+    recs = [Recorder(saver, "a"), Recorder(saver, "a", ns="sub"), Recorder(saver, "b")]
+    for n, rec in enumerate(recs):
+        rec.run(10 + n, size=40 + n)
+    saver.put_pending("a", "", recs[0].last, [PendingWrite("x", "error", "e"), PendingWrite("y", "input", {"q": 1})])
+    saver.put_pending("b", "", recs[2].last, [PendingWrite("x", "error", "e")])
+
+    stats = saver.stats()
+    log_bytes = snapshot_bytes = 0
+    for rec in recs:
+        for stored in saver.list_checkpoints(rec.thread_id, rec.ns):
+            writes, snapshot = blob_sizes(saver, rec.records[stored.id], rec.values[stored.id])
+            log_bytes += writes
+            snapshot_bytes += snapshot if stored.snapshot is not None else 0
+    assert (stats.threads, stats.checkpoints, stats.pending_writes) == (2, 10 + 11 + 12, 3)
+    assert stats.log_bytes == log_bytes
+    assert stats.snapshot_bytes == snapshot_bytes
+    assert stats.bytes >= stats.log_bytes + stats.snapshot_bytes
+
+    saver.put_pending("b", "", recs[2].last, [PendingWrite("z", "error", "more " * 20)])
+    grown = saver.stats()
+    assert grown.pending_writes == 4 and grown.bytes > stats.bytes
+
+
+# --- concurrency --------------------------------------------------------------------------
+
+
+def run_together(workers: list[Callable[[], None]]) -> None:
+    """Start every worker at once in its own thread; re-raise the first failure."""
+    barrier = threading.Barrier(len(workers))
+    errors: list[BaseException] = []
+
+    def run(work: Callable[[], None]) -> None:
+        try:
+            barrier.wait()
+            work()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+@pytest.mark.parametrize("apart", ["threads", "namespaces"])
+def test_eight_writers_at_once_leave_every_chain_whole(saver: Any, apart: str) -> None:
+    recs = [
+        Recorder(saver, f"t{n}") if apart == "threads" else Recorder(saver, "t", ns=f"ns{n}")
+        for n in range(8)
+    ]
+
+    def work(rec: Recorder) -> Callable[[], None]:
+        def steps() -> None:
+            rng = random.Random(rec.thread_id + rec.ns)
+            for n in range(15):
+                rec.step({"log": [os.urandom(rng.randint(8, 200))], "n": n})
+                saver.put_pending(rec.thread_id, rec.ns, rec.last, [PendingWrite("x", "error", str(n))])
+                assert_reads_back(saver, rec, rec.last)
+                saver.list_threads(limit=3)
+
+        return steps
+
+    run_together([work(rec) for rec in recs])
+
+    for rec in recs:
+        assert ids(saver.list_checkpoints(rec.thread_id, rec.ns)) == sorted(rec.records, reverse=True)
+        assert saver.get_pending(rec.thread_id, rec.ns, rec.last) == [PendingWrite("x", "error", "14")]
+        for checkpoint_id in rec.records:
+            assert_reads_back(saver, rec, checkpoint_id)
+    stats = saver.stats()
+    assert (stats.threads, stats.checkpoints, stats.pending_writes) == (
+        8 if apart == "threads" else 1,
+        8 * 15,
+        8,
+    )
+
+
+# --- several savers on one store ----------------------------------------------------------
+
+
+def test_a_put_after_another_saver_deleted_its_parent_still_reads_back(
+    request: pytest.FixtureRequest, saver: Any
+) -> None:
+    known_bug(
+        request,
+        saver,
+        SqlSaver,
+        "SqlSaver.put takes the parent's snapshot counters from a per-process cache; "
+        "when another process deleted the parent, the child is stored without a "
+        "snapshot and get_chain returns [child] alone, which folds to the child's "
+        "writes only",
+    )
+    other = reopen(saver)
+    try:
+        rec = Recorder(saver, "t")
+        rec.step({"log": [os.urandom(2000)]}, parent=None)
+        rec.run(1, size=16)
+        other.delete_thread("t")
+        child = rec.step({"log": [b"after delete"]})
+        chain = saver.get_chain("t", "", child.id)
+        assert_whole(chain, child.id)
+        assert fold(chain) == rec.values[child.id]
+    finally:
+        getattr(other, "close", lambda: None)()
