@@ -215,13 +215,8 @@ def test_from_conn_string_with_block_works_and_closes_the_file_at_exit(
         assert linear(reopened).get_state(thread("t")).values == {"log": ["a", "b", "c"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="using a closed SqliteSaver reports 'Cannot operate on a closed database' but "
-    "advises opening the connection with check_same_thread=False (_guard maps every "
-    "sqlite3.ProgrammingError to the thread-sharing advice)",
-)
 def test_using_a_closed_saver_says_it_was_closed_without_unrelated_advice(tmp_path: Path) -> None:
+    """Not the check_same_thread advice meant for a connection shared between threads."""
     with SqliteSaver(tmp_path / "c.db") as saver:
         graph = linear(saver)
         graph.invoke({"log": []}, thread("t"))
@@ -506,13 +501,8 @@ def test_another_applications_database_is_refused_and_its_data_kept(tmp_path: Pa
     conn.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SqliteSaver switches any file it opens to WAL mode (PRAGMA journal_mode = WAL in "
-    "_configure) before _setup checks whose tables it holds: a refused foreign database "
-    "is left converted to WAL (header bytes 18-19 change, -wal/-shm files appear)",
-)
 def test_another_applications_database_is_left_byte_for_byte_unchanged(tmp_path: Path) -> None:
+    """In particular not switched to WAL mode before its tables were looked at."""
     path = tmp_path / "crm.db"
     other_application_db(path)
     before = file_bytes(path)
@@ -638,19 +628,14 @@ def test_a_metadata_blob_decoding_to_the_wrong_shape_gives_a_clear_error(
         assert_t2_readable(graph)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="list_threads decodes each head's metadata (codec.decode_metadata) outside "
-    "SqlSaver._decode, so a damaged head escapes unwrapped: a bare SerializationError, or "
-    "an AttributeError (not a CairnError) when the blob decodes to a scalar; neither names "
-    "the thread or the file, and no other thread can be listed",
-)
 @pytest.mark.parametrize(
     "garbage", [b"\xde\xad\xbe\xef garbage", b"\x01\x00"], ids=["garbage", "tagged-zero"]
 )
 def test_list_threads_with_a_damaged_head_names_the_thread_and_file(
     tmp_path: Path, garbage: bytes
 ) -> None:
+    """A damaged head's metadata: a CairnError naming the thread and the file (not a
+    bare decoding error, nor an AttributeError when the blob decodes to a scalar)."""
     path = tmp_path / "damaged.db"
     ids = two_threads(path)
     damage(path, "metadata", ids[0], garbage)
@@ -779,29 +764,30 @@ def test_prune_keep_last_leaves_every_kept_checkpoint_with_the_same_values(tmp_p
         assert graph.get_state(thread("long")).values["items"][:60] == head["items"]
 
 
+IDLE = 0.8  # seconds between the "old" and the "fresh" thread
+IDLE_CUTOFF = timedelta(seconds=IDLE / 2)
+
+
 def test_prune_older_than_drops_idle_threads(tmp_path: Path) -> None:
     path = tmp_path / "idle.db"
     with SqliteSaver(path) as saver:
         graph = linear(saver)
-        for tid in ("old", "fresh"):
-            graph.invoke({"log": []}, thread(tid))
-    conn = sqlite3.connect(path)  # make "old" two days idle
-    conn.execute(
-        "UPDATE cairn_checkpoints SET created_at = '2000-01-01T00:00:00+00:00' WHERE thread_id = 'old'"
-    )
-    conn.commit()
-    conn.close()
-    with SqliteSaver(path) as saver:
-        graph = linear(saver)
-        result = saver.prune(older_than=timedelta(days=1))
+        graph.invoke({"log": []}, thread("old"))
+        time.sleep(IDLE)
+        graph.invoke({"log": []}, thread("fresh"))
+        result = saver.prune(older_than=IDLE_CUTOFF)
         assert (result.threads_deleted, result.checkpoints_deleted) == (1, 5)
         assert [t.thread_id for t in saver.list_threads()] == ["fresh"]
         assert graph.get_state(thread("old")).values == {}
+        assert graph.get_state(thread("fresh")).values == {"log": ["a", "b", "c"]}
 
+    with SqliteSaver(path) as saver:  # another saver on the file: every thread is idle now
+        graph = linear(saver)
         result = saver.prune(older_than=timedelta(0))
         assert (result.threads_deleted, result.checkpoints_deleted) == (1, 5)
         assert saver.list_threads() == []
         assert saver.stats().threads == 0
+        assert graph.get_state(thread("fresh")).values == {}
 
 
 def test_stats_count_threads_checkpoints_and_bytes(tmp_path: Path) -> None:
@@ -831,34 +817,24 @@ def test_stats_count_threads_checkpoints_and_bytes(tmp_path: Path) -> None:
         assert smaller.bytes < with_pending.bytes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SqliteSaver._after_delete runs conn.execute('PRAGMA incremental_vacuum'), which in "
-    "Python's sqlite3 steps the pragma once and frees ONE page per call; the freed pages "
-    "stay in the file (executescript or a loop until freelist_count is 0 would free them)",
-)
 @pytest.mark.parametrize("how", ["delete_thread", "prune_older_than"])
 def test_deleting_most_data_shrinks_the_file(tmp_path: Path, how: str) -> None:
+    """The freed pages leave the file (``conn.execute("PRAGMA incremental_vacuum")``
+    alone frees a single page in Python's sqlite3)."""
     path = tmp_path / "big.db"
     with SqliteSaver(path) as saver:
         grow_thread(growing(saver, 60, width=4000), "big", 60)
+        if how == "prune_older_than":
+            time.sleep(IDLE)  # "big" has been idle for a while
         grow_thread(growing(saver, 2), "small", 2)
     big = os.path.getsize(path)  # closed: the WAL is checkpointed into the file
     assert big > 400_000
-    if how == "prune_older_than":  # make "big" idle for a long time
-        conn = sqlite3.connect(path)
-        conn.execute(
-            "UPDATE cairn_checkpoints SET created_at = '2000-01-01T00:00:00+00:00' "
-            "WHERE thread_id = 'big'"
-        )
-        conn.commit()
-        conn.close()
 
     with SqliteSaver(path) as saver:
         if how == "delete_thread":
             saver.delete_thread("big")
         else:
-            assert saver.prune(older_than=timedelta(days=1)).threads_deleted == 1
+            assert saver.prune(older_than=IDLE_CUTOFF).threads_deleted == 1
         assert saver.stats().threads == 1
     shrunk = os.path.getsize(path)
     with SqliteSaver(path) as saver:

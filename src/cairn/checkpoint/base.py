@@ -183,6 +183,22 @@ def is_older(created_at: str, age: timedelta) -> bool:
     return datetime.fromisoformat(created_at) < datetime.now(timezone.utc) - age
 
 
+def check_limit(limit: int | None) -> None:
+    from cairn.errors import ConfigError
+
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise ConfigError(f"limit must be a whole number >= 0, got {limit!r}")
+
+
+def already_stored(checkpoint: Checkpoint, where: str) -> Exception:
+    from cairn.errors import StorageError
+
+    return StorageError(
+        f"checkpoint {checkpoint.id!r} of thread {checkpoint.thread_id!r} is already stored in "
+        f"{where}; stored checkpoints never change: make a new one with a new id"
+    )
+
+
 def check_prune_args(keep_last: int | None, older_than: timedelta | None) -> None:
     from cairn.errors import ConfigError
 
@@ -216,7 +232,12 @@ class BaseCheckpointSaver(ABC):
         """Store ``checkpoint`` and ``pending`` (writes against it) atomically;
         ``values`` is the full state at it, kept as a snapshot when
         ``snapshot_policy`` says one is due. Clears the pending writes of the
-        checkpoint's parent, whose step is now complete."""
+        checkpoint's parent, whose step is now complete.
+
+        The checkpoint's id must sort after its parent's (ids are made by
+        ``ids.new_checkpoint_id``); its ``created_at`` and ``snapshot`` are
+        ignored. A checkpoint whose parent is not stored starts a new chain
+        (with a snapshot). An id that is already stored raises StorageError."""
 
     @abstractmethod
     def put_pending(

@@ -142,7 +142,9 @@ def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> Checkp
 
 def decode_metadata(serde: Serializer, blob: bytes, source: str, step: int) -> dict[str, Any]:
     """A checkpoint's metadata, with the fields kept in columns put back."""
-    metadata: dict[str, Any] = unpack(serde, blob)
+    metadata = unpack(serde, blob)
+    if not isinstance(metadata, dict):
+        raise SerializationError(f"stored metadata is a {type(metadata).__name__}, not a dict")
     metadata.update(source=source, step=step, parents=metadata.get("parents", {}))
     return metadata
 

@@ -7,7 +7,6 @@ plain SQL that SQLite and PostgreSQL both accept.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections import OrderedDict
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping, Protocol, Sequence
@@ -21,6 +20,8 @@ from cairn.checkpoint.base import (
     PruneResult,
     StoreStats,
     ThreadInfo,
+    already_stored,
+    check_limit,
     check_prune_args,
     prunable,
 )
@@ -61,7 +62,6 @@ class SqlSaver(BaseCheckpointSaver):
 
     def __init__(self, serde: Serializer | None = None) -> None:
         self.serde = serde or Serializer()
-        self._counters: OrderedDict[tuple[str, str, str], tuple[int, int]] = OrderedDict()
 
     # -- what a backend supplies ----------------------------------------------
 
@@ -97,11 +97,6 @@ class SqlSaver(BaseCheckpointSaver):
                 f"delete the thread with delete_thread({row.thread_id!r})"
             ) from exc
 
-    def _remember(self, key: tuple[str, str, str], counters: tuple[int, int]) -> None:
-        self._counters[key] = counters
-        if len(self._counters) > 4096:
-            self._counters.popitem(last=False)
-
     # -- the contract ----------------------------------------------------------
 
     def put(
@@ -110,23 +105,30 @@ class SqlSaver(BaseCheckpointSaver):
         values: Mapping[str, Any],
         pending: Sequence[PendingWrite] = (),
     ) -> None:
-        parent = None
-        if checkpoint.parent_id is not None:
-            key = (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id)
-            parent = self._counters.get(key)
-            if parent is None:
-                with self._read() as cur:
-                    cur.execute(
-                        self._sql(
-                            "SELECT snapshot_bytes, log_bytes FROM cairn_checkpoints "
-                            "WHERE thread_id = ? AND ns = ? AND id = ?"
-                        ),
-                        key,
-                    )
-                    found = cur.fetchone()
-                parent = (int(found[0]), int(found[1])) if found else None
-        row = codec.encode(self.serde, checkpoint, values, parent, self.snapshot_policy.ratio)
         with self._write() as cur:
+            # The parent's counters are read in the same transaction: if another
+            # process deleted the parent, this checkpoint becomes a root with a
+            # snapshot instead of a link to nothing.
+            parent = None
+            if checkpoint.parent_id is not None:
+                cur.execute(
+                    self._sql(
+                        "SELECT snapshot_bytes, log_bytes FROM cairn_checkpoints "
+                        "WHERE thread_id = ? AND ns = ? AND id = ?"
+                    ),
+                    (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id),
+                )
+                found = cur.fetchone()
+                parent = (int(found[0]), int(found[1])) if found else None
+            row = codec.encode(self.serde, checkpoint, values, parent, self.snapshot_policy.ratio)
+            cur.execute(
+                self._sql(
+                    "SELECT 1 FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?"
+                ),
+                (row.thread_id, row.ns, row.id),
+            )
+            if cur.fetchone() is not None:
+                raise already_stored(checkpoint, self.location)
             cur.execute(
                 self._sql(f"INSERT INTO cairn_checkpoints ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"),
                 (
@@ -143,7 +145,6 @@ class SqlSaver(BaseCheckpointSaver):
                     (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id),
                 )
             self._insert_pending(cur, row.thread_id, row.ns, row.id, pending)
-        self._remember((row.thread_id, row.ns, row.id), (row.snapshot_bytes, row.log_bytes))
 
     def put_pending(
         self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite]
@@ -257,14 +258,19 @@ class SqlSaver(BaseCheckpointSaver):
     def list_threads(
         self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None
     ) -> list[ThreadInfo]:
+        check_limit(limit)
+        if limit == 0:
+            return []
         with self._read() as cur:
+            # A thread's head is its newest top-level checkpoint (namespace "").
             cur.execute(
-                "SELECT thread_id, COUNT(*), MIN(id), MAX(id) "
+                "SELECT thread_id, COUNT(*), MIN(id), MAX(id), "
+                "COALESCE(MAX(CASE WHEN ns = '' THEN id END), MAX(id)) "
                 "FROM cairn_checkpoints GROUP BY thread_id ORDER BY MAX(id) DESC"
             )
             threads = cur.fetchall()
             found = []
-            for thread_id, count, first_id, head_id in threads:
+            for thread_id, count, first_id, last_id, head_id in threads:
                 cur.execute(
                     self._sql(
                         "SELECT metadata, source, step FROM cairn_checkpoints "
@@ -273,14 +279,21 @@ class SqlSaver(BaseCheckpointSaver):
                     (thread_id, head_id),
                 )
                 blob, source, step = cur.fetchone()
-                metadata = codec.decode_metadata(self.serde, bytes(blob), source, step)
+                try:
+                    metadata = codec.decode_metadata(self.serde, bytes(blob), source, step)
+                except Exception as exc:
+                    raise StorageError(
+                        f"the head checkpoint {head_id!r} of thread {thread_id!r} in "
+                        f"{self.location} cannot be read ({exc}); restore the database from a "
+                        f"backup, or delete the thread with delete_thread({thread_id!r})"
+                    ) from exc
                 if all(metadata.get(k) == v for k, v in (filter or {}).items()):
                     found.append(
                         ThreadInfo(
                             thread_id,
                             int(count),
                             created_at_of(first_id),
-                            created_at_of(head_id),
+                            created_at_of(last_id),
                             metadata,
                         )
                     )
@@ -292,7 +305,6 @@ class SqlSaver(BaseCheckpointSaver):
         with self._write() as cur:
             cur.execute(self._sql("DELETE FROM cairn_checkpoints WHERE thread_id = ?"), (thread_id,))
             cur.execute(self._sql("DELETE FROM cairn_pending WHERE thread_id = ?"), (thread_id,))
-        self._counters.clear()
         self._after_delete()
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
@@ -382,7 +394,6 @@ class SqlSaver(BaseCheckpointSaver):
                         )
                         checkpoints_deleted += 1
         if checkpoints_deleted:
-            self._counters.clear()
             self._after_delete()
         return PruneResult(threads_deleted, checkpoints_deleted)
 

@@ -12,7 +12,7 @@ from cairn.errors import ConfigError, InvalidUpdateError
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.graph.state import GraphSpec
-from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
+from cairn.runtime.config import canonical, read_config, require_thread
 from cairn.runtime.heads import HeadCache
 from cairn.runtime.loop import Run, Step, make_checkpoint, node_config
 from cairn.runtime.snapshot import build_snapshot, empty_snapshot, matches

@@ -30,7 +30,7 @@ from cairn.runtime.config import RunConfig, require_thread
 from cairn.runtime.executor import TaskResult, arun_step, run_step
 from cairn.runtime.persist import Persister
 from cairn.runtime.plan import plan_next, start_task
-from cairn.runtime.state import apply_updates, fold, ordered_writes
+from cairn.runtime.state import apply_updates, ordered_writes
 from cairn.types import Command, Interrupt
 
 if TYPE_CHECKING:

@@ -22,10 +22,13 @@ from cairn.checkpoint.base import (
     PruneResult,
     StoreStats,
     ThreadInfo,
+    already_stored,
+    check_limit,
     check_prune_args,
     is_older,
     prunable,
 )
+from cairn.checkpoint.ids import created_at_of
 from cairn.checkpoint.serde import Serializer
 from cairn.errors import ConfigError
 
@@ -66,6 +69,8 @@ class InMemorySaver(BaseCheckpointSaver):
             space = self._threads.setdefault(checkpoint.thread_id, {}).setdefault(
                 checkpoint.ns, _Namespace()
             )
+            if checkpoint.id in space.rows:
+                raise already_stored(checkpoint, "this InMemorySaver")
             parent = space.rows.get(checkpoint.parent_id) if checkpoint.parent_id else None
             row = codec.encode(
                 self.serde,
@@ -74,11 +79,10 @@ class InMemorySaver(BaseCheckpointSaver):
                 (parent.snapshot_bytes, parent.log_bytes) if parent else None,
                 self.snapshot_policy.ratio,
             )
-            if checkpoint.id not in space.rows:
-                if not space.order or space.order[-1] < checkpoint.id:
-                    space.order.append(checkpoint.id)
-                else:
-                    bisect.insort(space.order, checkpoint.id)
+            if not space.order or space.order[-1] < checkpoint.id:
+                space.order.append(checkpoint.id)
+            else:
+                bisect.insort(space.order, checkpoint.id)
             space.rows[checkpoint.id] = row
             if checkpoint.parent_id:
                 space.pending.pop(checkpoint.parent_id, None)
@@ -154,6 +158,7 @@ class InMemorySaver(BaseCheckpointSaver):
     def list_threads(
         self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None
     ) -> list[ThreadInfo]:
+        check_limit(limit)
         with self._lock:
             found = [
                 info
@@ -173,8 +178,8 @@ class InMemorySaver(BaseCheckpointSaver):
         return ThreadInfo(
             thread_id=thread_id,
             checkpoints=len(rows),
-            created_at=min(r.created_at for r in rows),
-            updated_at=max(r.created_at for r in rows),
+            created_at=created_at_of(min(r.id for r in rows)),
+            updated_at=created_at_of(max(r.id for r in rows)),
             metadata=codec.decode_metadata(self.serde, head.metadata, head.source, head.step),
         )
 

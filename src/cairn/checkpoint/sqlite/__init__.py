@@ -101,6 +101,17 @@ class SqliteSaver(SqlSaver):
         try:
             with self._lock:
                 conn = self._conn
+                conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+                tables = {
+                    row[0]
+                    for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                } - {"sqlite_sequence"}
+                if tables and "cairn_meta" not in tables:
+                    raise StorageError(
+                        f"{self.location} holds tables that are not cairn's "
+                        f"({', '.join(sorted(tables))}); cairn will not write into another "
+                        "application's database: use a new file"
+                    )
                 if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
                     conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -162,6 +173,10 @@ class SqliteSaver(SqlSaver):
         try:
             return action()
         except sqlite3.ProgrammingError as exc:
+            if "closed" in str(exc):
+                raise StorageError(
+                    f"{self.location}: the saver was closed; open a new SqliteSaver to use it again"
+                ) from exc
             raise StorageError(
                 f"{self.location}: {exc}; open the connection with "
                 "sqlite3.connect(path, check_same_thread=False) to share it between threads"
@@ -176,8 +191,8 @@ class SqliteSaver(SqlSaver):
 
     def _after_delete(self) -> None:
         with self._lock:
-            # Each step of the pragma frees one page: run it to the end.
-            self._conn.execute("PRAGMA incremental_vacuum").fetchall()
+            # execute() steps the pragma once, freeing one page; a script runs it out.
+            self._conn.executescript("PRAGMA incremental_vacuum;")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- lifetime ------------------------------------------------------------------
