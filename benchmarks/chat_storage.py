@@ -6,7 +6,11 @@ a durable SQLite saver. Prints the bytes stored against the bytes of the
 messages themselves, the time of early and late turns, and what a cold
 ``get_state`` (a new process's first read) has to read.
 
-    python benchmarks/chat_storage.py [--turns 400] [--db PATH]
+The workload runs twice: with language-like text (words of a 400-word
+vocabulary drawn with Zipf's law, as words are in real messages) and with
+random letters, which no compressor can shrink much: the worst case.
+
+    python benchmarks/chat_storage.py [--turns 400]
 """
 
 from __future__ import annotations
@@ -25,19 +29,27 @@ from cairn.graph import START, MessagesState, StateGraph
 SIZE = 500
 
 
-def text(rng: random.Random, size: int = SIZE) -> str:
-    """Word-like text of about ``size`` characters."""
-    words = []
+_SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "ta", "se", "po", "vi", "da", "ge", "hu", "ab", "or", "in"]
+_VOCABULARY = ["".join(random.Random(i).choices(_SYLLABLES, k=1 + i % 4)) for i in range(400)]
+_ZIPF = [1 / rank for rank in range(1, len(_VOCABULARY) + 1)]
+
+
+def text(rng: random.Random, kind: str, size: int = SIZE) -> str:
+    """About ``size`` characters of "words" (language-like) or "random" letters."""
+    words: list[str] = []
     while sum(len(w) + 1 for w in words) < size:
-        words.append("".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9))))
+        if kind == "words":
+            words.append(rng.choices(_VOCABULARY, _ZIPF)[0])
+        else:
+            words.append("".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9))))
     return " ".join(words)[:size]
 
 
-def build(saver: Any) -> Any:
+def build(saver: Any, kind: str) -> Any:
     rng = random.Random(7)
 
     def reply(state: MessagesState) -> dict[str, Any]:
-        return {"messages": [{"role": "assistant", "content": text(rng)}]}
+        return {"messages": [{"role": "assistant", "content": text(rng, kind)}]}
 
     return StateGraph(MessagesState).add_node("reply", reply).add_edge(START, "reply").compile(
         checkpointer=saver
@@ -48,48 +60,53 @@ def file_bytes(path: str) -> int:
     return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=400)
-    parser.add_argument("--db", default=None)
-    args = parser.parse_args()
-    path = args.db or os.path.join(tempfile.mkdtemp(), "chat.db")
+def run(turns: int, kind: str) -> None:
+    path = os.path.join(tempfile.mkdtemp(), "chat.db")
     rng = random.Random(1)
     config = {"configurable": {"thread_id": "chat"}}
     times = []
     with SqliteSaver(path) as saver:
-        graph = build(saver)
-        for _ in range(args.turns):
+        graph = build(saver, kind)
+        for _ in range(turns):
             started = time.perf_counter()
-            graph.invoke({"messages": [{"role": "user", "content": text(rng)}]}, config)
+            graph.invoke({"messages": [{"role": "user", "content": text(rng, kind)}]}, config)
             times.append(time.perf_counter() - started)
         stats = saver.stats()
-        saver._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    message_bytes = 2 * args.turns * SIZE
-    with SqliteSaver(path) as cold:
-        graph = build(cold)
-        head = cold.get(config["configurable"]["thread_id"], "")
+    message_bytes = 2 * turns * SIZE
+    with SqliteSaver(path) as cold:  # a new saver and graph: nothing cached
+        graph = build(cold, kind)
+        head = cold.get("chat", "")
         assert head is not None
         chain = cold.get_chain("chat", "", head.id)
-        snapshot = len(cold.serde.dumps(dict(chain[0].snapshot or {})))
-        log = sum(len(cold.serde.dumps([[w.task_id, w.name, w.update, w.goto] for w in c.writes])) for c in chain[1:])
+        read = len(cold.serde.dumps(dict(chain[0].snapshot or {}))) + sum(
+            len(cold.serde.dumps([[w.task_id, w.name, w.update, w.goto] for w in c.writes]))
+            for c in chain[1:]
+        )
         started = time.perf_counter()
         state = graph.get_state(config)
         cold_ms = (time.perf_counter() - started) * 1000
         state_bytes = len(cold.serde.dumps(state.values))
-    early = sum(times[5:15]) / 10 * 1000
-    late = sum(times[-10:]) / 10 * 1000
-    print(f"turns                      {args.turns}")
-    print(f"message bytes              {message_bytes:,}")
-    print(f"checkpoints                {stats.checkpoints:,}")
-    print(f"stored bytes (blobs)       {stats.bytes:,}  = {stats.bytes / message_bytes:.2f}x messages")
-    print(f"  log / snapshots          {stats.log_bytes:,} / {stats.snapshot_bytes:,}")
-    print(f"database file              {file_bytes(path):,}  = {file_bytes(path) / message_bytes:.2f}x messages")
-    print(f"turn time, turns 6-15      {early:.2f} ms")
-    print(f"turn time, last 10 turns   {late:.2f} ms")
-    print(f"cold get_state             {cold_ms:.2f} ms, read {snapshot + log:,} bytes "
-          f"({len(chain)} rows) for a state of {state_bytes:,} bytes "
-          f"= {(snapshot + log) / state_bytes:.2f}x")
+    size = file_bytes(path)
+    tenth = sum(times[5:15]) / 10 * 1000
+    last = sum(times[-10:]) / 10 * 1000
+    print(f"\n{turns}-turn chat, {kind} text")
+    print(f"  message bytes              {message_bytes:,}")
+    print(f"  checkpoints                {stats.checkpoints:,}")
+    print(f"  database file              {size:,} bytes = {size / message_bytes:.2f}x the messages")
+    print(f"  stored blobs               {stats.bytes:,} (log {stats.log_bytes:,}, "
+          f"snapshots {stats.snapshot_bytes:,})")
+    print(f"  turn time, turns 6-15      {tenth:.2f} ms")
+    print(f"  turn time, last 10 turns   {last:.2f} ms")
+    print(f"  cold get_state             {cold_ms:.2f} ms; read {read:,} bytes "
+          f"({len(chain)} checkpoints) for a state of {state_bytes:,} = {read / state_bytes:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--turns", type=int, default=400)
+    args = parser.parse_args()
+    for kind in ("words", "random"):
+        run(args.turns, kind)
 
 
 if __name__ == "__main__":

@@ -69,3 +69,33 @@ def test_messages_of_earlier_checkpoints_stay_as_they_were(saver: Any) -> None:
     graph.invoke({"messages": [{"role": "user", "content": "two"}]}, thread("chat"))
     lengths = [len(s.values.get("messages", [])) for s in graph.get_state_history(thread("chat"))]
     assert lengths == [4, 3, 2, 2, 1, 0]
+
+
+def test_a_cold_read_of_a_long_chat_equals_what_the_run_saw(saver: Any) -> None:
+    """A new graph (nothing cached) folds the stored writes, replacements and
+    removals included, back into exactly the state the live run had, and
+    ids assigned when the messages were written stay the same."""
+
+    def reply(state: MessagesState) -> dict[str, Any]:
+        turn = len(state["messages"])
+        out: list[Any] = [{"role": "assistant", "content": f"reply {turn}"}]
+        if turn % 7 == 0:  # rewrite the first message now and then
+            out.append({**state["messages"][0], "content": f"edited at {turn}"})
+        if turn % 11 == 0:  # and drop the oldest reply
+            oldest = next(m for m in state["messages"] if m["role"] == "assistant")
+            out.append({"type": "remove", "id": oldest["id"]})
+        return {"messages": out}
+
+    def build() -> Any:
+        return StateGraph(MessagesState).add_node("reply", reply).add_edge(START, "reply").compile(
+            checkpointer=saver
+        )
+
+    live = build()
+    for turn in range(60):
+        seen = live.invoke({"messages": [{"role": "user", "content": f"turn {turn}"}]}, "chat")
+    cold = build()
+    assert cold.get_state("chat").values == seen
+    assert [s.values for s in cold.get_state_history("chat")] == [
+        s.values for s in live.get_state_history("chat")
+    ]

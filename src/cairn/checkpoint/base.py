@@ -113,7 +113,7 @@ class SnapshotPolicy:
     ``ratio`` states' worth of writes.
     """
 
-    ratio: float = 1.0
+    ratio: float = 1.25
 
     def due(self, snapshot_bytes: int, log_bytes: int) -> bool:
         return log_bytes >= self.ratio * snapshot_bytes

@@ -98,6 +98,7 @@ def _prepare(update: Any) -> list[Any]:
 
 
 add_messages.prepare = _prepare  # type: ignore[attr-defined]
+add_messages.batchable = True  # type: ignore[attr-defined]
 
 
 class MessagesState(TypedDict):
