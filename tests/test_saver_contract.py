@@ -120,7 +120,7 @@ def test_put_stores_values_as_the_snapshot_and_ignores_the_records_snapshot_fiel
     saver: Any,
 ) -> None:
     root = make_checkpoint("t", writes=[write("__start__", {"real": 1})])
-    saver.put(root.with_snapshot({"bogus": True}), {"real": 1})
+    saver.put(replace(root, snapshot={"bogus": True}), {"real": 1})
     [stored] = saver.get_chain("t", "", root.id)
     assert stored.snapshot == {"real": 1}
 

@@ -11,8 +11,8 @@ to the checkpoint asked for, and the runtime folds them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 __all__ = [
@@ -98,9 +98,6 @@ class Checkpoint:
     carry: Mapping[str, Any] = field(default_factory=dict)
     snapshot: Mapping[str, Any] | None = None
 
-    def with_snapshot(self, values: Mapping[str, Any] | None) -> "Checkpoint":
-        return replace(self, snapshot=values)
-
 
 @dataclass(frozen=True, slots=True)
 class SnapshotPolicy:
@@ -176,11 +173,6 @@ def prunable(links: Iterable[ChainLink], keep_last: int) -> set[str]:
                 break
             current = by_id.get(current.parent_id)
     return {link.id for link in ordered if link.id not in keep}
-
-
-def is_older(created_at: str, age: timedelta) -> bool:
-    """Whether an ISO-8601 UTC timestamp lies more than ``age`` in the past."""
-    return datetime.fromisoformat(created_at) < datetime.now(timezone.utc) - age
 
 
 def check_limit(limit: int | None) -> None:

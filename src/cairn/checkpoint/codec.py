@@ -16,7 +16,7 @@ from __future__ import annotations
 import zlib
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of
@@ -163,6 +163,3 @@ def decode_pending(serde: Serializer, task_id: str, kind: str, blob: bytes) -> P
         value = TaskWrite(tid, name, update, tuple(goto))
     return PendingWrite(task_id, kind, value)
 
-
-def decode_all(serde: Serializer, rows: Sequence[Row]) -> list[Checkpoint]:
-    return [decode(serde, row) for row in rows]

@@ -64,6 +64,8 @@ class GraphSpec:
     """Join target -> the sources it waits for (``add_edge([a, b], c)``)."""
     branches: Mapping[str, tuple[Branch, ...]]
     joins_by_source: Mapping[str, tuple[str, ...]]
+    order: Mapping[str, int]
+    """Each node's position in the order nodes were added (tasks are listed so)."""
 
 
 def _literal_names(annotation: Any) -> tuple[str, ...] | None:
@@ -332,6 +334,7 @@ class StateGraph:
             joins=joins,
             branches={k: tuple(v) for k, v in self.branches.items()},
             joins_by_source={k: tuple(v) for k, v in by_source.items()},
+            order={name: i for i, name in enumerate(self.nodes)},
         )
 
     def _check_reachable(self) -> None:

@@ -34,8 +34,3 @@ class HeadCache:
             self._entries.move_to_end((thread_id, ns))
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
-
-    def forget(self, thread_id: str) -> None:
-        with self._lock:
-            for key in [k for k in self._entries if k[0] == thread_id]:
-                del self._entries[key]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
@@ -44,10 +43,6 @@ class Step:
     checkpoint: Checkpoint
     writes: list[TaskWrite]
     values: dict[str, Any]
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
 
 
 def node_config(config: RunConfig, thread_id: str, run_id: str | None = None) -> dict[str, Any]:
@@ -136,8 +131,7 @@ class Run:
         self.thread_id = require_thread(config, "invoke") if self.saver else (config.thread_id or "")
         self.ns = config.checkpoint_ns
         self.interrupts: list[Interrupt] = []
-        self._waiting: dict[str, list[tuple[str, Any]]] = {}
-        self.values: dict[str, Any] = {}
+        self.cursor: _Cursor | None = None
         self.node_config = node_config(config, self.thread_id, self.run_id)
 
     # -- starting ------------------------------------------------------------
@@ -208,29 +202,30 @@ class Run:
                 "with an input: invoke({...}, config)"
             )
         values = self.graph.values_at(base)
-        is_head = config.checkpoint_id is None or self._is_head(base)
-        start = _Cursor(self._with_input(base), values, resuming=True)
-        if is_head:
-            self._load_pending(start)
+        pending: dict[str, list[PendingWrite]] = {}
+        for write in self.saver.get_pending(self.thread_id, self.ns, base.id):
+            pending.setdefault(write.kind, []).append(write)
+        start = _Cursor(self._with_input(base, pending.get("input", [])), values, resuming=True)
+        waiting: dict[str, list[Any]] = {}
+        # What a failed or paused step left is reused only when resuming the
+        # head; replaying an older checkpoint runs its tasks afresh.
+        if config.checkpoint_id is None or self._is_head(base):
+            start.reuse = {w.task_id: w.value for w in pending.get("result", ())}
+            start.answers = {w.task_id: list(w.value) for w in pending.get("resume", ())}
+            waiting = {w.task_id: w.value for w in pending.get("interrupt", ())}
         if resume is not None:
-            self._apply_resume(start, resume.resume)
+            self._apply_resume(start, waiting, resume.resume)
         return start
 
-    def _with_input(self, checkpoint: Checkpoint) -> Checkpoint:
+    def _with_input(self, checkpoint: Checkpoint, inputs: list[PendingWrite]) -> Checkpoint:
         """``checkpoint`` with the run input its ``__start__`` task applies, found
         among its pending writes or, once applied, in its first child's writes."""
         tasks = checkpoint.tasks
         if not tasks or tasks[0].name != START or tasks[0].arg is not None:
             return checkpoint
-        saver = self.saver
-        assert saver is not None
-        found = [
-            w.value
-            for w in saver.get_pending(self.thread_id, self.ns, checkpoint.id)
-            if w.kind == "input" and w.task_id == tasks[0].id
-        ]
+        found = [w.value for w in inputs if w.task_id == tasks[0].id]
         if not found:
-            child = saver.first_child(self.thread_id, self.ns, checkpoint.id)
+            child = self.saver.first_child(self.thread_id, self.ns, checkpoint.id)  # type: ignore[union-attr]
             found = [w.update for w in (child.writes if child else ()) if w.task_id == tasks[0].id]
         arg = found[0] if found else {}
         return replace(checkpoint, tasks=(replace(tasks[0], arg=arg), *tasks[1:]))
@@ -239,18 +234,9 @@ class Run:
         head = self.saver.get(self.thread_id, self.ns)  # type: ignore[union-attr]
         return head is not None and head.id == checkpoint.id
 
-    def _load_pending(self, start: _Cursor) -> None:
-        pending: dict[str, list[PendingWrite]] = {}
-        for write in self.saver.get_pending(self.thread_id, self.ns, start.checkpoint.id):  # type: ignore[union-attr]
-            pending.setdefault(write.kind, []).append(write)
-        start.reuse = {w.task_id: w.value for w in pending.get("result", ())}
-        start.answers = {w.task_id: list(w.value) for w in pending.get("resume", ())}
-        self._waiting = {
-            w.task_id: [tuple(pair) for pair in w.value] for w in pending.get("interrupt", ())
-        }
-
-    def _apply_resume(self, start: _Cursor, answer: Any) -> None:
-        by_id = {iid: task_id for task_id, pairs in self._waiting.items() for iid, _ in pairs}
+    def _apply_resume(self, start: _Cursor, waiting: Mapping[str, list[Any]], answer: Any) -> None:
+        """Record ``answer`` for the pending interrupt(s) it answers."""
+        by_id = {iid: task_id for task_id, pairs in waiting.items() for iid, _ in pairs}
         if not by_id:
             raise InvalidResumeError(
                 f"thread {self.thread_id!r} has no pending interrupt to resume; "
@@ -284,44 +270,46 @@ class Run:
 
     def steps(self, input: Any) -> Iterator[Step]:
         """Run to the end (or an interrupt), yielding after each committed step."""
-        cursor: _Cursor | None = None
         try:
-            cursor = self._start(input)
-            self.values = cursor.values
+            self.cursor = cursor = self._start(input)
             while (todo := self._next_batch(cursor)) is not None:
                 results, stopped = run_step(
                     self.graph.runner, todo, cursor.values, self.node_config, cursor.answers
                 )
-                step = self._commit(cursor, results, stopped)
+                step = self._commit(cursor, todo, results, stopped)
                 if step is None:
                     return
                 yield step
                 if self._stops_after(step):
                     return
         finally:
-            self._finish(cursor)
+            self._finish()
 
     async def asteps(self, input: Any) -> AsyncIterator[Step]:
         """The async twin of ``steps``: async nodes run on the event loop."""
-        cursor: _Cursor | None = None
         try:
-            cursor = self._start(input)
-            self.values = cursor.values
+            self.cursor = cursor = self._start(input)
             while (todo := self._next_batch(cursor)) is not None:
                 results, stopped = await arun_step(
                     self.graph.runner, todo, cursor.values, self.node_config, cursor.answers
                 )
-                step = self._commit(cursor, results, stopped)
+                step = self._commit(cursor, todo, results, stopped)
                 if step is None:
                     return
                 yield step
                 if self._stops_after(step):
                     return
         finally:
-            self._finish(cursor)
+            self._finish()
 
-    def _finish(self, cursor: _Cursor | None) -> None:
+    @property
+    def values(self) -> dict[str, Any]:
+        """The state where the run stands (after its last committed step)."""
+        return self.cursor.values if self.cursor is not None else {}
+
+    def _finish(self) -> None:
         """Store what is still held, then remember the head's state."""
+        cursor = self.cursor
         if self.persist is not None:
             self.persist.flush()
             if cursor is not None:
@@ -345,14 +333,17 @@ class Run:
         return [t for t in tasks if t.id not in cursor.reuse]
 
     def _commit(
-        self, cursor: _Cursor, results: list[TaskResult], stopped: BaseException | None
+        self,
+        cursor: _Cursor,
+        todo: list[TaskRecord],
+        results: list[TaskResult],
+        stopped: BaseException | None,
     ) -> Step | None:
         """Apply a finished step and checkpoint it; on failure keep what
         finished as pending writes and raise (or pause, on an interrupt)."""
         checkpoint = cursor.checkpoint
         done = {r.task.id: r.outcome for r in results if r.outcome is not None}
-        expected = sum(1 for t in checkpoint.tasks if t.id not in cursor.reuse)
-        if stopped is not None or len(done) < expected:
+        if stopped is not None or len(done) < len(todo):
             self._record_failure(checkpoint, results)
             if stopped is not None:
                 raise stopped
@@ -375,7 +366,6 @@ class Run:
             self.persist.put(checkpoint, values)
         cursor.checkpoint, cursor.values = checkpoint, values
         cursor.reuse, cursor.answers = {}, {}
-        self.values = values
         return Step(checkpoint, writes, values)
 
     def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:

@@ -40,16 +40,10 @@ def plan_next(
                 triggered.add(target)
                 del waiting[target]
     held = set(carry.get("deferred", ()))
-    active = []
-    for name in spec.nodes:
-        if name in triggered:
-            if spec.nodes[name].defer:
-                held.add(name)
-            else:
-                active.append(name)
+    held.update(name for name in triggered if spec.nodes[name].defer)
+    active = sorted((n for n in triggered if not spec.nodes[n].defer), key=spec.order.__getitem__)
     if not active and not sends and held:
-        active = [name for name in spec.nodes if name in held]
-        held = set()
+        active, held = sorted(held, key=spec.order.__getitem__), set()
     tasks = [TaskRecord(task_id(checkpoint_id, name, i), name) for i, name in enumerate(active)]
     offset = len(tasks)
     for i, (name, arg) in enumerate(sends):

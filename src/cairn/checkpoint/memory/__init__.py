@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import threading
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping, Sequence
 
 from cairn.checkpoint import codec
@@ -25,10 +25,9 @@ from cairn.checkpoint.base import (
     already_stored,
     check_limit,
     check_prune_args,
-    is_older,
     prunable,
 )
-from cairn.checkpoint.ids import created_at_of
+from cairn.checkpoint.ids import created_at_of, id_floor
 from cairn.checkpoint.serde import Serializer
 from cairn.errors import ConfigError
 
@@ -116,7 +115,7 @@ class InMemorySaver(BaseCheckpointSaver):
                     break
                 row = space.rows.get(row.parent_id) if space else None
         rows.reverse()
-        return codec.decode_all(self.serde, rows)
+        return [codec.decode(self.serde, row) for row in rows]
 
     def list_checkpoints(
         self, thread_id: str, ns: str, *, before: str | None = None, limit: int | None = None
@@ -217,15 +216,16 @@ class InMemorySaver(BaseCheckpointSaver):
     ) -> PruneResult:
         check_prune_args(keep_last, older_than)
         threads_deleted = checkpoints_deleted = 0
+        cutoff = id_floor(datetime.now(timezone.utc) - older_than) if older_than is not None else None
         with self._lock:
-            ids = [thread_id] if thread_id is not None else list(self._threads)
-            for tid in ids:
+            chosen = [thread_id] if thread_id is not None else list(self._threads)
+            for tid in chosen:
                 spaces = self._threads.get(tid)
                 if not spaces:
                     continue
-                info = self._thread_info(tid, spaces)
-                if older_than is not None and info is not None and is_older(info.updated_at, older_than):
-                    checkpoints_deleted += info.checkpoints
+                stored = [cid for space in spaces.values() for cid in space.rows]
+                if cutoff is not None and stored and max(stored) < cutoff:
+                    checkpoints_deleted += len(stored)
                     threads_deleted += 1
                     del self._threads[tid]
                     continue
