@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 __all__ = [
     "BaseCheckpointSaver",
     "Checkpoint",
+    "Lease",
     "PendingWrite",
     "PruneResult",
     "SnapshotPolicy",
@@ -117,6 +118,57 @@ class SnapshotPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Lease:
+    """A run's hold on a thread: one writer per thread.
+
+    ``owner`` is unique to one acquisition, so a writer
+    whose hold expired and was taken over is refused at its next write
+    instead of forking the thread. The hold lasts ``ttl`` seconds unless
+    renewed; a writer that died holds the thread no longer than that.
+    """
+
+    thread_id: str
+    owner: str
+    ttl: float
+
+
+def thread_busy(thread_id: str, holder: str) -> Exception:
+    from cairn.errors import ThreadBusyError
+
+    return ThreadBusyError(
+        f"thread {thread_id!r} is busy: another run ({holder}) is writing it; wait for that "
+        "run to finish, or create the saver with wait_for_thread=SECONDS to wait for it"
+    )
+
+
+def lease_lost(lease: Lease) -> Exception:
+    from cairn.errors import ThreadBusyError
+
+    return ThreadBusyError(
+        f"this run lost thread {lease.thread_id!r}: its hold ({lease.owner}) expired and another "
+        f"run took the thread over, so this step was not stored; the thread's history is "
+        f"intact: read it with get_state and run again. A step that takes longer than the "
+        f"lease ({lease.ttl:g} s) is renewed in the background; raise lease_ttl if this "
+        "process is stalled for longer"
+    )
+
+
+def check_lease_options(lease_ttl: float, wait_for_thread: float) -> None:
+    from cairn.errors import ConfigError
+
+    if isinstance(lease_ttl, bool) or not isinstance(lease_ttl, (int, float)) or not lease_ttl > 0:
+        raise ConfigError(f"lease_ttl must be a number of seconds > 0, got {lease_ttl!r}")
+    if (
+        isinstance(wait_for_thread, bool)
+        or not isinstance(wait_for_thread, (int, float))
+        or not wait_for_thread >= 0
+    ):
+        raise ConfigError(
+            f"wait_for_thread must be a number of seconds >= 0, got {wait_for_thread!r}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadInfo:
     """One thread as ``list_threads`` shows it."""
 
@@ -213,6 +265,15 @@ class BaseCheckpointSaver(ABC):
     """
 
     snapshot_policy: SnapshotPolicy = SnapshotPolicy()
+    lease_ttl: float = 30.0
+    """Seconds a run holds its thread unless renewed (a live run renews it)."""
+    wait_for_thread: float = 0.0
+    """Seconds a run waits for a busy thread before raising ThreadBusyError."""
+
+    def _set_lease_options(self, lease_ttl: float, wait_for_thread: float) -> None:
+        check_lease_options(lease_ttl, wait_for_thread)
+        self.lease_ttl = float(lease_ttl)
+        self.wait_for_thread = float(wait_for_thread)
 
     @abstractmethod
     def put(
@@ -220,6 +281,7 @@ class BaseCheckpointSaver(ABC):
         checkpoint: Checkpoint,
         values: Mapping[str, Any],
         pending: Sequence[PendingWrite] = (),
+        lease: Lease | None = None,
     ) -> None:
         """Store ``checkpoint`` and ``pending`` (writes against it) atomically;
         ``values`` is the full state at it, kept as a snapshot when
@@ -229,14 +291,36 @@ class BaseCheckpointSaver(ABC):
         The checkpoint's id must sort after its parent's (ids are made by
         ``ids.new_checkpoint_id``); its ``created_at`` and ``snapshot`` are
         ignored. A checkpoint whose parent is not stored starts a new chain
-        (with a snapshot). An id that is already stored raises StorageError."""
+        (with a snapshot). An id that is already stored raises StorageError.
+
+        With ``lease``, stores only if its owner still holds the thread, and
+        renews the hold; otherwise raises ThreadBusyError and stores nothing."""
 
     @abstractmethod
     def put_pending(
-        self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite]
+        self,
+        thread_id: str,
+        ns: str,
+        checkpoint_id: str,
+        writes: Sequence[PendingWrite],
+        lease: Lease | None = None,
     ) -> None:
         """Record what tasks of the step after ``checkpoint_id`` left behind,
-        replacing earlier pending writes of the same task and kind."""
+        replacing earlier pending writes of the same task and kind. ``lease``
+        as for ``put``."""
+
+    # -- one writer per thread ---------------------------------------------------
+
+    @abstractmethod
+    def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
+        """Take the thread for ``lease.owner`` for ``lease.ttl`` seconds, or
+        renew its hold. Returns None when the owner holds the thread now, or
+        the owner of a live hold that prevents it. ``replacing`` names an
+        owner known to be dead, whose hold is taken over even if unexpired."""
+
+    @abstractmethod
+    def release(self, lease: Lease) -> None:
+        """Let go of the thread, if ``lease.owner`` still holds it."""
 
     @abstractmethod
     def get(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:

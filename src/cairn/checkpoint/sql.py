@@ -16,6 +16,7 @@ from cairn.checkpoint.base import (
     BaseCheckpointSaver,
     ChainLink,
     Checkpoint,
+    Lease,
     PendingWrite,
     PruneResult,
     StoreStats,
@@ -23,13 +24,15 @@ from cairn.checkpoint.base import (
     already_stored,
     check_limit,
     check_prune_args,
+    lease_lost,
     prunable,
 )
 from cairn.checkpoint.ids import created_at_of, id_floor
 from cairn.checkpoint.serde import Serializer
 from cairn.errors import ConfigError, StorageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: checkpoints and pending writes; 2: leases (one writer per thread)."""
 
 # created_at is not stored: checkpoint ids are UUIDv7 and carry their time.
 _COLUMNS = (
@@ -51,11 +54,17 @@ class Cursor(Protocol):
 
     def fetchone(self) -> Any: ...
 
+    @property
+    def rowcount(self) -> int: ...
+
 
 class SqlSaver(BaseCheckpointSaver):
     """The saver contract over SQL tables ``cairn_checkpoints`` and ``cairn_pending``."""
 
     placeholder = "?"
+    now = "0"
+    """SQL for the database's clock in seconds since the epoch: leases use
+    the database's clock, so processes on machines whose clocks differ agree."""
     serde: Serializer
     location: str
     """Where the data lives, for error messages (a file path, a host and database)."""
@@ -104,8 +113,10 @@ class SqlSaver(BaseCheckpointSaver):
         checkpoint: Checkpoint,
         values: Mapping[str, Any],
         pending: Sequence[PendingWrite] = (),
+        lease: Lease | None = None,
     ) -> None:
         with self._write() as cur:
+            self._check(cur, lease)
             # The parent's counters are read in the same transaction: if another
             # process deleted the parent, this checkpoint becomes a root with a
             # snapshot instead of a link to nothing.
@@ -147,9 +158,15 @@ class SqlSaver(BaseCheckpointSaver):
             self._insert_pending(cur, row.thread_id, row.ns, row.id, pending)
 
     def put_pending(
-        self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite]
+        self,
+        thread_id: str,
+        ns: str,
+        checkpoint_id: str,
+        writes: Sequence[PendingWrite],
+        lease: Lease | None = None,
     ) -> None:
         with self._write() as cur:
+            self._check(cur, lease)
             self._insert_pending(cur, thread_id, ns, checkpoint_id, writes)
 
     def _insert_pending(
@@ -165,6 +182,49 @@ class SqlSaver(BaseCheckpointSaver):
                     ),
                     params,
                 )
+
+    # -- one writer per thread ---------------------------------------------------
+
+    def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
+        with self._write() as cur:
+            # Taken when free, expired, already ours or held by a dead owner;
+            # a live hold of another owner is left as it is.
+            cur.execute(
+                self._sql(
+                    "INSERT INTO cairn_leases (thread_id, owner, expires_at) "
+                    f"VALUES (?, ?, {self.now} + ?) ON CONFLICT (thread_id) DO UPDATE "
+                    "SET owner = excluded.owner, expires_at = excluded.expires_at "
+                    "WHERE cairn_leases.owner = excluded.owner OR cairn_leases.owner = ? "
+                    f"OR cairn_leases.expires_at < {self.now}"
+                ),
+                (lease.thread_id, lease.owner, lease.ttl, replacing or ""),
+            )
+            cur.execute(
+                self._sql("SELECT owner FROM cairn_leases WHERE thread_id = ?"), (lease.thread_id,)
+            )
+            holder = str(cur.fetchone()[0])
+        return None if holder == lease.owner else holder
+
+    def release(self, lease: Lease) -> None:
+        with self._write() as cur:
+            cur.execute(
+                self._sql("DELETE FROM cairn_leases WHERE thread_id = ? AND owner = ?"),
+                (lease.thread_id, lease.owner),
+            )
+
+    def _check(self, cur: Cursor, lease: Lease | None) -> None:
+        """Renew ``lease`` inside a write, or refuse the write."""
+        if lease is None:
+            return
+        cur.execute(
+            self._sql(
+                f"UPDATE cairn_leases SET expires_at = {self.now} + ? "
+                "WHERE thread_id = ? AND owner = ?"
+            ),
+            (lease.ttl, lease.thread_id, lease.owner),
+        )
+        if cur.rowcount != 1:
+            raise lease_lost(lease)
 
     def get(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:
         with self._read() as cur:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator, Iterator, Mapping, Sequence, Union
 
-from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, TaskWrite
+from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, Lease, TaskWrite
 from cairn.checkpoint.ids import task_id
 from cairn.errors import ConfigError, InvalidUpdateError
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.graph.state import GraphSpec
-from cairn.runtime.config import canonical, read_config, require_thread
+from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
 from cairn.runtime.heads import HeadCache
+from cairn.runtime.leases import ThreadHold
 from cairn.runtime.loop import Run, Step, make_checkpoint, node_config
 from cairn.runtime.snapshot import build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
@@ -303,6 +304,17 @@ class CompiledStateGraph:
         saver = self._saver("update_state")
         rc = read_config(config)
         thread = require_thread(rc, "update_state")
+        hold = ThreadHold(saver, thread)
+        hold.take()
+        try:
+            return self._update(saver, hold.lease, rc, values, as_node)
+        finally:
+            hold.release()
+
+    def _update(
+        self, saver: BaseCheckpointSaver, lease: Lease, rc: RunConfig, values: Any, as_node: str | None
+    ) -> dict[str, Any]:
+        thread = lease.thread_id
         base = saver.get(thread, rc.checkpoint_ns, rc.checkpoint_id)
         if base is None and rc.checkpoint_id is not None:
             raise ConfigError(
@@ -326,7 +338,7 @@ class CompiledStateGraph:
             metadata=rc.metadata,
             step=None if base else 0,
         )
-        saver.put(checkpoint, state)
+        saver.put(checkpoint, state, lease=lease)
         self.heads.put(thread, rc.checkpoint_ns, checkpoint.id, state)
         return canonical(thread, rc.checkpoint_ns, checkpoint.id)
 

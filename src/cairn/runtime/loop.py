@@ -27,6 +27,7 @@ from cairn.graph.constants import START
 from cairn.graph.state import GraphSpec
 from cairn.runtime.config import RunConfig, require_thread
 from cairn.runtime.executor import TaskResult, arun_step, run_step
+from cairn.runtime.leases import ThreadHold
 from cairn.runtime.persist import Persister
 from cairn.runtime.plan import plan_next, start_task
 from cairn.runtime.state import apply_updates, ordered_writes
@@ -124,11 +125,16 @@ class Run:
         self.spec = graph.spec
         self.config = config
         self.saver = graph.checkpointer
-        self.persist = Persister(self.saver, durability or "sync") if self.saver else None
         self.before = frozenset(interrupt_before)
         self.after = frozenset(interrupt_after)
         self.run_id = str(config.extra.get("run_id") or uuid.uuid4())
         self.thread_id = require_thread(config, "invoke") if self.saver else (config.thread_id or "")
+        self.hold = ThreadHold(self.saver, self.thread_id) if self.saver else None
+        self.persist = (
+            Persister(self.saver, durability or "sync", self.hold.lease)
+            if self.saver and self.hold
+            else None
+        )
         self.ns = config.checkpoint_ns
         self.interrupts: list[Interrupt] = []
         self.cursor: _Cursor | None = None
@@ -271,6 +277,8 @@ class Run:
     def steps(self, input: Any) -> Iterator[Step]:
         """Run to the end (or an interrupt), yielding after each committed step."""
         try:
+            if self.hold is not None:
+                self.hold.take()
             self.cursor = cursor = self._start(input)
             while (todo := self._next_batch(cursor)) is not None:
                 results, stopped = run_step(
@@ -288,6 +296,8 @@ class Run:
     async def asteps(self, input: Any) -> AsyncIterator[Step]:
         """The async twin of ``steps``: async nodes run on the event loop."""
         try:
+            if self.hold is not None:
+                await self.hold.atake()
             self.cursor = cursor = self._start(input)
             while (todo := self._next_batch(cursor)) is not None:
                 results, stopped = await arun_step(
@@ -308,12 +318,16 @@ class Run:
         return self.cursor.values if self.cursor is not None else {}
 
     def _finish(self) -> None:
-        """Store what is still held, then remember the head's state."""
+        """Store what is still held, remember the head's state, let go of the thread."""
         cursor = self.cursor
-        if self.persist is not None:
+        if self.persist is None or self.hold is None:
+            return
+        try:
             self.persist.flush()
             if cursor is not None:
                 self.graph.heads.put(self.thread_id, self.ns, cursor.checkpoint.id, cursor.values)
+        finally:
+            self.hold.release()
 
     def _next_batch(self, cursor: _Cursor) -> list[TaskRecord] | None:
         """The tasks to run in the next step, or None when the run stops here."""

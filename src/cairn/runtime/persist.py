@@ -10,19 +10,22 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence
 
-from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, PendingWrite
+from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, Lease, PendingWrite
 from cairn.errors import ConfigError
 
 DURABILITIES = ("sync", "async", "exit")
 
 
 class Persister:
-    def __init__(self, saver: BaseCheckpointSaver, durability: str) -> None:
+    def __init__(
+        self, saver: BaseCheckpointSaver, durability: str, lease: Lease | None = None
+    ) -> None:
         if durability not in DURABILITIES:
             raise ConfigError(
                 f"durability must be one of {DURABILITIES}, got {durability!r}"
             )
         self.saver = saver
+        self.lease = lease
         self.durability = durability
         self._held: list[Callable[[], None]] = []
         self._writer: ThreadPoolExecutor | None = None
@@ -45,16 +48,16 @@ class Persister:
         pending: Sequence[PendingWrite] = (),
     ) -> None:
         if self.durability == "sync":
-            self.saver.put(checkpoint, values, pending)
+            self.saver.put(checkpoint, values, pending, self.lease)
         else:
             values = dict(values)
-            self._do(lambda: self.saver.put(checkpoint, values, pending))
+            self._do(lambda: self.saver.put(checkpoint, values, pending, self.lease))
 
     def put_pending(self, checkpoint: Checkpoint, writes: Sequence[PendingWrite]) -> None:
         if writes:
             self._do(
                 lambda: self.saver.put_pending(
-                    checkpoint.thread_id, checkpoint.ns, checkpoint.id, writes
+                    checkpoint.thread_id, checkpoint.ns, checkpoint.id, writes, self.lease
                 )
             )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping, Sequence
@@ -18,6 +19,7 @@ from cairn.checkpoint.base import (
     BaseCheckpointSaver,
     ChainLink,
     Checkpoint,
+    Lease,
     PendingWrite,
     PruneResult,
     StoreStats,
@@ -25,6 +27,7 @@ from cairn.checkpoint.base import (
     already_stored,
     check_limit,
     check_prune_args,
+    lease_lost,
     prunable,
 )
 from cairn.checkpoint.ids import created_at_of, id_floor
@@ -48,10 +51,18 @@ class _Namespace:
 class InMemorySaver(BaseCheckpointSaver):
     """Holds every thread's checkpoints in this process's memory."""
 
-    def __init__(self, *, serde: Serializer | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        serde: Serializer | None = None,
+        lease_ttl: float = 30.0,
+        wait_for_thread: float = 0.0,
+    ) -> None:
         self.serde = serde or Serializer()
+        self._set_lease_options(lease_ttl, wait_for_thread)
         self._lock = threading.RLock()
         self._threads: dict[str, dict[str, _Namespace]] = {}
+        self._leases: dict[str, tuple[str, float]] = {}
 
     def _space(self, thread_id: str, ns: str) -> _Namespace | None:
         spaces = self._threads.get(thread_id)
@@ -62,9 +73,11 @@ class InMemorySaver(BaseCheckpointSaver):
         checkpoint: Checkpoint,
         values: Mapping[str, Any],
         pending: Sequence[PendingWrite] = (),
+        lease: Lease | None = None,
     ) -> None:
         encoded = [((w.task_id, w.kind), codec.encode_pending(self.serde, w)) for w in pending]
         with self._lock:
+            self._check(lease)
             space = self._threads.setdefault(checkpoint.thread_id, {}).setdefault(
                 checkpoint.ns, _Namespace()
             )
@@ -89,12 +102,44 @@ class InMemorySaver(BaseCheckpointSaver):
                 space.pending.setdefault(checkpoint.id, {}).update(encoded)
 
     def put_pending(
-        self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite]
+        self,
+        thread_id: str,
+        ns: str,
+        checkpoint_id: str,
+        writes: Sequence[PendingWrite],
+        lease: Lease | None = None,
     ) -> None:
         encoded = [((w.task_id, w.kind), codec.encode_pending(self.serde, w)) for w in writes]
         with self._lock:
+            self._check(lease)
             space = self._threads.setdefault(thread_id, {}).setdefault(ns, _Namespace())
             space.pending.setdefault(checkpoint_id, {}).update(encoded)
+
+    # -- one writer per thread ---------------------------------------------------
+
+    def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
+        now = time.monotonic()
+        with self._lock:
+            held = self._leases.get(lease.thread_id)
+            if held is not None and held[0] not in (lease.owner, replacing) and held[1] > now:
+                return held[0]
+            self._leases[lease.thread_id] = (lease.owner, now + lease.ttl)
+            return None
+
+    def release(self, lease: Lease) -> None:
+        with self._lock:
+            held = self._leases.get(lease.thread_id)
+            if held is not None and held[0] == lease.owner:
+                del self._leases[lease.thread_id]
+
+    def _check(self, lease: Lease | None) -> None:
+        """Renew ``lease`` or refuse the write (called holding the lock)."""
+        if lease is None:
+            return
+        held = self._leases.get(lease.thread_id)
+        if held is None or held[0] != lease.owner:
+            raise lease_lost(lease)
+        self._leases[lease.thread_id] = (lease.owner, time.monotonic() + lease.ttl)
 
     def get(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:
         with self._lock:

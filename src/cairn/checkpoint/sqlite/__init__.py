@@ -25,6 +25,13 @@ from cairn.errors import ConfigError, StorageError
 
 __all__ = ["SqliteSaver"]
 
+_LEASES = (
+    "CREATE TABLE cairn_leases ("
+    " thread_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL)",
+)
+# What turns a file of each older schema version into the next one.
+_MIGRATIONS = {1: _LEASES}
+
 _SCHEMA = (
     "CREATE TABLE cairn_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE cairn_checkpoints ("
@@ -37,6 +44,7 @@ _SCHEMA = (
     " thread_id TEXT NOT NULL, ns TEXT NOT NULL, checkpoint_id TEXT NOT NULL,"
     " task_id TEXT NOT NULL, kind TEXT NOT NULL, value BLOB NOT NULL,"
     " PRIMARY KEY (thread_id, ns, checkpoint_id, task_id, kind))",
+    *_LEASES,
 )
 
 Connectable = Union[str, "os.PathLike[str]", sqlite3.Connection]
@@ -45,6 +53,8 @@ Connectable = Union[str, "os.PathLike[str]", sqlite3.Connection]
 class SqliteSaver(SqlSaver):
     """Checkpoints in a SQLite file; safe to share between threads and processes."""
 
+    now = "((julianday('now') - 2440587.5) * 86400.0)"
+
     def __init__(
         self,
         conn: Connectable,
@@ -52,8 +62,11 @@ class SqliteSaver(SqlSaver):
         synchronous: str = "full",
         busy_timeout: float = 5.0,
         serde: Serializer | None = None,
+        lease_ttl: float = 30.0,
+        wait_for_thread: float = 0.0,
     ) -> None:
         super().__init__(serde)
+        self._set_lease_options(lease_ttl, wait_for_thread)
         if synchronous.lower() not in ("full", "normal", "extra"):
             raise ConfigError(
                 f"synchronous must be 'full' (survives power loss) or 'normal' (survives a "
@@ -135,6 +148,14 @@ class SqliteSaver(SqlSaver):
                     raise StorageError(
                         f"{self.location} was written by a newer cairn (schema version {version}; "
                         f"this cairn reads up to {SCHEMA_VERSION}): upgrade cairn to use it"
+                    )
+                for older in range(version, SCHEMA_VERSION):
+                    for statement in _MIGRATIONS[older]:
+                        cur.execute(statement)
+                if version < SCHEMA_VERSION:
+                    cur.execute(
+                        "UPDATE cairn_meta SET value = ? WHERE key = 'schema_version'",
+                        (str(SCHEMA_VERSION),),
                     )
                 return
             if tables:
