@@ -35,6 +35,7 @@ from cairn.checkpoint.base import (
 from cairn.checkpoint.ids import new_checkpoint_id
 from cairn.checkpoint.sqlite import SqliteSaver
 from cairn.errors import ConfigError, StorageError
+from tests.conftest import SAVER_URLS
 from tests.saver_records import (
     EXOTIC,
     Recorder,
@@ -75,6 +76,10 @@ def reopen(saver: BaseCheckpointSaver) -> BaseCheckpointSaver:
     if isinstance(saver, SqliteSaver):
         path = saver._conn.execute("PRAGMA database_list").fetchone()[2]
         return SqliteSaver(path)
+    if id(saver) in SAVER_URLS:
+        from cairn.checkpoint.postgres import PostgresSaver
+
+        return PostgresSaver(SAVER_URLS[id(saver)], pool_size=2)
     pytest.skip(f"{type(saver).__name__} keeps its checkpoints in one process only")
 
 

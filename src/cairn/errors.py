@@ -5,6 +5,7 @@
     ├── InvalidUpdateError     a node, an input or update_state wrote something the state cannot take
     ├── GraphRecursionError    a run took more super-steps than its recursion_limit
     ├── ConfigError            a config is missing something or holds a bad value
+    ├── MissingDependencyError an optional extra (cairn[postgres], ...) is not installed
     ├── EmptyInputError        invoke(None, thread) on a thread with nothing to resume
     ├── InvalidResumeError     Command(resume=...) that matches no pending interrupt
     ├── ThreadBusyError        another run holds the thread
@@ -33,6 +34,7 @@ __all__ = [
     "GraphValidationError",
     "InvalidResumeError",
     "InvalidUpdateError",
+    "MissingDependencyError",
     "SerializationError",
     "StorageError",
     "ThreadBusyError",
@@ -58,6 +60,10 @@ class GraphRecursionError(CairnError, RecursionError):
 
 class ConfigError(CairnError, ValueError):
     """A config is missing a required key or holds a value of the wrong kind."""
+
+
+class MissingDependencyError(CairnError, ImportError):
+    """A backend needs a package that is not installed; the message says which extra."""
 
 
 class EmptyInputError(CairnError, ValueError):

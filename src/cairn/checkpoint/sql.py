@@ -387,7 +387,7 @@ class SqlSaver(BaseCheckpointSaver):
             rest = _COLUMNS.split(", ", 1)[1]
             cur.execute(
                 self._sql(
-                    f"INSERT INTO cairn_checkpoints ({_COLUMNS}) SELECT ?, {rest} "
+                    f"INSERT INTO cairn_checkpoints ({_COLUMNS}) SELECT CAST(? AS TEXT), {rest} "
                     "FROM cairn_checkpoints WHERE thread_id = ?"
                 ),
                 (target_thread_id, source_thread_id),
@@ -395,7 +395,7 @@ class SqlSaver(BaseCheckpointSaver):
             cur.execute(
                 self._sql(
                     "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
-                    "SELECT ?, ns, checkpoint_id, task_id, kind, value FROM cairn_pending "
+                    "SELECT CAST(? AS TEXT), ns, checkpoint_id, task_id, kind, value FROM cairn_pending "
                     "WHERE thread_id = ?"
                 ),
                 (target_thread_id, source_thread_id),

@@ -1,0 +1,408 @@
+"""The workloads of the side-by-side benchmark, run with cairn or with LangGraph.
+
+``run.py`` starts this file in a subprocess, with cairn's interpreter or with
+the LangGraph virtual environment's, as
+
+    python workloads.py LIBRARY WORKLOAD '{"param": value, ...}'
+
+LIBRARY is ``cairn`` or ``langgraph``; the same code below imports
+``StateGraph``, ``START``, ``END``, ``MessagesState`` and the savers from that
+package, whose public APIs are the same. The last line printed is a JSON
+object: ``{"figures": {...}, "info": {...}}``, or ``{"na": "reason"}`` when the
+library lacks the saver asked for.
+
+What each workload measures:
+
+- ``linear``: node steps per second of a 10-node linear graph (state
+  ``count`` plus a ``log`` list with an ``operator.add`` reducer), a fresh
+  thread per run, ``durability="sync"``; with no checkpointer, in memory, on a
+  SQLite file or on Postgres.
+- ``fanout``: runs per second of START -> split -> 8 parallel nodes -> join,
+  the 8 branches appending to one ``operator.add`` list; in memory.
+- ``history``: time to read a whole thread of 1,000 checkpoints on SQLite
+  (``list(graph.get_state_history(config))``) from a new saver on the file,
+  and the time to write that thread (250 invokes of a 2-node graph).
+- ``chat``: a chat of N turns on SQLite (``benchmarks/chat_storage.py``'s
+  messages): bytes of the file against the bytes of the messages, time of an
+  early and of a late turn, and a cold ``get_state`` (new saver, same file).
+- ``concurrent_pg``: total node steps per second of 16 Python threads, each
+  running the linear graph on threads of its own, on one Postgres saver.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import operator
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable, Iterator, TypedDict
+
+from chat_text import SIZE, text  # beside this file
+
+LINEAR_NODES = 10
+FANOUT_BRANCHES = 8
+PG_UNAVAILABLE = "cairn.checkpoint.postgres not available"
+
+
+class Unavailable(Exception):
+    """The library has no such saver (yet)."""
+
+
+class Counter(TypedDict):
+    count: int
+    log: Annotated[list, operator.add]
+
+
+@dataclass(frozen=True)
+class Library:
+    """The names a workload needs, imported from cairn or from LangGraph."""
+
+    name: str
+    StateGraph: Any
+    START: str
+    END: str
+    MessagesState: Any
+    InMemorySaver: Any
+
+
+def load_library(name: str) -> Library:
+    if name not in ("cairn", "langgraph"):
+        raise SystemExit(f"library must be 'cairn' or 'langgraph', got {name!r}")
+    graph = importlib.import_module(f"{name}.graph")
+    memory = importlib.import_module(f"{name}.checkpoint.memory")
+    return Library(
+        name, graph.StateGraph, graph.START, graph.END, graph.MessagesState, memory.InMemorySaver
+    )
+
+
+# --- savers -----------------------------------------------------------------
+
+
+@contextmanager
+def open_saver(lib: Library, kind: str, folder: str, url: str = "") -> Iterator[Any]:
+    """A saver of ``kind``: none, memory, sqlite, sqlite-normal, postgres, postgres-pool."""
+    if kind == "none":
+        yield None
+    elif kind == "memory":
+        yield lib.InMemorySaver()
+    elif kind in ("sqlite", "sqlite-normal"):
+        with sqlite_saver(lib, os.path.join(folder, "bench.db"), kind == "sqlite-normal") as saver:
+            yield saver
+    elif kind == "postgres":
+        with postgres_saver(lib, url) as saver:
+            yield saver
+    elif kind == "postgres-pool":
+        with langgraph_pooled_postgres_saver(lib, url) as saver:
+            yield saver
+    else:
+        raise SystemExit(f"unknown saver {kind!r}")
+
+
+@contextmanager
+def sqlite_saver(lib: Library, path: str, normal: bool = False) -> Iterator[Any]:
+    """cairn: ``SqliteSaver(path)``; LangGraph: ``SqliteSaver(sqlite3.connect(path))``."""
+    module = importlib.import_module(f"{lib.name}.checkpoint.sqlite")
+    if lib.name == "cairn":
+        with module.SqliteSaver(path, synchronous="normal" if normal else "full") as saver:
+            yield saver
+        return
+    if normal:
+        raise Unavailable("LangGraph's SqliteSaver has no synchronous option")
+    conn = sqlite3.connect(path, check_same_thread=False)
+    try:
+        saver = module.SqliteSaver(conn)
+        saver.setup()
+        yield saver
+    finally:
+        conn.close()
+
+
+@contextmanager
+def postgres_saver(lib: Library, url: str) -> Iterator[Any]:
+    """``with PostgresSaver.from_conn_string(url) as saver: saver.setup()``, for both."""
+    try:
+        module = importlib.import_module(f"{lib.name}.checkpoint.postgres")
+    except ModuleNotFoundError as exc:
+        if lib.name == "cairn" and exc.name in ("cairn.checkpoint.postgres", "cairn.checkpoint"):
+            raise Unavailable(PG_UNAVAILABLE) from exc
+        raise
+    saver_class = getattr(module, "PostgresSaver", None)
+    if saver_class is None:  # the module is being written
+        raise Unavailable(PG_UNAVAILABLE)
+    with saver_class.from_conn_string(url) as saver:
+        saver.setup()
+        yield saver
+
+
+@contextmanager
+def langgraph_pooled_postgres_saver(lib: Library, url: str) -> Iterator[Any]:
+    """LangGraph's PostgresSaver on a 16-connection pool instead of one connection."""
+    if lib.name != "langgraph":
+        raise Unavailable("the pooled variant is LangGraph's only")
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    with ConnectionPool(url, min_size=16, max_size=16, kwargs=kwargs) as pool:
+        saver = PostgresSaver(pool)
+        saver.setup()
+        yield saver
+
+
+def sqlite_settings(saver: Any) -> dict[str, str]:
+    """journal_mode and synchronous of LangGraph's own connection, as it set them."""
+    conn = getattr(saver, "conn", None)
+    if not isinstance(conn, sqlite3.Connection):
+        return {}
+    names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+    return {
+        "journal_mode": str(conn.execute("PRAGMA journal_mode").fetchone()[0]),
+        "synchronous": names.get(conn.execute("PRAGMA synchronous").fetchone()[0], "?"),
+    }
+
+
+# --- graphs -----------------------------------------------------------------
+
+
+def step(name: str) -> Callable[[Counter], dict[str, Any]]:
+    def node(state: Counter) -> dict[str, Any]:
+        return {"count": state["count"] + 1, "log": [name]}
+
+    return node
+
+
+def branch(name: str) -> Callable[[Counter], dict[str, Any]]:
+    def node(state: Counter) -> dict[str, Any]:
+        return {"log": [name]}
+
+    return node
+
+
+def linear_graph(lib: Library, saver: Any, nodes: int = LINEAR_NODES) -> Any:
+    graph = lib.StateGraph(Counter)
+    names = [f"n{i}" for i in range(nodes)]
+    for name in names:
+        graph.add_node(name, step(name))
+    for a, b in zip([lib.START, *names], [*names, lib.END]):
+        graph.add_edge(a, b)
+    return graph.compile(checkpointer=saver)
+
+
+def fanout_graph(lib: Library, saver: Any) -> Any:
+    graph = lib.StateGraph(Counter)
+    branches = [f"b{i}" for i in range(FANOUT_BRANCHES)]
+    graph.add_node("split", step("split"))
+    graph.add_node("join", step("join"))
+    for name in branches:
+        graph.add_node(name, branch(name))
+        graph.add_edge("split", name)
+    graph.add_edge(lib.START, "split")
+    graph.add_edge(branches, "join")
+    graph.add_edge("join", lib.END)
+    return graph.compile(checkpointer=saver)
+
+
+def chat_graph(lib: Library, saver: Any, kind: str) -> Any:
+    rng = random.Random(7)
+
+    def reply(state: Any) -> dict[str, Any]:
+        return {"messages": [{"role": "assistant", "content": text(rng, kind)}]}
+
+    graph = lib.StateGraph(lib.MessagesState)
+    graph.add_node("reply", reply)
+    graph.add_edge(lib.START, "reply")
+    return graph.compile(checkpointer=saver)
+
+
+# --- timing -----------------------------------------------------------------
+
+
+def config(thread_id: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+def invoker(graph: Any, durable: bool, prefix: str) -> Callable[[int], Any]:
+    """A function running the graph once on a fresh thread (no thread without a saver)."""
+    start = {"count": 0, "log": []}
+    if not durable:
+        return lambda i: graph.invoke(start)
+    return lambda i: graph.invoke(start, config(f"{prefix}-{i}"), durability="sync")
+
+
+def throughput(run_once: Callable[[int], Any], seconds: float, warmup: int) -> tuple[int, float]:
+    """Runs completed in about ``seconds`` after ``warmup`` untimed runs, and the time taken."""
+    for i in range(warmup):
+        run_once(i)
+    runs, started = 0, time.perf_counter()
+    while True:
+        run_once(warmup + runs)
+        runs += 1
+        elapsed = time.perf_counter() - started
+        if elapsed >= seconds:
+            return runs, elapsed
+
+
+def check(result: Any, expected_log: int) -> None:
+    """The same work was done: every node ran once."""
+    if len(result["log"]) != expected_log:
+        raise AssertionError(f"expected {expected_log} log entries, got {len(result['log'])}")
+
+
+# --- workloads ----------------------------------------------------------------
+
+
+def linear(lib: Library, saver_kind: str, seconds: float, url: str = "") -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder, open_saver(lib, saver_kind, folder, url) as saver:
+        run_once = invoker(linear_graph(lib, saver), saver is not None, uuid.uuid4().hex)
+        check(run_once(-1), LINEAR_NODES)
+        runs, elapsed = throughput(run_once, seconds, warmup=5)
+        info = sqlite_settings(saver)
+    return {"figures": {"steps_per_s": runs * LINEAR_NODES / elapsed}, "info": info}
+
+
+def fanout(lib: Library, seconds: float) -> dict[str, Any]:
+    with open_saver(lib, "memory", "") as saver:
+        run_once = invoker(fanout_graph(lib, saver), True, uuid.uuid4().hex)
+        check(run_once(-1), FANOUT_BRANCHES + 2)
+        runs, elapsed = throughput(run_once, seconds, warmup=5)
+    return {"figures": {"runs_per_s": runs / elapsed}}
+
+
+def history(lib: Library, checkpoints: int, repeats: int) -> dict[str, Any]:
+    """Each invoke of a 2-node graph adds 4 checkpoints: input, start, 2 nodes."""
+    thread = config("history")
+    nodes = 2
+    invokes = checkpoints // (nodes + 2)
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "bench.db")
+        with sqlite_saver(lib, path) as saver:
+            graph = linear_graph(lib, saver, nodes)
+            started = time.perf_counter()
+            for i in range(invokes):
+                graph.invoke({"count": i, "log": []}, thread, durability="sync")
+            build_s = time.perf_counter() - started
+        with sqlite_saver(lib, path) as saver:
+            graph = linear_graph(lib, saver, nodes)
+            times, count = [], 0
+            for _ in range(repeats):
+                started = time.perf_counter()
+                count = len(list(graph.get_state_history(thread)))
+                times.append(time.perf_counter() - started)
+    if count != checkpoints:
+        raise AssertionError(f"expected {checkpoints} checkpoints, got {count}")
+    figures = {"history_ms": min(times) * 1000, "first_history_ms": times[0] * 1000,
+               "build_s": build_s}
+    return {"figures": figures}
+
+
+def file_bytes(path: str) -> int:
+    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+
+
+def chat(lib: Library, turns: int, kind: str = "words") -> dict[str, Any]:
+    thread = config("chat")
+    rng = random.Random(1)
+    times: list[float] = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "chat.db")
+        with sqlite_saver(lib, path) as saver:
+            graph = chat_graph(lib, saver, kind)
+            for _ in range(turns):
+                message = {"role": "user", "content": text(rng, kind)}
+                started = time.perf_counter()
+                graph.invoke({"messages": [message]}, thread, durability="sync")
+                times.append(time.perf_counter() - started)
+        stored = file_bytes(path)
+        with sqlite_saver(lib, path) as cold:  # a new saver and graph: nothing cached
+            graph = chat_graph(lib, cold, kind)
+            started = time.perf_counter()
+            state = graph.get_state(thread)
+            cold_ms = (time.perf_counter() - started) * 1000
+    if len(state.values["messages"]) != 2 * turns:
+        raise AssertionError(f"expected {2 * turns} messages, got {len(state.values['messages'])}")
+    message_bytes = 2 * turns * SIZE
+    figures = {
+        "file_mb": stored / 1e6,
+        "file_ratio": stored / message_bytes,
+        "early_turn_ms": sum(times[5:15]) / 10 * 1000,
+        "late_turn_ms": sum(times[-10:]) / 10 * 1000,
+        "cold_get_state_ms": cold_ms,
+    }
+    return {"figures": figures, "info": {"turns": turns, "kind": kind}}
+
+
+def concurrent_pg(
+    lib: Library, url: str, seconds: float, workers: int = 16, saver_kind: str = "postgres"
+) -> dict[str, Any]:
+    with open_saver(lib, saver_kind, "", url) as saver:
+        graph = linear_graph(lib, saver)
+        prefix = uuid.uuid4().hex
+        ready, go = threading.Barrier(workers + 1), threading.Event()
+        deadline = [0.0]
+        runs = [0] * workers
+        errors: list[BaseException] = []
+
+        def work(worker: int) -> None:
+            try:
+                run_once = invoker(graph, True, f"{prefix}-w{worker}")
+                check(run_once(-1), LINEAR_NODES)  # warm-up, untimed
+                ready.wait()
+                go.wait()
+                while time.perf_counter() < deadline[0]:
+                    run_once(runs[worker])
+                    runs[worker] += 1
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+                ready.abort()
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
+        for t in threads:
+            t.start()
+        try:
+            ready.wait()  # every worker has run once
+        except threading.BrokenBarrierError:
+            pass
+        started = time.perf_counter()
+        deadline[0] = started + seconds
+        go.set()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return {"figures": {"steps_per_s": sum(runs) * LINEAR_NODES / elapsed},
+            "info": {"workers": workers}}
+
+
+WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {
+    "linear": linear,
+    "fanout": fanout,
+    "history": history,
+    "chat": chat,
+    "concurrent_pg": concurrent_pg,
+}
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 3 or argv[1] not in WORKLOADS:
+        raise SystemExit(f"usage: workloads.py cairn|langgraph {'|'.join(WORKLOADS)} JSON")
+    lib = load_library(argv[0])
+    try:
+        result = WORKLOADS[argv[1]](lib, **json.loads(argv[2]))
+    except Unavailable as exc:
+        result = {"na": str(exc)}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

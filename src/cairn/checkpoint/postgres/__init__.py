@@ -1,0 +1,212 @@
+"""``PostgresSaver``: checkpoints in PostgreSQL, shared by many processes and machines.
+
+    saver = PostgresSaver.from_conn_string("postgresql://user:pass@host:5432/db")
+    with PostgresSaver.from_conn_string(url) as saver: ...   # closed on exit
+    saver = PostgresSaver(psycopg_pool.ConnectionPool(url))  # or a psycopg.Connection
+
+Given a URL, the saver keeps its own pool, checks each connection before
+using it (so one the server dropped while a node ran for minutes is replaced)
+and never uses server-side prepared statements unless ``prepare=True``, so it
+works behind PgBouncer in transaction mode. The schema is created or migrated
+when the saver is made; ``setup()`` does it again, idempotently.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Iterator, Sequence, Union
+
+from cairn.checkpoint.postgres import schema
+from cairn.checkpoint.postgres.connect import connect, describe, parse, psycopg
+from cairn.checkpoint.serde import Serializer
+from cairn.checkpoint.sql import Cursor, SqlSaver
+from cairn.errors import ConfigError, MissingDependencyError, StorageError
+
+try:
+    from psycopg_pool import ConnectionPool, PoolTimeout
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise MissingDependencyError(
+        "cairn.checkpoint.postgres needs psycopg_pool: pip install 'cairn[postgres]'"
+    ) from exc
+
+__all__ = ["PostgresSaver"]
+
+Connectable = Union[str, "psycopg.Connection[Any]", "ConnectionPool[Any]"]
+
+
+class _Cursor:
+    """A psycopg cursor speaking the shared SQL's "?" placeholders."""
+
+    __slots__ = ("_cur", "_prepare")
+
+    def __init__(self, cur: "psycopg.Cursor[Any]", prepare: bool | None) -> None:
+        self._cur = cur
+        self._prepare = prepare
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cur.execute(sql, params, prepare=self._prepare)
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cur.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+
+class PostgresSaver(SqlSaver):
+    """Checkpoints in PostgreSQL; safe to share between threads and processes."""
+
+    placeholder = "%s"
+    now = "extract(epoch from clock_timestamp())"
+
+    def __init__(
+        self,
+        conn: Connectable,
+        *,
+        pool_size: int = 10,
+        max_idle: float = 600.0,
+        max_lifetime: float = 3600.0,
+        prepare: bool = False,
+        serde: Serializer | None = None,
+        lease_ttl: float = 30.0,
+        wait_for_thread: float = 0.0,
+    ) -> None:
+        super().__init__(serde)
+        self._set_lease_options(lease_ttl, wait_for_thread)
+        # False: never prepare (poolers); True: prepare every statement once per connection.
+        self._prepare: bool | None = True if prepare else False
+        self._pool: ConnectionPool[Any] | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        self._lock = threading.RLock()
+        self._owns = isinstance(conn, str)
+        if isinstance(conn, str):
+            self._pool = self._open_pool(conn, pool_size, max_idle, max_lifetime)
+        elif isinstance(conn, ConnectionPool):
+            self._pool = conn
+            self.location = f"PostgreSQL pool {conn.name!r}"
+        elif isinstance(conn, psycopg.Connection):
+            self._conn = conn
+            info = conn.info
+            self.location = f"PostgreSQL at {info.host}:{info.port} (database {info.dbname!r})"
+        else:
+            raise ConfigError(
+                "PostgresSaver takes a URL ('postgresql://user@host:5432/db'), a "
+                f"psycopg.Connection or a psycopg_pool.ConnectionPool; got {type(conn).__name__}"
+            )
+        try:
+            self.setup()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_conn_string(cls, conn_string: str, **options: Any) -> "PostgresSaver":
+        """A saver with its own pool on ``conn_string``; use it directly or as a
+        context manager (``with PostgresSaver.from_conn_string(url) as saver``),
+        which closes the pool on exit."""
+        return cls(conn_string, **options)
+
+    def _open_pool(
+        self, url: str, size: int, max_idle: float, max_lifetime: float
+    ) -> "ConnectionPool[Any]":
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise ConfigError(f"pool_size must be a whole number >= 1, got {size!r}")
+        parse(url)
+        self.location = describe(url)
+        # One connection first: a clear error, after a bounded retry, when the
+        # server cannot be reached or refuses the user.
+        connect(url).close()
+        return ConnectionPool(
+            url,
+            min_size=1,
+            max_size=size,
+            max_idle=max_idle,
+            max_lifetime=max_lifetime,
+            kwargs={"autocommit": True, "prepare_threshold": None},
+            check=ConnectionPool.check_connection,
+            name=self.location,
+            open=True,
+        )
+
+    def setup(self) -> None:
+        """Create cairn's tables, or migrate them from an older cairn. Idempotent,
+        safe to run from several processes at once, and inside or outside a
+        transaction of the connection given to the saver."""
+        with self._write() as cur:
+            schema.setup(cur, self.location)
+
+    # -- transactions ------------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator["psycopg.Connection[Any]"]:
+        if self._pool is not None:
+            try:
+                with self._pool.connection() as conn:
+                    yield conn
+            except PoolTimeout as exc:
+                raise StorageError(
+                    f"{self.location}: no connection free or reachable ({exc}); check the "
+                    "server, or raise pool_size if many threads share this saver"
+                ) from exc
+            return
+        assert self._conn is not None
+        with self._lock:
+            if self._conn.closed or self._conn.broken:
+                raise StorageError(
+                    f"{self.location}: the connection given to the saver is closed or was "
+                    "dropped by the server; give the saver a URL or a ConnectionPool so it "
+                    "can reconnect"
+                )
+            yield self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Cursor]:
+        with self._connection() as conn:
+            with self._errors(), conn.transaction(), conn.cursor() as cur:
+                yield _Cursor(cur, self._prepare)
+
+    @contextmanager
+    def _read(self) -> Iterator[Cursor]:
+        with self._connection() as conn:
+            if conn.autocommit:
+                with self._errors(), conn.cursor() as cur:
+                    yield _Cursor(cur, self._prepare)
+            else:
+                with self._errors(), conn.transaction(), conn.cursor() as cur:
+                    yield _Cursor(cur, self._prepare)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.OperationalError as exc:
+            raise StorageError(
+                f"{self.location}: {str(exc).strip()}; the step was not stored, and the run "
+                "can be resumed once the server answers"
+            ) from exc
+        except psycopg.Error as exc:
+            raise StorageError(f"{self.location}: {str(exc).strip()}") from exc
+
+    # -- lifetime ------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the pool (only if this saver made it)."""
+        if self._owns and self._pool is not None:
+            self._pool.close()
+
+    def __enter__(self) -> "PostgresSaver":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
