@@ -75,8 +75,10 @@ class SqlSaver(BaseCheckpointSaver):
     # -- what a backend supplies ----------------------------------------------
 
     @abstractmethod
-    def _write(self) -> AbstractContextManager[Cursor]:
-        """A cursor inside a write transaction, committed on success."""
+    def _write(self, durable: bool = True) -> AbstractContextManager[Cursor]:
+        """A cursor inside a write transaction, committed on success. A write
+        that need not survive a power loss (a lease: lost, the thread is just
+        free) passes ``durable=False`` and skips the wait for the disk."""
 
     @abstractmethod
     def _read(self) -> AbstractContextManager[Cursor]:
@@ -186,7 +188,7 @@ class SqlSaver(BaseCheckpointSaver):
     # -- one writer per thread ---------------------------------------------------
 
     def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
-        with self._write() as cur:
+        with self._write(durable=False) as cur:
             # Taken when free, expired, already ours or held by a dead owner;
             # a live hold of another owner is left as it is.
             cur.execute(
@@ -206,7 +208,7 @@ class SqlSaver(BaseCheckpointSaver):
         return None if holder == lease.owner else holder
 
     def release(self, lease: Lease) -> None:
-        with self._write() as cur:
+        with self._write(durable=False) as cur:
             cur.execute(
                 self._sql("DELETE FROM cairn_leases WHERE thread_id = ? AND owner = ?"),
                 (lease.thread_id, lease.owner),

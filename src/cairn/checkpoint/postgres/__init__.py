@@ -166,9 +166,11 @@ class PostgresSaver(SqlSaver):
             yield self._conn
 
     @contextmanager
-    def _write(self) -> Iterator[Cursor]:
+    def _write(self, durable: bool = True) -> Iterator[Cursor]:
         with self._connection() as conn:
             with self._errors(), conn.transaction(), conn.cursor() as cur:
+                if not durable:
+                    cur.execute("SET LOCAL synchronous_commit TO OFF", prepare=self._prepare)
                 yield _Cursor(cur, self._prepare)
 
     @contextmanager

@@ -80,7 +80,8 @@ class SqliteSaver(SqlSaver):
             self.location = f"SQLite database {(row[2] if row and row[2] else ':memory:')!r}"
         else:
             self._conn = self._open(os.fspath(conn), busy_timeout)
-        self._configure(synchronous.upper(), busy_timeout)
+        self._synchronous = synchronous.upper()
+        self._configure(self._synchronous, busy_timeout)
         self._setup()
 
     @classmethod
@@ -173,17 +174,25 @@ class SqliteSaver(SqlSaver):
     # -- transactions ------------------------------------------------------------
 
     @contextmanager
-    def _write(self) -> Iterator[Cursor]:
+    def _write(self, durable: bool = True) -> Iterator[Cursor]:
         with self._lock:
             cur = self._guard(lambda: self._conn.cursor())
-            self._guard(lambda: cur.execute("BEGIN IMMEDIATE"))
+            if not durable and self._synchronous != "NORMAL":
+                # In WAL mode a NORMAL commit skips the fsync; the next durable
+                # commit's fsync covers it.
+                cur.execute("PRAGMA synchronous = NORMAL")
             try:
-                yield cur
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.rollback()
-                raise
-            self._guard(self._conn.commit)
+                self._guard(lambda: cur.execute("BEGIN IMMEDIATE"))
+                try:
+                    yield cur
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.rollback()
+                    raise
+                self._guard(self._conn.commit)
+            finally:
+                if not durable and self._synchronous != "NORMAL":
+                    cur.execute(f"PRAGMA synchronous = {self._synchronous}")
 
     @contextmanager
     def _read(self) -> Iterator[Cursor]:
