@@ -13,6 +13,7 @@ from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.graph.state import GraphSpec
 from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
+from cairn.runtime.events import STREAM_MODES, Events
 from cairn.runtime.heads import HeadCache
 from cairn.runtime.leases import ThreadHold
 from cairn.runtime.loop import Run, Step, make_checkpoint, node_config
@@ -20,9 +21,6 @@ from cairn.runtime.snapshot import build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
 from cairn.runtime.tasks import TaskRunner
 from cairn.types import StateSnapshot
-
-STREAM_MODES = ("values", "updates")
-
 
 class CompiledStateGraph:
     """A validated graph, ready to run. Safe to share between threads."""
@@ -64,15 +62,20 @@ class CompiledStateGraph:
         durability: str | None,
         interrupt_before: Union[str, Sequence[str], None],
         interrupt_after: Union[str, Sequence[str], None],
+        stream_mode: Union[str, Sequence[str], None] = None,
     ) -> Run:
         before = self._interrupt_names(interrupt_before, self.interrupt_before_nodes)
         after = self._interrupt_names(interrupt_after, self.interrupt_after_nodes)
+        events = None
+        if stream_mode is not None:
+            events = Events(_modes(stream_mode), isinstance(stream_mode, str), self.spec.schema.ordered)
         return Run(
             self,
             read_config(config),
             durability=durability,
             interrupt_before=before,
             interrupt_after=after,
+            events=events,
         )
 
     def _interrupt_names(
@@ -169,14 +172,22 @@ class CompiledStateGraph:
         interrupt_after: Union[str, Sequence[str], None] = None,
         **_ignored: Any,
     ) -> Iterator[Any]:
-        """Run the graph, yielding as it goes: the state after each step
-        ("values") or each node's update ("updates"); with a list of modes,
-        ``(mode, chunk)`` pairs."""
-        modes = _modes(stream_mode)
-        run = self._run(config, durability, interrupt_before, interrupt_after)
-        for step in run.steps(input):
-            yield from _chunks(self.spec.schema, step, modes, stream_mode)
-        yield from _final_chunks(run, modes, stream_mode)
+        """Run the graph, yielding as it goes, in each mode asked for:
+        "values" (the state after each step), "updates" (each node's update),
+        "checkpoints" (each checkpoint, shaped like get_state), "tasks" (each
+        task's start and result), "debug" (all of those, with the step and a
+        timestamp) and "custom" (what nodes send to ``get_stream_writer()``).
+        With a list of modes, ``(mode, chunk)`` pairs."""
+        run = self._run(config, durability, interrupt_before, interrupt_after, stream_mode)
+        events = run.events
+        assert events is not None
+        try:
+            for _ in run.steps(input):
+                yield from events.take()
+        except Exception:
+            yield from events.take()
+            raise
+        yield from events.take()
 
     async def astream(
         self,
@@ -190,12 +201,18 @@ class CompiledStateGraph:
         **_ignored: Any,
     ) -> AsyncIterator[Any]:
         """The async twin of ``stream``."""
-        modes = _modes(stream_mode)
-        run = self._run(config, durability, interrupt_before, interrupt_after)
-        async for step in run.asteps(input):
-            for chunk in _chunks(self.spec.schema, step, modes, stream_mode):
+        run = self._run(config, durability, interrupt_before, interrupt_after, stream_mode)
+        events = run.events
+        assert events is not None
+        try:
+            async for _ in run.asteps(input):
+                for chunk in events.take():
+                    yield chunk
+        except Exception:
+            for chunk in events.take():
                 yield chunk
-        for chunk in _final_chunks(run, modes, stream_mode):
+            raise
+        for chunk in events.take():
             yield chunk
 
     # -- reading state -------------------------------------------------------
@@ -389,25 +406,3 @@ def _modes(stream_mode: Union[str, Sequence[str]]) -> list[str]:
         if mode not in STREAM_MODES:
             raise ConfigError(f"unknown stream_mode {mode!r}; choose from {STREAM_MODES}")
     return modes
-
-
-def _chunks(
-    schema: StateSchema, step: Step, modes: Sequence[str], requested: Union[str, Sequence[str]]
-) -> Iterator[Any]:
-    """What one step streams: bare chunks for one mode, (mode, chunk) for a list."""
-    single = isinstance(requested, str)
-    for mode in modes:
-        if mode == "values":
-            chunk: Any = schema.ordered(step.values)
-            yield chunk if single else (mode, chunk)
-        elif mode == "updates":
-            for write in step.writes:
-                if write.name != START:
-                    chunk = {write.name: dict(write.update) if write.update is not None else None}
-                    yield chunk if single else (mode, chunk)
-
-
-def _final_chunks(run: Run, modes: Sequence[str], requested: Union[str, Sequence[str]]) -> Iterator[Any]:
-    if run.interrupts and "updates" in modes:
-        chunk = {"__interrupt__": tuple(run.interrupts)}
-        yield chunk if isinstance(requested, str) else ("updates", chunk)

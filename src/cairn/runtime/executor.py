@@ -52,8 +52,14 @@ def _capture(fn: Callable[[], Outcome], task: TaskRecord) -> TaskResult:
         return TaskResult(task, error=exc)
 
 
-def _scratchpad(task: TaskRecord, answers: Mapping[str, list[Any]]) -> None:
-    interrupts.current.set(interrupts.Scratchpad(task.id, list(answers.get(task.id, ()))))
+Writer = Callable[[Any], None]
+
+
+def _scratchpad(task: TaskRecord, answers: Mapping[str, list[Any]], write: Writer | None) -> None:
+    pad = interrupts.Scratchpad(task.id, list(answers.get(task.id, ())))
+    if write is not None:
+        pad.write = write
+    interrupts.current.set(pad)
 
 
 def run_step(
@@ -62,13 +68,15 @@ def run_step(
     state: Mapping[str, Any],
     config: Mapping[str, Any],
     answers: Mapping[str, list[Any]],
+    write: Writer | None = None,
 ) -> tuple[list[TaskResult], BaseException | None]:
     """Run ``tasks``; returns what finished, and an exception (such as a
-    KeyboardInterrupt) that stopped the waiting, if one did."""
+    KeyboardInterrupt) that stopped the waiting, if one did. ``write`` takes
+    what nodes send to their stream writer."""
 
     def job(task: TaskRecord) -> Callable[[], Outcome]:
         def run() -> Outcome:
-            _scratchpad(task, answers)
+            _scratchpad(task, answers, write)
             return runner.run(task, state, config)
 
         return run
@@ -109,12 +117,13 @@ async def arun_step(
     state: Mapping[str, Any],
     config: Mapping[str, Any],
     answers: Mapping[str, list[Any]],
+    write: Writer | None = None,
 ) -> tuple[list[TaskResult], BaseException | None]:
     """The async twin of ``run_step``: tasks run concurrently on the event
     loop (sync nodes in worker threads)."""
 
     async def one(task: TaskRecord) -> TaskResult:
-        _scratchpad(task, answers)
+        _scratchpad(task, answers, write)
         try:
             return TaskResult(task, outcome=await runner.arun(task, state, config))
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised by the loop

@@ -10,10 +10,14 @@ from __future__ import annotations
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from cairn.errors import CairnError, GraphInterrupt
 from cairn.types import Interrupt
+
+
+def _discard(chunk: Any) -> None:
+    """The stream writer of a run nobody streams "custom" from."""
 
 
 @dataclass
@@ -21,6 +25,7 @@ class Scratchpad:
     task_id: str
     answers: list[Any] = field(default_factory=list)
     used: int = 0
+    write: Callable[[Any], None] = _discard
 
 
 current: ContextVar[Scratchpad | None] = ContextVar("cairn_task", default=None)

@@ -26,6 +26,7 @@ from cairn.errors import (
 from cairn.graph.constants import START
 from cairn.graph.state import GraphSpec
 from cairn.runtime.config import RunConfig, require_thread
+from cairn.runtime.events import Events
 from cairn.runtime.executor import TaskResult, arun_step, run_step
 from cairn.runtime.leases import ThreadHold
 from cairn.runtime.persist import Persister
@@ -120,8 +121,11 @@ class Run:
         durability: str | None,
         interrupt_before: tuple[str, ...],
         interrupt_after: tuple[str, ...],
+        events: Events | None = None,
     ) -> None:
         self.graph = graph
+        self.events = events
+        self._write = events.custom if events is not None and "custom" in events.modes else None
         self.spec = graph.spec
         self.config = config
         self.saver = graph.checkpointer
@@ -201,6 +205,8 @@ class Run:
                 values,
                 [PendingWrite(task.id, "input", task.arg)],
             )
+            if self.events is not None:
+                self.events.checkpoint(checkpoint, values)
             return _Cursor(checkpoint, values)
         if base is None:
             raise EmptyInputError(
@@ -282,7 +288,7 @@ class Run:
             self.cursor = cursor = self._start(input)
             while (todo := self._next_batch(cursor)) is not None:
                 results, stopped = run_step(
-                    self.graph.runner, todo, cursor.values, self.node_config, cursor.answers
+                    self.graph.runner, todo, cursor.values, self.node_config, cursor.answers, self._write
                 )
                 step = self._commit(cursor, todo, results, stopped)
                 if step is None:
@@ -301,7 +307,7 @@ class Run:
             self.cursor = cursor = self._start(input)
             while (todo := self._next_batch(cursor)) is not None:
                 results, stopped = await arun_step(
-                    self.graph.runner, todo, cursor.values, self.node_config, cursor.answers
+                    self.graph.runner, todo, cursor.values, self.node_config, cursor.answers, self._write
                 )
                 step = self._commit(cursor, todo, results, stopped)
                 if step is None:
@@ -344,7 +350,10 @@ class Run:
                 "more steps, or check its loop's exit condition"
             )
         cursor.taken += 1
-        return [t for t in tasks if t.id not in cursor.reuse]
+        todo = [t for t in tasks if t.id not in cursor.reuse]
+        if self.events is not None:
+            self.events.started(todo, cursor.values, cursor.checkpoint.step + 1)
+        return todo
 
     def _commit(
         self,
@@ -356,6 +365,8 @@ class Run:
         """Apply a finished step and checkpoint it; on failure keep what
         finished as pending writes and raise (or pause, on an interrupt)."""
         checkpoint = cursor.checkpoint
+        if self.events is not None:
+            self._report(results, checkpoint.step + 1)
         done = {r.task.id: r.outcome for r in results if r.outcome is not None}
         if stopped is not None or len(done) < len(todo):
             self._record_failure(checkpoint, results)
@@ -364,6 +375,8 @@ class Run:
             for result in results:
                 if result.error is not None and not isinstance(result.error, GraphInterrupt):
                     raise result.error
+            if self.events is not None:
+                self.events.paused(cursor.values, self.interrupts)
             return None  # interrupted: the run pauses here
         writes = ordered_writes(
             checkpoint.tasks, {**cursor.reuse, **{tid: o.write for tid, o in done.items()}}
@@ -376,11 +389,28 @@ class Run:
                 self.spec.schema, dict(cursor.values), [(w.name, w.update) for w in writes]
             )
         checkpoint = self._new_checkpoint(checkpoint, "loop", tuple(writes), checkpoint.carry)
+        if self.events is not None:
+            self.events.values(values)
         if self.persist is not None:
             self.persist.put(checkpoint, values)
+            if self.events is not None:
+                self.events.checkpoint(checkpoint, values)
         cursor.checkpoint, cursor.values = checkpoint, values
         cursor.reuse, cursor.answers = {}, {}
         return Step(checkpoint, writes, values)
+
+    def _report(self, results: list[TaskResult], step: int) -> None:
+        assert self.events is not None
+        for result in results:
+            error = result.error
+            paused = isinstance(error, GraphInterrupt)
+            self.events.finished(
+                result.task,
+                result.outcome.write.update if result.outcome is not None else None,
+                None if paused else error,
+                [i for i in error.interrupts if isinstance(i, Interrupt)] if paused else [],  # type: ignore[union-attr]
+                step,
+            )
 
     def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:
         if not self.before:

@@ -1,0 +1,133 @@
+"""What a streamed run reports while it goes, in every stream mode:
+"values", "updates", "checkpoints", "tasks", "debug" and "custom".
+
+The loop records events as they happen, in one queue: a task starting, a
+node writing to its stream writer, a task's update and result as it
+finishes, the state after the step, the checkpoint stored. ``stream`` hands
+them out in that order (LangGraph's) after each step and when the run ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Mapping
+
+from cairn.checkpoint.base import Checkpoint, TaskRecord
+from cairn.graph.constants import START
+from cairn.runtime.config import canonical
+from cairn.types import Interrupt
+
+STREAM_MODES = ("values", "updates", "checkpoints", "tasks", "debug", "custom")
+
+
+class Events:
+    """The chunks of one streamed run, kept until ``stream`` takes them:
+    ``(mode, chunk)`` pairs, or bare chunks when one mode was asked for as a
+    string."""
+
+    def __init__(
+        self, modes: Iterable[str], single: bool, ordered: Callable[[Mapping[str, Any]], Any]
+    ) -> None:
+        self.modes = frozenset(modes)
+        self._single = single
+        self._ordered = ordered
+        self._lock = threading.Lock()
+        self._queue: list[Any] = []
+
+    def _add(self, mode: str, chunk: Any) -> None:
+        with self._lock:
+            self._queue.append(chunk if self._single else (mode, chunk))
+
+    def _debug(self, kind: str, step: int, payload: Any) -> None:
+        if "debug" in self.modes:
+            stamp = datetime.now(timezone.utc).isoformat()
+            self._add("debug", {"step": step, "timestamp": stamp, "type": kind, "payload": payload})
+
+    def take(self) -> list[Any]:
+        """Every chunk recorded so far, oldest first."""
+        with self._lock:
+            taken, self._queue = self._queue, []
+        return taken
+
+    # -- what the loop records ---------------------------------------------------
+
+    def custom(self, chunk: Any) -> None:
+        if "custom" in self.modes:
+            self._add("custom", chunk)
+
+    def values(self, values: Mapping[str, Any]) -> None:
+        if "values" in self.modes:
+            self._add("values", self._ordered(values))
+
+    def paused(self, values: Mapping[str, Any], interrupts: list[Interrupt]) -> None:
+        """The run stopped on ``interrupt()``: updates and values say so."""
+        if "updates" in self.modes:
+            self._add("updates", {"__interrupt__": tuple(interrupts)})
+        if "values" in self.modes:
+            self._add("values", {**self._ordered(values), "__interrupt__": tuple(interrupts)})
+
+    def checkpoint(self, checkpoint: Checkpoint, values: Mapping[str, Any]) -> None:
+        if "checkpoints" not in self.modes and "debug" not in self.modes:
+            return
+        payload = _checkpoint_payload(checkpoint, self._ordered(values))
+        if "checkpoints" in self.modes:
+            self._add("checkpoints", payload)
+        self._debug("checkpoint", checkpoint.step, payload)
+
+    def started(self, tasks: Iterable[TaskRecord], state: Mapping[str, Any], step: int) -> None:
+        if "tasks" not in self.modes and "debug" not in self.modes:
+            return
+        for task in tasks:
+            if task.name == START:
+                continue
+            payload = {
+                "id": task.id,
+                "name": task.name,
+                "input": task.arg if task.push else self._ordered(state),
+                "triggers": ("__pregel_push",) if task.push else (f"branch:to:{task.name}",),
+            }
+            if "tasks" in self.modes:
+                self._add("tasks", payload)
+            self._debug("task", step, payload)
+
+    def finished(
+        self,
+        task: TaskRecord,
+        update: Mapping[str, Any] | None,
+        error: BaseException | None,
+        interrupts: list[Interrupt],
+        step: int,
+    ) -> None:
+        if task.name == START:
+            return
+        if "updates" in self.modes and error is None and not interrupts:
+            self._add("updates", {task.name: dict(update) if update is not None else None})
+        if "tasks" not in self.modes and "debug" not in self.modes:
+            return
+        payload = {
+            "id": task.id,
+            "name": task.name,
+            "error": error,
+            "result": dict(update) if update is not None else {},
+            "interrupts": [{"value": i.value, "id": i.id} for i in interrupts],
+        }
+        if "tasks" in self.modes:
+            self._add("tasks", payload)
+        self._debug("task_result", step, payload)
+
+
+def _checkpoint_payload(checkpoint: Checkpoint, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint as the "checkpoints" stream mode shows it (the shape of get_state)."""
+    thread, ns = checkpoint.thread_id, checkpoint.ns
+    return {
+        "config": canonical(thread, ns, checkpoint.id),
+        "metadata": dict(checkpoint.metadata),
+        "values": dict(values),
+        "next": [task.name for task in checkpoint.tasks],
+        "parent_config": canonical(thread, ns, checkpoint.parent_id) if checkpoint.parent_id else None,
+        "tasks": [
+            {"id": task.id, "name": task.name, "interrupts": (), "state": None}
+            for task in checkpoint.tasks
+        ],
+    }
