@@ -9,6 +9,7 @@
     ├── EmptyInputError        invoke(None, thread) on a thread with nothing to resume
     ├── InvalidResumeError     Command(resume=...) that matches no pending interrupt
     ├── ThreadBusyError        another run holds the thread
+    ├── NodeTimeoutError       a node ran past its timeout
     ├── SerializationError     a value cannot be stored, or stored bytes cannot be read
     └── StorageError           the checkpoint store failed or holds something cairn cannot use
 
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidResumeError",
     "InvalidUpdateError",
     "MissingDependencyError",
+    "NodeTimeoutError",
     "SerializationError",
     "StorageError",
     "ThreadBusyError",
@@ -76,6 +78,10 @@ class InvalidResumeError(CairnError, ValueError):
 
 class ThreadBusyError(CairnError):
     """Another run is writing to the thread right now."""
+
+
+class NodeTimeoutError(CairnError, TimeoutError):
+    """A node ran longer than the ``timeout`` it was added with."""
 
 
 class SerializationError(CairnError, TypeError):

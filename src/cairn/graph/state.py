@@ -32,6 +32,8 @@ class NodeSpec:
     destinations: tuple[str, ...] | None = None
     """Where a Command returned by the node may go; None when unknown."""
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    subgraph: bool = False
+    """``fn`` is a compiled graph, run as a nested graph with checkpoints of its own."""
 
 
 @dataclass(frozen=True)
@@ -173,12 +175,15 @@ class StateGraph:
             raise GraphValidationError(
                 f"node {name!r} is already in the graph; node names must be unique"
             )
-        if not callable(action):
+        subgraph = bool(getattr(action, "is_cairn_graph", False))
+        if not callable(action) and not subgraph:
             raise GraphValidationError(f"node {name!r}: {action!r} is not callable")
         if timeout is not None and not timeout > 0:
             raise GraphValidationError(f"node {name!r}: timeout must be > 0 seconds, got {timeout!r}")
         if destinations is not None:
             dests: tuple[str, ...] | None = tuple(destinations)
+        elif subgraph:
+            dests = ()
         else:
             dests = _command_destinations(action)
         self.nodes[name] = NodeSpec(
@@ -189,6 +194,7 @@ class StateGraph:
             timeout=timeout,
             destinations=dests,
             metadata=dict(metadata or {}),
+            subgraph=subgraph,
         )
         return self
 

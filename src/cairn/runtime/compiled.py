@@ -19,11 +19,17 @@ from cairn.runtime.leases import ThreadHold
 from cairn.runtime.loop import Run, Step, make_checkpoint, node_config
 from cairn.runtime.snapshot import build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
+from cairn.runtime.subgraphs import bound
 from cairn.runtime.tasks import TaskRunner
 from cairn.types import StateSnapshot
 
 class CompiledStateGraph:
     """A validated graph, ready to run. Safe to share between threads."""
+
+    is_cairn_graph = True
+    """Marks a compiled graph, which ``add_node`` accepts as a subgraph."""
+    depth = 0
+    """How many subgraph levels below the top graph this one runs."""
 
     def __init__(
         self,
@@ -239,6 +245,9 @@ class CompiledStateGraph:
         saver = self._saver("get_state")
         rc = read_config(config)
         thread = require_thread(rc, "get_state")
+        owner = self._owner_of(rc.checkpoint_ns, saver)
+        if owner is not self:
+            return owner.get_state(config, subgraphs=subgraphs)
         checkpoint = saver.get(thread, rc.checkpoint_ns, rc.checkpoint_id)
         if checkpoint is None:
             return empty_snapshot(thread, rc.checkpoint_ns, rc.checkpoint_id)
@@ -250,7 +259,39 @@ class CompiledStateGraph:
             # As LangGraph: the head shows what the finished tasks of a failed step wrote.
             writes = ordered_writes(checkpoint.tasks, finished)
             values = apply_updates(self.spec.schema, values, [(w.name, w.update) for w in writes])
-        return build_snapshot(checkpoint, self.spec.schema.ordered(values), pending, child)
+        snapshot = build_snapshot(checkpoint, self.spec.schema.ordered(values), pending, child)
+        return self._with_subgraphs(snapshot, saver) if subgraphs else snapshot
+
+    def _owner_of(self, ns: str, saver: BaseCheckpointSaver) -> "CompiledStateGraph":
+        """The graph whose checkpoints live in namespace ``ns``: this one, or
+        the subgraph (of a subgraph...) the namespace names."""
+        parts = ns.split("|") if ns else []
+        if len(parts) <= self.depth:
+            return self
+        name = parts[self.depth].split(":", 1)[0]
+        node = self.spec.nodes.get(name)
+        if node is None or not node.subgraph:
+            raise ConfigError(
+                f"checkpoint_ns {ns!r} names {name!r}, which is not a subgraph node of this "
+                f"graph; its subgraph nodes are {sorted(n for n, s in self.spec.nodes.items() if s.subgraph)}"
+            )
+        return bound(node.fn, saver, self.depth + 1)._owner_of(ns, saver)
+
+    def _with_subgraphs(self, snapshot: StateSnapshot, saver: BaseCheckpointSaver) -> StateSnapshot:
+        """``snapshot`` with the state of each subgraph task that has stored any."""
+        ns = snapshot.config["configurable"]["checkpoint_ns"]
+        tasks = []
+        for task in snapshot.tasks:
+            node = self.spec.nodes.get(task.name)
+            if node is not None and node.subgraph:
+                own = f"{task.name}:{task.id}"
+                child = canonical(snapshot.config["configurable"]["thread_id"], f"{ns}|{own}" if ns else own, None)
+                sub = bound(node.fn, saver, self.depth + 1)
+                state = sub.get_state(child, subgraphs=True)
+                if state.metadata is not None:
+                    task = task._replace(state=state)
+            tasks.append(task)
+        return snapshot._replace(tasks=tuple(tasks))
 
     def get_state_history(
         self,
@@ -264,6 +305,10 @@ class CompiledStateGraph:
         saver = self._saver("get_state_history")
         rc = read_config(config)
         thread = require_thread(rc, "get_state_history")
+        owner = self._owner_of(rc.checkpoint_ns, saver)
+        if owner is not self:
+            yield from owner.get_state_history(config, filter=filter, before=before, limit=limit)
+            return
         ns = rc.checkpoint_ns
         before_id = read_config(before).checkpoint_id if before is not None else None
         if limit is not None and (not isinstance(limit, int) or limit < 0):

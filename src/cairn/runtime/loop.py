@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
 
-from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
+from cairn.checkpoint.base import Checkpoint, Lease, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of, new_checkpoint_id
 from cairn.errors import (
     ConfigError,
@@ -29,6 +29,7 @@ from cairn.runtime.config import RunConfig, require_thread
 from cairn.runtime.events import Events
 from cairn.runtime.executor import TaskResult, arun_step, run_step
 from cairn.runtime.leases import ThreadHold
+from cairn.runtime.parent import PARENT, Parent
 from cairn.runtime.persist import Persister
 from cairn.runtime.plan import plan_next, start_task
 from cairn.runtime.state import apply_updates, ordered_writes
@@ -122,7 +123,10 @@ class Run:
         interrupt_before: tuple[str, ...],
         interrupt_after: tuple[str, ...],
         events: Events | None = None,
+        lease: Lease | None = None,
     ) -> None:
+        """``lease``: the thread is already held by a parent run (this run is
+        a subgraph's), so this run takes no hold of its own."""
         self.graph = graph
         self.events = events
         self._write = events.custom if events is not None and "custom" in events.modes else None
@@ -133,16 +137,17 @@ class Run:
         self.after = frozenset(interrupt_after)
         self.run_id = str(config.extra.get("run_id") or uuid.uuid4())
         self.thread_id = require_thread(config, "invoke") if self.saver else (config.thread_id or "")
-        self.hold = ThreadHold(self.saver, self.thread_id) if self.saver else None
-        self.persist = (
-            Persister(self.saver, durability or "sync", self.hold.lease)
-            if self.saver and self.hold
-            else None
-        )
+        self.hold = ThreadHold(self.saver, self.thread_id) if self.saver and not lease else None
+        if self.hold is not None:
+            lease = self.hold.lease
+        self.durability = durability or "sync"
+        self.persist = Persister(self.saver, self.durability, lease) if self.saver else None
         self.ns = config.checkpoint_ns
         self.interrupts: list[Interrupt] = []
         self.cursor: _Cursor | None = None
         self.node_config = node_config(config, self.thread_id, self.run_id)
+        if self.saver is not None:
+            self.node_config["configurable"][PARENT] = Parent(self.saver, lease, self.durability, self.ns)
 
     # -- starting ------------------------------------------------------------
 
@@ -326,14 +331,15 @@ class Run:
     def _finish(self) -> None:
         """Store what is still held, remember the head's state, let go of the thread."""
         cursor = self.cursor
-        if self.persist is None or self.hold is None:
+        if self.persist is None:
             return
         try:
             self.persist.flush()
             if cursor is not None:
                 self.graph.heads.put(self.thread_id, self.ns, cursor.checkpoint.id, cursor.values)
         finally:
-            self.hold.release()
+            if self.hold is not None:
+                self.hold.release()
 
     def _next_batch(self, cursor: _Cursor) -> list[TaskRecord] | None:
         """The tasks to run in the next step, or None when the run stops here."""

@@ -10,7 +10,9 @@ write alone says what it did.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from cairn.checkpoint.base import TaskRecord, TaskWrite
-from cairn.errors import InvalidUpdateError
+from cairn.errors import InvalidUpdateError, NodeTimeoutError
 from cairn.graph.constants import END, START
 from cairn.graph.state import Branch, GraphSpec, NodeSpec
 from cairn.runtime.state import apply_updates
+from cairn.runtime.subgraphs import arun_subgraph, run_subgraph
 from cairn.types import Command, Send
 
 
@@ -173,7 +176,12 @@ class TaskRunner:
         attempt = 1
         while True:
             try:
-                output = call(node.fn, arg, config, with_config)
+                if node.subgraph:
+                    output = self._subgraph_output(run_subgraph(node.fn, node.name, arg, config))
+                elif node.timeout is None:
+                    output = call(node.fn, arg, config, with_config)
+                else:
+                    output = _call_within(node, arg, config, with_config)
                 break
             except Exception as exc:
                 time.sleep(_retry_delay(node, attempt, exc))
@@ -191,15 +199,33 @@ class TaskRunner:
         attempt = 1
         while True:
             try:
-                if inspect.iscoroutinefunction(node.fn):
-                    output = await (node.fn(arg, config) if with_config else node.fn(arg))
+                if node.subgraph:
+                    pending = arun_subgraph(node.fn, node.name, arg, config)
+                elif inspect.iscoroutinefunction(node.fn):
+                    pending = node.fn(arg, config) if with_config else node.fn(arg)
                 else:
-                    output = await asyncio.to_thread(call, node.fn, arg, config, with_config)
+                    pending = asyncio.to_thread(call, node.fn, arg, config, with_config)
+                if node.timeout is None:
+                    output = await pending
+                else:
+                    try:
+                        output = await asyncio.wait_for(pending, node.timeout)
+                    except asyncio.TimeoutError:
+                        raise _timed_out(node) from None
+                if node.subgraph:
+                    output = self._subgraph_output(output)
                 break
             except Exception as exc:
                 await asyncio.sleep(_retry_delay(node, attempt, exc))
                 attempt += 1
         return self._finish(task, node, output, state, config)
+
+    def _subgraph_output(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A subgraph's final state as an update: the keys this graph has."""
+        if self.spec.schema.open:
+            return dict(values)
+        channels = self.spec.schema.channels
+        return {k: v for k, v in values.items() if k in channels}
 
     def _start(self, task: TaskRecord, state: Mapping[str, Any], config: Mapping[str, Any]) -> Outcome:
         update = task.arg  # filtered when the input checkpoint was made
@@ -226,6 +252,39 @@ class TaskRunner:
         update, gotos = self._read_output(node.name, output)
         goto, fresh = self.routes(node.name, update, gotos, state, config)
         return Outcome(TaskWrite(task.id, node.name, update, goto), fresh)
+
+
+def _call_within(node: NodeSpec, arg: Any, config: Mapping[str, Any], with_config: bool) -> Any:
+    """Call a sync node in a thread of its own and stop waiting for it after
+    ``node.timeout`` seconds (Python cannot stop the thread: what the node
+    does afterwards is ignored)."""
+    done = threading.Event()
+    box: list[Any] = []
+    context = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            box.append((True, context.run(call, node.fn, arg, config, with_config)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting task
+            box.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name=f"cairn-node-{node.name}", daemon=True).start()
+    if not done.wait(node.timeout):
+        raise _timed_out(node)
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _timed_out(node: NodeSpec) -> NodeTimeoutError:
+    return NodeTimeoutError(
+        f"node {node.name!r} ran longer than its timeout of {node.timeout:g} s and counts as "
+        "failed; resume with invoke(None, config) to run it again, or give it more time with "
+        f"add_node({node.name!r}, ..., timeout=SECONDS)"
+    )
 
 
 def _retry_delay(node: NodeSpec, attempt: int, exc: Exception) -> float:

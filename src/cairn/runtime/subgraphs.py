@@ -1,0 +1,123 @@
+"""Compiled graphs used as nodes.
+
+``builder.add_node("research", compiled_subgraph)`` runs the subgraph with
+the parent's state (the keys the two share) and returns its final state as
+the node's update. When the parent has a checkpointer, the subgraph runs as
+a nested run on the same thread and under the parent's lease, storing its own
+checkpoints under the namespace ``"research:<task id>"`` (deeper subgraphs
+add ``"|child:<task id>"``). So a subgraph that was interrupted or failed
+resumes where it stopped when the parent task runs again, and
+``get_state(config, subgraphs=True)`` shows its state in the parent's tasks.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import TYPE_CHECKING, Any, Mapping
+
+from cairn.errors import GraphInterrupt
+from cairn.runtime import interrupts
+from cairn.runtime.config import RunConfig, read_config
+from cairn.runtime.parent import PARENT, Parent
+from cairn.types import Command
+
+if TYPE_CHECKING:
+    from cairn.checkpoint.base import BaseCheckpointSaver, Lease
+    from cairn.runtime.compiled import CompiledStateGraph
+    from cairn.runtime.loop import Run
+
+
+def bound(graph: Any, saver: "BaseCheckpointSaver | None", depth: int) -> "CompiledStateGraph":
+    """``graph`` reading and writing through ``saver``, as a subgraph ``depth``
+    levels below the top graph."""
+    twin = copy.copy(graph)
+    twin.checkpointer = saver
+    twin.depth = depth
+    return twin
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if hasattr(value, "model_dump"):
+        return dict(value.model_dump())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return dict(vars(value))
+
+
+def _new_run(graph: "CompiledStateGraph", config: RunConfig, durability: str, lease: Lease | None) -> "Run":
+    from cairn.runtime.loop import Run
+
+    return Run(
+        graph,
+        config,
+        durability=durability,
+        interrupt_before=graph.interrupt_before_nodes,
+        interrupt_after=graph.interrupt_after_nodes,
+        lease=lease,
+    )
+
+
+def _start(
+    graph: "CompiledStateGraph", node: str, arg: Any, config: Mapping[str, Any]
+) -> tuple["Run", Any] | dict[str, Any]:
+    """The nested run and its input, or the subgraph's final state when it
+    already finished (the parent's step failed after it)."""
+    channels = graph.spec.schema.channels
+    state = {k: v for k, v in _as_dict(arg).items() if k in channels or graph.spec.schema.open}
+    configurable = dict(config.get("configurable") or {})
+    parent: Parent | None = configurable.get(PARENT)
+    if parent is None:  # the parent keeps no checkpoints: neither does the subgraph
+        plain = bound(graph, None, getattr(graph, "depth", 0) + 1)
+        bare = read_config({k: v for k, v in config.items() if k != "configurable"})
+        return _new_run(plain, bare, "sync", None), state
+    pad = interrupts.current.get()
+    task_id = pad.task_id if pad is not None else ""
+    ns = parent.child_ns(node, task_id)
+    configurable.update(checkpoint_ns=ns, checkpoint_id=None)
+    run_config = read_config({**config, "configurable": configurable})
+    sub = bound(graph, parent.saver, getattr(graph, "depth", 0) + 1)
+    run = _new_run(sub, run_config, parent.durability, parent.lease)
+    head = parent.saver.get(run.thread_id, ns)
+    if head is None:
+        return run, state
+    if not head.tasks:
+        return sub.spec.schema.ordered(sub.values_at(head))
+    # Resuming: hand the subgraph the answers given since it last paused.
+    pending = parent.saver.get_pending(run.thread_id, ns, head.id)
+    used = sum(len(w.value) for w in pending if w.kind == "resume")
+    fresh = list(pad.answers[used:]) if pad is not None else []
+    if not fresh:
+        return run, None
+    waiting = [iid for w in pending if w.kind == "interrupt" for iid, _ in w.value]
+    if len(fresh) == 1 and len(waiting) <= 1:
+        return run, Command(resume=fresh[0])
+    return run, Command(resume=dict(zip(waiting, fresh)))
+
+
+def _output(run: "Run") -> dict[str, Any]:
+    if run.interrupts:
+        raise GraphInterrupt(run.interrupts)
+    return run.graph.spec.schema.ordered(run.values)
+
+
+def run_subgraph(graph: Any, node: str, arg: Any, config: Mapping[str, Any]) -> Any:
+    started = _start(graph, node, arg, config)
+    if not isinstance(started, tuple):
+        return started
+    run, input = started
+    for _ in run.steps(input):
+        pass
+    return _output(run)
+
+
+async def arun_subgraph(graph: Any, node: str, arg: Any, config: Mapping[str, Any]) -> Any:
+    started = _start(graph, node, arg, config)
+    if not isinstance(started, tuple):
+        return started
+    run, input = started
+    async for _ in run.asteps(input):
+        pass
+    return _output(run)
