@@ -124,9 +124,12 @@ class Run:
         interrupt_after: tuple[str, ...],
         events: Events | None = None,
         lease: Lease | None = None,
+        fresh: bool = False,
     ) -> None:
         """``lease``: the thread is already held by a parent run (this run is
-        a subgraph's), so this run takes no hold of its own."""
+        a subgraph's), so this run takes no hold of its own. ``fresh``: start
+        from nothing, ignoring what the namespace holds (a replayed subgraph)."""
+        self.fresh = fresh
         self.graph = graph
         self.events = events
         self._write = events.custom if events is not None and "custom" in events.modes else None
@@ -193,7 +196,7 @@ class Run:
             values = self.spec.schema.initial()
             return _Cursor(self._input_checkpoint(None, input), values)
         config = self.config
-        base = self.saver.get(self.thread_id, self.ns, config.checkpoint_id)
+        base = None if self.fresh else self.saver.get(self.thread_id, self.ns, config.checkpoint_id)
         if base is None and config.checkpoint_id is not None:
             raise ConfigError(
                 f"checkpoint {config.checkpoint_id!r} does not exist in thread "
@@ -230,9 +233,17 @@ class Run:
             start.reuse = {w.task_id: w.value for w in pending.get("result", ())}
             start.answers = {w.task_id: list(w.value) for w in pending.get("resume", ())}
             waiting = {w.task_id: w.value for w in pending.get("interrupt", ())}
+        else:
+            self._replaying(True)
         if resume is not None:
             self._apply_resume(start, waiting, resume.resume)
         return start
+
+    def _replaying(self, replaying: bool) -> None:
+        """Tell the subgraphs of the next step whether it replays an old checkpoint."""
+        parent = self.node_config["configurable"].get(PARENT)
+        if parent is not None and parent.replaying != replaying:
+            self.node_config["configurable"][PARENT] = replace(parent, replaying=replaying)
 
     def _with_input(self, checkpoint: Checkpoint, inputs: list[PendingWrite]) -> Checkpoint:
         """``checkpoint`` with the run input its ``__start__`` task applies, found
@@ -403,6 +414,7 @@ class Run:
                 self.events.checkpoint(checkpoint, values)
         cursor.checkpoint, cursor.values = checkpoint, values
         cursor.reuse, cursor.answers = {}, {}
+        self._replaying(False)
         return Step(checkpoint, writes, values)
 
     def _report(self, results: list[TaskResult], step: int) -> None:

@@ -16,6 +16,9 @@ class Parent:
     lease: Lease | None
     durability: str
     ns: str
+    replaying: bool = False
+    """The parent is replaying an old checkpoint: its subgraphs start afresh
+    instead of resuming what they stored the first time."""
 
     def child_ns(self, node: str, task_id: str) -> str:
         """The checkpoint namespace of the subgraph run by task ``task_id``."""

@@ -47,7 +47,9 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return dict(vars(value))
 
 
-def _new_run(graph: "CompiledStateGraph", config: RunConfig, durability: str, lease: Lease | None) -> "Run":
+def _new_run(
+    graph: "CompiledStateGraph", config: RunConfig, durability: str, lease: Lease | None, fresh: bool
+) -> "Run":
     from cairn.runtime.loop import Run
 
     return Run(
@@ -57,6 +59,7 @@ def _new_run(graph: "CompiledStateGraph", config: RunConfig, durability: str, le
         interrupt_before=graph.interrupt_before_nodes,
         interrupt_after=graph.interrupt_after_nodes,
         lease=lease,
+        fresh=fresh,
     )
 
 
@@ -72,15 +75,15 @@ def _start(
     if parent is None:  # the parent keeps no checkpoints: neither does the subgraph
         plain = bound(graph, None, getattr(graph, "depth", 0) + 1)
         bare = read_config({k: v for k, v in config.items() if k != "configurable"})
-        return _new_run(plain, bare, "sync", None), state
+        return _new_run(plain, bare, "sync", None, False), state
     pad = interrupts.current.get()
     task_id = pad.task_id if pad is not None else ""
     ns = parent.child_ns(node, task_id)
     configurable.update(checkpoint_ns=ns, checkpoint_id=None)
     run_config = read_config({**config, "configurable": configurable})
     sub = bound(graph, parent.saver, getattr(graph, "depth", 0) + 1)
-    run = _new_run(sub, run_config, parent.durability, parent.lease)
-    head = parent.saver.get(run.thread_id, ns)
+    run = _new_run(sub, run_config, parent.durability, parent.lease, parent.replaying)
+    head = None if parent.replaying else parent.saver.get(run.thread_id, ns)
     if head is None:
         return run, state
     if not head.tasks:
