@@ -9,8 +9,12 @@ place, and a removal (``{"type": "remove", "id": ...}`` or LangChain's
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import uuid
 from typing import Annotated, Any, TypedDict
+
+from cairn.errors import InvalidUpdateError
 
 __all__ = ["REMOVE_ALL_MESSAGES", "MessagesState", "add_messages"]
 
@@ -25,6 +29,19 @@ def _langchain_convert() -> Any:
     return convert_to_messages
 
 
+@functools.lru_cache(maxsize=1)
+def _langchain_message_types() -> tuple[type, ...]:
+    """LangChain's message classes, when langchain_core is installed."""
+    if importlib.util.find_spec("langchain_core") is None:
+        return ()
+    from langchain_core import messages
+
+    found = (getattr(messages, name, None) for name in getattr(messages, "__all__", ()))
+    return tuple(
+        cls for cls in found if isinstance(cls, type) and issubclass(cls, messages.BaseMessage)
+    )
+
+
 def _as_list(messages: Any) -> list[Any]:
     if messages is None:
         return []
@@ -33,10 +50,15 @@ def _as_list(messages: Any) -> list[Any]:
     return [messages]
 
 
-def _normalize(messages: list[Any]) -> list[Any]:
-    """Give each message an id, converting to LangChain objects if any is one."""
+def _is_object(message: Any) -> bool:
+    return not isinstance(message, (dict, str))
+
+
+def _normalize(messages: list[Any], as_objects: bool = False) -> list[Any]:
+    """Give each message an id, converting all to LangChain objects if any is
+    one (or ``as_objects``: the history they join holds objects)."""
     convert = _langchain_convert()
-    if convert is not None and any(not isinstance(m, (dict, str)) for m in messages):
+    if convert is not None and (as_objects or any(_is_object(m) for m in messages)):
         messages = list(convert(messages))
     out = []
     for message in messages:
@@ -63,7 +85,7 @@ def _is_removal(message: Any) -> bool:
 def add_messages(left: Any, right: Any) -> list[Any]:
     """Merge ``right`` into ``left``: append new messages, replace by id, remove."""
     merged = _as_list(left)
-    updates = _normalize(_as_list(right))
+    updates = _normalize(_as_list(right), as_objects=bool(merged) and _is_object(merged[-1]))
     for i, message in enumerate(updates):
         if _is_removal(message) and _id(message) == REMOVE_ALL_MESSAGES:
             merged, updates = [], updates[i + 1 :]
@@ -79,8 +101,9 @@ def add_messages(left: Any, right: Any) -> list[Any]:
         key = _id(message)
         if _is_removal(message):
             if key not in position:
-                raise ValueError(
-                    f"cannot remove message with id {key!r}: no message with that id exists"
+                raise InvalidUpdateError(
+                    f"cannot remove message with id {key!r}: no message with that id exists; "
+                    "remove only ids that are in the state's messages"
                 )
             removed.add(key)
         elif key in position:
@@ -99,6 +122,7 @@ def _prepare(update: Any) -> list[Any]:
 
 add_messages.prepare = _prepare  # type: ignore[attr-defined]
 add_messages.batchable = True  # type: ignore[attr-defined]
+add_messages.stored_types = _langchain_message_types  # type: ignore[attr-defined]
 
 
 class MessagesState(TypedDict):

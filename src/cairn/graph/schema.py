@@ -143,6 +143,11 @@ class StateSchema:
                 register_type(cls)
         if self.kind != "dict" and self.kind != "typeddict":
             register_type(schema)
+        # A reducer may name the classes of the values it merges (add_messages:
+        # LangChain's message classes), so that another process can load them.
+        for reducer in self.reducers.values():
+            if callable(stored := getattr(reducer, "stored_types", None)):
+                register_type(*stored())
 
     @property
     def open(self) -> bool:
