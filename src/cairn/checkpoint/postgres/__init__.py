@@ -25,7 +25,7 @@ from cairn.checkpoint.sql import Cursor, SqlSaver
 from cairn.errors import ConfigError, MissingDependencyError, StorageError
 
 try:
-    from psycopg_pool import ConnectionPool, PoolTimeout
+    from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingDependencyError(
         "cairn.checkpoint.postgres needs psycopg_pool: pip install 'cairn[postgres]'"
@@ -154,6 +154,10 @@ class PostgresSaver(SqlSaver):
                     f"{self.location}: no connection free or reachable ({exc}); check the "
                     "server, or raise pool_size if many threads share this saver"
                 ) from exc
+            except PoolClosed as exc:
+                raise StorageError(
+                    f"{self.location}: the saver was closed; open a new PostgresSaver to use it again"
+                ) from exc
             return
         assert self._conn is not None
         with self._lock:
@@ -168,7 +172,7 @@ class PostgresSaver(SqlSaver):
     @contextmanager
     def _write(self, durable: bool = True) -> Iterator[Cursor]:
         with self._connection() as conn:
-            with self._errors(), conn.transaction(), conn.cursor() as cur:
+            with self._errors(conn), conn.transaction(), conn.cursor() as cur:
                 if not durable:
                     cur.execute("SET LOCAL synchronous_commit TO OFF", prepare=self._prepare)
                 yield _Cursor(cur, self._prepare)
@@ -177,17 +181,23 @@ class PostgresSaver(SqlSaver):
     def _read(self) -> Iterator[Cursor]:
         with self._connection() as conn:
             if conn.autocommit:
-                with self._errors(), conn.cursor() as cur:
+                with self._errors(conn), conn.cursor() as cur:
                     yield _Cursor(cur, self._prepare)
             else:
-                with self._errors(), conn.transaction(), conn.cursor() as cur:
+                with self._errors(conn), conn.transaction(), conn.cursor() as cur:
                     yield _Cursor(cur, self._prepare)
 
     @contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _errors(self, conn: "psycopg.Connection[Any]") -> Iterator[None]:
         try:
             yield
         except psycopg.OperationalError as exc:
+            if conn is self._conn and conn.broken:
+                raise StorageError(
+                    f"{self.location}: the server dropped the connection given to the saver "
+                    f"({str(exc).strip()}); give the saver a URL or a ConnectionPool so it can "
+                    "reconnect. The step was not stored; resume the run with invoke(None, config)"
+                ) from exc
             raise StorageError(
                 f"{self.location}: {str(exc).strip()}; the step was not stored, and the run "
                 "can be resumed once the server answers"

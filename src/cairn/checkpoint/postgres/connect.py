@@ -3,6 +3,7 @@ bounded retry, and failures turned into errors that say where and why."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -34,6 +35,12 @@ def describe(url: str) -> str:
     )
 
 
+def _reason(exc: Exception) -> str:
+    """libpq's message on one line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return "; ".join(lines) if lines else type(exc).__name__
+
+
 def parse(url: str) -> dict[str, Any]:
     """The URL's connection parameters; it must name a database."""
     if not isinstance(url, str) or not url.strip():
@@ -53,6 +60,12 @@ def parse(url: str) -> dict[str, Any]:
             f"the PostgreSQL URL {_masked(url)!r} names no database; add it after the host, "
             "as in 'postgresql://user@host:5432/dbname'"
         )
+    timeout = params.get("connect_timeout")
+    if timeout is not None and not str(timeout).strip().lstrip("-").isdigit():
+        raise ConfigError(
+            f"connect_timeout in the PostgreSQL URL {_masked(url)!r} must be a whole number of "
+            f"seconds, got {timeout!r}"
+        )
     return params
 
 
@@ -64,7 +77,11 @@ def connect(url: str, **options: Any) -> "psycopg.Connection[Any]":
         try:
             return psycopg.connect(url, autocommit=True, **options)
         except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            reason = _reason(exc)
+            if "invalid" in reason:
+                raise ConfigError(
+                    f"the PostgreSQL URL {_masked(url)!r} holds a value libpq refuses: {reason}"
+                ) from exc
             if any(word in reason for word in _FINAL):
                 raise StorageError(
                     f"cannot connect to {where}: {reason}; check the user, password and "
@@ -79,11 +96,13 @@ def connect(url: str, **options: Any) -> "psycopg.Connection[Any]":
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+_PASSWORDS = (
+    re.compile(r"(://[^:/@]*:)[^@]*@"),  # postgresql://user:secret@host
+    re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)", re.IGNORECASE),  # password=secret
+)
+
+
 def _masked(url: str) -> str:
-    """``url`` with any password replaced by ***."""
-    head, at, tail = url.rpartition("@")
-    if not at or "://" not in head:
-        return url
-    scheme, _, credentials = head.partition("://")
-    user, colon, _ = credentials.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{tail}"
+    """``url`` with every password in it replaced by ***."""
+    url = _PASSWORDS[0].sub(r"\1***@", url)
+    return _PASSWORDS[1].sub(r"\1***", url)
