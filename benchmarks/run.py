@@ -52,9 +52,10 @@ REQUIREMENTS = [
 ]
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LIBS = ("cairn", "langgraph")
+PG_SKIPPED = "skipped (Postgres does not answer)"
 GROUPS = ("ceilings", "linear", "fanout", "history", "chat", "concurrent_pg")
 
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 
 
 @dataclass(frozen=True)
@@ -222,8 +223,8 @@ def fresh_databases(base: str, names: list[str]) -> tuple[dict[str, str], str]:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return {}, f"skipped: Postgres at {base} does not answer ({reason})"
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return {}, f"Postgres at {base} does not answer: {reason}"
     return {name: database_url(base, name) for name in names}, ""
 
 
@@ -292,12 +293,13 @@ def ceilings(mode: Mode, pg_url: str, pg_skip: str) -> list[tuple[str, str]]:
             best = max(sqlite_ceiling(folder, synchronous, seconds) for _ in range(mode.rounds))
             found.append((f"SQLite, WAL, synchronous={synchronous}", f"{best:,.0f}"))
     if pg_skip:
-        found.append(("Postgres, one psycopg connection", pg_skip))
+        found.append(("Postgres, one psycopg connection", PG_SKIPPED))
     else:
         best = max(postgres_ceiling(pg_url, seconds) for _ in range(mode.rounds))
         found.append(("Postgres, one psycopg connection", f"{best:,.0f}"))
     for label, value in found:
-        console.print(f"  ceiling  {label}: {value} commits/s")
+        unit = " commits/s" if value[:1].isdigit() else ""
+        console.print(f"  ceiling  {label}: {value}{unit}")
     return found
 
 
@@ -327,7 +329,7 @@ def run_job(job: Job, mode: Mode, pg: dict[str, str], pg_skip: str,
     outcomes = {lib: Outcome() for lib in job.libs}
     if job.postgres and pg_skip:
         for outcome in outcomes.values():
-            outcome.skipped = pg_skip
+            outcome.skipped = PG_SKIPPED
         return outcomes
     for round_ in range(1, mode.rounds + 1):
         for lib in job.libs:
@@ -373,6 +375,10 @@ def cell(outcome: Outcome | None, figure: str, better: str, unit: str) -> tuple[
     return number(value, unit), value
 
 
+def ratio_text(ratio: float) -> str:
+    return f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.2g}"
+
+
 def table_rows(mode: Mode, results: dict[tuple[str, str], Outcome]) -> list[list[str]]:
     """[label, unit, better, cairn, LangGraph, cairn/LangGraph] for each row that ran."""
     lines = []
@@ -383,7 +389,7 @@ def table_rows(mode: Mode, results: dict[tuple[str, str], Outcome]) -> list[list
             continue
         ours_text, ours_value = cell(ours, row.cairn[1], row.better, row.unit)
         theirs_text, theirs_value = cell(theirs, row.langgraph[1], row.better, row.unit)
-        ratio = f"{ours_value / theirs_value:.2f}" if ours_value and theirs_value else "-"
+        ratio = ratio_text(ours_value / theirs_value) if ours_value and theirs_value else "-"
         lines.append([row.label, row.unit, row.better, ours_text, theirs_text, ratio])
     return lines
 
@@ -462,7 +468,7 @@ def cairn_revision() -> str:
 
 def machine(langgraph_python: Path, pg_url: str, pg_skip: str) -> list[tuple[str, str]]:
     lg = langgraph_versions(langgraph_python)
-    postgres = pg_skip or postgres_settings(pg_url)
+    postgres = PG_SKIPPED if pg_skip else postgres_settings(pg_url)
     python = sys.version.split()[0]
     sqlite_versions = {sqlite3.sqlite_version, lg["sqlite"]}
     return [
@@ -479,14 +485,24 @@ def machine(langgraph_python: Path, pg_url: str, pg_skip: str) -> list[tuple[str
                       f"{lg['langgraph-checkpoint']}, -sqlite {lg['langgraph-checkpoint-sqlite']}, "
                       f"-postgres {lg['langgraph-checkpoint-postgres']}, psycopg {lg['psycopg']}"),
         ("cairn", cairn_revision()),
+        ("load average at start", load_average()),
     ]
+
+
+def load_average() -> str:
+    """1, 5 and 15 minutes: other work on the machine makes every figure noisier."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 # --- the notes and RESULTS.md -----------------------------------------------------------
 
 
-def notes(mode: Mode, results: dict[tuple[str, str], Outcome]) -> list[str]:
-    said = [
+def notes(mode: Mode, results: dict[tuple[str, str], Outcome], pg_skip: str) -> list[str]:
+    said = [pg_skip + "; the postgres rows were skipped."] if pg_skip else []
+    said += [
         f"Each figure is the best of {mode.rounds} rounds; the rounds alternate cairn, "
         "LangGraph, cairn, LangGraph, each in a fresh subprocess. The ratio is cairn's figure "
         "over LangGraph's: above 1 is better for cairn where higher is better, below 1 where "
@@ -503,9 +519,10 @@ def notes(mode: Mode, results: dict[tuple[str, str], Outcome]) -> list[str]:
             "default is WAL with synchronous=FULL, so the sqlite row compares like with like."
         )
     said.append(
-        "concurrent_pg: LangGraph's `PostgresSaver.from_conn_string` holds one connection "
-        "behind a lock; the pooled row gives LangGraph a psycopg_pool.ConnectionPool of 16 "
-        "connections instead."
+        "postgres rows: LangGraph's `PostgresSaver.from_conn_string` holds one connection "
+        "behind a lock; cairn's keeps a pool of its own. The pooled concurrent_pg row gives "
+        "LangGraph a psycopg_pool.ConnectionPool of 16 connections instead. concurrent_pg: 16 "
+        "Python threads, each running the linear graph on fresh threads of its own."
     )
     said.append(
         f"chat: {mode.chat_turns} turns of about 500-character messages "
@@ -528,7 +545,7 @@ def write_results(mode: Mode, argv: list[str], described: list[tuple[str, str]],
         "",
         "## Machine",
         "",
-        markdown_table(["", ""], [[k, v] for k, v in described], right_from=2),
+        markdown_table(["item", "value"], [[k, v] for k, v in described], right_from=2),
         "",
         "## Results",
         "",
@@ -600,9 +617,10 @@ def main(argv: list[str]) -> None:
             for lib, outcome in run_job(job, mode, pg, pg_skip, langgraph_python).items():
                 results[(job.key, lib)] = outcome
 
+    described.append(("load average at end", load_average()))
     lines = table_rows(mode, results)
     print_table(lines, found_ceilings)
-    said = notes(mode, results)
+    said = notes(mode, results, pg_skip)
     if not args.no_results:
         write_results(mode, argv, described, lines, found_ceilings, said)
         console.print(f"written to {RESULTS.relative_to(ROOT)}")

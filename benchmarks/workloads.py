@@ -59,7 +59,7 @@ class Unavailable(Exception):
 
 class Counter(TypedDict):
     count: int
-    log: Annotated[list, operator.add]
+    log: Annotated[list[str], operator.add]
 
 
 @dataclass(frozen=True)
