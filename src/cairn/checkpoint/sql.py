@@ -136,20 +136,17 @@ class SqlSaver(BaseCheckpointSaver):
             row = codec.encode(self.serde, checkpoint, values, parent, self.snapshot_policy.ratio)
             cur.execute(
                 self._sql(
-                    "SELECT 1 FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?"
+                    f"INSERT INTO cairn_checkpoints ({_COLUMNS}) VALUES ({', '.join('?' * 12)}) "
+                    "ON CONFLICT (thread_id, ns, id) DO NOTHING"
                 ),
-                (row.thread_id, row.ns, row.id),
-            )
-            if cur.fetchone() is not None:
-                raise already_stored(checkpoint, self.location)
-            cur.execute(
-                self._sql(f"INSERT INTO cairn_checkpoints ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"),
                 (
                     row.thread_id, row.ns, row.id, row.parent_id, row.step, row.source,
                     row.metadata, row.writes, row.plan, row.snapshot,
                     row.snapshot_bytes, row.log_bytes,
                 ),
             )
+            if cur.rowcount != 1:
+                raise already_stored(checkpoint, self.location)
             if checkpoint.parent_id is not None:
                 cur.execute(
                     self._sql(
