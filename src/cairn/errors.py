@@ -72,8 +72,9 @@ class EmptyInputError(CairnError, ValueError):
     """``invoke(None, thread)`` on a thread that has nothing to resume."""
 
 
-class InvalidResumeError(CairnError, ValueError):
-    """``Command(resume=...)`` that matches no pending interrupt."""
+class InvalidResumeError(CairnError, ValueError, RuntimeError):
+    """``Command(resume=...)`` that matches no pending interrupt (a RuntimeError
+    too, as LangGraph raises for an answer that fits several interrupts)."""
 
 
 class ThreadBusyError(CairnError):

@@ -67,6 +67,11 @@ class Events:
         if "values" in self.modes:
             self._add("values", {**self._ordered(values), "__interrupt__": tuple(interrupts)})
 
+    def stopped(self) -> None:
+        """The run stopped at an interrupt_before/interrupt_after node."""
+        if "updates" in self.modes:
+            self._add("updates", {"__interrupt__": ()})
+
     def checkpoint(self, checkpoint: Checkpoint, values: Mapping[str, Any]) -> None:
         if "checkpoints" not in self.modes and "debug" not in self.modes:
             return

@@ -30,7 +30,7 @@ from cairn.runtime.events import Events
 from cairn.runtime.executor import TaskResult, arun_step, run_step
 from cairn.runtime.leases import ThreadHold
 from cairn.runtime.parent import PARENT, Parent
-from cairn.runtime.persist import Persister
+from cairn.runtime.persist import Persister, check_durability
 from cairn.runtime.plan import plan_next, start_task
 from cairn.runtime.state import apply_updates, ordered_writes
 from cairn.types import Command, Interrupt
@@ -144,9 +144,13 @@ class Run:
         if self.hold is not None:
             lease = self.hold.lease
         self.durability = durability or "sync"
+        check_durability(self.durability)
         self.persist = Persister(self.saver, self.durability, lease) if self.saver else None
         self.ns = config.checkpoint_ns
         self.interrupts: list[Interrupt] = []
+        self._replay_of: Checkpoint | None = None
+        """The old checkpoint a replay started from, until its first step commits."""
+        self._paused_values: dict[str, Any] | None = None
         self.cursor: _Cursor | None = None
         self.node_config = node_config(config, self.thread_id, self.run_id)
         if self.saver is not None:
@@ -226,15 +230,20 @@ class Run:
         for write in self.saver.get_pending(self.thread_id, self.ns, base.id):
             pending.setdefault(write.kind, []).append(write)
         start = _Cursor(self._with_input(base, pending.get("input", [])), values, resuming=True)
+        if self.events is not None:
+            self.events.values(values)  # where the run goes on from
         waiting: dict[str, list[Any]] = {}
         # What a failed or paused step left is reused only when resuming the
         # head; replaying an older checkpoint runs its tasks afresh.
         if config.checkpoint_id is None or self._is_head(base):
             start.reuse = {w.task_id: w.value for w in pending.get("result", ())}
             start.answers = {w.task_id: list(w.value) for w in pending.get("resume", ())}
-            waiting = {w.task_id: w.value for w in pending.get("interrupt", ())}
+            waiting = {
+                w.task_id: w.value for w in pending.get("interrupt", ()) if w.task_id not in start.reuse
+            }
         else:
             self._replaying(True)
+            self._replay_of = base
         if resume is not None:
             self._apply_resume(start, waiting, resume.resume)
         return start
@@ -311,6 +320,8 @@ class Run:
                     return
                 yield step
                 if self._stops_after(step):
+                    if self.events is not None:
+                        self.events.stopped()
                     return
         finally:
             self._finish()
@@ -330,14 +341,30 @@ class Run:
                     return
                 yield step
                 if self._stops_after(step):
+                    if self.events is not None:
+                        self.events.stopped()
                     return
         finally:
             self._finish()
 
     @property
     def values(self) -> dict[str, Any]:
-        """The state where the run stands (after its last committed step)."""
+        """The state where the run stands: after its last committed step, plus
+        what the finished tasks of a step that paused on an interrupt wrote."""
+        if self._paused_values is not None:
+            return self._paused_values
         return self.cursor.values if self.cursor is not None else {}
+
+    def _fork(self, replayed: Checkpoint, values: dict[str, Any]) -> Checkpoint:
+        """A copy of the replayed checkpoint as the thread's new head (source
+        "fork"), so that what the replay's first step left (an interrupt, an
+        error) belongs to the head and can be resumed."""
+        fork = self._new_checkpoint(replayed, "fork", (), replayed.carry, plan=False)
+        fork = replace(fork, tasks=replayed.tasks)
+        if self.persist is not None:
+            self.persist.put(fork, values)
+        self._replay_of = None
+        return fork
 
     def _finish(self) -> None:
         """Store what is still held, remember the head's state, let go of the thread."""
@@ -358,6 +385,8 @@ class Run:
         if not tasks:
             return None
         if not (cursor.taken == 0 and cursor.resuming) and self._stops_before(tasks):
+            if self.events is not None:
+                self.events.stopped()
             return None
         limit = self.config.recursion_limit
         if cursor.taken >= limit:
@@ -386,14 +415,23 @@ class Run:
             self._report(results, checkpoint.step + 1)
         done = {r.task.id: r.outcome for r in results if r.outcome is not None}
         if stopped is not None or len(done) < len(todo):
+            if self._replay_of is not None:
+                cursor.checkpoint = checkpoint = self._fork(checkpoint, cursor.values)
             self._record_failure(checkpoint, results)
             if stopped is not None:
                 raise stopped
             for result in results:
                 if result.error is not None and not isinstance(result.error, GraphInterrupt):
                     raise result.error
+            # The result shows what the finished tasks wrote, as get_state does.
+            finished = ordered_writes(
+                checkpoint.tasks, {**cursor.reuse, **{tid: o.write for tid, o in done.items()}}
+            )
+            self._paused_values = apply_updates(
+                self.spec.schema, dict(cursor.values), [(w.name, w.update) for w in finished]
+            )
             if self.events is not None:
-                self.events.paused(cursor.values, self.interrupts)
+                self.events.paused(self._paused_values, self.interrupts)
             return None  # interrupted: the run pauses here
         writes = ordered_writes(
             checkpoint.tasks, {**cursor.reuse, **{tid: o.write for tid, o in done.items()}}
@@ -415,6 +453,7 @@ class Run:
         cursor.checkpoint, cursor.values = checkpoint, values
         cursor.reuse, cursor.answers = {}, {}
         self._replaying(False)
+        self._replay_of = None
         return Step(checkpoint, writes, values)
 
     def _report(self, results: list[TaskResult], step: int) -> None:
@@ -433,7 +472,9 @@ class Run:
     def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:
         if not self.before:
             return False
-        return "*" in self.before or any(t.name in self.before for t in tasks)
+        return any(
+            t.name in self.before or ("*" in self.before and t.name != START) for t in tasks
+        )
 
     def _stops_after(self, step: Step) -> bool:
         if not self.after or not step.checkpoint.tasks:

@@ -16,14 +16,16 @@ from cairn.errors import ConfigError
 DURABILITIES = ("sync", "async", "exit")
 
 
+def check_durability(durability: str) -> None:
+    if durability not in DURABILITIES:
+        raise ConfigError(f"durability must be one of {DURABILITIES}, got {durability!r}")
+
+
 class Persister:
     def __init__(
         self, saver: BaseCheckpointSaver, durability: str, lease: Lease | None = None
     ) -> None:
-        if durability not in DURABILITIES:
-            raise ConfigError(
-                f"durability must be one of {DURABILITIES}, got {durability!r}"
-            )
+        check_durability(durability)
         self.saver = saver
         self.lease = lease
         self.durability = durability

@@ -68,6 +68,8 @@ def build_snapshot(
             finished.add(item.task_id)
         elif item.kind == "interrupt":
             interrupts[item.task_id] = tuple(Interrupt(value=v, id=i) for i, v in item.value)
+    for task_id in finished:  # answered, and finished since: no longer waiting
+        interrupts.pop(task_id, None)
     if child is not None:
         for write in child.writes:
             results.setdefault(write.task_id, write.update)
