@@ -6,9 +6,13 @@ from), ``plan`` (next tasks and carried progress) and ``metadata`` (without
 ``source`` and ``step``, which are columns); plus, now and then, a
 ``snapshot`` of the full state.
 
-Every blob starts with a format byte: 1 for msgpack, 2 for zlib-compressed
-msgpack (used for blobs of 256 bytes and more when it saves a tenth). A reader
-meeting another byte refuses the blob rather than guessing.
+Every blob starts with a format byte, the stored format's version: 1 for
+msgpack, 2 for zlib-compressed msgpack, 3 for zstd-compressed msgpack
+(compression is used for blobs of 256 bytes and more when it saves a tenth),
+0x10 for an encrypted blob holding one of those (``encryption``). A reader
+meeting another byte refuses the blob rather than guessing. Each blob is
+sealed with associated data naming where it is stored (thread, namespace,
+checkpoint, field), which an encrypting serializer binds it to.
 """
 
 from __future__ import annotations
@@ -16,33 +20,45 @@ from __future__ import annotations
 import zlib
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of
 from cairn.checkpoint.serde import Serializer
 from cairn.errors import SerializationError
 
-_PLAIN, _ZLIB = b"\x01", b"\x02"
+_PLAIN, _ZLIB, _ZSTD = b"\x01", b"\x02", b"\x03"
 _COMPRESS_FROM = 256
 
 
-def pack(serde: Serializer, value: Any) -> bytes:
+def where(thread_id: str, ns: str, checkpoint_id: str, *field: str) -> bytes:
+    """The associated data of a blob: the row and field it belongs to."""
+    return "\x00".join((thread_id, ns, checkpoint_id, *field)).encode()
+
+
+def pack(serde: Serializer, value: Any, aad: bytes) -> bytes:
     """``value`` as a stored blob."""
-    return _pack_raw(serde.dumps(value))
+    return _pack_raw(serde, serde.dumps(value), aad)
 
 
-def _pack_raw(raw: bytes) -> bytes:
-    if len(raw) >= _COMPRESS_FROM:
-        small = zlib.compress(raw, 1)
+def _pack_raw(serde: Serializer, raw: bytes, aad: bytes) -> bytes:
+    framed = _PLAIN + raw
+    if serde.compression is not None and len(raw) >= _COMPRESS_FROM:
+        if serde.compression == "zstd":
+            import zstandard
+
+            kind, small = _ZSTD, zstandard.ZstdCompressor(level=3).compress(raw)
+        else:
+            kind, small = _ZLIB, zlib.compress(raw, 1)
         if len(small) * 10 < len(raw) * 9:
-            return _ZLIB + small
-    return _PLAIN + raw
+            framed = kind + small
+    return serde.seal(framed, aad)
 
 
-def unpack(serde: Serializer, blob: bytes) -> Any:
+def unpack(serde: Serializer, blob: bytes, aad: bytes) -> Any:
     """The value a stored blob holds."""
-    kind, body = blob[:1], blob[1:]
+    framed = serde.open(blob, aad)
+    kind, body = framed[:1], framed[1:]
     if kind == _PLAIN:
         return serde.loads(body)
     if kind == _ZLIB:
@@ -50,10 +66,58 @@ def unpack(serde: Serializer, blob: bytes) -> Any:
             return serde.loads(zlib.decompress(body))
         except zlib.error as exc:
             raise SerializationError(f"a compressed blob is damaged: {exc}") from exc
+    if kind == _ZSTD:
+        try:
+            import zstandard
+        except ImportError as exc:
+            raise SerializationError(
+                "a blob is zstd-compressed and the zstandard package is not installed: "
+                "pip install 'cairn[zstd]'"
+            ) from exc
+        try:
+            return serde.loads(zstandard.ZstdDecompressor().decompress(body))
+        except zstandard.ZstdError as exc:
+            raise SerializationError(f"a compressed blob is damaged: {exc}") from exc
     raise SerializationError(
         f"a stored blob has format byte {kind!r}, which this cairn does not know; it was "
         "written by a newer cairn or is damaged"
     )
+
+
+def reseal(serde: Serializer, blob: bytes, old: bytes, new: bytes) -> bytes:
+    """A blob moved to another row (a copied thread), bound to its new place."""
+    return serde.seal(serde.open(blob, old), new) if serde.encrypted else blob
+
+
+def move_pending(
+    serde: Serializer, blob: bytes, at: tuple[str, str, str], thread_id: str, task_id: str, kind: str
+) -> bytes:
+    """A pending write's blob, copied to thread ``thread_id``."""
+    return reseal(serde, blob, where(*at, task_id, kind), where(thread_id, *at[1:], task_id, kind))
+
+
+def _dumps_naming_the_key(
+    serde: Serializer, value: Any, items: Iterable[tuple[str, str, Any]]
+) -> bytes:
+    """``serde.dumps(value)``; on failure, says which state key (written by
+    whom) holds what cannot be stored. ``items``: (key, writer, value)."""
+    try:
+        return serde.dumps(value)
+    except SerializationError as exc:
+        for key, writer, item in items:
+            try:
+                serde.dumps(item)
+            except SerializationError as inner:
+                raise SerializationError(
+                    f"cannot store state key {key!r} ({writer}): {inner}"
+                ) from exc
+        raise
+
+
+def _write_items(writes: Iterable[TaskWrite]) -> Iterable[tuple[str, str, Any]]:
+    for write in writes:
+        for key, item in (write.update or {}).items():
+            yield key, f"written by {write.name!r}", item
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +148,17 @@ def encode(
 ) -> Row:
     """Encode ``checkpoint``; ``parent`` is the parent row's (snapshot_bytes,
     log_bytes), or None for a root. Adds a snapshot when one is due."""
-    raw_writes = serde.dumps([[w.task_id, w.name, w.update, w.goto] for w in checkpoint.writes])
-    writes = _pack_raw(raw_writes)
+    at = (checkpoint.thread_id, checkpoint.ns, checkpoint.id)
+    raw_writes = _dumps_naming_the_key(
+        serde,
+        [[w.task_id, w.name, w.update, w.goto] for w in checkpoint.writes],
+        _write_items(checkpoint.writes),
+    )
+    writes = _pack_raw(serde, raw_writes, where(*at, "writes"))
     plan = pack(
-        serde, [[[t.id, t.name, t.arg, t.push] for t in checkpoint.tasks], dict(checkpoint.carry)]
+        serde,
+        [[[t.id, t.name, t.arg, t.push] for t in checkpoint.tasks], dict(checkpoint.carry)],
+        where(*at, "plan"),
     )
     metadata = {k: v for k, v in checkpoint.metadata.items() if k not in ("source", "step")}
     if metadata.get("parents") == {}:
@@ -97,8 +168,10 @@ def encode(
     log_bytes += len(raw_writes)
     snapshot = None
     if parent is None or log_bytes >= ratio * snapshot_bytes:
-        raw_snapshot = serde.dumps(dict(values))
-        snapshot = _pack_raw(raw_snapshot)
+        raw_snapshot = _dumps_naming_the_key(
+            serde, dict(values), ((k, "in the state", v) for k, v in values.items())
+        )
+        snapshot = _pack_raw(serde, raw_snapshot, where(*at, "snapshot"))
         snapshot_bytes, log_bytes = len(raw_snapshot), 0
     return Row(
         thread_id=checkpoint.thread_id,
@@ -108,7 +181,7 @@ def encode(
         step=checkpoint.step,
         source=checkpoint.source,
         created_at=checkpoint.created_at,
-        metadata=pack(serde, metadata),
+        metadata=pack(serde, metadata, where(*at, "metadata")),
         writes=writes,
         plan=plan,
         snapshot=snapshot,
@@ -119,8 +192,9 @@ def encode(
 
 def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> Checkpoint:
     """The checkpoint a row holds (with its snapshot when asked and stored)."""
-    tasks, carry = unpack(serde, row.plan)
-    metadata = decode_metadata(serde, row.metadata, row.source, row.step)
+    at = (row.thread_id, row.ns, row.id)
+    tasks, carry = unpack(serde, row.plan, where(*at, "plan"))
+    metadata = decode_metadata(serde, row.metadata, row.source, row.step, at)
     return Checkpoint(
         thread_id=row.thread_id,
         ns=row.ns,
@@ -132,34 +206,71 @@ def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> Checkp
         metadata=metadata,
         writes=tuple(
             TaskWrite(task_id, name, update, tuple(goto))
-            for task_id, name, update, goto in unpack(serde, row.writes)
+            for task_id, name, update, goto in unpack(serde, row.writes, where(*at, "writes"))
         ),
         tasks=tuple(TaskRecord(tid, name, arg, push) for tid, name, arg, push in tasks),
         carry=carry,
-        snapshot=unpack(serde, row.snapshot) if with_snapshot and row.snapshot is not None else None,
+        snapshot=(
+            unpack(serde, row.snapshot, where(*at, "snapshot"))
+            if with_snapshot and row.snapshot is not None
+            else None
+        ),
     )
 
 
-def decode_metadata(serde: Serializer, blob: bytes, source: str, step: int) -> dict[str, Any]:
-    """A checkpoint's metadata, with the fields kept in columns put back."""
-    metadata = unpack(serde, blob)
+def decode_metadata(
+    serde: Serializer, blob: bytes, source: str, step: int, at: tuple[str, str, str]
+) -> dict[str, Any]:
+    """A checkpoint's metadata, with the fields kept in columns put back;
+    ``at``: its (thread id, namespace, checkpoint id)."""
+    metadata = unpack(serde, blob, where(*at, "metadata"))
     if not isinstance(metadata, dict):
         raise SerializationError(f"stored metadata is a {type(metadata).__name__}, not a dict")
     metadata.update(source=source, step=step, parents=metadata.get("parents", {}))
     return metadata
 
 
-def encode_pending(serde: Serializer, write: PendingWrite) -> bytes:
+def encode_pending(serde: Serializer, at: tuple[str, str, str], write: PendingWrite) -> bytes:
+    """A pending write of checkpoint ``at`` (thread id, namespace, checkpoint id)."""
     value = write.value
+    items: Iterable[tuple[str, str, Any]] = ()
     if isinstance(value, TaskWrite):
+        items = _write_items([value])
         value = [value.task_id, value.name, value.update, value.goto]
-    return pack(serde, value)
+    raw = _dumps_naming_the_key(serde, value, items)
+    return _pack_raw(serde, raw, where(*at, write.task_id, write.kind))
 
 
-def decode_pending(serde: Serializer, task_id: str, kind: str, blob: bytes) -> PendingWrite:
-    value = unpack(serde, blob)
+def decode_pending(
+    serde: Serializer, at: tuple[str, str, str], task_id: str, kind: str, blob: bytes
+) -> PendingWrite:
+    value = unpack(serde, blob, where(*at, task_id, kind))
     if kind == "result":
         tid, name, update, goto = value
         value = TaskWrite(tid, name, update, tuple(goto))
     return PendingWrite(task_id, kind, value)
 
+
+
+def move_row(serde: Serializer, row: Row, thread_id: str) -> Row:
+    """``row`` copied to thread ``thread_id`` (its blobs bound to their new place)."""
+    old, new = (row.thread_id, row.ns, row.id), (thread_id, row.ns, row.id)
+
+    def moved(blob: bytes, field: str) -> bytes:
+        return reseal(serde, blob, where(*old, field), where(*new, field))
+
+    return Row(
+        thread_id=thread_id,
+        ns=row.ns,
+        id=row.id,
+        parent_id=row.parent_id,
+        step=row.step,
+        source=row.source,
+        created_at=row.created_at,
+        metadata=moved(row.metadata, "metadata"),
+        writes=moved(row.writes, "writes"),
+        plan=moved(row.plan, "plan"),
+        snapshot=moved(row.snapshot, "snapshot") if row.snapshot is not None else None,
+        snapshot_bytes=row.snapshot_bytes,
+        log_bytes=row.log_bytes,
+    )

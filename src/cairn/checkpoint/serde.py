@@ -6,6 +6,14 @@ models. Loading never imports a module: a stored class name is rebuilt only
 if that class is registered (classes are registered when a value of theirs
 is stored in this process, and a compiled graph registers the classes its
 state schema names). Loading never calls the class's ``__init__`` either.
+``pickle`` is used only by a serializer made with ``pickle_fallback=True``,
+for values nothing else can store, and only such a serializer loads them.
+
+A serializer also says how blobs are compressed (``compression``: "zlib",
+"zstd" with the ``zstandard`` package, or None) and whether they are
+encrypted: ``EncryptedSerializer.from_key(key)`` (AES-256-GCM, in
+``cairn.checkpoint.encryption``), which every saver uses by default when the
+environment variable ``CAIRN_ENCRYPTION_KEY`` is set.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
+import os
+import pickle
 import threading
 import uuid
 from typing import Any, Callable, cast
@@ -22,11 +32,16 @@ import msgpack
 
 from cairn.errors import SerializationError
 
-__all__ = ["Serializer", "register_type"]
+__all__ = ["EncryptedSerializer", "Serializer", "default_serializer", "register_type"]
 
 _TUPLE, _SET, _FROZENSET, _BIGINT = 1, 2, 3, 4
 _DATETIME, _DATE, _TIME, _TIMEDELTA = 5, 6, 7, 8
 _UUID, _DECIMAL, _ENUM, _DATACLASS, _PYDANTIC, _NAMEDTUPLE = 9, 10, 11, 12, 13, 14
+_PICKLE = 15
+
+SEALED = 0x10
+"""The first byte of an encrypted blob (see ``cairn.checkpoint.encryption``)."""
+COMPRESSIONS = ("zlib", "zstd", None)
 
 _registry: dict[str, type] = {}
 _registry_lock = threading.Lock()
@@ -59,7 +74,44 @@ def _is_pydantic(obj: Any) -> bool:
 
 
 class Serializer:
-    """msgpack-based serializer; one instance is safe to share between threads."""
+    """msgpack-based serializer; one instance is safe to share between threads.
+
+    ``compression``: how blobs of 256 bytes and more are compressed ("zlib",
+    the default; "zstd", which needs ``pip install 'cairn[zstd]'``; or None).
+    ``pickle_fallback``: store values of other types with pickle, and load
+    them back (loading a pickle runs code: turn it on only for a store only
+    you can write to).
+    """
+
+    encrypted = False
+
+    def __init__(self, *, compression: str | None = "zlib", pickle_fallback: bool = False) -> None:
+        from cairn.errors import ConfigError
+
+        if compression not in COMPRESSIONS:
+            raise ConfigError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
+        if compression == "zstd":
+            try:
+                import zstandard  # noqa: F401
+            except ImportError as exc:
+                raise ConfigError(
+                    "compression='zstd' needs the zstandard package: pip install 'cairn[zstd]'"
+                ) from exc
+        self.compression = compression
+        self.pickle_fallback = pickle_fallback
+
+    def seal(self, blob: bytes, aad: bytes) -> bytes:
+        """The blob as stored (an encrypting serializer encrypts it, bound to ``aad``)."""
+        return blob
+
+    def open(self, blob: bytes, aad: bytes) -> bytes:
+        """The blob ``seal`` was given; refuses an encrypted one."""
+        if blob[:1] == bytes([SEALED]):
+            raise SerializationError(
+                "this row is encrypted and the saver has no key: make the saver with "
+                "serde=EncryptedSerializer.from_key(key), or set CAIRN_ENCRYPTION_KEY"
+            )
+        return blob
 
     def dumps(self, obj: Any) -> bytes:
         """Encode ``obj``; raises SerializationError naming a type it cannot store."""
@@ -82,10 +134,22 @@ class Serializer:
             raise SerializationError(f"stored bytes are not valid cairn data: {exc}") from exc
 
     def _default(self, obj: Any) -> Any:
-        code, payload = _encode(obj)
+        try:
+            code, payload = _encode(obj)
+        except SerializationError:
+            if not self.pickle_fallback:
+                raise
+            return msgpack.ExtType(_PICKLE, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
         return msgpack.ExtType(code, self.dumps(payload))
 
     def _ext_hook(self, code: int, data: bytes) -> Any:
+        if code == _PICKLE:
+            if not self.pickle_fallback:
+                raise SerializationError(
+                    "stored data holds a pickled value, and loading a pickle runs code: load it "
+                    "only with a serializer made with pickle_fallback=True, if you trust the store"
+                )
+            return pickle.loads(data)
         decode = _DECODERS.get(code)
         if decode is None:
             raise SerializationError(f"stored data holds an unknown extension type {code}")
@@ -169,3 +233,22 @@ _DECODERS: dict[int, Callable[[Any], Any]] = {
     _PYDANTIC: _decode_pydantic,
     _NAMEDTUPLE: lambda p: _lookup(p[0])(*p[1]),
 }
+
+
+def default_serializer() -> Serializer:
+    """What a saver made without ``serde=`` uses: an EncryptedSerializer when
+    ``CAIRN_ENCRYPTION_KEY`` is set, else a plain Serializer."""
+    if os.environ.get("CAIRN_ENCRYPTION_KEY"):
+        from cairn.checkpoint.encryption import EncryptedSerializer
+
+        return EncryptedSerializer.from_env()
+    return Serializer()
+
+
+def __getattr__(name: str) -> Any:
+    # EncryptedSerializer lives with the cryptography it needs, imported on use.
+    if name == "EncryptedSerializer":
+        from cairn.checkpoint.encryption import EncryptedSerializer
+
+        return EncryptedSerializer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,7 +28,7 @@ from cairn.checkpoint.base import (
     prunable,
 )
 from cairn.checkpoint.ids import created_at_of, id_floor
-from cairn.checkpoint.serde import Serializer
+from cairn.checkpoint.serde import Serializer, default_serializer
 from cairn.errors import ConfigError, StorageError
 
 SCHEMA_VERSION = 2
@@ -43,6 +43,14 @@ _NO_SNAPSHOT = (
     "thread_id, ns, id, parent_id, step, source, metadata, writes, plan, "
     "NULL, snapshot_bytes, log_bytes"
 )
+
+
+def _params(row: codec.Row) -> tuple[Any, ...]:
+    """A row's values in the order of ``_COLUMNS``."""
+    return (
+        row.thread_id, row.ns, row.id, row.parent_id, row.step, row.source,
+        row.metadata, row.writes, row.plan, row.snapshot, row.snapshot_bytes, row.log_bytes,
+    )
 
 
 class Cursor(Protocol):
@@ -70,7 +78,7 @@ class SqlSaver(BaseCheckpointSaver):
     """Where the data lives, for error messages (a file path, a host and database)."""
 
     def __init__(self, serde: Serializer | None = None) -> None:
-        self.serde = serde or Serializer()
+        self.serde = serde or default_serializer()
 
     # -- what a backend supplies ----------------------------------------------
 
@@ -139,11 +147,7 @@ class SqlSaver(BaseCheckpointSaver):
                     f"INSERT INTO cairn_checkpoints ({_COLUMNS}) VALUES ({', '.join('?' * 12)}) "
                     "ON CONFLICT (thread_id, ns, id) DO NOTHING"
                 ),
-                (
-                    row.thread_id, row.ns, row.id, row.parent_id, row.step, row.source,
-                    row.metadata, row.writes, row.plan, row.snapshot,
-                    row.snapshot_bytes, row.log_bytes,
-                ),
+                _params(row),
             )
             if cur.rowcount != 1:
                 raise already_stored(checkpoint, self.location)
@@ -172,7 +176,8 @@ class SqlSaver(BaseCheckpointSaver):
         self, cur: Cursor, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite]
     ) -> None:
         for w in writes:
-            params = (thread_id, ns, checkpoint_id, w.task_id, w.kind, codec.encode_pending(self.serde, w))
+            blob = codec.encode_pending(self.serde, (thread_id, ns, checkpoint_id), w)
+            params = (thread_id, ns, checkpoint_id, w.task_id, w.kind, blob)
             cur.execute(
                     self._sql(
                         "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
@@ -293,7 +298,8 @@ class SqlSaver(BaseCheckpointSaver):
             )
             rows = cur.fetchall()
         try:
-            return [codec.decode_pending(self.serde, t, k, bytes(v)) for t, k, v in rows]
+            at = (thread_id, ns, checkpoint_id)
+            return [codec.decode_pending(self.serde, at, t, k, bytes(v)) for t, k, v in rows]
         except Exception as exc:
             raise StorageError(
                 f"pending writes of checkpoint {checkpoint_id!r} of thread {thread_id!r} in "
@@ -332,14 +338,16 @@ class SqlSaver(BaseCheckpointSaver):
             for thread_id, count, first_id, last_id, head_id in threads:
                 cur.execute(
                     self._sql(
-                        "SELECT metadata, source, step FROM cairn_checkpoints "
+                        "SELECT metadata, source, step, ns FROM cairn_checkpoints "
                         "WHERE thread_id = ? AND id = ?"
                     ),
                     (thread_id, head_id),
                 )
-                blob, source, step = cur.fetchone()
+                blob, source, step, ns = cur.fetchone()
                 try:
-                    metadata = codec.decode_metadata(self.serde, bytes(blob), source, step)
+                    metadata = codec.decode_metadata(
+                        self.serde, bytes(blob), source, step, (thread_id, ns, head_id)
+                    )
                 except Exception as exc:
                     raise StorageError(
                         f"the head checkpoint {head_id!r} of thread {thread_id!r} in "
@@ -383,6 +391,10 @@ class SqlSaver(BaseCheckpointSaver):
                         f"cannot copy to thread {target_thread_id!r}: it exists already; "
                         "delete it first or pick another id"
                     )
+            if self.serde.encrypted:
+                # Encrypted blobs are bound to their thread: each is sealed anew.
+                self._copy_sealed(cur, source_thread_id, target_thread_id)
+                return
             rest = _COLUMNS.split(", ", 1)[1]
             cur.execute(
                 self._sql(
@@ -398,6 +410,34 @@ class SqlSaver(BaseCheckpointSaver):
                     "WHERE thread_id = ?"
                 ),
                 (target_thread_id, source_thread_id),
+            )
+
+    def _copy_sealed(self, cur: Cursor, source: str, target: str) -> None:
+        cur.execute(
+            self._sql(f"SELECT {_COLUMNS} FROM cairn_checkpoints WHERE thread_id = ?"), (source,)
+        )
+        for values in cur.fetchall():
+            row = codec.move_row(self.serde, self._row(values), target)
+            cur.execute(
+                self._sql(f"INSERT INTO cairn_checkpoints ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"),
+                _params(row),
+            )
+        cur.execute(
+            self._sql(
+                "SELECT ns, checkpoint_id, task_id, kind, value FROM cairn_pending WHERE thread_id = ?"
+            ),
+            (source,),
+        )
+        for ns, checkpoint_id, task_id, kind, value in cur.fetchall():
+            blob = codec.move_pending(
+                self.serde, bytes(value), (source, ns, checkpoint_id), target, task_id, kind
+            )
+            cur.execute(
+                self._sql(
+                    "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
+                    "VALUES (?, ?, ?, ?, ?, ?)"
+                ),
+                (target, ns, checkpoint_id, task_id, kind, blob),
             )
 
     def prune(

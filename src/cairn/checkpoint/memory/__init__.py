@@ -31,7 +31,7 @@ from cairn.checkpoint.base import (
     prunable,
 )
 from cairn.checkpoint.ids import created_at_of, id_floor
-from cairn.checkpoint.serde import Serializer
+from cairn.checkpoint.serde import Serializer, default_serializer
 from cairn.errors import ConfigError
 
 __all__ = ["InMemorySaver", "MemorySaver"]
@@ -58,7 +58,7 @@ class InMemorySaver(BaseCheckpointSaver):
         lease_ttl: float = 30.0,
         wait_for_thread: float = 0.0,
     ) -> None:
-        self.serde = serde or Serializer()
+        self.serde = serde or default_serializer()
         self._set_lease_options(lease_ttl, wait_for_thread)
         self._lock = threading.RLock()
         self._threads: dict[str, dict[str, _Namespace]] = {}
@@ -75,7 +75,8 @@ class InMemorySaver(BaseCheckpointSaver):
         pending: Sequence[PendingWrite] = (),
         lease: Lease | None = None,
     ) -> None:
-        encoded = [((w.task_id, w.kind), codec.encode_pending(self.serde, w)) for w in pending]
+        at = (checkpoint.thread_id, checkpoint.ns, checkpoint.id)
+        encoded = [((w.task_id, w.kind), codec.encode_pending(self.serde, at, w)) for w in pending]
         with self._lock:
             self._check(lease)
             space = self._threads.setdefault(checkpoint.thread_id, {}).setdefault(
@@ -109,7 +110,8 @@ class InMemorySaver(BaseCheckpointSaver):
         writes: Sequence[PendingWrite],
         lease: Lease | None = None,
     ) -> None:
-        encoded = [((w.task_id, w.kind), codec.encode_pending(self.serde, w)) for w in writes]
+        at = (thread_id, ns, checkpoint_id)
+        encoded = [((w.task_id, w.kind), codec.encode_pending(self.serde, at, w)) for w in writes]
         with self._lock:
             self._check(lease)
             space = self._threads.setdefault(thread_id, {}).setdefault(ns, _Namespace())
@@ -181,7 +183,7 @@ class InMemorySaver(BaseCheckpointSaver):
             space = self._space(thread_id, ns)
             items = list(space.pending.get(checkpoint_id, {}).items()) if space else []
         return [
-            codec.decode_pending(self.serde, task_id, kind, blob)
+            codec.decode_pending(self.serde, (thread_id, ns, checkpoint_id), task_id, kind, blob)
             for (task_id, kind), blob in items
         ]
 
@@ -224,7 +226,9 @@ class InMemorySaver(BaseCheckpointSaver):
             checkpoints=len(rows),
             created_at=created_at_of(min(r.id for r in rows)),
             updated_at=created_at_of(max(r.id for r in rows)),
-            metadata=codec.decode_metadata(self.serde, head.metadata, head.source, head.step),
+            metadata=codec.decode_metadata(
+                self.serde, head.metadata, head.source, head.step, (thread_id, head.ns, head.id)
+            ),
         )
 
     def delete_thread(self, thread_id: str) -> None:
@@ -245,10 +249,19 @@ class InMemorySaver(BaseCheckpointSaver):
             for ns, space in source.items():
                 copy = _Namespace()
                 copy.rows = {
-                    cid: replace(row, thread_id=target_thread_id) for cid, row in space.rows.items()
+                    cid: codec.move_row(self.serde, row, target_thread_id)
+                    for cid, row in space.rows.items()
                 }
                 copy.order = list(space.order)
-                copy.pending = {cid: dict(items) for cid, items in space.pending.items()}
+                copy.pending = {
+                    cid: {
+                        (task_id, kind): codec.move_pending(
+                            self.serde, blob, (source_thread_id, ns, cid), target_thread_id, task_id, kind
+                        )
+                        for (task_id, kind), blob in items.items()
+                    }
+                    for cid, items in space.pending.items()
+                }
                 copies[ns] = copy
             self._threads[target_thread_id] = copies
 
