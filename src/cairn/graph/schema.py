@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 
 from cairn.checkpoint.serde import register_type
 from cairn.errors import GraphValidationError
+from cairn.graph.constants import Transient
 
 Reducer = Callable[[Any, Any], Any]
 
@@ -35,6 +36,12 @@ def _reducer_of(annotation: Any) -> Reducer | None:
         if callable(meta) and _takes_two_args(meta):
             return meta
     return None
+
+
+def _is_transient(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return False
+    return any(meta is Transient or isinstance(meta, Transient) for meta in annotation.__metadata__)
 
 
 def _takes_two_args(fn: Callable[..., Any]) -> bool:
@@ -126,6 +133,10 @@ class StateSchema:
             reducer = _reducer_of(annotation)
             initial = _empty_factory(annotation) if reducer else None
             self.channels[name] = Channel(name, reducer, initial)
+        self.transient = frozenset(
+            name for name, annotation in hints.items() if _is_transient(annotation)
+        )
+        """Keys never stored (``Annotated[..., Transient]``)."""
         self.reducers: dict[str, Reducer] = {
             name: ch.reducer for name, ch in self.channels.items() if ch.reducer is not None
         }

@@ -17,6 +17,7 @@ from cairn.runtime.events import STREAM_MODES, Events
 from cairn.runtime.heads import HeadCache
 from cairn.runtime.leases import ThreadHold
 from cairn.runtime.loop import Run, Step, make_checkpoint, node_config
+from cairn.runtime.persist import storable
 from cairn.runtime.snapshot import build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
 from cairn.runtime.subgraphs import bound
@@ -400,8 +401,9 @@ class CompiledStateGraph:
             metadata=rc.metadata,
             step=None if base else 0,
         )
-        saver.put(checkpoint, state, lease=lease)
-        self.heads.put(thread, rc.checkpoint_ns, checkpoint.id, state)
+        checkpoint, stored, _ = storable(self.spec.schema.transient, checkpoint, state)
+        saver.put(checkpoint, stored, lease=lease)
+        self.heads.put(thread, rc.checkpoint_ns, checkpoint.id, stored)
         return canonical(thread, rc.checkpoint_ns, checkpoint.id)
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:

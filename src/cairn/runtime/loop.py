@@ -145,7 +145,11 @@ class Run:
             lease = self.hold.lease
         self.durability = durability or "sync"
         check_durability(self.durability)
-        self.persist = Persister(self.saver, self.durability, lease) if self.saver else None
+        self.persist = (
+            Persister(self.saver, self.durability, lease, self.spec.schema.transient)
+            if self.saver
+            else None
+        )
         self.ns = config.checkpoint_ns
         self.interrupts: list[Interrupt] = []
         self._replay_of: Checkpoint | None = None
@@ -374,7 +378,8 @@ class Run:
         try:
             self.persist.flush()
             if cursor is not None:
-                self.graph.heads.put(self.thread_id, self.ns, cursor.checkpoint.id, cursor.values)
+                stored = {k: v for k, v in cursor.values.items() if k not in self.spec.schema.transient}
+                self.graph.heads.put(self.thread_id, self.ns, cursor.checkpoint.id, stored)
         finally:
             if self.hold is not None:
                 self.hold.release()

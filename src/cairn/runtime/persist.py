@@ -8,9 +8,10 @@ stored by ``flush`` when the run returns or raises.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
-from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, Lease, PendingWrite
+from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, Lease, PendingWrite, TaskWrite
 from cairn.errors import ConfigError
 
 DURABILITIES = ("sync", "async", "exit")
@@ -21,11 +22,50 @@ def check_durability(durability: str) -> None:
         raise ConfigError(f"durability must be one of {DURABILITIES}, got {durability!r}")
 
 
+def _without(keys: frozenset[str], update: Any) -> Any:
+    if not isinstance(update, Mapping) or not keys.intersection(update):
+        return update
+    return {k: v for k, v in update.items() if k not in keys}
+
+
+def storable(
+    keys: frozenset[str],
+    checkpoint: Checkpoint,
+    values: Mapping[str, Any],
+    pending: Sequence[PendingWrite] = (),
+) -> tuple[Checkpoint, Mapping[str, Any], Sequence[PendingWrite]]:
+    """What may be stored of a checkpoint, its state and its pending writes:
+    all but the transient ``keys`` (``Annotated[..., Transient]``)."""
+    if not keys:
+        return checkpoint, values, pending
+    writes = tuple(replace(w, update=_without(keys, w.update)) for w in checkpoint.writes)
+    tasks = tuple(replace(t, arg=_without(keys, t.arg)) if t.push else t for t in checkpoint.tasks)
+    return (
+        replace(checkpoint, writes=writes, tasks=tasks),
+        _without(keys, values),
+        [_pending_without(keys, w) for w in pending],
+    )
+
+
+def _pending_without(keys: frozenset[str], write: PendingWrite) -> PendingWrite:
+    value = write.value
+    if isinstance(value, TaskWrite):
+        return replace(write, value=replace(value, update=_without(keys, value.update)))
+    if write.kind == "input":
+        return replace(write, value=_without(keys, value))
+    return write
+
+
 class Persister:
     def __init__(
-        self, saver: BaseCheckpointSaver, durability: str, lease: Lease | None = None
+        self,
+        saver: BaseCheckpointSaver,
+        durability: str,
+        lease: Lease | None = None,
+        transient: frozenset[str] = frozenset(),
     ) -> None:
         check_durability(durability)
+        self.transient = transient
         self.saver = saver
         self.lease = lease
         self.durability = durability
@@ -49,6 +89,7 @@ class Persister:
         values: Mapping[str, Any],
         pending: Sequence[PendingWrite] = (),
     ) -> None:
+        checkpoint, values, pending = storable(self.transient, checkpoint, values, pending)
         if self.durability == "sync":
             self.saver.put(checkpoint, values, pending, self.lease)
         else:
@@ -56,6 +97,8 @@ class Persister:
             self._do(lambda: self.saver.put(checkpoint, values, pending, self.lease))
 
     def put_pending(self, checkpoint: Checkpoint, writes: Sequence[PendingWrite]) -> None:
+        if self.transient:
+            writes = [_pending_without(self.transient, w) for w in writes]
         if writes:
             self._do(
                 lambda: self.saver.put_pending(
