@@ -112,8 +112,9 @@ class SqlSaver(BaseCheckpointSaver):
         except Exception as exc:
             raise StorageError(
                 f"checkpoint {row.id!r} of thread {row.thread_id!r} in {self.location} cannot be "
-                f"read ({exc}); the row is damaged: restore the database from a backup, or "
-                f"delete the thread with delete_thread({row.thread_id!r})"
+                f"read: {exc}. If no key or newer cairn is missing, the row is damaged: restore "
+                f"the database from a backup, or delete the thread with "
+                f"delete_thread({row.thread_id!r})"
             ) from exc
 
     # -- the contract ----------------------------------------------------------
