@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 __all__ = [
     "BaseCheckpointSaver",
@@ -256,6 +256,9 @@ def check_prune_args(keep_last: int | None, older_than: timedelta | None) -> Non
         )
 
 
+_S = TypeVar("_S", bound="BaseCheckpointSaver")
+
+
 class BaseCheckpointSaver(ABC):
     """The storage contract. Implementations are safe to share between threads.
 
@@ -382,3 +385,20 @@ class BaseCheckpointSaver(ABC):
     @abstractmethod
     def stats(self) -> StoreStats:
         """Counts and bytes of what the store holds."""
+
+    # -- lifetime ------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Let go of what the saver opened (a file, a pool); nothing by default."""
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self: _S) -> _S:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()

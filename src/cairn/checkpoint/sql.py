@@ -45,6 +45,24 @@ _NO_SNAPSHOT = (
 )
 
 
+def upgrade(
+    cur: "Cursor", version: int, migrations: Mapping[int, Sequence[str]], location: str
+) -> None:
+    """Refuse tables of a newer cairn; bring older ones up to SCHEMA_VERSION."""
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"{location} holds cairn tables of a newer cairn (schema version {version}; this "
+            f"cairn reads up to {SCHEMA_VERSION}): upgrade cairn to use them"
+        )
+    for older in range(version, SCHEMA_VERSION):
+        for statement in migrations[older]:
+            cur.execute(statement)
+    if version < SCHEMA_VERSION:
+        cur.execute(
+            f"UPDATE cairn_meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'"
+        )
+
+
 def _params(row: codec.Row) -> tuple[Any, ...]:
     """A row's values in the order of ``_COLUMNS``."""
     return (

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Any, Iterator, Sequence, Union
 
 from cairn.checkpoint.postgres import schema
@@ -211,14 +210,3 @@ class PostgresSaver(SqlSaver):
         """Close the pool (only if this saver made it)."""
         if self._owns and self._pool is not None:
             self._pool.close()
-
-    def __enter__(self) -> "PostgresSaver":
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

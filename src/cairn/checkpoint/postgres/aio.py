@@ -12,7 +12,6 @@ microseconds on a local network, and run on the event loop's thread.
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any, Generator
 
 from cairn.checkpoint.postgres import PostgresSaver
@@ -30,7 +29,8 @@ class _Done:
 
 
 class AsyncPostgresSaver(PostgresSaver):
-    """A PostgresSaver that is also an async context manager."""
+    """A PostgresSaver whose ``setup()`` can be awaited (every saver is an async
+    context manager)."""
 
     @classmethod
     def from_conn_string(cls, conn_string: str, **options: Any) -> "AsyncPostgresSaver":
@@ -41,14 +41,3 @@ class AsyncPostgresSaver(PostgresSaver):
         """Create or migrate the tables (see ``PostgresSaver.setup``); awaitable."""
         super().setup()
         return _Done()
-
-    async def __aenter__(self) -> "AsyncPostgresSaver":
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -7,7 +7,7 @@ Text keys use the "C" collation, so ids sort by their bytes, as in SQLite.
 
 from __future__ import annotations
 
-from cairn.checkpoint.sql import SCHEMA_VERSION, Cursor
+from cairn.checkpoint.sql import SCHEMA_VERSION, Cursor, upgrade
 from cairn.errors import StorageError
 
 # pg_advisory_xact_lock key: setups of several processes run one at a time.
@@ -64,20 +64,9 @@ def setup(cur: Cursor, location: str) -> None:
     cur.execute("SELECT value FROM cairn_meta WHERE key = 'schema_version'")
     found = cur.fetchone()
     version = int(found[0]) if found else 0
-    if version > SCHEMA_VERSION:
-        raise StorageError(
-            f"{location} holds cairn tables of a newer cairn (schema version {version}; this "
-            f"cairn reads up to {SCHEMA_VERSION}): upgrade cairn to use them"
-        )
     if version < 1:
         raise StorageError(
             f"{location} has a cairn_meta table without a schema version; it was not made by "
             "cairn or was damaged: point cairn at another database or schema"
         )
-    for older in range(version, SCHEMA_VERSION):
-        for statement in _MIGRATIONS[older]:
-            cur.execute(statement)
-    if version < SCHEMA_VERSION:
-        cur.execute(
-            "UPDATE cairn_meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
-        )
+    upgrade(cur, version, _MIGRATIONS, location)

@@ -16,11 +16,10 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Any, Iterator, Union
 
 from cairn.checkpoint.serde import Serializer
-from cairn.checkpoint.sql import SCHEMA_VERSION, Cursor, SqlSaver
+from cairn.checkpoint.sql import SCHEMA_VERSION, Cursor, SqlSaver, upgrade
 from cairn.errors import ConfigError, StorageError
 
 __all__ = ["SqliteSaver"]
@@ -145,19 +144,7 @@ class SqliteSaver(SqlSaver):
                 cur.execute("SELECT value FROM cairn_meta WHERE key = 'schema_version'")
                 found = cur.fetchone()
                 version = int(found[0]) if found else 0
-                if version > SCHEMA_VERSION:
-                    raise StorageError(
-                        f"{self.location} was written by a newer cairn (schema version {version}; "
-                        f"this cairn reads up to {SCHEMA_VERSION}): upgrade cairn to use it"
-                    )
-                for older in range(version, SCHEMA_VERSION):
-                    for statement in _MIGRATIONS[older]:
-                        cur.execute(statement)
-                if version < SCHEMA_VERSION:
-                    cur.execute(
-                        "UPDATE cairn_meta SET value = ? WHERE key = 'schema_version'",
-                        (str(SCHEMA_VERSION),),
-                    )
+                upgrade(cur, version, _MIGRATIONS, self.location)
                 return
             if tables:
                 raise StorageError(
@@ -232,14 +219,3 @@ class SqliteSaver(SqlSaver):
         if self._owns:
             with self._lock:
                 self._conn.close()
-
-    def __enter__(self) -> "SqliteSaver":
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

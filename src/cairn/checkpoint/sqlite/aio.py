@@ -10,23 +10,10 @@ calls run on the event loop's thread, as the sync saver's do.
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from cairn.checkpoint.sqlite import SqliteSaver
 
 __all__ = ["AsyncSqliteSaver"]
 
 
 class AsyncSqliteSaver(SqliteSaver):
-    """A SqliteSaver that is also an async context manager."""
-
-    async def __aenter__(self) -> "AsyncSqliteSaver":
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    """A SqliteSaver for ``async with`` code (every saver is an async context manager)."""
