@@ -322,6 +322,11 @@ class BaseCheckpointSaver(ABC):
         owner known to be dead, whose hold is taken over even if unexpired."""
 
     @abstractmethod
+    def renew(self, lease: Lease) -> bool:
+        """Extend the hold of ``lease.owner`` by ``lease.ttl`` seconds, if it
+        still holds the thread (never taking a thread afresh); whether it does."""
+
+    @abstractmethod
     def release(self, lease: Lease) -> None:
         """Let go of the thread, if ``lease.owner`` still holds it."""
 

@@ -228,6 +228,10 @@ class SqlSaver(BaseCheckpointSaver):
             holder = str(cur.fetchone()[0])
         return None if holder == lease.owner else holder
 
+    def renew(self, lease: Lease) -> bool:
+        with self._write(durable=False) as cur:
+            return self._renewed(cur, lease)
+
     def release(self, lease: Lease) -> None:
         with self._write(durable=False) as cur:
             cur.execute(
@@ -235,10 +239,7 @@ class SqlSaver(BaseCheckpointSaver):
                 (lease.thread_id, lease.owner),
             )
 
-    def _check(self, cur: Cursor, lease: Lease | None) -> None:
-        """Renew ``lease`` inside a write, or refuse the write."""
-        if lease is None:
-            return
+    def _renewed(self, cur: Cursor, lease: Lease) -> bool:
         cur.execute(
             self._sql(
                 f"UPDATE cairn_leases SET expires_at = {self.now} + ? "
@@ -246,7 +247,11 @@ class SqlSaver(BaseCheckpointSaver):
             ),
             (lease.ttl, lease.thread_id, lease.owner),
         )
-        if cur.rowcount != 1:
+        return bool(cur.rowcount == 1)
+
+    def _check(self, cur: Cursor, lease: Lease | None) -> None:
+        """Renew ``lease`` inside a write, or refuse the write."""
+        if lease is not None and not self._renewed(cur, lease):
             raise lease_lost(lease)
 
     def get(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:

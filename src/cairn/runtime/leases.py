@@ -101,7 +101,9 @@ class _Heartbeat:
                 upcoming = [at for _, _, at in self._held.values()]
             for _, saver, lease in due:
                 try:
-                    saver.acquire(lease)
+                    # Only ever extends a hold: a run whose thread was taken
+                    # over stays refused, even once the thread is free again.
+                    saver.renew(lease)
                 except Exception:
                     # The store is unreachable for now; the next write either
                     # renews the lease or finds it lost and says so.

@@ -128,6 +128,18 @@ class InMemorySaver(BaseCheckpointSaver):
             self._leases[lease.thread_id] = (lease.owner, now + lease.ttl)
             return None
 
+    def renew(self, lease: Lease) -> bool:
+        with self._lock:
+            return self._extend(lease)
+
+    def _extend(self, lease: Lease) -> bool:
+        """``renew`` for a caller holding the lock."""
+        held = self._leases.get(lease.thread_id)
+        if held is None or held[0] != lease.owner:
+            return False
+        self._leases[lease.thread_id] = (lease.owner, time.monotonic() + lease.ttl)
+        return True
+
     def release(self, lease: Lease) -> None:
         with self._lock:
             held = self._leases.get(lease.thread_id)
@@ -136,12 +148,8 @@ class InMemorySaver(BaseCheckpointSaver):
 
     def _check(self, lease: Lease | None) -> None:
         """Renew ``lease`` or refuse the write (called holding the lock)."""
-        if lease is None:
-            return
-        held = self._leases.get(lease.thread_id)
-        if held is None or held[0] != lease.owner:
+        if lease is not None and not self._extend(lease):
             raise lease_lost(lease)
-        self._leases[lease.thread_id] = (lease.owner, time.monotonic() + lease.ttl)
 
     def get(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:
         with self._lock:
