@@ -10,13 +10,12 @@ from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, Lease, TaskWr
 from cairn.checkpoint.ids import task_id
 from cairn.errors import ConfigError, InvalidUpdateError
 from cairn.graph.constants import START
-from cairn.graph.schema import StateSchema
 from cairn.graph.state import GraphSpec
 from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
 from cairn.runtime.events import STREAM_MODES, Events
 from cairn.runtime.heads import HeadCache
 from cairn.runtime.leases import ThreadHold
-from cairn.runtime.loop import Run, Step, make_checkpoint, node_config
+from cairn.runtime.loop import Run, make_checkpoint, node_config
 from cairn.runtime.persist import storable
 from cairn.runtime.snapshot import build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes

@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping, Sequence
 

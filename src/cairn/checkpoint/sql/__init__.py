@@ -1,0 +1,242 @@
+"""What the SQL savers share: the tables, the statements and the logic of the
+saver contract over them. A backend supplies a connection with transactions
+(``_write`` / ``_read``) and its placeholder style; the statements here are
+plain SQL that SQLite and PostgreSQL both accept.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, Sequence
+
+from cairn.checkpoint import codec
+from cairn.checkpoint.base import Checkpoint, Lease, PendingWrite, already_stored, lease_lost
+from cairn.checkpoint.sql.tables import COLUMNS, NO_SNAPSHOT, SCHEMA_VERSION, Cursor, params, upgrade
+from cairn.checkpoint.sql.threads import SqlThreads
+from cairn.errors import StorageError
+
+__all__ = ["SCHEMA_VERSION", "Cursor", "SqlSaver", "upgrade"]
+
+
+class SqlSaver(SqlThreads):
+    """The saver contract over SQL tables ``cairn_checkpoints`` and ``cairn_pending``."""
+
+    # -- decoding ------------------------------------------------------------
+
+    def _decode(self, values: Sequence[Any], with_snapshot: bool = True) -> Checkpoint:
+        row = self._row(values)
+        try:
+            return codec.decode(self.serde, row, with_snapshot=with_snapshot)
+        except Exception as exc:
+            raise StorageError(
+                f"checkpoint {row.id!r} of thread {row.thread_id!r} in {self.location} cannot be "
+                f"read: {exc}. If no key or newer cairn is missing, the row is damaged: restore "
+                f"the database from a backup, or delete the thread with "
+                f"delete_thread({row.thread_id!r})"
+            ) from exc
+
+    # -- the contract ----------------------------------------------------------
+
+    def put(
+        self,
+        checkpoint: Checkpoint,
+        values: Mapping[str, Any],
+        pending: Sequence[PendingWrite] = (),
+        lease: Lease | None = None,
+    ) -> None:
+        with self._write() as cur:
+            self._check(cur, lease)
+            # The parent's counters are read in the same transaction: if another
+            # process deleted the parent, this checkpoint becomes a root with a
+            # snapshot instead of a link to nothing.
+            parent = None
+            if checkpoint.parent_id is not None:
+                cur.execute(
+                    self._sql(
+                        "SELECT snapshot_bytes, log_bytes FROM cairn_checkpoints "
+                        "WHERE thread_id = ? AND ns = ? AND id = ?"
+                    ),
+                    (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id),
+                )
+                found = cur.fetchone()
+                parent = (int(found[0]), int(found[1])) if found else None
+            row = codec.encode(self.serde, checkpoint, values, parent, self.snapshot_policy.ratio)
+            cur.execute(
+                self._sql(
+                    f"INSERT INTO cairn_checkpoints ({COLUMNS}) VALUES ({', '.join('?' * 12)}) "
+                    "ON CONFLICT (thread_id, ns, id) DO NOTHING"
+                ),
+                params(row),
+            )
+            if cur.rowcount != 1:
+                raise already_stored(checkpoint, self.location)
+            if checkpoint.parent_id is not None:
+                cur.execute(
+                    self._sql(
+                        "DELETE FROM cairn_pending WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?"
+                    ),
+                    (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id),
+                )
+            self._insert_pending(cur, row.thread_id, row.ns, row.id, pending)
+
+    def put_pending(
+        self,
+        thread_id: str,
+        ns: str,
+        checkpoint_id: str,
+        writes: Sequence[PendingWrite],
+        lease: Lease | None = None,
+    ) -> None:
+        with self._write() as cur:
+            self._check(cur, lease)
+            self._insert_pending(cur, thread_id, ns, checkpoint_id, writes)
+
+    def _insert_pending(
+        self, cur: Cursor, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite]
+    ) -> None:
+        for w in writes:
+            blob = codec.encode_pending(self.serde, (thread_id, ns, checkpoint_id), w)
+            params = (thread_id, ns, checkpoint_id, w.task_id, w.kind, blob)
+            cur.execute(
+                    self._sql(
+                        "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id, ns, checkpoint_id, task_id, kind) "
+                        "DO UPDATE SET value = excluded.value"
+                    ),
+                    params,
+                )
+
+    # -- one writer per thread ---------------------------------------------------
+
+    def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
+        with self._write(durable=False) as cur:
+            # Taken when free, expired, already ours or held by a dead owner;
+            # a live hold of another owner is left as it is.
+            cur.execute(
+                self._sql(
+                    "INSERT INTO cairn_leases (thread_id, owner, expires_at) "
+                    f"VALUES (?, ?, {self.now} + ?) ON CONFLICT (thread_id) DO UPDATE "
+                    "SET owner = excluded.owner, expires_at = excluded.expires_at "
+                    "WHERE cairn_leases.owner = excluded.owner OR cairn_leases.owner = ? "
+                    f"OR cairn_leases.expires_at < {self.now}"
+                ),
+                (lease.thread_id, lease.owner, lease.ttl, replacing or ""),
+            )
+            cur.execute(
+                self._sql("SELECT owner FROM cairn_leases WHERE thread_id = ?"), (lease.thread_id,)
+            )
+            holder = str(cur.fetchone()[0])
+        return None if holder == lease.owner else holder
+
+    def renew(self, lease: Lease) -> bool:
+        with self._write(durable=False) as cur:
+            return self._renewed(cur, lease)
+
+    def release(self, lease: Lease) -> None:
+        with self._write(durable=False) as cur:
+            cur.execute(
+                self._sql("DELETE FROM cairn_leases WHERE thread_id = ? AND owner = ?"),
+                (lease.thread_id, lease.owner),
+            )
+
+    def _renewed(self, cur: Cursor, lease: Lease) -> bool:
+        cur.execute(
+            self._sql(
+                f"UPDATE cairn_leases SET expires_at = {self.now} + ? "
+                "WHERE thread_id = ? AND owner = ?"
+            ),
+            (lease.ttl, lease.thread_id, lease.owner),
+        )
+        return bool(cur.rowcount == 1)
+
+    def _check(self, cur: Cursor, lease: Lease | None) -> None:
+        """Renew ``lease`` inside a write, or refuse the write."""
+        if lease is not None and not self._renewed(cur, lease):
+            raise lease_lost(lease)
+
+    def get(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:
+        with self._read() as cur:
+            if checkpoint_id is None:
+                cur.execute(
+                    self._sql(
+                        f"SELECT {NO_SNAPSHOT} FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? "
+                        "ORDER BY id DESC LIMIT 1"
+                    ),
+                    (thread_id, ns),
+                )
+            else:
+                cur.execute(
+                    self._sql(
+                        f"SELECT {NO_SNAPSHOT} FROM cairn_checkpoints "
+                        "WHERE thread_id = ? AND ns = ? AND id = ?"
+                    ),
+                    (thread_id, ns, checkpoint_id),
+                )
+            found = cur.fetchone()
+        return self._decode(found, with_snapshot=False) if found else None
+
+    def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[Checkpoint]:
+        with self._read() as cur:
+            cur.execute(
+                self._sql(
+                    "WITH RECURSIVE chain(id, parent_id, done) AS ("
+                    " SELECT id, parent_id, snapshot IS NOT NULL FROM cairn_checkpoints"
+                    "  WHERE thread_id = ? AND ns = ? AND id = ?"
+                    " UNION ALL"
+                    " SELECT c.id, c.parent_id, c.snapshot IS NOT NULL FROM cairn_checkpoints c"
+                    "  JOIN chain ON c.id = chain.parent_id"
+                    "  WHERE c.thread_id = ? AND c.ns = ? AND NOT chain.done)"
+                    f" SELECT {COLUMNS} FROM cairn_checkpoints"
+                    " WHERE thread_id = ? AND ns = ? AND id IN (SELECT id FROM chain) ORDER BY id"
+                ),
+                (thread_id, ns, checkpoint_id, thread_id, ns, thread_id, ns),
+            )
+            rows = cur.fetchall()
+        return [self._decode(r) for r in rows]
+
+    def list_checkpoints(
+        self, thread_id: str, ns: str, *, before: str | None = None, limit: int | None = None
+    ) -> Iterator[Checkpoint]:
+        sql = f"SELECT {COLUMNS} FROM cairn_checkpoints WHERE thread_id = ? AND ns = ?"
+        params: list[Any] = [thread_id, ns]
+        if before is not None:
+            sql += " AND id < ?"
+            params.append(before)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._read() as cur:
+            cur.execute(self._sql(sql), params)
+            rows = cur.fetchall()
+        return (self._decode(r) for r in rows)
+
+    def get_pending(self, thread_id: str, ns: str, checkpoint_id: str) -> list[PendingWrite]:
+        with self._read() as cur:
+            cur.execute(
+                self._sql(
+                    "SELECT task_id, kind, value FROM cairn_pending "
+                    "WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?"
+                ),
+                (thread_id, ns, checkpoint_id),
+            )
+            rows = cur.fetchall()
+        try:
+            at = (thread_id, ns, checkpoint_id)
+            return [codec.decode_pending(self.serde, at, t, k, bytes(v)) for t, k, v in rows]
+        except Exception as exc:
+            raise StorageError(
+                f"pending writes of checkpoint {checkpoint_id!r} of thread {thread_id!r} in "
+                f"{self.location} cannot be read ({exc}); restore the database from a backup"
+            ) from exc
+
+    def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
+        with self._read() as cur:
+            cur.execute(
+                self._sql(
+                    f"SELECT {NO_SNAPSHOT} FROM cairn_checkpoints "
+                    "WHERE thread_id = ? AND ns = ? AND id > ? AND parent_id = ? ORDER BY id LIMIT 1"
+                ),
+                (thread_id, ns, checkpoint_id, checkpoint_id),
+            )
+            found = cur.fetchone()
+        return self._decode(found, with_snapshot=False) if found else None

@@ -1,0 +1,60 @@
+"""The tables the SQL savers share, and the little they need of a database cursor."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol, Sequence
+
+from cairn.checkpoint import codec
+from cairn.errors import StorageError
+
+SCHEMA_VERSION = 2
+"""1: checkpoints and pending writes; 2: leases (one writer per thread)."""
+
+# created_at is not stored: checkpoint ids are UUIDv7 and carry their time.
+COLUMNS = (
+    "thread_id, ns, id, parent_id, step, source, metadata, writes, plan, "
+    "snapshot, snapshot_bytes, log_bytes"
+)
+NO_SNAPSHOT = (
+    "thread_id, ns, id, parent_id, step, source, metadata, writes, plan, "
+    "NULL, snapshot_bytes, log_bytes"
+)
+
+
+def upgrade(
+    cur: "Cursor", version: int, migrations: Mapping[int, Sequence[str]], location: str
+) -> None:
+    """Refuse tables of a newer cairn; bring older ones up to SCHEMA_VERSION."""
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"{location} holds cairn tables of a newer cairn (schema version {version}; this "
+            f"cairn reads up to {SCHEMA_VERSION}): upgrade cairn to use them"
+        )
+    for older in range(version, SCHEMA_VERSION):
+        for statement in migrations[older]:
+            cur.execute(statement)
+    if version < SCHEMA_VERSION:
+        cur.execute(
+            f"UPDATE cairn_meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'"
+        )
+
+
+def params(row: codec.Row) -> tuple[Any, ...]:
+    """A row's values in the order of ``COLUMNS``."""
+    return (
+        row.thread_id, row.ns, row.id, row.parent_id, row.step, row.source,
+        row.metadata, row.writes, row.plan, row.snapshot, row.snapshot_bytes, row.log_bytes,
+    )
+
+
+class Cursor(Protocol):
+    """The little of a DB-API cursor the shared logic uses."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchone(self) -> Any: ...
+
+    @property
+    def rowcount(self) -> int: ...

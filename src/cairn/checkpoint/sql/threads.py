@@ -1,0 +1,263 @@
+"""Thread management over the SQL tables: list, delete, copy, prune, stats;
+and what a SQL backend supplies (transactions, placeholders, a clock)."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping, Sequence
+
+from cairn.checkpoint import codec
+from cairn.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChainLink,
+    PruneResult,
+    StoreStats,
+    ThreadInfo,
+    check_limit,
+    check_prune_args,
+    prunable,
+)
+from cairn.checkpoint.ids import created_at_of, id_floor
+from cairn.checkpoint.serde import Serializer, default_serializer
+from cairn.checkpoint.sql.tables import COLUMNS, Cursor, params
+from cairn.errors import ConfigError, StorageError
+
+
+class SqlThreads(BaseCheckpointSaver):
+    """The part of the SQL savers that manages whole threads: list, delete,
+    copy, prune and count; and what a backend supplies to every part."""
+
+    placeholder = "?"
+    now = "0"
+    """SQL for the database's clock in seconds since the epoch: leases use
+    the database's clock, so processes on machines whose clocks differ agree."""
+    serde: Serializer
+    location: str
+    """Where the data lives, for error messages (a file path, a host and database)."""
+
+    def __init__(self, serde: Serializer | None = None) -> None:
+        self.serde = serde or default_serializer()
+
+    # -- what a backend supplies ----------------------------------------------
+
+    @abstractmethod
+    def _write(self, durable: bool = True) -> AbstractContextManager[Cursor]:
+        """A cursor inside a write transaction, committed on success. A write
+        that need not survive a power loss (a lease: lost, the thread is just
+        free) passes ``durable=False`` and skips the wait for the disk."""
+
+    @abstractmethod
+    def _read(self) -> AbstractContextManager[Cursor]:
+        """A cursor for reads (a consistent snapshot of the data)."""
+
+    def _after_delete(self) -> None:
+        """Called after rows were deleted; a backend may reclaim space here."""
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    # -- decoding ------------------------------------------------------------
+
+    def _row(self, values: Sequence[Any]) -> codec.Row:
+        fields: list[Any] = [bytes(v) if isinstance(v, memoryview) else v for v in values]
+        fields.insert(6, created_at_of(fields[2]))
+        return codec.Row(*fields)
+
+    # -- thread management -----------------------------------------------------
+
+    def list_threads(
+        self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None
+    ) -> list[ThreadInfo]:
+        check_limit(limit)
+        if limit == 0:
+            return []
+        with self._read() as cur:
+            # A thread's head is its newest top-level checkpoint (namespace "").
+            cur.execute(
+                "SELECT thread_id, COUNT(*), MIN(id), MAX(id), "
+                "COALESCE(MAX(CASE WHEN ns = '' THEN id END), MAX(id)) "
+                "FROM cairn_checkpoints GROUP BY thread_id ORDER BY MAX(id) DESC"
+            )
+            threads = cur.fetchall()
+            found = []
+            for thread_id, count, first_id, last_id, head_id in threads:
+                cur.execute(
+                    self._sql(
+                        "SELECT metadata, source, step, ns FROM cairn_checkpoints "
+                        "WHERE thread_id = ? AND id = ?"
+                    ),
+                    (thread_id, head_id),
+                )
+                blob, source, step, ns = cur.fetchone()
+                try:
+                    metadata = codec.decode_metadata(
+                        self.serde, bytes(blob), source, step, (thread_id, ns, head_id)
+                    )
+                except Exception as exc:
+                    raise StorageError(
+                        f"the head checkpoint {head_id!r} of thread {thread_id!r} in "
+                        f"{self.location} cannot be read ({exc}); restore the database from a "
+                        f"backup, or delete the thread with delete_thread({thread_id!r})"
+                    ) from exc
+                if all(metadata.get(k) == v for k, v in (filter or {}).items()):
+                    found.append(
+                        ThreadInfo(
+                            thread_id,
+                            int(count),
+                            created_at_of(first_id),
+                            created_at_of(last_id),
+                            metadata,
+                        )
+                    )
+                    if limit is not None and len(found) >= limit:
+                        break
+        return found
+
+    def delete_thread(self, thread_id: str) -> None:
+        with self._write() as cur:
+            cur.execute(self._sql("DELETE FROM cairn_checkpoints WHERE thread_id = ?"), (thread_id,))
+            cur.execute(self._sql("DELETE FROM cairn_pending WHERE thread_id = ?"), (thread_id,))
+        self._after_delete()
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        with self._write() as cur:
+            for thread_id in (source_thread_id, target_thread_id):
+                cur.execute(
+                    self._sql("SELECT COUNT(*) FROM cairn_checkpoints WHERE thread_id = ?"),
+                    (thread_id,),
+                )
+                count = cur.fetchone()[0]
+                if thread_id == source_thread_id and not count:
+                    raise ConfigError(
+                        f"cannot copy thread {source_thread_id!r}: it has no checkpoints"
+                    )
+                if thread_id == target_thread_id and count:
+                    raise ConfigError(
+                        f"cannot copy to thread {target_thread_id!r}: it exists already; "
+                        "delete it first or pick another id"
+                    )
+            if self.serde.encrypted:
+                # Encrypted blobs are bound to their thread: each is sealed anew.
+                self._copy_sealed(cur, source_thread_id, target_thread_id)
+                return
+            rest = COLUMNS.split(", ", 1)[1]
+            cur.execute(
+                self._sql(
+                    f"INSERT INTO cairn_checkpoints ({COLUMNS}) SELECT CAST(? AS TEXT), {rest} "
+                    "FROM cairn_checkpoints WHERE thread_id = ?"
+                ),
+                (target_thread_id, source_thread_id),
+            )
+            cur.execute(
+                self._sql(
+                    "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
+                    "SELECT CAST(? AS TEXT), ns, checkpoint_id, task_id, kind, value FROM cairn_pending "
+                    "WHERE thread_id = ?"
+                ),
+                (target_thread_id, source_thread_id),
+            )
+
+    def _copy_sealed(self, cur: Cursor, source: str, target: str) -> None:
+        cur.execute(
+            self._sql(f"SELECT {COLUMNS} FROM cairn_checkpoints WHERE thread_id = ?"), (source,)
+        )
+        for values in cur.fetchall():
+            row = codec.move_row(self.serde, self._row(values), target)
+            cur.execute(
+                self._sql(f"INSERT INTO cairn_checkpoints ({COLUMNS}) VALUES ({', '.join('?' * 12)})"),
+                params(row),
+            )
+        cur.execute(
+            self._sql(
+                "SELECT ns, checkpoint_id, task_id, kind, value FROM cairn_pending WHERE thread_id = ?"
+            ),
+            (source,),
+        )
+        for ns, checkpoint_id, task_id, kind, value in cur.fetchall():
+            blob = codec.move_pending(
+                self.serde, bytes(value), (source, ns, checkpoint_id), target, task_id, kind
+            )
+            cur.execute(
+                self._sql(
+                    "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
+                    "VALUES (?, ?, ?, ?, ?, ?)"
+                ),
+                (target, ns, checkpoint_id, task_id, kind, blob),
+            )
+
+    def prune(
+        self,
+        *,
+        keep_last: int | None = None,
+        older_than: timedelta | None = None,
+        thread_id: str | None = None,
+    ) -> PruneResult:
+        check_prune_args(keep_last, older_than)
+        threads_deleted = checkpoints_deleted = 0
+        with self._write() as cur:
+            where, params = ("WHERE thread_id = ?", [thread_id]) if thread_id is not None else ("", [])
+            if older_than is not None:
+                cutoff = id_floor(datetime.now(timezone.utc) - older_than)
+                cur.execute(
+                    self._sql(
+                        f"SELECT thread_id, COUNT(*) FROM cairn_checkpoints {where} "
+                        "GROUP BY thread_id HAVING MAX(id) < ?"
+                    ),
+                    [*params, cutoff],
+                )
+                for stale, count in cur.fetchall():
+                    cur.execute(self._sql("DELETE FROM cairn_checkpoints WHERE thread_id = ?"), (stale,))
+                    cur.execute(self._sql("DELETE FROM cairn_pending WHERE thread_id = ?"), (stale,))
+                    threads_deleted += 1
+                    checkpoints_deleted += int(count)
+            if keep_last is not None:
+                cur.execute(
+                    self._sql(
+                        "SELECT thread_id, ns, id, parent_id, snapshot IS NOT NULL "
+                        f"FROM cairn_checkpoints {where}"
+                    ),
+                    params,
+                )
+                spaces: dict[tuple[str, str], list[ChainLink]] = {}
+                for tid, ns, cid, parent_id, has_snapshot in cur.fetchall():
+                    spaces.setdefault((tid, ns), []).append(ChainLink(cid, parent_id, bool(has_snapshot)))
+                for (tid, ns), links in spaces.items():
+                    for cid in sorted(prunable(links, keep_last)):
+                        cur.execute(
+                            self._sql(
+                                "DELETE FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?"
+                            ),
+                            (tid, ns, cid),
+                        )
+                        cur.execute(
+                            self._sql(
+                                "DELETE FROM cairn_pending "
+                                "WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?"
+                            ),
+                            (tid, ns, cid),
+                        )
+                        checkpoints_deleted += 1
+        if checkpoints_deleted:
+            self._after_delete()
+        return PruneResult(threads_deleted, checkpoints_deleted)
+
+    def stats(self) -> StoreStats:
+        with self._read() as cur:
+            cur.execute(
+                "SELECT COUNT(DISTINCT thread_id), COUNT(*), COALESCE(SUM(LENGTH(writes)), 0), "
+                "COALESCE(SUM(LENGTH(snapshot)), 0), "
+                "COALESCE(SUM(LENGTH(plan) + LENGTH(metadata)), 0) FROM cairn_checkpoints"
+            )
+            threads, checkpoints, log, snapshots, other = cur.fetchone()
+            cur.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(value)), 0) FROM cairn_pending")
+            pending, pending_bytes = cur.fetchone()
+        return StoreStats(
+            threads=int(threads),
+            checkpoints=int(checkpoints),
+            pending_writes=int(pending),
+            log_bytes=int(log),
+            snapshot_bytes=int(snapshots),
+            bytes=int(log) + int(snapshots) + int(other) + int(pending_bytes),
+        )
