@@ -29,6 +29,8 @@ from cairn.errors import SerializationError
 
 _PLAIN, _ZLIB, _ZSTD = b"\x01", b"\x02", b"\x03"
 _COMPRESS_FROM = 256
+MAX_BLOB = 1 << 30
+"""The most a compressed blob may inflate to (1 GiB)."""
 
 
 def where(thread_id: str, ns: str, checkpoint_id: str, *field: str) -> bytes:
@@ -61,27 +63,42 @@ def unpack(serde: Serializer, blob: bytes, aad: bytes) -> Any:
     kind, body = framed[:1], framed[1:]
     if kind == _PLAIN:
         return serde.loads(body)
-    if kind == _ZLIB:
-        try:
-            return serde.loads(zlib.decompress(body))
-        except zlib.error as exc:
-            raise SerializationError(f"a compressed blob is damaged: {exc}") from exc
-    if kind == _ZSTD:
-        try:
-            import zstandard
-        except ImportError as exc:
-            raise SerializationError(
-                "a blob is zstd-compressed and the zstandard package is not installed: "
-                "pip install 'cairn[zstd]'"
-            ) from exc
-        try:
-            return serde.loads(zstandard.ZstdDecompressor().decompress(body))
-        except zstandard.ZstdError as exc:
-            raise SerializationError(f"a compressed blob is damaged: {exc}") from exc
+    if kind in (_ZLIB, _ZSTD):
+        return serde.loads(_inflate(kind, body))
     raise SerializationError(
         f"a stored blob has format byte {kind!r}, which this cairn does not know; it was "
         "written by a newer cairn or is damaged"
     )
+
+
+def _inflate(kind: bytes, body: bytes) -> bytes:
+    """A compressed body, never inflated past ``MAX_BLOB`` bytes."""
+    too_large = False
+    try:
+        if kind == _ZLIB:
+            inflater = zlib.decompressobj()
+            raw = inflater.decompress(body, MAX_BLOB)
+            too_large = bool(inflater.unconsumed_tail)
+        else:
+            try:
+                import zstandard
+            except ImportError as exc:
+                raise SerializationError(
+                    "a blob is zstd-compressed and the zstandard package is not installed: "
+                    "pip install 'cairn[zstd]'"
+                ) from exc
+            raw = zstandard.ZstdDecompressor().stream_reader(body).read(MAX_BLOB + 1)
+            too_large = len(raw) > MAX_BLOB
+    except SerializationError:
+        raise
+    except Exception as exc:  # zlib.error, zstandard.ZstdError, MemoryError
+        raise SerializationError(f"a compressed blob is damaged: {exc!r}") from exc
+    if too_large:
+        raise SerializationError(
+            f"a compressed blob inflates past {MAX_BLOB} bytes; cairn never writes that: the "
+            "data is damaged or was crafted"
+        )
+    return raw
 
 
 def reseal(serde: Serializer, blob: bytes, old: bytes, new: bytes) -> bytes:

@@ -1,0 +1,302 @@
+"""The typed msgpack extensions of cairn's serializer: what each non-plain
+type is stored as, and how it is rebuilt.
+
+Rebuilding never imports a module and never runs a class's own code (no
+``__init__``, ``__new__``, ``__post_init__``, validators or default
+factories): a stored class name must be registered (``register_type``), and
+must be of the kind the extension says (an enum for an enum, a dataclass for
+a dataclass...), so a crafted blob cannot make one kind pass for another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import threading
+import uuid
+from typing import Any, Callable, cast
+
+from cairn.errors import SerializationError
+
+TUPLE, SET, FROZENSET, BIGINT = 1, 2, 3, 4
+DATETIME, DATE, TIME, TIMEDELTA = 5, 6, 7, 8
+UUID, DECIMAL, ENUM, DATACLASS, PYDANTIC, NAMEDTUPLE = 9, 10, 11, 12, 13, 14
+PICKLE = 15
+
+_registry: dict[str, type] = {}
+_registry_lock = threading.Lock()
+
+
+def type_name(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def register_type(*classes: type) -> None:
+    """Allow values of these classes to be loaded back from storage."""
+    with _registry_lock:
+        for cls in classes:
+            _registry[type_name(cls)] = cls
+
+
+def _is_namedtuple_class(cls: type) -> bool:
+    return issubclass(cls, tuple) and hasattr(cls, "_fields")
+
+
+_KINDS: dict[int, tuple[str, Callable[[type], bool]]] = {
+    ENUM: ("an enum", lambda cls: issubclass(cls, enum.Enum)),
+    DATACLASS: (
+        "a dataclass",
+        lambda cls: dataclasses.is_dataclass(cls) and not hasattr(cls, "model_fields"),
+    ),
+    PYDANTIC: (
+        "a pydantic model",
+        lambda cls: hasattr(cls, "model_fields") and hasattr(cls, "model_construct"),
+    ),
+    NAMEDTUPLE: ("a NamedTuple", _is_namedtuple_class),
+}
+
+
+def _lookup(name: Any, code: int) -> type:
+    cls = _registry.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise SerializationError(
+            f"stored data names the class {name!r}, which is not registered; "
+            "import it and call cairn.checkpoint.serde.register_type(cls) before loading, "
+            "or use it in the graph's state schema"
+        )
+    what, fits = _KINDS[code]
+    if not fits(cls):
+        raise SerializationError(
+            f"stored data says {name!r} is {what}, and it is not; the data is damaged or "
+            "was crafted, and was not loaded"
+        )
+    return cls
+
+
+# -- time zones ----------------------------------------------------------------
+
+
+def _tz_payload(tz: dt.tzinfo | None) -> Any:
+    if tz is None:
+        return None
+    if type(tz) is dt.timezone:
+        offset = tz.utcoffset(None)
+        name = tz.tzname(None)
+        default = dt.timezone(offset).tzname(None)
+        named = None if name == default else name
+        return [0, offset.days, offset.seconds, offset.microseconds, named]
+    key = getattr(tz, "key", None)
+    if type(tz).__module__ == "zoneinfo" and isinstance(key, str):
+        return [1, key]
+    raise SerializationError(
+        f"cannot store a time zone of type {type_name(type(tz))}; use zoneinfo.ZoneInfo or "
+        "datetime.timezone"
+    )
+
+
+def _tz(payload: Any) -> dt.tzinfo | None:
+    if payload is None:
+        return None
+    if payload[0] == 0:
+        offset = dt.timedelta(days=payload[1], seconds=payload[2], microseconds=payload[3])
+        return dt.timezone(offset, payload[4]) if payload[4] is not None else dt.timezone(offset)
+    if payload[0] == 1:
+        import zoneinfo
+
+        try:
+            return zoneinfo.ZoneInfo(payload[1])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise SerializationError(
+                f"stored data names the time zone {payload[1]!r}, which this machine does not "
+                f"know ({exc}); install its time zone data (the tzdata package)"
+            ) from exc
+    raise SerializationError(f"stored data holds an unknown kind of time zone {payload[0]!r}")
+
+
+def _datetime(payload: Any) -> dt.datetime:
+    if isinstance(payload, str):  # written by cairn 0.1 before time zones were kept whole
+        return dt.datetime.fromisoformat(payload)
+    (year, month, day, hour, minute, second, micro), tz, fold = payload
+    return dt.datetime(year, month, day, hour, minute, second, micro, tzinfo=_tz(tz), fold=fold)
+
+
+def _time(payload: Any) -> dt.time:
+    if isinstance(payload, str):
+        return dt.time.fromisoformat(payload)
+    (hour, minute, second, micro), tz, fold = payload
+    return dt.time(hour, minute, second, micro, tzinfo=_tz(tz), fold=fold)
+
+
+# -- encoding --------------------------------------------------------------------
+
+
+def encode(obj: Any) -> tuple[int, Any]:
+    """The extension code and payload of ``obj``, a value msgpack has no type for."""
+    cls = type(obj)
+    if isinstance(obj, type):
+        raise SerializationError(
+            f"cannot store a value of type {type_name(cls)}: the class {type_name(obj)} itself; "
+            "store an instance, or the class's name"
+        )
+    if cls is tuple:
+        return TUPLE, list(obj)
+    if cls is int:  # only ints too large for msgpack's 64 bits reach here
+        return BIGINT, obj.to_bytes((obj.bit_length() + 8) // 8, "big", signed=True)
+    if cls is set:
+        return SET, list(obj)
+    if cls is frozenset:
+        return FROZENSET, list(obj)
+    if cls is dt.datetime:
+        parts = [obj.year, obj.month, obj.day, obj.hour, obj.minute, obj.second, obj.microsecond]
+        return DATETIME, [parts, _tz_payload(obj.tzinfo), obj.fold]
+    if cls is dt.date:
+        return DATE, obj.isoformat()
+    if cls is dt.time:
+        parts = [obj.hour, obj.minute, obj.second, obj.microsecond]
+        return TIME, [parts, _tz_payload(obj.tzinfo), obj.fold]
+    if cls is dt.timedelta:
+        return TIMEDELTA, [obj.days, obj.seconds, obj.microseconds]
+    if cls is uuid.UUID:
+        return UUID, obj.bytes
+    if cls is decimal.Decimal:
+        return DECIMAL, str(obj)
+    if isinstance(obj, enum.Enum):
+        register_type(cls)
+        return ENUM, [type_name(cls), obj.value]
+    if hasattr(cls, "model_fields") and hasattr(obj, "__pydantic_fields_set__"):
+        register_type(cls)
+        fields = {name: getattr(obj, name) for name in cls.model_fields}
+        extra = getattr(obj, "__pydantic_extra__", None)
+        private = getattr(obj, "__pydantic_private__", None)
+        return PYDANTIC, [type_name(cls), fields, sorted(obj.model_fields_set), extra, private]
+    if dataclasses.is_dataclass(obj):
+        register_type(cls)
+        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        return DATACLASS, [type_name(cls), fields]
+    if isinstance(obj, tuple) and hasattr(cls, "_fields"):
+        register_type(cls)
+        return NAMEDTUPLE, [type_name(cls), list(obj)]
+    if isinstance(obj, (str, int, float, bytes, list, dict)) and cls is not bool:
+        base = next(b for b in cls.__mro__[1:] if b in (str, int, float, bytes, list, dict))
+        raise SerializationError(
+            f"cannot store a value of type {type_name(cls)} (a subclass of {base.__name__}); "
+            f"store a plain {base.__name__} or make it a dataclass, enum or pydantic model"
+        )
+    raise SerializationError(
+        f"cannot store a value of type {type_name(cls)}; use plain data, a dataclass, "
+        "an enum or a pydantic model"
+    )
+
+
+# -- decoding --------------------------------------------------------------------
+
+
+def _bigint(payload: Any) -> int:
+    if isinstance(payload, str):  # written by cairn 0.1
+        return int(payload)
+    return int.from_bytes(payload, "big", signed=True)
+
+
+def _enum(payload: list[Any]) -> Any:
+    cls = cast(Any, _lookup(payload[0], ENUM))
+    try:
+        return cls._value2member_map_[payload[1]]
+    except (KeyError, TypeError):
+        pass
+    for member in cls.__members__.values():  # unhashable values, and flag combinations
+        if member.value == payload[1]:
+            return member
+    if issubclass(cls, enum.Flag) and isinstance(payload[1], int):
+        return cls(payload[1])
+    raise SerializationError(f"stored value {payload[1]!r} is not a member of {payload[0]!r}")
+
+
+def _complete(name: str, fields: Any, declared: dict[str, Any]) -> dict[str, Any]:
+    """The stored fields of a class, plus the plain defaults of fields added
+    since they were stored. ``declared`` maps each field the class has now to
+    its plain default (or ``_NO_DEFAULT``: required, or made by a factory,
+    which loading will not run)."""
+    if not isinstance(fields, dict) or not all(isinstance(k, str) for k in fields):
+        raise SerializationError(f"stored fields of {name!r} are damaged")
+    unknown = sorted(set(fields) - set(declared))
+    if unknown:
+        raise SerializationError(
+            f"stored data of {name!r} has fields the class no longer has ({unknown}); load it "
+            "with the version of the class that stored it"
+        )
+    missing = [k for k in declared if k not in fields]
+    lacking = [k for k in missing if declared[k] is _NO_DEFAULT]
+    if lacking:
+        raise SerializationError(
+            f"stored data of {name!r} lacks the fields {lacking}, which have no plain default "
+            "(they are required or made by a default_factory, which loading does not run)"
+        )
+    return {**fields, **{k: declared[k] for k in missing}}
+
+
+_NO_DEFAULT = object()
+
+
+def _dataclass(payload: list[Any]) -> Any:
+    cls = _lookup(payload[0], DATACLASS)
+    declared = {
+        f.name: _NO_DEFAULT if f.default is dataclasses.MISSING else f.default
+        for f in dataclasses.fields(cast(Any, cls))
+    }
+    obj = cast(Any, cls).__new__(cls)
+    for name, value in _complete(payload[0], payload[1], declared).items():
+        object.__setattr__(obj, name, value)
+    return obj
+
+
+def _pydantic(payload: list[Any]) -> Any:
+    name, fields, fields_set = payload[0], payload[1], payload[2]
+    extra = payload[3] if len(payload) > 3 else None
+    private = payload[4] if len(payload) > 4 else None
+    cls = cast(Any, _lookup(name, PYDANTIC))
+    declared = {
+        key: _NO_DEFAULT if info.is_required() or info.default_factory is not None else info.default
+        for key, info in cls.model_fields.items()
+    }
+    values = _complete(name, fields, declared)
+    if (
+        not isinstance(fields_set, list)
+        or not (extra is None or isinstance(extra, dict))
+        or not set(fields_set) <= set(values) | set(extra or ())
+        or not (private is None or isinstance(private, dict))
+    ):
+        raise SerializationError(f"stored data of {name!r} is damaged")
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(fields_set))
+    object.__setattr__(obj, "__pydantic_extra__", extra)
+    object.__setattr__(obj, "__pydantic_private__", private)
+    return obj
+
+
+def _namedtuple(payload: list[Any]) -> Any:
+    cls = _lookup(payload[0], NAMEDTUPLE)
+    values = payload[1]
+    if not isinstance(values, list) or len(values) != len(cast(Any, cls)._fields):
+        raise SerializationError(f"stored values of {payload[0]!r} do not fit its fields")
+    return tuple.__new__(cls, values)
+
+
+DECODERS: dict[int, Callable[[Any], Any]] = {
+    TUPLE: tuple,
+    SET: set,
+    FROZENSET: frozenset,
+    BIGINT: _bigint,
+    DATETIME: _datetime,
+    DATE: dt.date.fromisoformat,
+    TIME: _time,
+    TIMEDELTA: lambda p: dt.timedelta(days=p[0], seconds=p[1], microseconds=p[2]),
+    UUID: lambda p: uuid.UUID(bytes=p),
+    DECIMAL: decimal.Decimal,
+    ENUM: _enum,
+    DATACLASS: _dataclass,
+    PYDANTIC: _pydantic,
+    NAMEDTUPLE: _namedtuple,
+}
