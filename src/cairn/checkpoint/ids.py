@@ -7,6 +7,7 @@ steps back, so a child checkpoint's id always sorts after its parent's.
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 import uuid
@@ -14,6 +15,10 @@ from datetime import datetime, timezone
 
 _lock = threading.Lock()
 _last = 0
+# The random part only keeps ids of one millisecond apart; it need not be
+# secret, and a generator seeded from the OS is far cheaper than a syscall.
+_random = random.Random(os.urandom(16))
+os.register_at_fork(after_in_child=lambda: _random.seed(os.urandom(16)))
 
 
 def new_checkpoint_id() -> str:
@@ -25,7 +30,7 @@ def new_checkpoint_id() -> str:
         if stamp <= _last:
             stamp = _last + 1
         _last = stamp
-    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    rand = _random.getrandbits(62)
     value = ((stamp >> 12) << 80) | (0x7 << 76) | ((stamp & 0xFFF) << 64) | (0b10 << 62) | rand
     return str(uuid.UUID(int=value))
 

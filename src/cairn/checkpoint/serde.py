@@ -18,8 +18,10 @@ environment variable ``CAIRN_ENCRYPTION_KEY`` is set.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
+import threading
 from typing import Any
 
 import msgpack
@@ -67,6 +69,7 @@ class Serializer:
                 ) from exc
         self.compression = compression
         self.pickle_fallback = pickle_fallback
+        self._local = threading.local()
 
     def seal(self, blob: bytes, aad: bytes) -> bytes:
         """The blob as stored (an encrypting serializer encrypts it, bound to ``aad``)."""
@@ -96,16 +99,26 @@ class Serializer:
                 f"nest more than {MAX_DEPTH} deep"
             )
         try:
-            return msgpack.packb(
-                obj,
-                default=lambda value: self._default(value, depth + 1),
-                strict_types=True,
-                use_bin_type=True,
-            )
+            return self._packer(depth).pack(obj)
         except SerializationError:
             raise
         except Exception as exc:
             raise SerializationError(f"cannot store value: {_why(exc)}") from exc
+
+    def _packer(self, depth: int) -> msgpack.Packer:
+        """This thread's packer for values ``depth`` typed levels down (made
+        once: a packer is much dearer to make than to use)."""
+        packers: dict[int, msgpack.Packer] | None = getattr(self._local, "packers", None)
+        if packers is None:
+            packers = self._local.packers = {}
+        packer = packers.get(depth)
+        if packer is None:
+            packer = packers[depth] = msgpack.Packer(
+                default=functools.partial(self._default, depth=depth + 1),
+                strict_types=True,
+                use_bin_type=True,
+            )
+        return packer
 
     def _loads(self, data: bytes, depth: int) -> Any:
         if depth > MAX_DEPTH:
