@@ -6,6 +6,7 @@ steps back, so a child checkpoint's id always sorts after its parent's.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import threading
@@ -32,12 +33,22 @@ def new_checkpoint_id() -> str:
         _last = stamp
     rand = _random.getrandbits(62)
     value = ((stamp >> 12) << 80) | (0x7 << 76) | ((stamp & 0xFFF) << 64) | (0b10 << 62) | rand
-    return str(uuid.UUID(int=value))
+    return _text(value)
+
+
+def _text(value: int) -> str:
+    """A 128-bit value in the UUID text form (what ``str(uuid.UUID(int=value))`` gives)."""
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _stamp(checkpoint_id: str) -> int:
-    value = uuid.UUID(checkpoint_id).int
-    return ((value >> 80) << 12) | ((value >> 64) & 0xFFF)
+    try:
+        high = int(checkpoint_id[:8] + checkpoint_id[9:13] + checkpoint_id[15:18], 16)
+    except ValueError:
+        value = uuid.UUID(checkpoint_id).int  # another spelling of a UUID: let uuid read it
+        return ((value >> 80) << 12) | ((value >> 64) & 0xFFF)
+    return high
 
 
 def created_at_of(checkpoint_id: str) -> str:
@@ -54,12 +65,19 @@ def id_floor(moment: datetime) -> str:
     micros = int(moment.timestamp() * 1_000_000)
     stamp = ((micros // 1000) << 12) | ((micros % 1000) * 4096 // 1000)
     value = ((stamp >> 12) << 80) | (0x7 << 76) | ((stamp & 0xFFF) << 64) | (0b10 << 62)
-    return str(uuid.UUID(int=value))
+    return _text(value)
 
 
 _TASK_NAMESPACE = uuid.UUID("5b0e8a4c-3f4e-4c2a-9d8e-6a1f0c2b7e11")
 
 
+_TASK_PREFIX = _TASK_NAMESPACE.bytes
+
+
 def task_id(checkpoint_id: str, name: str, index: int) -> str:
-    """A task's id: the same for the same checkpoint, node and position."""
-    return str(uuid.uuid5(_TASK_NAMESPACE, f"{checkpoint_id}|{name}|{index}"))
+    """A task's id: the same for the same checkpoint, node and position (a
+    UUID version 5, computed without building UUID objects)."""
+    digest = hashlib.sha1(_TASK_PREFIX + f"{checkpoint_id}|{name}|{index}".encode()).digest()
+    value = int.from_bytes(digest[:16], "big")
+    value = (value & ~(0xF000 << 64) | (5 << 76)) & ~(0xC000 << 48) | (0x8000 << 48)
+    return _text(value)
