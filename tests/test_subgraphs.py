@@ -171,3 +171,12 @@ def test_replaying_the_parent_reruns_the_subgraph_from_scratch(saver: Any) -> No
     calls.names.clear()
     assert graph.invoke(None, before_research.config)["notes"] == ["s1", "s2", "after"]
     assert calls.names == ["s1", "s2", "draft", "after"]
+
+
+def test_update_state_on_a_subgraph_namespace_uses_the_subgraphs_schema(saver: Any) -> None:
+    graph = parent(Calls(), saver, ask=True)
+    graph.invoke(INPUT, thread("t"))
+    inner = graph.get_state(thread("t"), subgraphs=True).tasks[0].state
+    ns_config = {"configurable": {"thread_id": "t", "checkpoint_ns": inner.config["configurable"]["checkpoint_ns"]}}
+    graph.update_state(ns_config, {"draft": "edited"})  # a key only the subgraph has
+    assert graph.get_state(ns_config).values["draft"] == "edited"

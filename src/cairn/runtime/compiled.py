@@ -366,6 +366,9 @@ class CompiledStateGraph:
         saver = self._saver("update_state")
         rc = read_config(config)
         thread = require_thread(rc, "update_state")
+        owner = self._owner_of(rc.checkpoint_ns, saver)
+        if owner is not self:  # a subgraph's checkpoint: its own schema applies
+            return owner.update_state(config, values, as_node)
         hold = ThreadHold(saver, thread)
         hold.take()
         try:
