@@ -858,3 +858,27 @@ def test_namespaces_and_task_ids_with_quotes_percents_and_question_marks_round_t
             ]
         info = {t.thread_id: t.checkpoints for t in reopened.list_threads()}
         assert info == {tid: 3 * (1 + len(AWKWARD)) for tid in AWKWARD[:3]}
+
+
+# --- a lease row locked by a stalled transaction ------------------------------------------
+
+
+def test_a_lease_row_locked_by_a_stalled_transaction_makes_the_thread_busy_not_hang(url: str) -> None:
+    from cairn.checkpoint.base import Lease
+    from cairn.errors import ThreadBusyError
+
+    with PostgresSaver(url) as saver:
+        graph = linear(saver)
+        graph.invoke({"log": []}, thread("t"))
+        assert saver.acquire(Lease("t", "a run that ended long ago", 0.01)) is None
+        time.sleep(0.05)  # its hold expires: the thread is free, its row still there
+        with psycopg.connect(url) as stalled:  # holds the row lock until it ends
+            stalled.execute("SELECT * FROM cairn_leases WHERE thread_id = 't' FOR UPDATE")
+            started = time.monotonic()
+            holder = saver.acquire(Lease("t", "someone", 30.0))
+            assert holder is not None and "stalled" in holder
+            with pytest.raises(ThreadBusyError, match="'t'.*stalled"):
+                graph.invoke(None, thread("t"))
+            assert time.monotonic() - started < 20  # refused, not left waiting
+        # Once that transaction ends, the thread is free again.
+        assert saver.acquire(Lease("t", "someone", 30.0)) is None

@@ -19,6 +19,7 @@ from typing import Any, Iterator, Sequence, Union
 
 from cairn.checkpoint.postgres import schema
 from cairn.checkpoint.postgres.connect import connect, describe, parse, psycopg
+from cairn.checkpoint.base import Lease
 from cairn.checkpoint.serde import Serializer
 from cairn.checkpoint.sql import Cursor, SqlSaver
 from cairn.errors import ConfigError, MissingDependencyError, StorageError
@@ -31,6 +32,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 __all__ = ["PostgresSaver"]
+
+_LEASE_LOCK_WAIT = 2.0
+"""Seconds a lease write waits for a row lock before the thread counts as busy."""
 
 Connectable = Union[str, "psycopg.Connection[Any]", "ConnectionPool[Any]"]
 
@@ -173,8 +177,25 @@ class PostgresSaver(SqlSaver):
         with self._connection() as conn:
             with self._errors(conn), conn.transaction(), conn.cursor() as cur:
                 if not durable:
-                    cur.execute("SET LOCAL synchronous_commit TO OFF", prepare=self._prepare)
+                    # A lease write: no wait for the disk, and no endless wait for
+                    # a lease row locked by a transaction that stalled.
+                    cur.execute(
+                        "SET LOCAL synchronous_commit TO OFF; "
+                        f"SET LOCAL lock_timeout = '{int(_LEASE_LOCK_WAIT * 1000)}ms'",
+                        prepare=False,
+                    )
                 yield _Cursor(cur, self._prepare)
+
+    def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
+        try:
+            return super().acquire(lease, replacing)
+        except StorageError as exc:
+            if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
+                return (
+                    "a transaction that stalled while writing this thread (its lease row "
+                    f"stayed locked for {_LEASE_LOCK_WAIT:g} s)"
+                )
+            raise
 
     @contextmanager
     def _read(self) -> Iterator[Cursor]:
