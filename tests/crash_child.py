@@ -7,9 +7,10 @@ build exactly the same graph), and start children with
 
 from the repository root. Commands:
 
-    torture DB THREAD EFFECTS SEED start|resume
+    torture DB THREAD EFFECTS SEED start|resume [DURABILITY]
         Run the 12-node crash graph on THREAD of the SQLite file DB, starting
-        with the input ("start") or with invoke(None, ...) ("resume"). Prints
+        with the input ("start") or with invoke(None, ...) ("resume"), with
+        durability "sync" (the default) or another one. Prints
         "ready" just before the run begins and "done <seconds>" after it.
         The parent SIGKILLs it at a random moment in between.
     project DB THREAD RUNS
@@ -95,13 +96,15 @@ def build_torture_graph(checkpointer: Any, effects_path: str, seed: int = 0) -> 
     return builder.compile(checkpointer=checkpointer)
 
 
-def torture(db: str, thread_id: str, effects: str, seed: str, mode: str) -> None:
+def torture(
+    db: str, thread_id: str, effects: str, seed: str, mode: str, durability: str = "sync"
+) -> None:
     saver = SqliteSaver(db)
     graph = build_torture_graph(saver, effects, int(seed))
     config = {"configurable": {"thread_id": thread_id}}
     print("ready", flush=True)
     began = time.perf_counter()
-    graph.invoke(dict(TORTURE_INPUT) if mode == "start" else None, config)
+    graph.invoke(dict(TORTURE_INPUT) if mode == "start" else None, config, durability=durability)
     print(f"done {time.perf_counter() - began:.4f}", flush=True)
     saver.close()
 

@@ -35,9 +35,14 @@ MAX_ROUNDS = 60
 NODE_SEED = 7  # the nodes' sleeps; the same in every process
 
 
-def start_child(db: Path, thread_id: str, effects: Path, mode: str) -> subprocess.Popen[str]:
+def start_child(
+    db: Path, thread_id: str, effects: Path, mode: str, durability: str = "sync"
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.crash_child", "torture", str(db), thread_id, str(effects), str(NODE_SEED), mode],
+        [
+            sys.executable, "-m", "tests.crash_child", "torture",
+            str(db), thread_id, str(effects), str(NODE_SEED), mode, durability,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -57,10 +62,12 @@ def wait_ready(child: subprocess.Popen[str]) -> None:
         raise AssertionError(f"the child did not get ready: {line!r}\n{err}")
 
 
-def run_and_kill(db: Path, thread_id: str, effects: Path, mode: str, delay: float) -> bool:
+def run_and_kill(
+    db: Path, thread_id: str, effects: Path, mode: str, delay: float, durability: str = "sync"
+) -> bool:
     """Start a child, SIGKILL it ``delay`` seconds into its run; True if the
     kill landed (the child was still running), False if it finished first."""
-    child = start_child(db, thread_id, effects, mode)
+    child = start_child(db, thread_id, effects, mode, durability)
     wait_ready(child)
     time.sleep(delay)
     os.kill(child.pid, signal.SIGKILL)
@@ -209,3 +216,27 @@ def test_sigkill_at_random_moments_never_loses_or_repeats_a_committed_step(tmp_p
         f"{time.monotonic() - began:.1f}s (seed {SEED}); steps committed when killed: "
         f"{dict(sorted(landed_at.items()))}"
     )
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_kill_under_async_durability_loses_only_unwritten_steps_and_leaves_no_gap(
+    tmp_path: Path,
+) -> None:
+    """durability="async" writes checkpoints behind the run, in order: a kill
+    may lose the newest steps (their nodes run again on resume), but what is
+    stored is always a whole prefix of the run, with no step missing."""
+    rng = random.Random(SEED + 1)
+    db = tmp_path / "async.db"
+    kills = 0
+    for round_no in range(12):
+        thread_id = f"async-{round_no:02d}"
+        effects = tmp_path / f"effects-{thread_id}.txt"
+        kills += run_and_kill(db, thread_id, effects, "start", rng.uniform(0.0, 0.12), "async")
+        committed, started = inspect(db, thread_id, effects)  # contiguous steps, exact values
+        assert committed == TORTURE_NODES[: len(committed)]
+        result = resume_here(db, thread_id, effects, started)
+        assert result["log"] == TORTURE_NODES and result["count"] == len(TORTURE_NODES)
+        with SqliteSaver(db) as saver:
+            graph = build_torture_graph(saver, str(effects), NODE_SEED)
+            assert steps(history(graph, thread(thread_id))) == list(range(len(TORTURE_NODES), -2, -1))
+    assert kills >= 6, f"only {kills} of 12 kills landed mid-run"

@@ -67,9 +67,14 @@ def test_an_encrypted_store_holds_no_plaintext_and_reads_back(path: Path, key: s
 
 
 def test_keys_are_accepted_as_bytes_hex_or_base64(path: Path) -> None:
+    import base64
+
     raw = os.urandom(32)
-    for given in (raw, raw.hex(), EncryptedSerializer.generate_key()):
-        EncryptedSerializer.from_key(given)
+    spellings = (raw, raw.hex(), base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode())
+    write_secret(path, EncryptedSerializer.from_key(spellings[0]))
+    for given in spellings:  # every spelling is the same key: each one reads the rows
+        with SqliteSaver(path, serde=EncryptedSerializer.from_key(given)) as saver:
+            assert graph(saver).get_state(thread("t")).values == {"note": SECRET + "!"}
     with pytest.raises(ConfigError, match="32 bytes"):
         EncryptedSerializer.from_key("too-short")
     with pytest.raises(ConfigError, match="16 bytes"):
