@@ -911,3 +911,43 @@ def test_a_put_after_another_saver_deleted_its_parent_still_reads_back(saver: An
         assert fold(chain) == rec.values[child.id]
     finally:
         getattr(other, "close", lambda: None)()
+
+
+# --- leases (one writer per thread) -----------------------------------------------------
+
+
+def test_a_lease_is_taken_renewed_fenced_and_released(saver: Any) -> None:
+    from cairn.checkpoint.base import Lease
+    from cairn.errors import ThreadBusyError
+
+    mine, theirs = Lease("t", "mine", 30.0), Lease("t", "theirs", 30.0)
+    assert saver.acquire(mine) is None
+    assert saver.acquire(mine) is None  # taking it again is a renewal
+    assert saver.acquire(theirs) == "mine"  # a live hold is named, not taken
+    assert saver.renew(mine) is True and saver.renew(theirs) is False
+    assert saver.acquire(Lease("other-thread", "theirs", 30.0)) is None  # threads are separate
+    root = make_checkpoint("t", step=-1, source="input")
+    saver.put(root, {}, lease=mine)
+    with pytest.raises(ThreadBusyError, match="lost thread 't'"):
+        saver.put(make_checkpoint("t", parent_id=root.id, step=0), {}, lease=theirs)
+    saver.release(theirs)  # not the holder: nothing happens
+    assert saver.acquire(theirs) == "mine"
+    saver.release(mine)
+    assert saver.renew(mine) is False  # renewing never takes a free thread
+    assert saver.acquire(theirs) is None
+    with pytest.raises(ThreadBusyError):  # the old holder's writes are refused now
+        saver.put_pending("t", "", root.id, [error("x", "boom")], lease=mine)
+    assert [c.id for c in saver.list_checkpoints("t", "")] == [root.id]
+
+
+def test_an_expired_lease_can_be_taken_over_and_a_dead_owner_replaced(saver: Any) -> None:
+    import time as clock
+
+    from cairn.checkpoint.base import Lease
+
+    assert saver.acquire(Lease("t", "short", 0.05)) is None
+    assert saver.acquire(Lease("t", "next", 30.0)) == "short"
+    clock.sleep(0.2)
+    assert saver.acquire(Lease("t", "next", 30.0)) is None  # expired: taken over
+    assert saver.acquire(Lease("t", "third", 30.0), replacing="next") is None  # known dead
+    assert saver.acquire(Lease("t", "next", 30.0)) == "third"

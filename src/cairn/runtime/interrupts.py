@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from cairn.errors import CairnError, GraphInterrupt
+from cairn.errors import CairnError, GraphInterrupt, InvalidResumeError
 from cairn.types import Interrupt
 
 
@@ -49,3 +49,35 @@ def interrupt(value: Any) -> Any:
     if index < len(scratch.answers):
         return scratch.answers[index]
     raise GraphInterrupt([Interrupt(value=value, id=interrupt_id(scratch.task_id, index))])
+
+
+def _looks_like_id(key: Any) -> bool:
+    return isinstance(key, str) and len(key) == 32 and all(c in "0123456789abcdef" for c in key)
+
+
+def answered(
+    thread_id: str, waiting: Mapping[str, list[Any]], answer: Any
+) -> list[tuple[str, Any]]:
+    """Which task each part of ``Command(resume=answer)`` goes to: ``answer``
+    is a map of interrupt id to answer, or the answer to the one interrupt
+    pending. ``waiting`` maps task ids to their pending (id, value) pairs."""
+    by_id = {iid: task_id for task_id, pairs in waiting.items() for iid, _ in pairs}
+    if not by_id:
+        raise InvalidResumeError(
+            f"thread {thread_id!r} has no pending interrupt to resume; "
+            "use invoke(None, config) to continue a stopped run"
+        )
+    if isinstance(answer, Mapping) and answer and all(_looks_like_id(k) for k in answer):
+        unknown = [k for k in answer if k not in by_id]
+        if unknown:
+            raise InvalidResumeError(
+                f"no pending interrupt has id {unknown[0]!r}; pending interrupt ids are "
+                f"{sorted(by_id)}"
+            )
+        return [(by_id[iid], value) for iid, value in answer.items()]
+    if len(by_id) == 1:
+        return [(next(iter(by_id.values())), answer)]
+    raise InvalidResumeError(
+        f"{len(by_id)} interrupts are pending in thread {thread_id!r}; answer each "
+        f"by id: Command(resume={{interrupt_id: answer, ...}}) with ids {sorted(by_id)}"
+    )

@@ -21,10 +21,10 @@ from cairn.errors import (
     EmptyInputError,
     GraphInterrupt,
     GraphRecursionError,
-    InvalidResumeError,
 )
 from cairn.graph.constants import START
 from cairn.graph.state import GraphSpec
+from cairn.runtime import interrupts
 from cairn.runtime.config import RunConfig, require_thread
 from cairn.runtime.events import Events
 from cairn.runtime.executor import TaskResult, arun_step, run_step
@@ -277,30 +277,8 @@ class Run:
 
     def _apply_resume(self, start: _Cursor, waiting: Mapping[str, list[Any]], answer: Any) -> None:
         """Record ``answer`` for the pending interrupt(s) it answers."""
-        by_id = {iid: task_id for task_id, pairs in waiting.items() for iid, _ in pairs}
-        if not by_id:
-            raise InvalidResumeError(
-                f"thread {self.thread_id!r} has no pending interrupt to resume; "
-                "use invoke(None, config) to continue a stopped run"
-            )
-        if isinstance(answer, Mapping) and answer and all(_looks_like_id(k) for k in answer):
-            unknown = [k for k in answer if k not in by_id]
-            if unknown:
-                raise InvalidResumeError(
-                    f"no pending interrupt has id {unknown[0]!r}; pending interrupt ids are "
-                    f"{sorted(by_id)}"
-                )
-            chosen = dict(answer)
-        elif len(by_id) == 1:
-            chosen = {next(iter(by_id)): answer}
-        else:
-            raise InvalidResumeError(
-                f"{len(by_id)} interrupts are pending in thread {self.thread_id!r}; answer each "
-                f"by id: Command(resume={{interrupt_id: answer, ...}}) with ids {sorted(by_id)}"
-            )
         writes = []
-        for iid, value in chosen.items():
-            task_id = by_id[iid]
+        for task_id, value in interrupts.answered(self.thread_id, waiting, answer):
             start.answers.setdefault(task_id, []).append(value)
             writes.append(PendingWrite(task_id, "resume", list(start.answers[task_id])))
         self.persist.put_pending(start.checkpoint, writes)  # type: ignore[union-attr]
@@ -378,7 +356,12 @@ class Run:
         try:
             self.persist.flush()
             if cursor is not None:
-                stored = {k: v for k, v in cursor.values.items() if k not in self.spec.schema.transient}
+                transient = self.spec.schema.transient
+                stored = (
+                    {k: v for k, v in cursor.values.items() if k not in transient}
+                    if transient
+                    else cursor.values
+                )
                 self.graph.heads.put(self.thread_id, self.ns, cursor.checkpoint.id, stored)
         finally:
             if self.hold is not None:
@@ -457,8 +440,9 @@ class Run:
                 self.events.checkpoint(checkpoint, values)
         cursor.checkpoint, cursor.values = checkpoint, values
         cursor.reuse, cursor.answers = {}, {}
-        self._replaying(False)
-        self._replay_of = None
+        if self._replay_of is not None:  # the replay's first step is stored
+            self._replaying(False)
+            self._replay_of = None
         return Step(checkpoint, writes, values)
 
     def _report(self, results: list[TaskResult], step: int) -> None:
@@ -505,6 +489,3 @@ class Run:
         if self.persist is not None:
             self.persist.put_pending(checkpoint, writes)
 
-
-def _looks_like_id(key: Any) -> bool:
-    return isinstance(key, str) and len(key) == 32 and all(c in "0123456789abcdef" for c in key)
