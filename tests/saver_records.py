@@ -17,7 +17,14 @@ from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from cairn.checkpoint import codec
-from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, TaskRecord, TaskWrite
+from cairn.checkpoint.base import (
+    BaseCheckpointSaver,
+    Checkpoint,
+    Lease,
+    PendingWrite,
+    TaskRecord,
+    TaskWrite,
+)
 from cairn.checkpoint.ids import new_checkpoint_id
 from cairn.checkpoint.serde import Serializer
 
@@ -134,6 +141,8 @@ class Recorder:
     records: dict[str, Checkpoint] = field(default_factory=dict)
     values: dict[str, dict[Any, Any]] = field(default_factory=dict)
     last_id: str | None = None
+    lease: Lease | None = None
+    """Put under this lease (as a run does), or without one."""
 
     @property
     def last(self) -> str:
@@ -148,10 +157,11 @@ class Recorder:
         parent: str | None = _LAST,
         metadata: Mapping[str, Any] | None = None,
         at: datetime | None = None,
+        pending: Sequence[PendingWrite] = (),
     ) -> Checkpoint:
         """Put a checkpoint after ``parent`` (the last one put unless given;
-        None for a root) whose step wrote ``update``; ``metadata`` adds to
-        the runtime's keys (source, step, parents)."""
+        None for a root) whose step wrote ``update``, with ``pending`` writes;
+        ``metadata`` adds to the runtime's keys (source, step, parents)."""
         parent_id = self.last_id if parent is _LAST else parent
         before = self.values[parent_id] if parent_id is not None else {}
         step = self.records[parent_id].step + 1 if parent_id is not None else -1
@@ -166,7 +176,7 @@ class Recorder:
             at=at,
         )
         values = apply(before, checkpoint.writes)
-        self.saver.put(checkpoint, values)
+        self.saver.put(checkpoint, values, pending, lease=self.lease)
         self.records[checkpoint.id] = checkpoint
         self.values[checkpoint.id] = values
         self.last_id = checkpoint.id

@@ -940,6 +940,86 @@ def test_a_lease_is_taken_renewed_fenced_and_released(saver: Any) -> None:
     assert [c.id for c in saver.list_checkpoints("t", "")] == [root.id]
 
 
+def leased(saver: Any, thread_id: str, owner: str = "run") -> Recorder:
+    """A recorder putting under a lease it holds, as a run does."""
+    from cairn.checkpoint.base import Lease
+
+    lease = Lease(thread_id, owner, 30.0)
+    assert saver.acquire(lease) is None
+    return Recorder(saver, thread_id, lease=lease)
+
+
+def snapshot_steps(saver: Any, thread_id: str) -> list[int]:
+    """The steps of a thread whose checkpoints carry a full snapshot."""
+    return sorted(c.step for c in saver.list_checkpoints(thread_id, "") if c.snapshot is not None)
+
+
+def test_puts_under_a_lease_store_what_puts_without_one_store(saver: Any) -> None:
+    # A run's puts follow its own last checkpoint; the saver may shortcut them,
+    # but what is stored (records, values, snapshot points) is the same.
+    rng = random.Random(5)
+    sizes = [rng.randrange(10, 3000) for _ in range(60)]
+    plain, under = Recorder(saver, "plain"), leased(saver, "leased")
+    for rec in (plain, under):
+        rec.step({"log": [b"root"]}, parent=None)
+        for size in sizes:
+            rec.step({"log": [random.Random(size).randbytes(size)]})
+    assert snapshot_steps(saver, "leased") == snapshot_steps(saver, "plain")
+    assert len(snapshot_steps(saver, "leased")) > 2  # the cadence was exercised
+    for checkpoint_id in under.records:
+        assert_reads_back(under, checkpoint_id)
+    listed = list(saver.list_checkpoints("leased", ""))
+    assert_same_records(listed, [under.records[i] for i in ids(listed)])
+
+
+def test_a_put_under_a_lease_clears_the_pending_writes_of_its_parent(saver: Any) -> None:
+    rec = leased(saver, "t")
+    first = rec.step({"log": [b"a"]}, parent=None, pending=[PendingWrite("in", "input", {"x": 1})])
+    second = rec.step({"log": [b"b"]})
+    assert saver.get_pending("t", "", first.id) == []  # applied by the child: gone
+    saver.put_pending("t", "", second.id, [error("x", "boom")], lease=rec.lease)
+    third = rec.step({"log": [b"c"]}, pending=[error("y", "later")])
+    assert saver.get_pending("t", "", second.id) == []
+    assert saver.get_pending("t", "", third.id) == [error("y", "later")]
+    rec.step({"log": [b"d"]})
+    assert saver.get_pending("t", "", third.id) == []
+    assert saver.stats().pending_writes == 0
+
+
+def test_a_put_under_a_lease_after_another_saver_deleted_its_parent_still_reads_back(
+    saver: Any,
+) -> None:
+    other = reopen(saver)
+    try:
+        rec = leased(saver, "t")
+        rec.step({"log": [os.urandom(2000)]}, parent=None)
+        rec.run(3, size=16)
+        other.delete_thread("t")
+        child = rec.step({"log": [b"after delete"]})
+        chain = saver.get_chain("t", "", child.id)
+        assert_whole(chain, child.id)
+        assert fold(chain) == rec.values[child.id]
+    finally:
+        getattr(other, "close", lambda: None)()
+
+
+def test_a_put_under_a_lease_another_owner_took_over_stores_nothing(saver: Any) -> None:
+    from cairn.checkpoint.base import Lease
+    from cairn.errors import ThreadBusyError
+
+    rec = leased(saver, "t", owner="stalled")
+    rec.step({"log": [b"a"]}, parent=None)
+    rec.run(2)
+    stored = ids(saver.list_checkpoints("t", ""))
+    assert saver.acquire(Lease("t", "next", 30.0), replacing="stalled") is None
+    with pytest.raises(ThreadBusyError, match="lost thread 't'"):
+        rec.step({"log": [b"too late"]})
+    with pytest.raises(ThreadBusyError):
+        rec.step({"log": [b"too late"]}, pending=[error("x", "boom")])
+    assert ids(saver.list_checkpoints("t", "")) == stored
+    assert saver.get_pending("t", "", rec.last) == []
+
+
 def test_an_expired_lease_can_be_taken_over_and_a_dead_owner_replaced(saver: Any) -> None:
     import time as clock
 

@@ -13,15 +13,20 @@ when the saver is made; ``setup()`` does it again, idempotently.
 
 from __future__ import annotations
 
+import functools
+import select
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence, Union
 
 from cairn.checkpoint.postgres import schema
 from cairn.checkpoint.postgres.connect import connect, describe, parse, psycopg
-from cairn.checkpoint.base import Lease
+from cairn.checkpoint import codec
+from cairn.checkpoint.base import Lease, PendingWrite, lease_lost
+from cairn.checkpoint.codec import Row
 from cairn.checkpoint.serde import Serializer
 from cairn.checkpoint.sql import Cursor, SqlSaver
+from cairn.checkpoint.sql.tables import COLUMNS, params
 from cairn.errors import ConfigError, MissingDependencyError, StorageError
 
 try:
@@ -36,17 +41,25 @@ __all__ = ["PostgresSaver"]
 _LEASE_LOCK_WAIT = 2.0
 """Seconds a lease write waits for a row lock before the thread counts as busy."""
 
+_LEASE_SETTINGS = (
+    "SET LOCAL synchronous_commit TO OFF",
+    f"SET LOCAL lock_timeout = '{int(_LEASE_LOCK_WAIT * 1000)}ms'",
+)
+
 Connectable = Union[str, "psycopg.Connection[Any]", "ConnectionPool[Any]"]
 
 
 class _Cursor:
     """A psycopg cursor speaking the shared SQL's "?" placeholders."""
 
-    __slots__ = ("_cur", "_prepare")
+    __slots__ = ("_cur", "_prepare", "_pipeline")
 
-    def __init__(self, cur: "psycopg.Cursor[Any]", prepare: bool | None) -> None:
+    def __init__(
+        self, cur: "psycopg.Cursor[Any]", prepare: bool | None, pipeline: "psycopg.Pipeline | None" = None
+    ) -> None:
         self._cur = cur
         self._prepare = prepare
+        self._pipeline = pipeline
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._cur.execute(sql, params, prepare=self._prepare)
@@ -59,7 +72,21 @@ class _Cursor:
 
     @property
     def rowcount(self) -> int:
+        if self._pipeline is not None:
+            self._pipeline.sync()  # the count comes back with the results
         return self._cur.rowcount
+
+
+def _check_idle(conn: "psycopg.Connection[Any]") -> None:
+    """The pool's check of a connection it hands out. The server says when it
+    drops a connection (a shutdown, pg_terminate_backend, an idle timeout): the
+    socket of an idle connection then has something to read. Only then is
+    the connection tried with a round trip (and replaced when it fails)."""
+    if not conn.closed:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        if not readable:
+            return
+    ConnectionPool.check_connection(conn)
 
 
 class PostgresSaver(SqlSaver):
@@ -132,7 +159,7 @@ class PostgresSaver(SqlSaver):
             max_idle=max_idle,
             max_lifetime=max_lifetime,
             kwargs={"autocommit": True, "prepare_threshold": None},
-            check=ConnectionPool.check_connection,
+            check=_check_idle,
             name=self.location,
             open=True,
         )
@@ -175,16 +202,41 @@ class PostgresSaver(SqlSaver):
     @contextmanager
     def _write(self, durable: bool = True) -> Iterator[Cursor]:
         with self._connection() as conn:
-            with self._errors(conn), conn.transaction(), conn.cursor() as cur:
-                if not durable:
-                    # A lease write: no wait for the disk, and no endless wait for
-                    # a lease row locked by a transaction that stalled.
-                    cur.execute(
-                        "SET LOCAL synchronous_commit TO OFF; "
-                        f"SET LOCAL lock_timeout = '{int(_LEASE_LOCK_WAIT * 1000)}ms'",
-                        prepare=False,
-                    )
-                yield _Cursor(cur, self._prepare)
+            if durable:
+                with self._errors(conn), conn.transaction(), conn.cursor() as cur:
+                    yield _Cursor(cur, self._prepare)
+                return
+            # A lease write: no wait for the disk, and no endless wait for a
+            # lease row locked by a transaction that stalled. Pipelined: the
+            # statements go out together, and come back when a result is read.
+            with self._errors(conn), conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as cur:
+                for setting in _LEASE_SETTINGS:
+                    cur.execute(setting, prepare=False)
+                yield _Cursor(cur, self._prepare, pipeline)
+
+    def _put_linked(self, row: Row, pending: Sequence[PendingWrite], lease: Lease, clear: bool) -> bool:
+        # One statement, one round trip: renew the lease, store the row if the
+        # lease held and the parent is there, clear the parent's pending
+        # writes, add the row's. All or nothing, as any statement.
+        args: list[Any] = [lease.ttl, lease.thread_id, lease.owner, *params(row)]
+        args += (row.thread_id, row.ns, row.parent_id)
+        if clear:
+            args += (row.thread_id, row.ns, row.parent_id)
+        at = (row.thread_id, row.ns, row.id)
+        for w in pending:
+            args += (*at, w.task_id, w.kind, codec.encode_pending(self.serde, at, w))
+        sql = _linked_sql(self.now, clear, len(pending))
+        with self._connection() as conn:
+            with self._errors(conn), conn.cursor() as cur:
+                if conn.autocommit:
+                    found = cur.execute(sql, args, prepare=self._prepare).fetchone()
+                else:
+                    with conn.transaction():
+                        found = cur.execute(sql, args, prepare=self._prepare).fetchone()
+        leased, stored = found or (False, False)
+        if not leased:
+            raise lease_lost(lease)
+        return bool(stored)
 
     def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
         try:
@@ -231,3 +283,30 @@ class PostgresSaver(SqlSaver):
         """Close the pool (only if this saver made it)."""
         if self._owns and self._pool is not None:
             self._pool.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _linked_sql(now: str, clear: bool, pending: int) -> str:
+    """The statement of ``PostgresSaver._put_linked``."""
+    parts = [
+        f"WITH lease AS (UPDATE cairn_leases SET expires_at = {now} + %s "
+        "WHERE thread_id = %s AND owner = %s RETURNING 1), "
+        f"saved AS (INSERT INTO cairn_checkpoints ({COLUMNS}) SELECT {', '.join(['%s'] * 12)} "
+        "WHERE EXISTS (SELECT 1 FROM lease) AND EXISTS (SELECT 1 FROM cairn_checkpoints "
+        "WHERE thread_id = %s AND ns = %s AND id = %s) "
+        "ON CONFLICT (thread_id, ns, id) DO NOTHING RETURNING 1)"
+    ]
+    if clear:
+        parts.append(
+            ", cleared AS (DELETE FROM cairn_pending WHERE thread_id = %s AND ns = %s "
+            "AND checkpoint_id = %s AND EXISTS (SELECT 1 FROM saved))"
+        )
+    if pending:
+        rows = ", ".join(["(%s, %s, %s, %s, %s, %s::bytea)"] * pending)
+        parts.append(
+            ", added AS (INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
+            f"SELECT * FROM (VALUES {rows}) AS v WHERE EXISTS (SELECT 1 FROM saved) "
+            "ON CONFLICT (thread_id, ns, checkpoint_id, task_id, kind) DO UPDATE SET value = excluded.value)"
+        )
+    parts.append(" SELECT EXISTS (SELECT 1 FROM lease), EXISTS (SELECT 1 FROM saved)")
+    return "".join(parts)

@@ -10,8 +10,21 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from cairn.checkpoint import codec
 from cairn.checkpoint.base import Checkpoint, Lease, PendingWrite, already_stored, lease_lost
-from cairn.checkpoint.sql.tables import COLUMNS, NO_SNAPSHOT, SCHEMA_VERSION, Cursor, params, upgrade
+from cairn.checkpoint.sql.tables import (
+    CLEAR_PENDING,
+    COLUMNS,
+    INSERT,
+    INSERT_LINKED,
+    INSERT_PENDING,
+    NO_SNAPSHOT,
+    SCHEMA_VERSION,
+    Cursor,
+    params,
+    upgrade,
+)
 from cairn.checkpoint.sql.threads import SqlThreads
+from cairn.checkpoint.serde import Serializer
+from cairn.checkpoint.tips import Tips
 from cairn.errors import StorageError
 
 __all__ = ["SCHEMA_VERSION", "Cursor", "SqlSaver", "upgrade"]
@@ -19,6 +32,10 @@ __all__ = ["SCHEMA_VERSION", "Cursor", "SqlSaver", "upgrade"]
 
 class SqlSaver(SqlThreads):
     """The saver contract over SQL tables ``cairn_checkpoints`` and ``cairn_pending``."""
+
+    def __init__(self, serde: Serializer | None = None) -> None:
+        super().__init__(serde)
+        self._tips = Tips()
 
     # -- decoding ------------------------------------------------------------
 
@@ -43,6 +60,14 @@ class SqlSaver(SqlThreads):
         pending: Sequence[PendingWrite] = (),
         lease: Lease | None = None,
     ) -> None:
+        tip = self._tips.after(checkpoint, lease)
+        if tip is not None and lease is not None:
+            # The parent is what this run stored last: its counters are known
+            # and nobody else wrote the thread since, so one statement or two do.
+            row = codec.encode(self.serde, checkpoint, values, tip.counters, self.snapshot_policy.ratio)
+            if self._put_linked(row, pending, lease, tip.pending):
+                self._tips.stored(lease, row, bool(pending))
+                return
         with self._write() as cur:
             self._check(cur, lease)
             # The parent's counters are read in the same transaction: if another
@@ -60,23 +85,30 @@ class SqlSaver(SqlThreads):
                 found = cur.fetchone()
                 parent = (int(found[0]), int(found[1])) if found else None
             row = codec.encode(self.serde, checkpoint, values, parent, self.snapshot_policy.ratio)
-            cur.execute(
-                self._sql(
-                    f"INSERT INTO cairn_checkpoints ({COLUMNS}) VALUES ({', '.join('?' * 12)}) "
-                    "ON CONFLICT (thread_id, ns, id) DO NOTHING"
-                ),
-                params(row),
-            )
+            cur.execute(self._sql(INSERT), params(row))
             if cur.rowcount != 1:
                 raise already_stored(checkpoint, self.location)
             if checkpoint.parent_id is not None:
-                cur.execute(
-                    self._sql(
-                        "DELETE FROM cairn_pending WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?"
-                    ),
-                    (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id),
-                )
+                cur.execute(self._sql(CLEAR_PENDING), (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id))
             self._insert_pending(cur, row.thread_id, row.ns, row.id, pending)
+        if lease is not None:
+            self._tips.stored(lease, row, bool(pending))
+
+    def _put_linked(self, row: codec.Row, pending: Sequence[PendingWrite], lease: Lease, clear: bool) -> bool:
+        """Store ``row`` after its parent, the tip this run stored last (whose
+        pending writes are cleared when ``clear``). False, with nothing stored,
+        when the parent is gone or the row exists: the caller takes the long way."""
+        with self._write() as cur:
+            self._check(cur, lease)
+            cur.execute(
+                self._sql(INSERT_LINKED), (*params(row), row.thread_id, row.ns, row.parent_id)
+            )
+            if cur.rowcount != 1:
+                return False
+            if clear:
+                cur.execute(self._sql(CLEAR_PENDING), (row.thread_id, row.ns, row.parent_id))
+            self._insert_pending(cur, row.thread_id, row.ns, row.id, pending)
+        return True
 
     def put_pending(
         self,
@@ -89,6 +121,8 @@ class SqlSaver(SqlThreads):
         with self._write() as cur:
             self._check(cur, lease)
             self._insert_pending(cur, thread_id, ns, checkpoint_id, writes)
+        if lease is not None and writes:
+            self._tips.pending(lease, ns, checkpoint_id)
 
     def _insert_pending(
         self, cur: Cursor, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite]
@@ -96,14 +130,7 @@ class SqlSaver(SqlThreads):
         for w in writes:
             blob = codec.encode_pending(self.serde, (thread_id, ns, checkpoint_id), w)
             params = (thread_id, ns, checkpoint_id, w.task_id, w.kind, blob)
-            cur.execute(
-                    self._sql(
-                        "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
-                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id, ns, checkpoint_id, task_id, kind) "
-                        "DO UPDATE SET value = excluded.value"
-                    ),
-                    params,
-                )
+            cur.execute(self._sql(INSERT_PENDING), params)
 
     # -- one writer per thread ---------------------------------------------------
 
@@ -117,10 +144,12 @@ class SqlSaver(SqlThreads):
                     f"VALUES (?, ?, {self.now} + ?) ON CONFLICT (thread_id) DO UPDATE "
                     "SET owner = excluded.owner, expires_at = excluded.expires_at "
                     "WHERE cairn_leases.owner = excluded.owner OR cairn_leases.owner = ? "
-                    f"OR cairn_leases.expires_at < {self.now}"
+                    f"OR cairn_leases.expires_at < {self.now} RETURNING owner"
                 ),
                 (lease.thread_id, lease.owner, lease.ttl, replacing or ""),
             )
+            if cur.fetchone() is not None:
+                return None
             cur.execute(
                 self._sql("SELECT owner FROM cairn_leases WHERE thread_id = ?"), (lease.thread_id,)
             )
@@ -132,6 +161,7 @@ class SqlSaver(SqlThreads):
             return self._renewed(cur, lease)
 
     def release(self, lease: Lease) -> None:
+        self._tips.forget(lease)
         with self._write(durable=False) as cur:
             cur.execute(
                 self._sql("DELETE FROM cairn_leases WHERE thread_id = ? AND owner = ?"),

@@ -20,6 +20,23 @@ NO_SNAPSHOT = (
     "NULL, snapshot_bytes, log_bytes"
 )
 
+INSERT = (
+    f"INSERT INTO cairn_checkpoints ({COLUMNS}) VALUES ({', '.join('?' * 12)}) "
+    "ON CONFLICT (thread_id, ns, id) DO NOTHING"
+)
+INSERT_LINKED = (
+    f"INSERT INTO cairn_checkpoints ({COLUMNS}) SELECT {', '.join('?' * 12)} "
+    "WHERE EXISTS (SELECT 1 FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?) "
+    "ON CONFLICT (thread_id, ns, id) DO NOTHING"
+)
+"""A checkpoint stored only if its parent (the last three parameters) is."""
+CLEAR_PENDING = "DELETE FROM cairn_pending WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?"
+INSERT_PENDING = (
+    "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id, ns, checkpoint_id, task_id, kind) "
+    "DO UPDATE SET value = excluded.value"
+)
+
 
 def upgrade(
     cur: "Cursor", version: int, migrations: Mapping[int, Sequence[str]], location: str

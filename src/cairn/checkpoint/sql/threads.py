@@ -24,6 +24,9 @@ from cairn.checkpoint.serde import Serializer, default_serializer
 from cairn.checkpoint.sql.tables import COLUMNS, Cursor, params
 from cairn.errors import ConfigError, StorageError
 
+_CONVERTED: dict[str, str] = {}
+"""Statements with "?" placeholders in the backend's style, once each."""
+
 
 class SqlThreads(BaseCheckpointSaver):
     """The part of the SQL savers that manages whole threads: list, delete,
@@ -56,7 +59,12 @@ class SqlThreads(BaseCheckpointSaver):
         """Called after rows were deleted; a backend may reclaim space here."""
 
     def _sql(self, sql: str) -> str:
-        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+        if self.placeholder == "?":
+            return sql
+        converted = _CONVERTED.get(sql)
+        if converted is None:
+            converted = _CONVERTED[sql] = sql.replace("?", self.placeholder)
+        return converted
 
     # -- decoding ------------------------------------------------------------
 
