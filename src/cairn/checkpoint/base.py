@@ -29,9 +29,14 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskRecord:
     """A task due to run at a checkpoint.
+
+    The records of this module (tasks, writes, checkpoints) are never changed
+    once made: ``dataclasses.replace`` makes an edited copy. They are not
+    frozen only because a frozen dataclass is several times slower to build,
+    and the runtime builds a few per step.
 
     A pull task reads the state; a push task (``push=True``) runs with ``arg``
     as its input instead: a ``Send``'s argument, or the run's input for the
@@ -44,7 +49,7 @@ class TaskRecord:
     push: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskWrite:
     """What one finished task produced: its update and where it routes next.
 
@@ -57,7 +62,7 @@ class TaskWrite:
     goto: tuple[Any, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PendingWrite:
     """Left by a task of a step that did not complete, against the step's checkpoint.
 
@@ -73,7 +78,7 @@ class PendingWrite:
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Checkpoint:
     """One checkpoint of a thread: a super-step's writes and what runs next.
 

@@ -31,9 +31,11 @@ def new_checkpoint_id() -> str:
         if stamp <= _last:
             stamp = _last + 1
         _last = stamp
-    rand = _random.getrandbits(62)
-    value = ((stamp >> 12) << 80) | (0x7 << 76) | ((stamp & 0xFFF) << 64) | (0b10 << 62) | rand
-    return _text(value)
+    millis, rand = stamp >> 12, _random.getrandbits(62)
+    return (
+        f"{millis >> 16:08x}-{millis & 0xFFFF:04x}-7{stamp & 0xFFF:03x}-"
+        f"{0x8000 | (rand >> 48):04x}-{rand & 0xFFFF_FFFF_FFFF:012x}"
+    )
 
 
 def _text(value: int) -> str:
@@ -77,7 +79,9 @@ _TASK_PREFIX = _TASK_NAMESPACE.bytes
 def task_id(checkpoint_id: str, name: str, index: int) -> str:
     """A task's id: the same for the same checkpoint, node and position (a
     UUID version 5, computed without building UUID objects)."""
-    digest = hashlib.sha1(_TASK_PREFIX + f"{checkpoint_id}|{name}|{index}".encode()).digest()
-    value = int.from_bytes(digest[:16], "big")
-    value = (value & ~(0xF000 << 64) | (5 << 76)) & ~(0xC000 << 48) | (0x8000 << 48)
-    return _text(value)
+    h = hashlib.sha1(_TASK_PREFIX + f"{checkpoint_id}|{name}|{index}".encode()).hexdigest()
+    # The version digit set to 5, the variant bits of the next group to 10.
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}

@@ -23,6 +23,16 @@ def plan_next(
     checkpoint_id: str,
 ) -> tuple[tuple[TaskRecord, ...], dict[str, Any]]:
     """The tasks of the next step and the progress to carry past it."""
+    if not carry and len(writes) == 1:
+        # The common step: one task that routed along plain edges, no join
+        # or deferred node involved.
+        write = writes[0]
+        if write.name not in spec.joins_by_source:
+            names = [r for r in write.goto if r.__class__ is str and r != END]
+            if len(names) == len(write.goto) and not any(spec.nodes[n].defer for n in names):
+                if len(names) > 1:
+                    names = sorted(set(names), key=spec.order.__getitem__)
+                return tuple(TaskRecord(task_id(checkpoint_id, n, i), n) for i, n in enumerate(names)), {}
     triggered: set[str] = set()
     sends: list[tuple[str, Any]] = []
     waiting = {target: set(seen) for target, seen in carry.get("waiting", {}).items()}

@@ -66,7 +66,7 @@ def call(fn: Callable[..., Any], arg: Any, config: Mapping[str, Any], with_confi
     return result
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outcome:
     """A task's write, plus the state as the task left it when that was computed."""
 
