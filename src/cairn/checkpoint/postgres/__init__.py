@@ -219,13 +219,14 @@ class PostgresSaver(SqlSaver):
         # lease held and the parent is there, clear the parent's pending
         # writes, add the row's. All or nothing, as any statement.
         args: list[Any] = [lease.ttl, lease.thread_id, lease.owner, *params(row)]
-        args += (row.thread_id, row.ns, row.parent_id)
+        if row.parent_id is not None:
+            args += (row.thread_id, row.ns, row.parent_id)
         if clear:
             args += (row.thread_id, row.ns, row.parent_id)
         at = (row.thread_id, row.ns, row.id)
         for w in pending:
             args += (*at, w.task_id, w.kind, codec.encode_pending(self.serde, at, w))
-        sql = _linked_sql(self.now, clear, len(pending))
+        sql = _linked_sql(self.now, row.parent_id is not None, clear, len(pending))
         with self._connection() as conn:
             with self._errors(conn), conn.cursor() as cur:
                 if conn.autocommit:
@@ -286,14 +287,18 @@ class PostgresSaver(SqlSaver):
 
 
 @functools.lru_cache(maxsize=64)
-def _linked_sql(now: str, clear: bool, pending: int) -> str:
+def _linked_sql(now: str, linked: bool, clear: bool, pending: int) -> str:
     """The statement of ``PostgresSaver._put_linked``."""
+    parent = (
+        " AND EXISTS (SELECT 1 FROM cairn_checkpoints WHERE thread_id = %s AND ns = %s AND id = %s)"
+        if linked
+        else ""
+    )
     parts = [
         f"WITH lease AS (UPDATE cairn_leases SET expires_at = {now} + %s "
         "WHERE thread_id = %s AND owner = %s RETURNING 1), "
         f"saved AS (INSERT INTO cairn_checkpoints ({COLUMNS}) SELECT {', '.join(['%s'] * 12)} "
-        "WHERE EXISTS (SELECT 1 FROM lease) AND EXISTS (SELECT 1 FROM cairn_checkpoints "
-        "WHERE thread_id = %s AND ns = %s AND id = %s) "
+        f"WHERE EXISTS (SELECT 1 FROM lease){parent} "
         "ON CONFLICT (thread_id, ns, id) DO NOTHING RETURNING 1)"
     ]
     if clear:

@@ -60,14 +60,8 @@ class SqlSaver(SqlThreads):
         pending: Sequence[PendingWrite] = (),
         lease: Lease | None = None,
     ) -> None:
-        tip = self._tips.after(checkpoint, lease)
-        if tip is not None and lease is not None:
-            # The parent is what this run stored last: its counters are known
-            # and nobody else wrote the thread since, so one statement or two do.
-            row = codec.encode(self.serde, checkpoint, values, tip.counters, self.snapshot_policy.ratio)
-            if self._put_linked(row, pending, lease, tip.pending):
-                self._tips.stored(lease, row, bool(pending))
-                return
+        if lease is not None and self._put_leased(checkpoint, values, pending, lease):
+            return
         with self._write() as cur:
             self._check(cur, lease)
             # The parent's counters are read in the same transaction: if another
@@ -94,15 +88,56 @@ class SqlSaver(SqlThreads):
         if lease is not None:
             self._tips.stored(lease, row, bool(pending))
 
+    def _put_leased(
+        self,
+        checkpoint: Checkpoint,
+        values: Mapping[str, Any],
+        pending: Sequence[PendingWrite],
+        lease: Lease,
+    ) -> bool:
+        """The short way of a put under a lease; False when it has to take the
+        long way (the parent is gone, or the checkpoint is already stored).
+
+        Nobody else writes the thread while the lease holds, so the parent's
+        counters can be read before the write, and after the run's own last
+        checkpoint (its tip) they are known, as is whether the parent has
+        pending writes to clear."""
+        tip = self._tips.after(checkpoint, lease)
+        if tip is not None:
+            counters, clear = tip.counters, tip.pending
+        elif checkpoint.parent_id is None:
+            counters, clear = None, False
+        else:
+            with self._read() as cur:
+                cur.execute(
+                    self._sql(
+                        "SELECT snapshot_bytes, log_bytes FROM cairn_checkpoints "
+                        "WHERE thread_id = ? AND ns = ? AND id = ?"
+                    ),
+                    (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id),
+                )
+                found = cur.fetchone()
+            if found is None:
+                return False
+            counters, clear = (int(found[0]), int(found[1])), True
+        row = codec.encode(self.serde, checkpoint, values, counters, self.snapshot_policy.ratio)
+        if not self._put_linked(row, pending, lease, clear):
+            return False
+        self._tips.stored(lease, row, bool(pending))
+        return True
+
     def _put_linked(self, row: codec.Row, pending: Sequence[PendingWrite], lease: Lease, clear: bool) -> bool:
-        """Store ``row`` after its parent, the tip this run stored last (whose
-        pending writes are cleared when ``clear``). False, with nothing stored,
-        when the parent is gone or the row exists: the caller takes the long way."""
+        """Store ``row`` after its parent, if the parent is there (a root: if
+        the row is not), and clear the parent's pending writes when ``clear``;
+        False, with nothing stored, when not. Raises when ``lease`` was lost."""
         with self._write() as cur:
             self._check(cur, lease)
-            cur.execute(
-                self._sql(INSERT_LINKED), (*params(row), row.thread_id, row.ns, row.parent_id)
-            )
+            if row.parent_id is None:
+                cur.execute(self._sql(INSERT), params(row))
+            else:
+                cur.execute(
+                    self._sql(INSERT_LINKED), (*params(row), row.thread_id, row.ns, row.parent_id)
+                )
             if cur.rowcount != 1:
                 return False
             if clear:

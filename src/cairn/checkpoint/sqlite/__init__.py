@@ -16,10 +16,13 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator, Union
+from typing import Any, Iterator, Sequence, Union
 
 from cairn.checkpoint.serde import Serializer
+from cairn.checkpoint.base import Lease, PendingWrite, lease_lost
+from cairn.checkpoint.codec import Row
 from cairn.checkpoint.sql import SCHEMA_VERSION, Cursor, SqlSaver, upgrade
+from cairn.checkpoint.sql.tables import CLEAR_PENDING, COLUMNS, params
 from cairn.errors import ConfigError, StorageError
 
 __all__ = ["SqliteSaver"]
@@ -45,6 +48,17 @@ _SCHEMA = (
     " PRIMARY KEY (thread_id, ns, checkpoint_id, task_id, kind))",
     *_LEASES,
 )
+
+_INSERT_LEASED = (
+    f"INSERT INTO cairn_checkpoints ({COLUMNS}) SELECT {', '.join('?' * 12)} "
+    "WHERE EXISTS (SELECT 1 FROM cairn_leases WHERE thread_id = ? AND owner = ?) "
+    "ON CONFLICT (thread_id, ns, id) DO NOTHING"
+)
+_INSERT_LINKED_LEASED = _INSERT_LEASED.replace(
+    " ON CONFLICT",
+    " AND EXISTS (SELECT 1 FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?) ON CONFLICT",
+)
+"""A checkpoint stored only while the lease (and the parent, when linked) is."""
 
 Connectable = Union[str, "os.PathLike[str]", sqlite3.Connection]
 
@@ -157,6 +171,31 @@ class SqliteSaver(SqlSaver):
                 "INSERT INTO cairn_meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+
+    # -- storing -------------------------------------------------------------------
+
+    def _put_linked(self, row: Row, pending: Sequence[PendingWrite], lease: Lease, clear: bool) -> bool:
+        # Writers take turns on the file (BEGIN IMMEDIATE), so checking the
+        # lease inside the INSERT fences as surely as renewing it would; the
+        # heartbeat renews it. A step's commit then writes only its own pages.
+        linked = row.parent_id is not None
+        with self._write() as cur:
+            cur.execute(
+                _INSERT_LINKED_LEASED if linked else _INSERT_LEASED,
+                (*params(row), lease.thread_id, lease.owner, *((row.thread_id, row.ns, row.parent_id) if linked else ())),
+            )
+            if cur.rowcount != 1:
+                cur.execute(
+                    "SELECT 1 FROM cairn_leases WHERE thread_id = ? AND owner = ?",
+                    (lease.thread_id, lease.owner),
+                )
+                if cur.fetchone() is None:
+                    raise lease_lost(lease)
+                return False
+            if clear:
+                cur.execute(CLEAR_PENDING, (row.thread_id, row.ns, row.parent_id))
+            self._insert_pending(cur, row.thread_id, row.ns, row.id, pending)
+        return True
 
     # -- transactions ------------------------------------------------------------
 
