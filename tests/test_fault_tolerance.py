@@ -396,3 +396,30 @@ def test_every_durability_mode_ends_with_the_same_head(saver: Any, durability: s
     assert head.values == result
     assert head.next == ()
     assert head.metadata["step"] == 3
+
+
+def test_a_router_on_start_that_fails_leaves_the_input_stored_and_resumable(saver: Any) -> None:
+    # The input checkpoint is committed together with the step that applies
+    # the input; when that step fails, the input checkpoint is stored alone.
+    broken = [True]
+
+    def route(state: Any) -> str:
+        if broken[0]:
+            raise RuntimeError("router down")
+        return "first"
+
+    flaky = Flaky()
+    builder = StateGraph(Log)
+    builder.add_node("first", flaky.node("first", {"a": "A"}))
+    builder.add_conditional_edges(START, route, ["first"])
+    graph = builder.compile(checkpointer=saver)
+    with pytest.raises(RuntimeError, match="router down"):
+        graph.invoke({"log": ["in"]}, T)
+    head = graph.get_state(T)
+    assert steps(history(graph, T)) == [-1]
+    assert head.next == ("__start__",)
+    assert "router down" in (head.tasks[0].error or "")
+    broken[0] = False
+    assert graph.invoke(None, T) == {"log": ["in", "first"], "a": "A"}
+    assert steps(history(graph, T)) == [1, 0, -1]
+    assert flaky.calls == ["first"]

@@ -1003,6 +1003,48 @@ def test_a_put_under_a_lease_after_another_saver_deleted_its_parent_still_reads_
         getattr(other, "close", lambda: None)()
 
 
+def test_put_many_stores_a_checkpoint_and_its_child_as_puts_would(saver: Any) -> None:
+    rec = leased(saver, "t")
+    rec.step({"log": [b"root"]}, parent=None)
+    first = make_checkpoint("t", parent_id=rec.last, step=1, writes=[write("n", {"log": [b"a"]})])
+    second = make_checkpoint("t", parent_id=first.id, step=2, writes=[write("n", {"log": [b"b"]})])
+    values_first = apply(rec.values[rec.last], first.writes)
+    values_second = apply(values_first, second.writes)
+    saver.put_many(
+        [
+            (first, values_first, [PendingWrite("in", "input", {"x": 1})]),
+            (second, values_second, [error("y", "later")]),
+        ],
+        lease=rec.lease,
+    )
+    assert ids(saver.list_checkpoints("t", ""))[:2] == [second.id, first.id]
+    assert saver.get_pending("t", "", first.id) == []  # its child is stored: applied
+    assert saver.get_pending("t", "", second.id) == [error("y", "later")]
+    assert fold(saver.get_chain("t", "", second.id)) == values_second
+    # The next put follows the last of them.
+    rec.records[second.id], rec.values[second.id], rec.last_id = second, values_second, second.id
+    third = rec.step({"log": [b"c"]})
+    assert saver.get_pending("t", "", second.id) == []
+    assert_reads_back(rec, third.id)
+
+
+def test_put_many_after_a_parent_another_saver_deleted_still_reads_back(saver: Any) -> None:
+    other = reopen(saver)
+    try:
+        rec = leased(saver, "t")
+        rec.step({"log": [os.urandom(500)]}, parent=None)
+        other.delete_thread("t")
+        first = make_checkpoint("t", parent_id=rec.last, step=1, writes=[write("n", {"log": [b"a"]})])
+        second = make_checkpoint("t", parent_id=first.id, step=2, writes=[write("n", {"log": [b"b"]})])
+        values = apply(apply(rec.values[rec.last], first.writes), second.writes)
+        saver.put_many([(first, values, []), (second, values, [])], lease=rec.lease)
+        chain = saver.get_chain("t", "", second.id)
+        assert_whole(chain, second.id)
+        assert [c.id for c in chain] == [first.id, second.id]
+    finally:
+        getattr(other, "close", lambda: None)()
+
+
 def test_a_put_under_a_lease_another_owner_took_over_stores_nothing(saver: Any) -> None:
     from cairn.checkpoint.base import Lease
     from cairn.errors import ThreadBusyError

@@ -21,6 +21,7 @@ __all__ = [
     "Lease",
     "PendingWrite",
     "PruneResult",
+    "PutItem",
     "SnapshotPolicy",
     "StoreStats",
     "TaskRecord",
@@ -103,6 +104,10 @@ class Checkpoint:
     tasks: tuple[TaskRecord, ...] = ()
     carry: Mapping[str, Any] = field(default_factory=dict)
     snapshot: Mapping[str, Any] | None = None
+
+
+PutItem = tuple[Checkpoint, Mapping[str, Any], Sequence[PendingWrite]]
+"""One checkpoint for ``put_many``: the checkpoint, its state, its pending writes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +308,14 @@ class BaseCheckpointSaver(ABC):
 
         With ``lease``, stores only if its owner still holds the thread, and
         renews the hold; otherwise raises ThreadBusyError and stores nothing."""
+
+    def put_many(self, items: Sequence[PutItem], lease: Lease | None = None) -> None:
+        """``put`` each (checkpoint, values, pending) of ``items`` in order,
+        each checkpoint the parent of the next; a saver may store them in one
+        commit. Pending writes of a checkpoint but the last need not be stored:
+        the put of its child clears them."""
+        for checkpoint, values, pending in items:
+            self.put(checkpoint, values, pending, lease)
 
     @abstractmethod
     def put_pending(

@@ -215,11 +215,13 @@ class Run:
             checkpoint = self._input_checkpoint(base, input)
             # The input is stored once: as a pending write of the input
             # checkpoint until the step that applies it commits it as a write.
+            # The two are held and committed together, when they can be.
             task = checkpoint.tasks[0]
             self.persist.put(  # type: ignore[union-attr]
                 replace(checkpoint, tasks=(replace(task, arg=None),)),
                 values,
                 [PendingWrite(task.id, "input", task.arg)],
+                hold=True,
             )
             if self.events is not None:
                 self.events.checkpoint(checkpoint, values)

@@ -11,7 +11,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
-from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, Lease, PendingWrite, TaskWrite
+from cairn.checkpoint.base import (
+    BaseCheckpointSaver,
+    Checkpoint,
+    Lease,
+    PendingWrite,
+    PutItem,
+    TaskWrite,
+)
 from cairn.errors import ConfigError
 
 DURABILITIES = ("sync", "async", "exit")
@@ -72,6 +79,7 @@ class Persister:
         self._held: list[Callable[[], None]] = []
         self._writer: ThreadPoolExecutor | None = None
         self._futures: list[Future[None]] = []
+        self._waiting: list[PutItem] = []
 
     def _do(self, action: Callable[[], None]) -> None:
         if self.durability == "sync":
@@ -88,15 +96,34 @@ class Persister:
         checkpoint: Checkpoint,
         values: Mapping[str, Any],
         pending: Sequence[PendingWrite] = (),
+        *,
+        hold: bool = False,
     ) -> None:
+        """Store a checkpoint. With ``hold``, it is stored with the next one,
+        in one commit (a run's input checkpoint, with the step that applies the
+        input), or alone when the run puts nothing else."""
         checkpoint, values, pending = storable(self.transient, checkpoint, values, pending)
-        if self.durability == "sync":
-            self.saver.put(checkpoint, values, pending, self.lease)
-        else:
+        if self.durability != "sync":
             values = dict(values)
-            self._do(lambda: self.saver.put(checkpoint, values, pending, self.lease))
+        items = [*self._release_waiting(), (checkpoint, values, pending)]
+        if hold:
+            self._waiting = items
+        elif self.durability == "sync":
+            self.saver.put_many(items, self.lease)
+        else:
+            self._do(lambda: self.saver.put_many(items, self.lease))
+
+    def _release_waiting(self) -> list[PutItem]:
+        waiting, self._waiting = self._waiting, []
+        return waiting
+
+    def _store_waiting(self) -> None:
+        waiting = self._release_waiting()
+        if waiting:
+            self._do(lambda: self.saver.put_many(waiting, self.lease))
 
     def put_pending(self, checkpoint: Checkpoint, writes: Sequence[PendingWrite]) -> None:
+        self._store_waiting()
         if self.transient:
             writes = [_pending_without(self.transient, w) for w in writes]
         if writes:
@@ -108,6 +135,7 @@ class Persister:
 
     def flush(self) -> None:
         """Store everything still held or queued; raises the first storage error."""
+        self._store_waiting()
         held, self._held = self._held, []
         for action in held:
             action()

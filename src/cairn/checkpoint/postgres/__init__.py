@@ -22,10 +22,9 @@ from typing import Any, Iterator, Sequence, Union
 from cairn.checkpoint.postgres import schema
 from cairn.checkpoint.postgres.connect import connect, describe, parse, psycopg
 from cairn.checkpoint import codec
-from cairn.checkpoint.base import Lease, PendingWrite, lease_lost
-from cairn.checkpoint.codec import Row
+from cairn.checkpoint.base import Lease, lease_lost
 from cairn.checkpoint.serde import Serializer
-from cairn.checkpoint.sql import Cursor, SqlSaver
+from cairn.checkpoint.sql import Cursor, Link, SqlSaver
 from cairn.checkpoint.sql.tables import COLUMNS, params
 from cairn.errors import ConfigError, MissingDependencyError, StorageError
 
@@ -214,30 +213,42 @@ class PostgresSaver(SqlSaver):
                     cur.execute(setting, prepare=False)
                 yield _Cursor(cur, self._prepare, pipeline)
 
-    def _put_linked(self, row: Row, pending: Sequence[PendingWrite], lease: Lease, clear: bool) -> bool:
-        # One statement, one round trip: renew the lease, store the row if the
-        # lease held and the parent is there, clear the parent's pending
-        # writes, add the row's. All or nothing, as any statement.
+    def _put_links(self, links: Sequence[Link], lease: Lease) -> bool:
+        # One statement a link: renew the lease, store the row if the lease
+        # held and the parent is there, clear the parent's pending writes, add
+        # the row's. One link is one statement in its own transaction; more
+        # go out together, pipelined, in one transaction: one round trip.
+        statements = [self._link_statement(link, lease) for link in links]
+        with self._connection() as conn, self._errors(conn):
+            if len(statements) == 1 and conn.autocommit:
+                with conn.cursor() as cur:
+                    found = [cur.execute(*statements[0], prepare=self._prepare).fetchone()]
+            else:
+                cursors = [conn.cursor() for _ in statements]
+                with conn.pipeline(), conn.transaction():
+                    for cur, (sql, args) in zip(cursors, statements):
+                        cur.execute(sql, args, prepare=self._prepare)
+                found = [cur.fetchone() for cur in cursors]
+                for cur in cursors:
+                    cur.close()
+        results = [row or (False, False) for row in found]
+        if not all(leased for leased, _ in results):
+            raise lease_lost(lease)
+        # A later link's parent is the one before it: if one was not stored,
+        # none after it was either.
+        return all(stored for _, stored in results)
+
+    def _link_statement(self, link: Link, lease: Lease) -> tuple[str, list[Any]]:
+        row, pending = link.row, link.pending
         args: list[Any] = [lease.ttl, lease.thread_id, lease.owner, *params(row)]
         if row.parent_id is not None:
             args += (row.thread_id, row.ns, row.parent_id)
-        if clear:
+        if link.clear:
             args += (row.thread_id, row.ns, row.parent_id)
         at = (row.thread_id, row.ns, row.id)
         for w in pending:
             args += (*at, w.task_id, w.kind, codec.encode_pending(self.serde, at, w))
-        sql = _linked_sql(self.now, row.parent_id is not None, clear, len(pending))
-        with self._connection() as conn:
-            with self._errors(conn), conn.cursor() as cur:
-                if conn.autocommit:
-                    found = cur.execute(sql, args, prepare=self._prepare).fetchone()
-                else:
-                    with conn.transaction():
-                        found = cur.execute(sql, args, prepare=self._prepare).fetchone()
-        leased, stored = found or (False, False)
-        if not leased:
-            raise lease_lost(lease)
-        return bool(stored)
+        return _linked_sql(self.now, row.parent_id is not None, link.clear, len(pending)), args
 
     def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
         try:
@@ -288,7 +299,7 @@ class PostgresSaver(SqlSaver):
 
 @functools.lru_cache(maxsize=64)
 def _linked_sql(now: str, linked: bool, clear: bool, pending: int) -> str:
-    """The statement of ``PostgresSaver._put_linked``."""
+    """The statement of one link of ``PostgresSaver._put_links``."""
     parent = (
         " AND EXISTS (SELECT 1 FROM cairn_checkpoints WHERE thread_id = %s AND ns = %s AND id = %s)"
         if linked

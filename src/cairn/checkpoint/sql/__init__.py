@@ -6,10 +6,11 @@ plain SQL that SQLite and PostgreSQL both accept.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 from cairn.checkpoint import codec
-from cairn.checkpoint.base import Checkpoint, Lease, PendingWrite, already_stored, lease_lost
+from cairn.checkpoint.base import Checkpoint, Lease, PendingWrite, PutItem, already_stored, lease_lost
 from cairn.checkpoint.sql.tables import (
     CLEAR_PENDING,
     COLUMNS,
@@ -27,7 +28,21 @@ from cairn.checkpoint.serde import Serializer
 from cairn.checkpoint.tips import Tips
 from cairn.errors import StorageError
 
-__all__ = ["SCHEMA_VERSION", "Cursor", "SqlSaver", "upgrade"]
+__all__ = ["SCHEMA_VERSION", "Cursor", "Link", "SqlSaver", "upgrade"]
+
+
+class _LongWay(Exception):
+    """Rolls back a short-way put that has to take the long way."""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A row to store after its parent, with its pending writes, and whether
+    the parent's pending writes are cleared."""
+
+    row: codec.Row
+    pending: Sequence[PendingWrite]
+    clear: bool
 
 
 class SqlSaver(SqlThreads):
@@ -60,7 +75,7 @@ class SqlSaver(SqlThreads):
         pending: Sequence[PendingWrite] = (),
         lease: Lease | None = None,
     ) -> None:
-        if lease is not None and self._put_leased(checkpoint, values, pending, lease):
+        if lease is not None and self._put_leased([(checkpoint, values, pending)], lease):
             return
         with self._write() as cur:
             self._check(cur, lease)
@@ -88,20 +103,20 @@ class SqlSaver(SqlThreads):
         if lease is not None:
             self._tips.stored(lease, row, bool(pending))
 
-    def _put_leased(
-        self,
-        checkpoint: Checkpoint,
-        values: Mapping[str, Any],
-        pending: Sequence[PendingWrite],
-        lease: Lease,
-    ) -> bool:
-        """The short way of a put under a lease; False when it has to take the
-        long way (the parent is gone, or the checkpoint is already stored).
+    def put_many(self, items: Sequence[PutItem], lease: Lease | None = None) -> None:
+        if lease is None or len(items) < 2 or not self._put_leased(items, lease):
+            super().put_many(items, lease)
+
+    def _put_leased(self, items: Sequence[PutItem], lease: Lease) -> bool:
+        """The short way of puts under a lease, all in one commit; False, with
+        nothing stored, when they have to take the long way (the parent is
+        gone, or a checkpoint is already stored).
 
         Nobody else writes the thread while the lease holds, so the parent's
         counters can be read before the write, and after the run's own last
         checkpoint (its tip) they are known, as is whether the parent has
         pending writes to clear."""
+        checkpoint = items[0][0]
         tip = self._tips.after(checkpoint, lease)
         if tip is not None:
             counters, clear = tip.counters, tip.pending
@@ -120,29 +135,47 @@ class SqlSaver(SqlThreads):
             if found is None:
                 return False
             counters, clear = (int(found[0]), int(found[1])), True
-        row = codec.encode(self.serde, checkpoint, values, counters, self.snapshot_policy.ratio)
-        if not self._put_linked(row, pending, lease, clear):
+        links = []
+        for index, (checkpoint, values, pending) in enumerate(items):
+            row = codec.encode(self.serde, checkpoint, values, counters, self.snapshot_policy.ratio)
+            # Pending writes of a checkpoint whose child is stored with it
+            # would be cleared by that child at once: they are not stored.
+            last = index == len(items) - 1
+            links.append(Link(row, pending if last else (), clear))
+            counters, clear = (row.snapshot_bytes, row.log_bytes), False
+        if not self._put_links(links, lease):
             return False
-        self._tips.stored(lease, row, bool(pending))
+        self._tips.stored(lease, links[-1].row, bool(links[-1].pending))
         return True
 
-    def _put_linked(self, row: codec.Row, pending: Sequence[PendingWrite], lease: Lease, clear: bool) -> bool:
-        """Store ``row`` after its parent, if the parent is there (a root: if
-        the row is not), and clear the parent's pending writes when ``clear``;
-        False, with nothing stored, when not. Raises when ``lease`` was lost."""
-        with self._write() as cur:
-            self._check(cur, lease)
-            if row.parent_id is None:
-                cur.execute(self._sql(INSERT), params(row))
-            else:
-                cur.execute(
-                    self._sql(INSERT_LINKED), (*params(row), row.thread_id, row.ns, row.parent_id)
-                )
-            if cur.rowcount != 1:
-                return False
-            if clear:
-                cur.execute(self._sql(CLEAR_PENDING), (row.thread_id, row.ns, row.parent_id))
-            self._insert_pending(cur, row.thread_id, row.ns, row.id, pending)
+    def _put_links(self, links: Sequence[Link], lease: Lease) -> bool:
+        """Store ``links`` in one transaction, each after its parent; False,
+        with nothing stored, when a parent is not there or a row already is.
+        Raises when ``lease`` was lost."""
+        try:
+            with self._write() as cur:
+                for link in links:
+                    if not self._insert_link(cur, link, lease):
+                        raise _LongWay
+        except _LongWay:
+            return False
+        return True
+
+    def _insert_link(self, cur: Cursor, link: Link, lease: Lease) -> bool:
+        """Store one link inside a write: renew the lease, insert the row if
+        its parent is there, clear the parent's pending writes when asked,
+        add the row's; False when the row was not inserted."""
+        self._check(cur, lease)
+        row = link.row
+        if row.parent_id is None:
+            cur.execute(self._sql(INSERT), params(row))
+        else:
+            cur.execute(self._sql(INSERT_LINKED), (*params(row), row.thread_id, row.ns, row.parent_id))
+        if cur.rowcount != 1:
+            return False
+        if link.clear:
+            cur.execute(self._sql(CLEAR_PENDING), (row.thread_id, row.ns, row.parent_id))
+        self._insert_pending(cur, row.thread_id, row.ns, row.id, link.pending)
         return True
 
     def put_pending(

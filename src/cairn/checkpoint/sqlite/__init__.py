@@ -16,12 +16,11 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence, Union
+from typing import Any, Iterator, Union
 
 from cairn.checkpoint.serde import Serializer
-from cairn.checkpoint.base import Lease, PendingWrite, lease_lost
-from cairn.checkpoint.codec import Row
-from cairn.checkpoint.sql import SCHEMA_VERSION, Cursor, SqlSaver, upgrade
+from cairn.checkpoint.base import Lease, lease_lost
+from cairn.checkpoint.sql import SCHEMA_VERSION, Cursor, Link, SqlSaver, upgrade
 from cairn.checkpoint.sql.tables import CLEAR_PENDING, COLUMNS, params
 from cairn.errors import ConfigError, StorageError
 
@@ -174,27 +173,32 @@ class SqliteSaver(SqlSaver):
 
     # -- storing -------------------------------------------------------------------
 
-    def _put_linked(self, row: Row, pending: Sequence[PendingWrite], lease: Lease, clear: bool) -> bool:
+    def _insert_link(self, cur: Cursor, link: Link, lease: Lease) -> bool:
         # Writers take turns on the file (BEGIN IMMEDIATE), so checking the
         # lease inside the INSERT fences as surely as renewing it would; the
         # heartbeat renews it. A step's commit then writes only its own pages.
+        row = link.row
         linked = row.parent_id is not None
-        with self._write() as cur:
+        cur.execute(
+            _INSERT_LINKED_LEASED if linked else _INSERT_LEASED,
+            (
+                *params(row),
+                lease.thread_id,
+                lease.owner,
+                *((row.thread_id, row.ns, row.parent_id) if linked else ()),
+            ),
+        )
+        if cur.rowcount != 1:
             cur.execute(
-                _INSERT_LINKED_LEASED if linked else _INSERT_LEASED,
-                (*params(row), lease.thread_id, lease.owner, *((row.thread_id, row.ns, row.parent_id) if linked else ())),
+                "SELECT 1 FROM cairn_leases WHERE thread_id = ? AND owner = ?",
+                (lease.thread_id, lease.owner),
             )
-            if cur.rowcount != 1:
-                cur.execute(
-                    "SELECT 1 FROM cairn_leases WHERE thread_id = ? AND owner = ?",
-                    (lease.thread_id, lease.owner),
-                )
-                if cur.fetchone() is None:
-                    raise lease_lost(lease)
-                return False
-            if clear:
-                cur.execute(CLEAR_PENDING, (row.thread_id, row.ns, row.parent_id))
-            self._insert_pending(cur, row.thread_id, row.ns, row.id, pending)
+            if cur.fetchone() is None:
+                raise lease_lost(lease)
+            return False
+        if link.clear:
+            cur.execute(CLEAR_PENDING, (row.thread_id, row.ns, row.parent_id))
+        self._insert_pending(cur, row.thread_id, row.ns, row.id, link.pending)
         return True
 
     # -- transactions ------------------------------------------------------------
