@@ -193,7 +193,7 @@ class StateSchema:
 
     def as_update(self, obj: Any) -> Mapping[str, Any] | None:
         """``obj`` as a mapping of keys to values, or None if it is not one."""
-        if obj is None or isinstance(obj, Mapping):
+        if obj is None or obj.__class__ is dict or isinstance(obj, Mapping):
             return obj
         if self.kind == "dataclass" and isinstance(obj, self.schema):
             return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}

@@ -61,7 +61,7 @@ async def _await(awaitable: Any) -> Any:
 
 def call(fn: Callable[..., Any], arg: Any, config: Mapping[str, Any], with_config: bool) -> Any:
     result = fn(arg, config) if with_config else fn(arg)
-    if inspect.isawaitable(result):
+    if result.__class__ is not dict and inspect.isawaitable(result):
         result = _run_coroutine(result)
     return result
 
