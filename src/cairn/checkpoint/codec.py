@@ -20,7 +20,7 @@ from __future__ import annotations
 import zlib
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of
@@ -209,29 +209,172 @@ def encode(
 
 def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> Checkpoint:
     """The checkpoint a row holds (with its snapshot when asked and stored)."""
-    at = (row.thread_id, row.ns, row.id)
-    tasks, carry = unpack(serde, row.plan, where(*at, "plan"))
-    metadata = decode_metadata(serde, row.metadata, row.source, row.step, at)
+    return decode_columns(
+        serde,
+        row.thread_id,
+        row.ns,
+        row.id,
+        row.parent_id,
+        row.step,
+        row.source,
+        row.metadata,
+        row.writes,
+        row.plan,
+        row.snapshot if with_snapshot else None,
+    )
+
+
+def decode_columns(
+    serde: Serializer,
+    thread_id: str,
+    ns: str,
+    checkpoint_id: str,
+    parent_id: str | None,
+    step: int,
+    source: str,
+    metadata: bytes,
+    writes: bytes,
+    plan: bytes,
+    snapshot: bytes | None,
+) -> Checkpoint:
+    """``decode`` from a row's columns, for savers that read them straight
+    from the database."""
+    if type(serde).open is Serializer.open:
+        # A serializer that does not encrypt never reads the associated data.
+        meta_aad = writes_aad = plan_aad = snapshot_aad = b""
+    else:
+        at = (thread_id, ns, checkpoint_id)
+        meta_aad, writes_aad = where(*at, "metadata"), where(*at, "writes")
+        plan_aad, snapshot_aad = where(*at, "plan"), where(*at, "snapshot")
+    raw_plan = unpack(serde, plan, plan_aad)
+    meta = unpack(serde, metadata, meta_aad)
+    raw_writes = unpack(serde, writes, writes_aad)
+    return _assemble(
+        thread_id,
+        ns,
+        checkpoint_id,
+        parent_id,
+        step,
+        source,
+        meta,
+        raw_writes,
+        raw_plan,
+        unpack(serde, snapshot, snapshot_aad) if snapshot is not None else None,
+    )
+
+
+def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkpoint] | None:
+    """``decode_columns`` of each row, given as (thread_id, ns, id, parent_id,
+    step, source, metadata, writes, plan, snapshot, ...) with bytes blobs.
+
+    The metadata, writes and plan blobs of all rows are each decoded in one
+    call of the serializer (a history reads them all, and a call per blob
+    costs more than the decoding). Returns None when that cannot be done (an
+    encrypting or custom serializer) or fails: decode the rows one by one
+    then, which says which row is damaged."""
+    kind = type(serde)
+    if not rows or not (
+        kind.open is Serializer.open
+        and kind.loads is Serializer.loads
+        and kind._loads is Serializer._loads
+    ):
+        return None
+    checkpoints: list[Checkpoint] = []
+    try:
+        # In slices: the decoded lists a slice leaves behind are freed before
+        # the next is loaded, rather than all kept until the end (which makes
+        # the garbage collector run more often, over more).
+        for start in range(0, len(rows), _SLICE):
+            part = rows[start : start + _SLICE]
+            metas = _loads_together(serde, [row[6] for row in part])
+            writes = _loads_together(serde, [row[7] for row in part])
+            plans = _loads_together(serde, [row[8] for row in part])
+            checkpoints += [
+                _assemble(
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3],
+                    row[4],
+                    row[5],
+                    meta,
+                    raw_writes,
+                    raw_plan,
+                    unpack(serde, row[9], b"") if row[9] is not None else None,
+                )
+                for row, meta, raw_writes, raw_plan in zip(part, metas, writes, plans)
+            ]
+    except Exception:  # noqa: BLE001 - the caller decodes row by row and reports the damage
+        return None
+    return checkpoints
+
+
+_SLICE = 64
+"""How many rows ``decode_many`` decodes together."""
+
+
+def _loads_together(serde: Serializer, blobs: list[bytes]) -> list[Any]:
+    """What each blob holds. The bodies of the plain ones (format 1: one
+    msgpack value each) are joined under one msgpack array header and loaded
+    in one call. A damaged body leaves the array short or bytes over, and the
+    call fails (the caller then decodes the rows one by one)."""
+    bodies = [blob[1:] for blob in blobs if blob[:1] == _PLAIN]
+    count = len(bodies)
+    if count < 16:
+        header = bytes([0x90 | count])
+    elif count < 1 << 16:
+        header = b"\xdc" + count.to_bytes(2, "big")
+    else:
+        header = b"\xdd" + count.to_bytes(4, "big")
+    values = serde.loads(header + b"".join(bodies))
+    if type(values) is not list or len(values) != count:
+        raise SerializationError("blobs decoded together gave another number of values")
+    if count == len(blobs):
+        return values
+    plain = iter(values)
+    return [next(plain) if blob[:1] == _PLAIN else unpack(serde, blob, b"") for blob in blobs]
+
+
+def _assemble(
+    thread_id: str,
+    ns: str,
+    checkpoint_id: str,
+    parent_id: str | None,
+    step: int,
+    source: str,
+    meta: Any,
+    raw_writes: Any,
+    raw_plan: Any,
+    values: Any,
+) -> Checkpoint:
+    """The Checkpoint of a row, from its decoded blobs."""
+    tasks, carry = raw_plan
+    if not isinstance(meta, dict):
+        _not_a_dict(meta)
+    meta["source"] = source  # what decode_metadata does, without keyword arguments
+    meta["step"] = step
+    if "parents" not in meta:
+        meta["parents"] = {}
+    # Loops, not comprehensions: cheaper for the one or two items of a step.
+    writes = []
+    for task_id, name, update, goto in raw_writes:
+        writes.append(TaskWrite(task_id, name, update, goto if type(goto) is tuple else tuple(goto)))
+    records = []
+    for task_id, name, arg, push in tasks:
+        records.append(TaskRecord(task_id, name, arg, push))
     return Checkpoint(
-        thread_id=row.thread_id,
-        ns=row.ns,
-        id=row.id,
-        parent_id=row.parent_id,
-        step=row.step,
-        source=row.source,
-        created_at=created_at_of(row.id),
-        metadata=metadata,
-        writes=tuple(
-            TaskWrite(task_id, name, update, tuple(goto))
-            for task_id, name, update, goto in unpack(serde, row.writes, where(*at, "writes"))
-        ),
-        tasks=tuple(TaskRecord(tid, name, arg, push) for tid, name, arg, push in tasks),
-        carry=carry,
-        snapshot=(
-            unpack(serde, row.snapshot, where(*at, "snapshot"))
-            if with_snapshot and row.snapshot is not None
-            else None
-        ),
+        thread_id,
+        ns,
+        checkpoint_id,
+        parent_id,
+        step,
+        source,
+        created_at_of(checkpoint_id),
+        meta,
+        tuple(writes),
+        tuple(records),
+        carry,
+        values,
     )
 
 
@@ -242,9 +385,13 @@ def decode_metadata(
     ``at``: its (thread id, namespace, checkpoint id)."""
     metadata = unpack(serde, blob, where(*at, "metadata"))
     if not isinstance(metadata, dict):
-        raise SerializationError(f"stored metadata is a {type(metadata).__name__}, not a dict")
+        _not_a_dict(metadata)
     metadata.update(source=source, step=step, parents=metadata.get("parents", {}))
     return metadata
+
+
+def _not_a_dict(metadata: Any) -> None:
+    raise SerializationError(f"stored metadata is a {type(metadata).__name__}, not a dict")
 
 
 def encode_pending(serde: Serializer, at: tuple[str, str, str], write: PendingWrite) -> bytes:

@@ -17,7 +17,7 @@ from cairn.runtime.heads import HeadCache
 from cairn.runtime.leases import ThreadHold
 from cairn.runtime.loop import Run, make_checkpoint, node_config
 from cairn.runtime.persist import storable
-from cairn.runtime.snapshot import build_snapshot, empty_snapshot, matches
+from cairn.runtime.snapshot import HistoryStates, build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
 from cairn.runtime.subgraphs import bound
 from cairn.runtime.tasks import TaskRunner
@@ -314,45 +314,25 @@ class CompiledStateGraph:
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ConfigError(f"limit must be a whole number >= 0, got {limit!r}")
         records = list(saver.list_checkpoints(thread, ns))
-        by_id = {r.id: r for r in records}
         first_child: dict[str, Checkpoint] = {}
         for record in records:  # newest first: the last child seen is the oldest
             if record.parent_id is not None:
                 first_child[record.parent_id] = record
-        folded: dict[str, dict[str, Any]] = {}
-        schema = self.spec.schema
-
-        def values_of(record: Checkpoint) -> dict[str, Any]:
-            chain = []
-            current: Checkpoint | None = record
-            while current is not None and current.id not in folded and current.snapshot is None:
-                chain.append(current)
-                current = by_id.get(current.parent_id) if current.parent_id else None
-            if current is None:
-                values = schema.initial()
-            elif current.id in folded:
-                values = folded[current.id]
-            else:
-                values = dict(current.snapshot)  # type: ignore[arg-type]
-                folded[current.id] = values
-            for item in reversed(chain):
-                values = apply_updates(schema, dict(values), ((w.name, w.update) for w in item.writes))
-                folded[item.id] = values
-            return values
-
+        states = HistoryStates(self.spec.schema, records)
         count = 0
         for record in records:
             if before_id is not None and record.id >= before_id:
                 continue
             if limit is not None and count >= limit:
                 return
+            child = first_child.get(record.id)
             snapshot = build_snapshot(
                 record,
-                schema.ordered(values_of(record)),
-                saver.get_pending(thread, ns, record.id) if record.id not in first_child else [],
-                first_child.get(record.id),
+                states.take(record),
+                saver.get_pending(thread, ns, record.id) if child is None else (),
+                child,
             )
-            if not matches(snapshot.metadata or {}, filter):
+            if filter and not matches(snapshot.metadata or {}, filter):
                 continue
             count += 1
             yield snapshot

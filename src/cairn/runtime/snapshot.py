@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
 from cairn.graph.constants import START
+from cairn.graph.schema import StateSchema
 from cairn.runtime.config import canonical
+from cairn.runtime.state import apply_updates
 from cairn.types import Interrupt, PregelTask, StateSnapshot
 
 
@@ -29,16 +31,20 @@ def writes_metadata(writes: Iterable[TaskWrite], source: str) -> dict[str, Any] 
     if source == "input":
         return None
     out: dict[str, Any] = {}
-    counts: dict[str, int] = {}
+    counts: dict[str, int] | None = None  # of names written more than once
     for write in writes:
         update = dict(write.update) if write.update is not None else None
-        counts[write.name] = counts.get(write.name, 0) + 1
-        if counts[write.name] == 1:
-            out[write.name] = update
-        elif counts[write.name] == 2:
-            out[write.name] = [out[write.name], update]
+        name = write.name
+        if name not in out:
+            out[name] = update
+            continue
+        if counts is None:
+            counts = {}
+        counts[name] = count = counts.get(name, 1) + 1
+        if count == 2:
+            out[name] = [out[name], update]
         else:
-            out[write.name].append(update)
+            out[name].append(update)
     return out
 
 
@@ -48,16 +54,92 @@ def _path(task: TaskRecord, index: int) -> tuple[Any, ...]:
     return ("__pregel_pull", task.name)
 
 
+# A history builds a StateSnapshot and its PregelTasks for every checkpoint:
+# ``tuple.__new__`` with the fields in order is what their NamedTuple
+# ``__new__`` does, without its keyword handling in Python. The field lists
+# are checked here, at import.
+_make = tuple.__new__
+if PregelTask._fields != ("id", "name", "path", "error", "interrupts", "state", "result") or (
+    StateSnapshot._fields
+    != ("values", "next", "config", "metadata", "created_at", "parent_config", "tasks", "interrupts")
+):
+    raise RuntimeError("build_snapshot's field order of PregelTask or StateSnapshot is out of date")
+
+_NONE: dict[str, Any] = {}
+"""An empty mapping for lookups only (never written to)."""
+
+
 def build_snapshot(
     checkpoint: Checkpoint,
-    values: Mapping[str, Any],
-    pending: Iterable[PendingWrite],
+    values: dict[str, Any],
+    pending: Sequence[PendingWrite],
     child: Checkpoint | None,
 ) -> StateSnapshot:
     """The snapshot of ``checkpoint``; ``child`` (its first child) supplies the
-    results of tasks that already ran, so a past snapshot never changes."""
-    errors: dict[str, str] = {}
+    results of tasks that already ran, so a past snapshot never changes.
+    ``values`` becomes the snapshot's own: pass a dict nothing else holds."""
+    # This runs for every checkpoint of a history, where only the head has
+    # pending writes: the rest build little beyond the snapshot itself.
     results: dict[str, Any] = {}
+    if child is not None:
+        for write in child.writes:
+            if write.task_id not in results:
+                results[write.task_id] = write.update
+    errors: Mapping[str, str] = _NONE
+    interrupts: Mapping[str, tuple[Interrupt, ...]] = _NONE
+    finished: set[str] | None = None
+    if pending:
+        errors, interrupts, finished = _from_pending(pending, results)
+    tasks: list[PregelTask] = []
+    names: list[str] = []  # of the tasks still due
+    for i, task in enumerate(checkpoint.tasks):  # a loop: cheaper than comprehensions for a few
+        result = results.get(task.id)
+        tasks.append(
+            _make(
+                PregelTask,
+                (
+                    task.id,
+                    task.name,
+                    _path(task, i),
+                    errors.get(task.id),
+                    interrupts.get(task.id, ()),
+                    None,
+                    dict(result) if result is not None else None,
+                ),
+            )
+        )
+        if finished is None or task.id not in finished:
+            names.append(task.name)
+    metadata = dict(checkpoint.metadata)
+    metadata["writes"] = writes_metadata(checkpoint.writes, checkpoint.source)
+    thread_id, ns, parent_id = checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id
+    # The configs are config.canonical's, written out: two per snapshot.
+    return _make(
+        StateSnapshot,
+        (
+            values,
+            tuple(names),
+            {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint.id}},
+            metadata,
+            checkpoint.created_at,
+            (
+                {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": parent_id}}
+                if parent_id
+                else None
+            ),
+            tuple(tasks),
+            tuple([i for t in tasks for i in t.interrupts]) if interrupts else (),
+        ),
+    )
+
+
+def _from_pending(
+    pending: Sequence[PendingWrite], results: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, tuple[Interrupt, ...]], set[str]]:
+    """The errors, open interrupts and finished tasks that a checkpoint's
+    pending writes record; adds the results of finished tasks to ``results``
+    (they win over the child's, which are read first)."""
+    errors: dict[str, str] = {}
     finished: set[str] = set()
     interrupts: dict[str, tuple[Interrupt, ...]] = {}
     for item in pending:
@@ -70,37 +152,53 @@ def build_snapshot(
             interrupts[item.task_id] = tuple(Interrupt(value=v, id=i) for i, v in item.value)
     for task_id in finished:  # answered, and finished since: no longer waiting
         interrupts.pop(task_id, None)
-    if child is not None:
-        for write in child.writes:
-            results.setdefault(write.task_id, write.update)
-    tasks = tuple(
-        PregelTask(
-            id=task.id,
-            name=task.name,
-            path=_path(task, i),
-            error=errors.get(task.id),
-            interrupts=interrupts.get(task.id, ()),
-            state=None,
-            result=dict(results[task.id]) if results.get(task.id) is not None else None,
-        )
-        for i, task in enumerate(checkpoint.tasks)
-    )
-    metadata = dict(checkpoint.metadata)
-    metadata["writes"] = writes_metadata(checkpoint.writes, checkpoint.source)
-    return StateSnapshot(
-        values=dict(values),
-        next=tuple(task.name for task in checkpoint.tasks if task.id not in finished),
-        config=canonical(checkpoint.thread_id, checkpoint.ns, checkpoint.id),
-        metadata=metadata,
-        created_at=checkpoint.created_at,
-        parent_config=(
-            canonical(checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id)
-            if checkpoint.parent_id
-            else None
-        ),
-        tasks=tasks,
-        interrupts=tuple(i for t in tasks for i in t.interrupts),
-    )
+    return errors, interrupts, finished
+
+
+class HistoryStates:
+    """The state at each checkpoint of a history, from records listed newest
+    first (as ``list_checkpoints`` gives them).
+
+    A state is folded once: from the nearest stored snapshot, or from the
+    state of its parent, which the fold of a newer child leaves behind. Each
+    folded state is a dict of its own that later folds copy and never change.
+    """
+
+    def __init__(self, schema: StateSchema, records: Sequence[Checkpoint]) -> None:
+        self.schema = schema
+        self.by_id = {r.id: r for r in records}
+        self.folded: dict[str, dict[str, Any]] = {}
+        self.order = tuple(schema.channels)
+
+    def take(self, record: Checkpoint) -> dict[str, Any]:
+        """The state at ``record``, in the schema's order, as a dict the caller
+        owns. Taken newest first, the folded dict itself is handed over: no
+        newer checkpoint needs it any more, and an older one never did (a
+        checkpoint older than its parent would fold the parent again)."""
+        values = self.folded.pop(record.id, None)
+        if values is None:
+            values = self._fold(record)
+            self.folded.pop(record.id, None)
+        return values if tuple(values) == self.order else self.schema.ordered(values)
+
+    def _fold(self, record: Checkpoint) -> dict[str, Any]:
+        folded, schema = self.folded, self.schema
+        chain = []
+        current: Checkpoint | None = record
+        while current is not None and current.id not in folded and current.snapshot is None:
+            chain.append(current)
+            current = self.by_id.get(current.parent_id) if current.parent_id else None
+        if current is None:
+            values = schema.initial()
+        elif current.id in folded:
+            values = folded[current.id]
+        else:
+            values = dict(current.snapshot)  # type: ignore[arg-type]
+            folded[current.id] = values
+        for item in reversed(chain):
+            values = apply_updates(schema, dict(values), [(w.name, w.update) for w in item.writes])
+            folded[item.id] = values
+        return values
 
 
 def matches(metadata: Mapping[str, Any], wanted: Mapping[str, Any] | None) -> bool:

@@ -31,6 +31,11 @@ from cairn.errors import StorageError
 __all__ = ["SCHEMA_VERSION", "Cursor", "Link", "SqlSaver", "upgrade"]
 
 
+def _bytes(blob: Any) -> bytes:
+    """A blob column as bytes (some drivers hand back memoryviews)."""
+    return bytes(blob) if isinstance(blob, memoryview) else blob
+
+
 class _LongWay(Exception):
     """Rolls back a short-way put that has to take the long way."""
 
@@ -55,15 +60,28 @@ class SqlSaver(SqlThreads):
     # -- decoding ------------------------------------------------------------
 
     def _decode(self, values: Sequence[Any], with_snapshot: bool = True) -> Checkpoint:
-        row = self._row(values)
+        """The checkpoint of a row selected as ``COLUMNS`` (or ``NO_SNAPSHOT``)."""
+        thread_id, ns, cid, parent_id, step, source, metadata, writes, plan, snapshot = values[:10]
         try:
-            return codec.decode(self.serde, row, with_snapshot=with_snapshot)
+            return codec.decode_columns(
+                self.serde,
+                thread_id,
+                ns,
+                cid,
+                parent_id,
+                step,
+                source,
+                _bytes(metadata),
+                _bytes(writes),
+                _bytes(plan),
+                _bytes(snapshot) if with_snapshot and snapshot is not None else None,
+            )
         except Exception as exc:
             raise StorageError(
-                f"checkpoint {row.id!r} of thread {row.thread_id!r} in {self.location} cannot be "
+                f"checkpoint {cid!r} of thread {thread_id!r} in {self.location} cannot be "
                 f"read: {exc}. If no key or newer cairn is missing, the row is damaged: restore "
                 f"the database from a backup, or delete the thread with "
-                f"delete_thread({row.thread_id!r})"
+                f"delete_thread({thread_id!r})"
             ) from exc
 
     # -- the contract ----------------------------------------------------------
@@ -306,7 +324,9 @@ class SqlSaver(SqlThreads):
         with self._read() as cur:
             cur.execute(self._sql(sql), params)
             rows = cur.fetchall()
-        return (self._decode(r) for r in rows)
+        # All rows' blobs decoded together; else one by one, naming a damaged row.
+        together = codec.decode_many(self.serde, rows) if rows and type(rows[0][6]) is bytes else None
+        return iter(together) if together is not None else (self._decode(r) for r in rows)
 
     def get_pending(self, thread_id: str, ns: str, checkpoint_id: str) -> list[PendingWrite]:
         with self._read() as cur:
