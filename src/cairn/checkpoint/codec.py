@@ -166,16 +166,19 @@ def encode(
     """Encode ``checkpoint``; ``parent`` is the parent row's (snapshot_bytes,
     log_bytes), or None for a root. Adds a snapshot when one is due."""
     at = (checkpoint.thread_id, checkpoint.ns, checkpoint.id)
+    sealed = serde.encrypted  # only an encrypting serializer reads the associated data
+    # goto is stored as a list (a tuple would be a typed extension); decode
+    # makes it a tuple again.
     raw_writes = _dumps_naming_the_key(
         serde,
-        [[w.task_id, w.name, w.update, w.goto] for w in checkpoint.writes],
+        [[w.task_id, w.name, w.update, list(w.goto)] for w in checkpoint.writes],
         _write_items(checkpoint.writes),
     )
-    writes = _pack_raw(serde, raw_writes, where(*at, "writes"))
+    writes = _pack_raw(serde, raw_writes, where(*at, "writes") if sealed else b"")
     plan = pack(
         serde,
         [[[t.id, t.name, t.arg, t.push] for t in checkpoint.tasks], dict(checkpoint.carry)],
-        where(*at, "plan"),
+        where(*at, "plan") if sealed else b"",
     )
     metadata = {k: v for k, v in checkpoint.metadata.items() if k not in ("source", "step")}
     if metadata.get("parents") == {}:
@@ -188,7 +191,7 @@ def encode(
         raw_snapshot = _dumps_naming_the_key(
             serde, dict(values), ((k, "in the state", v) for k, v in values.items())
         )
-        snapshot = _pack_raw(serde, raw_snapshot, where(*at, "snapshot"))
+        snapshot = _pack_raw(serde, raw_snapshot, where(*at, "snapshot") if sealed else b"")
         snapshot_bytes, log_bytes = len(raw_snapshot), 0
     return Row(
         thread_id=checkpoint.thread_id,
@@ -198,7 +201,7 @@ def encode(
         step=checkpoint.step,
         source=checkpoint.source,
         created_at=checkpoint.created_at,
-        metadata=pack(serde, metadata, where(*at, "metadata")),
+        metadata=pack(serde, metadata, where(*at, "metadata") if sealed else b""),
         writes=writes,
         plan=plan,
         snapshot=snapshot,
@@ -400,7 +403,7 @@ def encode_pending(serde: Serializer, at: tuple[str, str, str], write: PendingWr
     items: Iterable[tuple[str, str, Any]] = ()
     if isinstance(value, TaskWrite):
         items = _write_items([value])
-        value = [value.task_id, value.name, value.update, value.goto]
+        value = [value.task_id, value.name, value.update, list(value.goto)]
     raw = _dumps_naming_the_key(serde, value, items)
     return _pack_raw(serde, raw, where(*at, write.task_id, write.kind))
 

@@ -16,7 +16,7 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator, Union
+from typing import Any, Iterator, Sequence, Union
 
 from cairn.checkpoint.serde import Serializer
 from cairn.checkpoint.base import Lease, lease_lost
@@ -173,33 +173,54 @@ class SqliteSaver(SqlSaver):
 
     # -- storing -------------------------------------------------------------------
 
+    def _put_links(self, links: Sequence[Link], lease: Lease) -> bool:
+        if len(links) != 1 or links[0].clear or links[0].pending or not self._autocommits():
+            return super()._put_links(links, lease)
+        # A step's usual put is one INSERT, and in autocommit mode a writing
+        # statement is a transaction of its own that takes the write lock
+        # first, as BEGIN IMMEDIATE does: one call into SQLite.
+        with self._lock:
+            cur = self._guard(self._conn.cursor)
+            self._guard(lambda: cur.execute(*self._link_insert(links[0], lease)))
+            return cur.rowcount == 1 or self._still_held(cur, lease)
+
+    def _autocommits(self) -> bool:
+        return self._conn.isolation_level is None and not self._conn.in_transaction
+
     def _insert_link(self, cur: Cursor, link: Link, lease: Lease) -> bool:
-        # Writers take turns on the file (BEGIN IMMEDIATE), so checking the
-        # lease inside the INSERT fences as surely as renewing it would; the
-        # heartbeat renews it. A step's commit then writes only its own pages.
-        row = link.row
-        linked = row.parent_id is not None
-        cur.execute(
-            _INSERT_LINKED_LEASED if linked else _INSERT_LEASED,
-            (
-                *params(row),
-                lease.thread_id,
-                lease.owner,
-                *((row.thread_id, row.ns, row.parent_id) if linked else ()),
-            ),
-        )
+        cur.execute(*self._link_insert(link, lease))
         if cur.rowcount != 1:
-            cur.execute(
-                "SELECT 1 FROM cairn_leases WHERE thread_id = ? AND owner = ?",
-                (lease.thread_id, lease.owner),
-            )
-            if cur.fetchone() is None:
-                raise lease_lost(lease)
-            return False
+            return self._still_held(cur, lease)
+        row = link.row
         if link.clear:
             cur.execute(CLEAR_PENDING, (row.thread_id, row.ns, row.parent_id))
         self._insert_pending(cur, row.thread_id, row.ns, row.id, link.pending)
         return True
+
+    @staticmethod
+    def _link_insert(link: Link, lease: Lease) -> tuple[str, tuple[Any, ...]]:
+        """The INSERT of a link's row. Writers take turns on the file, so
+        checking the lease inside the INSERT fences as surely as renewing it
+        would (the heartbeat renews it); a step's commit then writes only its
+        own pages."""
+        row = link.row
+        if row.parent_id is None:
+            return _INSERT_LEASED, (*params(row), lease.thread_id, lease.owner)
+        return _INSERT_LINKED_LEASED, (
+            *params(row), lease.thread_id, lease.owner, row.thread_id, row.ns, row.parent_id
+        )
+
+    @staticmethod
+    def _still_held(cur: Cursor, lease: Lease) -> bool:
+        """After an INSERT that stored nothing: False (take the long way) if
+        the lease still holds, else raise."""
+        cur.execute(
+            "SELECT 1 FROM cairn_leases WHERE thread_id = ? AND owner = ?",
+            (lease.thread_id, lease.owner),
+        )
+        if cur.fetchone() is None:
+            raise lease_lost(lease)
+        return False
 
     # -- transactions ------------------------------------------------------------
 
