@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import select
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Iterator, Sequence, Union
 
 from cairn.checkpoint.postgres import schema
@@ -25,7 +25,7 @@ from cairn.checkpoint import codec
 from cairn.checkpoint.base import Lease, lease_lost
 from cairn.checkpoint.serde import Serializer
 from cairn.checkpoint.sql import Cursor, Link, SqlSaver
-from cairn.checkpoint.sql.tables import COLUMNS, params
+from cairn.checkpoint.sql.tables import COLUMNS, RELEASE_LEASE, RENEW_LEASE, TAKE_LEASE, params
 from cairn.errors import ConfigError, MissingDependencyError, StorageError
 
 try:
@@ -41,8 +41,7 @@ _LEASE_LOCK_WAIT = 2.0
 """Seconds a lease write waits for a row lock before the thread counts as busy."""
 
 _LEASE_SETTINGS = (
-    "SET LOCAL synchronous_commit TO OFF",
-    f"SET LOCAL lock_timeout = '{int(_LEASE_LOCK_WAIT * 1000)}ms'",
+    f"SET LOCAL synchronous_commit TO OFF; SET LOCAL lock_timeout = '{int(_LEASE_LOCK_WAIT * 1000)}ms'; "
 )
 
 Connectable = Union[str, "psycopg.Connection[Any]", "ConnectionPool[Any]"]
@@ -51,14 +50,11 @@ Connectable = Union[str, "psycopg.Connection[Any]", "ConnectionPool[Any]"]
 class _Cursor:
     """A psycopg cursor speaking the shared SQL's "?" placeholders."""
 
-    __slots__ = ("_cur", "_prepare", "_pipeline")
+    __slots__ = ("_cur", "_prepare")
 
-    def __init__(
-        self, cur: "psycopg.Cursor[Any]", prepare: bool | None, pipeline: "psycopg.Pipeline | None" = None
-    ) -> None:
+    def __init__(self, cur: "psycopg.Cursor[Any]", prepare: bool | None) -> None:
         self._cur = cur
         self._prepare = prepare
-        self._pipeline = pipeline
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._cur.execute(sql, params, prepare=self._prepare)
@@ -71,8 +67,6 @@ class _Cursor:
 
     @property
     def rowcount(self) -> int:
-        if self._pipeline is not None:
-            self._pipeline.sync()  # the count comes back with the results
         return self._cur.rowcount
 
 
@@ -200,59 +194,34 @@ class PostgresSaver(SqlSaver):
 
     @contextmanager
     def _write(self, durable: bool = True) -> Iterator[Cursor]:
+        # Lease writes (durable=False) have their own statements: _lease_write.
         with self._connection() as conn:
-            if durable:
-                with self._errors(conn), conn.transaction(), conn.cursor() as cur:
-                    yield _Cursor(cur, self._prepare)
-                return
-            # A lease write: no wait for the disk, and no endless wait for a
-            # lease row locked by a transaction that stalled. Pipelined: the
-            # statements go out together, and come back when a result is read.
-            with self._errors(conn), conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as cur:
-                for setting in _LEASE_SETTINGS:
-                    cur.execute(setting, prepare=False)
-                yield _Cursor(cur, self._prepare, pipeline)
+            with self._errors(conn), conn.transaction(), conn.cursor() as cur:
+                yield _Cursor(cur, self._prepare)
 
-    def _put_links(self, links: Sequence[Link], lease: Lease) -> bool:
-        # One statement a link: renew the lease, store the row if the lease
-        # held and the parent is there, clear the parent's pending writes, add
-        # the row's. One link is one statement in its own transaction; more
-        # go out together, pipelined, in one transaction: one round trip.
-        statements = [self._link_statement(link, lease) for link in links]
+    def _lease_write(self, sql: str, args: Sequence[Any]) -> tuple[int, list[Any]]:
+        """A lease statement (rows changed, rows returned), in one round trip
+        with the settings of a lease write: no wait for the disk (a lease lost
+        in a power cut only frees the thread), and no endless wait for a lease
+        row locked by a transaction that stalled. The statements go as one
+        simple query (parameters bound by psycopg), which the server runs as
+        one transaction."""
         with self._connection() as conn, self._errors(conn):
-            if len(statements) == 1 and conn.autocommit:
-                with conn.cursor() as cur:
-                    found = [cur.execute(*statements[0], prepare=self._prepare).fetchone()]
-            else:
-                cursors = [conn.cursor() for _ in statements]
-                with conn.pipeline(), conn.transaction():
-                    for cur, (sql, args) in zip(cursors, statements):
-                        cur.execute(sql, args, prepare=self._prepare)
-                found = [cur.fetchone() for cur in cursors]
-                for cur in cursors:
-                    cur.close()
-        results = [row or (False, False) for row in found]
-        if not all(leased for leased, _ in results):
-            raise lease_lost(lease)
-        # A later link's parent is the one before it: if one was not stored,
-        # none after it was either.
-        return all(stored for _, stored in results)
-
-    def _link_statement(self, link: Link, lease: Lease) -> tuple[str, list[Any]]:
-        row, pending = link.row, link.pending
-        args: list[Any] = [lease.ttl, lease.thread_id, lease.owner, *params(row)]
-        if row.parent_id is not None:
-            args += (row.thread_id, row.ns, row.parent_id)
-        if link.clear:
-            args += (row.thread_id, row.ns, row.parent_id)
-        at = (row.thread_id, row.ns, row.id)
-        for w in pending:
-            args += (*at, w.task_id, w.kind, codec.encode_pending(self.serde, at, w))
-        return _linked_sql(self.now, row.parent_id is not None, link.clear, len(pending)), args
+            with psycopg.ClientCursor(conn) as cur:
+                with nullcontext() if conn.autocommit else conn.transaction():
+                    cur.execute(_LEASE_SETTINGS + sql, args)
+                    for _ in range(_LEASE_SETTINGS.count(";")):
+                        cur.nextset()
+                    return cur.rowcount, cur.fetchall() if cur.description else []
 
     def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
         try:
-            return super().acquire(lease, replacing)
+            _, found = self._lease_write(
+                f"WITH taken AS ({self._sql(TAKE_LEASE)} RETURNING owner) "
+                "SELECT owner FROM taken UNION ALL SELECT owner FROM cairn_leases "
+                "WHERE thread_id = %s AND NOT EXISTS (SELECT 1 FROM taken)",
+                (lease.thread_id, lease.owner, lease.ttl, replacing or "", lease.thread_id),
+            )
         except StorageError as exc:
             if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
                 return (
@@ -260,6 +229,45 @@ class PostgresSaver(SqlSaver):
                     f"stayed locked for {_LEASE_LOCK_WAIT:g} s)"
                 )
             raise
+        if not found:  # taken by a run that committed while this statement ran
+            return "a run that took the thread at the same moment"
+        holder = str(found[0][0])
+        return None if holder == lease.owner else holder
+
+    def renew(self, lease: Lease) -> bool:
+        changed, _ = self._lease_write(self._sql(RENEW_LEASE), (lease.ttl, lease.thread_id, lease.owner))
+        return changed == 1
+
+    def release(self, lease: Lease) -> None:
+        self._tips.forget(lease)
+        self._lease_write(self._sql(RELEASE_LEASE), (lease.thread_id, lease.owner))
+
+    def _put_links(self, links: Sequence[Link], lease: Lease) -> bool:
+        # One statement, one round trip, one transaction: renew the lease,
+        # store the rows if it held and the first row's parent is there (each
+        # further row after the one before it), clear the first parent's
+        # pending writes, add the last row's.
+        first, last = links[0].row, links[-1].row
+        args: list[Any] = [lease.ttl, lease.thread_id, lease.owner]
+        for index, link in enumerate(links):
+            args += params(link.row)
+            if index == 0 and first.parent_id is not None:
+                args += (first.thread_id, first.ns, first.parent_id)
+        if links[0].clear:
+            args += (first.thread_id, first.ns, first.parent_id)
+        at = (last.thread_id, last.ns, last.id)
+        for w in links[-1].pending:
+            args += (*at, w.task_id, w.kind, codec.encode_pending(self.serde, at, w))
+        sql = _links_sql(
+            self.now, len(links), first.parent_id is not None, links[0].clear, len(links[-1].pending)
+        )
+        with self._connection() as conn, self._errors(conn), conn.cursor() as cur:
+            with nullcontext() if conn.autocommit else conn.transaction():
+                found = cur.execute(sql, args, prepare=self._prepare).fetchone()
+        leased, stored = found or (False, False)
+        if not leased:
+            raise lease_lost(lease)
+        return bool(stored)
 
     @contextmanager
     def _read(self) -> Iterator[Cursor]:
@@ -298,31 +306,40 @@ class PostgresSaver(SqlSaver):
 
 
 @functools.lru_cache(maxsize=64)
-def _linked_sql(now: str, linked: bool, clear: bool, pending: int) -> str:
-    """The statement of one link of ``PostgresSaver._put_links``."""
-    parent = (
-        " AND EXISTS (SELECT 1 FROM cairn_checkpoints WHERE thread_id = %s AND ns = %s AND id = %s)"
-        if linked
-        else ""
-    )
+def _links_sql(now: str, count: int, linked: bool, clear: bool, pending: int) -> str:
+    """The statement of ``PostgresSaver._put_links``: ``count`` rows, the first
+    after a stored parent when ``linked``."""
+    values = ", ".join(["%s"] * 12)
     parts = [
         f"WITH lease AS (UPDATE cairn_leases SET expires_at = {now} + %s "
-        "WHERE thread_id = %s AND owner = %s RETURNING 1), "
-        f"saved AS (INSERT INTO cairn_checkpoints ({COLUMNS}) SELECT {', '.join(['%s'] * 12)} "
-        f"WHERE EXISTS (SELECT 1 FROM lease){parent} "
-        "ON CONFLICT (thread_id, ns, id) DO NOTHING RETURNING 1)"
+        "WHERE thread_id = %s AND owner = %s RETURNING 1)"
     ]
+    for index in range(count):
+        if index == 0:
+            condition = "EXISTS (SELECT 1 FROM lease)" + (
+                " AND EXISTS (SELECT 1 FROM cairn_checkpoints "
+                "WHERE thread_id = %s AND ns = %s AND id = %s)"
+                if linked
+                else ""
+            )
+        else:
+            condition = f"EXISTS (SELECT 1 FROM saved{index - 1})"
+        parts.append(
+            f", saved{index} AS (INSERT INTO cairn_checkpoints ({COLUMNS}) SELECT {values} "
+            f"WHERE {condition} ON CONFLICT (thread_id, ns, id) DO NOTHING RETURNING 1)"
+        )
+    done = f"EXISTS (SELECT 1 FROM saved{count - 1})"
     if clear:
         parts.append(
             ", cleared AS (DELETE FROM cairn_pending WHERE thread_id = %s AND ns = %s "
-            "AND checkpoint_id = %s AND EXISTS (SELECT 1 FROM saved))"
+            f"AND checkpoint_id = %s AND {done})"
         )
     if pending:
         rows = ", ".join(["(%s, %s, %s, %s, %s, %s::bytea)"] * pending)
         parts.append(
             ", added AS (INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
-            f"SELECT * FROM (VALUES {rows}) AS v WHERE EXISTS (SELECT 1 FROM saved) "
+            f"SELECT * FROM (VALUES {rows}) AS v WHERE {done} "
             "ON CONFLICT (thread_id, ns, checkpoint_id, task_id, kind) DO UPDATE SET value = excluded.value)"
         )
-    parts.append(" SELECT EXISTS (SELECT 1 FROM lease), EXISTS (SELECT 1 FROM saved)")
+    parts.append(f" SELECT EXISTS (SELECT 1 FROM lease), {done}")
     return "".join(parts)

@@ -18,7 +18,10 @@ from cairn.checkpoint.sql.tables import (
     INSERT_LINKED,
     INSERT_PENDING,
     NO_SNAPSHOT,
+    RELEASE_LEASE,
+    RENEW_LEASE,
     SCHEMA_VERSION,
+    TAKE_LEASE,
     Cursor,
     params,
     upgrade,
@@ -222,20 +225,9 @@ class SqlSaver(SqlThreads):
 
     def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
         with self._write(durable=False) as cur:
-            # Taken when free, expired, already ours or held by a dead owner;
-            # a live hold of another owner is left as it is.
             cur.execute(
-                self._sql(
-                    "INSERT INTO cairn_leases (thread_id, owner, expires_at) "
-                    f"VALUES (?, ?, {self.now} + ?) ON CONFLICT (thread_id) DO UPDATE "
-                    "SET owner = excluded.owner, expires_at = excluded.expires_at "
-                    "WHERE cairn_leases.owner = excluded.owner OR cairn_leases.owner = ? "
-                    f"OR cairn_leases.expires_at < {self.now} RETURNING owner"
-                ),
-                (lease.thread_id, lease.owner, lease.ttl, replacing or ""),
+                self._sql(TAKE_LEASE), (lease.thread_id, lease.owner, lease.ttl, replacing or "")
             )
-            if cur.fetchone() is not None:
-                return None
             cur.execute(
                 self._sql("SELECT owner FROM cairn_leases WHERE thread_id = ?"), (lease.thread_id,)
             )
@@ -249,19 +241,10 @@ class SqlSaver(SqlThreads):
     def release(self, lease: Lease) -> None:
         self._tips.forget(lease)
         with self._write(durable=False) as cur:
-            cur.execute(
-                self._sql("DELETE FROM cairn_leases WHERE thread_id = ? AND owner = ?"),
-                (lease.thread_id, lease.owner),
-            )
+            cur.execute(self._sql(RELEASE_LEASE), (lease.thread_id, lease.owner))
 
     def _renewed(self, cur: Cursor, lease: Lease) -> bool:
-        cur.execute(
-            self._sql(
-                f"UPDATE cairn_leases SET expires_at = {self.now} + ? "
-                "WHERE thread_id = ? AND owner = ?"
-            ),
-            (lease.ttl, lease.thread_id, lease.owner),
-        )
+        cur.execute(self._sql(RENEW_LEASE), (lease.ttl, lease.thread_id, lease.owner))
         return bool(cur.rowcount == 1)
 
     def _check(self, cur: Cursor, lease: Lease | None) -> None:

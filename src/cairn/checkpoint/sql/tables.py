@@ -37,6 +37,19 @@ INSERT_PENDING = (
     "DO UPDATE SET value = excluded.value"
 )
 
+TAKE_LEASE = (
+    "INSERT INTO cairn_leases (thread_id, owner, expires_at) "
+    "VALUES (?, ?, {now} + ?) ON CONFLICT (thread_id) DO UPDATE "
+    "SET owner = excluded.owner, expires_at = excluded.expires_at "
+    "WHERE cairn_leases.owner = excluded.owner OR cairn_leases.owner = ? "
+    "OR cairn_leases.expires_at < {now}"
+)
+"""Take a thread when free, expired, already ours or held by a dead owner
+(parameters: thread, owner, ttl, the dead owner replaced); ``{now}``: the
+database's clock."""
+RENEW_LEASE = "UPDATE cairn_leases SET expires_at = {now} + ? WHERE thread_id = ? AND owner = ?"
+RELEASE_LEASE = "DELETE FROM cairn_leases WHERE thread_id = ? AND owner = ?"
+
 
 def upgrade(
     cur: "Cursor", version: int, migrations: Mapping[int, Sequence[str]], location: str

@@ -24,8 +24,8 @@ from cairn.checkpoint.serde import Serializer, default_serializer
 from cairn.checkpoint.sql.tables import COLUMNS, Cursor, params
 from cairn.errors import ConfigError, StorageError
 
-_CONVERTED: dict[str, str] = {}
-"""Statements with "?" placeholders in the backend's style, once each."""
+_CONVERTED: dict[tuple[str, str, str], str] = {}
+"""Statements in each backend's dialect, converted once each."""
 
 
 class SqlThreads(BaseCheckpointSaver):
@@ -59,11 +59,14 @@ class SqlThreads(BaseCheckpointSaver):
         """Called after rows were deleted; a backend may reclaim space here."""
 
     def _sql(self, sql: str) -> str:
-        if self.placeholder == "?":
-            return sql
-        converted = _CONVERTED.get(sql)
+        """``sql`` in the backend's dialect: its placeholders, its clock for ``{now}``."""
+        key = (self.placeholder, self.now, sql)
+        converted = _CONVERTED.get(key)
         if converted is None:
-            converted = _CONVERTED[sql] = sql.replace("?", self.placeholder)
+            converted = sql.replace("{now}", self.now)
+            if self.placeholder != "?":
+                converted = converted.replace("?", self.placeholder)
+            _CONVERTED[key] = converted
         return converted
 
     # -- decoding ------------------------------------------------------------
