@@ -137,7 +137,7 @@ def _write_items(writes: Iterable[TaskWrite]) -> Iterable[tuple[str, str, Any]]:
             yield key, f"written by {write.name!r}", item
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Row:
     """A checkpoint as stored: plain columns plus encoded blobs."""
 

@@ -31,11 +31,9 @@ def new_checkpoint_id() -> str:
         if stamp <= _last:
             stamp = _last + 1
         _last = stamp
-    millis, rand = stamp >> 12, _random.getrandbits(62)
-    return (
-        f"{millis >> 16:08x}-{millis & 0xFFFF:04x}-7{stamp & 0xFFF:03x}-"
-        f"{0x8000 | (rand >> 48):04x}-{rand & 0xFFFF_FFFF_FFFF:012x}"
-    )
+    # 60 bits of time, then the variant bits (10) and 62 random bits.
+    h = f"{stamp:015x}{_random.getrandbits(62) | 1 << 63:016x}"
+    return f"{h[:8]}-{h[8:12]}-7{h[12:15]}-{h[15:19]}-{h[19:]}"
 
 
 def _text(value: int) -> str:

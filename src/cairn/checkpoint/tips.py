@@ -48,6 +48,11 @@ class Tips:
 
     def stored(self, lease: Lease, row: Row, pending: bool) -> None:
         """``row`` was stored under ``lease`` (with pending writes when ``pending``)."""
+        entry = self._threads.get(row.thread_id)
+        tip = entry[1].get(row.ns) if entry is not None and entry[0] == lease.owner else None
+        if tip is not None:  # the run's next checkpoint there: only its run writes it
+            tip.id, tip.counters, tip.pending = row.id, (row.snapshot_bytes, row.log_bytes), pending
+            return
         tip = Tip(row.id, (row.snapshot_bytes, row.log_bytes), pending)
         with self._lock:
             entry = self._threads.get(row.thread_id)

@@ -68,6 +68,11 @@ class GraphSpec:
     joins_by_source: Mapping[str, tuple[str, ...]]
     order: Mapping[str, int]
     """Each node's position in the order nodes were added (tasks are listed so)."""
+    plain_routes: dict[tuple[Any, ...], tuple[str, ...] | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """The runtime's memo: a task's routes (when all are node names) -> the
+    nodes they start, or None when a deferred node is among them."""
 
 
 def _literal_names(annotation: Any) -> tuple[str, ...] | None:

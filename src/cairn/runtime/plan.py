@@ -23,16 +23,17 @@ def plan_next(
     checkpoint_id: str,
 ) -> tuple[tuple[TaskRecord, ...], dict[str, Any]]:
     """The tasks of the next step and the progress to carry past it."""
-    if not carry and len(writes) == 1:
-        # The common step: one task that routed along plain edges, no join
-        # or deferred node involved.
-        write = writes[0]
-        if write.name not in spec.joins_by_source:
-            names = [r for r in write.goto if r.__class__ is str and r != END]
-            if len(names) == len(write.goto) and not any(spec.nodes[n].defer for n in names):
-                if len(names) > 1:
-                    names = sorted(set(names), key=spec.order.__getitem__)
-                return tuple(TaskRecord(task_id(checkpoint_id, n, i), n) for i, n in enumerate(names)), {}
+    if not carry and len(writes) == 1 and writes[0].name not in spec.joins_by_source:
+        # The common step: one task that routed to node names, no join or
+        # deferred node involved. Its routes are looked up once per graph.
+        goto = writes[0].goto
+        names = None
+        if goto.__class__ is tuple and all(r.__class__ is str for r in goto):  # no sends
+            names = spec.plain_routes.get(goto, _UNSEEN)
+            if names is _UNSEEN:
+                names = _plain(spec, goto)
+        if names is not None:
+            return tuple(TaskRecord(task_id(checkpoint_id, n, i), n) for i, n in enumerate(names)), {}
     triggered: set[str] = set()
     sends: list[tuple[str, Any]] = []
     waiting = {target: set(seen) for target, seen in carry.get("waiting", {}).items()}
@@ -64,3 +65,15 @@ def plan_next(
     if held:
         next_carry["deferred"] = sorted(held)
     return tuple(tasks), next_carry
+
+
+_UNSEEN: Any = object()
+
+
+def _plain(spec: GraphSpec, goto: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The nodes that routes made of node names start, in the graph's order
+    (None when a deferred node is among them); remembered per graph."""
+    names = sorted({r for r in goto if r != END}, key=spec.order.__getitem__)
+    found = None if any(spec.nodes[n].defer for n in names) else tuple(names)
+    spec.plain_routes[goto] = found
+    return found

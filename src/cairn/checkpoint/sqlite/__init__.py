@@ -180,8 +180,11 @@ class SqliteSaver(SqlSaver):
         # statement is a transaction of its own that takes the write lock
         # first, as BEGIN IMMEDIATE does: one call into SQLite.
         with self._lock:
-            cur = self._guard(self._conn.cursor)
-            self._guard(lambda: cur.execute(*self._link_insert(links[0], lease)))
+            try:
+                cur = self._conn.cursor()
+                cur.execute(*self._link_insert(links[0], lease))
+            except sqlite3.Error as exc:
+                raise self._storage_error(exc) from exc
             return cur.rowcount == 1 or self._still_held(cur, lease)
 
     def _autocommits(self) -> bool:
@@ -253,22 +256,28 @@ class SqliteSaver(SqlSaver):
     def _guard(self, action: Any) -> Any:
         try:
             return action()
-        except sqlite3.ProgrammingError as exc:
+        except sqlite3.Error as exc:
+            raise self._storage_error(exc) from exc
+
+    def _storage_error(self, exc: sqlite3.Error) -> Exception:
+        """What a user is told of an error of the connection (other errors as they are)."""
+        if isinstance(exc, sqlite3.ProgrammingError):
             if "closed" in str(exc):
-                raise StorageError(
+                return StorageError(
                     f"{self.location}: the saver was closed; open a new SqliteSaver to use it again"
-                ) from exc
-            raise StorageError(
+                )
+            return StorageError(
                 f"{self.location}: {exc}; open the connection with "
                 "sqlite3.connect(path, check_same_thread=False) to share it between threads"
-            ) from exc
-        except sqlite3.OperationalError as exc:
+            )
+        if isinstance(exc, sqlite3.OperationalError):
             if "locked" in str(exc) or "busy" in str(exc):
-                raise StorageError(
+                return StorageError(
                     f"{self.location} stayed locked by another writer past the busy timeout; "
                     "retry, or raise busy_timeout"
-                ) from exc
-            raise StorageError(f"{self.location}: {exc}") from exc
+                )
+            return StorageError(f"{self.location}: {exc}")
+        return exc
 
     def _after_delete(self) -> None:
         with self._lock:
