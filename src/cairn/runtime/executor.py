@@ -62,6 +62,36 @@ def _scratchpad(task: TaskRecord, answers: Mapping[str, list[Any]], write: Write
     interrupts.current.set(pad)
 
 
+def _run_here(
+    runner: TaskRunner,
+    task: TaskRecord,
+    state: Mapping[str, Any],
+    config: Mapping[str, Any],
+    answers: Mapping[str, list[Any]],
+    write: Writer | None,
+) -> TaskResult:
+    """Run one task on this thread, in a copy of its context."""
+    try:
+        return TaskResult(
+            task,
+            outcome=contextvars.copy_context().run(_task, runner, task, state, config, answers, write),
+        )
+    except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
+        return TaskResult(task, error=exc)
+
+
+def _task(
+    runner: TaskRunner,
+    task: TaskRecord,
+    state: Mapping[str, Any],
+    config: Mapping[str, Any],
+    answers: Mapping[str, list[Any]],
+    write: Writer | None,
+) -> Outcome:
+    _scratchpad(task, answers, write)
+    return runner.run(task, state, config)
+
+
 def run_step(
     runner: TaskRunner,
     tasks: Sequence[TaskRecord],
@@ -83,11 +113,7 @@ def run_step(
 
     if len(tasks) == 1 or getattr(_local, "worker", False):
         # One task (or a graph nested in a pool worker): no thread hand-off.
-        results = []
-        for task in tasks:
-            ctx = contextvars.copy_context()
-            results.append(_capture(lambda: ctx.run(job(task)), task))
-        return results, None
+        return [_run_here(runner, t, state, config, answers, write) for t in tasks], None
 
     pool = _shared_pool()
     futures: list[Future[TaskResult]] = [

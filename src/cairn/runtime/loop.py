@@ -423,10 +423,13 @@ class Run:
             if self.events is not None:
                 self.events.paused(self._paused_values, self.interrupts)
             return None  # interrupted: the run pauses here
-        writes = ordered_writes(
-            checkpoint.tasks, {**cursor.reuse, **{tid: o.write for tid, o in done.items()}}
-        )
         only = results[0].outcome if len(results) == 1 and not cursor.reuse else None
+        if only is not None and len(checkpoint.tasks) == 1:
+            writes = [only.write]
+        else:
+            writes = ordered_writes(
+                checkpoint.tasks, {**cursor.reuse, **{tid: o.write for tid, o in done.items()}}
+            )
         if only is not None and only.fresh is not None:
             values = only.fresh
         else:
