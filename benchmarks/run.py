@@ -215,8 +215,10 @@ def database_url(base: str, name: str) -> str:
 
 def fresh_databases(base: str, names: list[str]) -> tuple[dict[str, str], str]:
     """Drops and creates each database; their URLs, or ({}, why the server is unusable)."""
-    import psycopg
-
+    try:
+        import psycopg
+    except ImportError:
+        return {}, "psycopg is not installed here: pip install -e '.[postgres]' (or '.[dev]')"
     try:
         with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
             for name in names:
