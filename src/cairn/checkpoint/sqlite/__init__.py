@@ -21,7 +21,14 @@ from typing import Any, Iterator, Sequence, Union
 from cairn.checkpoint.serde import Serializer
 from cairn.checkpoint.base import Lease, lease_lost
 from cairn.checkpoint.sql import SCHEMA_VERSION, Cursor, Link, SqlSaver, upgrade
-from cairn.checkpoint.sql.tables import CLEAR_PENDING, COLUMNS, params
+from cairn.checkpoint.sql.tables import (
+    CLEAR_PENDING,
+    COLUMNS,
+    RELEASE_LEASE,
+    RENEW_LEASE,
+    TAKE_LEASE,
+    params,
+)
 from cairn.errors import ConfigError, StorageError
 
 __all__ = ["SqliteSaver"]
@@ -224,6 +231,56 @@ class SqliteSaver(SqlSaver):
         if cur.fetchone() is None:
             raise lease_lost(lease)
         return False
+
+    # -- leases ----------------------------------------------------------------------
+    # Each lease write is one statement: in autocommit mode, one call into SQLite.
+
+    def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
+        for _ in range(2):
+            _, taken = self._lease_write(
+                self._sql(TAKE_LEASE) + " RETURNING owner",
+                (lease.thread_id, lease.owner, lease.ttl, replacing or ""),
+            )
+            if taken:
+                return None
+            with self._read() as cur:
+                cur.execute("SELECT owner FROM cairn_leases WHERE thread_id = ?", (lease.thread_id,))
+                found = cur.fetchone()
+            if found is not None:
+                holder = str(found[0])
+                return None if holder == lease.owner else holder
+            # Released between the two statements: try again.
+        return "a run that held the thread a moment ago"
+
+    def renew(self, lease: Lease) -> bool:
+        changed, _ = self._lease_write(self._sql(RENEW_LEASE), (lease.ttl, lease.thread_id, lease.owner))
+        return changed == 1
+
+    def release(self, lease: Lease) -> None:
+        self._tips.forget(lease)
+        self._lease_write(RELEASE_LEASE, (lease.thread_id, lease.owner))
+
+    def _lease_write(self, sql: str, args: Sequence[Any]) -> tuple[int, list[Any]]:
+        """One lease statement (rows changed, rows returned), committed without
+        waiting for the disk: in WAL mode a NORMAL commit skips the fsync, and
+        the next durable commit's fsync covers it."""
+        if not self._autocommits():
+            with self._write(durable=False) as cur:
+                cur.execute(sql, args)
+                return cur.rowcount, cur.fetchall()
+        with self._lock:
+            try:
+                cur = self._conn.cursor()
+                if self._synchronous != "NORMAL":
+                    cur.execute("PRAGMA synchronous = NORMAL")
+                try:
+                    rows = cur.execute(sql, args).fetchall()
+                    return cur.rowcount, rows
+                finally:
+                    if self._synchronous != "NORMAL":
+                        cur.execute(f"PRAGMA synchronous = {self._synchronous}")
+            except sqlite3.Error as exc:
+                raise self._storage_error(exc) from exc
 
     # -- transactions ------------------------------------------------------------
 
