@@ -306,8 +306,9 @@ class BaseCheckpointSaver(ABC):
         ignored. A checkpoint whose parent is not stored starts a new chain
         (with a snapshot). An id that is already stored raises StorageError.
 
-        With ``lease``, stores only if its owner still holds the thread, and
-        renews the hold; otherwise raises ThreadBusyError and stores nothing."""
+        With ``lease``, stores only if its owner still holds the thread (a
+        check no takeover can slip past; the saver may also renew the hold);
+        otherwise raises ThreadBusyError and stores nothing."""
 
     def put_many(self, items: Sequence[PutItem], lease: Lease | None = None) -> None:
         """``put`` each (checkpoint, values, pending) of ``items`` in order,

@@ -1,9 +1,9 @@
 """One writer per thread: a run holds its thread while it runs.
 
-A run takes a lease on its thread before it reads the head, renews it with
-every checkpoint it stores (the saver checks and renews in the same
-transaction) and, while a step is slow, from a background heartbeat; it lets
-go when it returns. A second run on a busy thread waits up to the saver's
+A run takes a lease on its thread before it reads the head; every
+checkpoint it stores is stored only if the lease still holds (the saver
+checks in the same statement), a background heartbeat renews it every third
+of its ttl, and the run lets go when it returns. A second run on a busy thread waits up to the saver's
 ``wait_for_thread`` and then raises ThreadBusyError. A writer that died
 holds the thread until its lease expires (the saver's ``lease_ttl``), unless
 it ran on this very machine (same boot, same process namespace) and its
@@ -76,15 +76,19 @@ class _Heartbeat:
         self._wake = threading.Condition()
         self._held: dict[int, tuple[BaseCheckpointSaver, Lease, float]] = {}
         self._thread: threading.Thread | None = None
+        self._wakes_at: float | None = None
+        """When the thread wakes next on its own (None: only when woken)."""
 
     def add(self, saver: BaseCheckpointSaver, lease: Lease) -> int:
         with self._wake:
             key = id(lease)
-            self._held[key] = (saver, lease, time.monotonic() + lease.ttl / 3)
+            due = time.monotonic() + lease.ttl / 3
+            self._held[key] = (saver, lease, due)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._beat, name="cairn-leases", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if self._wakes_at is None or due < self._wakes_at:
+                self._wake.notify()  # else it wakes in time anyway: no thread switch per run
             return key
 
     def remove(self, key: int) -> None:
@@ -98,20 +102,22 @@ class _Heartbeat:
                 due = [(k, s, lease) for k, (s, lease, at) in self._held.items() if at <= now]
                 for key, saver, lease in due:
                     self._held[key] = (saver, lease, now + lease.ttl / 3)
-                upcoming = [at for _, _, at in self._held.values()]
             for _, saver, lease in due:
                 try:
                     # Only ever extends a hold: a run whose thread was taken
                     # over stays refused, even once the thread is free again.
                     saver.renew(lease)
                 except Exception:
-                    # The store is unreachable for now; the next write either
-                    # renews the lease or finds it lost and says so.
+                    # The store is unreachable for now: the next beat tries
+                    # again, and a write finds the lease lost if it was taken.
                     pass
             with self._wake:
                 if not due:
-                    timeout = max(0.0, min(upcoming) - time.monotonic()) if upcoming else None
+                    upcoming = [at for _, _, at in self._held.values()]
+                    self._wakes_at = min(upcoming) if upcoming else None
+                    timeout = None if self._wakes_at is None else max(0.0, self._wakes_at - time.monotonic())
                     self._wake.wait(timeout)
+                    self._wakes_at = None
 
 
 _heartbeat = _Heartbeat()
