@@ -716,6 +716,32 @@ def test_a_slow_node_keeps_its_thread_past_the_lease_ttl(store: Store) -> None:
     ]
 
 
+def test_a_short_lease_taken_while_a_long_one_is_held_is_still_renewed_in_time(
+    store: Store,
+) -> None:
+    # The heartbeat sleeps until the earliest renewal it knows of; a run whose
+    # lease is due sooner must wake it, or its hold would lapse.
+    long_gate = Gate("long")
+    long_graph = build_graph(store.open(lease_ttl=30), long_gate)
+    short_gate = Gate("short")
+    short_graph = build_graph(store.open(lease_ttl=0.6), short_gate)
+    long_run = Background(lambda: long_graph.invoke({"log": ["L"]}, thread("long")))
+    try:
+        long_gate.wait_entered(long_run)  # the heartbeat now sleeps ~10 s
+        short_run = Background(lambda: short_graph.invoke({"log": ["S"]}, thread("short")))
+        try:
+            short_gate.wait_entered(short_run)
+            time.sleep(1.5)  # past the short ttl
+            with pytest.raises(ThreadBusyError, match="thread 'short' is busy"):
+                short_graph.invoke({"log": ["B"]}, thread("short"))
+        finally:
+            short_gate.open()
+        assert short_run.join() == {"log": run_values("S")}
+    finally:
+        long_gate.open()
+    assert long_run.join() == {"log": run_values("L")}
+
+
 # --- 8. async runs ------------------------------------------------------------------------
 
 
