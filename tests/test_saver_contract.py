@@ -83,6 +83,15 @@ def reopen(saver: BaseCheckpointSaver) -> BaseCheckpointSaver:
     pytest.skip(f"{type(saver).__name__} keeps its checkpoints in one process only")
 
 
+def leased(saver: Any, thread_id: str, owner: str = "run") -> Recorder:
+    """A recorder putting under a lease it holds, as a run does."""
+    from cairn.checkpoint.base import Lease
+
+    lease = Lease(thread_id, owner, 30.0)
+    assert saver.acquire(lease) is None
+    return Recorder(saver, thread_id, lease=lease)
+
+
 # --- put and get ----------------------------------------------------------------------
 
 
@@ -898,12 +907,17 @@ def test_eight_writers_at_once_leave_every_chain_whole(saver: Any, apart: str) -
 # --- several savers on one store ------------------------------------------------------
 
 
-def test_a_put_after_another_saver_deleted_its_parent_still_reads_back(saver: Any) -> None:
+@pytest.mark.parametrize("under_lease", [False, True], ids=["plain", "leased"])
+def test_a_put_after_another_saver_deleted_its_parent_still_reads_back(
+    saver: Any, under_lease: bool
+) -> None:
+    # Under a lease the saver knows the parent it stored last; it must still
+    # notice that another process deleted it.
     other = reopen(saver)
     try:
-        rec = Recorder(saver, "t")
+        rec = leased(saver, "t") if under_lease else Recorder(saver, "t")
         rec.step({"log": [os.urandom(2000)]}, parent=None)
-        rec.run(1, size=16)
+        rec.run(3, size=16)
         other.delete_thread("t")
         child = rec.step({"log": [b"after delete"]})
         chain = saver.get_chain("t", "", child.id)
@@ -938,15 +952,6 @@ def test_a_lease_is_taken_renewed_fenced_and_released(saver: Any) -> None:
     with pytest.raises(ThreadBusyError):  # the old holder's writes are refused now
         saver.put_pending("t", "", root.id, [error("x", "boom")], lease=mine)
     assert [c.id for c in saver.list_checkpoints("t", "")] == [root.id]
-
-
-def leased(saver: Any, thread_id: str, owner: str = "run") -> Recorder:
-    """A recorder putting under a lease it holds, as a run does."""
-    from cairn.checkpoint.base import Lease
-
-    lease = Lease(thread_id, owner, 30.0)
-    assert saver.acquire(lease) is None
-    return Recorder(saver, thread_id, lease=lease)
 
 
 def snapshot_steps(saver: Any, thread_id: str) -> list[int]:
@@ -984,23 +989,6 @@ def test_a_put_under_a_lease_clears_the_pending_writes_of_its_parent(saver: Any)
     rec.step({"log": [b"d"]})
     assert saver.get_pending("t", "", third.id) == []
     assert saver.stats().pending_writes == 0
-
-
-def test_a_put_under_a_lease_after_another_saver_deleted_its_parent_still_reads_back(
-    saver: Any,
-) -> None:
-    other = reopen(saver)
-    try:
-        rec = leased(saver, "t")
-        rec.step({"log": [os.urandom(2000)]}, parent=None)
-        rec.run(3, size=16)
-        other.delete_thread("t")
-        child = rec.step({"log": [b"after delete"]})
-        chain = saver.get_chain("t", "", child.id)
-        assert_whole(chain, child.id)
-        assert fold(chain) == rec.values[child.id]
-    finally:
-        getattr(other, "close", lambda: None)()
 
 
 def test_put_many_stores_a_checkpoint_and_its_child_as_puts_would(saver: Any) -> None:

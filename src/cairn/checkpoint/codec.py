@@ -166,7 +166,8 @@ def encode(
     """Encode ``checkpoint``; ``parent`` is the parent row's (snapshot_bytes,
     log_bytes), or None for a root. Adds a snapshot when one is due."""
     at = (checkpoint.thread_id, checkpoint.ns, checkpoint.id)
-    sealed = serde.encrypted  # only an encrypting serializer reads the associated data
+    # A serializer that does not seal (encrypt) never reads the associated data.
+    sealed = type(serde).seal is not Serializer.seal
     # goto is stored as a list (a tuple would be a typed extension); decode
     # makes it a tuple again.
     raw_writes = _dumps_naming_the_key(

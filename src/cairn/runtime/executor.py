@@ -55,11 +55,13 @@ def _capture(fn: Callable[[], Outcome], task: TaskRecord) -> TaskResult:
 Writer = Callable[[Any], None]
 
 
-def _scratchpad(task: TaskRecord, answers: Mapping[str, list[Any]], write: Writer | None) -> None:
+def _scratchpad(
+    task: TaskRecord, answers: Mapping[str, list[Any]], write: Writer | None
+) -> interrupts.Scratchpad:
     pad = interrupts.Scratchpad(task.id, list(answers.get(task.id, ())))
     if write is not None:
         pad.write = write
-    interrupts.current.set(pad)
+    return pad
 
 
 def _run_here(
@@ -71,25 +73,17 @@ def _run_here(
     write: Writer | None,
 ) -> TaskResult:
     """Run one task on this thread, in a copy of its context."""
+    pad = _scratchpad(task, answers, write)
     try:
-        return TaskResult(
-            task,
-            outcome=contextvars.copy_context().run(_task, runner, task, state, config, answers, write),
-        )
+        outcome = contextvars.copy_context().run(_in_context, pad, runner.run, task, state, config)
+        return TaskResult(task, outcome=outcome)
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         return TaskResult(task, error=exc)
 
 
-def _task(
-    runner: TaskRunner,
-    task: TaskRecord,
-    state: Mapping[str, Any],
-    config: Mapping[str, Any],
-    answers: Mapping[str, list[Any]],
-    write: Writer | None,
-) -> Outcome:
-    _scratchpad(task, answers, write)
-    return runner.run(task, state, config)
+def _in_context(pad: interrupts.Scratchpad, run: Callable[..., Outcome], *args: Any) -> Outcome:
+    interrupts.current.set(pad)
+    return run(*args)
 
 
 def run_step(
@@ -106,7 +100,7 @@ def run_step(
 
     def job(task: TaskRecord) -> Callable[[], Outcome]:
         def run() -> Outcome:
-            _scratchpad(task, answers, write)
+            interrupts.current.set(_scratchpad(task, answers, write))
             return runner.run(task, state, config)
 
         return run
@@ -149,7 +143,7 @@ async def arun_step(
     loop (sync nodes in worker threads)."""
 
     async def one(task: TaskRecord) -> TaskResult:
-        _scratchpad(task, answers, write)
+        interrupts.current.set(_scratchpad(task, answers, write))
         try:
             return TaskResult(task, outcome=await runner.arun(task, state, config))
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised by the loop
