@@ -959,6 +959,17 @@ def snapshot_steps(saver: Any, thread_id: str) -> list[int]:
     return sorted(c.step for c in saver.list_checkpoints(thread_id, "") if c.snapshot is not None)
 
 
+def test_metadata_of_consecutive_checkpoints_reads_back_with_its_exact_types(saver: Any) -> None:
+    # Equal values of other types (1, True, 1.0) and repeats must each come
+    # back as they were put, however the saver packs repeated metadata.
+    rec = Recorder(saver, "t")
+    given = [{"x": 1}, {"x": True}, {"x": 1.0}, {"x": 1}, {"x": "1"}, {"x": 1}, {"x": None}]
+    made = [rec.step({"log": [b"."]}, parent=None if i == 0 else rec.last_id, metadata=m) for i, m in enumerate(given)]
+    for checkpoint, metadata in zip(made, given):
+        got = saver.get("t", "", checkpoint.id).metadata
+        assert_exactly_equal(got["x"], metadata["x"])
+
+
 def test_puts_under_a_lease_store_what_puts_without_one_store(saver: Any) -> None:
     # A run's puts follow its own last checkpoint; the saver may shortcut them,
     # but what is stored (records, values, snapshot points) is the same.

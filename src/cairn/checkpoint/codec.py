@@ -181,9 +181,7 @@ def encode(
         [[[t.id, t.name, t.arg, t.push] for t in checkpoint.tasks], dict(checkpoint.carry)],
         where(*at, "plan") if sealed else b"",
     )
-    metadata = {k: v for k, v in checkpoint.metadata.items() if k not in ("source", "step")}
-    if metadata.get("parents") == {}:
-        del metadata["parents"]
+    packed_metadata = _pack_metadata(serde, checkpoint.metadata, where(*at, "metadata") if sealed else b"")
     # The snapshot rule weighs uncompressed sizes: that is the work of a fold.
     snapshot_bytes, log_bytes = parent if parent is not None else (0, 0)
     log_bytes += len(raw_writes)
@@ -202,13 +200,39 @@ def encode(
         step=checkpoint.step,
         source=checkpoint.source,
         created_at=checkpoint.created_at,
-        metadata=pack(serde, metadata, where(*at, "metadata") if sealed else b""),
+        metadata=packed_metadata,
         writes=writes,
         plan=plan,
         snapshot=snapshot,
         snapshot_bytes=snapshot_bytes,
         log_bytes=log_bytes,
     )
+
+
+def _pack_metadata(serde: Serializer, metadata: Mapping[str, Any], aad: bytes) -> bytes:
+    """A checkpoint's metadata blob: without ``source`` and ``step`` (columns),
+    nor empty ``parents``. The checkpoints of a run mostly share the rest, so
+    the last one packed of plain strings and numbers is kept and reused."""
+    global _last_metadata
+    kept = {k: v for k, v in metadata.items() if k not in ("source", "step")}
+    if kept.get("parents") == {}:
+        del kept["parents"]
+    key: tuple[Any, ...] | None = None
+    if type(serde).dumps is Serializer.dumps and all(type(v) in _PLAIN_TYPES for v in kept.values()):
+        key = tuple((k, type(v), v) for k, v in kept.items())  # True and 1 are equal, not the same
+        last_key, raw = _last_metadata
+        if last_key == key:
+            return _pack_raw(serde, raw, aad)
+    raw = serde.dumps(kept)
+    if key is not None:
+        _last_metadata = (key, raw)
+    return _pack_raw(serde, raw, aad)
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+_last_metadata: tuple[Any, bytes] = ((), b"")
+"""The last plain metadata packed by the stock serializer, and its msgpack
+bytes: swapped whole, so threads never see half of it."""
 
 
 def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> Checkpoint:

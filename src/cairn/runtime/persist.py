@@ -103,6 +103,9 @@ class Persister:
         in one commit (a run's input checkpoint, with the step that applies the
         input), or alone when the run puts nothing else."""
         checkpoint, values, pending = storable(self.transient, checkpoint, values, pending)
+        if self.durability == "sync" and not hold and not self._waiting:
+            self.saver.put(checkpoint, values, pending, self.lease)  # a step's usual put
+            return
         if self.durability != "sync":
             values = dict(values)
         items = [*self._release_waiting(), (checkpoint, values, pending)]
