@@ -18,10 +18,8 @@ from cairn.checkpoint.sql.tables import (
     INSERT_LINKED,
     INSERT_PENDING,
     NO_SNAPSHOT,
-    RELEASE_LEASE,
     RENEW_LEASE,
     SCHEMA_VERSION,
-    TAKE_LEASE,
     Cursor,
     params,
     upgrade,
@@ -223,25 +221,8 @@ class SqlSaver(SqlThreads):
 
     # -- one writer per thread ---------------------------------------------------
 
-    def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
-        with self._write(durable=False) as cur:
-            cur.execute(
-                self._sql(TAKE_LEASE), (lease.thread_id, lease.owner, lease.ttl, replacing or "")
-            )
-            cur.execute(
-                self._sql("SELECT owner FROM cairn_leases WHERE thread_id = ?"), (lease.thread_id,)
-            )
-            holder = str(cur.fetchone()[0])
-        return None if holder == lease.owner else holder
-
-    def renew(self, lease: Lease) -> bool:
-        with self._write(durable=False) as cur:
-            return self._renewed(cur, lease)
-
-    def release(self, lease: Lease) -> None:
-        self._tips.forget(lease)
-        with self._write(durable=False) as cur:
-            cur.execute(self._sql(RELEASE_LEASE), (lease.thread_id, lease.owner))
+    # acquire, renew and release: each backend's own statements (lease writes
+    # skip the wait for the disk, each in its own way).
 
     def _renewed(self, cur: Cursor, lease: Lease) -> bool:
         cur.execute(self._sql(RENEW_LEASE), (lease.ttl, lease.thread_id, lease.owner))
