@@ -45,13 +45,6 @@ class TaskResult:
     error: BaseException | None = None
 
 
-def _capture(fn: Callable[[], Outcome], task: TaskRecord) -> TaskResult:
-    try:
-        return TaskResult(task, outcome=fn())
-    except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
-        return TaskResult(task, error=exc)
-
-
 Writer = Callable[[Any], None]
 
 
@@ -64,7 +57,8 @@ def _scratchpad(
     return pad
 
 
-def _run_here(
+def _run_task(
+    context: contextvars.Context,
     runner: TaskRunner,
     task: TaskRecord,
     state: Mapping[str, Any],
@@ -72,11 +66,10 @@ def _run_here(
     answers: Mapping[str, list[Any]],
     write: Writer | None,
 ) -> TaskResult:
-    """Run one task on this thread, in a copy of its context."""
+    """Run one task in ``context`` (a copy of the caller's) on this thread."""
     pad = _scratchpad(task, answers, write)
     try:
-        outcome = contextvars.copy_context().run(_in_context, pad, runner.run, task, state, config)
-        return TaskResult(task, outcome=outcome)
+        return TaskResult(task, outcome=context.run(_in_context, pad, runner.run, task, state, config))
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         return TaskResult(task, error=exc)
 
@@ -98,24 +91,19 @@ def run_step(
     KeyboardInterrupt) that stopped the waiting, if one did. ``write`` takes
     what nodes send to their stream writer."""
 
-    def job(task: TaskRecord) -> Callable[[], Outcome]:
-        def run() -> Outcome:
-            interrupts.current.set(_scratchpad(task, answers, write))
-            return runner.run(task, state, config)
-
-        return run
-
     if len(tasks) == 1 or getattr(_local, "worker", False):
         # One task (or a graph nested in a pool worker): no thread hand-off.
-        return [_run_here(runner, t, state, config, answers, write) for t in tasks], None
+        return [
+            _run_task(contextvars.copy_context(), runner, t, state, config, answers, write)
+            for t in tasks
+        ], None
 
     pool = _shared_pool()
     futures: list[Future[TaskResult]] = [
-        pool.submit(contextvars.copy_context().run, _capture, job(task), task)
-        for task in tasks[1:]
+        pool.submit(_run_task, contextvars.copy_context(), runner, t, state, config, answers, write)
+        for t in tasks[1:]
     ]
-    first_ctx = contextvars.copy_context()
-    results = [_capture(lambda: first_ctx.run(job(tasks[0])), tasks[0])]
+    results = [_run_task(contextvars.copy_context(), runner, tasks[0], state, config, answers, write)]
     stopped: BaseException | None = None
     for future in futures:
         if stopped is None:

@@ -101,17 +101,7 @@ class SqlSaver(SqlThreads):
             # The parent's counters are read in the same transaction: if another
             # process deleted the parent, this checkpoint becomes a root with a
             # snapshot instead of a link to nothing.
-            parent = None
-            if checkpoint.parent_id is not None:
-                cur.execute(
-                    self._sql(
-                        "SELECT snapshot_bytes, log_bytes FROM cairn_checkpoints "
-                        "WHERE thread_id = ? AND ns = ? AND id = ?"
-                    ),
-                    (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id),
-                )
-                found = cur.fetchone()
-                parent = (int(found[0]), int(found[1])) if found else None
+            parent = self._counters(cur, checkpoint) if checkpoint.parent_id is not None else None
             row = codec.encode(self.serde, checkpoint, values, parent, self.snapshot_policy.ratio)
             cur.execute(self._sql(INSERT), params(row))
             if cur.rowcount != 1:
@@ -143,17 +133,9 @@ class SqlSaver(SqlThreads):
             counters, clear = None, False
         else:
             with self._read() as cur:
-                cur.execute(
-                    self._sql(
-                        "SELECT snapshot_bytes, log_bytes FROM cairn_checkpoints "
-                        "WHERE thread_id = ? AND ns = ? AND id = ?"
-                    ),
-                    (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id),
-                )
-                found = cur.fetchone()
-            if found is None:
+                counters, clear = self._counters(cur, checkpoint), True
+            if counters is None:
                 return False
-            counters, clear = (int(found[0]), int(found[1])), True
         links = []
         for index, (checkpoint, values, pending) in enumerate(items):
             row = codec.encode(self.serde, checkpoint, values, counters, self.snapshot_policy.ratio)
@@ -166,6 +148,18 @@ class SqlSaver(SqlThreads):
             return False
         self._tips.stored(lease, links[-1].row, bool(links[-1].pending))
         return True
+
+    def _counters(self, cur: Cursor, checkpoint: Checkpoint) -> tuple[int, int] | None:
+        """The (snapshot_bytes, log_bytes) of ``checkpoint``'s parent, if stored."""
+        cur.execute(
+            self._sql(
+                "SELECT snapshot_bytes, log_bytes FROM cairn_checkpoints "
+                "WHERE thread_id = ? AND ns = ? AND id = ?"
+            ),
+            (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id),
+        )
+        found = cur.fetchone()
+        return (int(found[0]), int(found[1])) if found else None
 
     def _put_links(self, links: Sequence[Link], lease: Lease) -> bool:
         """Store ``links`` in one transaction, each after its parent; False,
