@@ -16,36 +16,12 @@ Commands:
 from __future__ import annotations
 
 import json
-import operator
 import os
 import sys
 import time
-from typing import Annotated, Any, TypedDict
 
 from cairn.checkpoint.postgres import PostgresSaver
-from cairn.graph import START, StateGraph
-
-
-class Log(TypedDict):
-    log: Annotated[list, operator.add]
-
-
-def linear(saver: Any, names: str = "abc") -> Any:
-    """START -> a -> b -> c, each appending its name to ``log``."""
-
-    def make(name: str) -> Any:
-        def node(state: Log) -> dict[str, Any]:
-            return {"log": [name]}
-
-        return node
-
-    builder = StateGraph(Log)
-    previous = START
-    for name in names:
-        builder.add_node(name, make(name))
-        builder.add_edge(previous, name)
-        previous = name
-    return builder.compile(checkpointer=saver)
+from tests.support import linear
 
 
 def setup(url: str, go: str) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import operator
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from cairn.graph import END, START, StateGraph
 
@@ -109,3 +111,53 @@ def build_joke_workflow(llm: FakeLLM, checkpointer: Any) -> Any:
     graph.add_edge("generate_joke", "generate_explanation")
     graph.add_edge("generate_explanation", END)
     return graph.compile(checkpointer=checkpointer)
+
+
+# --- small graphs the saver tests share ------------------------------------------------
+
+
+class Log(TypedDict):
+    log: Annotated[list, operator.add]
+
+
+def linear(saver: Any, names: str = "abc", runs: list[str] | None = None) -> Any:
+    """START -> a -> b -> c, each appending its name to ``log`` (and to ``runs``)."""
+
+    def make(name: str) -> Any:
+        def node(state: Log) -> dict[str, Any]:
+            if runs is not None:
+                runs.append(name)
+            return {"log": [name]}
+
+        return node
+
+    builder = StateGraph(Log)
+    previous = START
+    for name in names:
+        builder.add_node(name, make(name))
+        builder.add_edge(previous, name)
+        previous = name
+    return builder.compile(checkpointer=saver)
+
+
+def async_pair() -> StateGraph:
+    """START -> first -> second, two async nodes appending their names to ``log``."""
+
+    def make(name: str) -> Any:
+        async def node(state: Log) -> dict[str, Any]:
+            await asyncio.sleep(0.001)
+            return {"log": [name]}
+
+        return node
+
+    builder = StateGraph(Log).add_node("first", make("first")).add_node("second", make("second"))
+    return builder.add_edge(START, "first").add_edge("first", "second")
+
+
+async def run_async(builder: StateGraph, saver: Any, thread_id: str) -> tuple[Any, Any, list[Any]]:
+    """ainvoke on a fresh thread, then aget_state and aget_state_history of it."""
+    graph = builder.compile(checkpointer=saver)
+    result = await graph.ainvoke({"log": []}, thread(thread_id))
+    snapshot = await graph.aget_state(thread(thread_id))
+    past = [s async for s in graph.aget_state_history(thread(thread_id))]
+    return result, snapshot, past

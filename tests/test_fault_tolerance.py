@@ -328,22 +328,27 @@ def test_retry_policy_retries_in_place_until_success(saver: Any) -> None:
     assert steps(history(graph, T)) == [1, 0, -1]
 
 
-def test_retry_policy_gives_up_after_max_attempts(saver: Any) -> None:
+@pytest.mark.parametrize(
+    "error, tries", [(ConnectionError("down"), 3), (ValueError("bug"), 1)], ids=["retried", "not-retried"]
+)
+def test_retry_policy_gives_up_after_max_attempts_and_never_retries_other_errors(
+    saver: Any, error: Exception, tries: int
+) -> None:
     attempts: list[int] = []
 
-    def always_down(state: Log) -> dict[str, Any]:
+    def failing(state: Log) -> dict[str, Any]:
         attempts.append(1)
-        raise ConnectionError("down")
+        raise error
 
     policy = RetryPolicy(
-        max_attempts=2, initial_interval=0.001, jitter=False, retry_on=ConnectionError
+        max_attempts=3, initial_interval=0.001, jitter=False, retry_on=ConnectionError
     )
-    builder = StateGraph(Log).add_node("down", always_down, retry_policy=policy)
-    graph = builder.add_edge(START, "down").compile(checkpointer=saver)
-    with pytest.raises(ConnectionError):
+    builder = StateGraph(Log).add_node("failing", failing, retry_policy=policy)
+    graph = builder.add_edge(START, "failing").compile(checkpointer=saver)
+    with pytest.raises(type(error)):
         graph.invoke({"log": []}, T)
-    assert len(attempts) == 2
-    assert graph.get_state(T).tasks[0].error == "ConnectionError('down')"
+    assert len(attempts) == tries
+    assert graph.get_state(T).tasks[0].error == repr(error)
 
 
 def test_default_retry_policy_retries_connection_errors_but_not_value_errors() -> None:
@@ -365,22 +370,6 @@ def test_default_retry_policy_retries_connection_errors_but_not_value_errors() -
     with pytest.raises(ValueError):
         bug.add_edge(START, "n").compile().invoke({"log": []})
     assert attempts == ["ConnectionError", "ConnectionError", "ValueError"]
-
-
-def test_retry_policy_does_not_retry_other_errors() -> None:
-    attempts: list[int] = []
-
-    def broken(state: Log) -> dict[str, Any]:
-        attempts.append(1)
-        raise ValueError("bug")
-
-    policy = RetryPolicy(
-        max_attempts=5, initial_interval=0.001, jitter=False, retry_on=ConnectionError
-    )
-    builder = StateGraph(Log).add_node("broken", broken, retry_policy=policy)
-    with pytest.raises(ValueError):
-        builder.add_edge(START, "broken").compile().invoke({"log": []})
-    assert len(attempts) == 1
 
 
 # --- durability -----------------------------------------------------------------

@@ -26,7 +26,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator, TypedDict
+from typing import Annotated, Any, Awaitable, Callable, Iterator, TypedDict
 
 import pytest
 
@@ -777,25 +777,31 @@ def build_async_graph(saver: Any, gate: asyncio.Event, entered: asyncio.Event) -
     return builder.compile(checkpointer=saver)
 
 
+async def _two_ainvokes(
+    saver: Any, while_held: Callable[[list["asyncio.Future[Any]"]], Awaitable[int]]
+) -> tuple[int, list[Any]]:
+    """Two ainvokes of thread "aio" at once; ``while_held(runs)`` runs while
+    one of them holds the thread in a2. Its answer, and what each run gave."""
+    gate, entered = asyncio.Event(), asyncio.Event()
+    graph = build_async_graph(saver, gate, entered)
+    runs = [asyncio.ensure_future(graph.ainvoke({"log": [tag]}, thread("aio"))) for tag in ("A", "B")]
+    try:
+        await _entered(entered, runs)
+        seen = await while_held(runs)
+    finally:
+        gate.set()
+    return seen, await asyncio.gather(*runs, return_exceptions=True)
+
+
 def test_two_concurrent_ainvokes_on_one_thread_one_is_refused(store: Store) -> None:
     saver = store.open()
 
-    async def main() -> tuple[int, list[Any]]:
-        gate, entered = asyncio.Event(), asyncio.Event()
-        graph = build_async_graph(saver, gate, entered)
-        runs = [
-            asyncio.ensure_future(graph.ainvoke({"log": [tag]}, thread("aio")))
-            for tag in ("A", "B")
-        ]
-        try:
-            await _entered(entered, runs)
-            # One run holds the thread in a2; the other ends without waiting for it.
-            done, _ = await asyncio.wait(runs, timeout=5, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            gate.set()
-        return len(done), await asyncio.gather(*runs, return_exceptions=True)
+    async def while_held(runs: list["asyncio.Future[Any]"]) -> int:
+        # One run holds the thread in a2; the other ends without waiting for it.
+        done, _ = await asyncio.wait(runs, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+        return len(done)
 
-    ended_first, results = asyncio.run(main())
+    ended_first, results = asyncio.run(_two_ainvokes(saver, while_held))
     assert ended_first == 1
     refused = [r for r in results if isinstance(r, ThreadBusyError)]
     finished = [r for r in results if not isinstance(r, BaseException)]
@@ -812,24 +818,13 @@ def test_two_concurrent_ainvokes_with_wait_for_thread_run_one_after_the_other(
 ) -> None:
     saver = store.open(wait_for_thread=5)
 
-    async def main() -> tuple[int, list[Any]]:
-        gate, entered = asyncio.Event(), asyncio.Event()
-        graph = build_async_graph(saver, gate, entered)
-        runs = [
-            asyncio.ensure_future(graph.ainvoke({"log": [tag]}, thread("aio")))
-            for tag in ("A", "B")
-        ]
-        try:
-            await _entered(entered, runs)
-            # The waiting run must neither give up nor block the event loop
-            # (which would keep the holder from going on).
-            await asyncio.sleep(0.2)
-            ended_early = sum(run.done() for run in runs)
-        finally:
-            gate.set()
-        return ended_early, await asyncio.gather(*runs, return_exceptions=True)
+    async def while_held(runs: list["asyncio.Future[Any]"]) -> int:
+        # The waiting run must neither give up nor block the event loop
+        # (which would keep the holder from going on).
+        await asyncio.sleep(0.2)
+        return sum(run.done() for run in runs)
 
-    ended_early, results = asyncio.run(main())
+    ended_early, results = asyncio.run(_two_ainvokes(saver, while_held))
     assert ended_early == 0, results
     assert not any(isinstance(r, BaseException) for r in results), results
     first, second = sorted(results, key=lambda r: len(r["log"]))

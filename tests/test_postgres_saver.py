@@ -37,9 +37,8 @@ from cairn.checkpoint.sql import SCHEMA_VERSION  # noqa: E402
 from cairn.errors import CairnError, ConfigError, StorageError  # noqa: E402
 from cairn.graph import START, StateGraph  # noqa: E402
 from tests.pg import fresh_schema, require_postgres, server_url  # noqa: E402
-from tests.pg_child import Log, linear  # noqa: E402
 from tests.saver_records import Recorder, fold  # noqa: E402
-from tests.support import cid, history, steps, thread  # noqa: E402
+from tests.support import Log, async_pair, cid, history, linear, run_async, steps, thread  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CAIRN_TABLES = ["cairn_checkpoints", "cairn_leases", "cairn_meta", "cairn_pending"]
@@ -751,25 +750,12 @@ def test_the_first_failure_on_a_dropped_users_connection_already_gives_the_advic
 
 
 def test_async_saver_with_ainvoke_aget_state_and_history_read_by_a_sync_saver(url: str) -> None:
-    async def first(state: Log) -> dict[str, Any]:
-        await asyncio.sleep(0.001)
-        return {"log": ["first"]}
-
-    async def second(state: Log) -> dict[str, Any]:
-        await asyncio.sleep(0.001)
-        return {"log": ["second"]}
-
-    builder = StateGraph(Log).add_node("first", first).add_node("second", second)
-    builder.add_edge(START, "first").add_edge("first", "second")
+    builder = async_pair()
 
     async def main() -> tuple[Any, Any, list[Any]]:
         async with AsyncPostgresSaver.from_conn_string(url) as saver:
             await saver.setup()
-            graph = builder.compile(checkpointer=saver)
-            result = await graph.ainvoke({"log": []}, thread("a"))
-            snapshot = await graph.aget_state(thread("a"))
-            past = [s async for s in graph.aget_state_history(thread("a"))]
-            return result, snapshot, past
+            return await run_async(builder, saver, "a")
 
     result, snapshot, past = asyncio.run(main())
     assert result == {"log": ["first", "second"]}

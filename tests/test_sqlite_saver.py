@@ -34,7 +34,7 @@ from tests.crash_child import (
     read_lines,
     writer_expected,
 )
-from tests.support import at, cid, history, steps, thread
+from tests.support import async_pair, at, cid, history, linear, run_async, steps, thread
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,30 +62,6 @@ def siblings(path: Path) -> list[str]:
 
 
 # --- small graphs ------------------------------------------------------------------
-
-
-class Log(TypedDict):
-    log: Annotated[list, operator.add]
-
-
-def linear(saver: Any, names: str = "abc", runs: list[str] | None = None) -> Any:
-    """START -> a -> b -> c, each appending its name to ``log``."""
-
-    def make(name: str) -> Any:
-        def node(state: Log) -> dict[str, Any]:
-            if runs is not None:
-                runs.append(name)
-            return {"log": [name]}
-
-        return node
-
-    builder = StateGraph(Log)
-    previous = START
-    for name in names:
-        builder.add_node(name, make(name))
-        builder.add_edge(previous, name)
-        previous = name
-    return builder.compile(checkpointer=saver)
 
 
 class Growing(TypedDict):
@@ -419,25 +395,11 @@ def test_two_processes_writing_different_threads_to_one_file_both_complete(tmp_p
 
 def test_async_saver_as_async_context_manager_with_ainvoke_and_aget_state(tmp_path: Path) -> None:
     path = str(tmp_path / "async.db")
-
-    async def first(state: Log) -> dict[str, Any]:
-        await asyncio.sleep(0.001)
-        return {"log": ["first"]}
-
-    async def second(state: Log) -> dict[str, Any]:
-        await asyncio.sleep(0.001)
-        return {"log": ["second"]}
-
-    builder = StateGraph(Log).add_node("first", first).add_node("second", second)
-    builder.add_edge(START, "first").add_edge("first", "second")
+    builder = async_pair()
 
     async def main() -> tuple[Any, Any, list[Any]]:
         async with AsyncSqliteSaver.from_conn_string(path) as saver:
-            graph = builder.compile(checkpointer=saver)
-            result = await graph.ainvoke({"log": []}, thread("a"))
-            snapshot = await graph.aget_state(thread("a"))
-            past = [s async for s in graph.aget_state_history(thread("a"))]
-            return result, snapshot, past
+            return await run_async(builder, saver, "a")
 
     result, snapshot, past = asyncio.run(main())
     assert result == {"log": ["first", "second"]}
