@@ -211,28 +211,12 @@ def encode(
 
 def _pack_metadata(serde: Serializer, metadata: Mapping[str, Any], aad: bytes) -> bytes:
     """A checkpoint's metadata blob: without ``source`` and ``step`` (columns),
-    nor empty ``parents``. The checkpoints of a run mostly share the rest, so
-    the last one packed of plain strings and numbers is kept and reused."""
-    global _last_metadata
+    nor empty ``parents``. Packed afresh every time: a cache shared by the
+    process once stored an empty blob for empty metadata."""
     kept = {k: v for k, v in metadata.items() if k not in ("source", "step")}
     if kept.get("parents") == {}:
         del kept["parents"]
-    key: tuple[Any, ...] | None = None
-    if type(serde).dumps is Serializer.dumps and all(type(v) in _PLAIN_TYPES for v in kept.values()):
-        key = tuple((k, type(v), v) for k, v in kept.items())  # True and 1 are equal, not the same
-        last_key, raw = _last_metadata
-        if last_key == key:
-            return _pack_raw(serde, raw, aad)
-    raw = serde.dumps(kept)
-    if key is not None:
-        _last_metadata = (key, raw)
-    return _pack_raw(serde, raw, aad)
-
-
-_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
-_last_metadata: tuple[Any, bytes] = ((), b"")
-"""The last plain metadata packed by the stock serializer, and its msgpack
-bytes: swapped whole, so threads never see half of it."""
+    return _pack_raw(serde, serde.dumps(kept), aad)
 
 
 def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> Checkpoint:
