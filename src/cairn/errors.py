@@ -11,7 +11,9 @@
     ├── ThreadBusyError        another run holds the thread
     ├── NodeTimeoutError       a node ran past its timeout
     ├── SerializationError     a value cannot be stored, or stored bytes cannot be read
-    └── StorageError           the checkpoint store failed or holds something cairn cannot use
+    ├── StorageError           the checkpoint store failed or holds something cairn cannot use
+    ├── OutsideNodeError       get_config(), interrupt(), ... called while no node runs
+    └── NotSupportedError      a LangGraph parameter cairn does not implement yet
 
 Each message names the offending value and says what to do about it. The
 built-in class each error also derives from (ValueError, RecursionError, ...)
@@ -37,6 +39,8 @@ __all__ = [
     "InvalidUpdateError",
     "MissingDependencyError",
     "NodeTimeoutError",
+    "NotSupportedError",
+    "OutsideNodeError",
     "SerializationError",
     "StorageError",
     "ThreadBusyError",
@@ -91,6 +95,25 @@ class SerializationError(CairnError, TypeError):
 
 class StorageError(CairnError):
     """The checkpoint store failed, or holds data cairn cannot use."""
+
+
+class OutsideNodeError(CairnError, RuntimeError):
+    """A call that only works inside a running node (``get_config()``,
+    ``get_runtime()``, ``get_stream_writer()``, ``interrupt()``) was made outside one."""
+
+
+class NotSupportedError(CairnError, NotImplementedError):
+    """A parameter LangGraph has and cairn does not implement yet; the message names it."""
+
+
+def not_supported(where: str, **given: object) -> None:
+    """Raise ``NotSupportedError`` for the first of ``given`` that was set (not None/False/())."""
+    for name, value in given.items():
+        if value is not None and value is not False and value != ():
+            raise NotSupportedError(
+                f"{where}: {name}={value!r} is a LangGraph parameter cairn does not support yet; "
+                f"leave it out (cairn would otherwise ignore it silently)"
+            )
 
 
 class GraphInterrupt(BaseException):

@@ -12,7 +12,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, Literal, Mapping, Sequence, Union
 
-from cairn.errors import GraphValidationError
+from cairn.errors import GraphValidationError, not_supported
 from cairn.graph.constants import END, RESERVED_CHARS, START
 from cairn.graph.schema import StateSchema
 from cairn.types import Command, RetryPolicy, Send
@@ -131,9 +131,30 @@ class StateGraph:
     >>> graph = builder.compile(checkpointer=InMemorySaver())
     """
 
-    def __init__(self, state_schema: Any, config_schema: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        state_schema: Any,
+        context_schema: Any = None,
+        *,
+        input_schema: Any = None,
+        output_schema: Any = None,
+        config_schema: Any = None,
+        input: Any = None,
+        output: Any = None,
+    ) -> None:
+        """``context_schema``: the type of ``invoke(..., context=...)``, which nodes
+        taking ``runtime`` see as ``runtime.context`` (``config_schema``, its
+        older LangGraph name, is taken as it when it is alone)."""
+        not_supported(
+            "StateGraph",
+            input_schema=input_schema,
+            output_schema=output_schema,
+            input=input,
+            output=output,
+        )
         self.schema = StateSchema(state_schema)
         self.state_schema = state_schema
+        self.context_schema = context_schema if context_schema is not None else config_schema
         self.nodes: dict[str, NodeSpec] = {}
         self.edges: list[tuple[str, str]] = []
         self.joins: list[tuple[tuple[str, ...], str]] = []
@@ -152,9 +173,16 @@ class StateGraph:
         timeout: float | None = None,
         destinations: Sequence[str] | Mapping[str, str] | None = None,
         metadata: Mapping[str, Any] | None = None,
-        **_ignored: Any,
+        input_schema: Any = None,
+        cache_policy: Any = None,
+        input: Any = None,
     ) -> "StateGraph":
-        """Add a node: ``add_node("name", fn)`` or ``add_node(fn)`` (named after fn)."""
+        """Add a node: ``add_node("name", fn)`` or ``add_node(fn)`` (named after fn).
+
+        ``retry`` is LangGraph's older name of ``retry_policy``; ``timeout``
+        (seconds) fails the task with ``NodeTimeoutError`` when it runs longer.
+        """
+        not_supported("add_node", input_schema=input_schema, cache_policy=cache_policy, input=input)
         if action is None:
             if isinstance(node, str):
                 raise GraphValidationError(
@@ -390,18 +418,21 @@ class StateGraph:
         *,
         interrupt_before: Union[str, Sequence[str], None] = None,
         interrupt_after: Union[str, Sequence[str], None] = None,
+        cache: Any = None,
+        store: Any = None,
         name: str | None = None,
         strict: bool = False,
         debug: bool = False,
-        **_ignored: Any,
     ) -> Any:
         """Validate the graph and return a runnable ``CompiledStateGraph``.
 
-        ``strict=True`` makes an update key that is not in the schema an error
-        instead of a warning.
+        ``store`` is handed to nodes taking ``store`` or ``runtime`` (and to
+        ``get_store()``). ``strict=True`` makes an update key that is not in
+        the schema an error instead of a warning.
         """
         from cairn.runtime.compiled import CompiledStateGraph
 
+        not_supported("compile", cache=cache, debug=debug)
         before = _names(interrupt_before)
         after = _names(interrupt_after)
         spec = self.validate([*before, *after])
@@ -413,6 +444,7 @@ class StateGraph:
             name=name or "LangGraph",
             strict=strict,
             builder=self,
+            store=store,
         )
 
 

@@ -8,10 +8,11 @@ from typing import Any, AsyncIterator, Iterator, Mapping, Sequence, Union
 
 from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, Lease, TaskWrite
 from cairn.checkpoint.ids import task_id
-from cairn.errors import ConfigError, InvalidUpdateError
+from cairn.errors import ConfigError, InvalidUpdateError, not_supported
 from cairn.graph.constants import START
 from cairn.graph.state import GraphSpec
 from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
+from cairn.runtime.context import Runtime, RunScope
 from cairn.runtime.events import STREAM_MODES, Events
 from cairn.runtime.heads import HeadCache
 from cairn.runtime.leases import ThreadHold
@@ -41,6 +42,7 @@ class CompiledStateGraph:
         name: str,
         strict: bool,
         builder: Any,
+        store: Any = None,
     ) -> None:
         if checkpointer is not None and not isinstance(checkpointer, BaseCheckpointSaver):
             raise ConfigError(
@@ -53,6 +55,9 @@ class CompiledStateGraph:
         self.interrupt_after_nodes = tuple(interrupt_after)
         self.name = name
         self.builder = builder
+        self.store = store
+        """What nodes receive as ``store`` (``compile(store=...)``); subgraphs
+        without one of their own use their parent's."""
         self.runner = TaskRunner(spec, strict)
         self.heads = HeadCache()
 
@@ -68,6 +73,7 @@ class CompiledStateGraph:
         durability: str | None,
         interrupt_before: Union[str, Sequence[str], None],
         interrupt_after: Union[str, Sequence[str], None],
+        context: Any,
         stream_mode: Union[str, Sequence[str], None] = None,
     ) -> Run:
         before = self._interrupt_names(interrupt_before, self.interrupt_before_nodes)
@@ -82,6 +88,7 @@ class CompiledStateGraph:
             interrupt_before=before,
             interrupt_after=after,
             events=events,
+            context=context,
         )
 
     def _interrupt_names(
@@ -103,31 +110,39 @@ class CompiledStateGraph:
         input: Any,
         config: Any = None,
         *,
+        context: Any = None,
         stream_mode: Union[str, Sequence[str]] = "values",
-        durability: str | None = None,
+        print_mode: Union[str, Sequence[str]] = (),
+        output_keys: Union[str, Sequence[str], None] = None,
         interrupt_before: Union[str, Sequence[str], None] = None,
         interrupt_after: Union[str, Sequence[str], None] = None,
-        **_ignored: Any,
+        durability: str | None = None,
+        checkpoint_during: bool | None = None,
+        debug: bool | None = None,
     ) -> Any:
         """Run the graph to the end (or to an interrupt) and return the final state.
 
         ``input`` is a dict of state values, ``None`` to resume the thread (or
         replay from the checkpoint the config names), or ``Command(resume=...)``.
         When the run paused on ``interrupt()``, the result also holds
-        ``"__interrupt__": [Interrupt, ...]``.
+        ``"__interrupt__": [Interrupt, ...]``. ``context`` is what nodes see
+        as ``runtime.context``.
         """
+        not_supported("invoke", print_mode=print_mode, output_keys=output_keys, debug=debug)
+        durability = _durability(durability, checkpoint_during)
         if stream_mode != "values":
             return list(
                 self.stream(
                     input,
                     config,
+                    context=context,
                     stream_mode=stream_mode,
                     durability=durability,
                     interrupt_before=interrupt_before,
                     interrupt_after=interrupt_after,
                 )
             )
-        run = self._run(config, durability, interrupt_before, interrupt_after)
+        run = self._run(config, durability, interrupt_before, interrupt_after, context)
         for _ in run.steps(input):
             pass
         return self._result(run)
@@ -137,26 +152,33 @@ class CompiledStateGraph:
         input: Any,
         config: Any = None,
         *,
+        context: Any = None,
         stream_mode: Union[str, Sequence[str]] = "values",
-        durability: str | None = None,
+        print_mode: Union[str, Sequence[str]] = (),
+        output_keys: Union[str, Sequence[str], None] = None,
         interrupt_before: Union[str, Sequence[str], None] = None,
         interrupt_after: Union[str, Sequence[str], None] = None,
-        **_ignored: Any,
+        durability: str | None = None,
+        checkpoint_during: bool | None = None,
+        debug: bool | None = None,
     ) -> Any:
         """The async twin of ``invoke``: async nodes run on the event loop."""
+        not_supported("ainvoke", print_mode=print_mode, output_keys=output_keys, debug=debug)
+        durability = _durability(durability, checkpoint_during)
         if stream_mode != "values":
             return [
                 chunk
                 async for chunk in self.astream(
                     input,
                     config,
+                    context=context,
                     stream_mode=stream_mode,
                     durability=durability,
                     interrupt_before=interrupt_before,
                     interrupt_after=interrupt_after,
                 )
             ]
-        run = self._run(config, durability, interrupt_before, interrupt_after)
+        run = self._run(config, durability, interrupt_before, interrupt_after, context)
         async for _ in run.asteps(input):
             pass
         return self._result(run)
@@ -172,11 +194,16 @@ class CompiledStateGraph:
         input: Any,
         config: Any = None,
         *,
+        context: Any = None,
         stream_mode: Union[str, Sequence[str]] = "values",
-        durability: str | None = None,
+        print_mode: Union[str, Sequence[str]] = (),
+        output_keys: Union[str, Sequence[str], None] = None,
         interrupt_before: Union[str, Sequence[str], None] = None,
         interrupt_after: Union[str, Sequence[str], None] = None,
-        **_ignored: Any,
+        durability: str | None = None,
+        subgraphs: bool = False,
+        checkpoint_during: bool | None = None,
+        debug: bool | None = None,
     ) -> Iterator[Any]:
         """Run the graph, yielding as it goes, in each mode asked for:
         "values" (the state after each step), "updates" (each node's update),
@@ -184,7 +211,11 @@ class CompiledStateGraph:
         task's start and result), "debug" (all of those, with the step and a
         timestamp) and "custom" (what nodes send to ``get_stream_writer()``).
         With a list of modes, ``(mode, chunk)`` pairs."""
-        run = self._run(config, durability, interrupt_before, interrupt_after, stream_mode)
+        not_supported(
+            "stream", print_mode=print_mode, output_keys=output_keys, subgraphs=subgraphs, debug=debug
+        )
+        durability = _durability(durability, checkpoint_during)
+        run = self._run(config, durability, interrupt_before, interrupt_after, context, stream_mode)
         events = run.events
         assert events is not None
         try:
@@ -200,14 +231,23 @@ class CompiledStateGraph:
         input: Any,
         config: Any = None,
         *,
+        context: Any = None,
         stream_mode: Union[str, Sequence[str]] = "values",
-        durability: str | None = None,
+        print_mode: Union[str, Sequence[str]] = (),
+        output_keys: Union[str, Sequence[str], None] = None,
         interrupt_before: Union[str, Sequence[str], None] = None,
         interrupt_after: Union[str, Sequence[str], None] = None,
-        **_ignored: Any,
+        durability: str | None = None,
+        subgraphs: bool = False,
+        checkpoint_during: bool | None = None,
+        debug: bool | None = None,
     ) -> AsyncIterator[Any]:
         """The async twin of ``stream``."""
-        run = self._run(config, durability, interrupt_before, interrupt_after, stream_mode)
+        not_supported(
+            "astream", print_mode=print_mode, output_keys=output_keys, subgraphs=subgraphs, debug=debug
+        )
+        durability = _durability(durability, checkpoint_during)
+        run = self._run(config, durability, interrupt_before, interrupt_after, context, stream_mode)
         events = run.events
         assert events is not None
         try:
@@ -339,10 +379,13 @@ class CompiledStateGraph:
 
     # -- editing state -------------------------------------------------------
 
-    def update_state(self, config: Any, values: Any, as_node: str | None = None) -> dict[str, Any]:
+    def update_state(
+        self, config: Any, values: Any, as_node: str | None = None, task_id: str | None = None
+    ) -> dict[str, Any]:
         """Write ``values`` as a new checkpoint on top of the one ``config`` names
         (the head if none), as if ``as_node`` had returned them. Returns the new
         checkpoint's config; ``invoke(None, that_config)`` continues from it."""
+        not_supported("update_state", task_id=task_id)
         saver = self._saver("update_state")
         rc = read_config(config)
         thread = require_thread(rc, "update_state")
@@ -369,7 +412,8 @@ class CompiledStateGraph:
         node = self._update_author(base, as_node)
         state = self.values_at(base) if base else self.spec.schema.initial()
         update = self.runner.filter_update(node, values)
-        goto, _ = self.runner.routes(node, update, (), state, node_config(rc, thread))
+        scope = RunScope(node_config(rc, thread), Runtime(store=self.store))
+        goto, _ = self.runner.routes(node, update, (), state, scope)
         write = TaskWrite(task_id(base.id if base else thread, node, -1), node, update, goto)
         state = apply_updates(self.spec.schema, dict(state), [(node, update)])
         checkpoint = make_checkpoint(
@@ -405,10 +449,10 @@ class CompiledStateGraph:
             yield snapshot
 
     async def aupdate_state(
-        self, config: Any, values: Any, as_node: str | None = None
+        self, config: Any, values: Any, as_node: str | None = None, task_id: str | None = None
     ) -> dict[str, Any]:
         """The async twin of ``update_state``."""
-        return self.update_state(config, values, as_node)
+        return self.update_state(config, values, as_node, task_id)
 
     def _update_author(self, base: Checkpoint | None, as_node: Any) -> str:
         if as_node is not None:
@@ -427,6 +471,18 @@ class CompiledStateGraph:
                 "update comes from with update_state(config, values, as_node=...)"
             )
         return names[0]
+
+
+def _durability(durability: str | None, checkpoint_during: bool | None) -> str | None:
+    """``durability``, or what LangGraph's older ``checkpoint_during`` meant by it."""
+    if checkpoint_during is None:
+        return durability
+    if durability is not None:
+        raise ConfigError(
+            f"durability={durability!r} and checkpoint_during={checkpoint_during!r} were both "
+            "given; checkpoint_during is LangGraph's older name: pass durability alone"
+        )
+    return "async" if checkpoint_during else "exit"
 
 
 def _modes(stream_mode: Union[str, Sequence[str]]) -> list[str]:

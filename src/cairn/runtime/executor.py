@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from cairn.checkpoint.base import TaskRecord
-from cairn.runtime import interrupts
+from cairn.runtime.context import RunScope, TaskContext, current
 from cairn.runtime.tasks import Outcome, TaskRunner
 
 _pool: ThreadPoolExecutor | None = None
@@ -45,37 +45,24 @@ class TaskResult:
     error: BaseException | None = None
 
 
-Writer = Callable[[Any], None]
-
-
-def _scratchpad(
-    task: TaskRecord, answers: Mapping[str, list[Any]], write: Writer | None
-) -> interrupts.Scratchpad:
-    pad = interrupts.Scratchpad(task.id, list(answers.get(task.id, ())))
-    if write is not None:
-        pad.write = write
-    return pad
-
-
 def _run_task(
     context: contextvars.Context,
     runner: TaskRunner,
     task: TaskRecord,
     state: Mapping[str, Any],
-    config: Mapping[str, Any],
+    scope: RunScope,
     answers: Mapping[str, list[Any]],
-    write: Writer | None,
 ) -> TaskResult:
     """Run one task in ``context`` (a copy of the caller's) on this thread."""
-    pad = _scratchpad(task, answers, write)
+    own = TaskContext(task.id, scope, list(answers.get(task.id, ())))
     try:
-        return TaskResult(task, outcome=context.run(_in_context, pad, runner.run, task, state, config))
+        return TaskResult(task, outcome=context.run(_in_context, own, runner.run, task, state, scope))
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         return TaskResult(task, error=exc)
 
 
-def _in_context(pad: interrupts.Scratchpad, run: Callable[..., Outcome], *args: Any) -> Outcome:
-    interrupts.current.set(pad)
+def _in_context(own: TaskContext, run: Callable[..., Outcome], *args: Any) -> Outcome:
+    current.set(own)
     return run(*args)
 
 
@@ -83,27 +70,26 @@ def run_step(
     runner: TaskRunner,
     tasks: Sequence[TaskRecord],
     state: Mapping[str, Any],
-    config: Mapping[str, Any],
+    scope: RunScope,
     answers: Mapping[str, list[Any]],
-    write: Writer | None = None,
 ) -> tuple[list[TaskResult], BaseException | None]:
     """Run ``tasks``; returns what finished, and an exception (such as a
-    KeyboardInterrupt) that stopped the waiting, if one did. ``write`` takes
-    what nodes send to their stream writer."""
+    KeyboardInterrupt) that stopped the waiting, if one did. ``answers``:
+    each task's answers to its ``interrupt()`` calls, by task id."""
 
     if len(tasks) == 1 or getattr(_local, "worker", False):
         # One task (or a graph nested in a pool worker): no thread hand-off.
         return [
-            _run_task(contextvars.copy_context(), runner, t, state, config, answers, write)
+            _run_task(contextvars.copy_context(), runner, t, state, scope, answers)
             for t in tasks
         ], None
 
     pool = _shared_pool()
     futures: list[Future[TaskResult]] = [
-        pool.submit(_run_task, contextvars.copy_context(), runner, t, state, config, answers, write)
+        pool.submit(_run_task, contextvars.copy_context(), runner, t, state, scope, answers)
         for t in tasks[1:]
     ]
-    results = [_run_task(contextvars.copy_context(), runner, tasks[0], state, config, answers, write)]
+    results = [_run_task(contextvars.copy_context(), runner, tasks[0], state, scope, answers)]
     stopped: BaseException | None = None
     for future in futures:
         if stopped is None:
@@ -123,17 +109,16 @@ async def arun_step(
     runner: TaskRunner,
     tasks: Sequence[TaskRecord],
     state: Mapping[str, Any],
-    config: Mapping[str, Any],
+    scope: RunScope,
     answers: Mapping[str, list[Any]],
-    write: Writer | None = None,
 ) -> tuple[list[TaskResult], BaseException | None]:
     """The async twin of ``run_step``: tasks run concurrently on the event
     loop (sync nodes in worker threads)."""
 
     async def one(task: TaskRecord) -> TaskResult:
-        interrupts.current.set(_scratchpad(task, answers, write))
+        current.set(TaskContext(task.id, scope, list(answers.get(task.id, ()))))
         try:
-            return TaskResult(task, outcome=await runner.arun(task, state, config))
+            return TaskResult(task, outcome=await runner.arun(task, state, scope))
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised by the loop
             return TaskResult(task, error=exc)
 

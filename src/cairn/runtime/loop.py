@@ -26,10 +26,10 @@ from cairn.graph.constants import START
 from cairn.graph.state import GraphSpec
 from cairn.runtime import interrupts
 from cairn.runtime.config import RunConfig, require_thread
+from cairn.runtime.context import Binding, Runtime, RunScope, discard
 from cairn.runtime.events import Events
 from cairn.runtime.executor import TaskResult, arun_step, run_step
 from cairn.runtime.leases import ThreadHold
-from cairn.runtime.parent import PARENT, Parent
 from cairn.runtime.persist import Persister, check_durability
 from cairn.runtime.plan import plan_next, start_task
 from cairn.runtime.state import apply_updates, ordered_writes
@@ -125,14 +125,18 @@ class Run:
         events: Events | None = None,
         lease: Lease | None = None,
         fresh: bool = False,
+        context: Any = None,
+        parent_runtime: Runtime[Any] | None = None,
     ) -> None:
         """``lease``: the thread is already held by a parent run (this run is
         a subgraph's), so this run takes no hold of its own. ``fresh``: start
-        from nothing, ignoring what the namespace holds (a replayed subgraph)."""
+        from nothing, ignoring what the namespace holds (a replayed subgraph).
+        ``context``: the run's ``Runtime.context``; ``parent_runtime``: the
+        runtime of the run whose node runs this one, whose context and store
+        this run keeps unless it has its own."""
         self.fresh = fresh
         self.graph = graph
         self.events = events
-        self._write = events.custom if events is not None and "custom" in events.modes else None
         self.spec = graph.spec
         self.config = config
         self.saver = graph.checkpointer
@@ -156,9 +160,13 @@ class Run:
         """The old checkpoint a replay started from, until its first step commits."""
         self._paused_values: dict[str, Any] | None = None
         self.cursor: _Cursor | None = None
-        self.node_config = node_config(config, self.thread_id, self.run_id)
-        if self.saver is not None:
-            self.node_config["configurable"][PARENT] = Parent(self.saver, lease, self.durability, self.ns)
+        writer = events.custom if events is not None and "custom" in events.modes else discard
+        own: Runtime[Any] = Runtime(context=context, store=graph.store, stream_writer=writer)
+        self.scope = RunScope(
+            node_config(config, self.thread_id, self.run_id),
+            parent_runtime.merge(own) if parent_runtime is not None else own,
+            Binding(self.saver, lease, self.durability, self.ns) if self.saver is not None else None,
+        )
 
     # -- starting ------------------------------------------------------------
 
@@ -248,17 +256,11 @@ class Run:
                 w.task_id: w.value for w in pending.get("interrupt", ()) if w.task_id not in start.reuse
             }
         else:
-            self._replaying(True)
+            self.scope.replaying(True)
             self._replay_of = base
         if resume is not None:
             self._apply_resume(start, waiting, resume.resume)
         return start
-
-    def _replaying(self, replaying: bool) -> None:
-        """Tell the subgraphs of the next step whether it replays an old checkpoint."""
-        parent = self.node_config["configurable"].get(PARENT)
-        if parent is not None and parent.replaying != replaying:
-            self.node_config["configurable"][PARENT] = replace(parent, replaying=replaying)
 
     def _with_input(self, checkpoint: Checkpoint, inputs: list[PendingWrite]) -> Checkpoint:
         """``checkpoint`` with the run input its ``__start__`` task applies, found
@@ -289,16 +291,15 @@ class Run:
     # The sync and async drivers differ only in how a batch of tasks is run;
     # everything before and after that is in _next_batch and _commit.
 
-    def steps(self, input: Any) -> Iterator[Step]:
-        """Run to the end (or an interrupt), yielding after each committed step."""
+    def steps(self, input: Any) -> Iterator[Step | None]:
+        """Run to the end (or an interrupt), yielding after each committed step,
+        and None whenever stream events wait to go out before a step runs."""
         try:
             if self.hold is not None:
                 self.hold.take()
             self.cursor = cursor = self._start(input)
             while (todo := self._next_batch(cursor)) is not None:
-                results, stopped = run_step(
-                    self.graph.runner, todo, cursor.values, self.node_config, cursor.answers, self._write
-                )
+                results, stopped = run_step(self.graph.runner, todo, cursor.values, self.scope, cursor.answers)
                 step = self._commit(cursor, todo, results, stopped)
                 if step is None:
                     return
@@ -310,7 +311,7 @@ class Run:
         finally:
             self._finish()
 
-    async def asteps(self, input: Any) -> AsyncIterator[Step]:
+    async def asteps(self, input: Any) -> AsyncIterator[Step | None]:
         """The async twin of ``steps``: async nodes run on the event loop."""
         try:
             if self.hold is not None:
@@ -318,7 +319,7 @@ class Run:
             self.cursor = cursor = self._start(input)
             while (todo := self._next_batch(cursor)) is not None:
                 results, stopped = await arun_step(
-                    self.graph.runner, todo, cursor.values, self.node_config, cursor.answers, self._write
+                    self.graph.runner, todo, cursor.values, self.scope, cursor.answers
                 )
                 step = self._commit(cursor, todo, results, stopped)
                 if step is None:
@@ -446,7 +447,7 @@ class Run:
         cursor.checkpoint, cursor.values = checkpoint, values
         cursor.reuse, cursor.answers = {}, {}
         if self._replay_of is not None:  # the replay's first step is stored
-            self._replaying(False)
+            self.scope.replaying(False)
             self._replay_of = None
         return Step(checkpoint, writes, values)
 

@@ -17,13 +17,12 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, Mapping
 
 from cairn.errors import GraphInterrupt
-from cairn.runtime import interrupts
 from cairn.runtime.config import RunConfig, read_config
-from cairn.runtime.parent import PARENT, Parent
+from cairn.runtime.context import Binding, Runtime, task_context
 from cairn.types import Command
 
 if TYPE_CHECKING:
-    from cairn.checkpoint.base import BaseCheckpointSaver, Lease
+    from cairn.checkpoint.base import BaseCheckpointSaver
     from cairn.runtime.compiled import CompiledStateGraph
     from cairn.runtime.loop import Run
 
@@ -48,50 +47,53 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 
 def _new_run(
-    graph: "CompiledStateGraph", config: RunConfig, durability: str, lease: Lease | None, fresh: bool
+    graph: "CompiledStateGraph",
+    config: RunConfig,
+    runtime: Runtime[Any],
+    binding: Binding | None,
+    fresh: bool,
 ) -> "Run":
     from cairn.runtime.loop import Run
 
     return Run(
         graph,
         config,
-        durability=durability,
+        durability=binding.durability if binding is not None else "sync",
         interrupt_before=graph.interrupt_before_nodes,
         interrupt_after=graph.interrupt_after_nodes,
-        lease=lease,
+        lease=binding.lease if binding is not None else None,
         fresh=fresh,
+        parent_runtime=runtime,
     )
 
 
-def _start(
-    graph: "CompiledStateGraph", node: str, arg: Any, config: Mapping[str, Any]
-) -> tuple["Run", Any] | dict[str, Any]:
+def _start(graph: "CompiledStateGraph", node: str, arg: Any) -> tuple["Run", Any] | dict[str, Any]:
     """The nested run and its input, or the subgraph's final state when it
     already finished (the parent's step failed after it)."""
+    task = task_context(f"subgraph node {node!r}")
+    scope = task.scope
     channels = graph.spec.schema.channels
     state = {k: v for k, v in _as_dict(arg).items() if k in channels or graph.spec.schema.open}
-    configurable = dict(config.get("configurable") or {})
-    parent: Parent | None = configurable.get(PARENT)
-    if parent is None:  # the parent keeps no checkpoints: neither does the subgraph
+    config = scope.config
+    binding = scope.binding
+    if binding is None:  # the parent keeps no checkpoints: neither does the subgraph
         plain = bound(graph, None, getattr(graph, "depth", 0) + 1)
         bare = read_config({k: v for k, v in config.items() if k != "configurable"})
-        return _new_run(plain, bare, "sync", None, False), state
-    pad = interrupts.current.get()
-    task_id = pad.task_id if pad is not None else ""
-    ns = parent.child_ns(node, task_id)
-    configurable.update(checkpoint_ns=ns, checkpoint_id=None)
+        return _new_run(plain, bare, scope.runtime, None, False), state
+    ns = binding.child_ns(node, task.task_id)
+    configurable = {**config.get("configurable", {}), "checkpoint_ns": ns, "checkpoint_id": None}
     run_config = read_config({**config, "configurable": configurable})
-    sub = bound(graph, parent.saver, getattr(graph, "depth", 0) + 1)
-    run = _new_run(sub, run_config, parent.durability, parent.lease, parent.replaying)
-    head = None if parent.replaying else parent.saver.get(run.thread_id, ns)
+    sub = bound(graph, binding.saver, getattr(graph, "depth", 0) + 1)
+    run = _new_run(sub, run_config, scope.runtime, binding, binding.replaying)
+    head = None if binding.replaying else binding.saver.get(run.thread_id, ns)
     if head is None:
         return run, state
     if not head.tasks:
         return sub.spec.schema.ordered(sub.values_at(head))
     # Resuming: hand the subgraph the answers given since it last paused.
-    pending = parent.saver.get_pending(run.thread_id, ns, head.id)
+    pending = binding.saver.get_pending(run.thread_id, ns, head.id)
     used = sum(len(w.value) for w in pending if w.kind == "resume")
-    fresh = list(pad.answers[used:]) if pad is not None else []
+    fresh = list(task.answers[used:])
     if not fresh:
         return run, None
     waiting = [iid for w in pending if w.kind == "interrupt" for iid, _ in w.value]
@@ -106,8 +108,8 @@ def _output(run: "Run") -> dict[str, Any]:
     return run.graph.spec.schema.ordered(run.values)
 
 
-def run_subgraph(graph: Any, node: str, arg: Any, config: Mapping[str, Any]) -> Any:
-    started = _start(graph, node, arg, config)
+def run_subgraph(graph: Any, node: str, arg: Any) -> Any:
+    started = _start(graph, node, arg)
     if not isinstance(started, tuple):
         return started
     run, input = started
@@ -116,8 +118,8 @@ def run_subgraph(graph: Any, node: str, arg: Any, config: Mapping[str, Any]) -> 
     return _output(run)
 
 
-async def arun_subgraph(graph: Any, node: str, arg: Any, config: Mapping[str, Any]) -> Any:
-    started = _start(graph, node, arg, config)
+async def arun_subgraph(graph: Any, node: str, arg: Any) -> Any:
+    started = _start(graph, node, arg)
     if not isinstance(started, tuple):
         return started
     run, input = started

@@ -23,6 +23,7 @@ from cairn.checkpoint.base import TaskRecord, TaskWrite
 from cairn.errors import InvalidUpdateError, NodeTimeoutError
 from cairn.graph.constants import END, START
 from cairn.graph.state import Branch, GraphSpec, NodeSpec
+from cairn.runtime.context import RunScope
 from cairn.runtime.state import apply_updates
 from cairn.runtime.subgraphs import arun_subgraph, run_subgraph
 from cairn.types import Command, Send
@@ -32,17 +33,55 @@ class UnknownKeyWarning(UserWarning):
     """A node or input wrote a key that is not in the state schema; it was dropped."""
 
 
-def takes_config(fn: Callable[..., Any]) -> bool:
-    """Whether ``fn(state, config)`` is how to call it."""
+_INJECTABLE = ("config", "writer", "store", "runtime", "previous")
+"""Parameters a node or path function receives by name, as in LangGraph."""
+
+
+@dataclass(frozen=True, slots=True)
+class Injection:
+    """What to pass a node besides its state: the config as its second
+    positional argument (a parameter named otherwise), and parameters by name."""
+
+    config_positional: bool
+    names: tuple[str, ...]
+
+    def args(self, scope: RunScope) -> tuple[Any, ...]:
+        return (scope.config,) if self.config_positional else ()
+
+    def kwargs(self, scope: RunScope) -> dict[str, Any]:
+        runtime = scope.runtime
+        values = {
+            "config": scope.config,
+            "writer": runtime.stream_writer,
+            "store": runtime.store,
+            "runtime": runtime,
+            "previous": runtime.previous,
+        }
+        return {name: values[name] for name in self.names}
+
+
+def injection(fn: Callable[..., Any]) -> Injection | None:
+    """What ``fn`` takes besides the state, or None when it takes the state alone."""
     target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", fn)
     try:
         params = list(inspect.signature(target).parameters.values())
     except (TypeError, ValueError):
-        return False
-    if any(p.name == "config" for p in params):
-        return True
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 2 and positional[1].default is inspect.Parameter.empty
+        return None
+    rest = params[1:]
+    by_name = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = tuple(p.name for p in rest if p.name in _INJECTABLE and p.kind in by_name)
+    # LangGraph passes the config only by name; a second positional parameter
+    # named otherwise and without a default gets it too (cairn's older rule).
+    positional = [p for p in rest if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    config_positional = bool(
+        positional
+        and positional[0].name not in _INJECTABLE
+        and positional[0].default is inspect.Parameter.empty
+        and "config" not in names
+    )
+    if not names and not config_positional:
+        return None
+    return Injection(config_positional, names)
 
 
 def _run_coroutine(awaitable: Any) -> Any:
@@ -59,8 +98,12 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
-def call(fn: Callable[..., Any], arg: Any, config: Mapping[str, Any], with_config: bool) -> Any:
-    result = fn(arg, config) if with_config else fn(arg)
+def call(fn: Callable[..., Any], arg: Any, scope: RunScope, inject: Injection | None) -> Any:
+    """Call a node or path function, finishing it if it is async."""
+    if inject is None:
+        result = fn(arg)
+    else:
+        result = fn(arg, *inject.args(scope), **inject.kwargs(scope))
     if result.__class__ is not dict and inspect.isawaitable(result):
         result = _run_coroutine(result)
     return result
@@ -80,9 +123,9 @@ class TaskRunner:
     def __init__(self, spec: GraphSpec, strict: bool) -> None:
         self.spec = spec
         self.strict = strict
-        self._with_config = {name: takes_config(n.fn) for name, n in spec.nodes.items()}
-        self._branch_config = {
-            id(b): takes_config(b.path) for bs in spec.branches.values() for b in bs
+        self._inject = {name: injection(n.fn) for name, n in spec.nodes.items()}
+        self._branch_inject = {
+            id(b): injection(b.path) for bs in spec.branches.values() for b in bs
         }
 
     # -- reading what a node returned ---------------------------------------
@@ -149,7 +192,7 @@ class TaskRunner:
         update: Mapping[str, Any] | None,
         gotos: Sequence[Any],
         state: Mapping[str, Any],
-        config: Mapping[str, Any],
+        scope: RunScope,
     ) -> tuple[tuple[Any, ...], dict[str, Any] | None]:
         """Where the task goes next, and the state with its update (if computed)."""
         spec = self.spec
@@ -161,50 +204,52 @@ class TaskRunner:
             fresh = apply_updates(spec.schema, dict(state), [(name, update)])
             arg = spec.schema.to_node_input(fresh)
             for branch in branches:
-                result = call(branch.path, arg, config, self._branch_config[id(branch)])
+                result = call(branch.path, arg, scope, self._branch_inject[id(branch)])
                 out.extend(self._check_route(name, r) for r in branch.resolve(result))
         return tuple(out), fresh
 
     # -- running -------------------------------------------------------------
 
-    def run(self, task: TaskRecord, state: Mapping[str, Any], config: Mapping[str, Any]) -> Outcome:
+    def run(self, task: TaskRecord, state: Mapping[str, Any], scope: RunScope) -> Outcome:
         """Run ``task`` against ``state``; raises what the node raised."""
         if task.name == START:
-            return self._start(task, state, config)
+            return self._start(task, state, scope)
         node, arg = self._prepare(task, state)
-        with_config = self._with_config[node.name]
+        inject = self._inject[node.name]
         attempt = 1
         while True:
             try:
                 if node.subgraph:
-                    output = self._subgraph_output(run_subgraph(node.fn, node.name, arg, config))
+                    output = self._subgraph_output(run_subgraph(node.fn, node.name, arg))
                 elif node.timeout is None:
-                    output = call(node.fn, arg, config, with_config)
+                    output = call(node.fn, arg, scope, inject)
                 else:
-                    output = _call_within(node, arg, config, with_config)
+                    output = _call_within(node, arg, scope, inject)
                 break
             except Exception as exc:
                 time.sleep(_retry_delay(node, attempt, exc))
                 attempt += 1
-        return self._finish(task, node, output, state, config)
+        return self._finish(task, node, output, state, scope)
 
-    async def arun(
-        self, task: TaskRecord, state: Mapping[str, Any], config: Mapping[str, Any]
-    ) -> Outcome:
+    async def arun(self, task: TaskRecord, state: Mapping[str, Any], scope: RunScope) -> Outcome:
         """The async twin of ``run``: awaits async nodes, runs sync ones in a thread."""
         if task.name == START:
-            return self._start(task, state, config)
+            return self._start(task, state, scope)
         node, arg = self._prepare(task, state)
-        with_config = self._with_config[node.name]
+        inject = self._inject[node.name]
         attempt = 1
         while True:
             try:
                 if node.subgraph:
-                    pending = arun_subgraph(node.fn, node.name, arg, config)
+                    pending = arun_subgraph(node.fn, node.name, arg)
                 elif inspect.iscoroutinefunction(node.fn):
-                    pending = node.fn(arg, config) if with_config else node.fn(arg)
+                    pending = (
+                        node.fn(arg)
+                        if inject is None
+                        else node.fn(arg, *inject.args(scope), **inject.kwargs(scope))
+                    )
                 else:
-                    pending = asyncio.to_thread(call, node.fn, arg, config, with_config)
+                    pending = asyncio.to_thread(call, node.fn, arg, scope, inject)
                 if node.timeout is None:
                     output = await pending
                 else:
@@ -218,7 +263,7 @@ class TaskRunner:
             except Exception as exc:
                 await asyncio.sleep(_retry_delay(node, attempt, exc))
                 attempt += 1
-        return self._finish(task, node, output, state, config)
+        return self._finish(task, node, output, state, scope)
 
     def _subgraph_output(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """A subgraph's final state as an update: the keys this graph has."""
@@ -227,9 +272,9 @@ class TaskRunner:
         channels = self.spec.schema.channels
         return {k: v for k, v in values.items() if k in channels}
 
-    def _start(self, task: TaskRecord, state: Mapping[str, Any], config: Mapping[str, Any]) -> Outcome:
+    def _start(self, task: TaskRecord, state: Mapping[str, Any], scope: RunScope) -> Outcome:
         update = task.arg  # filtered when the input checkpoint was made
-        goto, fresh = self.routes(START, update, (), state, config)
+        goto, fresh = self.routes(START, update, (), state, scope)
         return Outcome(TaskWrite(task.id, START, update, goto), fresh)
 
     def _prepare(self, task: TaskRecord, state: Mapping[str, Any]) -> tuple[NodeSpec, Any]:
@@ -247,14 +292,14 @@ class TaskRunner:
         node: NodeSpec,
         output: Any,
         state: Mapping[str, Any],
-        config: Mapping[str, Any],
+        scope: RunScope,
     ) -> Outcome:
         update, gotos = self._read_output(node.name, output)
-        goto, fresh = self.routes(node.name, update, gotos, state, config)
+        goto, fresh = self.routes(node.name, update, gotos, state, scope)
         return Outcome(TaskWrite(task.id, node.name, update, goto), fresh)
 
 
-def _call_within(node: NodeSpec, arg: Any, config: Mapping[str, Any], with_config: bool) -> Any:
+def _call_within(node: NodeSpec, arg: Any, scope: RunScope, inject: Injection | None) -> Any:
     """Call a sync node in a thread of its own and stop waiting for it after
     ``node.timeout`` seconds (Python cannot stop the thread: what the node
     does afterwards is ignored)."""
@@ -264,7 +309,7 @@ def _call_within(node: NodeSpec, arg: Any, config: Mapping[str, Any], with_confi
 
     def target() -> None:
         try:
-            box.append((True, context.run(call, node.fn, arg, config, with_config)))
+            box.append((True, context.run(call, node.fn, arg, scope, inject)))
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting task
             box.append((False, exc))
         finally:

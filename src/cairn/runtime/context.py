@@ -1,0 +1,135 @@
+"""What a running task can reach of its run, held in one context variable.
+
+A run builds one ``RunScope``: the config its nodes receive, the ``Runtime``
+(context, store, stream writer) and, when it has a checkpointer, where its
+subgraphs store (``Binding``). Each task runs with a ``TaskContext`` of its
+own in ``current``: its id, the answers to its ``interrupt()`` calls, and the
+scope. Nothing of this travels in the user's config dict.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+
+from cairn.errors import OutsideNodeError
+
+if TYPE_CHECKING:
+    from cairn.checkpoint.base import BaseCheckpointSaver, Lease
+
+__all__ = ["Runtime", "get_runtime"]
+
+ContextT = TypeVar("ContextT")
+
+
+_UNSET: Any = object()
+
+
+def discard(chunk: Any) -> None:
+    """The stream writer of a run nobody streams "custom" from."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Runtime(Generic[ContextT]):
+    """What a node taking ``runtime`` receives (LangGraph's ``Runtime``).
+
+    >>> def node(state: State, runtime: Runtime[Context]):
+    ...     return {"greeting": f"hello {runtime.context.user}"}
+    >>> graph.invoke({}, config, context=Context(user="ada"))
+    """
+
+    context: Any = None
+    """The run's ``context=`` (``invoke(..., context=...)``): user id, db connection..."""
+    store: Any = None
+    """The store given to ``compile(store=...)``, or None."""
+    stream_writer: Callable[[Any], None] = field(default=discard)
+    """Each value it is called with is a ``stream_mode="custom"`` chunk."""
+    previous: Any = None
+    """The functional API's previous return value; None in a graph."""
+
+    def merge(self, other: "Runtime[Any]") -> "Runtime[Any]":
+        """``other``, with what it leaves unset taken from this runtime."""
+        return Runtime(
+            context=other.context if other.context is not None else self.context,
+            store=other.store if other.store is not None else self.store,
+            stream_writer=other.stream_writer
+            if other.stream_writer is not discard
+            else self.stream_writer,
+            previous=other.previous if other.previous is not None else self.previous,
+        )
+
+    def override(
+        self,
+        *,
+        context: Any = _UNSET,
+        store: Any = _UNSET,
+        stream_writer: Any = _UNSET,
+        previous: Any = _UNSET,
+    ) -> "Runtime[Any]":
+        """This runtime with the values given replaced (None included)."""
+        given = {"context": context, "store": store, "stream_writer": stream_writer, "previous": previous}
+        return replace(self, **{k: v for k, v in given.items() if v is not _UNSET})
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """Where a run's subgraphs store: its saver, the lease it holds, its namespace."""
+
+    saver: "BaseCheckpointSaver"
+    lease: "Lease | None"
+    durability: str
+    ns: str
+    replaying: bool = False
+    """The run is replaying an old checkpoint: its subgraphs start afresh
+    instead of resuming what they stored the first time."""
+
+    def child_ns(self, node: str, task_id: str) -> str:
+        """The checkpoint namespace of the subgraph run by task ``task_id``."""
+        own = f"{node}:{task_id}"
+        return f"{self.ns}|{own}" if self.ns else own
+
+
+@dataclass(slots=True)
+class RunScope:
+    """What every task of one run shares."""
+
+    config: dict[str, Any]
+    """The config a node (or path function) taking ``config`` receives."""
+    runtime: Runtime[Any]
+    binding: Binding | None = None
+
+    def replaying(self, replaying: bool) -> None:
+        """Tell the subgraphs of the next step whether it replays an old checkpoint."""
+        if self.binding is not None and self.binding.replaying != replaying:
+            self.binding = replace(self.binding, replaying=replaying)
+
+
+@dataclass(slots=True)
+class TaskContext:
+    """One running task: its id, its run, and its ``interrupt()`` answers."""
+
+    task_id: str
+    scope: RunScope
+    answers: list[Any]
+    used: int = 0
+    """How many ``interrupt()`` calls the task has made so far."""
+
+
+current: ContextVar[TaskContext | None] = ContextVar("cairn_task", default=None)
+
+
+def task_context(what: str) -> TaskContext:
+    """The running task's context; ``what`` names the caller in the error."""
+    found = current.get()
+    if found is None:
+        raise OutsideNodeError(
+            f"{what} was called outside a running node; call it inside a node function "
+            "(or a conditional edge's path function) while the graph runs"
+        )
+    return found
+
+
+def get_runtime(context_schema: Any = None) -> Runtime[Any]:
+    """The running node's ``Runtime`` (``context_schema`` only helps type checkers)."""
+    return task_context("get_runtime()").scope.runtime
