@@ -244,3 +244,42 @@ def test_custom_chunks_from_parallel_nodes_all_arrive() -> None:
     assert sorted(chunks) == [(i, n) for i in range(4) for n in range(3)]
     for i in range(4):  # each node's own chunks keep their order
         assert [n for j, n in chunks if j == i] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("how", ["error", "interrupt"])
+def test_a_resumed_values_stream_yields_the_current_state_before_the_next_step_runs(
+    saver: Any, how: str
+) -> None:
+    """As LangGraph: ``stream(None, config)`` (or ``Command(resume=)``) first
+    yields the state the run goes on from, at once, not when the next step ends."""
+    ran: list[str] = []
+    fail = [how == "error"]
+
+    def first(state: State) -> dict[str, Any]:
+        ran.append("first")
+        return {"x": 1, "log": ["first"]}
+
+    def second(state: State) -> dict[str, Any]:
+        ran.append("second")
+        if fail[0]:
+            raise RuntimeError("flaky")
+        answer = interrupt("go on?") if how == "interrupt" else "ok"
+        return {"log": [f"second:{answer}"]}
+
+    builder = StateGraph(State).add_node("first", first).add_node("second", second)
+    graph = builder.add_edge(START, "first").add_edge("first", "second").compile(checkpointer=saver)
+    config = thread("r")
+    if how == "error":
+        with pytest.raises(RuntimeError):
+            graph.invoke(START_INPUT, config)
+        fail[0] = False
+        resume: Any = None
+    else:
+        graph.invoke(START_INPUT, config)
+        resume = Command(resume="yes")
+    ran.clear()
+    chunks = graph.stream(resume, config, stream_mode="values")
+    assert next(chunks) == {"x": 1, "log": ["first"]}
+    assert ran == []  # nothing ran yet: the chunk is the state the run resumes from
+    assert list(chunks) == [{"x": 1, "log": ["first", f"second:{'yes' if how == 'interrupt' else 'ok'}"]}]
+    assert ran == ["second"]

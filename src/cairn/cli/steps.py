@@ -71,8 +71,13 @@ def follow(
     """Run ``graph`` like ``invoke(input, config)``, yielding each step once
     it is committed."""
     thread = {"configurable": {"thread_id": config["configurable"]["thread_id"]}}
-    # "values" yields once per step; with durability "sync" the step's
+    # "values" yields once per step (and, when resuming, first the state the
+    # run goes on from, already reported); with durability "sync" the step's
     # checkpoint is stored by then, so the thread's head is that checkpoint
     # and a step reported here survives a kill that follows.
+    seen = checkpoint_id(graph.get_state(thread).config)
     for _ in graph.stream(input, config, stream_mode="values", durability="sync"):
-        yield StepEvent.from_snapshot(graph.get_state(thread), describe)
+        snapshot = graph.get_state(thread)
+        if checkpoint_id(snapshot.config) != seen:
+            seen = checkpoint_id(snapshot.config)
+            yield StepEvent.from_snapshot(snapshot, describe)

@@ -44,6 +44,10 @@ class Events:
             stamp = datetime.now(timezone.utc).isoformat()
             self._add("debug", {"step": step, "timestamp": stamp, "type": kind, "payload": payload})
 
+    def waiting(self) -> bool:
+        """Whether chunks wait to be taken."""
+        return bool(self._queue)
+
     def take(self) -> list[Any]:
         """Every chunk recorded so far, oldest first."""
         with self._lock:

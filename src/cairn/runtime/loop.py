@@ -299,6 +299,8 @@ class Run:
                 self.hold.take()
             self.cursor = cursor = self._start(input)
             while (todo := self._next_batch(cursor)) is not None:
+                if self.events is not None and self.events.waiting():
+                    yield None
                 results, stopped = run_step(self.graph.runner, todo, cursor.values, self.scope, cursor.answers)
                 step = self._commit(cursor, todo, results, stopped)
                 if step is None:
@@ -318,6 +320,8 @@ class Run:
                 await self.hold.atake()
             self.cursor = cursor = self._start(input)
             while (todo := self._next_batch(cursor)) is not None:
+                if self.events is not None and self.events.waiting():
+                    yield None
                 results, stopped = await arun_step(
                     self.graph.runner, todo, cursor.values, self.scope, cursor.answers
                 )
