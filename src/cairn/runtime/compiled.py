@@ -411,7 +411,7 @@ class CompiledStateGraph:
             )
         node = self._update_author(base, as_node)
         state = self.values_at(base) if base else self.spec.schema.initial()
-        update = self.runner.filter_update(node, values)
+        update = self.runner.filter_update(node, values, by_caller=True)
         scope = RunScope(node_config(rc, thread), Runtime(store=self.store))
         goto, _ = self.runner.routes(node, update, (), state, scope)
         write = TaskWrite(task_id(base.id if base else thread, node, -1), node, update, goto)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import os
+import sys
 import threading
 import time
 import warnings
@@ -27,10 +29,7 @@ from cairn.runtime.context import RunScope
 from cairn.runtime.state import apply_updates
 from cairn.runtime.subgraphs import arun_subgraph, run_subgraph
 from cairn.types import Command, Send
-
-
-class UnknownKeyWarning(UserWarning):
-    """A node or input wrote a key that is not in the state schema; it was dropped."""
+from cairn.warnings import UnknownKeyWarning
 
 
 _INJECTABLE = ("config", "writer", "store", "runtime", "previous")
@@ -130,8 +129,11 @@ class TaskRunner:
 
     # -- reading what a node returned ---------------------------------------
 
-    def filter_update(self, name: str, update: Any) -> Mapping[str, Any] | None:
-        """The update with keys outside the schema dropped (or refused if strict)."""
+    def filter_update(
+        self, name: str, update: Any, *, by_caller: bool = False
+    ) -> Mapping[str, Any] | None:
+        """The update with keys outside the schema dropped (or refused if
+        strict). ``by_caller``: ``update_state`` wrote it as node ``name``."""
         schema = self.spec.schema
         mapping = schema.as_update(update)
         if mapping is None and update is not None:
@@ -147,14 +149,18 @@ class TaskRunner:
         unknown = [k for k in mapping if k not in channels]
         if not unknown:
             return schema.prepare(mapping)
-        what = "the input" if name == START else f"node {name!r}"
+        if by_caller:
+            what = f"update_state(as_node={name!r})"
+        else:
+            what = "the input" if name == START else f"node {name!r}"
         message = (
             f"{what} wrote key(s) {unknown!r}, which the state schema "
             f"{getattr(schema.schema, '__qualname__', schema.schema)!s} does not declare"
         )
         if self.strict:
             raise InvalidUpdateError(message + "; add them to the schema")
-        warnings.warn(message + "; they were dropped", UnknownKeyWarning, stacklevel=2)
+        author = None if by_caller else self.spec.nodes.get(name)
+        _warn_at_user_code(message + "; they were dropped", author)
         return schema.prepare({k: v for k, v in mapping.items() if k in channels})
 
     def _read_output(self, node: str, output: Any) -> tuple[Mapping[str, Any] | None, list[Any]]:
@@ -338,6 +344,31 @@ def _retry_delay(node: NodeSpec, attempt: int, exc: Exception) -> float:
     if policy is None or attempt >= policy.max_attempts or not policy.should_retry(exc):
         raise exc
     return policy.interval(attempt)
+
+
+_CAIRN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _warn_at_user_code(message: str, node: NodeSpec | None) -> None:
+    """Warn ``UnknownKeyWarning`` at the node function's definition, or (for
+    the input, update_state and subgraphs) at the caller's line outside cairn."""
+    fn = node.fn if node is not None else None
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        globals_ = getattr(fn, "__globals__", {})
+        warnings.warn_explicit(
+            message,
+            UnknownKeyWarning,
+            code.co_filename,
+            code.co_firstlineno,
+            module=globals_.get("__name__"),
+            registry=globals_.setdefault("__warningregistry__", {}),
+        )
+        return
+    level, frame = 1, sys._getframe(0)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_CAIRN_DIR + os.sep):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, UnknownKeyWarning, stacklevel=level)
 
 
 def _short(value: Any) -> str:
