@@ -1,17 +1,26 @@
 """``add_messages``, the reducer for chat histories, and ``MessagesState``.
 
-Messages are plain dicts (``{"role": ..., "content": ...}``) or, when
-``langchain_core`` is installed, its message objects. Every message gets an
-``id``; a new message whose id is already in the list replaces the old one in
-place, and a removal (``{"type": "remove", "id": ...}`` or LangChain's
-``RemoveMessage``) deletes it.
+A message may be given as a dict (``{"role": ..., "content": ...}``), a
+``(role, content)`` tuple, a string (a user message) or, when
+``langchain_core`` is installed, one of its message objects. As in LangGraph,
+when ``langchain_core`` can be imported every message is stored as a LangChain
+message object (chunks as their full message); when it cannot, every message
+is stored as a plain dict. Every message gets an ``id``; a message whose id is
+already in the history replaces the old one in place, and a removal
+(``RemoveMessage(id=...)`` or ``{"type": "remove", "id": ...}``) deletes it.
+A removal with the id ``REMOVE_ALL_MESSAGES`` deletes everything before it.
+A message removed and later given again with its id goes to the end, so that
+merging stored updates all at once (a cold read) gives the history the run
+built update by update (``batchable``).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import uuid
+from itertools import repeat
+from operator import attrgetter
+from types import ModuleType
 from typing import Annotated, Any, TypedDict
 
 from cairn.errors import InvalidUpdateError
@@ -20,57 +29,101 @@ __all__ = ["REMOVE_ALL_MESSAGES", "MessagesState", "add_messages"]
 
 REMOVE_ALL_MESSAGES = "__remove_all__"
 
-
-def _langchain_convert() -> Any:
-    try:
-        from langchain_core.messages import convert_to_messages
-    except ImportError:
-        return None
-    return convert_to_messages
+_GONE = object()
+"""Stands in the merged list for a removed message until the merge ends."""
 
 
 @functools.lru_cache(maxsize=1)
-def _langchain_message_types() -> tuple[type, ...]:
-    """LangChain's message classes, when langchain_core is installed."""
-    if importlib.util.find_spec("langchain_core") is None:
-        return ()
-    from langchain_core import messages
+def _langchain() -> ModuleType | None:
+    """``langchain_core.messages``, or None when it cannot be imported."""
+    try:
+        from langchain_core import messages
+    except ImportError:
+        return None
+    return messages
 
-    found = (getattr(messages, name, None) for name in getattr(messages, "__all__", ()))
-    return tuple(
-        cls for cls in found if isinstance(cls, type) and issubclass(cls, messages.BaseMessage)
-    )
+
+def _message_types() -> tuple[type, ...]:
+    """LangChain's message classes, when langchain_core is installed."""
+    lc = _langchain()
+    if lc is None:
+        return ()
+    found = (getattr(lc, name, None) for name in getattr(lc, "__all__", ()))
+    return tuple(c for c in found if isinstance(c, type) and issubclass(c, lc.BaseMessage))
 
 
 def _as_list(messages: Any) -> list[Any]:
+    # As in LangGraph, anything but a list is one message; cairn also reads
+    # a tuple that is not a (role, content) pair as a sequence of messages.
     if messages is None:
         return []
-    if isinstance(messages, (list, tuple)):
+    if isinstance(messages, list):
+        return messages
+    if isinstance(messages, tuple) and not (len(messages) == 2 and isinstance(messages[0], str)):
         return list(messages)
     return [messages]
 
 
-def _is_object(message: Any) -> bool:
-    return not isinstance(message, (dict, str))
+def _new_id() -> str:
+    return str(uuid.uuid4())
 
 
-def _normalize(messages: list[Any], as_objects: bool = False) -> list[Any]:
-    """Give each message an id, converting all to LangChain objects if any is
-    one (or ``as_objects``: the history they join holds objects)."""
-    convert = _langchain_convert()
-    if convert is not None and (as_objects or any(_is_object(m) for m in messages)):
-        messages = list(convert(messages))
-    out = []
-    for message in messages:
-        if isinstance(message, str):
-            message = {"role": "user", "content": message}
-        if isinstance(message, dict):
-            if message.get("id") is None:
-                message = {**message, "id": str(uuid.uuid4())}
-        elif getattr(message, "id", "") is None:
-            message = message.model_copy(update={"id": str(uuid.uuid4())})
-        out.append(message)
-    return out
+def _to_object(lc: ModuleType, message: Any) -> Any:
+    """``message`` as a LangChain message object with an id."""
+    if isinstance(message, lc.BaseMessage):
+        if isinstance(message, lc.BaseMessageChunk):
+            message = lc.message_chunk_to_message(message)
+    else:
+        if isinstance(message, dict) and message.get("type") == "remove":
+            message = {"content": "", **message}  # cairn's plain removal has no content
+        try:
+            [message] = lc.convert_to_messages([message])
+        except (ValueError, NotImplementedError) as error:
+            raise InvalidUpdateError(
+                f"cannot read {message!r} as a message ({error}); give a dict with 'role' and "
+                "'content', a (role, content) tuple, a string or a LangChain message"
+            ) from error
+    if message.id is None:
+        message.id = _new_id()  # on the object itself, as LangGraph does
+    return message
+
+
+def _to_plain(message: Any) -> Any:
+    """``message`` as a plain dict with an id (other objects keep their form)."""
+    if isinstance(message, str):
+        return {"role": "user", "content": message, "id": _new_id()}
+    if isinstance(message, tuple) and len(message) == 2:
+        return {"role": message[0], "content": message[1], "id": _new_id()}
+    if isinstance(message, dict):
+        return message if message.get("id") is not None else {**message, "id": _new_id()}
+    if getattr(message, "id", "") is None:
+        message.id = _new_id()
+    return message
+
+
+def _coerce(messages: list[Any]) -> list[Any]:
+    """``messages`` in the stored form, each with an id."""
+    lc = _langchain()
+    if lc is None:
+        return [_to_plain(m) for m in messages]
+    return [_to_object(lc, m) for m in messages]
+
+
+def _stored_ids(messages: list[Any]) -> list[Any] | None:
+    """The ids of ``messages`` if all are in the stored form with an id, else
+    None. (Runs on the whole history at every merge: kept to C-level loops.)"""
+    lc = _langchain()
+    # isinstance on LangChain's classes is slow (an ABC): test each class once.
+    classes = set(map(type, messages))
+    if lc is None:
+        if not all(issubclass(cls, dict) for cls in classes):
+            return None
+        ids = list(map(dict.get, messages, repeat("id")))
+    else:
+        if not all(issubclass(cls, lc.BaseMessage) for cls in classes):
+            return None
+        ids = list(map(attrgetter("id"), messages))
+    return None if None in ids else ids
 
 
 def _id(message: Any) -> Any:
@@ -83,46 +136,64 @@ def _is_removal(message: Any) -> bool:
 
 
 def add_messages(left: Any, right: Any) -> list[Any]:
-    """Merge ``right`` into ``left``: append new messages, replace by id, remove."""
+    """Merge ``right`` into ``left``: append new messages, replace by id, remove.
+
+    Both sides are first brought to the stored form (LangChain message objects
+    when langchain_core can be imported, else dicts) and given ids.
+    """
     merged = _as_list(left)
-    updates = _normalize(_as_list(right), as_objects=bool(merged) and _is_object(merged[-1]))
-    for i, message in enumerate(updates):
-        if _is_removal(message) and _id(message) == REMOVE_ALL_MESSAGES:
-            merged, updates = [], updates[i + 1 :]
-            break
-    if merged and any(_id(m) is None for m in merged):
-        merged = _normalize(merged)
-    position = {_id(m): i for i, m in enumerate(merged)}
-    if not any(_id(m) in position or _is_removal(m) for m in updates):
-        return merged + updates  # the common case: only new messages
+    ids = _stored_ids(merged)
+    if ids is None:
+        merged = _coerce(merged)
+        ids = [_id(m) for m in merged]
+    updates = _coerce(_as_list(right))
+    removals = [i for i, m in enumerate(updates) if _is_removal(m)]
+    if removals:
+        cleared = [i for i in removals if _id(updates[i]) == REMOVE_ALL_MESSAGES]
+        if cleared:
+            merged, ids, updates = [], [], updates[cleared[-1] + 1 :]
+    if not removals:
+        keys = {_id(m) for m in updates}
+        if len(keys) == len(updates) and keys.isdisjoint(ids):
+            return merged + updates  # the common case: only new messages
+    return _merge(merged, updates, dict(zip(ids, range(len(ids)))))
+
+
+def _merge(merged: list[Any], updates: list[Any], position: dict[Any, int]) -> list[Any]:
+    # A removed message leaves a gap at once, so a message added again later
+    # with its id goes to the end: merging stored updates in one call (as a
+    # cold read does) gives the same history as merging them one by one.
     merged = list(merged)
     removed: set[Any] = set()
     for message in updates:
         key = _id(message)
         if _is_removal(message):
-            if key not in position:
+            at = position.pop(key, None)
+            if at is not None:
+                merged[at] = _GONE
+                removed.add(key)
+            elif key not in removed:
                 raise InvalidUpdateError(
                     f"cannot remove message with id {key!r}: no message with that id exists; "
                     "remove only ids that are in the state's messages"
                 )
-            removed.add(key)
-        elif key in position:
-            merged[position[key]] = message
-            removed.discard(key)
+        elif (at := position.get(key)) is not None:
+            merged[at] = message
         else:
             position[key] = len(merged)
             merged.append(message)
-    return [m for m in merged if _id(m) not in removed] if removed else merged
+    return [m for m in merged if m is not _GONE]
 
 
 def _prepare(update: Any) -> list[Any]:
-    """Give new messages their ids once, when the update is stored."""
-    return _normalize(_as_list(update))
+    """Bring new messages to the stored form, ids included, once, when the
+    update is stored: folding stored updates then gives the same state."""
+    return _coerce(_as_list(update))
 
 
 add_messages.prepare = _prepare  # type: ignore[attr-defined]
 add_messages.batchable = True  # type: ignore[attr-defined]
-add_messages.stored_types = _langchain_message_types  # type: ignore[attr-defined]
+add_messages.stored_types = _message_types  # type: ignore[attr-defined]
 
 
 class MessagesState(TypedDict):
