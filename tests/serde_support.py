@@ -121,7 +121,7 @@ class Tree:
 
 @dataclasses.dataclass
 class StoredOnly:
-    """Never passed to register_type: storing a value of it registers it."""
+    """Never passed to register_type: storing a value of it fails (and registers nothing)."""
 
     note: str
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
+from cairn.checkpoint.extensions import ClassNotLoadableError
 from cairn.checkpoint.ids import created_at_of
 from cairn.checkpoint.serde import Serializer
 from cairn.errors import SerializationError
@@ -114,27 +115,68 @@ def move_pending(
 
 
 def _dumps_naming_the_key(
-    serde: Serializer, value: Any, items: Iterable[tuple[str, str, Any]]
+    serde: Serializer, value: Any, items: Iterable[tuple[str, Any]]
 ) -> bytes:
-    """``serde.dumps(value)``; on failure, says which state key (written by
-    whom) holds what cannot be stored. ``items``: (key, writer, value)."""
+    """``serde.dumps(value)``; on failure, says which part of it (a state key
+    and the node that wrote it, a task's argument...) holds what cannot be
+    stored. ``items``: (what the part is, its value), tried only on failure."""
     try:
         return serde.dumps(value)
     except SerializationError as exc:
-        for key, writer, item in items:
+        for what, item in items:
             try:
                 serde.dumps(item)
             except SerializationError as inner:
-                raise SerializationError(
-                    f"cannot store state key {key!r} ({writer}): {inner}"
-                ) from exc
+                raise SerializationError(f"cannot store {what}: {inner}") from exc
         raise
 
 
-def _write_items(writes: Iterable[TaskWrite]) -> Iterable[tuple[str, str, Any]]:
+def _write_items(writes: Iterable[TaskWrite]) -> Iterable[tuple[str, Any]]:
     for write in writes:
         for key, item in (write.update or {}).items():
-            yield key, f"written by {write.name!r}", item
+            yield f"state key {key!r} (written by {write.name!r})", item
+        for route in write.goto:
+            if isinstance(route, (tuple, list)) and len(route) == 2:
+                yield f"the argument {write.name!r} sends to node {route[0]!r}", route[1]
+
+
+def _keyed_items(what: str, value: Any) -> Iterable[tuple[str, Any]]:
+    """The items of a mapping, each named ``what`` with its key."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield what.format(key=key), item
+
+
+def _task_items(tasks: Iterable[TaskRecord]) -> Iterable[tuple[str, Any]]:
+    for task in tasks:
+        if task.name == "__start__":
+            yield from _keyed_items("state key {key!r} (in the run's input)", task.arg)
+        elif task.push:
+            yield f"the argument of a task of node {task.name!r} (a Send)", task.arg
+
+
+def _pending_items(write: PendingWrite) -> Iterable[tuple[str, Any]]:
+    if write.kind == "input":
+        yield from _keyed_items("state key {key!r} (in the run's input)", write.value)
+    elif write.kind == "interrupt":
+        yield f"the value of an interrupt() in task {write.task_id!r}", write.value
+    elif write.kind == "resume":
+        yield f"an answer to an interrupt() (Command(resume=...)) of task {write.task_id!r}", write.value
+
+
+def stored_bytes_remedy(exc: BaseException, thread_id: str) -> str:
+    """What a saver tells to do about a row ``exc`` says cannot be loaded:
+    nothing to the store when its bytes are intact (a class this process has
+    not registered, or has changed since); else restore or delete it."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ClassNotLoadableError):
+            return "Nothing in the store needs restoring or deleting"
+        cause = cause.__cause__
+    return (
+        f"If no key, package or newer cairn is missing, the row is damaged: restore the "
+        f"database from a backup, or delete the thread with delete_thread({thread_id!r})"
+    )
 
 
 @dataclass(slots=True)
@@ -176,11 +218,12 @@ def encode(
         _write_items(checkpoint.writes),
     )
     writes = _pack_raw(serde, raw_writes, where(*at, "writes") if sealed else b"")
-    plan = pack(
+    raw_plan = _dumps_naming_the_key(
         serde,
         [[[t.id, t.name, t.arg, t.push] for t in checkpoint.tasks], dict(checkpoint.carry)],
-        where(*at, "plan") if sealed else b"",
+        _task_items(checkpoint.tasks),
     )
+    plan = _pack_raw(serde, raw_plan, where(*at, "plan") if sealed else b"")
     packed_metadata = _pack_metadata(serde, checkpoint.metadata, where(*at, "metadata") if sealed else b"")
     # The snapshot rule weighs uncompressed sizes: that is the work of a fold.
     snapshot_bytes, log_bytes = parent if parent is not None else (0, 0)
@@ -188,7 +231,7 @@ def encode(
     snapshot = None
     if parent is None or log_bytes >= ratio * snapshot_bytes:
         raw_snapshot = _dumps_naming_the_key(
-            serde, dict(values), ((k, "in the state", v) for k, v in values.items())
+            serde, dict(values), _keyed_items("state key {key!r} (in the state)", values)
         )
         snapshot = _pack_raw(serde, raw_snapshot, where(*at, "snapshot") if sealed else b"")
         snapshot_bytes, log_bytes = len(raw_snapshot), 0
@@ -216,7 +259,8 @@ def _pack_metadata(serde: Serializer, metadata: Mapping[str, Any], aad: bytes) -
     kept = {k: v for k, v in metadata.items() if k not in ("source", "step")}
     if kept.get("parents") == {}:
         del kept["parents"]
-    return _pack_raw(serde, serde.dumps(kept), aad)
+    raw = _dumps_naming_the_key(serde, kept, _keyed_items("metadata key {key!r}", kept))
+    return _pack_raw(serde, raw, aad)
 
 
 def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> Checkpoint:
@@ -409,7 +453,7 @@ def _not_a_dict(metadata: Any) -> None:
 def encode_pending(serde: Serializer, at: tuple[str, str, str], write: PendingWrite) -> bytes:
     """A pending write of checkpoint ``at`` (thread id, namespace, checkpoint id)."""
     value = write.value
-    items: Iterable[tuple[str, str, Any]] = ()
+    items: Iterable[tuple[str, Any]] = _pending_items(write)
     if isinstance(value, TaskWrite):
         items = _write_items([value])
         value = [value.task_id, value.name, value.update, list(value.goto)]

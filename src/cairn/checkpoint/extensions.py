@@ -6,6 +6,13 @@ Rebuilding never imports a module and never runs a class's own code (no
 factories): a stored class name must be registered (``register_type``), and
 must be of the kind the extension says (an enum for an enum, a dataclass for
 a dataclass...), so a crafted blob cannot make one kind pass for another.
+
+Storing asks the same registry, so that what one process stores, a fresh
+process of the same application loads: a value of a class is stored only if
+the class is registered under its own name, and storing registers nothing.
+Registrations are declarations of the application (``register_type`` calls,
+and the classes the state schema of a graph it builds names), never a
+side effect of what a process happened to store or load.
 """
 
 from __future__ import annotations
@@ -26,7 +33,18 @@ UUID, DECIMAL, ENUM, DATACLASS, PYDANTIC, NAMEDTUPLE = 9, 10, 11, 12, 13, 14
 PICKLE = 15
 
 _registry: dict[str, type] = {}
+"""Stored name -> the class loading rebuilds it as."""
+_names: dict[type, str] = {}
+"""Registered class -> its stored name: the classes whose values may be
+stored (exactly those loading rebuilds, so the two never disagree)."""
 _registry_lock = threading.Lock()
+
+
+class ClassNotLoadableError(SerializationError):
+    """Stored bytes that are intact name a class this process cannot rebuild
+    them as: one it has not registered, or one that has changed since (fields
+    added without a plain default, or removed, or another kind of class).
+    Nothing in the store is wrong: make the class loadable, and load again."""
 
 
 def type_name(cls: type) -> str:
@@ -34,10 +52,45 @@ def type_name(cls: type) -> str:
 
 
 def register_type(*classes: type) -> None:
-    """Allow values of these classes to be loaded back from storage."""
+    """Allow values of these classes to be stored, and loaded back.
+
+    Call it where the classes are defined (when the application starts), so
+    that every process of the application has registered them before it
+    stores or loads. A class registered under the name of another one
+    replaces it: values of the other are then refused when stored."""
     with _registry_lock:
         for cls in classes:
-            _registry[type_name(cls)] = cls
+            name = type_name(cls)
+            replaced = _registry.get(name)
+            if replaced is not None and replaced is not cls:
+                _names.pop(replaced, None)
+            _registry[name] = cls
+            _names[cls] = name
+
+
+def _stored_name(cls: type) -> str:
+    """The name a value of ``cls`` is stored under; refuses a class that a
+    fresh process of the application could not load back."""
+    name = _names.get(cls)
+    if name is not None:
+        return name
+    name = type_name(cls)
+    short = cls.__qualname__
+    if name in _registry:
+        why = (
+            "the class registered under that name is another class, which loading would "
+            "rebuild the value as"
+        )
+    else:
+        why = (
+            "the class is not registered, so a fresh process of the application could not "
+            "load the value back (storing registers nothing)"
+        )
+    raise SerializationError(
+        f"cannot store a value of type {name}: {why}. Call "
+        f"cairn.checkpoint.serde.register_type({short}) where {short} is defined, or name "
+        f"{short} in the annotation of the state key that holds it"
+    )
 
 
 def _is_namedtuple_class(cls: type) -> bool:
@@ -59,18 +112,22 @@ _KINDS: dict[int, tuple[str, Callable[[type], bool]]] = {
 
 
 def _lookup(name: Any, code: int) -> type:
-    cls = _registry.get(name) if isinstance(name, str) else None
+    if not isinstance(name, str):
+        raise SerializationError(f"stored data names a class by {name!r:.80}, not a string; it is damaged")
+    cls = _registry.get(name)
     if cls is None:
-        raise SerializationError(
-            f"stored data names the class {name!r}, which is not registered; "
-            "import it and call cairn.checkpoint.serde.register_type(cls) before loading, "
-            "or use it in the graph's state schema"
+        short = name.rpartition(":")[2] or name
+        raise ClassNotLoadableError(
+            f"stored data names the class {name!r}, which this process has not registered; "
+            "the stored bytes are intact. Register the class before loading: call "
+            f"cairn.checkpoint.serde.register_type({short}) where it is defined, or build the "
+            "graph whose state schema names it"
         )
     what, fits = _KINDS[code]
     if not fits(cls):
-        raise SerializationError(
-            f"stored data says {name!r} is {what}, and it is not; the data is damaged or "
-            "was crafted, and was not loaded"
+        raise ClassNotLoadableError(
+            f"stored data says {name!r} is {what}, and the class registered under that name "
+            "is not: the class was changed since, or the data was crafted; nothing was loaded"
         )
     return cls
 
@@ -163,21 +220,19 @@ def encode(obj: Any) -> tuple[int, Any]:
     if cls is decimal.Decimal:
         return DECIMAL, str(obj)
     if isinstance(obj, enum.Enum):
-        register_type(cls)
-        return ENUM, [type_name(cls), obj.value]
+        return ENUM, [_stored_name(cls), obj.value]
     if hasattr(cls, "model_fields") and hasattr(obj, "__pydantic_fields_set__"):
-        register_type(cls)
+        stored = _stored_name(cls)
         fields = {name: getattr(obj, name) for name in cls.model_fields}
         extra = getattr(obj, "__pydantic_extra__", None)
         private = getattr(obj, "__pydantic_private__", None)
-        return PYDANTIC, [type_name(cls), fields, sorted(obj.model_fields_set), extra, private]
+        return PYDANTIC, [stored, fields, sorted(obj.model_fields_set), extra, private]
     if dataclasses.is_dataclass(obj):
-        register_type(cls)
+        stored = _stored_name(cls)
         fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-        return DATACLASS, [type_name(cls), fields]
+        return DATACLASS, [stored, fields]
     if isinstance(obj, tuple) and hasattr(cls, "_fields"):
-        register_type(cls)
-        return NAMEDTUPLE, [type_name(cls), list(obj)]
+        return NAMEDTUPLE, [_stored_name(cls), list(obj)]
     if isinstance(obj, (str, int, float, bytes, list, dict)) and cls is not bool:
         base = next(b for b in cls.__mro__[1:] if b in (str, int, float, bytes, list, dict))
         raise SerializationError(
@@ -210,7 +265,10 @@ def _enum(payload: list[Any]) -> Any:
             return member
     if issubclass(cls, enum.Flag) and isinstance(payload[1], int):
         return cls(payload[1])
-    raise SerializationError(f"stored value {payload[1]!r} is not a member of {payload[0]!r}")
+    raise ClassNotLoadableError(
+        f"stored value {payload[1]!r:.80} is not a member of {payload[0]!r} (the stored bytes "
+        "are intact): load it with the version of the enum that stored it"
+    )
 
 
 def _complete(name: str, fields: Any, declared: dict[str, Any]) -> dict[str, Any]:
@@ -222,16 +280,18 @@ def _complete(name: str, fields: Any, declared: dict[str, Any]) -> dict[str, Any
         raise SerializationError(f"stored fields of {name!r} are damaged")
     unknown = sorted(set(fields) - set(declared))
     if unknown:
-        raise SerializationError(
-            f"stored data of {name!r} has fields the class no longer has ({unknown}); load it "
-            "with the version of the class that stored it"
+        raise ClassNotLoadableError(
+            f"stored data of {name!r} has fields the class no longer has ({unknown}); the "
+            "stored bytes are intact: load them with the version of the class that stored them"
         )
     missing = [k for k in declared if k not in fields]
     lacking = [k for k in missing if declared[k] is _NO_DEFAULT]
     if lacking:
-        raise SerializationError(
+        raise ClassNotLoadableError(
             f"stored data of {name!r} lacks the fields {lacking}, which have no plain default "
-            "(they are required or made by a default_factory, which loading does not run)"
+            "(they are required or made by a default_factory, which loading does not run); the "
+            "stored bytes are intact: give those fields a plain default, or load them with the "
+            "version of the class that stored them"
         )
     return {**fields, **{k: declared[k] for k in missing}}
 
@@ -279,8 +339,14 @@ def _pydantic(payload: list[Any]) -> Any:
 def _namedtuple(payload: list[Any]) -> Any:
     cls = _lookup(payload[0], NAMEDTUPLE)
     values = payload[1]
-    if not isinstance(values, list) or len(values) != len(cast(Any, cls)._fields):
-        raise SerializationError(f"stored values of {payload[0]!r} do not fit its fields")
+    if not isinstance(values, list):
+        raise SerializationError(f"stored values of {payload[0]!r} are damaged")
+    if len(values) != len(cast(Any, cls)._fields):
+        raise ClassNotLoadableError(
+            f"stored data of {payload[0]!r} holds {len(values)} values, and the class has "
+            f"{len(cast(Any, cls)._fields)} fields; the stored bytes are intact: load them with "
+            "the version of the class that stored them"
+        )
     return tuple.__new__(cls, values)
 
 

@@ -3,11 +3,21 @@
 Round-trips exactly the plain types plus tuples, sets, frozensets, big ints,
 datetimes, UUIDs, Decimals, enums, dataclasses, NamedTuples and pydantic
 models. Loading never imports a module: a stored class name is rebuilt only
-if that class is registered (classes are registered when a value of theirs
-is stored in this process, and a compiled graph registers the classes its
-state schema names). Loading never calls the class's ``__init__`` either.
+if that class is registered, and never by calling the class's ``__init__``.
+
+What one process stores, a fresh process of the same application loads, so
+storing asks the same registry: a value of an enum, dataclass, NamedTuple or
+pydantic model is stored only if its class is registered, and storing
+registers nothing. Classes are registered by ``register_type(cls)`` and by
+building a graph (``StateGraph(schema)``), which registers every class its
+schema's annotations reach. Registration is process-wide (a class one graph's
+schema names may be stored by every graph of the process), so every process
+of the application must make the same registrations before it stores or
+loads: at import time, where the classes and graphs are defined.
+
 ``pickle`` is used only by a serializer made with ``pickle_fallback=True``,
-for values nothing else can store, and only such a serializer loads them.
+for values nothing else can store (unregistered classes too), and only such
+a serializer loads them.
 
 A serializer also says how blobs are compressed (``compression``: "zlib",
 "zstd" with the ``zstandard`` package, or None) and whether they are
@@ -27,10 +37,16 @@ from typing import Any
 import msgpack
 
 from cairn.checkpoint import extensions
-from cairn.checkpoint.extensions import register_type
+from cairn.checkpoint.extensions import ClassNotLoadableError, register_type
 from cairn.errors import SerializationError
 
-__all__ = ["EncryptedSerializer", "Serializer", "default_serializer", "register_type"]
+__all__ = [
+    "ClassNotLoadableError",
+    "EncryptedSerializer",
+    "Serializer",
+    "default_serializer",
+    "register_type",
+]
 
 SEALED = 0x10
 """The first byte of an encrypted blob (see ``cairn.checkpoint.encryption``)."""
@@ -48,9 +64,9 @@ class Serializer:
 
     ``compression``: how blobs of 256 bytes and more are compressed ("zlib",
     the default; "zstd", which needs ``pip install 'cairn[zstd]'``; or None).
-    ``pickle_fallback``: store values of other types with pickle, and load
-    them back (loading a pickle runs code: turn it on only for a store only
-    you can write to).
+    ``pickle_fallback``: store values of other types (and of unregistered
+    classes) with pickle, and load them back (loading a pickle runs code:
+    turn it on only for a store only you can write to).
     """
 
     encrypted = False
@@ -85,11 +101,15 @@ class Serializer:
         return blob
 
     def dumps(self, obj: Any) -> bytes:
-        """Encode ``obj``; raises SerializationError naming a type it cannot store."""
+        """Encode ``obj``; raises SerializationError naming a type it cannot
+        store, or a class that is not registered (which a fresh process
+        could not load back)."""
         return self._dumps(obj, 0)
 
     def loads(self, data: bytes) -> Any:
-        """Decode bytes written by ``dumps``; raises SerializationError on bad data."""
+        """Decode bytes written by ``dumps``; raises SerializationError on bad
+        data, and its subclass ClassNotLoadableError on intact data naming a
+        class this process has not registered (or that has changed since)."""
         return self._loads(data, 0)
 
     def _dumps(self, obj: Any, depth: int) -> bytes:

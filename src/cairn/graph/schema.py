@@ -68,27 +68,59 @@ def _empty_factory(annotation: Any) -> Callable[[], Any] | None:
 
 
 def _classes_in(annotation: Any, seen: set[int]) -> list[type]:
-    """Classes a stored value of this annotation may hold (for the serializer)."""
+    """The classes a stored value of this annotation may hold, as the
+    serializer stores them (enums, dataclasses, NamedTuples, pydantic
+    models): named by the annotation or reachable from it, through type
+    arguments (``list[X]``, ``X | None``, ``Annotated[X, ...]``), the fields
+    of those classes and of TypedDicts, ``Literal`` enum members and
+    ``NewType``. A fresh process building the same schema finds the same."""
     if id(annotation) in seen:
         return []
     seen.add(id(annotation))
     found: list[type] = []
-    if isinstance(annotation, type) and (
-        dataclasses.is_dataclass(annotation)
-        or issubclass(annotation, enum.Enum)
-        or hasattr(annotation, "model_fields")
-        or (issubclass(annotation, tuple) and hasattr(annotation, "_fields"))
-    ):
-        found.append(annotation)
-        try:
-            hints = typing.get_type_hints(annotation, include_extras=True)
-        except Exception:
-            hints = {}
-        for hint in hints.values():
-            found.extend(_classes_in(hint, seen))
-    for arg in typing.get_args(annotation):
+    if isinstance(annotation, enum.Enum):  # a Literal's member
+        return _classes_in(type(annotation), seen)
+    supertype = getattr(annotation, "__supertype__", None)  # typing.NewType
+    if supertype is not None:
+        return _classes_in(supertype, seen)
+    if isinstance(annotation, type):
+        stored = (
+            dataclasses.is_dataclass(annotation)
+            or issubclass(annotation, enum.Enum)
+            or hasattr(annotation, "model_fields")
+            or (issubclass(annotation, tuple) and hasattr(annotation, "_fields"))
+        )
+        if stored:
+            found.append(annotation)
+        if stored or _is_typeddict(annotation):
+            for hint in _field_hints(annotation):
+                found.extend(_classes_in(hint, seen))
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Annotated:
+        args = args[:1]  # the rest is metadata (reducers, Transient), not types
+    for arg in args:
         found.extend(_classes_in(arg, seen))
     return found
+
+
+def _is_typeddict(cls: type) -> bool:
+    # typing_extensions' TypedDict too, which typing.is_typeddict may not know.
+    return typing.is_typeddict(cls) or (issubclass(cls, dict) and hasattr(cls, "__total__"))
+
+
+def _field_hints(cls: type) -> list[Any]:
+    """The annotations of the fields of ``cls`` (best effort: a class whose
+    annotations cannot be resolved contributes none)."""
+    hints: list[Any] = []
+    model_fields = getattr(cls, "model_fields", None)
+    if isinstance(model_fields, dict):
+        # A parametrized generic model (Page[Item]) has its type arguments here.
+        hints.extend(getattr(info, "annotation", None) for info in model_fields.values())
+    try:
+        hints.extend(typing.get_type_hints(cls, include_extras=True).values())
+    except Exception:  # noqa: BLE001 - unresolvable forward references
+        pass
+    return hints
 
 
 class StateSchema:
@@ -148,6 +180,9 @@ class StateSchema:
             for name, reducer in self.reducers.items()
             if callable(prepare := getattr(reducer, "prepare", None))
         }
+        # The classes the schema reaches are registered (process-wide) when the
+        # graph is built: only registered classes are stored, so that a fresh
+        # process building the same graph loads everything this one stores.
         seen: set[int] = set()
         for annotation in hints.values():
             for cls in _classes_in(annotation, seen):

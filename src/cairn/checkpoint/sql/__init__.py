@@ -80,9 +80,7 @@ class SqlSaver(SqlThreads):
         except Exception as exc:
             raise StorageError(
                 f"checkpoint {cid!r} of thread {thread_id!r} in {self.location} cannot be "
-                f"read: {exc}. If no key or newer cairn is missing, the row is damaged: restore "
-                f"the database from a backup, or delete the thread with "
-                f"delete_thread({thread_id!r})"
+                f"read: {exc}. {codec.stored_bytes_remedy(exc, thread_id)}"
             ) from exc
 
     # -- the contract ----------------------------------------------------------
@@ -302,7 +300,7 @@ class SqlSaver(SqlThreads):
         except Exception as exc:
             raise StorageError(
                 f"pending writes of checkpoint {checkpoint_id!r} of thread {thread_id!r} in "
-                f"{self.location} cannot be read ({exc}); restore the database from a backup"
+                f"{self.location} cannot be read: {exc}. {codec.stored_bytes_remedy(exc, thread_id)}"
             ) from exc
 
     def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:

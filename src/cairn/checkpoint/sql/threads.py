@@ -109,8 +109,8 @@ class SqlThreads(BaseCheckpointSaver):
                 except Exception as exc:
                     raise StorageError(
                         f"the head checkpoint {head_id!r} of thread {thread_id!r} in "
-                        f"{self.location} cannot be read ({exc}); restore the database from a "
-                        f"backup, or delete the thread with delete_thread({thread_id!r})"
+                        f"{self.location} cannot be read: {exc}. "
+                        f"{codec.stored_bytes_remedy(exc, thread_id)}"
                     ) from exc
                 if all(metadata.get(k) == v for k, v in (filter or {}).items()):
                     found.append(
