@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,7 @@ from cairn.checkpoint.sqlite import SqliteSaver
 from cairn.cli import cli
 from cairn.cli.models import StandInModel
 from cairn.cli.project import build_project_graph
+from tests.other_user import as_other_user, reachable_tmp, snapshot  # noqa: F401
 
 
 @dataclass
@@ -164,6 +166,55 @@ def test_demo_db_that_is_not_a_database_fails_cleanly_and_leaves_it_alone(tmp_pa
     db.write_text("these are my notes, not a database\n" * 100)
     assert_clean_failure(run_cli("demo", "--db", str(db)), str(db), "not a SQLite database")
     assert db.read_text().startswith("these are my notes")
+
+
+def test_demo_db_in_memory_is_refused_at_once_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Day 1 runs in a child process, which cannot see this process's memory:
+    refused before the model is checked, a child started or a file made."""
+    monkeypatch.chdir(tmp_path)
+    started = time.monotonic()
+    result = run_cli("demo", "--db", ":memory:", "--model", "ollama:not-checked")
+    assert time.monotonic() - started < 5
+    assert_clean_failure(result, "':memory:'", "child process", "file path")
+    assert "ollama" not in result.output.lower()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_db_the_user_may_not_write_names_the_permissions(reachable_tmp: Path) -> None:
+    folder = reachable_tmp / "shared"
+    folder.mkdir()
+    db = folder / "demo.db"
+    with SqliteSaver.from_conn_string(str(db)):
+        pass
+    db.chmod(0o444)
+    folder.chmod(0o777)
+    before = snapshot(reachable_tmp)
+
+    def attempt() -> list[Any]:
+        result = run_cli("demo", "--db", str(db))
+        return [result.exit_code, result.output]
+
+    found = as_other_user(attempt)
+    assert isinstance(found, list), found
+    exit_code, output = found
+    assert exit_code != 0 and "Traceback" not in output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, output
+    assert str(db) in lines[0] and "may not write to the file" in lines[0]
+    assert "not a SQLite database" not in lines[0]
+    assert snapshot(reachable_tmp) == before
+
+
+def test_demo_db_given_a_url_says_it_takes_a_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("demo", "--db", "postgresql://user:s3cret@localhost:5432/db")
+    assert_clean_failure(result, "not a URL", "postgresql://", "give a path")
+    assert "s3cret" not in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- a model served by Ollama ---------------------------------------------------------

@@ -36,6 +36,7 @@ from cairn.checkpoint.postgres.aio import AsyncPostgresSaver  # noqa: E402
 from cairn.checkpoint.sql import SCHEMA_VERSION  # noqa: E402
 from cairn.errors import CairnError, ConfigError, StorageError  # noqa: E402
 from cairn.graph import START, StateGraph  # noqa: E402
+from tests.fake_postgres import TOO_MANY_CLIENTS, FakePostgres  # noqa: E402
 from tests.pg import fresh_schema, require_postgres, server_url  # noqa: E402
 from tests.saver_records import Recorder, fold  # noqa: E402
 from tests.support import Log, async_pair, cid, history, linear, run_async, steps, thread  # noqa: E402
@@ -601,6 +602,188 @@ def test_invalid_values_in_a_url_are_config_errors(bad: str) -> None:
     require_postgres()
     with pytest.raises(ConfigError):
         PostgresSaver(bad)
+
+
+# --- connection failures name their cause, and only a passing one is retried ------
+# tests/fake_postgres.py answers as a server with SSL off, or on, or asking for a
+# password: the test server trusts every user and has no SSL.
+
+
+@pytest.fixture
+def no_stored_password(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """libpq finds no password but the URL's (nor an SSL setting) in the environment."""
+    for name in ("PGPASSWORD", "PGSSLMODE", "PGSSLROOTCERT", "PGSERVICE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+
+
+def refusal(url: str) -> tuple[str, float]:
+    """The StorageError's message for opening a saver on ``url``, and the seconds taken."""
+    started = time.monotonic()
+    with pytest.raises(StorageError) as excinfo:
+        PostgresSaver(url)
+    return str(excinfo.value), time.monotonic() - started
+
+
+def connect_module() -> Any:
+    """cairn.checkpoint.postgres.connect (the package's ``connect`` is the function)."""
+    import importlib
+
+    return importlib.import_module("cairn.checkpoint.postgres.connect")
+
+
+def counted_lookups(monkeypatch: pytest.MonkeyPatch, lookup: Any) -> list[str]:
+    """Route psycopg's host name look-ups through ``lookup``; returns the hosts asked for."""
+    import socket
+
+    asked: list[str] = []
+
+    def counting(host: str, *args: Any, **kwargs: Any) -> Any:
+        asked.append(host)
+        return lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
+    monkeypatch.setattr(connect_module().time, "sleep", lambda seconds: None)
+    return asked
+
+
+def test_sslmode_require_against_a_server_without_ssl_says_so_without_retrying(
+    no_stored_password: None,
+) -> None:
+    with FakePostgres(ssl=b"N") as server:
+        message, elapsed = refusal(server.url(query="sslmode=require"))
+        assert server.connections == 1
+    assert elapsed < 0.9, f"took {elapsed:.1f} s: it waited to retry a refusal"
+    assert "does not support SSL" in message
+    assert "sslmode='require'" in message  # where the demand for SSL comes from
+    assert "sslmode=prefer" in message or "sslmode=disable" in message  # what to do
+    assert "tries" not in message and "host and port" not in message
+
+
+def test_sslmode_verify_full_against_the_test_server_without_ssl_says_so() -> None:
+    require_postgres()
+    with psycopg.connect(server_url()) as conn:
+        ssl = conn.execute("SHOW ssl").fetchone()
+    if ssl != ("off",):
+        pytest.skip("the test server has SSL on: the fake server's test covers this case")
+    message, elapsed = refusal(conninfo.make_conninfo(server_url(), sslmode="verify-full"))
+    assert elapsed < 0.9
+    assert "does not support SSL" in message and "sslmode='verify-full'" in message
+    assert "tries" not in message and "host and port" not in message
+
+
+def test_verify_full_without_the_root_certificate_names_the_file_and_sslrootcert(
+    no_stored_password: None, tmp_path: Path
+) -> None:
+    missing = tmp_path / "root.crt"
+    with FakePostgres(ssl=b"S") as server:
+        message, elapsed = refusal(server.url(query=f"sslmode=verify-full&sslrootcert={missing}"))
+        assert server.connections == 1
+    assert elapsed < 0.9
+    assert str(missing) in message
+    assert "sslrootcert=" in message and "sslmode=require" in message
+    assert "password" not in message  # not the advice for a refused user
+
+
+def test_a_wrong_password_is_named_without_retrying(no_stored_password: None) -> None:
+    with FakePostgres(password=True) as server:
+        url = server.url(user="alice:s3cret")
+        message, elapsed = refusal(url)
+        assert server.connections == 1
+    assert elapsed < 0.9
+    assert 'password authentication failed for user "alice"' in message
+    assert "check the password" in message
+    assert "tries" not in message and "host and port" not in message
+    assert "s3cret" not in message
+
+
+def test_a_password_the_server_asks_for_and_the_url_lacks_is_named_without_retrying(
+    no_stored_password: None,
+) -> None:
+    with FakePostgres(password=True) as server:
+        message, elapsed = refusal(server.url())
+        assert server.connections == 1
+    assert elapsed < 0.9, f"took {elapsed:.1f} s: it retried a missing password"
+    assert "no password supplied" in message
+    assert "postgresql://user:password@" in message and "PGPASSWORD" in message
+    assert "tries" not in message and "host and port" not in message
+
+
+def test_a_server_out_of_connection_slots_is_retried_and_says_so(
+    no_stored_password: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connect_module().time, "sleep", lambda seconds: None)
+    with FakePostgres(password=False, error=TOO_MANY_CLIENTS) as server:
+        message, _ = refusal(server.url())
+        assert server.connections == 3
+    assert "too many clients" in message and "after 3 tries" in message
+    assert "max_connections" in message
+    assert "host and port" not in message
+
+
+def test_a_host_name_no_name_server_knows_is_named_without_retrying(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    host = "no-such-host.invalid"  # RFC 6761: never resolves
+    try:
+        socket.getaddrinfo(host, 5432)
+    except socket.gaierror as exc:
+        if exc.errno not in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+            pytest.skip(f"this machine's name server does not answer ({exc})")
+    asked = counted_lookups(monkeypatch, socket.getaddrinfo)
+    with pytest.raises(StorageError) as excinfo:  # not a ConfigError: the URL is well formed
+        PostgresSaver(f"postgresql://postgres@{host}:5432/postgres")
+    message = str(excinfo.value)
+    assert asked == [host]  # asked once: no retry
+    assert f"{host!r}" in message
+    assert "check the host" in message
+    assert "tries" not in message and "value libpq refuses" not in message
+
+
+def test_a_name_server_that_fails_for_now_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def lookup(*args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    asked = counted_lookups(monkeypatch, lookup)
+    with pytest.raises(StorageError) as excinfo:
+        PostgresSaver("postgresql://postgres@db.example.com:5432/postgres")
+    message = str(excinfo.value)
+    assert asked == ["db.example.com"] * 3
+    assert "after 3 tries" in message and "Temporary failure in name resolution" in message
+    assert "name server" in message
+
+
+def test_a_missing_database_whose_name_says_invalid_is_not_called_a_bad_url_value() -> None:
+    require_postgres()
+    url = conninfo.make_conninfo(server_url(), dbname="invalid_things")
+    with pytest.raises(StorageError) as excinfo:
+        PostgresSaver(url)
+    message = str(excinfo.value)
+    assert 'database "invalid_things" does not exist' in message
+    assert "value libpq refuses" not in message
+    assert "createdb" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme", "advice"),
+    [
+        ("postgresql+psycopg://postgres:s3cret@127.0.0.1:5432/postgres", "postgresql+psycopg", "postgresql://"),
+        ("sqlite:///checkpoints.db", "sqlite", "SqliteSaver"),
+        ("mysql://root:s3cret@127.0.0.1/db", "mysql", "postgresql://"),
+    ],
+    ids=["sqlalchemy-driver", "sqlite", "mysql"],
+)
+def test_a_url_of_another_scheme_names_the_scheme(url: str, scheme: str, advice: str) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        PostgresSaver(url)
+    message = str(excinfo.value)
+    assert f"{scheme}://" in message and advice in message
+    assert "missing" not in message and "\n" not in message  # not libpq's parser talking
+    assert "s3cret" not in messages(excinfo.value)
 
 
 @pytest.mark.parametrize("size", [0, -1, 2.5, True, None, "10"])

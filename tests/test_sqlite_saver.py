@@ -24,7 +24,7 @@ import pytest
 
 from cairn.checkpoint.sqlite import SqliteSaver
 from cairn.checkpoint.sqlite.aio import AsyncSqliteSaver
-from cairn.errors import CairnError, ConfigError
+from cairn.errors import CairnError, ConfigError, StorageError
 from cairn.graph import END, START, StateGraph
 from tests.crash_child import (
     PROJECT_TASKS,
@@ -34,6 +34,7 @@ from tests.crash_child import (
     read_lines,
     writer_expected,
 )
+from tests.other_user import RUNS_AS_ROOT, as_other_user, reachable_tmp, snapshot  # noqa: F401
 from tests.support import async_pair, at, cid, history, linear, run_async, steps, thread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -505,6 +506,252 @@ def test_an_unknown_synchronous_mode_is_a_config_error(tmp_path: Path) -> None:
     assert "bogus" in str(excinfo.value)
     assert "full" in str(excinfo.value)
     assert not path.exists()
+
+
+# --- files this process may not write --------------------------------------------
+# A refused open names the cause (the user, the file or directory, its owner and
+# mode) and what to do, and leaves the disk as it was: no file created, no byte
+# changed, no -wal or -shm left behind. The opens run as a user the permission
+# bits apply to (tests/other_user.py: user nobody when the tests run as root).
+
+
+def open_as_other_user(path: Path) -> str:
+    def attempt() -> str:
+        SqliteSaver(path).close()
+        return "opened"
+
+    return str(as_other_user(attempt))
+
+
+def cairn_file(path: Path) -> None:
+    """A cairn database holding one finished thread, closed (no -wal or -shm left)."""
+    with SqliteSaver(path) as saver:
+        linear(saver).invoke({"log": []}, thread("t"))
+    assert siblings(path) == [path.name]
+
+
+def test_a_new_file_in_a_directory_the_user_may_not_write_names_the_directory(
+    reachable_tmp: Path,
+) -> None:
+    folder = reachable_tmp / "shared"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o555)
+    outcome = open_as_other_user(folder / "state.db")
+    assert outcome.startswith("StorageError: "), outcome
+    assert repr(str(folder)) in outcome
+    assert "may not create files in the directory" in outcome
+    assert "unable to open database file" not in outcome
+    assert "writable" in outcome  # what to do
+    assert list(folder.iterdir()) == []
+
+
+def test_a_file_the_user_may_not_write_is_refused_at_open_and_nothing_is_left_next_to_it(
+    reachable_tmp: Path,
+) -> None:
+    """SQLite would open it read-only without a word: the saver would fail at
+    its first write, and leave -wal and -shm files of the user behind."""
+    folder = reachable_tmp / "shared"
+    folder.mkdir()
+    path = folder / "state.db"
+    cairn_file(path)
+    path.chmod(0o444)
+    folder.chmod(0o777)
+    before = snapshot(reachable_tmp)
+    outcome = open_as_other_user(path)
+    assert outcome.startswith("StorageError: "), outcome
+    assert repr(str(path)) in outcome
+    assert "may not write to the file" in outcome
+    assert "-r--r--r--" in outcome  # the mode that says why
+    assert "not a SQLite database" not in outcome and "new file" not in outcome
+    assert snapshot(reachable_tmp) == before
+
+
+def test_a_wal_file_in_a_directory_the_user_may_not_write_names_the_wal_and_the_directory(
+    reachable_tmp: Path,
+) -> None:
+    """The file is writable, but SQLite must create state.db-wal and -shm next to it."""
+    folder = reachable_tmp / "shared"
+    folder.mkdir()
+    path = folder / "state.db"
+    cairn_file(path)
+    path.chmod(0o666)
+    folder.chmod(0o555)
+    before = snapshot(reachable_tmp)
+    outcome = open_as_other_user(path)
+    assert outcome.startswith("StorageError: "), outcome
+    assert repr(str(folder)) in outcome
+    assert "state.db-wal" in outcome
+    assert "may not create files in the directory" in outcome
+    assert "not a SQLite database" not in outcome
+    assert snapshot(reachable_tmp) == before
+
+
+def test_a_new_cairn_file_switching_to_wal_in_a_read_only_directory_is_left_unchanged(
+    reachable_tmp: Path,
+) -> None:
+    """An empty file someone made for cairn, in rollback-journal mode."""
+    folder = reachable_tmp / "shared"
+    folder.mkdir()
+    path = folder / "state.db"
+    path.touch(mode=0o666)
+    path.chmod(0o666)
+    folder.chmod(0o555)
+    before = snapshot(reachable_tmp)
+    outcome = open_as_other_user(path)
+    assert outcome.startswith("StorageError: "), outcome
+    assert "may not create files in the directory" in outcome
+    assert "not a SQLite database" not in outcome
+    assert snapshot(reachable_tmp) == before
+
+
+def test_wal_and_shm_files_of_another_user_are_named(reachable_tmp: Path) -> None:
+    """What a crashed process of another user leaves next to the database."""
+    folder = reachable_tmp / "shared"
+    folder.mkdir()
+    path = folder / "state.db"
+    cairn_file(path)
+    path.chmod(0o666)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").touch()
+        Path(f"{path}{suffix}").chmod(0o444)
+    folder.chmod(0o777)
+    before = snapshot(reachable_tmp)
+    outcome = open_as_other_user(path)
+    assert outcome.startswith("StorageError: "), outcome
+    assert "state.db-wal" in outcome or "state.db-shm" in outcome
+    assert "may not write to" in outcome
+    assert "attempt to write a readonly database" not in outcome.split(":", 1)[1][:60]
+    assert snapshot(reachable_tmp) == before
+
+
+def test_a_users_read_only_connection_reads_and_names_the_permissions_at_the_first_write(
+    reachable_tmp: Path,
+) -> None:
+    """A connection the user opened is theirs: it can read a file it may not
+    write, and a run through it says why nothing can be stored."""
+    folder = reachable_tmp / "shared"
+    folder.mkdir()
+    path = folder / "state.db"
+    cairn_file(path)
+    path.chmod(0o444)
+    folder.chmod(0o777)
+    before = path.read_bytes()
+
+    def attempt() -> list[str]:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            graph = linear(SqliteSaver(conn))
+            values = graph.get_state(thread("t")).values
+            try:
+                graph.invoke({"log": []}, thread("u"))
+            except CairnError as exc:
+                return [str(values), f"{type(exc).__name__}: {exc}"]
+            return [str(values), "stored"]
+        finally:
+            conn.close()
+
+    found = as_other_user(attempt)
+    assert isinstance(found, list), found
+    values, outcome = found
+    assert values == str({"log": ["a", "b", "c"]})
+    assert outcome.startswith("StorageError: "), outcome
+    assert "may not write to the file" in outcome
+    assert path.read_bytes() == before
+
+
+def test_a_users_connection_opened_read_only_says_so_at_the_first_write(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    cairn_file(path)
+    before = path.read_bytes()
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        graph = linear(SqliteSaver(conn))
+        assert graph.get_state(thread("t")).values == {"log": ["a", "b", "c"]}
+        with pytest.raises(StorageError) as excinfo:
+            graph.invoke({"log": []}, thread("u"))
+    finally:
+        conn.close()
+    assert "opened with mode=ro" in str(excinfo.value)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.skipif(not RUNS_AS_ROOT, reason="root is refused only by an immutable file")
+def test_an_immutable_file_is_refused_even_for_root(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    cairn_file(path)
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available on this file system")
+    try:
+        before = snapshot(tmp_path)
+        with pytest.raises(StorageError) as excinfo:
+            SqliteSaver(path)
+        assert snapshot(tmp_path) == before
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    message = str(excinfo.value)
+    assert "user 'root'" in message and "may not write to the file" in message
+    assert "immutable" in message
+
+
+def test_a_path_through_a_file_says_which_part_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("my notes")
+    with pytest.raises(StorageError) as excinfo:
+        SqliteSaver(tmp_path / "notes.txt" / "sub" / "state.db")
+    message = str(excinfo.value)
+    assert f"{str(tmp_path / 'notes.txt')!r} is a file, not a directory" in message
+    assert "does not exist" not in message
+    assert snapshot(tmp_path) == {"notes.txt": b"my notes"}
+
+
+def test_a_directory_the_user_may_not_enter_is_named_not_called_missing(
+    reachable_tmp: Path,
+) -> None:
+    private = reachable_tmp / "private"
+    (private / "data").mkdir(parents=True)
+    private.chmod(0o700 if RUNS_AS_ROOT else 0o000)
+    outcome = open_as_other_user(private / "data" / "state.db")
+    assert outcome.startswith("StorageError: "), outcome
+    assert f"may not enter the directory {str(private)!r}" in outcome
+    assert "does not exist" not in outcome
+    private.chmod(0o755)
+    assert list((private / "data").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://user:s3cret@localhost:5432/db", "sqlite:///checkpoints.db"],
+    ids=["postgres", "sqlalchemy-sqlite"],
+)
+def test_a_url_instead_of_a_path_is_a_config_error_saying_what_to_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as excinfo:
+        SqliteSaver(url)
+    message = str(excinfo.value)
+    assert "a URL" in message and "path" in message
+    assert "does not exist" not in message
+    assert "s3cret" not in message
+    if url.startswith("postgresql"):
+        assert "PostgresSaver" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_damaged_sqlite_file_is_called_damaged_not_foreign(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    cairn_file(path)
+    data = bytearray(path.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    data[100:page] = bytes([0xA5]) * (page - 100)  # the schema page, after the file header
+    path.write_bytes(bytes(data))
+    before = snapshot(tmp_path)
+    with pytest.raises(StorageError) as excinfo:
+        with SqliteSaver(path) as saver:
+            linear(saver).get_state(thread("t"))
+    message = str(excinfo.value)
+    assert str(path) in message
+    assert "damaged" in message
+    assert snapshot(tmp_path) == before
 
 
 # --- damaged rows --------------------------------------------------------------------

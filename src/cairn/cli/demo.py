@@ -8,6 +8,7 @@ plan and runs the fork to its end beside the original branch.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import sys
 from collections import Counter
@@ -39,10 +40,13 @@ MVP_TASKS = 4
 @click.command()
 @click.option(
     "--db",
-    type=click.Path(dir_okay=True, path_type=Path),
-    default=Path("cairn-demo.db"),
+    "db_option",
+    # A str, not a Path: a Path would fold the "//" of a URL given by mistake.
+    type=click.Path(dir_okay=True),
+    default="cairn-demo.db",
     show_default=True,
-    help="SQLite file holding the checkpoints (created if missing).",
+    help="SQLite file holding the checkpoints (created if missing; not :memory:, which the "
+    "day-1 child process cannot share).",
 )
 @click.option(
     "--model",
@@ -54,7 +58,9 @@ MVP_TASKS = 4
 )
 @click.option("--day1-worker", "worker_thread", metavar="THREAD", hidden=True)
 @click.option("--crash-after-step", type=int, default=CRASH_AFTER_STEP, hidden=True)
-def demo(db: Path, model_option: str, worker_thread: str | None, crash_after_step: int) -> None:
+def demo(
+    db_option: str, model_option: str, worker_thread: str | None, crash_after_step: int
+) -> None:
     """Run a multi-day project workflow, crash it, resume it and fork it.
 
     Day 1 starts the project in a child process and kills it with SIGKILL
@@ -70,6 +76,7 @@ def demo(db: Path, model_option: str, worker_thread: str | None, crash_after_ste
         cairn demo --db /tmp/projects.db
         cairn demo --model ollama:llama3.2
     """
+    db = database_path(db_option)
     try:
         model = model_from_option(model_option)
         if worker_thread is not None:  # the child process run_day1 starts
@@ -82,6 +89,26 @@ def demo(db: Path, model_option: str, worker_thread: str | None, crash_after_ste
         raise click.ClickException(str(exc)) from None
     except sqlite3.Error as exc:
         raise click.ClickException(f"database error in {str(db)!r}: {exc}") from None
+
+
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def database_path(db: str) -> Path:
+    """The --db value as a path, refused at once when the demo cannot use it:
+    day 1 runs in a child process, which must open the same file."""
+    if db == ":memory:":
+        raise click.ClickException(
+            "--db ':memory:' is a database in this process's memory, and day 1 runs in a "
+            "child process that cannot see it; give a file path such as 'cairn-demo.db'"
+        )
+    url = _URL.match(db)
+    if url:
+        raise click.ClickException(
+            f"--db takes the path of a SQLite file, not a URL ({url.group(0)}...); the demo "
+            "keeps its checkpoints in SQLite: give a path such as 'cairn-demo.db'"
+        )
+    return Path(db)
 
 
 def next_thread_id(saver: BaseCheckpointSaver) -> str:

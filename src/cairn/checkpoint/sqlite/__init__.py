@@ -20,6 +20,7 @@ from typing import Any, Iterator, Sequence, Union
 
 from cairn.checkpoint.serde import Serializer
 from cairn.checkpoint.base import Lease, lease_lost
+from cairn.checkpoint.sqlite import files
 from cairn.checkpoint.sql import SCHEMA_VERSION, Cursor, Link, SqlSaver, upgrade
 from cairn.checkpoint.sql.tables import (
     CLEAR_PENDING,
@@ -96,12 +97,17 @@ class SqliteSaver(SqlSaver):
         if isinstance(conn, sqlite3.Connection):
             self._conn = conn
             row = conn.execute("PRAGMA database_list").fetchone()
-            self.location = f"SQLite database {(row[2] if row and row[2] else ':memory:')!r}"
+            self._path = str(row[2]) if row and row[2] else None
+            self.location = f"SQLite database {(self._path or ':memory:')!r}"
         else:
             self._conn = self._open(os.fspath(conn), busy_timeout)
         self._synchronous = synchronous.upper()
-        self._configure(self._synchronous, busy_timeout)
-        self._setup()
+        try:
+            self._configure(self._synchronous, busy_timeout)
+            self._setup()
+        except BaseException:
+            self.close()  # a refused file keeps no connection (nor -wal and -shm files)
+            raise
 
     @classmethod
     def from_conn_string(cls, conn_string: str, **options: Any) -> "SqliteSaver":
@@ -112,23 +118,15 @@ class SqliteSaver(SqlSaver):
 
     def _open(self, path: str, busy_timeout: float) -> sqlite3.Connection:
         self.location = f"SQLite database {path!r}"
-        folder = os.path.dirname(os.path.abspath(path))
-        if path != ":memory:" and not os.path.isdir(folder):
-            raise StorageError(
-                f"cannot open {self.location}: the directory {folder!r} does not exist; "
-                "create it first or choose another path"
-            )
-        if os.path.isdir(path):
-            raise StorageError(
-                f"cannot open {self.location}: {path!r} is a directory; give the path of a "
-                "database file (it is created if missing)"
-            )
+        self._path = None if path == ":memory:" else path
+        if self._path is not None:
+            files.check(path, self.location)
         try:
             return sqlite3.connect(
                 path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise StorageError(f"cannot open {self.location}: {exc}") from exc
+            raise StorageError(f"cannot open {self.location}: {self._cause(exc)}") from exc
 
     def _configure(self, synchronous: str, busy_timeout: float) -> None:
         try:
@@ -151,10 +149,22 @@ class SqliteSaver(SqlSaver):
                 conn.execute(f"PRAGMA synchronous = {synchronous}")
                 conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         except sqlite3.DatabaseError as exc:
-            raise StorageError(
-                f"cannot open {self.location}: the file is not a SQLite database ({exc}); "
-                "cairn did not change it: point cairn at a new file"
-            ) from exc
+            raise StorageError(f"cannot open {self.location}: {self._cause(exc)}") from exc
+
+    def _cause(self, exc: sqlite3.Error) -> str:
+        """Why SQLite refused the file, and what to do (an error path only)."""
+        if files.not_a_database(exc):
+            return (
+                f"the file is not a SQLite database ({exc}); cairn did not change it: "
+                "point cairn at a new file"
+            )
+        if files.damaged(exc):
+            return (
+                f"the SQLite file is damaged ({exc}); cairn did not change it: restore it "
+                "from a backup, or point cairn at a new file"
+            )
+        reason = files.why_unwritable(self._path) if self._path else None
+        return reason or str(exc)
 
     def _setup(self) -> None:
         with self._write() as cur:
@@ -333,7 +343,20 @@ class SqliteSaver(SqlSaver):
                     f"{self.location} stayed locked by another writer past the busy timeout; "
                     "retry, or raise busy_timeout"
                 )
+            if files.refused_write(exc):
+                reason = files.why_unwritable(self._path) if self._path else None
+                if reason is None and not self._owns:
+                    reason = (
+                        "the connection given to the saver may only read (opened with "
+                        "mode=ro?); give it one opened for writing"
+                    )
+                if reason:
+                    return StorageError(f"{self.location} cannot be written ({exc}): {reason}")
             return StorageError(f"{self.location}: {exc}")
+        if isinstance(exc, sqlite3.DatabaseError) and files.damaged(exc):
+            return StorageError(
+                f"{self.location}: the SQLite file is damaged ({exc}); restore it from a backup"
+            )
         return exc
 
     def _after_delete(self) -> None:
