@@ -1049,3 +1049,36 @@ def test_deleting_most_data_shrinks_the_file(tmp_path: Path, how: str) -> None:
     with SqliteSaver(path) as saver:
         assert growing(saver, 2).get_state(thread("small")).values["n"] == 2
     assert shrunk < big / 4, f"the file stayed at {shrunk} bytes (was {big})"
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_a_thread_written_with_the_empty_metadata_blob_of_the_old_cache_reads_again(
+    tmp_path: Path, encrypted: bool
+) -> None:
+    """Before eab4a47 a process-wide cache stored empty metadata as a format
+    byte with nothing after it, and the thread could not be read; such rows
+    read as empty metadata, and the thread runs on."""
+    from cairn.checkpoint import codec
+    from cairn.checkpoint.serde import EncryptedSerializer, Serializer
+
+    serde = EncryptedSerializer.from_key(EncryptedSerializer.generate_key()) if encrypted else Serializer()
+    db = tmp_path / "old.db"
+    with SqliteSaver(db, serde=serde) as saver:
+        graph = linear(saver, "ab")
+        graph.invoke({"log": []}, thread("t"))
+        ids = [s.config["configurable"]["checkpoint_id"] for s in history(graph, thread("t"))]
+    conn = sqlite3.connect(db)
+    with conn:
+        for checkpoint_id in ids:  # every row, as the old cache wrote them
+            blob = codec._pack_raw(serde, b"", codec.where("t", "", checkpoint_id, "metadata"))
+            conn.execute(
+                "UPDATE cairn_checkpoints SET metadata = ? WHERE id = ?",
+                (blob, checkpoint_id),
+            )
+    conn.close()
+    with SqliteSaver(db, serde=serde) as saver:
+        graph = linear(saver, "ab")
+        snapshots = history(graph, thread("t"))
+        assert [s.metadata["step"] for s in snapshots] == [2, 1, 0, -1]
+        assert snapshots[0].values == {"log": ["a", "b"]}
+        assert graph.invoke({"log": []}, thread("t")) == {"log": ["a", "b", "a", "b"]}

@@ -60,7 +60,19 @@ def _pack_raw(serde: Serializer, raw: bytes, aad: bytes) -> bytes:
 
 def unpack(serde: Serializer, blob: bytes, aad: bytes) -> Any:
     """The value a stored blob holds."""
+    return _unframe(serde, serde.open(blob, aad))
+
+
+def _unpack_metadata(serde: Serializer, blob: bytes, aad: bytes) -> Any:
+    """The metadata a stored blob holds. A format byte with nothing after it
+    is empty metadata as cairn wrote it before its process-wide metadata
+    cache was removed (commit eab4a47): read as {}, so that the threads it
+    made unreadable read again."""
     framed = serde.open(blob, aad)
+    return {} if framed == _PLAIN else _unframe(serde, framed)
+
+
+def _unframe(serde: Serializer, framed: bytes) -> Any:
     kind, body = framed[:1], framed[1:]
     if kind == _PLAIN:
         return serde.loads(body)
@@ -303,7 +315,7 @@ def decode_columns(
         meta_aad, writes_aad = where(*at, "metadata"), where(*at, "writes")
         plan_aad, snapshot_aad = where(*at, "plan"), where(*at, "snapshot")
     raw_plan = unpack(serde, plan, plan_aad)
-    meta = unpack(serde, metadata, meta_aad)
+    meta = _unpack_metadata(serde, metadata, meta_aad)
     raw_writes = unpack(serde, writes, writes_aad)
     return _assemble(
         thread_id,
@@ -439,7 +451,7 @@ def decode_metadata(
 ) -> dict[str, Any]:
     """A checkpoint's metadata, with the fields kept in columns put back;
     ``at``: its (thread id, namespace, checkpoint id)."""
-    metadata = unpack(serde, blob, where(*at, "metadata"))
+    metadata = _unpack_metadata(serde, blob, where(*at, "metadata"))
     if not isinstance(metadata, dict):
         _not_a_dict(metadata)
     metadata.update(source=source, step=step, parents=metadata.get("parents", {}))
