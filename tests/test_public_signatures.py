@@ -6,16 +6,21 @@ silently ignored."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import operator
-from typing import Annotated, Any, Callable, TypedDict
+import pkgutil
+from pathlib import Path
+from typing import Annotated, Any, Callable, Iterator, TypedDict
 
 import pytest
 
+import cairn
 from cairn.checkpoint.memory import InMemorySaver
+from cairn.checkpoint.serde import EncryptedSerializer, Serializer
+from cairn.checkpoint.sqlite import SqliteSaver
 from cairn.errors import CairnError, ConfigError, NotSupportedError
 from cairn.graph import START, StateGraph
-from cairn.runtime import CompiledStateGraph
 from cairn.types import RetryPolicy
 from tests.support import history, thread
 
@@ -132,17 +137,53 @@ def test_langgraphs_older_checkpoint_during_chooses_the_durability() -> None:
         graph.invoke({"log": []}, thread("x"), durability="sync", checkpoint_during=True)
 
 
-def test_no_public_signature_of_the_builder_or_the_compiled_graph_takes_catch_all_keywords() -> None:
-    public = [
-        StateGraph.__init__,
-        *(getattr(StateGraph, n) for n in dir(StateGraph) if not n.startswith("_")),
-        *(getattr(CompiledStateGraph, n) for n in dir(CompiledStateGraph) if not n.startswith("_")),
-    ]
+def _public_functions() -> Iterator[Callable[..., Any]]:
+    """Every function and method cairn defines that a module's ``__all__``
+    exports (the savers and serializers with their extras included)."""
+    for module in pkgutil.walk_packages(cairn.__path__, "cairn."):
+        if module.name.endswith("__main__"):
+            continue
+        exported = importlib.import_module(module.name)
+        for name in getattr(exported, "__all__", ()):
+            obj = getattr(exported, name)
+            members = [getattr(obj, n) for n in dir(obj)] if isinstance(obj, type) else [obj]
+            for fn in members:
+                fn = getattr(fn, "__func__", fn)
+                if inspect.isfunction(fn) and fn.__module__.startswith("cairn"):
+                    yield fn
+
+
+def test_no_public_signature_takes_catch_all_keywords() -> None:
+    functions = {f"{fn.__module__}.{fn.__qualname__}": fn for fn in _public_functions()}
+    assert "cairn.graph.state.StateGraph.compile" in functions
+    assert "cairn.checkpoint.postgres.PostgresSaver.from_conn_string" in functions
     catch_alls = [
-        f"{fn.__qualname__}(**{p.name})"
-        for fn in public
-        if callable(fn) and not isinstance(fn, type)
+        f"{where}(**{p.name})"
+        for where, fn in functions.items()
         for p in inspect.signature(fn).parameters.values()
         if p.kind is inspect.Parameter.VAR_KEYWORD
     ]
     assert catch_alls == []
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda tmp: SqliteSaver.from_conn_string(str(tmp / "c.db"), synchronus="normal"),
+        lambda tmp: EncryptedSerializer.from_key(EncryptedSerializer.generate_key(), compresion=None),
+        lambda tmp: EncryptedSerializer(EncryptedSerializer.generate_key(), pickle_fallbak=True),
+    ],
+    ids=["SqliteSaver.from_conn_string", "EncryptedSerializer.from_key", "EncryptedSerializer"],
+)
+def test_a_misspelt_option_of_a_saver_or_serializer_is_a_type_error(
+    make: Callable[[Path], Any], tmp_path: Path
+) -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        make(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no file was made for a refused call
+
+
+def test_the_options_of_from_conn_string_reach_the_saver(tmp_path: Path) -> None:
+    serde = Serializer(compression=None)
+    with SqliteSaver.from_conn_string(str(tmp_path / "c.db"), serde=serde, lease_ttl=7.0) as saver:
+        assert saver.serde is serde and saver.lease_ttl == 7.0

@@ -77,28 +77,46 @@ class EncryptedSerializer(Serializer):
 
     encrypted = True
 
-    def __init__(self, key: Any, *, old_keys: Sequence[Any] = (), **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(
+        self,
+        key: Any,
+        *,
+        old_keys: Sequence[Any] = (),
+        compression: str | None = "zlib",
+        pickle_fallback: bool = False,
+    ) -> None:
+        super().__init__(compression=compression, pickle_fallback=pickle_fallback)
         keys = [_key_bytes(k) for k in (key, *old_keys)]
         self._current = key_id(keys[0])
         self._ciphers = {key_id(k): AESGCM(k) for k in reversed(keys)}
 
     @classmethod
     def from_key(
-        cls, key: Any, *, old_keys: Iterable[Any] = (), **options: Any
+        cls,
+        key: Any,
+        *,
+        old_keys: Iterable[Any] = (),
+        compression: str | None = "zlib",
+        pickle_fallback: bool = False,
     ) -> "EncryptedSerializer":
         """Encrypt with ``key``; read blobs written with it or any of ``old_keys``."""
-        return cls(key, old_keys=tuple(old_keys), **options)
+        return cls(
+            key, old_keys=tuple(old_keys), compression=compression, pickle_fallback=pickle_fallback
+        )
 
     @classmethod
-    def from_env(cls, **options: Any) -> "EncryptedSerializer":
+    def from_env(
+        cls, *, compression: str | None = "zlib", pickle_fallback: bool = False
+    ) -> "EncryptedSerializer":
         """Keys from ``CAIRN_ENCRYPTION_KEY``: the first writes, the rest are read too."""
         keys = [k for k in os.environ.get(ENV, "").split(",") if k.strip()]
         if not keys:
             raise ConfigError(
                 f"{ENV} is not set; set it to a key from EncryptedSerializer.generate_key()"
             )
-        return cls(keys[0], old_keys=keys[1:], **options)
+        return cls(
+            keys[0], old_keys=keys[1:], compression=compression, pickle_fallback=pickle_fallback
+        )
 
     @staticmethod
     def generate_key() -> str:

@@ -17,7 +17,7 @@ import functools
 import select
 import threading
 from contextlib import contextmanager, nullcontext
-from typing import Any, Iterator, Sequence, Union
+from typing import Any, Iterator, Sequence, TypeVar, Union
 
 from cairn.checkpoint.postgres import schema
 from cairn.checkpoint.postgres.connect import connect, describe, parse, psycopg
@@ -43,6 +43,8 @@ _LEASE_LOCK_WAIT = 2.0
 _LEASE_SETTINGS = (
     f"SET LOCAL synchronous_commit TO OFF; SET LOCAL lock_timeout = '{int(_LEASE_LOCK_WAIT * 1000)}ms'; "
 )
+
+_Saver = TypeVar("_Saver", bound="PostgresSaver")
 
 Connectable = Union[str, "psycopg.Connection[Any]", "ConnectionPool[Any]"]
 
@@ -129,11 +131,31 @@ class PostgresSaver(SqlSaver):
             raise
 
     @classmethod
-    def from_conn_string(cls, conn_string: str, **options: Any) -> "PostgresSaver":
+    def from_conn_string(
+        cls: type[_Saver],
+        conn_string: str,
+        *,
+        pool_size: int = 10,
+        max_idle: float = 600.0,
+        max_lifetime: float = 3600.0,
+        prepare: bool = False,
+        serde: Serializer | None = None,
+        lease_ttl: float = 30.0,
+        wait_for_thread: float = 0.0,
+    ) -> _Saver:
         """A saver with its own pool on ``conn_string``; use it directly or as a
         context manager (``with PostgresSaver.from_conn_string(url) as saver``),
         which closes the pool on exit."""
-        return cls(conn_string, **options)
+        return cls(
+            conn_string,
+            pool_size=pool_size,
+            max_idle=max_idle,
+            max_lifetime=max_lifetime,
+            prepare=prepare,
+            serde=serde,
+            lease_ttl=lease_ttl,
+            wait_for_thread=wait_for_thread,
+        )
 
     def _open_pool(
         self, url: str, size: int, max_idle: float, max_lifetime: float

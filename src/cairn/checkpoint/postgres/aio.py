@@ -32,11 +32,6 @@ class AsyncPostgresSaver(PostgresSaver):
     """A PostgresSaver whose ``setup()`` can be awaited (every saver is an async
     context manager)."""
 
-    @classmethod
-    def from_conn_string(cls, conn_string: str, **options: Any) -> "AsyncPostgresSaver":
-        """A saver with its own pool; use it directly or with ``async with``."""
-        return cls(conn_string, **options)
-
     def setup(self) -> _Done:  # type: ignore[override]
         """Create or migrate the tables (see ``PostgresSaver.setup``); awaitable."""
         super().setup()

@@ -158,14 +158,14 @@ def _check_scheme(url: str) -> None:
     )
 
 
-def connect(url: str, **options: Any) -> "psycopg.Connection[Any]":
+def connect(url: str) -> "psycopg.Connection[Any]":
     """A new autocommit connection, after up to ``ATTEMPTS`` tries of a failure
     that may pass (a server not up yet, a name server not answering)."""
     where = describe(url)
-    options = {"connect_timeout": CONNECT_TIMEOUT, **options}
+    timeout = parse(url).get("connect_timeout") or CONNECT_TIMEOUT  # the URL's, if it says
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            return psycopg.connect(url, autocommit=True, **options)
+            return psycopg.connect(url, autocommit=True, connect_timeout=int(timeout))
         except psycopg.OperationalError as exc:
             reason = _reason(exc)
             bare = _QUOTED.sub(lambda quoted: quoted.group(0)[0] * 2, reason)

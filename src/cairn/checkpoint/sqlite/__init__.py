@@ -110,11 +110,27 @@ class SqliteSaver(SqlSaver):
             raise
 
     @classmethod
-    def from_conn_string(cls, conn_string: str, **options: Any) -> "SqliteSaver":
+    def from_conn_string(
+        cls,
+        conn_string: str,
+        *,
+        synchronous: str = "full",
+        busy_timeout: float = 5.0,
+        serde: Serializer | None = None,
+        lease_ttl: float = 30.0,
+        wait_for_thread: float = 0.0,
+    ) -> "SqliteSaver":
         """A saver on the file ``conn_string``; use it directly or as a context
         manager (``with SqliteSaver.from_conn_string(path) as saver``), which
         closes it on exit."""
-        return cls(conn_string, **options)
+        return cls(
+            conn_string,
+            synchronous=synchronous,
+            busy_timeout=busy_timeout,
+            serde=serde,
+            lease_ttl=lease_ttl,
+            wait_for_thread=wait_for_thread,
+        )
 
     def _open(self, path: str, busy_timeout: float) -> sqlite3.Connection:
         self.location = f"SQLite database {path!r}"
