@@ -11,6 +11,8 @@
     ├── ThreadBusyError        another run holds the thread
     ├── NodeTimeoutError       a node ran past its timeout
     ├── SerializationError     a value cannot be stored, or stored bytes cannot be read
+    │   └── ClassNotLoadableError  intact bytes name a class this process has not registered
+    │                              (cairn.checkpoint.serde)
     ├── StorageError           the checkpoint store failed or holds something cairn cannot use
     ├── OutsideNodeError       get_config(), interrupt(), ... called while no node runs
     └── NotSupportedError      a LangGraph parameter cairn does not implement yet
