@@ -3,6 +3,7 @@ key (its ``def`` line), or the line that passed the input or the update."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import warnings
 from typing import Any, TypedDict
@@ -63,3 +64,24 @@ def test_the_warning_is_a_user_warning_and_strict_makes_it_an_error() -> None:
     builder = StateGraph(State).add_node("writer", writes_a_stray_key).add_edge(START, "writer")
     with pytest.raises(InvalidUpdateError, match="'stray'.*add them to the schema"):
         builder.compile(strict=True).invoke({"plain": ""})
+
+
+def test_an_async_inputs_unknown_key_warning_points_at_the_line_that_awaited_it(tmp_path: Any) -> None:
+    """The input is read on the saver's I/O thread; the warning still names
+    the caller's line."""
+    from cairn.checkpoint.sqlite import SqliteSaver
+
+    builder = StateGraph(State).add_node("writer", lambda state: {"plain": "ok"}).add_edge(START, "writer")
+    with SqliteSaver(tmp_path / "w.db") as saver:
+        compiled = builder.compile(checkpointer=saver)
+
+        async def main() -> int:
+            line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
+            await compiled.ainvoke({"plain": "", "typo": 1}, thread("t"))
+            return line
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            line = asyncio.run(main())
+    found = [w for w in caught if issubclass(w.category, UnknownKeyWarning) and "typo" in str(w.message)]
+    assert [(w.filename, w.lineno) for w in found] == [(__file__, line)]

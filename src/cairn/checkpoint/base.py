@@ -10,7 +10,9 @@ to the checkpoint asked for, and the runtime folds them.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
@@ -282,6 +284,22 @@ class BaseCheckpointSaver(ABC):
     """Seconds a run holds its thread unless renewed (a live run renews it)."""
     wait_for_thread: float = 0.0
     """Seconds a run waits for a busy thread before raising ThreadBusyError."""
+    io_threads: int = 1
+    """How many calls of the async API this saver serves at once, each on a
+    thread of its own (``io_executor``), so that the event loop never waits
+    for storage; 0 for a saver that does no I/O (its calls run in place)."""
+    _io: ThreadPoolExecutor | None = None
+    _io_lock = threading.Lock()
+
+    def io_executor(self) -> ThreadPoolExecutor | None:
+        """The threads the async API runs this saver's calls on (None: in place)."""
+        if self.io_threads <= 0:
+            return None
+        if self._io is None:
+            with self._io_lock:
+                if self._io is None:
+                    self._io = ThreadPoolExecutor(self.io_threads, thread_name_prefix="cairn-io")
+        return self._io
 
     def _set_lease_options(self, lease_ttl: float, wait_for_thread: float) -> None:
         check_lease_options(lease_ttl, wait_for_thread)
@@ -413,7 +431,10 @@ class BaseCheckpointSaver(ABC):
     # -- lifetime ------------------------------------------------------------------
 
     def close(self) -> None:
-        """Let go of what the saver opened (a file, a pool); nothing by default."""
+        """Let go of what the saver opened (a file, a pool) and its I/O threads."""
+        io, self._io = self._io, None
+        if io is not None:
+            io.shutdown(wait=False)
 
     def __enter__(self: _S) -> _S:
         return self

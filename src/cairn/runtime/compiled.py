@@ -4,6 +4,7 @@ get_state_history and update_state."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, AsyncIterator, Iterator, Mapping, Sequence, Union
 
 from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, Lease, TaskWrite
@@ -11,6 +12,7 @@ from cairn.checkpoint.ids import task_id
 from cairn.errors import ConfigError, InvalidUpdateError, not_supported
 from cairn.graph.constants import START
 from cairn.graph.state import GraphSpec
+from cairn.runtime import offload
 from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
 from cairn.runtime.context import Runtime, RunScope
 from cairn.runtime.events import STREAM_MODES, Events
@@ -385,19 +387,25 @@ class CompiledStateGraph:
         """Write ``values`` as a new checkpoint on top of the one ``config`` names
         (the head if none), as if ``as_node`` had returned them. Returns the new
         checkpoint's config; ``invoke(None, that_config)`` continues from it."""
+        owner, rc, hold = self._update_target(config, task_id)
+        if owner is not self:  # a subgraph's checkpoint: its own schema applies
+            return owner.update_state(config, values, as_node)
+        hold.take()
+        try:
+            return self._update(hold.saver, hold.lease, rc, values, as_node)
+        finally:
+            hold.release()
+
+    def _update_target(
+        self, config: Any, task_id: str | None
+    ) -> tuple["CompiledStateGraph", RunConfig, ThreadHold]:
+        """The graph whose checkpoint ``config`` names, the config read, and
+        the hold on the thread an update takes (when it is this graph's)."""
         not_supported("update_state", task_id=task_id)
         saver = self._saver("update_state")
         rc = read_config(config)
         thread = require_thread(rc, "update_state")
-        owner = self._owner_of(rc.checkpoint_ns, saver)
-        if owner is not self:  # a subgraph's checkpoint: its own schema applies
-            return owner.update_state(config, values, as_node)
-        hold = ThreadHold(saver, thread)
-        hold.take()
-        try:
-            return self._update(saver, hold.lease, rc, values, as_node)
-        finally:
-            hold.release()
+        return self._owner_of(rc.checkpoint_ns, saver), rc, ThreadHold(saver, thread)
 
     def _update(
         self, saver: BaseCheckpointSaver, lease: Lease, rc: RunConfig, values: Any, as_node: str | None
@@ -433,8 +441,8 @@ class CompiledStateGraph:
         return canonical(thread, rc.checkpoint_ns, checkpoint.id)
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
-        """The async twin of ``get_state``."""
-        return self.get_state(config, subgraphs=subgraphs)
+        """The async twin of ``get_state``: reads on the saver's I/O threads."""
+        return await offload.call(self.checkpointer, partial(self.get_state, config, subgraphs=subgraphs))
 
     async def aget_state_history(
         self,
@@ -444,15 +452,25 @@ class CompiledStateGraph:
         before: Any = None,
         limit: int | None = None,
     ) -> AsyncIterator[StateSnapshot]:
-        """The async twin of ``get_state_history``."""
-        for snapshot in self.get_state_history(config, filter=filter, before=before, limit=limit):
+        """The async twin of ``get_state_history``: reads a page at a time on
+        the saver's I/O threads."""
+        history = self.get_state_history(config, filter=filter, before=before, limit=limit)
+        async for snapshot in offload.iterate(self.checkpointer, history):
             yield snapshot
 
     async def aupdate_state(
         self, config: Any, values: Any, as_node: str | None = None, task_id: str | None = None
     ) -> dict[str, Any]:
-        """The async twin of ``update_state``."""
-        return self.update_state(config, values, as_node, task_id)
+        """The async twin of ``update_state``: waits for a busy thread with
+        ``asyncio.sleep`` and writes on the saver's I/O threads."""
+        owner, rc, hold = self._update_target(config, task_id)
+        if owner is not self:
+            return await owner.aupdate_state(config, values, as_node)
+        await hold.atake()
+        try:
+            return await offload.call(hold.saver, self._update, hold.saver, hold.lease, rc, values, as_node)
+        finally:
+            await offload.call(hold.saver, hold.release)
 
     def _update_author(self, base: Checkpoint | None, as_node: Any) -> str:
         if as_node is not None:

@@ -23,6 +23,7 @@ import uuid
 import warnings
 
 from cairn.checkpoint.base import BaseCheckpointSaver, Lease, thread_busy
+from cairn.runtime import offload
 
 _FIRST_PAUSE = 0.005
 _LONGEST_PAUSE = 0.25
@@ -144,7 +145,7 @@ class ThreadHold:
         """``take`` for the event loop: waits without blocking it."""
         pause = _FIRST_PAUSE
         deadline = time.monotonic() + self.saver.wait_for_thread
-        while (holder := self._try()) is not None:
+        while (holder := await offload.call(self.saver, self._try)) is not None:
             pause = self._pause_or_raise(holder, deadline, pause)
             await asyncio.sleep(pause)
         self._key = _heartbeat.add(self.saver, self.lease)

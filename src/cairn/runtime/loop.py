@@ -24,7 +24,7 @@ from cairn.errors import (
 )
 from cairn.graph.constants import START
 from cairn.graph.state import GraphSpec
-from cairn.runtime import interrupts
+from cairn.runtime import interrupts, offload
 from cairn.runtime.config import RunConfig, require_thread
 from cairn.runtime.context import Binding, Runtime, RunScope, discard
 from cairn.runtime.events import Events
@@ -314,18 +314,19 @@ class Run:
             self._finish()
 
     async def asteps(self, input: Any) -> AsyncIterator[Step | None]:
-        """The async twin of ``steps``: async nodes run on the event loop."""
+        """The async twin of ``steps``: async nodes run on the event loop, and
+        what reads or writes storage on the saver's I/O threads (offload)."""
         try:
             if self.hold is not None:
                 await self.hold.atake()
-            self.cursor = cursor = self._start(input)
+            self.cursor = cursor = await offload.call(self.saver, self._start, input)
             while (todo := self._next_batch(cursor)) is not None:
                 if self.events is not None and self.events.waiting():
                     yield None
                 results, stopped = await arun_step(
                     self.graph.runner, todo, cursor.values, self.scope, cursor.answers
                 )
-                step = self._commit(cursor, todo, results, stopped)
+                step = await offload.call(self.saver, self._commit, cursor, todo, results, stopped)
                 if step is None:
                     return
                 yield step
@@ -334,7 +335,7 @@ class Run:
                         self.events.stopped()
                     return
         finally:
-            self._finish()
+            await offload.call(self.saver, self._finish)
 
     @property
     def values(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, Mapping
 
 from cairn.errors import GraphInterrupt
+from cairn.runtime import offload
 from cairn.runtime.config import RunConfig, read_config
 from cairn.runtime.context import Binding, Runtime, task_context
 from cairn.types import Command
@@ -119,7 +120,8 @@ def run_subgraph(graph: Any, node: str, arg: Any) -> Any:
 
 
 async def arun_subgraph(graph: Any, node: str, arg: Any) -> Any:
-    started = _start(graph, node, arg)
+    binding = task_context(f"subgraph node {node!r}").scope.binding
+    started = await offload.call(binding.saver if binding else None, _start, graph, node, arg)
     if not isinstance(started, tuple):
         return started
     run, input = started

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-import os
-import sys
 import threading
 import time
 import warnings
@@ -25,6 +23,7 @@ from cairn.checkpoint.base import TaskRecord, TaskWrite
 from cairn.errors import InvalidUpdateError, NodeTimeoutError
 from cairn.graph.constants import END, START
 from cairn.graph.state import Branch, GraphSpec, NodeSpec
+from cairn.runtime import offload
 from cairn.runtime.context import RunScope
 from cairn.runtime.state import apply_updates
 from cairn.runtime.subgraphs import arun_subgraph, run_subgraph
@@ -346,7 +345,6 @@ def _retry_delay(node: NodeSpec, attempt: int, exc: Exception) -> float:
     return policy.interval(attempt)
 
 
-_CAIRN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _warn_at_user_code(message: str, node: NodeSpec | None) -> None:
@@ -355,20 +353,21 @@ def _warn_at_user_code(message: str, node: NodeSpec | None) -> None:
     fn = node.fn if node is not None else None
     code = getattr(fn, "__code__", None)
     if code is not None:
-        globals_ = getattr(fn, "__globals__", {})
-        warnings.warn_explicit(
-            message,
-            UnknownKeyWarning,
-            code.co_filename,
-            code.co_firstlineno,
-            module=globals_.get("__name__"),
-            registry=globals_.setdefault("__warningregistry__", {}),
-        )
+        where = (code.co_filename, code.co_firstlineno, getattr(fn, "__globals__", {}))
+    elif (frame := offload.caller.get() or offload.user_frame()) is not None:
+        where = (frame.f_code.co_filename, frame.f_lineno, frame.f_globals)
+    else:
+        warnings.warn(message, UnknownKeyWarning)
         return
-    level, frame = 1, sys._getframe(0)
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_CAIRN_DIR + os.sep):
-        level, frame = level + 1, frame.f_back
-    warnings.warn(message, UnknownKeyWarning, stacklevel=level)
+    filename, line, globals_ = where
+    warnings.warn_explicit(
+        message,
+        UnknownKeyWarning,
+        filename,
+        line,
+        module=globals_.get("__name__"),
+        registry=globals_.setdefault("__warningregistry__", {}),
+    )
 
 
 def _short(value: Any) -> str:

@@ -50,6 +50,8 @@ class _Namespace:
 class InMemorySaver(BaseCheckpointSaver):
     """Holds every thread's checkpoints in this process's memory."""
 
+    io_threads = 0  # no I/O: the async API calls it in place
+
     def __init__(
         self,
         *,

@@ -124,6 +124,8 @@ class PostgresSaver(SqlSaver):
                 "PostgresSaver takes a URL ('postgresql://user@host:5432/db'), a "
                 f"psycopg.Connection or a psycopg_pool.ConnectionPool; got {type(conn).__name__}"
             )
+        # The async API runs as many calls at once as there are connections.
+        self.io_threads = self._pool.max_size if self._pool is not None else 1
         try:
             self.setup()
         except BaseException:
@@ -323,6 +325,7 @@ class PostgresSaver(SqlSaver):
 
     def close(self) -> None:
         """Close the pool (only if this saver made it)."""
+        super().close()
         if self._owns and self._pool is not None:
             self._pool.close()
 

@@ -385,6 +385,7 @@ class SqliteSaver(SqlSaver):
 
     def close(self) -> None:
         """Close the file (only if this saver opened it)."""
+        super().close()
         if self._owns:
             with self._lock:
                 self._conn.close()

@@ -1,0 +1,184 @@
+"""The async API never blocks the event loop on storage: while a storage call
+waits on a lock another connection holds, other tasks of the loop run on,
+and many runs on one saver wait (and then proceed) side by side.
+
+Each test holds a lock on the store from another connection and lets a
+ticker task of the event loop release it after 30 ticks. If the call under
+test blocked the loop, the ticker could not tick: the lock would then be
+released by a timer thread 10 s later instead, which the tests assert
+against (no timing is measured)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterator
+
+import pytest
+
+from cairn.checkpoint.sqlite import SqliteSaver
+from tests.pg import fresh_schema
+from tests.support import history, linear, thread
+
+TICKS = 30
+"""Ticks of 10 ms the ticker waits before it releases the lock."""
+
+
+class Held:
+    """A lock on the store, held by a connection of its own until the ticker
+    (or, 10 s later, a timer thread) releases it."""
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release = release
+        self._lock = threading.Lock()
+        self.released_by: str | None = None
+        self._timer = threading.Timer(10.0, self.release, args=("timer",))
+        self._timer.start()
+
+    def release(self, by: str) -> None:
+        with self._lock:
+            if self.released_by is None:
+                self.released_by = by
+                self._timer.cancel()
+                self._release()
+
+
+def hold_sqlite(path: Path) -> Held:
+    """Another connection's write lock on the file (WAL: readers read on)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("BEGIN EXCLUSIVE")
+
+    def release() -> None:
+        conn.execute("COMMIT")
+        conn.close()
+
+    return Held(release)
+
+
+def hold_postgres(url: str) -> Held:
+    """Another connection's ACCESS EXCLUSIVE lock on the checkpoint table."""
+    import psycopg
+
+    conn = psycopg.connect(url)
+    conn.execute("LOCK TABLE cairn_checkpoints IN ACCESS EXCLUSIVE MODE")
+
+    def release() -> None:
+        conn.commit()
+        conn.close()
+
+    return Held(release)
+
+
+async def waits_without_blocking(call: Callable[[], Awaitable[Any]], held: Held) -> Any:
+    """Run ``call`` while the ticker ticks; the ticker releases ``held``
+    after TICKS ticks. Returns what ``call`` returned."""
+    task = asyncio.ensure_future(call())
+    ticks = 0
+    waiting_at_release = None
+    while not task.done():
+        await asyncio.sleep(0.01)
+        ticks += 1
+        if ticks == TICKS:
+            waiting_at_release = not task.done()
+            held.release("ticker")
+    result = await task
+    assert held.released_by == "ticker", "the event loop was blocked: the ticker could not tick"
+    assert waiting_at_release, "the call did not wait on the lock: the test proves nothing"
+    return result
+
+
+CALLS: dict[str, Callable[[Any], Awaitable[Any]]] = {
+    "ainvoke": lambda graph: graph.ainvoke({"log": []}, thread("t")),
+    "astream": lambda graph: _collect(graph.astream({"log": []}, thread("t"))),
+    "aupdate_state": lambda graph: graph.aupdate_state(thread("t"), {"log": ["edit"]}, as_node="c"),
+    "aget_state": lambda graph: graph.aget_state(thread("t")),
+    "aget_state_history": lambda graph: _collect(graph.aget_state_history(thread("t"))),
+}
+WRITES = ["ainvoke", "astream", "aupdate_state"]
+
+
+async def _collect(items: Any) -> list[Any]:
+    return [item async for item in items]
+
+
+def _check(name: str, graph: Any, result: Any) -> None:
+    """What each call gives once the lock is gone: what it gives unlocked."""
+    if name == "ainvoke":
+        assert result == {"log": ["a", "b", "c", "a", "b", "c"]}
+    elif name == "astream":
+        assert result[-1] == {"log": ["a", "b", "c", "a", "b", "c"]}
+    elif name == "aupdate_state":
+        assert graph.get_state(result).values == {"log": ["a", "b", "c", "edit"]}
+    elif name == "aget_state":
+        assert result.values == {"log": ["a", "b", "c"]}
+    else:
+        assert [s.metadata["step"] for s in result] == [3, 2, 1, 0, -1]
+    assert len(history(graph, thread("t"))) >= 5
+
+
+@pytest.mark.parametrize("name", WRITES)
+def test_an_async_write_waiting_on_a_locked_sqlite_file_leaves_the_loop_running(
+    name: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.db"
+    with SqliteSaver(path) as saver:
+        graph = linear(saver)
+        graph.invoke({"log": []}, thread("t"))
+        result = asyncio.run(waits_without_blocking(lambda: CALLS[name](graph), hold_sqlite(path)))
+        _check(name, graph, result)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with fresh_schema() as url:
+        yield url
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_an_async_call_waiting_on_a_locked_postgres_table_leaves_the_loop_running(
+    name: str, pg_url: str
+) -> None:
+    from cairn.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    with AsyncPostgresSaver(pg_url) as saver:
+        graph = linear(saver)
+        graph.invoke({"log": []}, thread("t"))
+        result = asyncio.run(waits_without_blocking(lambda: CALLS[name](graph), hold_postgres(pg_url)))
+        _check(name, graph, result)
+
+
+def test_many_async_runs_on_one_postgres_saver_wait_side_by_side(pg_url: str) -> None:
+    """Six runs on six threads all wait on the locked table at once (a saver
+    with one global lock would let one wait and queue the rest), then all
+    finish once it is released."""
+    import psycopg
+
+    from cairn.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    runs = 6
+
+    async def main(graph: Any, held: Held) -> list[Any]:
+        tasks = [
+            asyncio.ensure_future(graph.ainvoke({"log": [str(i)]}, thread(f"t{i}")))
+            for i in range(runs)
+        ]
+        waiting = 0
+        with psycopg.connect(pg_url, autocommit=True) as monitor:
+            while waiting < runs and held.released_by is None:
+                await asyncio.sleep(0.01)
+                waiting = monitor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                    "AND relation = 'cairn_checkpoints'::regclass"
+                ).fetchone()[0]
+        assert waiting == runs, f"only {waiting} of {runs} runs waited on the lock at once"
+        held.release("ticker")
+        return await asyncio.gather(*tasks)
+
+    with AsyncPostgresSaver(pg_url) as saver:
+        graph = linear(saver)
+        held = hold_postgres(pg_url)
+        results = asyncio.run(main(graph, held))
+    assert held.released_by == "ticker"
+    assert results == [{"log": [str(i), "a", "b", "c"]} for i in range(runs)]
