@@ -132,6 +132,7 @@ def jobs(mode: Mode) -> list[Job]:
         Job("concurrent_pg/postgres-pool", "concurrent_pg",
             {"seconds": s * 1.5, "saver_kind": "postgres-pool"}, libs=("langgraph",),
             postgres=True),
+        Job("async_pg/postgres-1ms", "async_pg", {"seconds": s * 1.5}, postgres=True),
     ]
 
 
@@ -168,6 +169,12 @@ def rows(mode: Mode) -> list[Row]:
         Row("concurrent_pg: cairn vs LangGraph on a 16-connection pool", "steps/s", "higher",
             ("concurrent_pg/postgres", "steps_per_s"),
             ("concurrent_pg/postgres-pool", "steps_per_s")),
+        same("async_pg, 1 ms away: one run at a time", "steps/s", "higher",
+             "async_pg/postgres-1ms", "sequential_steps_per_s"),
+        same("async_pg, 1 ms away: 16 concurrent runs", "steps/s", "higher",
+             "async_pg/postgres-1ms", "concurrent_steps_per_s"),
+        same("async_pg, 1 ms away: 16 concurrent / one at a time", "x", "higher",
+             "async_pg/postgres-1ms", "concurrent_over_sequential"),
     ]
 
 

@@ -27,6 +27,10 @@ What each workload measures:
   early and of a late turn, and a cold ``get_state`` (new saver, same file).
 - ``concurrent_pg``: total node steps per second of 16 Python threads, each
   running the linear graph on threads of its own, on one Postgres saver.
+- ``async_pg``: node steps per second of the linear graph with async nodes
+  under ``ainvoke``, on one AsyncPostgresSaver whose server sits behind a
+  1 ms one-way delay (``delay_proxy.py``): one run at a time, then 16
+  concurrent runs (tasks of one event loop).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import operator
 import os
 import random
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -384,12 +389,105 @@ def concurrent_pg(
             "info": {"workers": workers}}
 
 
+def async_step(name: str) -> Callable[[Counter], Any]:
+    async def node(state: Counter) -> dict[str, Any]:
+        return {"count": state["count"] + 1, "log": [name]}
+
+    return node
+
+
+@contextmanager
+def delayed(url: str, delay_ms: float) -> Iterator[str]:
+    """``url`` reached through delay_proxy.py (a process of its own)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    proxy = subprocess.Popen(
+        [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "delay_proxy.py"),
+         parts.hostname or "127.0.0.1", str(parts.port or 5432), str(delay_ms)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proxy.stdout is not None
+        port = int(proxy.stdout.readline())
+        netloc = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        yield urlunsplit(parts._replace(netloc=f"{netloc}127.0.0.1:{port}"))
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
+@contextmanager
+def async_postgres_saver(lib: Library, url: str, pool: int) -> Iterator[Any]:
+    """An AsyncPostgresSaver opened the way each library documents: cairn's
+    with a pool of ``pool`` connections, LangGraph's ``from_conn_string``."""
+    import asyncio
+
+    module = importlib.import_module(f"{lib.name}.checkpoint.postgres.aio")
+    if lib.name == "cairn":
+        with module.AsyncPostgresSaver.from_conn_string(url, pool_size=pool) as saver:
+            yield saver
+        return
+    loop = asyncio.new_event_loop()
+    manager = module.AsyncPostgresSaver.from_conn_string(url)
+    saver = loop.run_until_complete(manager.__aenter__())
+    loop.run_until_complete(saver.setup())
+    try:
+        yield saver, loop
+    finally:
+        loop.run_until_complete(manager.__aexit__(None, None, None))
+        loop.close()
+
+
+def async_pg(lib: Library, url: str, seconds: float, workers: int = 16,
+             delay_ms: float = 1.0) -> dict[str, Any]:
+    import asyncio
+
+    graph_builder = lib.StateGraph(Counter)
+    names = [f"n{i}" for i in range(LINEAR_NODES)]
+    for name in names:
+        graph_builder.add_node(name, async_step(name))
+    for a, b in zip([lib.START, *names], [*names, lib.END]):
+        graph_builder.add_edge(a, b)
+    start = {"count": 0, "log": []}
+
+    async def measure(graph: Any, concurrency: int) -> float:
+        deadline = time.perf_counter() + seconds
+        runs = [0] * concurrency
+        prefix = uuid.uuid4().hex
+
+        async def work(worker: int) -> None:
+            while time.perf_counter() < deadline:
+                thread_id = f"{prefix}-{worker}-{runs[worker]}"
+                check(await graph.ainvoke(start, config(thread_id), durability="sync"), LINEAR_NODES)
+                runs[worker] += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(work(w) for w in range(concurrency)))
+        return sum(runs) * LINEAR_NODES / (time.perf_counter() - started)
+
+    async def both(graph: Any) -> dict[str, float]:
+        await measure(graph, 1)  # warm-up: connections, statements
+        return {"sequential_steps_per_s": await measure(graph, 1),
+                "concurrent_steps_per_s": await measure(graph, workers)}
+
+    with delayed(url, delay_ms) as slow_url, async_postgres_saver(lib, slow_url, workers) as opened:
+        if lib.name == "cairn":
+            figures = asyncio.run(both(graph_builder.compile(checkpointer=opened)))
+        else:
+            saver, loop = opened
+            figures = loop.run_until_complete(both(graph_builder.compile(checkpointer=saver)))
+    figures["concurrent_over_sequential"] = figures["concurrent_steps_per_s"] / figures["sequential_steps_per_s"]
+    return {"figures": figures, "info": {"workers": workers, "delay_ms": delay_ms}}
+
+
 WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {
     "linear": linear,
     "fanout": fanout,
     "history": history,
     "chat": chat,
     "concurrent_pg": concurrent_pg,
+    "async_pg": async_pg,
 }
 
 
