@@ -53,7 +53,7 @@ REQUIREMENTS = [
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LIBS = ("cairn", "langgraph")
 PG_SKIPPED = "skipped (Postgres does not answer)"
-GROUPS = ("ceilings", "linear", "fanout", "history", "chat", "concurrent_pg")
+GROUPS = ("ceilings", "linear", "fanout", "history", "chat", "concurrent_pg", "async_pg")
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 

@@ -182,3 +182,91 @@ def test_many_async_runs_on_one_postgres_saver_wait_side_by_side(pg_url: str) ->
         results = asyncio.run(main(graph, held))
     assert held.released_by == "ticker"
     assert results == [{"log": [str(i), "a", "b", "c"]} for i in range(runs)]
+
+
+# -- psycopg's async connections and pools -------------------------------------
+
+
+def _langgraph_style_pool(url: str) -> Any:
+    """A pool set up as LangGraph's documentation sets up its own."""
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    return AsyncConnectionPool(url, max_size=4, kwargs=kwargs, open=False)
+
+
+@pytest.mark.parametrize("given", ["pool", "connection", "connection-in-transactions"])
+def test_async_postgres_saver_runs_on_psycopgs_async_pool_or_connection(given: str, pg_url: str) -> None:
+    import psycopg
+
+    from cairn.checkpoint.postgres import PostgresSaver
+    from cairn.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    async def main() -> tuple[Any, Any, list[Any], Any]:
+        if given == "pool":
+            async with _langgraph_style_pool(pg_url) as pool:
+                return await use(AsyncPostgresSaver(pool))
+        autocommit = given == "connection"
+        async with await psycopg.AsyncConnection.connect(pg_url, autocommit=autocommit) as conn:
+            return await use(AsyncPostgresSaver(conn))
+
+    async def use(saver: Any) -> tuple[Any, Any, list[Any], Any]:
+        graph = linear(saver)  # no setup(): the first call sets up
+        result = await graph.ainvoke({"log": []}, thread("t"))
+        state = await graph.aget_state(thread("t"))
+        steps = [s.metadata["step"] async for s in graph.aget_state_history(thread("t"))]
+        edited = await graph.aupdate_state(thread("t"), {"log": ["edit"]}, as_node="c")
+        return result, state.values, steps, edited
+
+    result, values, steps, edited = asyncio.run(main())
+    assert result == values == {"log": ["a", "b", "c"]}
+    assert steps == [3, 2, 1, 0, -1]
+    # Stored as PostgresSaver stores: a sync saver on a URL reads the same thread.
+    with PostgresSaver(pg_url) as saver:
+        graph = linear(saver)
+        assert graph.get_state(thread("t")).config == edited
+        assert graph.get_state(thread("t")).values == {"log": ["a", "b", "c", "edit"]}
+
+
+def test_an_async_pool_saver_waiting_on_a_locked_table_leaves_the_loop_running(pg_url: str) -> None:
+    from cairn.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    async def main() -> Any:
+        async with _langgraph_style_pool(pg_url) as pool:
+            saver = AsyncPostgresSaver(pool)
+            await saver.setup()
+            graph = linear(saver)
+            await graph.ainvoke({"log": []}, thread("t"))
+            return await waits_without_blocking(lambda: CALLS["ainvoke"](graph), hold_postgres(pg_url))
+
+    assert asyncio.run(main()) == {"log": ["a", "b", "c", "a", "b", "c"]}
+
+
+def test_the_sync_api_of_an_async_connection_saver_is_refused_on_the_loop_and_works_off_it(
+    pg_url: str,
+) -> None:
+    from cairn.checkpoint.postgres.aio import AsyncPostgresSaver
+    from cairn.errors import ConfigError
+
+    async def main() -> Any:
+        async with _langgraph_style_pool(pg_url) as pool:
+            graph = linear(AsyncPostgresSaver(pool))
+            with pytest.raises(ConfigError, match="sync API.*event loop's thread.*ainvoke"):
+                graph.invoke({"log": []}, thread("t"))
+            # From a thread of its own, the sync API waits for the loop, which is free.
+            return await asyncio.to_thread(graph.invoke, {"log": []}, thread("t"))
+
+    assert asyncio.run(main()) == {"log": ["a", "b", "c"]}
+
+
+def test_an_async_pool_is_refused_outside_an_event_loop_and_by_the_sync_saver(pg_url: str) -> None:
+    from cairn.checkpoint.postgres import PostgresSaver
+    from cairn.checkpoint.postgres.aio import AsyncPostgresSaver
+    from cairn.errors import ConfigError
+
+    pool = _langgraph_style_pool(pg_url)
+    with pytest.raises(ConfigError, match="outside an event loop"):
+        AsyncPostgresSaver(pool)
+    with pytest.raises(ConfigError, match="AsyncPostgresSaver for async connections"):
+        PostgresSaver(pool)

@@ -20,7 +20,8 @@ from contextlib import contextmanager, nullcontext
 from typing import Any, Iterator, Sequence, TypeVar, Union
 
 from cairn.checkpoint.postgres import schema
-from cairn.checkpoint.postgres.connect import connect, describe, parse, psycopg
+from cairn.checkpoint.postgres import bridge
+from cairn.checkpoint.postgres.connect import connect, describe, parse, psycopg, tuple_row
 from cairn.checkpoint import codec
 from cairn.checkpoint.base import Lease, lease_lost
 from cairn.checkpoint.serde import Serializer
@@ -29,7 +30,7 @@ from cairn.checkpoint.sql.tables import COLUMNS, RELEASE_LEASE, RENEW_LEASE, TAK
 from cairn.errors import ConfigError, MissingDependencyError, StorageError
 
 try:
-    from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+    from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingDependencyError(
         "cairn.checkpoint.postgres needs psycopg_pool: pip install 'cairn[postgres]'"
@@ -106,8 +107,8 @@ class PostgresSaver(SqlSaver):
         self._set_lease_options(lease_ttl, wait_for_thread)
         # False: never prepare (poolers); True: prepare every statement once per connection.
         self._prepare: bool | None = True if prepare else False
-        self._pool: ConnectionPool[Any] | None = None
-        self._conn: psycopg.Connection[Any] | None = None
+        self._pool: ConnectionPool[Any] | bridge.Pool | None = None
+        self._conn: psycopg.Connection[Any] | bridge.Connection | None = None
         self._lock = threading.RLock()
         self._owns = isinstance(conn, str)
         if isinstance(conn, str):
@@ -117,8 +118,11 @@ class PostgresSaver(SqlSaver):
             self.location = f"PostgreSQL pool {conn.name!r}"
         elif isinstance(conn, psycopg.Connection):
             self._conn = conn
-            info = conn.info
-            self.location = f"PostgreSQL at {info.host}:{info.port} (database {info.dbname!r})"
+            self.location = _where(conn)
+        elif isinstance(conn, (psycopg.AsyncConnection, AsyncConnectionPool)):
+            self._adopt_async(conn)
+            self.io_threads = self._pool.max_size if self._pool is not None else 1
+            return  # set up on first use (or by ``await saver.setup()``): no I/O here
         else:
             raise ConfigError(
                 "PostgresSaver takes a URL ('postgresql://user@host:5432/db'), a "
@@ -131,6 +135,13 @@ class PostgresSaver(SqlSaver):
         except BaseException:
             self.close()
             raise
+
+    def _adopt_async(self, conn: Any) -> None:
+        raise ConfigError(
+            f"PostgresSaver was given a psycopg {type(conn).__name__}; use "
+            "cairn.checkpoint.postgres.aio.AsyncPostgresSaver for async connections and pools, "
+            "or give PostgresSaver a URL, a psycopg.Connection or a psycopg_pool.ConnectionPool"
+        )
 
     @classmethod
     def from_conn_string(
@@ -191,7 +202,8 @@ class PostgresSaver(SqlSaver):
     # -- transactions ------------------------------------------------------------
 
     @contextmanager
-    def _connection(self) -> Iterator["psycopg.Connection[Any]"]:
+    def _connection(self) -> Iterator[Any]:
+        """A psycopg.Connection, or an async one through the bridge."""
         if self._pool is not None:
             try:
                 with self._pool.connection() as conn:
@@ -220,7 +232,7 @@ class PostgresSaver(SqlSaver):
     def _write(self, durable: bool = True) -> Iterator[Cursor]:
         # Lease writes (durable=False) have their own statements: _lease_write.
         with self._connection() as conn:
-            with self._errors(conn), conn.transaction(), conn.cursor() as cur:
+            with self._errors(conn), conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
                 yield _Cursor(cur, self._prepare)
 
     def _lease_write(self, sql: str, args: Sequence[Any]) -> tuple[int, list[Any]]:
@@ -231,7 +243,7 @@ class PostgresSaver(SqlSaver):
         simple query (parameters bound by psycopg), which the server runs as
         one transaction."""
         with self._connection() as conn, self._errors(conn):
-            with psycopg.ClientCursor(conn) as cur:
+            with conn.client_cursor() if bridge.bridged(conn) else psycopg.ClientCursor(conn, row_factory=tuple_row) as cur:
                 with nullcontext() if conn.autocommit else conn.transaction():
                     cur.execute(_LEASE_SETTINGS + sql, args)
                     for _ in range(_LEASE_SETTINGS.count(";")):
@@ -285,7 +297,7 @@ class PostgresSaver(SqlSaver):
         sql = _links_sql(
             self.now, len(links), first.parent_id is not None, links[0].clear, len(links[-1].pending)
         )
-        with self._connection() as conn, self._errors(conn), conn.cursor() as cur:
+        with self._connection() as conn, self._errors(conn), conn.cursor(row_factory=tuple_row) as cur:
             with nullcontext() if conn.autocommit else conn.transaction():
                 found = cur.execute(sql, args, prepare=self._prepare).fetchone()
         leased, stored = found or (False, False)
@@ -297,10 +309,10 @@ class PostgresSaver(SqlSaver):
     def _read(self) -> Iterator[Cursor]:
         with self._connection() as conn:
             if conn.autocommit:
-                with self._errors(conn), conn.cursor() as cur:
+                with self._errors(conn), conn.cursor(row_factory=tuple_row) as cur:
                     yield _Cursor(cur, self._prepare)
             else:
-                with self._errors(conn), conn.transaction(), conn.cursor() as cur:
+                with self._errors(conn), conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
                     yield _Cursor(cur, self._prepare)
 
     @contextmanager
@@ -328,6 +340,11 @@ class PostgresSaver(SqlSaver):
         super().close()
         if self._owns and self._pool is not None:
             self._pool.close()
+
+
+def _where(conn: Any) -> str:
+    info = conn.info
+    return f"PostgreSQL at {info.host}:{info.port} (database {info.dbname!r})"
 
 
 @functools.lru_cache(maxsize=64)

@@ -15,6 +15,7 @@ from cairn.errors import ConfigError, MissingDependencyError, StorageError
 
 try:
     import psycopg
+    from psycopg.rows import tuple_row
     from psycopg import conninfo as _conninfo
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingDependencyError(

@@ -4,8 +4,9 @@
         graph = builder.compile(checkpointer=saver)
         await graph.ainvoke(...)
 
-SQLite work on a local file takes microseconds to a few milliseconds, so its
-calls run on the event loop's thread, as the sync saver's do.
+The async API (``ainvoke``, ``aget_state``...) runs the saver's calls on a
+thread of its own, one at a time (one SQLite connection), so the event loop
+goes on while a write waits for another process's lock.
 """
 
 from __future__ import annotations
