@@ -25,7 +25,7 @@ import hashlib
 import os
 from typing import Any, Iterable, Sequence
 
-from cairn.checkpoint.serde import SEALED, Serializer
+from cairn.checkpoint.serializer import SEALED, Serializer
 from cairn.errors import ConfigError, MissingDependencyError, SerializationError
 
 try:

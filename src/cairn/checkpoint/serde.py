@@ -1,195 +1,32 @@
-"""Turning stored values into bytes and back (msgpack with typed extensions).
+"""Turning stored values into bytes and back: the serializers a saver takes.
 
-Round-trips exactly the plain types plus tuples, sets, frozensets, big ints,
-datetimes, UUIDs, Decimals, enums, dataclasses, NamedTuples and pydantic
-models. Loading never imports a module: a stored class name is rebuilt only
-if that class is registered, and never by calling the class's ``__init__``.
+``Serializer`` (``cairn.checkpoint.serializer``) stores values with msgpack
+and typed extensions; ``EncryptedSerializer`` (``cairn.checkpoint.encryption``,
+AES-256-GCM) also encrypts every blob, and every saver made without
+``serde=`` uses one when the environment variable ``CAIRN_ENCRYPTION_KEY`` is
+set (``default_serializer``). ``register_type`` declares the classes whose
+values may be stored and loaded back.
 
-What one process stores, a fresh process of the same application loads, so
-storing asks the same registry: a value of an enum, dataclass, NamedTuple or
-pydantic model is stored only if its class is registered, and storing
-registers nothing. Classes are registered by ``register_type(cls)`` and by
-building a graph (``StateGraph(schema)``), which registers every class its
-schema's annotations reach. Registration is process-wide (a class one graph's
-schema names may be stored by every graph of the process), so every process
-of the application must make the same registrations before it stores or
-loads: at import time, where the classes and graphs are defined.
-
-``pickle`` is used only by a serializer made with ``pickle_fallback=True``,
-for values nothing else can store (unregistered classes too), and only such
-a serializer loads them.
-
-A serializer also says how blobs are compressed (``compression``: "zlib",
-"zstd" with the ``zstandard`` package, or None) and whether they are
-encrypted: ``EncryptedSerializer.from_key(key)`` (AES-256-GCM, in
-``cairn.checkpoint.encryption``), which every saver uses by default when the
-environment variable ``CAIRN_ENCRYPTION_KEY`` is set.
+The layers: ``serializer`` <- ``encryption`` <- this module, which only
+gathers them.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import pickle
-import threading
 from typing import Any
 
-import msgpack
-
-from cairn.checkpoint import extensions
 from cairn.checkpoint.extensions import ClassNotLoadableError, register_type
-from cairn.errors import SerializationError
+from cairn.checkpoint.serializer import MAX_DEPTH, Serializer
 
 __all__ = [
+    "MAX_DEPTH",
     "ClassNotLoadableError",
     "EncryptedSerializer",
     "Serializer",
     "default_serializer",
     "register_type",
 ]
-
-SEALED = 0x10
-"""The first byte of an encrypted blob (see ``cairn.checkpoint.encryption``)."""
-COMPRESSIONS = ("zlib", "zstd", None)
-
-MAX_DEPTH = 64
-"""How deeply typed values (a tuple in a dataclass in a model...) may nest.
-Each level is decoded by msgpack's C code on the thread's stack (about 40 kB
-a level), so a value nested deeper is refused when stored, and a blob nested
-deeper when loaded, before it can exhaust the stack."""
-
-
-class Serializer:
-    """msgpack-based serializer; one instance is safe to share between threads.
-
-    ``compression``: how blobs of 256 bytes and more are compressed ("zlib",
-    the default; "zstd", which needs ``pip install 'cairn[zstd]'``; or None).
-    ``pickle_fallback``: store values of other types (and of unregistered
-    classes) with pickle, and load them back (loading a pickle runs code:
-    turn it on only for a store only you can write to).
-    """
-
-    encrypted = False
-
-    def __init__(self, *, compression: str | None = "zlib", pickle_fallback: bool = False) -> None:
-        from cairn.errors import ConfigError
-
-        if compression not in COMPRESSIONS:
-            raise ConfigError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
-        if compression == "zstd":
-            try:
-                import zstandard  # noqa: F401
-            except ImportError as exc:
-                raise ConfigError(
-                    "compression='zstd' needs the zstandard package: pip install 'cairn[zstd]'"
-                ) from exc
-        self.compression = compression
-        self.pickle_fallback = pickle_fallback
-        self._local = threading.local()
-
-    def seal(self, blob: bytes, aad: bytes) -> bytes:
-        """The blob as stored (an encrypting serializer encrypts it, bound to ``aad``)."""
-        return blob
-
-    def open(self, blob: bytes, aad: bytes) -> bytes:
-        """The blob ``seal`` was given; refuses an encrypted one."""
-        if blob[:1] == bytes([SEALED]):
-            raise SerializationError(
-                "this row is encrypted and the saver has no key: make the saver with "
-                "serde=EncryptedSerializer.from_key(key), or set CAIRN_ENCRYPTION_KEY"
-            )
-        return blob
-
-    def dumps(self, obj: Any) -> bytes:
-        """Encode ``obj``; raises SerializationError naming a type it cannot
-        store, or a class that is not registered (which a fresh process
-        could not load back)."""
-        return self._dumps(obj, 0)
-
-    def loads(self, data: bytes) -> Any:
-        """Decode bytes written by ``dumps``; raises SerializationError on bad
-        data, and its subclass ClassNotLoadableError on intact data naming a
-        class this process has not registered (or that has changed since)."""
-        return self._loads(data, 0)
-
-    def _dumps(self, obj: Any, depth: int) -> bytes:
-        if depth > MAX_DEPTH:
-            raise SerializationError(
-                f"cannot store a value whose typed parts (tuples, sets, dataclasses, models...) "
-                f"nest more than {MAX_DEPTH} deep"
-            )
-        try:
-            return self._packer(depth).pack(obj)
-        except SerializationError:
-            raise
-        except Exception as exc:
-            raise SerializationError(f"cannot store value: {_why(exc)}") from exc
-
-    def _packer(self, depth: int) -> msgpack.Packer:
-        """This thread's packer for values ``depth`` typed levels down (made
-        once: a packer is much dearer to make than to use)."""
-        packers: dict[int, msgpack.Packer] | None = getattr(self._local, "packers", None)
-        if packers is None:
-            packers = self._local.packers = {}
-        packer = packers.get(depth)
-        if packer is None:
-            packer = packers[depth] = msgpack.Packer(
-                default=functools.partial(self._default, depth=depth + 1),
-                strict_types=True,
-                use_bin_type=True,
-            )
-        return packer
-
-    def _loads(self, data: bytes, depth: int) -> Any:
-        if depth > MAX_DEPTH:
-            raise SerializationError(
-                f"stored data nests typed values more than {MAX_DEPTH} deep; cairn never "
-                "writes that: the data is damaged or was crafted"
-            )
-        try:
-            return msgpack.unpackb(
-                data,
-                ext_hook=lambda code, body: self._ext_hook(code, body, depth + 1),
-                strict_map_key=False,
-                raw=False,
-                use_list=True,
-            )
-        except SerializationError:
-            raise
-        except Exception as exc:
-            raise SerializationError(f"stored bytes are not valid cairn data: {_why(exc)}") from exc
-
-    def _default(self, obj: Any, depth: int) -> Any:
-        try:
-            code, payload = extensions.encode(obj)
-        except SerializationError:
-            if not self.pickle_fallback:
-                raise
-            pickled = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-            return msgpack.ExtType(extensions.PICKLE, pickled)
-        return msgpack.ExtType(code, self._dumps(payload, depth))
-
-    def _ext_hook(self, code: int, data: bytes, depth: int) -> Any:
-        if code == extensions.PICKLE:
-            if not self.pickle_fallback:
-                raise SerializationError(
-                    "stored data holds a pickled value, and loading a pickle runs code: load it "
-                    "only with a serializer made with pickle_fallback=True, if you trust the store"
-                )
-            return pickle.loads(data)
-        decode = extensions.DECODERS.get(code)
-        if decode is None:
-            raise SerializationError(f"stored data holds an unknown extension type {code}")
-        return decode(self._loads(data, depth))
-
-
-def _why(exc: BaseException) -> str:
-    """An exception's message, safely: the text of some msgpack errors holds
-    the (damaged) data itself."""
-    try:
-        return f"{type(exc).__name__}: {str(exc)[:200]}"
-    except Exception:  # noqa: BLE001 - a message that cannot even be shown
-        return type(exc).__name__
 
 
 def default_serializer() -> Serializer:

@@ -9,70 +9,15 @@ from __future__ import annotations
 
 import inspect
 import typing
-from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, Literal, Mapping, Sequence, Union
 
 from cairn.errors import GraphValidationError, not_supported
 from cairn.graph.constants import END, RESERVED_CHARS, START
 from cairn.graph.schema import StateSchema
-from cairn.types import Command, RetryPolicy, Send
+from cairn.graph.spec import Branch, GraphSpec, NodeSpec
+from cairn.types import Command, RetryPolicy
 
 __all__ = ["Branch", "GraphSpec", "NodeSpec", "StateGraph"]
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    """A node as the runtime sees it."""
-
-    name: str
-    fn: Callable[..., Any]
-    retry_policy: RetryPolicy | None = None
-    defer: bool = False
-    timeout: float | None = None
-    destinations: tuple[str, ...] | None = None
-    """Where a Command returned by the node may go; None when unknown."""
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    subgraph: bool = False
-    """``fn`` is a compiled graph, run as a nested graph with checkpoints of its own."""
-
-
-@dataclass(frozen=True)
-class Branch:
-    """A conditional edge: ``path(state)`` picks the next node(s)."""
-
-    path: Callable[..., Any]
-    ends: Mapping[Hashable, str] | None = None
-
-    def resolve(self, result: Any) -> list[Any]:
-        """The destinations named by what ``path`` returned."""
-        items = result if isinstance(result, (list, tuple)) else [result]
-        if self.ends is None:
-            return list(items)
-        return [
-            item if isinstance(item, Send) or item not in self.ends else self.ends[item]
-            for item in items
-        ]
-
-
-@dataclass(frozen=True)
-class GraphSpec:
-    """A validated graph: what ``compile()`` gives the runtime."""
-
-    schema: StateSchema
-    nodes: Mapping[str, NodeSpec]
-    edges: Mapping[str, tuple[str, ...]]
-    """Static single-source edges, by source (START included)."""
-    joins: Mapping[str, frozenset[str]]
-    """Join target -> the sources it waits for (``add_edge([a, b], c)``)."""
-    branches: Mapping[str, tuple[Branch, ...]]
-    joins_by_source: Mapping[str, tuple[str, ...]]
-    order: Mapping[str, int]
-    """Each node's position in the order nodes were added (tasks are listed so)."""
-    plain_routes: dict[tuple[Any, ...], tuple[str, ...] | None] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-    """The runtime's memo: a task's routes (when all are node names) -> the
-    nodes they start, or None when a deferred node is among them."""
 
 
 def _literal_names(annotation: Any) -> tuple[str, ...] | None:

@@ -11,10 +11,10 @@ from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, Lease, TaskWr
 from cairn.checkpoint.ids import task_id
 from cairn.errors import ConfigError, InvalidUpdateError, not_supported
 from cairn.graph.constants import START
-from cairn.graph.state import GraphSpec
+from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
 from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
-from cairn.runtime.context import Runtime, RunScope
+from cairn.runtime.context import Binding, Runtime, RunScope
 from cairn.runtime.events import STREAM_MODES, Events
 from cairn.runtime.heads import HeadCache
 from cairn.runtime.leases import ThreadHold
@@ -68,6 +68,22 @@ class CompiledStateGraph:
         return self.spec.nodes
 
     # -- running -------------------------------------------------------------
+
+    def nested_run(
+        self, config: RunConfig, runtime: Runtime[Any], binding: Binding | None, fresh: bool
+    ) -> Run:
+        """A run of this graph as a subgraph node's (``runtime/subgraphs.py``):
+        with the parent run's durability, lease and runtime."""
+        return Run(
+            self,
+            config,
+            durability=binding.durability if binding is not None else "sync",
+            interrupt_before=self.interrupt_before_nodes,
+            interrupt_after=self.interrupt_after_nodes,
+            lease=binding.lease if binding is not None else None,
+            fresh=fresh,
+            parent_runtime=runtime,
+        )
 
     def _run(
         self,

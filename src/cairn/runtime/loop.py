@@ -23,7 +23,7 @@ from cairn.errors import (
     GraphRecursionError,
 )
 from cairn.graph.constants import START
-from cairn.graph.state import GraphSpec
+from cairn.graph.spec import GraphSpec
 from cairn.runtime import interrupts, offload
 from cairn.runtime.config import RunConfig, require_thread
 from cairn.runtime.context import Binding, Runtime, RunScope, discard

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 from cairn.checkpoint.base import TaskRecord, TaskWrite
 from cairn.checkpoint.ids import task_id
 from cairn.graph.constants import END, START
-from cairn.graph.state import GraphSpec
+from cairn.graph.spec import GraphSpec
 
 
 def start_task(checkpoint_id: str, input_values: Mapping[str, Any]) -> TaskRecord:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from cairn.errors import GraphInterrupt
 from cairn.runtime import offload
-from cairn.runtime.config import RunConfig, read_config
-from cairn.runtime.context import Binding, Runtime, task_context
+from cairn.runtime.config import read_config
+from cairn.runtime.context import task_context
 from cairn.types import Command
 
 if TYPE_CHECKING:
@@ -47,27 +47,6 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return dict(vars(value))
 
 
-def _new_run(
-    graph: "CompiledStateGraph",
-    config: RunConfig,
-    runtime: Runtime[Any],
-    binding: Binding | None,
-    fresh: bool,
-) -> "Run":
-    from cairn.runtime.loop import Run
-
-    return Run(
-        graph,
-        config,
-        durability=binding.durability if binding is not None else "sync",
-        interrupt_before=graph.interrupt_before_nodes,
-        interrupt_after=graph.interrupt_after_nodes,
-        lease=binding.lease if binding is not None else None,
-        fresh=fresh,
-        parent_runtime=runtime,
-    )
-
-
 def _start(graph: "CompiledStateGraph", node: str, arg: Any) -> tuple["Run", Any] | dict[str, Any]:
     """The nested run and its input, or the subgraph's final state when it
     already finished (the parent's step failed after it)."""
@@ -80,12 +59,12 @@ def _start(graph: "CompiledStateGraph", node: str, arg: Any) -> tuple["Run", Any
     if binding is None:  # the parent keeps no checkpoints: neither does the subgraph
         plain = bound(graph, None, getattr(graph, "depth", 0) + 1)
         bare = read_config({k: v for k, v in config.items() if k != "configurable"})
-        return _new_run(plain, bare, scope.runtime, None, False), state
+        return plain.nested_run(bare, scope.runtime, None, False), state
     ns = binding.child_ns(node, task.task_id)
     configurable = {**config.get("configurable", {}), "checkpoint_ns": ns, "checkpoint_id": None}
     run_config = read_config({**config, "configurable": configurable})
     sub = bound(graph, binding.saver, getattr(graph, "depth", 0) + 1)
-    run = _new_run(sub, run_config, scope.runtime, binding, binding.replaying)
+    run = sub.nested_run(run_config, scope.runtime, binding, binding.replaying)
     head = None if binding.replaying else binding.saver.get(run.thread_id, ns)
     if head is None:
         return run, state

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 from cairn.checkpoint.base import TaskRecord, TaskWrite
 from cairn.errors import InvalidUpdateError, NodeTimeoutError
 from cairn.graph.constants import END, START
-from cairn.graph.state import Branch, GraphSpec, NodeSpec
+from cairn.graph.spec import Branch, GraphSpec, NodeSpec
 from cairn.runtime import offload
 from cairn.runtime.context import RunScope
 from cairn.runtime.state import apply_updates
