@@ -359,7 +359,11 @@ class CompiledStateGraph:
         before: Any = None,
         limit: int | None = None,
     ) -> Iterator[StateSnapshot]:
-        """Snapshots of every checkpoint of the thread, newest first, all branches."""
+        """Snapshots of every checkpoint of the thread, newest first, all branches.
+
+        Reads what it yields: ``limit`` rows (from ``before``), plus the chain
+        of the oldest back to a stored snapshot; with ``filter``, pages of
+        rows until ``limit`` match."""
         saver = self._saver("get_state_history")
         rc = read_config(config)
         thread = require_thread(rc, "get_state_history")
@@ -371,29 +375,32 @@ class CompiledStateGraph:
         before_id = read_config(before).checkpoint_id if before is not None else None
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ConfigError(f"limit must be a whole number >= 0, got {limit!r}")
-        records = list(saver.list_checkpoints(thread, ns))
+        if limit == 0:
+            return
+        schema = self.spec.schema
+        states = HistoryStates(schema, [], lambda cid: fold(schema, saver.get_chain(thread, ns, cid)))
         first_child: dict[str, Checkpoint] = {}
-        for record in records:  # newest first: the last child seen is the oldest
-            if record.parent_id is not None:
-                first_child[record.parent_id] = record
-        states = HistoryStates(self.spec.schema, records)
         count = 0
-        for record in records:
-            if before_id is not None and record.id >= before_id:
-                continue
-            if limit is not None and count >= limit:
-                return
-            child = first_child.get(record.id)
-            snapshot = build_snapshot(
-                record,
-                states.take(record),
-                saver.get_pending(thread, ns, record.id) if child is None else (),
-                child,
-            )
-            if filter and not matches(snapshot.metadata or {}, filter):
-                continue
-            count += 1
-            yield snapshot
+        for page in _pages(saver, thread, ns, before_id, limit, paged=bool(filter)):
+            states.add(page)
+            for record in page:  # newest first: a record's children come before it
+                if record.parent_id is not None:  # the last child seen is the oldest
+                    first_child[record.parent_id] = record
+                child = first_child.get(record.id)
+                if child is None and before_id is not None:  # children at or after ``before``
+                    child = saver.first_child(thread, ns, record.id)
+                snapshot = build_snapshot(
+                    record,
+                    states.take(record),
+                    saver.get_pending(thread, ns, record.id) if child is None else (),
+                    child,
+                )
+                if filter and not matches(snapshot.metadata or {}, filter):
+                    continue
+                count += 1
+                yield snapshot
+                if limit is not None and count >= limit:
+                    return
 
     # -- editing state -------------------------------------------------------
 
@@ -505,6 +512,35 @@ class CompiledStateGraph:
                 "update comes from with update_state(config, values, as_node=...)"
             )
         return names[0]
+
+
+_FILTER_PAGE = 256
+"""Rows a filtered history reads at a time."""
+
+
+def _pages(
+    saver: BaseCheckpointSaver,
+    thread: str,
+    ns: str,
+    before: str | None,
+    limit: int | None,
+    *,
+    paged: bool,
+) -> Iterator[list[Checkpoint]]:
+    """A thread's checkpoints older than ``before``, newest first: the
+    ``limit`` newest (all without a limit) in one page or, ``paged`` (a
+    filtered read, which cannot know how many rows hold ``limit`` matches),
+    in pages of ``_FILTER_PAGE`` rows."""
+    if not paged:
+        yield list(saver.list_checkpoints(thread, ns, before=before, limit=limit))
+        return
+    while True:
+        page = list(saver.list_checkpoints(thread, ns, before=before, limit=_FILTER_PAGE))
+        if page:
+            yield page
+        if len(page) < _FILTER_PAGE:
+            return
+        before = page[-1].id
 
 
 def _durability(durability: str | None, checkpoint_during: bool | None) -> str | None:

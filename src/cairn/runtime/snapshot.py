@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
 from cairn.graph.constants import START
@@ -164,11 +164,24 @@ class HistoryStates:
     folded state is a dict of its own that later folds copy and never change.
     """
 
-    def __init__(self, schema: StateSchema, records: Sequence[Checkpoint]) -> None:
+    def __init__(
+        self,
+        schema: StateSchema,
+        records: Sequence[Checkpoint],
+        outside: Callable[[str], dict[str, Any]] | None = None,
+    ) -> None:
+        """``outside(id)``: the state at a checkpoint the records do not hold
+        (a page of a history reaches past its oldest record), or None when
+        the records hold every checkpoint of the thread."""
         self.schema = schema
         self.by_id = {r.id: r for r in records}
         self.folded: dict[str, dict[str, Any]] = {}
         self.order = tuple(schema.channels)
+        self.outside = outside
+
+    def add(self, records: Sequence[Checkpoint]) -> None:
+        """Records of the next (older) page of the history."""
+        self.by_id.update((r.id, r) for r in records)
 
     def take(self, record: Checkpoint) -> dict[str, Any]:
         """The state at ``record``, in the schema's order, as a dict the caller
@@ -184,17 +197,26 @@ class HistoryStates:
     def _fold(self, record: Checkpoint) -> dict[str, Any]:
         folded, schema = self.folded, self.schema
         chain = []
-        current: Checkpoint | None = record
-        while current is not None and current.id not in folded and current.snapshot is None:
+        current = record
+        while current.id not in folded and current.snapshot is None:
             chain.append(current)
-            current = self.by_id.get(current.parent_id) if current.parent_id else None
-        if current is None:
-            values = schema.initial()
-        elif current.id in folded:
-            values = folded[current.id]
+            parent = current.parent_id
+            if parent is None:
+                values = schema.initial()
+                break
+            if parent not in self.by_id:
+                if self.outside is None:
+                    values = schema.initial()
+                else:
+                    values = folded[parent] = self.outside(parent)
+                break
+            current = self.by_id[parent]
         else:
-            values = dict(current.snapshot)  # type: ignore[arg-type]
-            folded[current.id] = values
+            if current.id in folded:
+                values = folded[current.id]
+            else:
+                values = dict(current.snapshot)  # type: ignore[arg-type]
+                folded[current.id] = values
         for item in reversed(chain):
             values = apply_updates(schema, dict(values), [(w.name, w.update) for w in item.writes])
             folded[item.id] = values

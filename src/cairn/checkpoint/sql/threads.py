@@ -84,46 +84,45 @@ class SqlThreads(BaseCheckpointSaver):
         check_limit(limit)
         if limit == 0:
             return []
+        # One statement: each thread's counts with its head's row. A thread's
+        # head is its newest top-level checkpoint (namespace "").
+        sql = (
+            "SELECT g.thread_id, g.n, g.first_id, g.last_id, c.id, c.metadata, c.source, "
+            "c.step, c.ns FROM (SELECT thread_id, COUNT(*) AS n, MIN(id) AS first_id, "
+            "MAX(id) AS last_id, COALESCE(MAX(CASE WHEN ns = '' THEN id END), MAX(id)) AS head_id "
+            "FROM cairn_checkpoints GROUP BY thread_id) g JOIN cairn_checkpoints c "
+            "ON c.thread_id = g.thread_id AND c.id = g.head_id ORDER BY g.last_id DESC"
+        )
+        params: tuple[Any, ...] = ()
+        if limit is not None and not filter:
+            sql, params = sql + " LIMIT ?", (limit,)
         with self._read() as cur:
-            # A thread's head is its newest top-level checkpoint (namespace "").
-            cur.execute(
-                "SELECT thread_id, COUNT(*), MIN(id), MAX(id), "
-                "COALESCE(MAX(CASE WHEN ns = '' THEN id END), MAX(id)) "
-                "FROM cairn_checkpoints GROUP BY thread_id ORDER BY MAX(id) DESC"
-            )
+            cur.execute(self._sql(sql), params)
             threads = cur.fetchall()
-            found = []
-            for thread_id, count, first_id, last_id, head_id in threads:
-                cur.execute(
-                    self._sql(
-                        "SELECT metadata, source, step, ns FROM cairn_checkpoints "
-                        "WHERE thread_id = ? AND id = ?"
-                    ),
-                    (thread_id, head_id),
+        found = []
+        for thread_id, count, first_id, last_id, head_id, blob, source, step, ns in threads:
+            try:
+                metadata = codec.decode_metadata(
+                    self.serde, bytes(blob), source, step, (thread_id, ns, head_id)
                 )
-                blob, source, step, ns = cur.fetchone()
-                try:
-                    metadata = codec.decode_metadata(
-                        self.serde, bytes(blob), source, step, (thread_id, ns, head_id)
+            except Exception as exc:
+                raise StorageError(
+                    f"the head checkpoint {head_id!r} of thread {thread_id!r} in "
+                    f"{self.location} cannot be read: {exc}. "
+                    f"{codec.stored_bytes_remedy(exc, thread_id)}"
+                ) from exc
+            if all(metadata.get(k) == v for k, v in (filter or {}).items()):
+                found.append(
+                    ThreadInfo(
+                        thread_id,
+                        int(count),
+                        created_at_of(first_id),
+                        created_at_of(last_id),
+                        metadata,
                     )
-                except Exception as exc:
-                    raise StorageError(
-                        f"the head checkpoint {head_id!r} of thread {thread_id!r} in "
-                        f"{self.location} cannot be read: {exc}. "
-                        f"{codec.stored_bytes_remedy(exc, thread_id)}"
-                    ) from exc
-                if all(metadata.get(k) == v for k, v in (filter or {}).items()):
-                    found.append(
-                        ThreadInfo(
-                            thread_id,
-                            int(count),
-                            created_at_of(first_id),
-                            created_at_of(last_id),
-                            metadata,
-                        )
-                    )
-                    if limit is not None and len(found) >= limit:
-                        break
+                )
+                if limit is not None and len(found) >= limit:
+                    break
         return found
 
     def delete_thread(self, thread_id: str) -> None:
