@@ -53,7 +53,8 @@ REQUIREMENTS = [
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LIBS = ("cairn", "langgraph")
 PG_SKIPPED = "skipped (Postgres does not answer)"
-GROUPS = ("ceilings", "linear", "fanout", "history", "chat", "concurrent_pg", "async_pg")
+GROUPS = ("ceilings", "linear", "fanout", "history", "chat", "concurrent_pg", "async_pg",
+          "history_page", "list_threads")
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 
@@ -67,10 +68,11 @@ class Mode:
     seconds: float  # of each throughput measurement
     chat_turns: int
     history_repeats: int
+    page_checkpoints: int  # of the history_page thread, and threads of list_threads
 
 
-FULL = Mode("full", rounds=3, seconds=2.0, chat_turns=400, history_repeats=5)
-QUICK = Mode("quick", rounds=2, seconds=0.5, chat_turns=200, history_repeats=3)
+FULL = Mode("full", rounds=3, seconds=2.0, chat_turns=400, history_repeats=5, page_checkpoints=10_000)
+QUICK = Mode("quick", rounds=2, seconds=0.5, chat_turns=200, history_repeats=3, page_checkpoints=2_000)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,10 @@ def jobs(mode: Mode) -> list[Job]:
             {"seconds": s * 1.5, "saver_kind": "postgres-pool"}, libs=("langgraph",),
             postgres=True),
         Job("async_pg/postgres-1ms", "async_pg", {"seconds": s * 1.5}, postgres=True),
+        Job("history_page/sqlite", "history_page",
+            {"checkpoints": mode.page_checkpoints, "repeats": mode.history_repeats}),
+        Job("list_threads/sqlite", "list_threads",
+            {"threads": mode.page_checkpoints, "repeats": mode.history_repeats}),
     ]
 
 
@@ -141,6 +147,7 @@ def rows(mode: Mode) -> list[Row]:
         return Row(label, unit, better, (key, figure), (key, figure))
 
     turns = mode.chat_turns
+    pages = mode.page_checkpoints
     return [
         same("linear, no checkpointer", "steps/s", "higher", "linear/none", "steps_per_s"),
         same("linear, memory", "steps/s", "higher", "linear/memory", "steps_per_s"),
@@ -175,6 +182,14 @@ def rows(mode: Mode) -> list[Row]:
              "async_pg/postgres-1ms", "concurrent_steps_per_s"),
         same("async_pg, 1 ms away: 16 concurrent / one at a time", "x", "higher",
              "async_pg/postgres-1ms", "concurrent_over_sequential"),
+        same(f"history page of 10, newest, of {pages:,} checkpoints (sqlite)", "ms", "lower",
+             "history_page/sqlite", "newest_ms"),
+        same("history page of 10, from the middle", "ms", "lower",
+             "history_page/sqlite", "middle_ms"),
+        same("history page of 10, middle, first read (new saver)", "ms", "lower",
+             "history_page/sqlite", "middle_first_ms"),
+        same(f"list_threads over {pages:,} threads (LangGraph: list(None))", "ms", "lower",
+             "list_threads/sqlite", "best_ms"),
     ]
 
 

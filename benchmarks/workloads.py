@@ -27,6 +27,10 @@ What each workload measures:
   early and of a late turn, and a cold ``get_state`` (new saver, same file).
 - ``concurrent_pg``: total node steps per second of 16 Python threads, each
   running the linear graph on threads of its own, on one Postgres saver.
+- ``history_page``: a page of 10 of a SQLite thread of 10,000 checkpoints
+  (``get_state_history(config, limit=10)``, newest and from the middle).
+- ``list_threads``: the 10,000 threads of a SQLite file with their heads'
+  metadata (LangGraph, which has no ``list_threads``: ``list(None)``).
 - ``async_pg``: node steps per second of the linear graph with async nodes
   under ``ainvoke``, on one AsyncPostgresSaver whose server sits behind a
   1 ms one-way delay (``delay_proxy.py``): one run at a time, then 16
@@ -310,6 +314,64 @@ def history(lib: Library, checkpoints: int, repeats: int) -> dict[str, Any]:
     return {"figures": figures}
 
 
+def history_page(lib: Library, checkpoints: int, repeats: int) -> dict[str, Any]:
+    """A page of 10 (``get_state_history(config, limit=10)``) of one SQLite
+    thread of ``checkpoints`` checkpoints, from a new saver on the file (the
+    first read) and at best; the newest page and one from the middle."""
+    thread = config("history")
+    nodes = 8
+    invokes = checkpoints // (nodes + 2)
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "bench.db")
+        with sqlite_saver(lib, path) as saver:
+            graph = linear_graph(lib, saver, nodes)
+            for i in range(invokes):
+                graph.invoke({"count": i, "log": []}, thread, durability="exit")
+            middle = list(graph.get_state_history(thread))[checkpoints // 2].config
+        figures = {}
+        for name, before in (("newest", None), ("middle", middle)):
+            with sqlite_saver(lib, path) as saver:
+                graph = linear_graph(lib, saver, nodes)
+                times = []
+                for _ in range(repeats):
+                    started = time.perf_counter()
+                    page = list(graph.get_state_history(thread, before=before, limit=10))
+                    times.append(time.perf_counter() - started)
+                if len(page) != 10:
+                    raise AssertionError(f"expected a page of 10, got {len(page)}")
+            figures[f"{name}_first_ms"] = times[0] * 1000
+            figures[f"{name}_ms"] = min(times) * 1000
+    return {"figures": figures, "info": {"checkpoints": checkpoints}}
+
+
+def list_threads(lib: Library, threads: int, repeats: int) -> dict[str, Any]:
+    """The threads of a SQLite file of ``threads`` threads (one-node runs),
+    newest first with their head's metadata: cairn's ``list_threads()``;
+    LangGraph has none, so the same answer from ``saver.list(None)``, the
+    distinct thread ids of every checkpoint, newest first."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "bench.db")
+        with sqlite_saver(lib, path) as saver:
+            graph = linear_graph(lib, saver, 1)
+            for i in range(threads):
+                graph.invoke({"count": i, "log": []}, config(f"t{i}"), durability="exit")
+        with sqlite_saver(lib, path) as saver:
+            times, found = [], 0
+            for _ in range(repeats):
+                started = time.perf_counter()
+                if lib.name == "cairn":
+                    found = len(saver.list_threads())
+                else:
+                    heads: dict[str, Any] = {}
+                    for item in saver.list(None):
+                        heads.setdefault(item.config["configurable"]["thread_id"], item.metadata)
+                    found = len(heads)
+                times.append(time.perf_counter() - started)
+    if found != threads:
+        raise AssertionError(f"expected {threads} threads, got {found}")
+    return {"figures": {"first_ms": times[0] * 1000, "best_ms": min(times) * 1000}}
+
+
 def file_bytes(path: str) -> int:
     return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
 
@@ -488,6 +550,8 @@ WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {
     "chat": chat,
     "concurrent_pg": concurrent_pg,
     "async_pg": async_pg,
+    "history_page": history_page,
+    "list_threads": list_threads,
 }
 
 
