@@ -325,8 +325,8 @@ def history_page(lib: Library, checkpoints: int, repeats: int) -> dict[str, Any]
         path = os.path.join(folder, "bench.db")
         with sqlite_saver(lib, path) as saver:
             graph = linear_graph(lib, saver, nodes)
-            for i in range(invokes):
-                graph.invoke({"count": i, "log": []}, thread, durability="exit")
+            for i in range(invokes):  # "sync": LangGraph's "exit" keeps only the last step
+                graph.invoke({"count": i, "log": []}, thread, durability="sync")
             middle = list(graph.get_state_history(thread))[checkpoints // 2].config
         figures = {}
         for name, before in (("newest", None), ("middle", middle)):
@@ -353,7 +353,7 @@ def list_threads(lib: Library, threads: int, repeats: int) -> dict[str, Any]:
         path = os.path.join(folder, "bench.db")
         with sqlite_saver(lib, path) as saver:
             graph = linear_graph(lib, saver, 1)
-            for i in range(threads):
+            for i in range(threads):  # "exit": LangGraph keeps 1 checkpoint a thread, cairn 3
                 graph.invoke({"count": i, "log": []}, config(f"t{i}"), durability="exit")
         with sqlite_saver(lib, path) as saver:
             times, found = [], 0
