@@ -246,6 +246,29 @@ def check_limit(limit: int | None) -> None:
         raise ConfigError(f"limit must be a whole number >= 0, got {limit!r}")
 
 
+def metadata_matches(metadata: Mapping[str, Any], filter: Mapping[str, Any] | None) -> bool:
+    """Whether ``metadata`` holds every key/value of ``filter`` (LangGraph's
+    history filter: equality of each given key)."""
+    return not filter or all(k in metadata and metadata[k] == v for k, v in filter.items())
+
+
+def split_filter(
+    filter: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A metadata filter as (column conditions, the rest): ``source`` (a str)
+    and ``step`` (an int) are stored as columns and compared there, exactly
+    as Python's ``==`` would; every other key (and a value of another type)
+    is in the metadata blob, which only Python reads."""
+    columns: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for key, value in (filter or {}).items():
+        if (key == "source" and type(value) is str) or (key == "step" and type(value) is int):
+            columns[key] = value
+        else:
+            rest[key] = value
+    return columns, rest
+
+
 def already_stored(checkpoint: Checkpoint, where: str) -> Exception:
     from cairn.errors import StorageError
 
@@ -379,10 +402,22 @@ class BaseCheckpointSaver(ABC):
 
     @abstractmethod
     def list_checkpoints(
-        self, thread_id: str, ns: str, *, before: str | None = None, limit: int | None = None
+        self,
+        thread_id: str,
+        ns: str,
+        *,
+        before: str | None = None,
+        limit: int | None = None,
+        filter: Mapping[str, Any] | None = None,
     ) -> Iterator[Checkpoint]:
         """The thread's checkpoints in ``ns``, newest first, all branches, with
-        their snapshots where stored; only ids below ``before`` when given."""
+        their snapshots where stored; only ids below ``before`` when given,
+        and only those whose metadata holds every key/value of ``filter``
+        (``metadata_matches``); ``limit`` counts the checkpoints listed.
+
+        A history reads a page through this call, so it reads no more rows
+        than it must: ``limit`` and ``filter`` are applied where the rows are
+        (``split_filter`` says which keys are plain columns)."""
 
     @abstractmethod
     def get_pending(self, thread_id: str, ns: str, checkpoint_id: str) -> list[PendingWrite]:

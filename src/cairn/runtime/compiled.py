@@ -361,9 +361,11 @@ class CompiledStateGraph:
     ) -> Iterator[StateSnapshot]:
         """Snapshots of every checkpoint of the thread, newest first, all branches.
 
-        Reads what it yields: ``limit`` rows (from ``before``), plus the chain
-        of the oldest back to a stored snapshot; with ``filter``, pages of
-        rows until ``limit`` match."""
+        Reads what it yields: the saver lists the ``limit`` checkpoints (from
+        ``before``, matching ``filter``) newest first, and each state is
+        folded from the page or from one chain back to a stored snapshot. A
+        filter on ``writes`` (which the saver does not store as metadata) is
+        checked here, on pages of rows."""
         saver = self._saver("get_state_history")
         rc = read_config(config)
         thread = require_thread(rc, "get_state_history")
@@ -381,13 +383,17 @@ class CompiledStateGraph:
         states = HistoryStates(schema, [], lambda cid: fold(schema, saver.get_chain(thread, ns, cid)))
         first_child: dict[str, Checkpoint] = {}
         count = 0
-        for page in _pages(saver, thread, ns, before_id, limit, paged=bool(filter)):
+        # A page without a filter holds every checkpoint from the newest it
+        # lists to ``before``: a record's first child is in it or at/after
+        # ``before``. A filtered page skips checkpoints, its children too.
+        contiguous = not filter
+        for page in _pages(saver, thread, ns, before_id, limit, filter):
             states.add(page)
             for record in page:  # newest first: a record's children come before it
-                if record.parent_id is not None:  # the last child seen is the oldest
+                if contiguous and record.parent_id is not None:  # the last child seen is the oldest
                     first_child[record.parent_id] = record
                 child = first_child.get(record.id)
-                if child is None and before_id is not None:  # children at or after ``before``
+                if child is None and (before_id is not None or not contiguous):
                     child = saver.first_child(thread, ns, record.id)
                 snapshot = build_snapshot(
                     record,
@@ -514,8 +520,8 @@ class CompiledStateGraph:
         return names[0]
 
 
-_FILTER_PAGE = 256
-"""Rows a filtered history reads at a time."""
+_WRITES_PAGE = 256
+"""Rows a history filtered on ``writes`` reads at a time."""
 
 
 def _pages(
@@ -524,21 +530,22 @@ def _pages(
     ns: str,
     before: str | None,
     limit: int | None,
-    *,
-    paged: bool,
+    filter: Mapping[str, Any] | None,
 ) -> Iterator[list[Checkpoint]]:
-    """A thread's checkpoints older than ``before``, newest first: the
-    ``limit`` newest (all without a limit) in one page or, ``paged`` (a
-    filtered read, which cannot know how many rows hold ``limit`` matches),
-    in pages of ``_FILTER_PAGE`` rows."""
-    if not paged:
-        yield list(saver.list_checkpoints(thread, ns, before=before, limit=limit))
+    """A thread's checkpoints older than ``before`` whose metadata match
+    ``filter``, newest first: the saver's page of the ``limit`` newest (all
+    without a limit). ``metadata["writes"]`` is made from a checkpoint's
+    writes, not stored: a filter on it cannot say how many rows hold
+    ``limit`` matches, and reads pages of ``_WRITES_PAGE`` rows."""
+    stored = {k: v for k, v in filter.items() if k != "writes"} if filter else None
+    if not filter or "writes" not in filter:
+        yield list(saver.list_checkpoints(thread, ns, before=before, limit=limit, filter=stored))
         return
     while True:
-        page = list(saver.list_checkpoints(thread, ns, before=before, limit=_FILTER_PAGE))
+        page = list(saver.list_checkpoints(thread, ns, before=before, limit=_WRITES_PAGE, filter=stored))
         if page:
             yield page
-        if len(page) < _FILTER_PAGE:
+        if len(page) < _WRITES_PAGE:
             return
         before = page[-1].id
 

@@ -27,7 +27,9 @@ from cairn.checkpoint.base import (
     check_limit,
     check_prune_args,
     lease_lost,
+    metadata_matches,
     prunable,
+    split_filter,
 )
 from cairn.checkpoint.ids import created_at_of, id_floor
 from cairn.checkpoint.serde import Serializer, default_serializer
@@ -174,17 +176,39 @@ class InMemorySaver(BaseCheckpointSaver):
         return [codec.decode(self.serde, row) for row in rows]
 
     def list_checkpoints(
-        self, thread_id: str, ns: str, *, before: str | None = None, limit: int | None = None
+        self,
+        thread_id: str,
+        ns: str,
+        *,
+        before: str | None = None,
+        limit: int | None = None,
+        filter: Mapping[str, Any] | None = None,
     ) -> Iterator[Checkpoint]:
+        # A walk back from ``before`` that stops at ``limit`` matches; a row's
+        # source and step are compared before its metadata is decoded, and
+        # only the rows listed are decoded whole.
+        columns, rest = split_filter(filter)
+        rows: list[codec.Row] = []
         with self._lock:
             space = self._space(thread_id, ns)
             if space is None:
                 return iter(())
-            end = bisect.bisect_left(space.order, before) if before else len(space.order)
-            ids = space.order[:end][::-1]
-            if limit is not None:
-                ids = ids[:limit]
-            rows = [space.rows[i] for i in ids]
+            order = space.order
+            end = bisect.bisect_left(order, before) if before else len(order)
+            for index in range(end - 1, -1, -1):
+                if limit is not None and len(rows) >= limit:
+                    break
+                row = space.rows[order[index]]
+                if columns and not all(getattr(row, k) == v for k, v in columns.items()):
+                    continue
+                if rest and not metadata_matches(
+                    codec.decode_metadata(
+                        self.serde, row.metadata, row.source, row.step, (thread_id, ns, row.id)
+                    ),
+                    rest,
+                ):
+                    continue
+                rows.append(row)
         return (codec.decode(self.serde, row) for row in rows)
 
     def get_pending(self, thread_id: str, ns: str, checkpoint_id: str) -> list[PendingWrite]:
@@ -215,26 +239,37 @@ class InMemorySaver(BaseCheckpointSaver):
     ) -> list[ThreadInfo]:
         check_limit(limit)
         with self._lock:
-            found = [
-                info
+            # Newest first by each thread's newest id (the last of each
+            # namespace's order); heads are decoded only until ``limit`` match.
+            newest = [
+                (max(space.order[-1] for space in spaces.values() if space.order), thread_id)
                 for thread_id, spaces in self._threads.items()
-                if (info := self._thread_info(thread_id, spaces)) is not None
+                if any(space.order for space in spaces.values())
             ]
-        found = [t for t in found if all(t.metadata.get(k) == v for k, v in (filter or {}).items())]
-        found.sort(key=lambda t: t.updated_at, reverse=True)
-        return found[:limit] if limit is not None else found
+            newest.sort(reverse=True)
+            found: list[ThreadInfo] = []
+            for _, thread_id in newest:
+                if limit is not None and len(found) >= limit:
+                    break
+                info = self._thread_info(thread_id, self._threads[thread_id])
+                if all(info.metadata.get(k) == v for k, v in (filter or {}).items()):
+                    found.append(info)
+        return found
 
-    def _thread_info(self, thread_id: str, spaces: dict[str, _Namespace]) -> ThreadInfo | None:
-        rows = [row for space in spaces.values() for row in space.rows.values()]
-        if not rows:
-            return None
+    def _thread_info(self, thread_id: str, spaces: dict[str, _Namespace]) -> ThreadInfo:
+        """A thread that has checkpoints, as ``list_threads`` shows it."""
+        filled = [space for space in spaces.values() if space.order]
         root = spaces.get("")
-        head = root.rows[root.order[-1]] if root and root.order else max(rows, key=lambda r: r.id)
+        if root and root.order:
+            head = root.rows[root.order[-1]]
+        else:
+            last = max(filled, key=lambda space: space.order[-1])
+            head = last.rows[last.order[-1]]
         return ThreadInfo(
             thread_id=thread_id,
-            checkpoints=len(rows),
-            created_at=created_at_of(min(r.id for r in rows)),
-            updated_at=created_at_of(max(r.id for r in rows)),
+            checkpoints=sum(len(space.order) for space in filled),
+            created_at=created_at_of(min(space.order[0] for space in filled)),
+            updated_at=created_at_of(max(space.order[-1] for space in filled)),
             metadata=codec.decode_metadata(
                 self.serde, head.metadata, head.source, head.step, (thread_id, head.ns, head.id)
             ),

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 from cairn.checkpoint import codec
-from cairn.checkpoint.base import Checkpoint, Lease, PendingWrite, PutItem, already_stored, lease_lost
+from cairn.checkpoint.base import (
+    Checkpoint,
+    Lease,
+    PendingWrite,
+    PutItem,
+    already_stored,
+    lease_lost,
+    metadata_matches,
+    split_filter,
+)
 from cairn.checkpoint.sql.tables import (
     CLEAR_PENDING,
     COLUMNS,
@@ -35,6 +44,12 @@ __all__ = ["SCHEMA_VERSION", "Cursor", "Link", "SqlSaver", "upgrade"]
 def _bytes(blob: Any) -> bytes:
     """A blob column as bytes (some drivers hand back memoryviews)."""
     return bytes(blob) if isinstance(blob, memoryview) else blob
+
+
+_NARROW_PAGE = 1024
+"""The most rows of ids and metadata a filter on metadata keys reads at a time."""
+_IDS_AT_ONCE = 256
+"""Ids a statement names (drivers bound the number of parameters)."""
 
 
 class _LongWay(Exception):
@@ -266,23 +281,89 @@ class SqlSaver(SqlThreads):
         return [self._decode(r) for r in rows]
 
     def list_checkpoints(
-        self, thread_id: str, ns: str, *, before: str | None = None, limit: int | None = None
+        self,
+        thread_id: str,
+        ns: str,
+        *,
+        before: str | None = None,
+        limit: int | None = None,
+        filter: Mapping[str, Any] | None = None,
     ) -> Iterator[Checkpoint]:
-        sql = f"SELECT {COLUMNS} FROM cairn_checkpoints WHERE thread_id = ? AND ns = ?"
-        params: list[Any] = [thread_id, ns]
-        if before is not None:
-            sql += " AND id < ?"
-            params.append(before)
-        sql += " ORDER BY id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        # ``source`` and ``step`` are compared in the WHERE clause and LIMIT
+        # counts what it keeps; other filter keys are in the metadata blob:
+        # those select the ids from narrow rows first (``_matching``).
+        columns, rest = split_filter(filter)
+        where = "thread_id = ? AND ns = ?"
+        args: list[Any] = [thread_id, ns]
+        for name, value in columns.items():
+            where += f" AND {name} = ?"
+            args.append(value)
+        rows: list[Any] = []
         with self._read() as cur:
-            cur.execute(self._sql(sql), params)
-            rows = cur.fetchall()
+            if not rest:
+                sql = f"SELECT {COLUMNS} FROM cairn_checkpoints WHERE {where}"
+                if before is not None:
+                    sql, args = sql + " AND id < ?", [*args, before]
+                sql += " ORDER BY id DESC" + (" LIMIT ?" if limit is not None else "")
+                cur.execute(self._sql(sql), args + ([limit] if limit is not None else []))
+                rows = cur.fetchall()
+            else:
+                ids = self._matching(cur, where, args, before, limit, rest)
+                for start in range(0, len(ids), _IDS_AT_ONCE):
+                    part = ids[start : start + _IDS_AT_ONCE]
+                    cur.execute(
+                        self._sql(
+                            f"SELECT {COLUMNS} FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? "
+                            f"AND id IN ({', '.join('?' * len(part))}) ORDER BY id DESC"
+                        ),
+                        [thread_id, ns, *part],
+                    )
+                    rows += cur.fetchall()
         # All rows' blobs decoded together; else one by one, naming a damaged row.
         together = codec.decode_many(self.serde, rows) if rows and type(rows[0][6]) is bytes else None
         return iter(together) if together is not None else (self._decode(r) for r in rows)
+
+    def _matching(
+        self,
+        cur: Cursor,
+        where: str,
+        args: list[Any],
+        before: str | None,
+        limit: int | None,
+        rest: Mapping[str, Any],
+    ) -> list[str]:
+        """The ids, newest first, of rows meeting ``where`` below ``before``
+        whose metadata holds ``rest``: up to ``limit`` of them, read from
+        pages of narrow rows (no log, plan or snapshot), the first of four
+        times ``limit``, each next one twice the last up to ``_NARROW_PAGE``."""
+        found: list[str] = []
+        size = _NARROW_PAGE if limit is None else max(32, 4 * limit)
+        while limit is None or len(found) < limit:
+            sql = f"SELECT thread_id, ns, id, source, step, metadata FROM cairn_checkpoints WHERE {where}"
+            page_args = list(args)
+            if before is not None:
+                sql, page_args = sql + " AND id < ?", [*page_args, before]
+            cur.execute(self._sql(sql + " ORDER BY id DESC LIMIT ?"), [*page_args, size])
+            page = cur.fetchall()
+            for thread_id, ns, cid, source, step, blob in page:
+                try:
+                    metadata = codec.decode_metadata(
+                        self.serde, _bytes(blob), source, step, (thread_id, ns, cid)
+                    )
+                except Exception as exc:
+                    raise StorageError(
+                        f"the metadata of checkpoint {cid!r} of thread {thread_id!r} in "
+                        f"{self.location} cannot be read: {exc}. "
+                        f"{codec.stored_bytes_remedy(exc, thread_id)}"
+                    ) from exc
+                if metadata_matches(metadata, rest):
+                    found.append(cid)
+                    if limit is not None and len(found) >= limit:
+                        break
+            if len(page) < size:
+                break
+            before, size = page[-1][2], min(2 * size, _NARROW_PAGE)
+        return found
 
     def get_pending(self, thread_id: str, ns: str, checkpoint_id: str) -> list[PendingWrite]:
         with self._read() as cur:

@@ -18,6 +18,7 @@ from cairn.checkpoint.base import (
     check_limit,
     check_prune_args,
     prunable,
+    split_filter,
 )
 from cairn.checkpoint.ids import created_at_of, id_floor
 from cairn.checkpoint.serde import Serializer, default_serializer
@@ -85,17 +86,21 @@ class SqlThreads(BaseCheckpointSaver):
         if limit == 0:
             return []
         # One statement: each thread's counts with its head's row. A thread's
-        # head is its newest top-level checkpoint (namespace "").
+        # head is its newest top-level checkpoint (namespace ""). The head's
+        # ``source`` and ``step`` are columns, compared in SQL; with no other
+        # filter key, LIMIT is too.
+        columns, rest = split_filter(filter)
+        where = "".join(f" AND c.{name} = ?" for name in columns)
         sql = (
             "SELECT g.thread_id, g.n, g.first_id, g.last_id, c.id, c.metadata, c.source, "
             "c.step, c.ns FROM (SELECT thread_id, COUNT(*) AS n, MIN(id) AS first_id, "
             "MAX(id) AS last_id, COALESCE(MAX(CASE WHEN ns = '' THEN id END), MAX(id)) AS head_id "
             "FROM cairn_checkpoints GROUP BY thread_id) g JOIN cairn_checkpoints c "
-            "ON c.thread_id = g.thread_id AND c.id = g.head_id ORDER BY g.last_id DESC"
+            f"ON c.thread_id = g.thread_id AND c.id = g.head_id{where} ORDER BY g.last_id DESC"
         )
-        params: tuple[Any, ...] = ()
-        if limit is not None and not filter:
-            sql, params = sql + " LIMIT ?", (limit,)
+        params: tuple[Any, ...] = tuple(columns.values())
+        if limit is not None and not rest:
+            sql, params = sql + " LIMIT ?", (*params, limit)
         with self._read() as cur:
             cur.execute(self._sql(sql), params)
             threads = cur.fetchall()
@@ -111,7 +116,7 @@ class SqlThreads(BaseCheckpointSaver):
                     f"{self.location} cannot be read: {exc}. "
                     f"{codec.stored_bytes_remedy(exc, thread_id)}"
                 ) from exc
-            if all(metadata.get(k) == v for k, v in (filter or {}).items()):
+            if all(metadata.get(k) == v for k, v in rest.items()):
                 found.append(
                     ThreadInfo(
                         thread_id,
