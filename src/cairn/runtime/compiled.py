@@ -380,7 +380,7 @@ class CompiledStateGraph:
         if limit == 0:
             return
         schema = self.spec.schema
-        states = HistoryStates(schema, [], lambda cid: fold(schema, saver.get_chain(thread, ns, cid)))
+        states = HistoryStates(schema, [], lambda cid: saver.get_chain(thread, ns, cid))
         first_child: dict[str, Checkpoint] = {}
         count = 0
         # A page without a filter holds every checkpoint from the newest it

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.runtime.config import canonical
-from cairn.runtime.state import apply_updates
+from cairn.runtime.state import apply_updates, fold
 from cairn.types import Interrupt, PregelTask, StateSnapshot
 
 
@@ -168,11 +169,12 @@ class HistoryStates:
         self,
         schema: StateSchema,
         records: Sequence[Checkpoint],
-        outside: Callable[[str], dict[str, Any]] | None = None,
+        outside: Callable[[str], Sequence[Checkpoint]] | None = None,
     ) -> None:
-        """``outside(id)``: the state at a checkpoint the records do not hold
-        (a page of a history reaches past its oldest record), or None when
-        the records hold every checkpoint of the thread."""
+        """``outside(id)``: the chain (``get_chain``) of a checkpoint the
+        records do not hold (a page of a history reaches past its oldest
+        record, a filtered page skips checkpoints), or None when the records
+        hold every checkpoint of the thread."""
         self.schema = schema
         self.by_id = {r.id: r for r in records}
         self.folded: dict[str, dict[str, Any]] = {}
@@ -208,7 +210,7 @@ class HistoryStates:
                 if self.outside is None:
                     values = schema.initial()
                 else:
-                    values = folded[parent] = self.outside(parent)
+                    values = folded[parent] = self._fold_chain(self.outside(parent))
                 break
             current = self.by_id[parent]
         else:
@@ -220,6 +222,22 @@ class HistoryStates:
         for item in reversed(chain):
             values = apply_updates(schema, dict(values), [(w.name, w.update) for w in item.writes])
             folded[item.id] = values
+        return values
+
+
+    def _fold_chain(self, chain: Sequence[Checkpoint]) -> dict[str, Any]:
+        """The state at the last of ``chain``; on the way, the states at the
+        records it passes (older checkpoints of a filtered page, which are
+        then not folded again from chains of their own)."""
+        values: dict[str, Any] = {}
+        segment: list[Checkpoint] = []
+        for index, record in enumerate(chain):
+            segment.append(record)
+            if index == len(chain) - 1 or (record.id in self.by_id and record.id not in self.folded):
+                values = fold(self.schema, segment)
+                if index < len(chain) - 1:
+                    self.folded[record.id] = values
+                    segment = [replace(record, snapshot=values)]
         return values
 
 
