@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -135,10 +135,13 @@ def jobs(mode: Mode) -> list[Job]:
             {"seconds": s * 1.5, "saver_kind": "postgres-pool"}, libs=("langgraph",),
             postgres=True),
         Job("async_pg/postgres-1ms", "async_pg", {"seconds": s * 1.5}, postgres=True),
-        Job("history_page/sqlite", "history_page",
-            {"checkpoints": mode.page_checkpoints, "repeats": mode.history_repeats}),
-        Job("list_threads/sqlite", "list_threads",
-            {"threads": mode.page_checkpoints, "repeats": mode.history_repeats}),
+        *(
+            Job(f"{workload}/{kind}", workload,
+                {size: mode.page_checkpoints, "repeats": mode.history_repeats, "kind": kind},
+                postgres=kind == "postgres")
+            for workload, size in (("history_page", "checkpoints"), ("list_threads", "threads"))
+            for kind in ("sqlite", "postgres")
+        ),
     ]
 
 
@@ -182,14 +185,22 @@ def rows(mode: Mode) -> list[Row]:
              "async_pg/postgres-1ms", "concurrent_steps_per_s"),
         same("async_pg, 1 ms away: 16 concurrent / one at a time", "x", "higher",
              "async_pg/postgres-1ms", "concurrent_over_sequential"),
-        same(f"history page of 10, newest, of {pages:,} checkpoints (sqlite)", "ms", "lower",
-             "history_page/sqlite", "newest_ms"),
-        same("history page of 10, from the middle", "ms", "lower",
-             "history_page/sqlite", "middle_ms"),
-        same("history page of 10, middle, first read (new saver)", "ms", "lower",
-             "history_page/sqlite", "middle_first_ms"),
-        same(f"list_threads over {pages:,} threads (LangGraph: list(None))", "ms", "lower",
-             "list_threads/sqlite", "best_ms"),
+        *(
+            row
+            for kind in ("sqlite", "postgres")
+            for row in (
+                same(f"history page of 10, newest, of {pages:,} checkpoints ({kind})", "ms",
+                     "lower", f"history_page/{kind}", "newest_ms"),
+                same(f"history page of 10, from the middle ({kind})", "ms", "lower",
+                     f"history_page/{kind}", "middle_ms"),
+                same(f"history page of 10, middle, first read (new saver, {kind})", "ms",
+                     "lower", f"history_page/{kind}", "middle_first_ms"),
+                same(f"history page of 10, middle, filter source=input ({kind})", "ms", "lower",
+                     f"history_page/{kind}", "filtered_ms"),
+                same(f"list_threads over {pages:,} threads ({kind}; LangGraph: list(None))", "ms",
+                     "lower", f"list_threads/{kind}", "best_ms"),
+            )
+        ),
     ]
 
 
@@ -615,8 +626,7 @@ def main(argv: list[str]) -> None:
     args = parse(argv)
     mode = QUICK if args.quick else FULL
     if args.rounds:
-        mode = Mode(mode.name, max(2, args.rounds), mode.seconds, mode.chat_turns,
-                    mode.history_repeats)
+        mode = replace(mode, rounds=max(2, args.rounds))
     only = [name for arg in args.only for name in arg.split(",") if name]
     known = {job.key for job in jobs(mode)} | set(GROUPS)
     if unknown := [name for name in only if name not in known]:

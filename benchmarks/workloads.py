@@ -314,28 +314,58 @@ def history(lib: Library, checkpoints: int, repeats: int) -> dict[str, Any]:
     return {"figures": figures}
 
 
-def history_page(lib: Library, checkpoints: int, repeats: int) -> dict[str, Any]:
-    """A page of 10 (``get_state_history(config, limit=10)``) of one SQLite
-    thread of ``checkpoints`` checkpoints, from a new saver on the file (the
-    first read) and at best; the newest page and one from the middle."""
+@contextmanager
+def page_store(lib: Library, kind: str, folder: str, url: str) -> Iterator[Any]:
+    """A saver on the store of the paging workloads: the SQLite file in
+    ``folder``, or the Postgres database at ``url``, opened anew each time."""
+    if kind == "sqlite":
+        with sqlite_saver(lib, os.path.join(folder, "bench.db")) as saver:
+            yield saver
+    elif kind == "postgres":
+        with postgres_saver(lib, url) as saver:
+            yield saver
+    else:
+        raise SystemExit(f"unknown store {kind!r}")
+
+
+def empty_postgres(url: str) -> None:
+    """Drop what an earlier round left in the database (its public schema)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+def history_page(lib: Library, checkpoints: int, repeats: int, kind: str = "sqlite",
+                 url: str = "") -> dict[str, Any]:
+    """A page of 10 (``get_state_history(config, limit=10)``) of one thread of
+    ``checkpoints`` checkpoints (SQLite or Postgres), from a new saver on the
+    store (the first read) and at best: the newest page, one from the middle
+    (``before=``), and the 10 newest inputs below the middle
+    (``before=``, ``filter={"source": "input"}``)."""
     thread = config("history")
     nodes = 8
     invokes = checkpoints // (nodes + 2)
+    if kind == "postgres":
+        empty_postgres(url)
     with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "bench.db")
-        with sqlite_saver(lib, path) as saver:
+        with page_store(lib, kind, folder, url) as saver:
             graph = linear_graph(lib, saver, nodes)
             for i in range(invokes):  # "sync": LangGraph's "exit" keeps only the last step
                 graph.invoke({"count": i, "log": []}, thread, durability="sync")
             middle = list(graph.get_state_history(thread))[checkpoints // 2].config
         figures = {}
-        for name, before in (("newest", None), ("middle", middle)):
-            with sqlite_saver(lib, path) as saver:
+        pages = (("newest", None, None), ("middle", middle, None),
+                 ("filtered", middle, {"source": "input"}))
+        for name, before, wanted in pages:
+            with page_store(lib, kind, folder, url) as saver:
                 graph = linear_graph(lib, saver, nodes)
                 times = []
                 for _ in range(repeats):
                     started = time.perf_counter()
-                    page = list(graph.get_state_history(thread, before=before, limit=10))
+                    page = list(graph.get_state_history(thread, before=before, filter=wanted,
+                                                        limit=10))
                     times.append(time.perf_counter() - started)
                 if len(page) != 10:
                     raise AssertionError(f"expected a page of 10, got {len(page)}")
@@ -344,18 +374,21 @@ def history_page(lib: Library, checkpoints: int, repeats: int) -> dict[str, Any]
     return {"figures": figures, "info": {"checkpoints": checkpoints}}
 
 
-def list_threads(lib: Library, threads: int, repeats: int) -> dict[str, Any]:
-    """The threads of a SQLite file of ``threads`` threads (one-node runs),
-    newest first with their head's metadata: cairn's ``list_threads()``;
-    LangGraph has none, so the same answer from ``saver.list(None)``, the
-    distinct thread ids of every checkpoint, newest first."""
+def list_threads(lib: Library, threads: int, repeats: int, kind: str = "sqlite",
+                 url: str = "") -> dict[str, Any]:
+    """The threads of a store of ``threads`` threads (one-node runs; SQLite
+    or Postgres), newest first with their head's metadata: cairn's
+    ``list_threads()``; LangGraph has none, so the same answer from
+    ``saver.list(None)``, the distinct thread ids of every checkpoint,
+    newest first."""
+    if kind == "postgres":
+        empty_postgres(url)
     with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "bench.db")
-        with sqlite_saver(lib, path) as saver:
+        with page_store(lib, kind, folder, url) as saver:
             graph = linear_graph(lib, saver, 1)
             for i in range(threads):  # "exit": LangGraph keeps 1 checkpoint a thread, cairn 3
                 graph.invoke({"count": i, "log": []}, config(f"t{i}"), durability="exit")
-        with sqlite_saver(lib, path) as saver:
+        with page_store(lib, kind, folder, url) as saver:
             times, found = [], 0
             for _ in range(repeats):
                 started = time.perf_counter()
