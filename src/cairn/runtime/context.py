@@ -3,17 +3,18 @@
 A run builds one ``RunScope``: the config its nodes receive, the ``Runtime``
 (context, store, stream writer) and, when it has a checkpointer, where its
 subgraphs store (``Binding``). Each task runs with a ``TaskContext`` of its
-own in ``current``: its id, the answers to its ``interrupt()`` calls, and the
-scope. Nothing of this travels in the user's config dict.
+own in ``current`` (``cairn/current.py``, below every layer, so that
+``cairn.types.interrupt`` reads it too): its id, the answers to its
+``interrupt()`` calls, and the scope. Nothing of this travels in the user's
+config dict.
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
-from cairn.errors import OutsideNodeError
+from cairn.current import TaskContext, task_context as running_task
 
 if TYPE_CHECKING:
     from cairn.checkpoint.base import BaseCheckpointSaver, Lease
@@ -105,29 +106,10 @@ class RunScope:
             self.binding = replace(self.binding, replaying=replaying)
 
 
-@dataclass(slots=True)
-class TaskContext:
-    """One running task: its id, its run, and its ``interrupt()`` answers."""
-
-    task_id: str
-    scope: RunScope
-    answers: list[Any]
-    used: int = 0
-    """How many ``interrupt()`` calls the task has made so far."""
-
-
-current: ContextVar[TaskContext | None] = ContextVar("cairn_task", default=None)
-
-
-def task_context(what: str) -> TaskContext:
+def task_context(what: str) -> TaskContext[RunScope]:
     """The running task's context; ``what`` names the caller in the error."""
-    found = current.get()
-    if found is None:
-        raise OutsideNodeError(
-            f"{what} was called outside a running node; call it inside a node function "
-            "(or a conditional edge's path function) while the graph runs"
-        )
-    return found
+    scoped: TaskContext[RunScope] = running_task(what)
+    return scoped
 
 
 def get_runtime(context_schema: Any = None) -> Runtime[Any]:

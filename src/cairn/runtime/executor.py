@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from cairn.checkpoint.base import TaskRecord
-from cairn.runtime.context import RunScope, TaskContext, current
+from cairn.current import TaskContext, current
+from cairn.runtime.context import RunScope
 from cairn.runtime.tasks import Outcome, TaskRunner
 
 _pool: ThreadPoolExecutor | None = None

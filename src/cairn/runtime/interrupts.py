@@ -1,33 +1,16 @@
-"""``interrupt()``: how a node pauses, and how its answers come back.
+"""How the answers of ``Command(resume=...)`` reach the interrupted tasks.
 
-While a task runs, its ``TaskContext`` (runtime/context.py) holds the task
-id and the answers given so far. The n-th ``interrupt()`` call in the node
-returns the n-th answer if there is one, and otherwise raises ``GraphInterrupt``.
+While a task runs, its ``TaskContext`` (``cairn/current.py``) holds the task
+id and the answers given so far; ``interrupt()`` (``cairn.types``, which
+imports nothing of runtime/) returns the n-th answer to its n-th call and
+otherwise raises ``GraphInterrupt``. This module routes each answer to its task.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Mapping
 
-from cairn.errors import GraphInterrupt, InvalidResumeError
-from cairn.runtime.context import task_context
-from cairn.types import Interrupt
-
-_NAMESPACE = uuid.UUID("0c3f7d8e-2b6a-4e1d-8f5a-9b7c6d5e4f3a")
-
-
-def interrupt_id(task_id: str, index: int) -> str:
-    return uuid.uuid5(_NAMESPACE, f"{task_id}|{index}").hex
-
-
-def interrupt(value: Any) -> Any:
-    task = task_context("interrupt()")
-    index = task.used
-    task.used += 1
-    if index < len(task.answers):
-        return task.answers[index]
-    raise GraphInterrupt([Interrupt(value=value, id=interrupt_id(task.task_id, index))])
+from cairn.errors import InvalidResumeError
 
 
 def _looks_like_id(key: Any) -> bool:

@@ -1,0 +1,46 @@
+"""The task running now, in one context variable.
+
+The runtime sets it around each task (``runtime/executor.py``); what a node
+calls reads it: ``cairn.types.interrupt`` for the task's answers, and
+``get_config()``/``get_runtime()`` for its run (``runtime/context.py``, where
+the run's part, ``RunScope``, is defined). It sits below every layer so
+that ``cairn.types`` reaches the running task without importing runtime/.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from cairn.errors import OutsideNodeError
+
+__all__ = ["TaskContext", "current", "task_context"]
+
+ScopeT = TypeVar("ScopeT")
+
+
+@dataclass(slots=True)
+class TaskContext(Generic[ScopeT]):
+    """One running task: its id, its run, and its ``interrupt()`` answers."""
+
+    task_id: str
+    scope: ScopeT
+    """What every task of the run shares (runtime/context.py's ``RunScope``)."""
+    answers: list[Any]
+    used: int = 0
+    """How many ``interrupt()`` calls the task has made so far."""
+
+
+current: ContextVar[TaskContext[Any] | None] = ContextVar("cairn_task", default=None)
+
+
+def task_context(what: str) -> TaskContext[Any]:
+    """The running task's context; ``what`` names the caller in the error."""
+    found = current.get()
+    if found is None:
+        raise OutsideNodeError(
+            f"{what} was called outside a running node; call it inside a node function "
+            "(or a conditional edge's path function) while the graph runs"
+        )
+    return found
