@@ -36,7 +36,7 @@ from cairn.runtime.state import apply_updates, ordered_writes
 from cairn.types import Command, Interrupt
 
 if TYPE_CHECKING:
-    from cairn.runtime.compiled import CompiledStateGraph
+    from cairn.runtime.protocols import RunGraph
 
 
 @dataclass
@@ -116,7 +116,7 @@ class Run:
 
     def __init__(
         self,
-        graph: "CompiledStateGraph",
+        graph: "RunGraph",
         config: RunConfig,
         *,
         durability: str | None,

@@ -14,23 +14,50 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, AsyncIterator, Iterator, Mapping, Protocol
 
+from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint
 from cairn.errors import GraphInterrupt
+from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
-from cairn.runtime.config import read_config
-from cairn.runtime.context import task_context
-from cairn.types import Command
-
-if TYPE_CHECKING:
-    from cairn.checkpoint.base import BaseCheckpointSaver
-    from cairn.runtime.compiled import CompiledStateGraph
-    from cairn.runtime.loop import Run
+from cairn.runtime.config import RunConfig, read_config
+from cairn.runtime.context import Binding, Runtime, task_context
+from cairn.types import Command, Interrupt
 
 
-def bound(graph: Any, saver: "BaseCheckpointSaver | None", depth: int) -> "CompiledStateGraph":
+class NestedRun(Protocol):
+    """What a subgraph node needs of its nested run (``loop.py``'s ``Run``)."""
+
+    thread_id: str
+    interrupts: list[Interrupt]
+
+    @property
+    def values(self) -> dict[str, Any]: ...
+
+    def steps(self, input: Any) -> Iterator[Any]: ...
+
+    def asteps(self, input: Any) -> AsyncIterator[Any]: ...
+
+
+class Subgraph(Protocol):
+    """What a subgraph node needs of a compiled graph (``compiled.py``'s
+    ``CompiledStateGraph``, which imports this module: named by this Protocol,
+    it is not imported back)."""
+
+    spec: GraphSpec
+    checkpointer: BaseCheckpointSaver | None
+    depth: int
+
+    def nested_run(
+        self, config: RunConfig, runtime: Runtime[Any], binding: Binding | None, fresh: bool
+    ) -> NestedRun: ...
+
+    def values_at(self, checkpoint: Checkpoint) -> dict[str, Any]: ...
+
+
+def bound(graph: Any, saver: BaseCheckpointSaver | None, depth: int) -> Any:
     """``graph`` reading and writing through ``saver``, as a subgraph ``depth``
-    levels below the top graph."""
+    levels below the top graph: a copy of the compiled graph given, of its type."""
     twin = copy.copy(graph)
     twin.checkpointer = saver
     twin.depth = depth
@@ -47,7 +74,7 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return dict(vars(value))
 
 
-def _start(graph: "CompiledStateGraph", node: str, arg: Any) -> tuple["Run", Any] | dict[str, Any]:
+def _start(graph: Subgraph, node: str, arg: Any) -> tuple[NestedRun, Any] | dict[str, Any]:
     """The nested run and its input, or the subgraph's final state when it
     already finished (the parent's step failed after it)."""
     task = task_context(f"subgraph node {node!r}")
@@ -57,13 +84,13 @@ def _start(graph: "CompiledStateGraph", node: str, arg: Any) -> tuple["Run", Any
     config = scope.config
     binding = scope.binding
     if binding is None:  # the parent keeps no checkpoints: neither does the subgraph
-        plain = bound(graph, None, getattr(graph, "depth", 0) + 1)
+        plain: Subgraph = bound(graph, None, getattr(graph, "depth", 0) + 1)
         bare = read_config({k: v for k, v in config.items() if k != "configurable"})
         return plain.nested_run(bare, scope.runtime, None, False), state
     ns = binding.child_ns(node, task.task_id)
     configurable = {**config.get("configurable", {}), "checkpoint_ns": ns, "checkpoint_id": None}
     run_config = read_config({**config, "configurable": configurable})
-    sub = bound(graph, binding.saver, getattr(graph, "depth", 0) + 1)
+    sub: Subgraph = bound(graph, binding.saver, getattr(graph, "depth", 0) + 1)
     run = sub.nested_run(run_config, scope.runtime, binding, binding.replaying)
     head = None if binding.replaying else binding.saver.get(run.thread_id, ns)
     if head is None:
@@ -82,10 +109,10 @@ def _start(graph: "CompiledStateGraph", node: str, arg: Any) -> tuple["Run", Any
     return run, Command(resume=dict(zip(waiting, fresh)))
 
 
-def _output(run: "Run") -> dict[str, Any]:
+def _output(graph: Subgraph, run: NestedRun) -> dict[str, Any]:
     if run.interrupts:
         raise GraphInterrupt(run.interrupts)
-    return run.graph.spec.schema.ordered(run.values)
+    return graph.spec.schema.ordered(run.values)
 
 
 def run_subgraph(graph: Any, node: str, arg: Any) -> Any:
@@ -95,7 +122,7 @@ def run_subgraph(graph: Any, node: str, arg: Any) -> Any:
     run, input = started
     for _ in run.steps(input):
         pass
-    return _output(run)
+    return _output(graph, run)
 
 
 async def arun_subgraph(graph: Any, node: str, arg: Any) -> Any:
@@ -106,4 +133,4 @@ async def arun_subgraph(graph: Any, node: str, arg: Any) -> Any:
     run, input = started
     async for _ in run.asteps(input):
         pass
-    return _output(run)
+    return _output(graph, run)

@@ -1,0 +1,33 @@
+"""What a run needs of the compiled graph it runs, as a Protocol.
+
+``compiled.py`` makes each ``Run`` (``loop.py``) and hands it itself; the run
+names only this Protocol, so that loop.py never imports compiled.py, even for
+an annotation: the runtime's modules import each other without a circle.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint
+from cairn.graph.spec import GraphSpec
+from cairn.runtime.heads import HeadCache
+from cairn.runtime.tasks import TaskRunner
+
+__all__ = ["RunGraph"]
+
+
+class RunGraph(Protocol):
+    """The graph of a run: ``CompiledStateGraph`` is the one there is."""
+
+    spec: GraphSpec
+    checkpointer: BaseCheckpointSaver | None
+    store: Any
+    """What nodes receive as ``store``."""
+    runner: TaskRunner
+    heads: HeadCache
+    """The states at the heads of recently used threads."""
+
+    def values_at(self, checkpoint: Checkpoint) -> dict[str, Any]:
+        """The state at ``checkpoint``."""
+        ...
