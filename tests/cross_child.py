@@ -73,7 +73,7 @@ def build_graph(checkpointer: Any) -> Any:
     builder.add_edge("ask", "b")
     builder.add_edge("b", END)
     builder.add_edge("c", END)
-    return builder.compile(checkpointer=checkpointer)
+    return builder.compile(checkpointer=checkpointer, name="cross")
 
 
 # --- JSON-plain values -------------------------------------------------------------

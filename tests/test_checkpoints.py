@@ -307,6 +307,26 @@ def test_config_metadata_is_copied_into_checkpoints(joke_workflow: Any) -> None:
     assert steps(history(joke_workflow, thread("m"), filter={"user": "bob", "step": 0})) == [0]
 
 
+def test_every_checkpoint_names_the_graph_that_wrote_it(saver: Any, llm: FakeLLM) -> None:
+    """A process that did not start a run finds the graph to resume it by the
+    head's ``graph_id``: compile(name=...), LangGraph's "LangGraph" by default."""
+    named = build_joke_workflow(llm, saver).builder.compile(checkpointer=saver, name="jokes")
+    named.invoke({"topic": "pizza"}, thread("g"), interrupt_after=["generate_joke"])
+    named.update_state(thread("g"), {"joke": "edited"})
+    named.invoke(None, thread("g"))
+    snapshots = history(named, thread("g"))
+    assert [s.metadata["source"] for s in snapshots] == ["loop", "update", "loop", "loop", "input"]
+    assert {s.metadata["graph_id"] for s in snapshots} == {"jokes"}
+    assert steps(history(named, thread("g"), filter={"graph_id": "jokes", "source": "update"})) == [2]
+
+    unnamed = build_joke_workflow(llm, saver)
+    unnamed.invoke({"topic": "pizza"}, thread("u"))
+    assert unnamed.get_state(thread("u")).metadata["graph_id"] == "LangGraph"
+    mine = {"configurable": {"thread_id": "m"}, "metadata": {"graph_id": "assistant-7"}}
+    unnamed.invoke({"topic": "pizza"}, mine)
+    assert {s.metadata["graph_id"] for s in history(unnamed, thread("m"))} == {"assistant-7"}
+
+
 # --- inputs on an existing thread -----------------------------------------------
 
 

@@ -165,7 +165,8 @@ def test_update_state_as_node_as_a_fresh_processs_first_write_is_readable_and_ru
         assert record["head"]["values"] == {"log": ["draft"], "count": 2}
         assert record["head"]["next"] == ["b"]
         assert record["head"]["metadata"] == {
-            "source": "update", "step": 0, "parents": {}, "writes": {"a": {"log": ["draft"], "count": 2}}
+            "graph_id": "cross", "source": "update", "step": 0, "parents": {},
+            "writes": {"a": {"log": ["draft"], "count": 2}},
         }
         assert cid(record["head"]["config"]) == cid(edit["out"])
     assert read["out"] == {"history": 1}
@@ -207,7 +208,7 @@ def test_update_state_without_as_node_in_a_fresh_process_on_another_processs_thr
         assert record["head"]["next"] == ["b"]
         assert record["head"]["interrupts"] == []
         assert record["head"]["metadata"] == {
-            "source": "update", "step": 2, "parents": {}, "writes": {"a": {"count": 4}}
+            "graph_id": "cross", "source": "update", "step": 2, "parents": {}, "writes": {"a": {"count": 4}}
         }
         assert cid(record["head"]["config"]) == cid(edit["out"])
     assert read["out"] == {"history": 4}
@@ -244,7 +245,7 @@ def test_a_fork_made_by_a_fresh_processs_first_write_runs_and_keeps_the_old_bran
     by_id = {cid(s["config"]): s for s in history}
     edited = by_id[cid(fork["out"]["fork"])]
     assert edited["metadata"] == {
-        "source": "update", "step": 2, "parents": {}, "writes": {"a": {"log": ["edit"]}}
+        "graph_id": "cross", "source": "update", "step": 2, "parents": {}, "writes": {"a": {"log": ["edit"]}}
     }
     assert edited["next"] == ["b"]
     # The fork hangs under step 1 of the first run, whose own step 2 is still there.

@@ -40,7 +40,9 @@ def test_a_growing_chat_stores_each_message_about_once(saver: Any) -> None:
     # by the snapshot rule, little else; LangGraph stores hundreds of times more.
     assert stats.log_bytes < 1.3 * message_bytes
     assert stats.snapshot_bytes < 2.5 * message_bytes
-    assert stats.bytes - stats.log_bytes - stats.snapshot_bytes < 0.3 * message_bytes
+    # The rest is a checkpoint's own: its metadata (run id, graph name) and
+    # next tasks, a bounded size each, whatever the messages hold.
+    assert (stats.bytes - stats.log_bytes - stats.snapshot_bytes) / stats.checkpoints < 128
     assert stats.bytes < 3 * message_bytes
 
 

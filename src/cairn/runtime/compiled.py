@@ -462,6 +462,7 @@ class CompiledStateGraph:
             writes=(write,),
             carry=base.carry if base else {},
             metadata=rc.metadata,
+            graph=self.name,
             step=None if base else 0,
         )
         checkpoint, stored, _ = storable(self.spec.schema.transient, checkpoint, state)

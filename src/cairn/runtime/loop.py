@@ -72,11 +72,14 @@ def make_checkpoint(
     writes: tuple[TaskWrite, ...],
     carry: Mapping[str, Any],
     metadata: Mapping[str, Any],
+    graph: str,
     plan: bool = True,
     step: int | None = None,
 ) -> Checkpoint:
     """A new checkpoint after ``parent`` holding ``writes``; with ``plan`` its
-    next tasks are planned from those writes."""
+    next tasks are planned from those writes. Its metadata names the graph
+    that wrote it (``graph_id``, unless the config's metadata already does), so
+    that a process which did not start the run can find the graph to resume it."""
     cid = new_checkpoint_id()
     tasks: tuple[TaskRecord, ...] = ()
     if plan:
@@ -91,7 +94,7 @@ def make_checkpoint(
         step=step,
         source=source,
         created_at=created_at_of(cid),
-        metadata={**metadata, "source": source, "step": step, "parents": {}},
+        metadata={"graph_id": graph, **metadata, "source": source, "step": step, "parents": {}},
         writes=writes,
         tasks=tasks,
         carry=carry,
@@ -187,6 +190,7 @@ class Run:
             writes=writes,
             carry=carry,
             metadata={**self.config.metadata, "run_id": self.run_id},
+            graph=self.graph.name,
             plan=plan,
         )
 

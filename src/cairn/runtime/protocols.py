@@ -20,6 +20,8 @@ __all__ = ["RunGraph"]
 class RunGraph(Protocol):
     """The graph of a run: ``CompiledStateGraph`` is the one there is."""
 
+    name: str
+    """``compile(name=...)``: what the checkpoints' metadata call the graph."""
     spec: GraphSpec
     checkpointer: BaseCheckpointSaver | None
     store: Any
