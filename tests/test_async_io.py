@@ -270,3 +270,52 @@ def test_an_async_pool_is_refused_outside_an_event_loop_and_by_the_sync_saver(pg
         AsyncPostgresSaver(pool)
     with pytest.raises(ConfigError, match="AsyncPostgresSaver for async connections"):
         PostgresSaver(pool)
+
+
+# -- opening a saver on a URL ----------------------------------------------------
+
+
+def hold_postgres_setup(url: str) -> Held:
+    """Another connection holding the lock every saver's setup takes first."""
+    import psycopg
+
+    from cairn.checkpoint.postgres.schema import _SETUP_LOCK
+
+    conn = psycopg.connect(url)
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
+
+    def release() -> None:
+        conn.commit()
+        conn.close()
+
+    return Held(release)
+
+
+def test_async_with_from_conn_string_opens_the_saver_off_the_event_loop(pg_url: str) -> None:
+    """Making the saver does no I/O; ``async with`` opens its pool and checks
+    its tables on an I/O thread, while the loop runs on."""
+    from cairn.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    async def open_and_run() -> Any:
+        async with AsyncPostgresSaver.from_conn_string(pg_url) as saver:
+            return await linear(saver).ainvoke({"log": []}, thread("t"))
+
+    async def main() -> Any:
+        return await waits_without_blocking(open_and_run, hold_postgres_setup(pg_url))
+
+    assert asyncio.run(main()) == {"log": ["a", "b", "c"]}
+
+
+def test_an_async_saver_on_a_url_reports_a_refused_login_at_async_with(pg_url: str) -> None:
+    from cairn.checkpoint.postgres.aio import AsyncPostgresSaver
+    from cairn.errors import StorageError
+
+    url = pg_url.replace("postgres@", "no_such_user_for_cairn@", 1)
+    saver = AsyncPostgresSaver.from_conn_string(url)  # no I/O yet: nothing to refuse
+
+    async def main() -> None:
+        async with saver:
+            pass
+
+    with pytest.raises(StorageError, match="no_such_user_for_cairn"):
+        asyncio.run(main())

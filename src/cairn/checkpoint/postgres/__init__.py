@@ -121,8 +121,6 @@ class PostgresSaver(SqlSaver):
             self.location = _where(conn)
         elif isinstance(conn, (psycopg.AsyncConnection, AsyncConnectionPool)):
             self._adopt_async(conn)
-            self.io_threads = self._pool.max_size if self._pool is not None else 1
-            return  # set up on first use (or by ``await saver.setup()``): no I/O here
         else:
             raise ConfigError(
                 "PostgresSaver takes a URL ('postgresql://user@host:5432/db'), a "
@@ -130,6 +128,9 @@ class PostgresSaver(SqlSaver):
             )
         # The async API runs as many calls at once as there are connections.
         self.io_threads = self._pool.max_size if self._pool is not None else 1
+        self._set_up_when_made()
+
+    def _set_up_when_made(self) -> None:
         try:
             self.setup()
         except BaseException:
@@ -173,13 +174,18 @@ class PostgresSaver(SqlSaver):
     def _open_pool(
         self, url: str, size: int, max_idle: float, max_lifetime: float
     ) -> "ConnectionPool[Any]":
+        pool = self._new_pool(url, size, max_idle, max_lifetime)
+        open_pool(pool, url)
+        return pool
+
+    def _new_pool(
+        self, url: str, size: int, max_idle: float, max_lifetime: float
+    ) -> "ConnectionPool[Any]":
+        """A pool on ``url``, not opened yet: no I/O."""
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise ConfigError(f"pool_size must be a whole number >= 1, got {size!r}")
         parse(url)
         self.location = describe(url)
-        # One connection first: a clear error, after a bounded retry, when the
-        # server cannot be reached or refuses the user.
-        connect(url).close()
         return ConnectionPool(
             url,
             min_size=1,
@@ -189,7 +195,7 @@ class PostgresSaver(SqlSaver):
             kwargs={"autocommit": True, "prepare_threshold": None},
             check=_check_idle,
             name=self.location,
-            open=True,
+            open=False,
         )
 
     def setup(self) -> None:
@@ -340,6 +346,13 @@ class PostgresSaver(SqlSaver):
         super().close()
         if self._owns and self._pool is not None:
             self._pool.close()
+
+
+def open_pool(pool: "ConnectionPool[Any]", url: str) -> None:
+    """Open ``pool`` on ``url``, one connection first: a clear error, after a
+    bounded retry, when the server cannot be reached or refuses the user."""
+    connect(url).close()
+    pool.open()
 
 
 def _where(conn: Any) -> str:
