@@ -15,6 +15,7 @@ __all__ = [
     "Command",
     "Durability",
     "Interrupt",
+    "Overwrite",
     "PregelTask",
     "RetryPolicy",
     "Send",
@@ -62,6 +63,20 @@ class Command(Generic[N]):
     graph: str | None = None
 
     PARENT = "__parent__"
+
+
+OVERWRITE: Literal["__overwrite__"] = "__overwrite__"
+"""The key of an overwrite's dict form: ``{"__overwrite__": value}``."""
+
+
+@dataclass(frozen=True)
+class Overwrite:
+    """Write ``value`` to a key with a reducer as it is, bypassing the reducer
+    (``{"messages": Overwrite([])}`` empties the messages). The dict form
+    ``{"__overwrite__": value}`` does the same; a key takes one overwrite a step."""
+
+    value: Any
+    type: Literal["__overwrite__"] = OVERWRITE
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,14 @@ from typing import Any, Callable, Mapping
 from cairn.checkpoint.serde import register_type
 from cairn.errors import GraphValidationError
 from cairn.graph.constants import Transient
+from cairn.types import OVERWRITE, Overwrite
 
 Reducer = Callable[[Any, Any], Any]
+
+
+def is_overwrite(value: Any) -> bool:
+    """Whether ``value`` is an overwrite in its stored (dict) form."""
+    return type(value) is dict and len(value) == 1 and OVERWRITE in value
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,11 +220,23 @@ class StateSchema:
         return out
 
     def prepare(self, update: Mapping[str, Any]) -> Mapping[str, Any]:
-        """``update`` with each reducer's ``prepare`` applied to its key."""
+        """``update`` with each reducer's ``prepare`` applied to its key, and
+        each ``Overwrite`` in its stored form: ``{"__overwrite__": value}`` for
+        a key with a reducer (applied as it is, unprepared), the bare value
+        for a plain key."""
         preparers = self.preparers
+        if any(type(v) is Overwrite for v in update.values()):
+            reducers = self.reducers
+            update = {
+                k: ({OVERWRITE: v.value} if k in reducers else v.value) if type(v) is Overwrite else v
+                for k, v in update.items()
+            }
         if not preparers or not any(key in preparers for key in update):
             return update
-        return {k: preparers[k](v) if k in preparers else v for k, v in update.items()}
+        return {
+            k: preparers[k](v) if k in preparers and not is_overwrite(v) else v
+            for k, v in update.items()
+        }
 
     def to_node_input(self, values: Mapping[str, Any]) -> Any:
         """The state as a node sees it: a dict, or an instance of the schema."""

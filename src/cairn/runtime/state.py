@@ -7,7 +7,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from cairn.checkpoint.base import Checkpoint, TaskRecord, TaskWrite
 from cairn.errors import InvalidUpdateError
-from cairn.graph.schema import StateSchema
+from cairn.graph.schema import StateSchema, is_overwrite
+from cairn.types import OVERWRITE
 
 
 def apply_updates(
@@ -22,13 +23,17 @@ def apply_updates(
     """
     reducers = schema.reducers
     writers: dict[str, str] = {}
+    overwrites: dict[str, str] = {}
     for name, update in updates:
         if not update:
             continue
         for key, value in update.items():
             reducer = reducers.get(key)
             if reducer is not None:
-                values[key] = reducer(values[key], value) if key in values else value
+                if is_overwrite(value):
+                    _overwrite(values, key, value, name, overwrites)
+                elif key not in overwrites:
+                    values[key] = reducer(values[key], value) if key in values else value
                 continue
             if key in writers:
                 raise InvalidUpdateError(
@@ -39,6 +44,20 @@ def apply_updates(
             writers[key] = name
             values[key] = value
     return values
+
+
+def _overwrite(
+    values: dict[str, Any], key: str, value: dict[str, Any], name: str, overwrites: dict[str, str]
+) -> None:
+    """An overwrite of ``key`` by node ``name``: it replaces what the key
+    held and what other nodes of the step add to it."""
+    if key in overwrites:
+        raise InvalidUpdateError(
+            f"state key {key!r} got two Overwrite values in one step (from nodes "
+            f"{overwrites[key]!r} and {name!r}); a key takes one overwrite per step"
+        )
+    overwrites[key] = name
+    values[key] = value[OVERWRITE]
 
 
 def ordered_writes(
@@ -69,13 +88,21 @@ def fold(schema: StateSchema, chain: Sequence[Checkpoint]) -> dict[str, Any]:
     gathered: dict[str, list[Any]] = {}
     for checkpoint in rest:
         updates = []
+        overwritten = []
         for write in checkpoint.writes:
             update = write.update
             if update and batchable and not batchable.isdisjoint(update):
                 for key in batchable.intersection(update):
-                    gathered.setdefault(key, []).extend(update[key])
-                update = {k: v for k, v in update.items() if k not in batchable}
+                    if is_overwrite(update[key]):
+                        overwritten.append(key)
+                    else:
+                        gathered.setdefault(key, []).extend(update[key])
+                update = {k: v for k, v in update.items() if k not in batchable or is_overwrite(v)}
             updates.append((write.name, update))
+        for key in overwritten:
+            # The overwrite replaces what came before and what the step's
+            # other nodes added; apply_updates writes it.
+            gathered.pop(key, None)
         apply_updates(schema, values, updates)
     for key, items in gathered.items():
         reducer = schema.reducers[key]
