@@ -307,6 +307,30 @@ def test_config_metadata_is_copied_into_checkpoints(joke_workflow: Any) -> None:
     assert steps(history(joke_workflow, thread("m"), filter={"user": "bob", "step": 0})) == [0]
 
 
+def test_configurable_keys_and_metadata_go_into_checkpoint_metadata_as_langgraph_copies_them(
+    joke_workflow: Any,
+) -> None:
+    """Strings, numbers and booleans of ``metadata`` then ``configurable``
+    (seed 004 reads a user id back from metadata); not the checkpoint's
+    address, keys starting with ``__``, nor other values."""
+    config = {
+        "configurable": {
+            "thread_id": "c", "user_id": "u1", "n": 5, "ok": True, "f": 1.5, "same": "conf",
+            "model": {"name": "x"}, "__secret": "s", "langgraph_step": 3,
+        },
+        "metadata": {"same": "meta", "tags": ["a"], "__hidden": 1},
+    }
+    joke_workflow.invoke({"topic": "pizza"}, config)
+    joke_workflow.update_state({"configurable": {"thread_id": "c", "user_id": "u2"}}, {"joke": "j"})
+    snapshots = history(joke_workflow, thread("c"))
+    copied = {"user_id": "u1", "n": 5, "ok": True, "f": 1.5, "same": "meta"}
+    looked_at = {*copied, *config["configurable"], "tags", "__hidden"}
+    for snapshot in snapshots[1:]:
+        assert {k: v for k, v in snapshot.metadata.items() if k in looked_at} == copied
+    assert snapshots[0].metadata["user_id"] == "u2"
+    assert steps(history(joke_workflow, thread("c"), filter={"user_id": "u1"})) == [2, 1, 0, -1]
+
+
 def test_every_checkpoint_names_the_graph_that_wrote_it(saver: Any, llm: FakeLLM) -> None:
     """A process that did not start a run finds the graph to resume it by the
     head's ``graph_id``: compile(name=...), LangGraph's "LangGraph" by default."""

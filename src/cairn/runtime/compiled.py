@@ -461,7 +461,7 @@ class CompiledStateGraph:
             source="update",
             writes=(write,),
             carry=base.carry if base else {},
-            metadata=rc.metadata,
+            metadata=rc.stored_metadata,
             graph=self.name,
             step=None if base else 0,
         )

@@ -189,7 +189,7 @@ class Run:
             source=source,
             writes=writes,
             carry=carry,
-            metadata={**self.config.metadata, "run_id": self.run_id},
+            metadata={**self.config.stored_metadata, "run_id": self.run_id},
             graph=self.graph.name,
             plan=plan,
         )
