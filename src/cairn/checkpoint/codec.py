@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
-from cairn.checkpoint.extensions import ClassNotLoadableError
 from cairn.checkpoint.ids import created_at_of
+from cairn.checkpoint.registry import ClassNotLoadableError
 from cairn.checkpoint.serde import Serializer
 from cairn.errors import SerializationError
 
