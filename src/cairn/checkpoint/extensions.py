@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
+import functools
 import uuid
 from typing import Any, Callable, cast
 
@@ -344,10 +345,24 @@ CLASS_DECODERS: dict[int, tuple[str, Callable[[Any, TypeRegistry], Any]]] = {
 and its decoder, which rebuilds a registered class."""
 
 
-def decode_class(code: int, payload: Any, types: TypeRegistry, opaque: bool) -> Any:
-    """The value of a registered class that ``payload`` holds; with ``opaque``,
-    an ``OpaqueValue`` when it names a class ``types`` cannot rebuild it as."""
-    kind, decode = CLASS_DECODERS[code]
+def decoders(types: TypeRegistry, opaque: bool) -> dict[int, Callable[[Any], Any]]:
+    """Each extension code's decoder for a serializer: classes rebuilt from
+    ``types``; with ``opaque``, an ``OpaqueValue`` for a class ``types``
+    cannot rebuild the value as."""
+    table = dict(DECODERS)
+    for code, (kind, decode) in CLASS_DECODERS.items():
+        table[code] = functools.partial(_decode_class, code, kind, decode, types, opaque)
+    return table
+
+
+def _decode_class(
+    code: int,
+    kind: str,
+    decode: Callable[[Any, TypeRegistry], Any],
+    types: TypeRegistry,
+    opaque: bool,
+    payload: Any,
+) -> Any:
     try:
         return decode(payload, types)
     except ClassNotLoadableError:

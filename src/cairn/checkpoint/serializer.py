@@ -105,7 +105,7 @@ class Serializer:
         self.types = types if isinstance(types, TypeRegistry) else TypeRegistry(types)
         """The classes whose values this serializer stores and loads."""
         self.unknown = unknown
-        self._opaque = unknown == "opaque"
+        self._decoders = extensions.decoders(self.types, opaque=unknown == "opaque")
         self._local = threading.local()
 
     def register(self, *classes: type) -> None:
@@ -204,12 +204,10 @@ class Serializer:
                     "only with a serializer made with pickle_fallback=True, if you trust the store"
                 )
             return pickle.loads(data)
-        decode = extensions.DECODERS.get(code)
-        if decode is not None:
-            return decode(self._loads(data, depth))
-        if code in extensions.CLASS_DECODERS:
-            return extensions.decode_class(code, self._loads(data, depth), self.types, self._opaque)
-        raise SerializationError(f"stored data holds an unknown extension type {code}")
+        decode = self._decoders.get(code)
+        if decode is None:
+            raise SerializationError(f"stored data holds an unknown extension type {code}")
+        return decode(self._loads(data, depth))
 
 
 def _why(exc: BaseException) -> str:
