@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
-import os
-import subprocess
 import sys
-from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import msgpack
 import pydantic
@@ -29,35 +25,12 @@ from cairn.checkpoint.memory import InMemorySaver
 from cairn.checkpoint.serde import ClassNotLoadableError, OpaqueValue, Serializer
 from cairn.errors import ConfigError, SerializationError
 from cairn.graph import START, StateGraph
-from tests.pg import fresh_schema
-from tests.test_serde_symmetry import app
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.test_serde_symmetry import app, child, store  # noqa: F401 - store: the fixture
 
 
 def reader(*args: str) -> dict[str, Any]:
     """Run ``python -m tests.reader_child ARGS`` in a fresh process; its JSON line."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.reader_child", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    if request.param == "sqlite":
-        yield "sqlite", str(tmp_path / "app.db")
-    else:
-        with fresh_schema() as url:
-            yield "postgres", url
+    return child("tests.reader_child", *args)
 
 
 CARD = {

@@ -45,12 +45,17 @@ CHILD = "tests.symmetry_child"
 
 def app(*args: str) -> dict[str, Any]:
     """Run ``python -m tests.symmetry_child ARGS`` in a fresh process; its JSON line."""
+    return child(CHILD, *args)
+
+
+def child(module: str, *args: str) -> dict[str, Any]:
+    """Run ``python -m MODULE ARGS`` in a fresh process; its last line, as JSON."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT / "src"), str(ROOT), *filter(None, [env.get("PYTHONPATH")])]
     )
     done = subprocess.run(
-        [sys.executable, "-m", CHILD, *args],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
