@@ -3,7 +3,7 @@ classes stored in those tests, an exact comparison of values, hypothesis
 strategies for every type the serializer stores, and calls into the codec
 that follow its current signature.
 
-This module registers nothing: each test module registers what it stores.
+This module registers nothing: each test module gives its serializers what it stores.
 A process that never imports it has none of its classes registered, which is
 what the fresh-process allowlist tests rely on.
 """
@@ -26,7 +26,7 @@ import pydantic
 from hypothesis import strategies as st
 
 from cairn.checkpoint import codec
-from cairn.checkpoint.serde import Serializer
+from cairn.checkpoint.serde import Serializer, TypeRegistry
 
 try:  # optional: the tests run without langchain_core, minus the message cases
     from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -340,19 +340,20 @@ def codec_unpack(serde: Serializer, blob: bytes) -> Any:
     return codec.unpack(serde, blob, AAD) if _takes_aad(codec.unpack) else codec.unpack(serde, blob)  # type: ignore[call-arg]
 
 
-def serializers() -> list[tuple[str, Serializer]]:
+def serializers(types: TypeRegistry) -> list[tuple[str, Serializer]]:
     """The serializer configurations this cairn can make: plain, uncompressed,
-    zstd, encrypted (each only when this cairn and this environment have it)."""
-    made: list[tuple[str, Serializer]] = [("default", Serializer())]
+    zstd, encrypted (each only when this cairn and this environment have it),
+    all storing the classes of ``types``."""
+    made: list[tuple[str, Serializer]] = [("default", Serializer(types=types))]
     for label, options in (("uncompressed", {"compression": None}), ("zstd", {"compression": "zstd"})):
         try:
-            made.append((label, Serializer(**options)))  # type: ignore[arg-type]
+            made.append((label, Serializer(types=types, **options)))  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - an older/newer cairn or a missing package
             pass
     try:
         from cairn.checkpoint.serde import EncryptedSerializer  # type: ignore[attr-defined]
 
-        made.append(("encrypted", EncryptedSerializer.from_key(EncryptedSerializer.generate_key())))
+        made.append(("encrypted", EncryptedSerializer.from_key(EncryptedSerializer.generate_key(), types=types)))
     except Exception:  # noqa: BLE001 - no encryption in this cairn, or no cryptography
         pass
     return made

@@ -7,13 +7,12 @@ application's usually is; a second graph (``build_other``) is built only on
 demand. ``run`` is the children's command line:
 
     store KIND TARGET THREAD CASE
-    load KIND TARGET THREAD [register-late] [build-other]
+    load KIND TARGET THREAD [register-late]
 
 where KIND is "sqlite" (TARGET: the file) or "postgres" (TARGET: the URL).
 ``store`` runs the graph on THREAD with input ``{"case": CASE}``: its node
 ``write`` returns ``CASES[CASE]()``. ``load`` reads the thread's state and
-history; ``register-late`` first registers ``Late``, ``build-other`` first
-builds the other graph. Each prints one line of JSON: ``{"ok": ..., "steps":
+history; ``register-late`` first registers ``Late``. Each prints one line of JSON: ``{"ok": ..., "steps":
 [...]}`` or ``{"error": class name, "message": ...}``.
 """
 
@@ -89,7 +88,8 @@ class Late:
 
 @dataclasses.dataclass
 class OtherOnly:
-    """Named only by the schema of the other graph, built on demand."""
+    """Named only by the schema of the other graph, compiled on demand with a
+    saver of its own."""
 
     text: str
 
@@ -106,8 +106,13 @@ class OtherState(TypedDict):
     other: OtherOnly
 
 
-def build_other() -> StateGraph:
-    return StateGraph(OtherState)
+def build_other() -> Any:
+    from cairn.checkpoint.memory import InMemorySaver
+
+    other = StateGraph(OtherState)
+    other.add_node("keep", lambda state: {})
+    other.add_edge(START, "keep")
+    return other.compile(checkpointer=InMemorySaver())
 
 
 def _late() -> dict[str, Any]:
@@ -169,8 +174,6 @@ def run(command: str, kind: str, target: str, thread_id: str, *args: str) -> Non
         else:
             if "register-late" in args:
                 register_type(Late)
-            if "build-other" in args:
-                build_other()
             values = graph.get_state(config).values
             steps = [s.metadata["step"] for s in graph.get_state_history(config)]
             say(ok=repr(values), steps=steps)

@@ -309,3 +309,50 @@ def test_python_m_cairn_cli_is_the_cairn_command() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Usage: cairn ")
+
+
+# --- cairn history ------------------------------------------------------------------
+
+
+def cairn_elsewhere(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m cairn.cli ARGS`` in a process that cannot import the tests'
+    applications (only cairn is on its path)."""
+    src = Path(__file__).resolve().parents[1] / "src"
+    return subprocess.run(
+        [sys.executable, "-m", "cairn.cli", *args],
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(src)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_history_shows_any_database_without_its_applications_code(tmp_path: Path) -> None:
+    from tests.test_serde_symmetry import app
+
+    db = tmp_path / "app.db"
+    assert "ok" in app("store", "sqlite", str(db), "t", "card")
+    done = cairn_elsewhere("history", "t", "--db", str(db), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    headings = [line.split()[:3] for line in lines if line.startswith("step ")]
+    assert headings == [["step", "1", "loop"], ["step", "0", "loop"], ["step", "-1", "input"]]
+    card = (
+        "<opaque dataclass tests.symmetry_app:Card {'title': 'c', 'detail': "
+        "<opaque dataclass tests.symmetry_app:Detail {'text': 'd'}>}>"
+    )
+    assert f"  write write: {{'card': {card}}}" in lines
+    assert "  write __start__: {'case': 'card'}" in lines
+    assert "  next: write" in lines
+    assert sum(line.startswith("  run_id: ") for line in lines) == 3
+
+
+def test_history_of_a_missing_database_or_thread_fails_in_one_line(tmp_path: Path) -> None:
+    missing = run_cli("history", "t", "--db", str(tmp_path / "none.db"))
+    assert missing.exit_code == 1 and "none.db" in missing.output and "missing" in missing.output
+    assert not (tmp_path / "none.db").exists()
+    with SqliteSaver.from_conn_string(str(tmp_path / "empty.db")):
+        pass
+    empty = run_cli("history", "nobody", "--db", str(tmp_path / "empty.db"))
+    assert empty.exit_code == 1 and "'nobody' has no checkpoints" in empty.output

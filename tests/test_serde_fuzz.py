@@ -46,7 +46,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cairn.checkpoint import serde as serde_module
-from cairn.checkpoint.serde import MAX_DEPTH, Serializer, register_type
+from cairn.checkpoint.serde import MAX_DEPTH, Serializer, TypeRegistry
 from cairn.errors import SerializationError
 from tests.serde_support import (
     CLASSES,
@@ -203,7 +203,8 @@ HOOK_NAMES = [
     "SentinelPair.__new__",
 ]
 
-register_type(*CLASSES, *MESSAGE_CLASSES, *SENTINELS)
+TYPES = TypeRegistry((*CLASSES, *MESSAGE_CLASSES, *SENTINELS))
+"""The classes the serializers of this module store (each serializer has a registry)."""
 KNOWN_CLASSES = frozenset((*CLASSES, *MESSAGE_CLASSES, *SENTINELS))
 PLAIN_TYPES = frozenset(
     (type(None), bool, int, float, str, bytes, list, tuple, dict, set, frozenset,
@@ -564,7 +565,7 @@ def run_fuzz(feed: Callable[[bytes], Any], corpus: list[bytes], bases: list[Base
     return report
 
 
-SERDE = Serializer()
+SERDE = Serializer(types=TYPES)
 
 
 def _warm_up(blobs: list[bytes], feed: Callable[[bytes], Any]) -> None:
@@ -607,12 +608,12 @@ def _shifted(found: list[Header]) -> list[Header]:
     return [h._replace(offset=h.offset + 1, code_offset=h.code_offset + 1 if h.code_offset >= 0 else -1) for h in found]
 
 
-CODEC_SERIALIZERS = serializers()
+CODEC_SERIALIZERS = serializers(TYPES)
 
 
 @pytest.fixture(scope="module")
 def codec_fuzz(valid_blobs: list[bytes]) -> FuzzReport:
-    plain = Serializer()
+    plain = Serializer(types=TYPES)
     blobs = [codec_pack(serde, value) for _, serde in CODEC_SERIALIZERS for value in _seed_values()]
     for raw in valid_blobs:
         blobs += _framings(raw)

@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cairn.checkpoint import serde as serde_module
-from cairn.checkpoint.serde import MAX_DEPTH, Serializer, register_type
+from cairn.checkpoint.serde import MAX_DEPTH, Serializer, TypeRegistry
 from cairn.errors import SerializationError
 from tests.serde_support import (
     CLASSES,
@@ -80,14 +80,15 @@ from tests.serde_support import (
     values,
 )
 
-register_type(*CLASSES, *MESSAGE_CLASSES)
+TYPES = TypeRegistry((*CLASSES, *MESSAGE_CLASSES))
+"""The classes the serializers of this module store (each serializer has a registry)."""
 
 # Values holding 4300-digit ints and long strings make hypothesis warn about long reprs.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning")
 
 ROOT = Path(__file__).resolve().parent.parent
-SERDE = Serializer()
-SERIALIZERS = serializers()
+SERDE = Serializer(types=TYPES)
+SERIALIZERS = serializers(TYPES)
 
 _ENUM = getattr(serde_module, "_ENUM", 11)
 _DATACLASS = getattr(serde_module, "_DATACLASS", 12)
@@ -383,7 +384,7 @@ for when in ("before storing", "after storing"):
 def test_neither_importing_a_class_nor_storing_a_value_of_it_registers_it() -> None:
     # What one process stores, a fresh one must load: a class only storing
     # would register is refused when stored, in this process as in any other.
-    with pytest.raises(SerializationError, match="register_type"):
+    with pytest.raises(SerializationError, match=r"register\(StoredOnly\)"):
         SERDE.dumps(StoredOnly(note="n"))
     crafted = _ext(_DATACLASS, [type_name(StoredOnly), {"note": "n"}])
     with pytest.raises(SerializationError, match="intact"):
@@ -394,7 +395,7 @@ def test_neither_importing_a_class_nor_storing_a_value_of_it_registers_it() -> N
     assert done.returncode == 0, done.stderr
     before, storing, after = done.stdout.strip().splitlines()
     assert before.startswith("before storing refused:") and type_name(StoredOnly) in before, before
-    assert storing.startswith("storing refused:") and "register_type(StoredOnly)" in storing, storing
+    assert storing.startswith("storing refused:") and "register(StoredOnly)" in storing, storing
     assert after.startswith("after storing refused:"), after
 
 
@@ -457,17 +458,17 @@ def test_an_unsupported_value_fails_at_dumps_naming_its_type(make: Any, named: s
 CHILD = r"""
 import json, sys
 cases = json.loads(sys.stdin.read())
+from cairn.checkpoint.serde import Serializer
+types = []
 if "--register" in sys.argv:
     import tests.serde_support as support
-    from cairn.checkpoint.serde import register_type
-    register_type(support.Point, support.Color, support.Pair, support.Page[int])
-from cairn.checkpoint.serde import Serializer
+    types = [support.Point, support.Color, support.Pair, support.Page[int]]
 from cairn.errors import SerializationError
 out = {}
 for label, blob_hex, watch in cases:
     before = sorted(m for m in watch if m in sys.modules)
     try:
-        value = Serializer().loads(bytes.fromhex(blob_hex))
+        value = Serializer(types=types).loads(bytes.fromhex(blob_hex))
         result = ["loaded", type(value).__module__ + ":" + type(value).__qualname__, repr(value)[:200]]
     except SerializationError as exc:
         result = ["SerializationError", str(exc)]
@@ -645,7 +646,7 @@ class Secret(pydantic.BaseModel):
     _token: Any = pydantic.PrivateAttr(default=None)
 
 
-register_type(Extras, Secret)
+TYPES.register(Extras, Secret)
 
 
 @pytest.mark.parametrize(

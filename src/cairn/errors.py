@@ -11,7 +11,7 @@
     ├── ThreadBusyError        another run holds the thread
     ├── NodeTimeoutError       a node ran past its timeout
     ├── SerializationError     a value cannot be stored, or stored bytes cannot be read
-    │   └── ClassNotLoadableError  intact bytes name a class this process has not registered
+    │   └── ClassNotLoadableError  intact bytes name a class the serializer has not registered
     │                              (cairn.checkpoint.serde)
     ├── StorageError           the checkpoint store failed or holds something cairn cannot use
     ├── OutsideNodeError       get_config(), interrupt(), ... called while no node runs

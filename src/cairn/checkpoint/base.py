@@ -15,7 +15,10 @@ from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    from cairn.checkpoint.serializer import Serializer
 
 __all__ = [
     "BaseCheckpointSaver",
@@ -302,6 +305,10 @@ class BaseCheckpointSaver(ABC):
     the thread's head, its newest checkpoint.
     """
 
+    serde: Serializer
+    """What values are stored with: its registry (``serde.types``) holds the
+    classes this saver may store and load; compiling a graph with the saver
+    registers there the classes the graph's state schema reaches."""
     snapshot_policy: SnapshotPolicy = SnapshotPolicy()
     lease_ttl: float = 30.0
     """Seconds a run holds its thread unless renewed (a live run renews it)."""

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
-from cairn.checkpoint.extensions import ClassNotLoadableError
 from cairn.checkpoint.ids import created_at_of
+from cairn.checkpoint.registry import ClassNotLoadableError
 from cairn.checkpoint.serde import Serializer
 from cairn.errors import SerializationError
 
@@ -178,7 +178,7 @@ def _pending_items(write: PendingWrite) -> Iterable[tuple[str, Any]]:
 
 def stored_bytes_remedy(exc: BaseException, thread_id: str) -> str:
     """What a saver tells to do about a row ``exc`` says cannot be loaded:
-    nothing to the store when its bytes are intact (a class this process has
+    nothing to the store when its bytes are intact (a class the serializer has
     not registered, or has changed since); else restore or delete it."""
     cause: BaseException | None = exc
     while cause is not None:

@@ -23,8 +23,9 @@ import base64
 import binascii
 import hashlib
 import os
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Literal, Sequence
 
+from cairn.checkpoint.registry import TypeRegistry
 from cairn.checkpoint.serializer import SEALED, Serializer
 from cairn.errors import ConfigError, MissingDependencyError, SerializationError
 
@@ -84,8 +85,12 @@ class EncryptedSerializer(Serializer):
         old_keys: Sequence[Any] = (),
         compression: str | None = "zlib",
         pickle_fallback: bool = False,
+        types: Iterable[type] | TypeRegistry = (),
+        unknown: Literal["error", "opaque"] = "error",
     ) -> None:
-        super().__init__(compression=compression, pickle_fallback=pickle_fallback)
+        super().__init__(
+            compression=compression, pickle_fallback=pickle_fallback, types=types, unknown=unknown
+        )
         keys = [_key_bytes(k) for k in (key, *old_keys)]
         self._current = key_id(keys[0])
         self._ciphers = {key_id(k): AESGCM(k) for k in reversed(keys)}
@@ -98,24 +103,43 @@ class EncryptedSerializer(Serializer):
         old_keys: Iterable[Any] = (),
         compression: str | None = "zlib",
         pickle_fallback: bool = False,
+        types: Iterable[type] | TypeRegistry = (),
+        unknown: Literal["error", "opaque"] = "error",
     ) -> "EncryptedSerializer":
-        """Encrypt with ``key``; read blobs written with it or any of ``old_keys``."""
+        """Encrypt with ``key``; read blobs written with it or any of ``old_keys``.
+        The other options are ``Serializer``'s."""
         return cls(
-            key, old_keys=tuple(old_keys), compression=compression, pickle_fallback=pickle_fallback
+            key,
+            old_keys=tuple(old_keys),
+            compression=compression,
+            pickle_fallback=pickle_fallback,
+            types=types,
+            unknown=unknown,
         )
 
     @classmethod
     def from_env(
-        cls, *, compression: str | None = "zlib", pickle_fallback: bool = False
+        cls,
+        *,
+        compression: str | None = "zlib",
+        pickle_fallback: bool = False,
+        types: Iterable[type] | TypeRegistry = (),
+        unknown: Literal["error", "opaque"] = "error",
     ) -> "EncryptedSerializer":
-        """Keys from ``CAIRN_ENCRYPTION_KEY``: the first writes, the rest are read too."""
+        """Keys from ``CAIRN_ENCRYPTION_KEY``: the first writes, the rest are read
+        too. The other options are ``Serializer``'s."""
         keys = [k for k in os.environ.get(ENV, "").split(",") if k.strip()]
         if not keys:
             raise ConfigError(
                 f"{ENV} is not set; set it to a key from EncryptedSerializer.generate_key()"
             )
         return cls(
-            keys[0], old_keys=keys[1:], compression=compression, pickle_fallback=pickle_fallback
+            keys[0],
+            old_keys=keys[1:],
+            compression=compression,
+            pickle_fallback=pickle_fallback,
+            types=types,
+            unknown=unknown,
         )
 
     @staticmethod

@@ -3,16 +3,15 @@ type is stored as, and how it is rebuilt.
 
 Rebuilding never imports a module and never runs a class's own code (no
 ``__init__``, ``__new__``, ``__post_init__``, validators or default
-factories): a stored class name must be registered (``register_type``), and
-must be of the kind the extension says (an enum for an enum, a dataclass for
-a dataclass...), so a crafted blob cannot make one kind pass for another.
+factories): a stored class name must be registered in the serializer's
+``TypeRegistry`` (``cairn.checkpoint.registry``), and must be of the kind the
+extension says (an enum for an enum, a dataclass for a dataclass...), so a
+crafted blob cannot make one kind pass for another. A reader that asked for
+it gets an ``OpaqueValue`` instead of a class it cannot rebuild.
 
 Storing asks the same registry, so that what one process stores, a fresh
 process of the same application loads: a value of a class is stored only if
 the class is registered under its own name, and storing registers nothing.
-Registrations are declarations of the application (``register_type`` calls,
-and the classes the state schema of a graph it builds names), never a
-side effect of what a process happened to store or load.
 """
 
 from __future__ import annotations
@@ -21,10 +20,12 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
-import threading
+import functools
 import uuid
 from typing import Any, Callable, cast
 
+from cairn.checkpoint.opaque import OpaqueValue
+from cairn.checkpoint.registry import ClassNotLoadableError, TypeRegistry, type_name
 from cairn.errors import SerializationError
 
 TUPLE, SET, FROZENSET, BIGINT = 1, 2, 3, 4
@@ -32,51 +33,21 @@ DATETIME, DATE, TIME, TIMEDELTA = 5, 6, 7, 8
 UUID, DECIMAL, ENUM, DATACLASS, PYDANTIC, NAMEDTUPLE = 9, 10, 11, 12, 13, 14
 PICKLE = 15
 
-_registry: dict[str, type] = {}
-"""Stored name -> the class loading rebuilds it as."""
-_names: dict[type, str] = {}
-"""Registered class -> its stored name: the classes whose values may be
-stored (exactly those loading rebuilds, so the two never disagree)."""
-_registry_lock = threading.Lock()
-
-
-class ClassNotLoadableError(SerializationError):
-    """Stored bytes that are intact name a class this process cannot rebuild
-    them as: one it has not registered, or one that has changed since (fields
-    added without a plain default, or removed, or another kind of class).
-    Nothing in the store is wrong: make the class loadable, and load again."""
-
-
-def type_name(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def register_type(*classes: type) -> None:
-    """Allow values of these classes to be stored, and loaded back.
-
-    Call it where the classes are defined (when the application starts), so
-    that every process of the application has registered them before it
-    stores or loads. A class registered under the name of another one
-    replaces it: values of the other are then refused when stored."""
-    with _registry_lock:
-        for cls in classes:
-            name = type_name(cls)
-            replaced = _registry.get(name)
-            if replaced is not None and replaced is not cls:
-                _names.pop(replaced, None)
-            _registry[name] = cls
-            _names[cls] = name
-
-
-def _stored_name(cls: type) -> str:
+def _stored_name(cls: type, types: TypeRegistry) -> str:
     """The name a value of ``cls`` is stored under; refuses a class that a
     fresh process of the application could not load back."""
-    name = _names.get(cls)
+    name = types.stored_name(cls)
     if name is not None:
         return name
     name = type_name(cls)
     short = cls.__qualname__
-    if name in _registry:
+    if cls is OpaqueValue:
+        raise SerializationError(
+            "cannot store an OpaqueValue: it stands for a value of a class the reader could not "
+            "load (Serializer(unknown='opaque')); store the value itself, read by a serializer "
+            "that has its class registered"
+        )
+    if types.lookup(name) is not None:
         why = (
             "the class registered under that name is another class, which loading would "
             "rebuild the value as"
@@ -87,9 +58,8 @@ def _stored_name(cls: type) -> str:
             "load the value back (storing registers nothing)"
         )
     raise SerializationError(
-        f"cannot store a value of type {name}: {why}. Call "
-        f"cairn.checkpoint.serde.register_type({short}) where {short} is defined, or name "
-        f"{short} in the annotation of the state key that holds it"
+        f"cannot store a value of type {name}: {why}. To store it, {types.remedy(short)}, or "
+        f"name {short} in the annotation of the state key that holds it"
     )
 
 
@@ -111,17 +81,17 @@ _KINDS: dict[int, tuple[str, Callable[[type], bool]]] = {
 }
 
 
-def _lookup(name: Any, code: int) -> type:
+def _lookup(name: Any, code: int, types: TypeRegistry) -> type:
     if not isinstance(name, str):
         raise SerializationError(f"stored data names a class by {name!r:.80}, not a string; it is damaged")
-    cls = _registry.get(name)
+    cls = types.lookup(name)
     if cls is None:
         short = name.rpartition(":")[2] or name
         raise ClassNotLoadableError(
-            f"stored data names the class {name!r}, which this process has not registered; "
-            "the stored bytes are intact. Register the class before loading: call "
-            f"cairn.checkpoint.serde.register_type({short}) where it is defined, or build the "
-            "graph whose state schema names it"
+            f"stored data names the class {name!r}, which this serializer has not registered; "
+            f"the stored bytes are intact. To load them, {types.remedy(short)}, or compile the "
+            "graph whose state schema names it with this saver; to look at them without the "
+            "class, read with a serializer made with unknown='opaque'"
         )
     what, fits = _KINDS[code]
     if not fits(cls):
@@ -189,8 +159,9 @@ def _time(payload: Any) -> dt.time:
 # -- encoding --------------------------------------------------------------------
 
 
-def encode(obj: Any) -> tuple[int, Any]:
-    """The extension code and payload of ``obj``, a value msgpack has no type for."""
+def encode(obj: Any, types: TypeRegistry) -> tuple[int, Any]:
+    """The extension code and payload of ``obj``, a value msgpack has no type for;
+    a value of a class only if ``types`` has it registered."""
     cls = type(obj)
     if isinstance(obj, type):
         raise SerializationError(
@@ -220,19 +191,19 @@ def encode(obj: Any) -> tuple[int, Any]:
     if cls is decimal.Decimal:
         return DECIMAL, str(obj)
     if isinstance(obj, enum.Enum):
-        return ENUM, [_stored_name(cls), obj.value]
+        return ENUM, [_stored_name(cls, types), obj.value]
     if hasattr(cls, "model_fields") and hasattr(obj, "__pydantic_fields_set__"):
-        stored = _stored_name(cls)
+        stored = _stored_name(cls, types)
         fields = {name: getattr(obj, name) for name in cls.model_fields}
         extra = getattr(obj, "__pydantic_extra__", None)
         private = getattr(obj, "__pydantic_private__", None)
         return PYDANTIC, [stored, fields, sorted(obj.model_fields_set), extra, private]
     if dataclasses.is_dataclass(obj):
-        stored = _stored_name(cls)
+        stored = _stored_name(cls, types)
         fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
         return DATACLASS, [stored, fields]
     if isinstance(obj, tuple) and hasattr(cls, "_fields"):
-        return NAMEDTUPLE, [_stored_name(cls), list(obj)]
+        return NAMEDTUPLE, [_stored_name(cls, types), list(obj)]
     if isinstance(obj, (str, int, float, bytes, list, dict)) and cls is not bool:
         base = next(b for b in cls.__mro__[1:] if b in (str, int, float, bytes, list, dict))
         raise SerializationError(
@@ -254,8 +225,8 @@ def _bigint(payload: Any) -> int:
     return int.from_bytes(payload, "big", signed=True)
 
 
-def _enum(payload: list[Any]) -> Any:
-    cls = cast(Any, _lookup(payload[0], ENUM))
+def _enum(payload: list[Any], types: TypeRegistry) -> Any:
+    cls = cast(Any, _lookup(payload[0], ENUM, types))
     try:
         return cls._value2member_map_[payload[1]]
     except (KeyError, TypeError):
@@ -299,8 +270,8 @@ def _complete(name: str, fields: Any, declared: dict[str, Any]) -> dict[str, Any
 _NO_DEFAULT = object()
 
 
-def _dataclass(payload: list[Any]) -> Any:
-    cls = _lookup(payload[0], DATACLASS)
+def _dataclass(payload: list[Any], types: TypeRegistry) -> Any:
+    cls = _lookup(payload[0], DATACLASS, types)
     declared = {
         f.name: _NO_DEFAULT if f.default is dataclasses.MISSING else f.default
         for f in dataclasses.fields(cast(Any, cls))
@@ -311,11 +282,11 @@ def _dataclass(payload: list[Any]) -> Any:
     return obj
 
 
-def _pydantic(payload: list[Any]) -> Any:
+def _pydantic(payload: list[Any], types: TypeRegistry) -> Any:
     name, fields, fields_set = payload[0], payload[1], payload[2]
     extra = payload[3] if len(payload) > 3 else None
     private = payload[4] if len(payload) > 4 else None
-    cls = cast(Any, _lookup(name, PYDANTIC))
+    cls = cast(Any, _lookup(name, PYDANTIC, types))
     declared = {
         key: _NO_DEFAULT if info.is_required() or info.default_factory is not None else info.default
         for key, info in cls.model_fields.items()
@@ -336,8 +307,8 @@ def _pydantic(payload: list[Any]) -> Any:
     return obj
 
 
-def _namedtuple(payload: list[Any]) -> Any:
-    cls = _lookup(payload[0], NAMEDTUPLE)
+def _namedtuple(payload: list[Any], types: TypeRegistry) -> Any:
+    cls = _lookup(payload[0], NAMEDTUPLE, types)
     values = payload[1]
     if not isinstance(values, list):
         raise SerializationError(f"stored values of {payload[0]!r} are damaged")
@@ -361,8 +332,51 @@ DECODERS: dict[int, Callable[[Any], Any]] = {
     TIMEDELTA: lambda p: dt.timedelta(days=p[0], seconds=p[1], microseconds=p[2]),
     UUID: lambda p: uuid.UUID(bytes=p),
     DECIMAL: decimal.Decimal,
-    ENUM: _enum,
-    DATACLASS: _dataclass,
-    PYDANTIC: _pydantic,
-    NAMEDTUPLE: _namedtuple,
 }
+"""The extensions of values of Python's own types."""
+
+CLASS_DECODERS: dict[int, tuple[str, Callable[[Any, TypeRegistry], Any]]] = {
+    ENUM: ("enum", _enum),
+    DATACLASS: ("dataclass", _dataclass),
+    PYDANTIC: ("pydantic model", _pydantic),
+    NAMEDTUPLE: ("NamedTuple", _namedtuple),
+}
+"""The extensions of values of the application's classes: each kind's name
+and its decoder, which rebuilds a registered class."""
+
+
+def decoders(types: TypeRegistry, opaque: bool) -> dict[int, Callable[[Any], Any]]:
+    """Each extension code's decoder for a serializer: classes rebuilt from
+    ``types``; with ``opaque``, an ``OpaqueValue`` for a class ``types``
+    cannot rebuild the value as."""
+    table = dict(DECODERS)
+    for code, (kind, decode) in CLASS_DECODERS.items():
+        table[code] = functools.partial(_decode_class, code, kind, decode, types, opaque)
+    return table
+
+
+def _decode_class(
+    code: int,
+    kind: str,
+    decode: Callable[[Any, TypeRegistry], Any],
+    types: TypeRegistry,
+    opaque: bool,
+    payload: Any,
+) -> Any:
+    try:
+        return decode(payload, types)
+    except ClassNotLoadableError:
+        if not opaque:
+            raise
+    return OpaqueValue(payload[0], kind, _plain_data(code, payload))
+
+
+def _plain_data(code: int, payload: Any) -> Any:
+    """What an unloadable value stored, as plain data (never a class's code)."""
+    if code == ENUM:
+        return payload[1]
+    if code == PYDANTIC:
+        extra = payload[3] if len(payload) > 3 else None
+        if isinstance(payload[1], dict) and isinstance(extra, dict):
+            return {**payload[1], **extra}
+    return payload[1]

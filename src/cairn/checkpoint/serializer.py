@@ -8,12 +8,20 @@ if that class is registered, and never by calling the class's ``__init__``.
 What one process stores, a fresh process of the same application loads, so
 storing asks the same registry: a value of an enum, dataclass, NamedTuple or
 pydantic model is stored only if its class is registered, and storing
-registers nothing. Classes are registered by ``register_type(cls)`` and by
-building a graph (``StateGraph(schema)``), which registers every class its
-schema's annotations reach. Registration is process-wide (a class one graph's
-schema names may be stored by every graph of the process), so every process
-of the application must make the same registrations before it stores or
-loads: at import time, where the classes and graphs are defined.
+registers nothing. Each serializer has a registry of its own (a
+``TypeRegistry``): classes are registered by ``Serializer(types=[...])``,
+``serializer.register(cls)``, and by compiling a graph with a saver
+(``compile(checkpointer=saver)``), which registers every class the graph's
+state schema reaches into that saver's serializer. The serializers of savers
+made without ``serde=`` (``default_serializer``) also read the classes
+declared with ``register_type(cls)``. Every process of the application must
+make the same registrations before it stores or loads: at import time, where
+the classes and graphs are defined.
+
+Reading a value of a class that is not registered (or changed since) raises
+``ClassNotLoadableError``; a serializer made with ``unknown="opaque"`` (for
+tools that look at a store without the application's code) reads it as an
+``OpaqueValue`` naming the class and holding its fields as plain data.
 
 ``pickle`` is used only by a serializer made with ``pickle_fallback=True``,
 for values nothing else can store (unregistered classes too), and only such
@@ -30,11 +38,12 @@ from __future__ import annotations
 import functools
 import pickle
 import threading
-from typing import Any
+from typing import Any, Iterable, Literal
 
 import msgpack
 
 from cairn.checkpoint import extensions
+from cairn.checkpoint.registry import TypeRegistry
 from cairn.errors import SerializationError
 
 __all__ = ["MAX_DEPTH", "SEALED", "Serializer"]
@@ -42,6 +51,7 @@ __all__ = ["MAX_DEPTH", "SEALED", "Serializer"]
 SEALED = 0x10
 """The first byte of an encrypted blob (see ``cairn.checkpoint.encryption``)."""
 COMPRESSIONS = ("zlib", "zstd", None)
+UNKNOWN = ("error", "opaque")
 
 MAX_DEPTH = 64
 """How deeply typed values (a tuple in a dataclass in a model...) may nest.
@@ -58,13 +68,29 @@ class Serializer:
     ``pickle_fallback``: store values of other types (and of unregistered
     classes) with pickle, and load them back (loading a pickle runs code:
     turn it on only for a store only you can write to).
+    ``types``: the classes (enums, dataclasses, NamedTuples, pydantic models)
+    whose values it stores and loads, more with ``register``; or a
+    ``TypeRegistry`` to use (shared with whoever else uses it).
+    ``unknown``: what loading a value of a class it cannot rebuild gives:
+    "error" (``ClassNotLoadableError``) or "opaque" (an ``OpaqueValue``, for
+    looking at a store without the application's code; a graph does not run
+    on it).
     """
 
     encrypted = False
 
-    def __init__(self, *, compression: str | None = "zlib", pickle_fallback: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        compression: str | None = "zlib",
+        pickle_fallback: bool = False,
+        types: Iterable[type] | TypeRegistry = (),
+        unknown: Literal["error", "opaque"] = "error",
+    ) -> None:
         from cairn.errors import ConfigError
 
+        if unknown not in UNKNOWN:
+            raise ConfigError(f"unknown must be one of {UNKNOWN}, got {unknown!r}")
         if compression not in COMPRESSIONS:
             raise ConfigError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
         if compression == "zstd":
@@ -76,7 +102,16 @@ class Serializer:
                 ) from exc
         self.compression = compression
         self.pickle_fallback = pickle_fallback
+        self.types = types if isinstance(types, TypeRegistry) else TypeRegistry(types)
+        """The classes whose values this serializer stores and loads."""
+        self.unknown = unknown
+        self._decoders = extensions.decoders(self.types, opaque=unknown == "opaque")
         self._local = threading.local()
+
+    def register(self, *classes: type) -> None:
+        """Allow values of these classes to be stored by this serializer, and
+        loaded back (``TypeRegistry.register``)."""
+        self.types.register(*classes)
 
     def seal(self, blob: bytes, aad: bytes) -> bytes:
         """The blob as stored (an encrypting serializer encrypts it, bound to ``aad``)."""
@@ -100,7 +135,8 @@ class Serializer:
     def loads(self, data: bytes) -> Any:
         """Decode bytes written by ``dumps``; raises SerializationError on bad
         data, and its subclass ClassNotLoadableError on intact data naming a
-        class this process has not registered (or that has changed since)."""
+        class this serializer has not registered (or that has changed since),
+        which ``unknown="opaque"`` reads as an ``OpaqueValue`` instead."""
         return self._loads(data, 0)
 
     def _dumps(self, obj: Any, depth: int) -> bytes:
@@ -152,7 +188,7 @@ class Serializer:
 
     def _default(self, obj: Any, depth: int) -> Any:
         try:
-            code, payload = extensions.encode(obj)
+            code, payload = extensions.encode(obj, self.types)
         except SerializationError:
             if not self.pickle_fallback:
                 raise
@@ -168,7 +204,7 @@ class Serializer:
                     "only with a serializer made with pickle_fallback=True, if you trust the store"
                 )
             return pickle.loads(data)
-        decode = extensions.DECODERS.get(code)
+        decode = self._decoders.get(code)
         if decode is None:
             raise SerializationError(f"stored data holds an unknown extension type {code}")
         return decode(self._loads(data, depth))

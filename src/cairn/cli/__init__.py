@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from cairn.cli.demo import demo
+from cairn.cli.history import history
 
 __all__ = ["cli", "main"]
 
@@ -25,10 +26,12 @@ def cli() -> None:
 
     \b
         cairn demo
+        cairn history project-1 --db cairn-demo.db
     """
 
 
 cli.add_command(demo)
+cli.add_command(history)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from cairn.checkpoint.base import BaseCheckpointSaver
+from cairn.checkpoint.serde import default_serializer
 from cairn.checkpoint.sqlite import SqliteSaver
 
 
@@ -29,4 +30,18 @@ def open_saver(path: Path) -> Iterator[BaseCheckpointSaver]:
             f"{str(path / 'cairn.db')!r}"
         )
     with SqliteSaver.from_conn_string(str(path)) as saver:
+        yield saver
+
+
+@contextmanager
+def open_for_reading(path: Path) -> Iterator[BaseCheckpointSaver]:
+    """The SQLite saver on ``path``, which must exist, for looking only: a
+    value of a class this process does not have reads as an OpaqueValue
+    (naming the class, its fields as plain data) instead of failing, so that
+    any database can be shown without its application's code."""
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "missing"
+        raise StoreError(f"--db {str(path)!r} is {what}; give the path of a cairn SQLite file")
+    serde = default_serializer(unknown="opaque")
+    with SqliteSaver.from_conn_string(str(path), serde=serde) as saver:
         yield saver

@@ -15,7 +15,6 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from cairn.checkpoint.serde import register_type
 from cairn.errors import GraphValidationError
 from cairn.graph.constants import Transient
 from cairn.types import OVERWRITE, Overwrite
@@ -186,20 +185,23 @@ class StateSchema:
             for name, reducer in self.reducers.items()
             if callable(prepare := getattr(reducer, "prepare", None))
         }
-        # The classes the schema reaches are registered (process-wide) when the
-        # graph is built: only registered classes are stored, so that a fresh
-        # process building the same graph loads everything this one stores.
+        self.stored_types = self._reach(hints)
+        """The classes whose values the state may hold: compiling the graph
+        with a saver registers them into its serializer (only registered
+        classes are stored, so that a fresh process compiling the same graph
+        loads everything this one stores)."""
+
+    def _reach(self, hints: Mapping[str, Any]) -> tuple[type, ...]:
         seen: set[int] = set()
-        for annotation in hints.values():
-            for cls in _classes_in(annotation, seen):
-                register_type(cls)
+        found = [cls for annotation in hints.values() for cls in _classes_in(annotation, seen)]
         if self.kind != "dict" and self.kind != "typeddict":
-            register_type(schema)
+            found.append(self.schema)
         # A reducer may name the classes of the values it merges (add_messages:
         # LangChain's message classes), so that another process can load them.
         for reducer in self.reducers.values():
             if callable(stored := getattr(reducer, "stored_types", None)):
-                register_type(*stored())
+                found.extend(stored())
+        return tuple(dict.fromkeys(found))
 
     @property
     def open(self) -> bool:

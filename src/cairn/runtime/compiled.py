@@ -46,12 +46,10 @@ class CompiledStateGraph:
         builder: Any,
         store: Any = None,
     ) -> None:
-        if checkpointer is not None and not isinstance(checkpointer, BaseCheckpointSaver):
-            raise ConfigError(
-                f"checkpointer must be a cairn saver such as cairn.checkpoint.memory.InMemorySaver(), "
-                f"got {type(checkpointer).__module__}.{type(checkpointer).__qualname__}"
-            )
         self.spec = spec
+        self.stored_types = stored_types(spec)
+        """The classes whose values this graph's state (and its subgraphs')
+        may hold: registered into the serializer of every saver it runs on."""
         self.checkpointer = checkpointer
         self.interrupt_before_nodes = tuple(interrupt_before)
         self.interrupt_after_nodes = tuple(interrupt_after)
@@ -62,6 +60,33 @@ class CompiledStateGraph:
         without one of their own use their parent's."""
         self.runner = TaskRunner(spec, strict)
         self.heads = HeadCache()
+
+    @property
+    def checkpointer(self) -> BaseCheckpointSaver | None:
+        """Where the graph's checkpoints are stored (None: nowhere)."""
+        return self._checkpointer
+
+    @checkpointer.setter
+    def checkpointer(self, saver: BaseCheckpointSaver | None) -> None:
+        # Registering the classes the state may hold into the saver's own
+        # serializer, not the process: another saver in the same process
+        # stores only what its own graphs declare.
+        if saver is not None:
+            if not isinstance(saver, BaseCheckpointSaver):
+                raise ConfigError(
+                    f"checkpointer must be a cairn saver such as "
+                    f"cairn.checkpoint.memory.InMemorySaver(), got "
+                    f"{type(saver).__module__}.{type(saver).__qualname__}"
+                )
+            if saver.serde.unknown != "error":
+                raise ConfigError(
+                    f"this saver's serializer reads values of unknown classes as OpaqueValue "
+                    f"(unknown={saver.serde.unknown!r}): that is for looking at a store, and a "
+                    "graph run on it would resume with records in place of its values. Compile "
+                    "the graph with a saver made without unknown="
+                )
+            saver.serde.register(*self.stored_types)
+        self._checkpointer = saver
 
     @property
     def nodes(self) -> Mapping[str, Any]:
@@ -569,3 +594,13 @@ def _modes(stream_mode: Union[str, Sequence[str]]) -> list[str]:
         if mode not in STREAM_MODES:
             raise ConfigError(f"unknown stream_mode {mode!r}; choose from {STREAM_MODES}")
     return modes
+
+
+def stored_types(spec: GraphSpec) -> tuple[type, ...]:
+    """The classes the state of ``spec``'s graph reaches, and those its
+    subgraph nodes' graphs reach."""
+    found = list(spec.schema.stored_types)
+    for node in spec.nodes.values():
+        if node.subgraph:
+            found.extend(getattr(node.fn, "stored_types", ()))
+    return tuple(dict.fromkeys(found))
