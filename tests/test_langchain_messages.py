@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 
@@ -207,3 +207,50 @@ def test_another_process_reads_the_message_objects_back(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["HumanMessage hello", "AIMessage re: hello"]
+
+
+# -- duplicate ids in one update, format="langchain-openai" ---------------------------
+
+
+def test_two_messages_with_one_id_in_one_update_leave_the_last_in_the_first_ones_place(
+    saver: Any,
+) -> None:
+    def bot(state: MessagesState) -> dict[str, Any]:
+        replies = [AIMessage("draft", id="a"), AIMessage("other", id="b"), AIMessage("final", id="a")]
+        return {"messages": replies}
+
+    graph = StateGraph(MessagesState).add_node("bot", bot).add_edge(START, "bot").compile(checkpointer=saver)
+    result = graph.invoke({"messages": [HumanMessage("hi", id="h")]}, thread("d"))
+    expected = [("h", "hi"), ("a", "final"), ("b", "other")]
+    assert [(m.id, m.content) for m in result["messages"]] == expected
+    stored = graph.builder.compile(checkpointer=saver).get_state(thread("d")).values["messages"]
+    assert [(m.id, m.content) for m in stored] == expected
+
+
+class OpenAIFormatState(MessagesState):
+    messages: Annotated[list, add_messages(format="langchain-openai")]
+
+
+def test_format_langchain_openai_rewrites_merged_messages_as_langgraph_does(saver: Any) -> None:
+    """Content blocks of text become a string, and the merged messages carry
+    no ids (what LangChain's conversion through OpenAI's format gives)."""
+
+    def bot(state: OpenAIFormatState) -> dict[str, Any]:
+        return {"messages": [AIMessage([{"type": "text", "text": "sure"}], id="r")]}
+
+    builder = StateGraph(OpenAIFormatState).add_node("bot", bot).add_edge(START, "bot")
+    graph = builder.compile(checkpointer=saver)
+    result = graph.invoke({"messages": [HumanMessage("hi", id="h")]}, thread("f"))
+    assert [(type(m), m.content, m.id) for m in result["messages"]] == [
+        (HumanMessage, "hi", None),
+        (AIMessage, "sure", None),
+    ]
+    stored = builder.compile(checkpointer=saver).get_state(thread("f")).values["messages"]
+    assert [(type(m), m.content) for m in stored] == [(HumanMessage, "hi"), (AIMessage, "sure")]
+
+
+def test_an_unknown_message_format_is_refused_naming_it() -> None:
+    from cairn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="format='openai'.*langchain-openai"):
+        add_messages(format="openai")

@@ -21,9 +21,9 @@ import uuid
 from itertools import repeat
 from operator import attrgetter
 from types import ModuleType
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Callable, Literal, TypedDict
 
-from cairn.errors import InvalidUpdateError
+from cairn.errors import ConfigError, InvalidUpdateError, MissingDependencyError
 
 __all__ = ["REMOVE_ALL_MESSAGES", "MessagesState", "add_messages"]
 
@@ -135,12 +135,26 @@ def _is_removal(message: Any) -> bool:
     return kind == "remove"
 
 
-def add_messages(left: Any, right: Any) -> list[Any]:
+def add_messages(
+    left: Any = None, right: Any = None, *, format: Literal["langchain-openai"] | None = None
+) -> Any:
     """Merge ``right`` into ``left``: append new messages, replace by id, remove.
 
     Both sides are first brought to the stored form (LangChain message objects
     when langchain_core can be imported, else dicts) and given ids.
+
+    ``add_messages(format="langchain-openai")`` (without ``left`` and
+    ``right``) is a reducer whose merged messages are rewritten as LangChain
+    reads OpenAI's format (content blocks normalised, ids dropped), as
+    LangGraph's; it needs langchain_core.
     """
+    if left is None and right is None:
+        return _reducer(format)
+    merged = _merged(left, right)
+    return merged if format is None else _reformat(merged, format)
+
+
+def _merged(left: Any, right: Any) -> list[Any]:
     merged = _as_list(left)
     ids = _stored_ids(merged)
     if ids is None:
@@ -183,6 +197,44 @@ def _merge(merged: list[Any], updates: list[Any], position: dict[Any, int]) -> l
             position[key] = len(merged)
             merged.append(message)
     return [m for m in merged if m is not _GONE]
+
+
+_FORMATS = ("langchain-openai",)
+
+
+def _reducer(format: str | None) -> Callable[[Any, Any], Any]:
+    """``add_messages`` itself, or a reducer that reformats what it merges."""
+    if format is None:
+        return add_messages
+    _check_format(format)
+
+    def add_formatted_messages(left: Any, right: Any) -> list[Any]:
+        return _reformat(_merged(left, right), format)
+
+    # Not batchable: a reformatted history loses its ids, so merging stored
+    # updates at once could replace by an id the step-by-step run had dropped.
+    add_formatted_messages.prepare = _prepare  # type: ignore[attr-defined]
+    add_formatted_messages.stored_types = _message_types  # type: ignore[attr-defined]
+    return add_formatted_messages
+
+
+def _check_format(format: str) -> None:
+    if format not in _FORMATS:
+        raise ConfigError(
+            f"add_messages got format={format!r}; use format={_FORMATS[0]!r} or leave it out"
+        )
+    if _langchain() is None:
+        raise MissingDependencyError(
+            f"add_messages(format={format!r}) needs langchain_core: pip install langchain-core"
+        )
+
+
+def _reformat(messages: list[Any], format: str) -> list[Any]:
+    """``messages`` through OpenAI's format and back, as LangChain converts them."""
+    _check_format(format)
+    lc = _langchain()
+    assert lc is not None
+    return list(lc.convert_to_messages(lc.convert_to_openai_messages(messages)))
 
 
 def _prepare(update: Any) -> list[Any]:
