@@ -2,9 +2,11 @@
 
     CairnError
     ├── GraphValidationError   the graph as built cannot run (raised by the builder / compile)
+    │   └── NotCallableError   a node or a path that is not callable (a TypeError too)
     ├── InvalidUpdateError     a node, an input or update_state wrote something the state cannot take
     ├── GraphRecursionError    a run took more super-steps than its recursion_limit
     ├── ConfigError            a config is missing something or holds a bad value
+    │   └── ArgumentTypeError  an argument of the wrong type (a TypeError too)
     ├── MissingDependencyError an optional extra (cairn[postgres], ...) is not installed
     ├── EmptyInputError        invoke(None, thread) on a thread with nothing to resume
     ├── InvalidResumeError     Command(resume=...) that matches no pending interrupt
@@ -31,6 +33,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 __all__ = [
+    "ArgumentTypeError",
     "CairnError",
     "ConfigError",
     "EmptyInputError",
@@ -41,6 +44,7 @@ __all__ = [
     "InvalidUpdateError",
     "MissingDependencyError",
     "NodeTimeoutError",
+    "NotCallableError",
     "NotSupportedError",
     "OutsideNodeError",
     "SerializationError",
@@ -57,6 +61,11 @@ class GraphValidationError(CairnError, ValueError):
     """The graph as built cannot run: an unknown node, a missing entry point, ..."""
 
 
+class NotCallableError(GraphValidationError, TypeError):
+    """A node's action or a conditional edge's path is not callable (a
+    TypeError too, as LangGraph raises)."""
+
+
 class InvalidUpdateError(CairnError, ValueError):
     """An update the state cannot take: two writes to a plain key in one step,
     a node returning something other than a dict, an unknown ``as_node``."""
@@ -68,6 +77,12 @@ class GraphRecursionError(CairnError, RecursionError):
 
 class ConfigError(CairnError, ValueError):
     """A config is missing a required key or holds a value of the wrong kind."""
+
+
+class ArgumentTypeError(ConfigError, TypeError):
+    """An argument of the wrong type: a checkpointer that is not a saver, a
+    config that is not a dict, a recursion_limit that is not a number (a
+    TypeError too, as LangGraph raises)."""
 
 
 class MissingDependencyError(CairnError, ImportError):

@@ -11,7 +11,7 @@ import inspect
 import typing
 from typing import Any, Callable, Hashable, Iterable, Literal, Mapping, Sequence, Union
 
-from cairn.errors import GraphValidationError, not_supported
+from cairn.errors import GraphValidationError, NotCallableError, not_supported
 from cairn.graph.constants import END, RESERVED_CHARS, START
 from cairn.graph.schema import StateSchema
 from cairn.graph.spec import Branch, GraphSpec, NodeSpec
@@ -155,7 +155,10 @@ class StateGraph:
             )
         subgraph = bool(getattr(action, "is_cairn_graph", False))
         if not callable(action) and not subgraph:
-            raise GraphValidationError(f"node {name!r}: {action!r} is not callable")
+            raise NotCallableError(
+                f"node {name!r}: {action!r} is not callable; pass a function, a runnable or a "
+                "compiled graph"
+            )
         if timeout is not None and not timeout > 0:
             raise GraphValidationError(f"node {name!r}: timeout must be > 0 seconds, got {timeout!r}")
         if destinations is not None:
@@ -225,8 +228,9 @@ class StateGraph:
     ) -> "StateGraph":
         """After ``source``, ``path(state)`` names the next node(s), END, or Sends."""
         if not callable(path):
-            raise GraphValidationError(
-                f"add_conditional_edges({source!r}, ...): path {path!r} is not callable"
+            raise NotCallableError(
+                f"add_conditional_edges({source!r}, ...): path {path!r} is not callable; pass a "
+                "function of the state that names the next node(s)"
             )
         ends: Mapping[Hashable, str] | None
         if path_map is None:

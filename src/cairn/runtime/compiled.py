@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator, Iterator, Mapping, Sequence, Union
 
 from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, Lease, TaskWrite
 from cairn.checkpoint.ids import task_id
-from cairn.errors import ConfigError, InvalidUpdateError, not_supported
+from cairn.errors import ArgumentTypeError, ConfigError, InvalidUpdateError, not_supported
 from cairn.graph.constants import START
 from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
@@ -73,7 +73,7 @@ class CompiledStateGraph:
         # stores only what its own graphs declare.
         if saver is not None:
             if not isinstance(saver, BaseCheckpointSaver):
-                raise ConfigError(
+                raise ArgumentTypeError(
                     f"checkpointer must be a cairn saver such as "
                     f"cairn.checkpoint.memory.InMemorySaver(), got "
                     f"{type(saver).__module__}.{type(saver).__qualname__}"

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from cairn.errors import ConfigError
+from cairn.errors import ArgumentTypeError, ConfigError
 
 DEFAULT_RECURSION_LIMIT = 25
 _IDENTITY_KEYS = ("thread_id", "checkpoint_ns", "checkpoint_id")
@@ -80,7 +80,7 @@ def read_config(config: Any) -> RunConfig:
     if isinstance(config, (str, int, uuid.UUID)) and not isinstance(config, bool):
         return RunConfig(thread_id=str(config), configurable={"thread_id": str(config)})
     if not isinstance(config, Mapping):
-        raise ConfigError(
+        raise ArgumentTypeError(
             f"config must be a dict like {{'configurable': {{'thread_id': '1'}}}} or a thread id "
             f"string, got {type(config).__name__} {config!r}"
         )
@@ -89,7 +89,9 @@ def read_config(config: Any) -> RunConfig:
         if key in config and key not in configurable:
             configurable[key] = config[key]
     limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise ArgumentTypeError(f"recursion_limit must be a whole number >= 1, got {limit!r}")
+    if limit < 1:
         raise ConfigError(f"recursion_limit must be a whole number >= 1, got {limit!r}")
     metadata = config.get("metadata") or {}
     if not isinstance(metadata, Mapping):
