@@ -254,3 +254,32 @@ def test_an_unknown_message_format_is_refused_naming_it() -> None:
 
     with pytest.raises(ConfigError, match="format='openai'.*langchain-openai"):
         add_messages(format="openai")
+
+
+def test_a_node_storing_a_messages_text_runs_and_resumes_in_another_process(tmp_path: Path) -> None:
+    """AIMessage.text is a subclass of str: stored as its plain str, read back
+    by a fresh saver on the same file, and the run goes on from there."""
+    from typing import TypedDict
+
+    from cairn.checkpoint.sqlite import SqliteSaver
+    from cairn.types import Command, interrupt
+
+    class Answer(TypedDict, total=False):
+        answer: str
+        verdict: str
+
+    def reply(state: Answer) -> dict[str, Any]:
+        return {"answer": AIMessage("forty-two").text}
+
+    def review(state: Answer) -> dict[str, Any]:
+        return {"verdict": interrupt(state["answer"])}
+
+    builder = StateGraph(Answer).add_node("reply", reply).add_node("review", review)
+    builder.add_edge(START, "reply").add_edge("reply", "review")
+    path = tmp_path / "text.db"
+    with SqliteSaver(path) as saver:
+        builder.compile(checkpointer=saver).invoke({}, thread("x"))
+    with SqliteSaver(path) as saver:
+        graph = builder.compile(checkpointer=saver)
+        assert graph.get_state(thread("x")).tasks[0].interrupts[0].value == "forty-two"
+        assert graph.invoke(Command(resume="ok"), thread("x")) == {"answer": "forty-two", "verdict": "ok"}

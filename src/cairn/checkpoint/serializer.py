@@ -35,6 +35,7 @@ A serializer also says how blobs are compressed (``compression``: "zlib",
 
 from __future__ import annotations
 
+import enum
 import functools
 import pickle
 import threading
@@ -187,6 +188,11 @@ class Serializer:
             raise SerializationError(f"stored bytes are not valid cairn data: {_why(exc)}") from exc
 
     def _default(self, obj: Any, depth: int) -> Any:
+        if isinstance(obj, str) and not isinstance(obj, enum.Enum):
+            # A subclass of str (LangChain's AIMessage.text returns one) is
+            # stored as the plain str it equals, as LangGraph stores it; a
+            # str enum stays an enum.
+            return str.__str__(obj)
         try:
             code, payload = extensions.encode(obj, self.types)
         except SerializationError:
