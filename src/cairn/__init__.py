@@ -20,6 +20,7 @@ from cairn.types import (
     RetryPolicy,
     Send,
     StateSnapshot,
+    StateUpdate,
     interrupt,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "Send",
     "StateGraph",
     "StateSnapshot",
+    "StateUpdate",
     "ThreadBusyError",
     "add_messages",
     "interrupt",

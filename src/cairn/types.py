@@ -20,6 +20,7 @@ __all__ = [
     "RetryPolicy",
     "Send",
     "StateSnapshot",
+    "StateUpdate",
     "StreamMode",
     "interrupt",
 ]
@@ -85,6 +86,16 @@ class Interrupt:
 
     value: Any
     id: str = ""
+
+
+class StateUpdate(NamedTuple):
+    """One update of ``bulk_update_state``: ``values`` written as if node
+    ``as_node`` had returned them (``"__input__"``: as a run's input;
+    ``"__copy__"`` with values None: a copy of the checkpoint)."""
+
+    values: dict[str, Any] | None
+    as_node: str | None = None
+    task_id: str | None = None
 
 
 class PregelTask(NamedTuple):

@@ -7,24 +7,22 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, AsyncIterator, Iterator, Mapping, Sequence, Union
 
-from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, Lease, TaskWrite
-from cairn.checkpoint.ids import task_id
-from cairn.errors import ArgumentTypeError, ConfigError, InvalidUpdateError, not_supported
-from cairn.graph.constants import START
+from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint
+from cairn.errors import ArgumentTypeError, ConfigError, not_supported
 from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
 from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
-from cairn.runtime.context import Binding, Runtime, RunScope
+from cairn.runtime.context import Binding, Runtime
 from cairn.runtime.events import STREAM_MODES, Events
 from cairn.runtime.heads import HeadCache
 from cairn.runtime.leases import ThreadHold
-from cairn.runtime.loop import Run, make_checkpoint, node_config
-from cairn.runtime.persist import storable
+from cairn.runtime.loop import Run
 from cairn.runtime.snapshot import HistoryStates, build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
 from cairn.runtime.subgraphs import bound
 from cairn.runtime.tasks import TaskRunner
-from cairn.types import StateSnapshot
+from cairn.runtime.updates import write_supersteps
+from cairn.types import StateSnapshot, StateUpdate
 
 class CompiledStateGraph:
     """A validated graph, ready to run. Safe to share between threads."""
@@ -439,61 +437,31 @@ class CompiledStateGraph:
         self, config: Any, values: Any, as_node: str | None = None, task_id: str | None = None
     ) -> dict[str, Any]:
         """Write ``values`` as a new checkpoint on top of the one ``config`` names
-        (the head if none), as if ``as_node`` had returned them. Returns the new
-        checkpoint's config; ``invoke(None, that_config)`` continues from it."""
-        owner, rc, hold = self._update_target(config, task_id)
+        (the head if none), as if ``as_node`` had returned them (``"__input__"``:
+        as a run's input; ``"__copy__"`` with values None: a copy of the
+        checkpoint). Returns the new checkpoint's config; ``invoke(None,
+        that_config)`` continues from it."""
+        return self.bulk_update_state(config, [[StateUpdate(values, as_node, task_id)]])
+
+    def bulk_update_state(self, config: Any, supersteps: Sequence[Sequence[StateUpdate]]) -> dict[str, Any]:
+        """Write each superstep of ``StateUpdate``s as one checkpoint, each on
+        top of the one before (see ``update_state``); the last one's config."""
+        owner, rc, hold = self._update_target(config)
         if owner is not self:  # a subgraph's checkpoint: its own schema applies
-            return owner.update_state(config, values, as_node)
+            return owner.bulk_update_state(config, supersteps)
         hold.take()
         try:
-            return self._update(hold.saver, hold.lease, rc, values, as_node)
+            return write_supersteps(self, hold.saver, hold.lease, rc, supersteps)
         finally:
             hold.release()
 
-    def _update_target(
-        self, config: Any, task_id: str | None
-    ) -> tuple["CompiledStateGraph", RunConfig, ThreadHold]:
+    def _update_target(self, config: Any) -> tuple["CompiledStateGraph", RunConfig, ThreadHold]:
         """The graph whose checkpoint ``config`` names, the config read, and
         the hold on the thread an update takes (when it is this graph's)."""
-        not_supported("update_state", task_id=task_id)
         saver = self._saver("update_state")
         rc = read_config(config)
         thread = require_thread(rc, "update_state")
         return self._owner_of(rc.checkpoint_ns, saver), rc, ThreadHold(saver, thread)
-
-    def _update(
-        self, saver: BaseCheckpointSaver, lease: Lease, rc: RunConfig, values: Any, as_node: str | None
-    ) -> dict[str, Any]:
-        thread = lease.thread_id
-        base = saver.get(thread, rc.checkpoint_ns, rc.checkpoint_id)
-        if base is None and rc.checkpoint_id is not None:
-            raise ConfigError(
-                f"checkpoint {rc.checkpoint_id!r} does not exist in thread {thread!r}; "
-                "pick one from get_state_history"
-            )
-        node = self._update_author(base, as_node)
-        state = self.values_at(base) if base else self.spec.schema.initial()
-        update = self.runner.filter_update(node, values, by_caller=True)
-        scope = RunScope(node_config(rc, thread), Runtime(store=self.store))
-        goto, _ = self.runner.routes(node, update, (), state, scope)
-        write = TaskWrite(task_id(base.id if base else thread, node, -1), node, update, goto)
-        state = apply_updates(self.spec.schema, dict(state), [(node, update)])
-        checkpoint = make_checkpoint(
-            self.spec,
-            thread_id=thread,
-            ns=rc.checkpoint_ns,
-            parent=base,
-            source="update",
-            writes=(write,),
-            carry=base.carry if base else {},
-            metadata=rc.stored_metadata,
-            graph=self.name,
-            step=None if base else 0,
-        )
-        checkpoint, stored, _ = storable(self.spec.schema.transient, checkpoint, state)
-        saver.put(checkpoint, stored, lease=lease)
-        self.heads.put(thread, rc.checkpoint_ns, checkpoint.id, stored)
-        return canonical(thread, rc.checkpoint_ns, checkpoint.id)
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         """The async twin of ``get_state``: reads on the saver's I/O threads."""
@@ -518,32 +486,22 @@ class CompiledStateGraph:
     ) -> dict[str, Any]:
         """The async twin of ``update_state``: waits for a busy thread with
         ``asyncio.sleep`` and writes on the saver's I/O threads."""
-        owner, rc, hold = self._update_target(config, task_id)
+        return await self.abulk_update_state(config, [[StateUpdate(values, as_node, task_id)]])
+
+    async def abulk_update_state(
+        self, config: Any, supersteps: Sequence[Sequence[StateUpdate]]
+    ) -> dict[str, Any]:
+        """The async twin of ``bulk_update_state``."""
+        owner, rc, hold = self._update_target(config)
         if owner is not self:
-            return await owner.aupdate_state(config, values, as_node)
+            return await owner.abulk_update_state(config, supersteps)
         await hold.atake()
         try:
-            return await offload.call(hold.saver, self._update, hold.saver, hold.lease, rc, values, as_node)
+            return await offload.call(
+                hold.saver, write_supersteps, self, hold.saver, hold.lease, rc, supersteps
+            )
         finally:
             await offload.call(hold.saver, hold.release)
-
-    def _update_author(self, base: Checkpoint | None, as_node: Any) -> str:
-        if as_node is not None:
-            if not isinstance(as_node, str) or (as_node != START and as_node not in self.spec.nodes):
-                raise InvalidUpdateError(
-                    f"as_node={as_node!r} is not a node of this graph; use one of "
-                    f"{sorted(self.spec.nodes)} (or START to update as input)"
-                )
-            return as_node
-        if base is None or not base.writes:
-            return START
-        names = sorted({w.name for w in base.writes})
-        if len(names) > 1:
-            raise InvalidUpdateError(
-                f"the checkpoint was written by several nodes ({names}); say which one the "
-                "update comes from with update_state(config, values, as_node=...)"
-            )
-        return names[0]
 
 
 _WRITES_PAGE = 256
