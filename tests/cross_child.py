@@ -119,8 +119,30 @@ def pick(graph: Any, thread_id: str, index: int) -> dict[str, Any] | None:
 
 def _run(graph: Any, value: Any, config: dict[str, Any], stream: bool) -> Any:
     if stream:
-        return list(graph.stream(value, config, stream_mode=STREAM_MODES))
+        return _in_a_fixed_order(list(graph.stream(value, config, stream_mode=STREAM_MODES)))
     return graph.invoke(value, config)
+
+
+def _task_of(chunk: Any) -> str:
+    """What an "updates" chunk is about, without ids: its node, or its interrupts' values."""
+    update = chunk[1]
+    return repr((list(update), [i.value for i in update.get("__interrupt__", ())]))
+
+
+def _in_a_fixed_order(chunks: list[Any]) -> list[Any]:
+    """The chunks, with each run of "updates" chunks sorted: parallel tasks'
+    updates stream in the order the tasks finish, which varies between runs."""
+    fixed: list[Any] = []
+    run: list[Any] = []
+    for chunk in [*chunks, None]:
+        if chunk is not None and chunk[0] == "updates":
+            run.append(chunk)
+            continue
+        fixed.extend(sorted(run, key=_task_of))
+        run = []
+        if chunk is not None:
+            fixed.append(chunk)
+    return fixed
 
 
 def _invoke(graph: Any, thread_id: str, op: dict[str, Any]) -> Any:

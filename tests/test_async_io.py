@@ -108,7 +108,8 @@ def _check(name: str, graph: Any, result: Any) -> None:
     if name == "ainvoke":
         assert result == {"log": ["a", "b", "c", "a", "b", "c"]}
     elif name == "astream":
-        assert result[-1] == {"log": ["a", "b", "c", "a", "b", "c"]}
+        assert result == [{"a": {"log": ["a"]}}, {"b": {"log": ["b"]}}, {"c": {"log": ["c"]}}]
+        assert graph.get_state(thread("t")).values == {"log": ["a", "b", "c", "a", "b", "c"]}
     elif name == "aupdate_state":
         assert graph.get_state(result).values == {"log": ["a", "b", "c", "edit"]}
     elif name == "aget_state":

@@ -91,8 +91,6 @@ def test_a_misspelt_argument_of_a_run_is_a_type_error(method: str) -> None:
         (lambda: builder().add_node("m", node, input_schema=State), "input_schema"),
         (lambda: builder().compile(cache=object()), "cache"),
         (lambda: builder().compile(debug=True), "debug"),
-        (lambda: builder().compile().stream({"log": []}, subgraphs=True), "subgraphs"),
-        (lambda: builder().compile().astream({"log": []}, subgraphs=True), "subgraphs"),
         (lambda: builder().compile().invoke({"log": []}, output_keys=["log"]), "output_keys"),
         (lambda: builder().compile().ainvoke({"log": []}, print_mode="updates"), "print_mode"),
         (

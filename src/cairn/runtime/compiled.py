@@ -93,10 +93,16 @@ class CompiledStateGraph:
     # -- running -------------------------------------------------------------
 
     def nested_run(
-        self, config: RunConfig, runtime: Runtime[Any], binding: Binding | None, fresh: bool
+        self,
+        config: RunConfig,
+        runtime: Runtime[Any],
+        binding: Binding | None,
+        fresh: bool,
+        events: Events | None,
     ) -> Run:
         """A run of this graph as a subgraph node's (``runtime/subgraphs.py``):
-        with the parent run's durability, lease and runtime."""
+        with the parent run's durability, lease and runtime, streaming into
+        ``events`` (the parent's stream, when it streams subgraphs)."""
         return Run(
             self,
             config,
@@ -106,6 +112,7 @@ class CompiledStateGraph:
             lease=binding.lease if binding is not None else None,
             fresh=fresh,
             parent_runtime=runtime,
+            events=events,
         )
 
     def _run(
@@ -116,12 +123,14 @@ class CompiledStateGraph:
         interrupt_after: Union[str, Sequence[str], None],
         context: Any,
         stream_mode: Union[str, Sequence[str], None] = None,
+        subgraphs: bool = False,
     ) -> Run:
         before = self._interrupt_names(interrupt_before, self.interrupt_before_nodes)
         after = self._interrupt_names(interrupt_after, self.interrupt_after_nodes)
         events = None
         if stream_mode is not None:
-            events = Events(_modes(stream_mode), isinstance(stream_mode, str), self.spec.schema.ordered)
+            single = isinstance(stream_mode, str)
+            events = Events(_modes(stream_mode), single, self.spec.schema.ordered, subgraphs=subgraphs)
         return Run(
             self,
             read_config(config),
@@ -236,7 +245,7 @@ class CompiledStateGraph:
         config: Any = None,
         *,
         context: Any = None,
-        stream_mode: Union[str, Sequence[str]] = "values",
+        stream_mode: Union[str, Sequence[str]] = "updates",
         print_mode: Union[str, Sequence[str]] = (),
         output_keys: Union[str, Sequence[str], None] = None,
         interrupt_before: Union[str, Sequence[str], None] = None,
@@ -247,16 +256,21 @@ class CompiledStateGraph:
         debug: bool | None = None,
     ) -> Iterator[Any]:
         """Run the graph, yielding as it goes, in each mode asked for:
-        "values" (the state after each step), "updates" (each node's update),
+        "updates" (each node's update as it finishes; the default, as in
+        LangGraph), "values" (the state after each step),
         "checkpoints" (each checkpoint, shaped like get_state), "tasks" (each
         task's start and result), "debug" (all of those, with the step and a
         timestamp) and "custom" (what nodes send to ``get_stream_writer()``).
-        With a list of modes, ``(mode, chunk)`` pairs."""
-        not_supported(
-            "stream", print_mode=print_mode, output_keys=output_keys, subgraphs=subgraphs, debug=debug
-        )
+        With a list of modes, ``(mode, chunk)`` pairs. With ``subgraphs=True``,
+        subgraphs' chunks too, each prefixed by the namespace it comes from:
+        ``(namespace, chunk)`` or ``(namespace, mode, chunk)``, where the
+        namespace is ``()`` for this graph and ``("node:<task id>", ...)`` for a
+        subgraph's."""
+        not_supported("stream", print_mode=print_mode, output_keys=output_keys, debug=debug)
         durability = _durability(durability, checkpoint_during)
-        run = self._run(config, durability, interrupt_before, interrupt_after, context, stream_mode)
+        run = self._run(
+            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs
+        )
         events = run.events
         assert events is not None
         try:
@@ -273,7 +287,7 @@ class CompiledStateGraph:
         config: Any = None,
         *,
         context: Any = None,
-        stream_mode: Union[str, Sequence[str]] = "values",
+        stream_mode: Union[str, Sequence[str]] = "updates",
         print_mode: Union[str, Sequence[str]] = (),
         output_keys: Union[str, Sequence[str], None] = None,
         interrupt_before: Union[str, Sequence[str], None] = None,
@@ -284,11 +298,11 @@ class CompiledStateGraph:
         debug: bool | None = None,
     ) -> AsyncIterator[Any]:
         """The async twin of ``stream``."""
-        not_supported(
-            "astream", print_mode=print_mode, output_keys=output_keys, subgraphs=subgraphs, debug=debug
-        )
+        not_supported("astream", print_mode=print_mode, output_keys=output_keys, debug=debug)
         durability = _durability(durability, checkpoint_during)
-        run = self._run(config, durability, interrupt_before, interrupt_after, context, stream_mode)
+        run = self._run(
+            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs
+        )
         events = run.events
         assert events is not None
         try:

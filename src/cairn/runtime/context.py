@@ -18,6 +18,7 @@ from cairn.current import TaskContext, task_context as running_task
 
 if TYPE_CHECKING:
     from cairn.checkpoint.base import BaseCheckpointSaver, Lease
+    from cairn.runtime.events import Events
 
 __all__ = ["Runtime", "get_runtime"]
 
@@ -99,6 +100,12 @@ class RunScope:
     """The config a node (or path function) taking ``config`` receives."""
     runtime: Runtime[Any]
     binding: Binding | None = None
+    report: Callable[[Any], None] = discard
+    """Called with each task's result (an executor ``TaskResult``) as the
+    task finishes, on the thread that ran it: how streams see each task's
+    update in the order tasks finish."""
+    events: "Events | None" = None
+    """The run's stream, which its subgraphs report into (``Events.child``)."""
 
     def replaying(self, replaying: bool) -> None:
         """Tell the subgraphs of the next step whether it replays an old checkpoint."""

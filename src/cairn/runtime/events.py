@@ -9,6 +9,7 @@ them out in that order (LangGraph's) after each step and when the run ends.
 
 from __future__ import annotations
 
+import copy
 import threading
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
@@ -24,20 +25,45 @@ STREAM_MODES = ("values", "updates", "checkpoints", "tasks", "debug", "custom")
 class Events:
     """The chunks of one streamed run, kept until ``stream`` takes them:
     ``(mode, chunk)`` pairs, or bare chunks when one mode was asked for as a
-    string."""
+    string. With ``subgraphs``, each is prefixed by the namespace of the
+    graph it comes from (``()`` for the top graph; ``("node:<task id>", ...)``
+    for a subgraph's), and subgraphs report into the same queue (``child``)."""
 
     def __init__(
-        self, modes: Iterable[str], single: bool, ordered: Callable[[Mapping[str, Any]], Any]
+        self,
+        modes: Iterable[str],
+        single: bool,
+        ordered: Callable[[Mapping[str, Any]], Any],
+        *,
+        subgraphs: bool = False,
     ) -> None:
         self.modes = frozenset(modes)
         self._single = single
         self._ordered = ordered
+        self._subgraphs = subgraphs
+        self._ns: tuple[str, ...] = ()
         self._lock = threading.Lock()
         self._queue: list[Any] = []
 
+    def child(self, part: str, ordered: Callable[[Mapping[str, Any]], Any]) -> "Events | None":
+        """Where a subgraph run by this run reports (``part``: its namespace
+        below this one, ``"node:<task id>"``), or None when only this graph's
+        chunks are streamed."""
+        if not self._subgraphs:
+            return None
+        child = copy.copy(self)  # the same queue and lock, another namespace
+        child._ns = (*self._ns, part)
+        child._ordered = ordered
+        return child
+
     def _add(self, mode: str, chunk: Any) -> None:
+        item: Any
+        if self._subgraphs:
+            item = (self._ns, chunk) if self._single else (self._ns, mode, chunk)
+        else:
+            item = chunk if self._single else (mode, chunk)
         with self._lock:
-            self._queue.append(chunk if self._single else (mode, chunk))
+            self._queue.append(item)
 
     def _debug(self, kind: str, step: int, payload: Any) -> None:
         if "debug" in self.modes:
@@ -51,7 +77,8 @@ class Events:
     def take(self) -> list[Any]:
         """Every chunk recorded so far, oldest first."""
         with self._lock:
-            taken, self._queue = self._queue, []
+            taken = self._queue[:]
+            self._queue.clear()  # in place: subgraphs' views share the list
         return taken
 
     # -- what the loop records ---------------------------------------------------
@@ -65,9 +92,8 @@ class Events:
             self._add("values", self._ordered(values))
 
     def paused(self, values: Mapping[str, Any], interrupts: list[Interrupt]) -> None:
-        """The run stopped on ``interrupt()``: updates and values say so."""
-        if "updates" in self.modes:
-            self._add("updates", {"__interrupt__": tuple(interrupts)})
+        """The run stopped on ``interrupt()``: values say so (updates did as
+        each task interrupted, in ``finished``)."""
         if "values" in self.modes:
             self._add("values", {**self._ordered(values), "__interrupt__": tuple(interrupts)})
 
@@ -110,7 +136,9 @@ class Events:
     ) -> None:
         if task.name == START:
             return
-        if "updates" in self.modes and error is None and not interrupts:
+        if "updates" in self.modes and interrupts:
+            self._add("updates", {"__interrupt__": tuple(interrupts)})
+        elif "updates" in self.modes and error is None:
             self._add("updates", {task.name: dict(update) if update is not None else None})
         if "tasks" not in self.modes and "debug" not in self.modes:
             return

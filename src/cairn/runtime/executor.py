@@ -57,9 +57,11 @@ def _run_task(
     """Run one task in ``context`` (a copy of the caller's) on this thread."""
     own = TaskContext(task.id, scope, list(answers.get(task.id, ())))
     try:
-        return TaskResult(task, outcome=context.run(_in_context, own, runner.run, task, state, scope))
+        result = TaskResult(task, outcome=context.run(_in_context, own, runner.run, task, state, scope))
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
-        return TaskResult(task, error=exc)
+        result = TaskResult(task, error=exc)
+    scope.report(result)
+    return result
 
 
 def _in_context(own: TaskContext, run: Callable[..., Outcome], *args: Any) -> Outcome:
@@ -119,9 +121,11 @@ async def arun_step(
     async def one(task: TaskRecord) -> TaskResult:
         current.set(TaskContext(task.id, scope, list(answers.get(task.id, ()))))
         try:
-            return TaskResult(task, outcome=await runner.arun(task, state, scope))
+            result = TaskResult(task, outcome=await runner.arun(task, state, scope))
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised by the loop
-            return TaskResult(task, error=exc)
+            result = TaskResult(task, error=exc)
+        scope.report(result)
+        return result
 
     # Each task gets its own asyncio Task, and so its own copy of the context.
     return list(await asyncio.gather(*(one(t) for t in tasks))), None

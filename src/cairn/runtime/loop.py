@@ -165,10 +165,14 @@ class Run:
         self.cursor: _Cursor | None = None
         writer = events.custom if events is not None and "custom" in events.modes else discard
         own: Runtime[Any] = Runtime(context=context, store=graph.store, stream_writer=writer)
+        if parent_runtime is not None:  # a subgraph's custom chunks go to its own stream, if any
+            own = parent_runtime.merge(own).override(stream_writer=writer)
         self.scope = RunScope(
             node_config(config, self.thread_id, self.run_id),
-            parent_runtime.merge(own) if parent_runtime is not None else own,
+            own,
             Binding(self.saver, lease, self.durability, self.ns) if self.saver is not None else None,
+            self._report if events is not None else discard,
+            events,
         )
 
     # -- starting ------------------------------------------------------------
@@ -411,8 +415,6 @@ class Run:
         """Apply a finished step and checkpoint it; on failure keep what
         finished as pending writes and raise (or pause, on an interrupt)."""
         checkpoint = cursor.checkpoint
-        if self.events is not None:
-            self._report(results, checkpoint.step + 1)
         done = {r.task.id: r.outcome for r in results if r.outcome is not None}
         if stopped is not None or len(done) < len(todo):
             if self._replay_of is not None:
@@ -447,8 +449,8 @@ class Run:
                 self.spec.schema, dict(cursor.values), [(w.name, w.update) for w in writes]
             )
         checkpoint = self._new_checkpoint(checkpoint, "loop", tuple(writes), checkpoint.carry)
-        if self.events is not None:
-            self.events.values(values)
+        if self.events is not None and any(w.update for w in writes):
+            self.events.values(values)  # as LangGraph: only when a key was written
         if self.persist is not None:
             self.persist.put(checkpoint, values)
             if self.events is not None:
@@ -460,18 +462,18 @@ class Run:
             self._replay_of = None
         return Step(checkpoint, writes, values)
 
-    def _report(self, results: list[TaskResult], step: int) -> None:
-        assert self.events is not None
-        for result in results:
-            error = result.error
-            paused = isinstance(error, GraphInterrupt)
-            self.events.finished(
-                result.task,
-                result.outcome.write.update if result.outcome is not None else None,
-                None if paused else error,
-                [i for i in error.interrupts if isinstance(i, Interrupt)] if paused else [],  # type: ignore[union-attr]
-                step,
-            )
+    def _report(self, result: TaskResult) -> None:
+        """Stream what became of a task as it finishes (scope.report)."""
+        assert self.events is not None and self.cursor is not None
+        error = result.error
+        paused = isinstance(error, GraphInterrupt)
+        self.events.finished(
+            result.task,
+            result.outcome.write.update if result.outcome is not None else None,
+            None if paused else error,
+            [i for i in error.interrupts if isinstance(i, Interrupt)] if paused else [],  # type: ignore[union-attr]
+            self.cursor.checkpoint.step + 1,
+        )
 
     def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:
         if not self.before:

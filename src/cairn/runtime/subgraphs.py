@@ -22,6 +22,7 @@ from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
 from cairn.runtime.config import RunConfig, read_config
 from cairn.runtime.context import Binding, Runtime, task_context
+from cairn.runtime.events import Events
 from cairn.types import Command, Interrupt
 
 
@@ -49,7 +50,12 @@ class Subgraph(Protocol):
     depth: int
 
     def nested_run(
-        self, config: RunConfig, runtime: Runtime[Any], binding: Binding | None, fresh: bool
+        self,
+        config: RunConfig,
+        runtime: Runtime[Any],
+        binding: Binding | None,
+        fresh: bool,
+        events: Events | None,
     ) -> NestedRun: ...
 
     def values_at(self, checkpoint: Checkpoint) -> dict[str, Any]: ...
@@ -83,15 +89,17 @@ def _start(graph: Subgraph, node: str, arg: Any) -> tuple[NestedRun, Any] | dict
     state = {k: v for k, v in _as_dict(arg).items() if k in channels or graph.spec.schema.open}
     config = scope.config
     binding = scope.binding
+    part = f"{node}:{task.task_id}"
+    events = scope.events.child(part, graph.spec.schema.ordered) if scope.events else None
     if binding is None:  # the parent keeps no checkpoints: neither does the subgraph
         plain: Subgraph = bound(graph, None, getattr(graph, "depth", 0) + 1)
         bare = read_config({k: v for k, v in config.items() if k != "configurable"})
-        return plain.nested_run(bare, scope.runtime, None, False), state
+        return plain.nested_run(bare, scope.runtime, None, False, events), state
     ns = binding.child_ns(node, task.task_id)
     configurable = {**config.get("configurable", {}), "checkpoint_ns": ns, "checkpoint_id": None}
     run_config = read_config({**config, "configurable": configurable})
     sub: Subgraph = bound(graph, binding.saver, getattr(graph, "depth", 0) + 1)
-    run = sub.nested_run(run_config, scope.runtime, binding, binding.replaying)
+    run = sub.nested_run(run_config, scope.runtime, binding, binding.replaying, events)
     head = None if binding.replaying else binding.saver.get(run.thread_id, ns)
     if head is None:
         return run, state
