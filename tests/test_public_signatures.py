@@ -85,10 +85,7 @@ def test_a_misspelt_argument_of_a_run_is_a_type_error(method: str) -> None:
 @pytest.mark.parametrize(
     "make, name",
     [
-        (lambda: StateGraph(State, input_schema=State), "input_schema"),
-        (lambda: StateGraph(State, output_schema=State), "output_schema"),
         (lambda: builder().add_node("m", node, cache_policy=object()), "cache_policy"),
-        (lambda: builder().add_node("m", node, input_schema=State), "input_schema"),
         (lambda: builder().compile(cache=object()), "cache"),
         (lambda: builder().compile(debug=True), "debug"),
         (lambda: builder().compile().invoke({"log": []}, output_keys=["log"]), "output_keys"),

@@ -30,6 +30,9 @@ class TaskContext(Generic[ScopeT]):
     answers: list[Any]
     used: int = 0
     """How many ``interrupt()`` calls the task has made so far."""
+    parent: "TaskContext[Any] | None" = None
+    """The task whose ``interrupt()`` calls this task's are, if another's
+    (a task of a subgraph compiled with ``checkpointer=False``)."""
 
 
 current: ContextVar[TaskContext[Any] | None] = ContextVar("cairn_task", default=None)

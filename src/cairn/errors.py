@@ -6,7 +6,8 @@
     ├── InvalidUpdateError     a node, an input or update_state wrote something the state cannot take
     ├── GraphRecursionError    a run took more super-steps than its recursion_limit
     ├── ConfigError            a config is missing something or holds a bad value
-    │   └── ArgumentTypeError  an argument of the wrong type (a TypeError too)
+    │   ├── ArgumentTypeError  an argument of the wrong type (a TypeError too)
+    │   └── CheckpointerModeError  a graph compiled with checkpointer=True run on its own
     ├── MissingDependencyError an optional extra (cairn[postgres], ...) is not installed
     ├── EmptyInputError        invoke(None, thread) on a thread with nothing to resume
     ├── InvalidResumeError     Command(resume=...) that matches no pending interrupt
@@ -16,6 +17,7 @@
     │   └── ClassNotLoadableError  intact bytes name a class the serializer has not registered
     │                              (cairn.checkpoint.serde)
     ├── StorageError           the checkpoint store failed or holds something cairn cannot use
+    ├── ParentCommand          Command(graph=Command.PARENT) returned by a node of a graph without a parent
     ├── OutsideNodeError       get_config(), interrupt(), ... called while no node runs
     └── NotSupportedError      a LangGraph parameter cairn does not implement yet
 
@@ -35,6 +37,7 @@ from typing import Any, Sequence
 __all__ = [
     "ArgumentTypeError",
     "CairnError",
+    "CheckpointerModeError",
     "ConfigError",
     "EmptyInputError",
     "GraphInterrupt",
@@ -47,6 +50,7 @@ __all__ = [
     "NotCallableError",
     "NotSupportedError",
     "OutsideNodeError",
+    "ParentCommand",
     "SerializationError",
     "StorageError",
     "ThreadBusyError",
@@ -112,6 +116,24 @@ class SerializationError(CairnError, TypeError):
 
 class StorageError(CairnError):
     """The checkpoint store failed, or holds data cairn cannot use."""
+
+
+class CheckpointerModeError(ConfigError, RuntimeError):
+    """A graph compiled with ``checkpointer=True`` (a subgraph's memory) was run on its own."""
+
+
+class ParentCommand(CairnError):
+    """A node returned ``Command(graph=Command.PARENT, ...)``: raised out of its
+    graph so that the parent graph applies the command as the subgraph
+    node's own. Reaching the caller, it means the graph had no parent."""
+
+    def __init__(self, command: Any, node: str) -> None:
+        super().__init__(
+            f"node {node!r} returned {command!r} with graph=Command.PARENT, but its graph "
+            "is not running as a subgraph: add the graph as a node of another graph, or "
+            "return the Command without graph="
+        )
+        self.command = command
 
 
 class OutsideNodeError(CairnError, RuntimeError):

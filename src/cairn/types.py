@@ -22,6 +22,7 @@ __all__ = [
     "StateSnapshot",
     "StateUpdate",
     "StreamMode",
+    "StreamWriter",
     "interrupt",
 ]
 
@@ -30,6 +31,10 @@ Durability = Literal["sync", "async", "exit"]
 ("sync"), in the background but in order ("async"), or when the run ends ("exit")."""
 
 StreamMode = Literal["values", "updates", "debug", "checkpoints", "tasks", "custom"]
+
+StreamWriter = Callable[[Any], None]
+"""The type of a node's ``writer`` parameter: each value it is called with is
+a ``stream_mode="custom"`` chunk (``def node(state, writer: StreamWriter)``)."""
 
 All = Literal["*"]
 """``interrupt_before="*"`` stops before every node."""
@@ -203,6 +208,8 @@ def interrupt(value: Any) -> Any:
     catches.
     """
     task = task_context("interrupt()")
+    while task.parent is not None:
+        task = task.parent
     index = task.used
     task.used += 1
     if index < len(task.answers):

@@ -74,9 +74,10 @@ class PendingWrite:
 
     ``kind`` is "result" (value: a TaskWrite), "error" (value: the exception's
     repr), "interrupt" (value: list of (interrupt id, value) pairs), "resume"
-    (value: the answers given to the task's interrupts, in order) or "input"
+    (value: the answers given to the task's interrupts, in order), "input"
     (value: a run's input, kept here until the step that applies it commits,
-    so that it is stored once).
+    so that it is stored once) or "update" (value: a TaskWrite of
+    ``Command(resume=..., update=...)``, applied before the step's tasks).
     """
 
     task_id: str

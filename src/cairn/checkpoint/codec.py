@@ -477,7 +477,7 @@ def decode_pending(
     serde: Serializer, at: tuple[str, str, str], task_id: str, kind: str, blob: bytes
 ) -> PendingWrite:
     value = unpack(serde, blob, where(*at, task_id, kind))
-    if kind == "result":
+    if kind in ("result", "update"):
         tid, name, update, goto = value
         value = TaskWrite(tid, name, update, tuple(goto))
     return PendingWrite(task_id, kind, value)

@@ -128,68 +128,99 @@ def _field_hints(cls: type) -> list[Any]:
     return hints
 
 
+def _read_schema(schema: Any, what: str) -> tuple[str, dict[str, Any]]:
+    """A schema's kind and its keys' annotations."""
+    if schema is dict:
+        return "dict", {}
+    if not isinstance(schema, type):
+        raise GraphValidationError(
+            f"StateGraph needs a TypedDict, dataclass or pydantic model class as its "
+            f"{what}, got {schema!r}"
+        )
+    try:
+        hints = typing.get_type_hints(schema, include_extras=True)
+    except Exception as exc:
+        raise GraphValidationError(
+            f"cannot read the annotations of {what} {schema.__qualname__}: {exc}"
+        ) from exc
+    if dataclasses.is_dataclass(schema):
+        kind = "dataclass"
+        hints = {f.name: hints[f.name] for f in dataclasses.fields(schema)}
+    elif hasattr(schema, "model_fields"):
+        kind = "pydantic"
+        hints = {name: hints.get(name, Any) for name in schema.model_fields}
+    elif issubclass(schema, dict):
+        kind = "typeddict"
+    else:
+        raise GraphValidationError(
+            f"{what} {schema.__qualname__} is not a TypedDict, dataclass or "
+            "pydantic model; declare it as one of those"
+        )
+    if not hints:
+        raise GraphValidationError(
+            f"{what} {schema.__qualname__} declares no keys; add at least one annotated field"
+        )
+    return kind, hints
+
+
+def is_schema_class(value: Any) -> bool:
+    """Whether ``value`` is a class a schema can be read from (a node's input annotation)."""
+    if not isinstance(value, type) or value is dict:
+        return False
+    try:
+        _read_schema(value, "schema")
+    except GraphValidationError:
+        return False
+    return True
+
+
 class StateSchema:
     """The channels of a state schema, and conversions between its forms."""
 
     def __init__(self, schema: Any) -> None:
         self.schema = schema
-        if schema is dict:
-            self.kind, hints = "dict", {}
-        else:
-            if not isinstance(schema, type):
-                raise GraphValidationError(
-                    f"StateGraph needs a TypedDict, dataclass or pydantic model class as its "
-                    f"state schema, got {schema!r}"
-                )
-            try:
-                hints = typing.get_type_hints(schema, include_extras=True)
-            except Exception as exc:
-                raise GraphValidationError(
-                    f"cannot read the annotations of state schema {schema.__qualname__}: {exc}"
-                ) from exc
-            if dataclasses.is_dataclass(schema):
-                self.kind = "dataclass"
-                hints = {f.name: hints[f.name] for f in dataclasses.fields(schema)}
-            elif hasattr(schema, "model_fields"):
-                self.kind = "pydantic"
-                hints = {name: hints.get(name, Any) for name in schema.model_fields}
-            elif isinstance(schema, type) and issubclass(schema, dict):
-                self.kind = "typeddict"
-            else:
-                raise GraphValidationError(
-                    f"state schema {schema.__qualname__} is not a TypedDict, dataclass or "
-                    "pydantic model; declare it as one of those"
-                )
-            if not hints:
-                raise GraphValidationError(
-                    f"state schema {schema.__qualname__} declares no keys; add at least one "
-                    "annotated field"
-                )
+        self.kind, hints = _read_schema(schema, "state schema")
+        self.state_keys: tuple[str, ...] = tuple(hints)
+        """The keys of the state schema itself: what "values" streams show."""
+        self.input_keys: frozenset[str] | None = None
+        """The keys an input may write (``input_schema=``); None: any channel."""
+        self.output_keys: tuple[str, ...] | None = None
+        """The keys ``invoke`` returns (``output_schema=``); None: the state schema's."""
         self.channels: dict[str, Channel] = {}
-        for name, annotation in hints.items():
-            reducer = _reducer_of(annotation)
-            initial = _empty_factory(annotation) if reducer else None
-            self.channels[name] = Channel(name, reducer, initial)
-        self.transient = frozenset(
-            name for name, annotation in hints.items() if _is_transient(annotation)
-        )
+        self.transient: frozenset[str] = frozenset()
         """Keys never stored (``Annotated[..., Transient]``)."""
-        self.reducers: dict[str, Reducer] = {
-            name: ch.reducer for name, ch in self.channels.items() if ch.reducer is not None
-        }
-        # A reducer may normalize an update once, before it is stored, through
-        # a ``prepare`` attribute (add_messages assigns message ids there):
-        # folding stored writes then gives the same state every time.
-        self.preparers: dict[str, Callable[[Any], Any]] = {
-            name: prepare
-            for name, reducer in self.reducers.items()
-            if callable(prepare := getattr(reducer, "prepare", None))
-        }
-        self.stored_types = self._reach(hints)
+        self.reducers: dict[str, Reducer] = {}
+        self.preparers: dict[str, Callable[[Any], Any]] = {}
+        self.stored_types: tuple[type, ...] = ()
         """The classes whose values the state may hold: compiling the graph
         with a saver registers them into its serializer (only registered
         classes are stored, so that a fresh process compiling the same graph
         loads everything this one stores)."""
+        self._add(hints)
+
+    def extend(self, schema: Any) -> tuple[str, ...]:
+        """Add the keys of another schema (an input, output or node input
+        schema) that this state lacks as channels of their own, as LangGraph
+        does: a node's private state. Returns the other schema's keys."""
+        _, hints = _read_schema(schema, "schema")
+        self._add({k: v for k, v in hints.items() if k not in self.channels})
+        return tuple(hints)
+
+    def _add(self, hints: Mapping[str, Any]) -> None:
+        for name, annotation in hints.items():
+            reducer = _reducer_of(annotation)
+            initial = _empty_factory(annotation) if reducer else None
+            self.channels[name] = Channel(name, reducer, initial)
+            if reducer is not None:
+                self.reducers[name] = reducer
+                # A reducer may normalize an update once, before it is stored,
+                # through a ``prepare`` attribute (add_messages assigns message
+                # ids there): folding stored writes then gives the same state
+                # every time.
+                if callable(prepare := getattr(reducer, "prepare", None)):
+                    self.preparers[name] = prepare
+        self.transient |= {name for name, annotation in hints.items() if _is_transient(annotation)}
+        self.stored_types = tuple(dict.fromkeys((*self.stored_types, *self._reach(hints))))
 
     def _reach(self, hints: Mapping[str, Any]) -> tuple[type, ...]:
         seen: set[int] = set()
@@ -198,10 +229,25 @@ class StateSchema:
             found.append(self.schema)
         # A reducer may name the classes of the values it merges (add_messages:
         # LangChain's message classes), so that another process can load them.
-        for reducer in self.reducers.values():
+        for name in hints:
+            reducer = self.reducers.get(name)
             if callable(stored := getattr(reducer, "stored_types", None)):
                 found.extend(stored())
         return tuple(dict.fromkeys(found))
+
+    def output(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """What ``invoke`` returns of the state: the output schema's keys (the
+        state schema's when there is none), in the schema's order."""
+        keys = self.output_keys if self.output_keys is not None else self.state_keys
+        if self.open or len(keys) == len(self.channels):
+            return self.ordered(values)
+        return {k: values[k] for k in keys if k in values}
+
+    def shown(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The state as "values" streams show it: the state schema's keys."""
+        if self.open or len(self.state_keys) == len(self.channels):
+            return self.ordered(values)
+        return {k: values[k] for k in self.state_keys if k in values}
 
     @property
     def open(self) -> bool:
@@ -253,5 +299,11 @@ class StateSchema:
         if self.kind == "dataclass" and isinstance(obj, self.schema):
             return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
         if self.kind == "pydantic" and isinstance(obj, self.schema):
-            return {name: getattr(obj, name) for name in obj.model_fields_set}
+            # As LangGraph: every field but those left None where None is the default.
+            fields, given = type(obj).model_fields, obj.model_fields_set
+            return {
+                name: value
+                for name, field in fields.items()
+                if (value := getattr(obj, name)) is not None or field.default is not None or name in given
+            }
         return None

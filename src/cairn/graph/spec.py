@@ -30,6 +30,9 @@ class NodeSpec:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     subgraph: bool = False
     """``fn`` is a compiled graph, run as a nested graph with checkpoints of its own."""
+    input_schema: StateSchema | None = None
+    """The schema the node reads the state through, when not the state's:
+    it sees only that schema's keys."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Hashable, Iterable, Literal, Mapping, Sequence
 
 from cairn.errors import GraphValidationError, NotCallableError, not_supported
 from cairn.graph.constants import END, RESERVED_CHARS, START
-from cairn.graph.schema import StateSchema
+from cairn.graph.schema import StateSchema, is_schema_class
 from cairn.graph.spec import Branch, GraphSpec, NodeSpec
 from cairn.types import Command, RetryPolicy
 
@@ -90,14 +90,14 @@ class StateGraph:
         """``context_schema``: the type of ``invoke(..., context=...)``, which nodes
         taking ``runtime`` see as ``runtime.context`` (``config_schema``, its
         older LangGraph name, is taken as it when it is alone)."""
-        not_supported(
-            "StateGraph",
-            input_schema=input_schema,
-            output_schema=output_schema,
-            input=input,
-            output=output,
-        )
         self.schema = StateSchema(state_schema)
+        # LangGraph's older names of input_schema / output_schema.
+        input_schema = input_schema if input_schema is not None else input
+        output_schema = output_schema if output_schema is not None else output
+        if input_schema is not None and input_schema is not state_schema:
+            self.schema.input_keys = frozenset(self.schema.extend(input_schema))
+        if output_schema is not None and output_schema is not state_schema:
+            self.schema.output_keys = self.schema.extend(output_schema)
         self.state_schema = state_schema
         self.context_schema = context_schema if context_schema is not None else config_schema
         self.nodes: dict[str, NodeSpec] = {}
@@ -127,13 +127,15 @@ class StateGraph:
         ``retry`` is LangGraph's older name of ``retry_policy``; ``timeout``
         (seconds) fails the task with ``NodeTimeoutError`` when it runs longer.
         """
-        not_supported("add_node", input_schema=input_schema, cache_policy=cache_policy, input=input)
+        not_supported("add_node", cache_policy=cache_policy)
         if action is None:
             if isinstance(node, str):
                 raise GraphValidationError(
                     f"add_node({node!r}) needs a function to run: add_node({node!r}, fn)"
                 )
-            action, name = node, getattr(node, "name", None) or getattr(node, "__name__", None)
+            # A function by its name, a callable instance by its class's, as LangGraph.
+            action = node
+            name = getattr(node, "name", None) or getattr(node, "__name__", type(node).__name__)
             if not isinstance(name, str):
                 raise GraphValidationError(
                     f"cannot name node {node!r}: pass a name, add_node('name', fn)"
@@ -176,8 +178,19 @@ class StateGraph:
             destinations=dests,
             metadata=dict(metadata or {}),
             subgraph=subgraph,
+            input_schema=self._node_input(action, input_schema if input_schema is not None else input),
         )
         return self
+
+    def _node_input(self, action: Any, given: Any) -> StateSchema | None:
+        """The schema a node reads the state through: ``input_schema=``, else
+        its first parameter's annotation when that is a schema class other
+        than the state's (LangGraph's private state). Its keys become channels."""
+        schema = given if given is not None else _first_parameter_schema(action)
+        if schema is None or schema is self.schema.schema:
+            return None
+        self.schema.extend(schema)
+        return StateSchema(schema)
 
     def add_sequence(
         self, nodes: Sequence[Union[Callable[..., Any], tuple[str, Callable[..., Any]]]]
@@ -341,7 +354,8 @@ class StateGraph:
                 else:
                     targets.setdefault(source, set()).update(branch.ends.values())
         for node in self.nodes.values():
-            if node.destinations is None:
+            # A subgraph's nodes may hand off to any node here (Command.PARENT).
+            if node.destinations is None or node.subgraph:
                 wildcard.add(node.name)
             else:
                 targets.setdefault(node.name, set()).update(node.destinations)
@@ -395,6 +409,20 @@ class StateGraph:
             builder=self,
             store=store,
         )
+
+
+def _first_parameter_schema(action: Any) -> Any:
+    """The schema class annotating ``action``'s first parameter, or None."""
+    target = action if inspect.isfunction(action) or inspect.ismethod(action) else getattr(action, "__call__", None)
+    if target is None:
+        return None
+    try:
+        first = next(iter(inspect.signature(target).parameters.values()), None)
+        hints = typing.get_type_hints(target) if first is not None else {}
+    except Exception:  # noqa: BLE001 - unresolvable annotations: no input schema
+        return None
+    hint = hints.get(first.name) if first is not None else None
+    return hint if is_schema_class(hint) else None
 
 
 def _names(value: Union[str, Sequence[str], None]) -> tuple[str, ...]:

@@ -8,7 +8,8 @@ from functools import partial
 from typing import Any, AsyncIterator, Iterator, Mapping, Sequence, Union
 
 from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint
-from cairn.errors import ArgumentTypeError, ConfigError, not_supported
+from cairn.errors import ArgumentTypeError, CheckpointerModeError, ConfigError, not_supported
+from cairn.current import TaskContext, current
 from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
 from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
@@ -36,7 +37,7 @@ class CompiledStateGraph:
         self,
         spec: GraphSpec,
         *,
-        checkpointer: BaseCheckpointSaver | None,
+        checkpointer: BaseCheckpointSaver | bool | None,
         interrupt_before: Sequence[str],
         interrupt_after: Sequence[str],
         name: str,
@@ -48,7 +49,12 @@ class CompiledStateGraph:
         self.stored_types = stored_types(spec)
         """The classes whose values this graph's state (and its subgraphs')
         may hold: registered into the serializer of every saver it runs on."""
-        self.checkpointer = checkpointer
+        self.persistence = _PERSISTENCE.get(checkpointer, "task") if isinstance(checkpointer, bool) else "task"
+        """How the graph stores as a subgraph: "task" (a namespace per parent
+        task: checkpointer None, the parent's saver), "thread" (one namespace
+        per thread, kept across the parent's runs: checkpointer=True) or
+        "none" (nothing: checkpointer=False)."""
+        self.checkpointer = None if isinstance(checkpointer, bool) else checkpointer
         self.interrupt_before_nodes = tuple(interrupt_before)
         self.interrupt_after_nodes = tuple(interrupt_after)
         self.name = name
@@ -99,6 +105,7 @@ class CompiledStateGraph:
         binding: Binding | None,
         fresh: bool,
         events: Events | None,
+        interrupts_of: TaskContext[Any] | None,
     ) -> Run:
         """A run of this graph as a subgraph node's (``runtime/subgraphs.py``):
         with the parent run's durability, lease and runtime, streaming into
@@ -113,6 +120,8 @@ class CompiledStateGraph:
             fresh=fresh,
             parent_runtime=runtime,
             events=events,
+            parents=binding.child_parents() if binding is not None else None,
+            interrupts_of=interrupts_of,
         )
 
     def _run(
@@ -125,12 +134,13 @@ class CompiledStateGraph:
         stream_mode: Union[str, Sequence[str], None] = None,
         subgraphs: bool = False,
     ) -> Run:
+        self._refuse_as_root()
         before = self._interrupt_names(interrupt_before, self.interrupt_before_nodes)
         after = self._interrupt_names(interrupt_after, self.interrupt_after_nodes)
         events = None
         if stream_mode is not None:
             single = isinstance(stream_mode, str)
-            events = Events(_modes(stream_mode), single, self.spec.schema.ordered, subgraphs=subgraphs)
+            events = Events(_modes(stream_mode), single, self.spec.schema, subgraphs=subgraphs)
         return Run(
             self,
             read_config(config),
@@ -139,6 +149,8 @@ class CompiledStateGraph:
             interrupt_after=after,
             events=events,
             context=context,
+            # Run inside a node without a saver of its own: its interrupts are the node's.
+            interrupts_of=current.get() if self.checkpointer is None else None,
         )
 
     def _interrupt_names(
@@ -234,7 +246,7 @@ class CompiledStateGraph:
         return self._result(run)
 
     def _result(self, run: Run) -> dict[str, Any]:
-        result = self.spec.schema.ordered(run.values)
+        result = self.spec.schema.output(run.values)
         if run.interrupts:
             result["__interrupt__"] = list(run.interrupts)
         return result
@@ -318,7 +330,16 @@ class CompiledStateGraph:
 
     # -- reading state -------------------------------------------------------
 
+    def _refuse_as_root(self) -> None:
+        if self.persistence == "thread" and self.depth == 0:
+            raise CheckpointerModeError(
+                "this graph was compiled with checkpointer=True, which keeps a subgraph's "
+                "memory under its parent's saver; add it as a node of a graph compiled with a "
+                "saver, or compile it with checkpointer=InMemorySaver() (or another saver) to run it"
+            )
+
     def _saver(self, what: str) -> BaseCheckpointSaver:
+        self._refuse_as_root()
         if self.checkpointer is None:
             raise ConfigError(
                 f"{what} needs a checkpointer: compile the graph with "
@@ -349,6 +370,9 @@ class CompiledStateGraph:
         child = saver.first_child(thread, rc.checkpoint_ns, checkpoint.id)
         pending = saver.get_pending(thread, rc.checkpoint_ns, checkpoint.id) if child is None else []
         values = self.values_at(checkpoint)
+        updates = [w.value for w in pending if w.kind == "update"]  # Command(resume=, update=)
+        if updates:
+            values = apply_updates(self.spec.schema, values, [(w.name, w.update) for w in updates])
         finished = {w.task_id: w.value for w in pending if w.kind == "result"}
         if finished:
             # As LangGraph: the head shows what the finished tasks of a failed step wrote.
@@ -378,8 +402,9 @@ class CompiledStateGraph:
         tasks = []
         for task in snapshot.tasks:
             node = self.spec.nodes.get(task.name)
-            if node is not None and node.subgraph:
-                own = f"{task.name}:{task.id}"
+            persistence = getattr(node.fn, "persistence", "task") if node is not None else "none"
+            if node is not None and node.subgraph and persistence != "none":
+                own = task.name if persistence == "thread" else f"{task.name}:{task.id}"
                 child = canonical(snapshot.config["configurable"]["thread_id"], f"{ns}|{own}" if ns else own, None)
                 sub = bound(node.fn, saver, self.depth + 1)
                 state = sub.get_state(child, subgraphs=True)
@@ -517,6 +542,9 @@ class CompiledStateGraph:
         finally:
             await offload.call(hold.saver, hold.release)
 
+
+_PERSISTENCE = {True: "thread", False: "none"}
+"""compile(checkpointer=True/False): how the graph stores as a subgraph."""
 
 _WRITES_PAGE = 256
 """Rows a history filtered on ``writes`` reads at a time."""

@@ -12,7 +12,7 @@ config dict.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, TypeVar
 
 from cairn.current import TaskContext, task_context as running_task
 
@@ -85,11 +85,21 @@ class Binding:
     replaying: bool = False
     """The run is replaying an old checkpoint: its subgraphs start afresh
     instead of resuming what they stored the first time."""
+    parents: Mapping[str, str] = field(default_factory=dict)
+    """The run's own ``parents`` (metadata of its checkpoints): the checkpoint
+    each graph above it runs its step from, by namespace."""
+    at: str | None = None
+    """The checkpoint the run's current step runs from."""
 
-    def child_ns(self, node: str, task_id: str) -> str:
-        """The checkpoint namespace of the subgraph run by task ``task_id``."""
-        own = f"{node}:{task_id}"
+    def child_ns(self, node: str, task_id: str | None) -> str:
+        """The checkpoint namespace of the subgraph run by task ``task_id``
+        (None: of the subgraph that keeps one memory per thread)."""
+        own = node if task_id is None else f"{node}:{task_id}"
         return f"{self.ns}|{own}" if self.ns else own
+
+    def child_parents(self) -> dict[str, str]:
+        """The ``parents`` of the checkpoints of a subgraph the current step runs."""
+        return {**self.parents, self.ns: self.at} if self.at is not None else dict(self.parents)
 
 
 @dataclass(slots=True)
@@ -106,6 +116,10 @@ class RunScope:
     update in the order tasks finish."""
     events: "Events | None" = None
     """The run's stream, which its subgraphs report into (``Events.child``)."""
+    interrupts_of: TaskContext[Any] | None = None
+    """The parent's task whose ``interrupt()`` calls this run's are: set for
+    a subgraph compiled with ``checkpointer=False``, which stores nothing and
+    so reruns from its start with the parent task's answers."""
 
     def replaying(self, replaying: bool) -> None:
         """Tell the subgraphs of the next step whether it replays an old checkpoint."""

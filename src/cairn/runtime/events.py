@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from cairn.checkpoint.base import Checkpoint, TaskRecord
 from cairn.graph.constants import START
+from cairn.graph.schema import StateSchema
 from cairn.runtime.config import canonical
 from cairn.types import Interrupt
 
@@ -33,19 +34,20 @@ class Events:
         self,
         modes: Iterable[str],
         single: bool,
-        ordered: Callable[[Mapping[str, Any]], Any],
+        schema: StateSchema,
         *,
         subgraphs: bool = False,
     ) -> None:
         self.modes = frozenset(modes)
         self._single = single
-        self._ordered = ordered
+        self._ordered = schema.ordered
+        self._shown = schema.shown
         self._subgraphs = subgraphs
         self._ns: tuple[str, ...] = ()
         self._lock = threading.Lock()
         self._queue: list[Any] = []
 
-    def child(self, part: str, ordered: Callable[[Mapping[str, Any]], Any]) -> "Events | None":
+    def child(self, part: str, schema: StateSchema) -> "Events | None":
         """Where a subgraph run by this run reports (``part``: its namespace
         below this one, ``"node:<task id>"``), or None when only this graph's
         chunks are streamed."""
@@ -53,7 +55,7 @@ class Events:
             return None
         child = copy.copy(self)  # the same queue and lock, another namespace
         child._ns = (*self._ns, part)
-        child._ordered = ordered
+        child._ordered, child._shown = schema.ordered, schema.shown
         return child
 
     def _add(self, mode: str, chunk: Any) -> None:
@@ -89,13 +91,13 @@ class Events:
 
     def values(self, values: Mapping[str, Any]) -> None:
         if "values" in self.modes:
-            self._add("values", self._ordered(values))
+            self._add("values", self._shown(values))
 
     def paused(self, values: Mapping[str, Any], interrupts: list[Interrupt]) -> None:
         """The run stopped on ``interrupt()``: values say so (updates did as
         each task interrupted, in ``finished``)."""
         if "values" in self.modes:
-            self._add("values", {**self._ordered(values), "__interrupt__": tuple(interrupts)})
+            self._add("values", {**self._shown(values), "__interrupt__": tuple(interrupts)})
 
     def stopped(self) -> None:
         """The run stopped at an interrupt_before/interrupt_after node."""
@@ -133,10 +135,11 @@ class Events:
         error: BaseException | None,
         interrupts: list[Interrupt],
         step: int,
+        paused: bool = False,
     ) -> None:
         if task.name == START:
             return
-        if "updates" in self.modes and interrupts:
+        if "updates" in self.modes and (interrupts or paused):
             self._add("updates", {"__interrupt__": tuple(interrupts)})
         elif "updates" in self.modes and error is None:
             self._add("updates", {task.name: dict(update) if update is not None else None})

@@ -55,7 +55,7 @@ def _run_task(
     answers: Mapping[str, list[Any]],
 ) -> TaskResult:
     """Run one task in ``context`` (a copy of the caller's) on this thread."""
-    own = TaskContext(task.id, scope, list(answers.get(task.id, ())))
+    own = TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of)
     try:
         result = TaskResult(task, outcome=context.run(_in_context, own, runner.run, task, state, scope))
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
@@ -119,7 +119,7 @@ async def arun_step(
     loop (sync nodes in worker threads)."""
 
     async def one(task: TaskRecord) -> TaskResult:
-        current.set(TaskContext(task.id, scope, list(answers.get(task.id, ()))))
+        current.set(TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of))
         try:
             result = TaskResult(task, outcome=await runner.arun(task, state, scope))
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised by the loop

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
 
 from cairn.checkpoint.base import Checkpoint, Lease, PendingWrite, TaskRecord, TaskWrite
-from cairn.checkpoint.ids import created_at_of, new_checkpoint_id
+from cairn.checkpoint.ids import created_at_of, new_checkpoint_id, task_id
+from cairn.current import TaskContext
 from cairn.errors import (
     ConfigError,
     EmptyInputError,
@@ -75,6 +76,7 @@ def make_checkpoint(
     graph: str,
     plan: bool = True,
     step: int | None = None,
+    parents: Mapping[str, str] | None = None,
 ) -> Checkpoint:
     """A new checkpoint after ``parent`` holding ``writes``; with ``plan`` its
     next tasks are planned from those writes. Its metadata names the graph
@@ -94,7 +96,13 @@ def make_checkpoint(
         step=step,
         source=source,
         created_at=created_at_of(cid),
-        metadata={"graph_id": graph, **metadata, "source": source, "step": step, "parents": {}},
+        metadata={
+            "graph_id": graph,
+            **metadata,
+            "source": source,
+            "step": step,
+            "parents": dict(parents) if parents else {},
+        },
         writes=writes,
         tasks=tasks,
         carry=carry,
@@ -112,6 +120,9 @@ class _Cursor:
     answers: dict[str, list[Any]] = field(default_factory=dict)
     resuming: bool = False
     taken: int = 0
+    prelude: list[TaskWrite] = field(default_factory=list)
+    """``Command(resume=..., update=...)``'s updates, applied to ``values``
+    before the step's tasks run and committed as the step's first writes."""
 
 
 class Run:
@@ -130,13 +141,18 @@ class Run:
         fresh: bool = False,
         context: Any = None,
         parent_runtime: Runtime[Any] | None = None,
+        parents: Mapping[str, str] | None = None,
+        interrupts_of: TaskContext[Any] | None = None,
     ) -> None:
         """``lease``: the thread is already held by a parent run (this run is
         a subgraph's), so this run takes no hold of its own. ``fresh``: start
         from nothing, ignoring what the namespace holds (a replayed subgraph).
         ``context``: the run's ``Runtime.context``; ``parent_runtime``: the
         runtime of the run whose node runs this one, whose context and store
-        this run keeps unless it has its own."""
+        this run keeps unless it has its own; ``parents``: the checkpoint each
+        graph above it runs from, by namespace (its checkpoints' metadata);
+        ``interrupts_of``: the parent task its ``interrupt()`` calls belong to
+        (a subgraph that stores nothing)."""
         self.fresh = fresh
         self.graph = graph
         self.events = events
@@ -147,6 +163,8 @@ class Run:
         self.after = frozenset(interrupt_after)
         self.run_id = str(config.extra.get("run_id") or uuid.uuid4())
         self.thread_id = require_thread(config, "invoke") if self.saver else (config.thread_id or "")
+        self.nested = lease is not None
+        """A subgraph's run, under its parent's lease."""
         self.hold = ThreadHold(self.saver, self.thread_id) if self.saver and not lease else None
         if self.hold is not None:
             lease = self.hold.lease
@@ -158,10 +176,12 @@ class Run:
             else None
         )
         self.ns = config.checkpoint_ns
+        self.parents: Mapping[str, str] = parents or {}
         self.interrupts: list[Interrupt] = []
         self._replay_of: Checkpoint | None = None
         """The old checkpoint a replay started from, until its first step commits."""
         self._paused_values: dict[str, Any] | None = None
+        self._at_breakpoint = False
         self.cursor: _Cursor | None = None
         writer = events.custom if events is not None and "custom" in events.modes else discard
         own: Runtime[Any] = Runtime(context=context, store=graph.store, stream_writer=writer)
@@ -170,10 +190,15 @@ class Run:
         self.scope = RunScope(
             node_config(config, self.thread_id, self.run_id),
             own,
-            Binding(self.saver, lease, self.durability, self.ns) if self.saver is not None else None,
+            Binding(self.saver, lease, self.durability, self.ns, parents=self.parents)
+            if self.saver is not None
+            else None,
             self._report if events is not None else discard,
             events,
+            interrupts_of,
         )
+        self._binds = self.scope.binding is not None and any(n.subgraph for n in self.spec.nodes.values())
+        """Whether each step tells its subgraphs the checkpoint it runs from."""
 
     # -- starting ------------------------------------------------------------
 
@@ -196,6 +221,7 @@ class Run:
             metadata={**self.config.stored_metadata, "run_id": self.run_id},
             graph=self.graph.name,
             plan=plan,
+            parents=self.parents,
         )
 
     def _input_checkpoint(self, parent: Checkpoint | None, input: Any) -> Checkpoint:
@@ -205,6 +231,9 @@ class Run:
                 f"the input must be a dict of state values (or an instance of the state "
                 f"schema), got {type(input).__name__} {input!r}"
             )
+        schema = self.spec.schema
+        if schema.input_keys is not None:  # input_schema=: its keys only (others are dropped)
+            update = {k: v for k, v in update.items() if k in schema.input_keys or k not in schema.channels}
         update = self.graph.runner.filter_update(START, update)
         checkpoint = self._new_checkpoint(parent, "input", (), {}, plan=False)
         return replace(checkpoint, tasks=(start_task(checkpoint.id, update or {}),))
@@ -260,15 +289,35 @@ class Run:
         if config.checkpoint_id is None or self._is_head(base):
             start.reuse = {w.task_id: w.value for w in pending.get("result", ())}
             start.answers = {w.task_id: list(w.value) for w in pending.get("resume", ())}
+            start.prelude = [w.value for w in pending.get("update", ())]
             waiting = {
                 w.task_id: w.value for w in pending.get("interrupt", ()) if w.task_id not in start.reuse
             }
         else:
             self.scope.replaying(True)
             self._replay_of = base
-        if resume is not None:
+        if resume is not None and resume.update is not None:
+            self._apply_update(start, resume.update)
+        elif start.prelude:
+            start.values = self._with_prelude(start)
+        # At a static breakpoint nothing waits for an answer: the run goes on, as LangGraph's.
+        if resume is not None and resume.resume is not None and (waiting or not base.tasks):
             self._apply_resume(start, waiting, resume.resume)
         return start
+
+    def _apply_update(self, start: _Cursor, update: Any) -> None:
+        """Apply ``Command(update=...)`` given with a resume before the step
+        runs; kept as a pending write until the step commits it."""
+        values = self.graph.runner.filter_update(START, update, by_caller=True)
+        write = TaskWrite(task_id(start.checkpoint.id, START, -1 - len(start.prelude)), START, values, ())
+        start.prelude.append(write)
+        self.persist.put_pending(start.checkpoint, [PendingWrite(write.task_id, "update", write)])  # type: ignore[union-attr]
+        start.values = self._with_prelude(start)
+
+    def _with_prelude(self, start: _Cursor) -> dict[str, Any]:
+        return apply_updates(
+            self.spec.schema, dict(start.values), [(w.name, w.update) for w in start.prelude]
+        )
 
     def _with_input(self, checkpoint: Checkpoint, inputs: list[PendingWrite]) -> Checkpoint:
         """``checkpoint`` with the run input its ``__start__`` task applies, found
@@ -302,6 +351,17 @@ class Run:
     def steps(self, input: Any) -> Iterator[Step | None]:
         """Run to the end (or an interrupt), yielding after each committed step,
         and None whenever stream events wait to go out before a step runs."""
+        yield from self._steps(input)
+        self._ask_parent()
+
+    async def asteps(self, input: Any) -> AsyncIterator[Step | None]:
+        """The async twin of ``steps``: async nodes run on the event loop, and
+        what reads or writes storage on the saver's I/O threads (offload)."""
+        async for step in self._asteps(input):
+            yield step
+        self._ask_parent()
+
+    def _steps(self, input: Any) -> Iterator[Step | None]:
         try:
             if self.hold is not None:
                 self.hold.take()
@@ -315,15 +375,12 @@ class Run:
                     return
                 yield step
                 if self._stops_after(step):
-                    if self.events is not None:
-                        self.events.stopped()
+                    self._stop()
                     return
         finally:
             self._finish()
 
-    async def asteps(self, input: Any) -> AsyncIterator[Step | None]:
-        """The async twin of ``steps``: async nodes run on the event loop, and
-        what reads or writes storage on the saver's I/O threads (offload)."""
+    async def _asteps(self, input: Any) -> AsyncIterator[Step | None]:
         try:
             if self.hold is not None:
                 await self.hold.atake()
@@ -339,11 +396,27 @@ class Run:
                     return
                 yield step
                 if self._stops_after(step):
-                    if self.events is not None:
-                        self.events.stopped()
+                    self._stop()
                     return
         finally:
             await offload.call(self.saver, self._finish)
+
+    def _stop(self) -> None:
+        """The run stops at an interrupt_before/interrupt_after breakpoint."""
+        self._at_breakpoint = True
+        if self.events is not None:
+            self.events.stopped()
+
+    def _ask_parent(self) -> None:
+        """Pause the parent's task this run runs in, when there is one to
+        pause: a subgraph's run stopped at a breakpoint (the whole run stops
+        there, and resumes into it), or a run that stores nothing (a graph
+        invoked in a node, a subgraph compiled with checkpointer=False) whose
+        interrupts are then the task's."""
+        if self._at_breakpoint and self.nested:
+            raise GraphInterrupt([])
+        if self.interrupts and self.saver is None and self.scope.interrupts_of is not None:
+            raise GraphInterrupt(list(self.interrupts))
 
     @property
     def values(self) -> dict[str, Any]:
@@ -389,8 +462,7 @@ class Run:
         if not tasks:
             return None
         if not (cursor.taken == 0 and cursor.resuming) and self._stops_before(tasks):
-            if self.events is not None:
-                self.events.stopped()
+            self._stop()
             return None
         limit = self.config.recursion_limit
         if cursor.taken >= limit:
@@ -400,6 +472,8 @@ class Run:
                 "more steps, or check its loop's exit condition"
             )
         cursor.taken += 1
+        if self._binds and self.scope.binding is not None:
+            self.scope.binding = replace(self.scope.binding, at=cursor.checkpoint.id)
         todo = [t for t in tasks if t.id not in cursor.reuse]
         if self.events is not None:
             self.events.started(todo, cursor.values, cursor.checkpoint.step + 1)
@@ -448,6 +522,9 @@ class Run:
             values = apply_updates(
                 self.spec.schema, dict(cursor.values), [(w.name, w.update) for w in writes]
             )
+        if cursor.prelude:  # already in cursor.values
+            writes = [*cursor.prelude, *writes]
+            cursor.prelude = []
         checkpoint = self._new_checkpoint(checkpoint, "loop", tuple(writes), checkpoint.carry)
         if self.events is not None and any(w.update for w in writes):
             self.events.values(values)  # as LangGraph: only when a key was written
@@ -473,6 +550,7 @@ class Run:
             None if paused else error,
             [i for i in error.interrupts if isinstance(i, Interrupt)] if paused else [],  # type: ignore[union-attr]
             self.cursor.checkpoint.step + 1,
+            paused,
         )
 
     def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:

@@ -17,7 +17,8 @@ import dataclasses
 from typing import Any, AsyncIterator, Iterator, Mapping, Protocol
 
 from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint
-from cairn.errors import GraphInterrupt
+from cairn.current import TaskContext
+from cairn.errors import GraphInterrupt, ParentCommand
 from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
 from cairn.runtime.config import RunConfig, read_config
@@ -56,6 +57,7 @@ class Subgraph(Protocol):
         binding: Binding | None,
         fresh: bool,
         events: Events | None,
+        interrupts_of: TaskContext[Any] | None,
     ) -> NestedRun: ...
 
     def values_at(self, checkpoint: Checkpoint) -> dict[str, Any]: ...
@@ -89,19 +91,24 @@ def _start(graph: Subgraph, node: str, arg: Any) -> tuple[NestedRun, Any] | dict
     state = {k: v for k, v in _as_dict(arg).items() if k in channels or graph.spec.schema.open}
     config = scope.config
     binding = scope.binding
-    part = f"{node}:{task.task_id}"
-    events = scope.events.child(part, graph.spec.schema.ordered) if scope.events else None
-    if binding is None:  # the parent keeps no checkpoints: neither does the subgraph
+    events = scope.events.child(f"{node}:{task.task_id}", graph.spec.schema) if scope.events else None
+    persistence = getattr(graph, "persistence", "task")
+    if binding is None or persistence == "none":
+        # Nothing stored: the parent keeps no checkpoints, or the subgraph was
+        # compiled with checkpointer=False, when it reruns from its start
+        # and its interrupt() calls are the parent task's.
         plain: Subgraph = bound(graph, None, getattr(graph, "depth", 0) + 1)
         bare = read_config({k: v for k, v in config.items() if k != "configurable"})
-        return plain.nested_run(bare, scope.runtime, None, False, events), state
-    ns = binding.child_ns(node, task.task_id)
+        asker = task if persistence == "none" else None
+        return plain.nested_run(bare, scope.runtime, None, False, events, asker), state
+    ns = binding.child_ns(node, None if persistence == "thread" else task.task_id)
     configurable = {**config.get("configurable", {}), "checkpoint_ns": ns, "checkpoint_id": None}
     run_config = read_config({**config, "configurable": configurable})
     sub: Subgraph = bound(graph, binding.saver, getattr(graph, "depth", 0) + 1)
-    run = sub.nested_run(run_config, scope.runtime, binding, binding.replaying, events)
+    run = sub.nested_run(run_config, scope.runtime, binding, binding.replaying, events, None)
     head = None if binding.replaying else binding.saver.get(run.thread_id, ns)
-    if head is None:
+    if head is None or not _this_attempt(head, binding):
+        # A subgraph with checkpointer=True runs anew on the memory it kept.
         return run, state
     if not head.tasks:
         return sub.spec.schema.ordered(sub.values_at(head))
@@ -117,6 +124,14 @@ def _start(graph: Subgraph, node: str, arg: Any) -> tuple[NestedRun, Any] | dict
     return run, Command(resume=dict(zip(waiting, fresh)))
 
 
+def _this_attempt(head: Checkpoint, binding: Binding) -> bool:
+    """Whether the subgraph's ``head`` was written while the parent ran the
+    step it runs now (an earlier try of the same task), not in an earlier
+    step or run: the same checkpoint of the parent's, by its ``parents``."""
+    parents = head.metadata.get("parents") or {}
+    return binding.at is None or parents.get(binding.ns, binding.at) == binding.at
+
+
 def _output(graph: Subgraph, run: NestedRun) -> dict[str, Any]:
     if run.interrupts:
         raise GraphInterrupt(run.interrupts)
@@ -124,12 +139,17 @@ def _output(graph: Subgraph, run: NestedRun) -> dict[str, Any]:
 
 
 def run_subgraph(graph: Any, node: str, arg: Any) -> Any:
+    """The subgraph's final state, or the Command one of its nodes handed to
+    this graph (``Command(graph=Command.PARENT)``)."""
     started = _start(graph, node, arg)
     if not isinstance(started, tuple):
         return started
     run, input = started
-    for _ in run.steps(input):
-        pass
+    try:
+        for _ in run.steps(input):
+            pass
+    except ParentCommand as handoff:
+        return _handed_over(handoff)
     return _output(graph, run)
 
 
@@ -139,6 +159,16 @@ async def arun_subgraph(graph: Any, node: str, arg: Any) -> Any:
     if not isinstance(started, tuple):
         return started
     run, input = started
-    async for _ in run.asteps(input):
-        pass
+    try:
+        async for _ in run.asteps(input):
+            pass
+    except ParentCommand as handoff:
+        return _handed_over(handoff)
     return _output(graph, run)
+
+
+def _handed_over(handoff: ParentCommand) -> Command:
+    """A subgraph node's ``Command(graph=Command.PARENT, ...)`` as this graph's
+    node's own Command: its update and where it goes."""
+    command = handoff.command
+    return Command(update=command.update, goto=command.goto)

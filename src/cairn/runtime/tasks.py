@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from cairn.checkpoint.base import TaskRecord, TaskWrite
-from cairn.errors import InvalidUpdateError, NodeTimeoutError
+from cairn.errors import InvalidUpdateError, NodeTimeoutError, ParentCommand
 from cairn.graph.constants import END, START
 from cairn.graph.spec import Branch, GraphSpec, NodeSpec
 from cairn.runtime import offload
@@ -163,7 +163,11 @@ class TaskRunner:
         return schema.prepare({k: v for k, v in mapping.items() if k in channels})
 
     def _read_output(self, node: str, output: Any) -> tuple[Mapping[str, Any] | None, list[Any]]:
+        if isinstance(output, (list, tuple)) and any(isinstance(o, Command) for o in output):
+            return self._read_outputs(node, output)
         if isinstance(output, Command):
+            if output.graph == Command.PARENT:
+                raise ParentCommand(output, node)  # the parent graph applies it (subgraphs.py)
             if output.graph is not None:
                 raise InvalidUpdateError(
                     f"node {node!r} returned Command(graph={output.graph!r}); only the "
@@ -176,6 +180,29 @@ class TaskRunner:
             gotos = [goto] if isinstance(goto, (str, Send)) else list(goto or ())
             return self.filter_update(node, update), gotos
         return self.filter_update(node, output), []
+
+    def _read_outputs(self, node: str, outputs: Sequence[Any]) -> tuple[Mapping[str, Any] | None, list[Any]]:
+        """A list of Commands (and updates) returned by one node, as one
+        update and the routes of all: a key written twice is reduced, in
+        order, when it has a reducer, and refused when it has none."""
+        merged: dict[str, Any] = {}
+        gotos: list[Any] = []
+        reducers = self.spec.schema.reducers
+        for output in outputs:
+            update, routes = self._read_output(node, output)
+            gotos.extend(routes)
+            for key, value in (update or {}).items():
+                if key not in merged:
+                    merged[key] = value
+                elif key in reducers:
+                    merged[key] = reducers[key](merged[key], value)
+                else:
+                    raise InvalidUpdateError(
+                        f"node {node!r} returned {len(outputs)} updates that each write key "
+                        f"{key!r}, which has no reducer to combine them; write it once, or give "
+                        "it a reducer with Annotated[type, reducer]"
+                    )
+        return merged, gotos
 
     def _check_route(self, source: str, route: Any) -> Any:
         nodes = self.spec.nodes
@@ -270,8 +297,11 @@ class TaskRunner:
                 attempt += 1
         return self._finish(task, node, output, state, scope)
 
-    def _subgraph_output(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """A subgraph's final state as an update: the keys this graph has."""
+    def _subgraph_output(self, values: Mapping[str, Any] | Command) -> dict[str, Any] | Command:
+        """A subgraph's final state as an update: the keys this graph has (or
+        the Command one of its nodes handed to this graph)."""
+        if isinstance(values, Command):
+            return values
         if self.spec.schema.open:
             return dict(values)
         channels = self.spec.schema.channels
@@ -289,7 +319,12 @@ class TaskRunner:
                 f"the checkpoint names node {task.name!r}, which this graph does not have; "
                 "run it with the graph that wrote the checkpoint"
             )
-        return node, task.arg if task.push else self.spec.schema.to_node_input(state)
+        if task.push:
+            return node, task.arg
+        if node.input_schema is not None:  # the node reads through a schema of its own
+            keys = node.input_schema.channels
+            return node, node.input_schema.to_node_input({k: v for k, v in state.items() if k in keys})
+        return node, self.spec.schema.to_node_input(state)
 
     def _finish(
         self,
@@ -340,7 +375,9 @@ def _timed_out(node: NodeSpec) -> NodeTimeoutError:
 def _retry_delay(node: NodeSpec, attempt: int, exc: Exception) -> float:
     """Seconds to wait before retrying ``node``; re-raises ``exc`` when it is not retried."""
     policy = node.retry_policy
-    if policy is None or attempt >= policy.max_attempts or not policy.should_retry(exc):
+    if policy is None or attempt >= policy.max_attempts or isinstance(exc, ParentCommand):
+        raise exc
+    if not policy.should_retry(exc):
         raise exc
     return policy.interval(attempt)
 

@@ -1,0 +1,112 @@
+"""Input, output and node input schemas, as in LangGraph: ``input_schema=``
+narrows what an input may write, ``output_schema=`` what ``invoke`` returns;
+a node whose first parameter is annotated with another schema (or given
+``add_node(input_schema=...)``) sees only that schema's keys, and keys no
+other schema has become private channels, stored like the rest."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from pydantic import BaseModel
+
+from cairn.graph import START, StateGraph
+from tests.support import thread
+
+
+class In(TypedDict):
+    question: str
+
+
+class Out(TypedDict):
+    answer: str
+
+
+class All(TypedDict):
+    question: str
+    answer: str
+    scratch: str
+
+
+def think(state: All) -> dict[str, Any]:
+    return {"scratch": "thought about " + state["question"]}
+
+
+def answer(state: All) -> dict[str, Any]:
+    return {"answer": state["scratch"].upper()}
+
+
+def question_answer(saver: Any) -> Any:
+    builder = StateGraph(All, input_schema=In, output_schema=Out)
+    builder.add_node("think", think).add_node("answer", answer)
+    return builder.add_edge(START, "think").add_edge("think", "answer").compile(checkpointer=saver)
+
+
+def test_invoke_takes_the_input_schema_and_returns_the_output_schema(saver: Any) -> None:
+    graph = question_answer(saver)
+
+    # scratch is a key of the state but not of the input: the input cannot write it
+    result = graph.invoke({"question": "q", "scratch": "injected"}, thread("t"))
+
+    assert result == {"answer": "THOUGHT ABOUT Q"}
+    stored = graph.builder.compile(checkpointer=saver).get_state(thread("t")).values
+    assert stored == {"question": "q", "answer": "THOUGHT ABOUT Q", "scratch": "thought about q"}
+
+
+def test_values_stream_the_state_schema_and_ainvoke_the_output_schema(saver: Any) -> None:
+    graph = question_answer(saver)
+
+    chunks = list(graph.stream({"question": "q"}, thread("t"), stream_mode="values"))
+    result = asyncio.run(graph.ainvoke({"question": "r"}, thread("u")))
+
+    assert chunks[-1] == {"question": "q", "answer": "THOUGHT ABOUT Q", "scratch": "thought about q"}
+    assert result == {"answer": "THOUGHT ABOUT R"}
+
+
+class Overall(TypedDict):
+    user: str
+    result: str
+
+
+class Private(TypedDict):
+    secret: str
+
+
+def test_a_node_annotated_with_another_schema_reads_only_its_keys(saver: Any) -> None:
+    def hide(state: Overall) -> Private:
+        return {"secret": "s-" + state["user"]}
+
+    def reveal(state: Private) -> dict[str, Any]:
+        return {"result": f"{state['secret']} (saw {sorted(state)})"}
+
+    builder = StateGraph(Overall).add_node("hide", hide).add_node("reveal", reveal)
+    graph = builder.add_edge(START, "hide").add_edge("hide", "reveal").compile(checkpointer=saver)
+
+    assert graph.invoke({"user": "ada"}, thread("t")) == {"user": "ada", "result": "s-ada (saw ['secret'])"}
+    stored = graph.builder.compile(checkpointer=saver).get_state(thread("t")).values
+    assert stored["secret"] == "s-ada"  # a private channel, stored with the rest
+
+
+@dataclass
+class Seen:
+    user: str
+
+
+class Shown(BaseModel):
+    user: str
+
+
+def test_add_node_input_schema_gives_the_node_an_instance_of_it(saver: Any) -> None:
+    seen: list[Any] = []
+
+    def look(state: Any) -> dict[str, Any]:
+        seen.append(state)
+        return {"result": "ok"}
+
+    builder = StateGraph(Overall).add_node("dc", look, input_schema=Seen).add_node("pd", look, input_schema=Shown)
+    graph = builder.add_edge(START, "dc").add_edge("dc", "pd").compile(checkpointer=saver)
+    graph.invoke({"user": "ada"}, thread("t"))
+
+    assert seen == [Seen(user="ada"), Shown(user="ada")]
