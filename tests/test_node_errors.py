@@ -182,6 +182,21 @@ def test_a_failing_handler_fails_the_run_and_a_resume_runs_only_the_handler(
     assert errors[-1] == NodeError("bad", "ValueError('boom')")
 
 
+def test_update_state_after_a_handled_failure_writes_as_the_node_or_as_its_handler(saver: Any) -> None:
+    builder = StateGraph(Log)
+    builder.add_node("bad", failing([], ValueError("boom")), error_handler=write("handled"))
+    builder.add_node("after", write("after"))
+    graph = builder.add_edge(START, "bad").add_edge("bad", "after").compile(checkpointer=saver)
+    graph.invoke({"log": []}, T)
+
+    # Inferred: the step's writer is the node the handler stood in for, so its edge is taken.
+    assert graph.get_state(graph.update_state(T, {"log": ["u1"]})).next == ("after",)
+    # As the handler: it has no edges.
+    config = graph.update_state(T, {"log": ["u2"]}, as_node="__error_handler__bad")
+    snapshot = graph.get_state(config)
+    assert snapshot.next == () and snapshot.values == {"log": ["handled", "u1", "u2"]}
+
+
 def test_a_handlers_error_parameter_is_injected_by_its_annotation() -> None:
     got: list[Any] = []
 

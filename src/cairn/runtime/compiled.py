@@ -528,8 +528,18 @@ class CompiledStateGraph:
             await offload.call(hold.saver, hold.release)
 
     def _update_author(self, base: Checkpoint | None, as_node: Any) -> str:
+        # An error handler writes as a node of its own, which has no edges;
+        # a step it wrote counts as written by the node it stood in for.
+        # (The default handler stands in for several nodes: it is its own author.)
+        stands_in: dict[str, list[str]] = {}
+        for name, n in self.spec.nodes.items():
+            if n.error_handler is not None:
+                stands_in.setdefault(n.error_handler.name, []).append(name)
+        handlers = {h: nodes[0] if len(nodes) == 1 else h for h, nodes in stands_in.items()}
         if as_node is not None:
-            if not isinstance(as_node, str) or (as_node != START and as_node not in self.spec.nodes):
+            if not isinstance(as_node, str) or (
+                as_node != START and as_node not in self.spec.nodes and as_node not in handlers
+            ):
                 raise InvalidUpdateError(
                     f"as_node={as_node!r} is not a node of this graph; use one of "
                     f"{sorted(self.spec.nodes)} (or START to update as input)"
@@ -537,7 +547,7 @@ class CompiledStateGraph:
             return as_node
         if base is None or not base.writes:
             return START
-        names = sorted({w.name for w in base.writes})
+        names = sorted({handlers.get(w.name, w.name) for w in base.writes})
         if len(names) > 1:
             raise InvalidUpdateError(
                 f"the checkpoint was written by several nodes ({names}); say which one the "

@@ -461,15 +461,6 @@ class Run:
             values = apply_updates(
                 self.spec.schema, dict(cursor.values), [(w.name, w.update) for w in writes]
             )
-        if self.persist is not None:
-            # The step's checkpoint shows each node's failure a handler took.
-            handled = [
-                _handled(r.task.id, r.outcome.handled)[0]
-                for r in results
-                if r.outcome is not None and r.outcome.handled is not None
-            ]
-            if handled:
-                self.persist.put_pending(checkpoint, handled)
         checkpoint = self._new_checkpoint(checkpoint, "loop", tuple(writes), checkpoint.carry)
         if self.events is not None:
             self.events.values(values)
