@@ -197,6 +197,59 @@ def test_update_state_after_a_handled_failure_writes_as_the_node_or_as_its_handl
     assert snapshot.next == () and snapshot.values == {"log": ["handled", "u1", "u2"]}
 
 
+@MODES
+def test_a_handler_may_ask_with_interrupt_and_the_resume_runs_only_the_handler(
+    saver: Any, mode: str
+) -> None:
+    from cairn.types import interrupt
+
+    calls: list[str] = []
+
+    def handler(state: Log, error: NodeError) -> dict[str, Any]:
+        calls.append("handler")
+        return {"log": [interrupt(f"{error.node} failed; what now?")]}
+
+    builder = StateGraph(Log).add_node("bad", failing(calls, ValueError("b")), error_handler=handler)
+    graph = builder.add_edge(START, "bad").compile(checkpointer=saver)
+    paused = run(graph, {"log": []}, T, mode)
+    assert [i.value for i in paused["__interrupt__"]] == ["bad failed; what now?"]
+    assert graph.get_state(T).next == ("bad",)
+
+    assert run(graph, Command(resume="carry on"), T, mode) == {"log": ["carry on"]}
+    assert calls == ["bad", "handler", "handler"]  # the node itself ran once
+
+
+def test_a_send_tasks_handler_gets_the_sends_argument() -> None:
+    def work(state: Log) -> dict[str, Any]:
+        if state["log"] == [2]:
+            raise ValueError("two")
+        return {"log": [f"w{state['log'][0]}"]}
+
+    def handler(state: Log, error: NodeError) -> dict[str, Any]:
+        return {"log": [f"handled {state['log']}"]}
+
+    from cairn.types import Send
+
+    builder = StateGraph(Log).add_node("w", work, error_handler=handler)
+    builder.add_conditional_edges(START, lambda s: [Send("w", {"log": [1]}), Send("w", {"log": [2]})])
+    assert builder.compile().invoke({"log": []}) == {"log": ["w1", "handled [2]"]}
+
+
+def test_a_nodes_retry_policy_does_not_retry_its_handler() -> None:
+    calls: list[str] = []
+
+    def handler(state: Log, error: NodeError) -> dict[str, Any]:
+        calls.append("handler")
+        raise ConnectionError("handler down")
+
+    builder = StateGraph(Log).add_node(
+        "bad", failing(calls, ConnectionError()), retry_policy=fast(max_attempts=2), error_handler=handler
+    )
+    with pytest.raises(ConnectionError, match="handler down"):
+        builder.add_edge(START, "bad").compile().invoke({"log": []})
+    assert calls == ["bad", "bad", "handler"]
+
+
 def test_a_handlers_error_parameter_is_injected_by_its_annotation() -> None:
     got: list[Any] = []
 
