@@ -147,12 +147,13 @@ class RetryPolicy:
     ``(exception) -> bool``. A node given several policies
     (``retry_policy=[p1, p2]``) retries under the first whose ``retry_on``
     accepts the exception; ``max_attempts`` counts every attempt of the task.
+    The fields are in LangGraph's order, for policies made positionally.
     """
 
-    max_attempts: int = 3
     initial_interval: float = 0.5
     backoff_factor: float = 2.0
     max_interval: float = 128.0
+    max_attempts: int = 3
     jitter: bool = True
     retry_on: Union[
         type[BaseException], Sequence[type[BaseException]], Callable[[BaseException], bool]
