@@ -154,6 +154,8 @@ async def arun_step(
             return _failure(task, exc)
 
     # Each task gets its own asyncio Task, and so its own copy of the context.
+    if len(tasks) == 1:
+        return [await asyncio.ensure_future(one(tasks[0]))], None
     running = [asyncio.ensure_future(one(t)) for t in tasks]
     try:
         waiting: set[asyncio.Future[TaskResult]] = set(running)
