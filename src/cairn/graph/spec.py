@@ -36,11 +36,6 @@ class NodeSpec:
     retries): given the task's input and a ``NodeError``, its update and
     routes are the task's (LangGraph's ``add_node(..., error_handler=...)``)."""
 
-    def handles(self, error: BaseException) -> bool:
-        """Whether this node's error handler takes ``error`` (an exception, not
-        a control-flow signal such as an interrupt)."""
-        return self.error_handler is not None and isinstance(error, Exception)
-
     def retry_for(self, error: BaseException) -> RetryPolicy | None:
         """The first policy that retries ``error``, if any."""
         for policy in self.retry_policy:
