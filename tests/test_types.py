@@ -38,6 +38,12 @@ def test_retry_policy_defaults_match_langgraph() -> None:
     assert policy.jitter is True
 
 
+def test_retry_policy_positional_fields_are_in_langgraphs_order() -> None:
+    policy = RetryPolicy(1.0, 3.0, 10.0, 5, False)
+    assert (policy.initial_interval, policy.backoff_factor, policy.max_interval) == (1.0, 3.0, 10.0)
+    assert (policy.max_attempts, policy.jitter) == (5, False)
+
+
 @pytest.mark.parametrize("attempts", [0, -1])
 def test_retry_policy_rejects_non_positive_max_attempts(attempts: int) -> None:
     with pytest.raises(ConfigError, match=f"max_attempts={attempts}"):

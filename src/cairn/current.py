@@ -9,13 +9,14 @@ that ``cairn.types`` reaches the running task without importing runtime/.
 
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from cairn.errors import OutsideNodeError
 
-__all__ = ["TaskContext", "current", "task_context"]
+__all__ = ["TaskContext", "current", "heartbeat", "progressed", "task_context"]
 
 ScopeT = TypeVar("ScopeT")
 
@@ -33,6 +34,11 @@ class TaskContext(Generic[ScopeT]):
     parent: "TaskContext[Any] | None" = None
     """The task whose ``interrupt()`` calls this task's are, if another's
     (a task of a subgraph compiled with ``checkpointer=False``)."""
+    beat: float = 0.0
+    """When the running attempt last made progress (``time.monotonic()``),
+    watched by an ``idle_timeout``."""
+    auto: bool = True
+    """Whether progress other than ``heartbeat()`` counts (refresh_on="auto")."""
 
 
 current: ContextVar[TaskContext[Any] | None] = ContextVar("cairn_task", default=None)
@@ -47,3 +53,19 @@ def task_context(what: str) -> TaskContext[Any]:
             "(or a conditional edge's path function) while the graph runs"
         )
     return found
+
+
+def heartbeat() -> None:
+    """Record that the running node makes progress, holding off its
+    ``idle_timeout`` (``runtime.heartbeat()``); a no-op outside a node."""
+    found = current.get()
+    if found is not None:
+        found.beat = time.monotonic()
+
+
+def progressed() -> None:
+    """A progress signal other than ``heartbeat()`` (a chunk written to the
+    custom stream): it counts under ``TimeoutPolicy(refresh_on="auto")``."""
+    found = current.get()
+    if found is not None and found.auto:
+        found.beat = time.monotonic()

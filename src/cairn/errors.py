@@ -12,7 +12,8 @@
     ├── EmptyInputError        invoke(None, thread) on a thread with nothing to resume
     ├── InvalidResumeError     Command(resume=...) that matches no pending interrupt
     ├── ThreadBusyError        another run holds the thread
-    ├── NodeTimeoutError       a node ran past its timeout
+    ├── NodeTimeoutError       a node ran past its timeout (run_timeout or idle_timeout)
+    ├── NodeCancelledError     an async node raised asyncio.CancelledError itself
     ├── SerializationError     a value cannot be stored, or stored bytes cannot be read
     │   └── ClassNotLoadableError  intact bytes name a class the serializer has not registered
     │                              (cairn.checkpoint.serde)
@@ -27,12 +28,14 @@ keeps ``except ValueError`` blocks written for LangGraph working.
 
 ``GraphInterrupt`` is not an error: it is the signal ``interrupt()`` raises to
 pause a node. It derives from ``BaseException`` so that a node's own
-``except Exception`` does not swallow it.
+``except Exception`` does not swallow it. ``NodeError`` is no exception either: it is what an
+``add_node(..., error_handler=...)`` handler receives about the failure.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Sequence
 
 __all__ = [
     "ArgumentTypeError",
@@ -46,6 +49,8 @@ __all__ = [
     "InvalidResumeError",
     "InvalidUpdateError",
     "MissingDependencyError",
+    "NodeCancelledError",
+    "NodeError",
     "NodeTimeoutError",
     "NotCallableError",
     "NotSupportedError",
@@ -107,7 +112,66 @@ class ThreadBusyError(CairnError):
 
 
 class NodeTimeoutError(CairnError, TimeoutError):
-    """A node ran longer than the ``timeout`` it was added with."""
+    """A node attempt ran past its ``timeout``: longer than ``run_timeout`` in
+    all (``kind="run"``), or longer than ``idle_timeout`` without progress
+    (``kind="idle"``). ``timeout`` is the limit that fired; a retry policy
+    retries it by default, as LangGraph's does."""
+
+    def __init__(
+        self,
+        node: str,
+        elapsed: float,
+        *,
+        kind: Literal["idle", "run"],
+        idle_timeout: float | None = None,
+        run_timeout: float | None = None,
+    ) -> None:
+        limit = idle_timeout if kind == "idle" else run_timeout
+        if limit is None:
+            raise ConfigError(
+                f"NodeTimeoutError(kind={kind!r}) needs {kind}_timeout, the limit that fired"
+            )
+        what = "without making progress" if kind == "idle" else "in all"
+        super().__init__(
+            f"node {node!r} ran past its {kind} timeout of {limit:g} s {what} (elapsed "
+            f"{elapsed:.3f} s) and counts as failed; resume with invoke(None, config) to run "
+            f"it again, or give it more time with add_node({node!r}, ..., timeout=...)"
+        )
+        self.node = node
+        self.elapsed = elapsed
+        self.kind = kind
+        self.timeout = limit
+        self.idle_timeout = idle_timeout
+        self.run_timeout = run_timeout
+
+    def __reduce__(self) -> Any:
+        return (_timeout_error, (self.node, self.elapsed, self.kind, self.idle_timeout, self.run_timeout))
+
+
+def _timeout_error(
+    node: str, elapsed: float, kind: Any, idle: float | None, run: float | None
+) -> NodeTimeoutError:
+    return NodeTimeoutError(node, elapsed, kind=kind, idle_timeout=idle, run_timeout=run)
+
+
+class NodeCancelledError(CairnError):
+    """An async node raised ``asyncio.CancelledError`` from its own body.
+
+    cairn cancels a task itself only to stop it (a sibling failed, a timeout
+    fired, the caller was cancelled); a cancellation the node raised is a
+    failure of that node, reported as this error instead of passing for a
+    shutdown."""
+
+    def __init__(self, node: str, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or f"node {node!r} raised asyncio.CancelledError itself; raise an ordinary "
+            "exception to fail the node, or return normally"
+        )
+        self.node = node
+
+    def __reduce__(self) -> Any:
+        return (NodeCancelledError, (self.node, str(self)))
 
 
 class SerializationError(CairnError, TypeError):
@@ -161,3 +225,23 @@ class GraphInterrupt(BaseException):
     def __init__(self, interrupts: Sequence[Any] = ()) -> None:
         super().__init__(interrupts)
         self.interrupts = tuple(interrupts)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeError:
+    """What an error handler learns about a failed node: give the handler a
+    parameter ``error: NodeError``.
+
+    >>> def fallback(state: State, error: NodeError) -> dict:
+    ...     return {"status": f"{error.node} failed: {error.error}"}
+    >>> builder.add_node("call_api", call_api, error_handler=fallback)
+
+    ``error`` is the exception the node raised (after its retries); when the
+    handler runs on a resume, after a failure of the handler itself, it is
+    the stored ``repr`` of that exception, a ``str``.
+    """
+
+    node: str
+    """The name of the node that failed."""
+    error: BaseException | str
+    """What it raised."""

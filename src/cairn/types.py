@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Callable, Generic, Hashable, Literal, NamedTuple, Sequence, TypeVar, Union
 
 from cairn.current import task_context
@@ -23,6 +24,7 @@ __all__ = [
     "StateUpdate",
     "StreamMode",
     "StreamWriter",
+    "TimeoutPolicy",
     "interrupt",
 ]
 
@@ -130,7 +132,9 @@ class StateSnapshot(NamedTuple):
 
 def _default_retry_on(exc: BaseException) -> bool:
     """Retry what looks transient; never retry what is a bug in the node's code."""
-    if isinstance(exc, ConnectionError):
+    from cairn.errors import NodeTimeoutError
+
+    if isinstance(exc, (ConnectionError, NodeTimeoutError)):
         return True
     return not isinstance(
         exc,
@@ -155,17 +159,20 @@ def _default_retry_on(exc: BaseException) -> bool:
 class RetryPolicy:
     """How a node retries in place before its error counts as a failure.
 
-    ``retry_on`` is an exception class, a tuple of them, or a predicate
-    ``(exception) -> bool``.
+    ``retry_on`` is an exception class, a sequence of them, or a predicate
+    ``(exception) -> bool``. A node given several policies
+    (``retry_policy=[p1, p2]``) retries under the first whose ``retry_on``
+    accepts the exception; ``max_attempts`` counts every attempt of the task.
+    The fields are in LangGraph's order, for policies made positionally.
     """
 
-    max_attempts: int = 3
     initial_interval: float = 0.5
     backoff_factor: float = 2.0
     max_interval: float = 128.0
+    max_attempts: int = 3
     jitter: bool = True
     retry_on: Union[
-        type[BaseException], tuple[type[BaseException], ...], Callable[[BaseException], bool]
+        type[BaseException], Sequence[type[BaseException]], Callable[[BaseException], bool]
     ] = field(default=_default_retry_on)
 
     def __post_init__(self) -> None:
@@ -188,14 +195,68 @@ class RetryPolicy:
         if not isinstance(exc, Exception):
             return False
         check = self.retry_on
-        if isinstance(check, type) or isinstance(check, tuple):
+        if isinstance(check, type):
             return isinstance(exc, check)
-        return bool(check(exc))
+        if isinstance(check, (tuple, list)):
+            return isinstance(exc, tuple(check))
+        return bool(check(exc))  # type: ignore[operator]
 
     def interval(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         base = min(self.max_interval, self.initial_interval * self.backoff_factor ** (attempt - 1))
         return base + random.uniform(0, 1) if self.jitter else base
+
+
+def _seconds(value: Union[float, timedelta, None], name: str) -> float | None:
+    from cairn.errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not seconds > 0:
+        raise ConfigError(
+            f"{name}={value!r} must be a number of seconds > 0 (or a timedelta); "
+            "leave it out for no limit"
+        )
+    return seconds
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TimeoutPolicy:
+    """How long one attempt of a node may take before it fails with
+    ``NodeTimeoutError`` (which its retry policy may retry).
+
+    ``run_timeout``: seconds (or a timedelta) for the whole attempt.
+    ``idle_timeout``: seconds the attempt may go without progress; progress
+    is a call of ``runtime.heartbeat()`` and, under ``refresh_on="auto"``,
+    also a chunk written to the custom stream. ``add_node(..., timeout=5)``
+    is ``TimeoutPolicy(run_timeout=5)``.
+    """
+
+    run_timeout: Union[float, timedelta, None] = None
+    idle_timeout: Union[float, timedelta, None] = None
+    refresh_on: Literal["auto", "heartbeat"] = "auto"
+
+    @classmethod
+    def coerce(cls, value: Union[float, timedelta, "TimeoutPolicy", None]) -> "TimeoutPolicy | None":
+        """``value`` as a policy in float seconds, checked; None for no limit."""
+        from cairn.errors import ConfigError
+
+        if value is None:
+            return None
+        policy = value if isinstance(value, TimeoutPolicy) else cls(run_timeout=value)
+        if policy.refresh_on not in ("auto", "heartbeat"):
+            raise ConfigError(
+                f"TimeoutPolicy(refresh_on={policy.refresh_on!r}) must be 'auto' or 'heartbeat'"
+            )
+        run = _seconds(policy.run_timeout, "run_timeout" if value is policy else "timeout")
+        idle = _seconds(policy.idle_timeout, "idle_timeout")
+        if run is None and idle is None:
+            return None
+        return cls(run_timeout=run, idle_timeout=idle, refresh_on=policy.refresh_on)
 
 
 def interrupt(value: Any) -> Any:

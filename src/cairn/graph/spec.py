@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Mapping
 
 from cairn.graph.schema import StateSchema
-from cairn.types import RetryPolicy, Send
+from cairn.types import RetryPolicy, Send, TimeoutPolicy
 
 __all__ = ["Branch", "GraphSpec", "NodeSpec"]
 
@@ -22,9 +22,10 @@ class NodeSpec:
 
     name: str
     fn: Callable[..., Any]
-    retry_policy: RetryPolicy | None = None
+    retry_policy: tuple[RetryPolicy, ...] = ()
+    """Tried in order: the first whose ``retry_on`` accepts an error retries it."""
     defer: bool = False
-    timeout: float | None = None
+    timeout: TimeoutPolicy | None = None
     destinations: tuple[str, ...] | None = None
     """Where a Command returned by the node may go; None when unknown."""
     metadata: Mapping[str, Any] = field(default_factory=dict)
@@ -33,6 +34,17 @@ class NodeSpec:
     input_schema: StateSchema | None = None
     """The schema the node reads the state through, when not the state's:
     it sees only that schema's keys."""
+    error_handler: "NodeSpec | None" = None
+    """Runs, in the failed task's place, when ``fn`` fails for good (after its
+    retries): given the task's input and a ``NodeError``, its update and
+    routes are the task's (LangGraph's ``add_node(..., error_handler=...)``)."""
+
+    def retry_for(self, error: BaseException) -> RetryPolicy | None:
+        """The first policy that retries ``error``, if any."""
+        for policy in self.retry_policy:
+            if policy.should_retry(error):
+                return policy
+        return None
 
 
 @dataclass(frozen=True)

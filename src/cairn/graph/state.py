@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import inspect
 import typing
+from datetime import timedelta
 from typing import Any, Callable, Hashable, Iterable, Literal, Mapping, Sequence, Union
 
-from cairn.errors import GraphValidationError, NotCallableError, not_supported
+from cairn.errors import ConfigError, GraphValidationError, NotCallableError, not_supported
 from cairn.graph.constants import END, RESERVED_CHARS, START
+from cairn.graph.policies import (
+    DEFAULT_HANDLER,
+    HANDLER_PREFIX,
+    NodeDefaults,
+    handler_spec,
+    retry_policies,
+    timeout_policy,
+)
 from cairn.graph.schema import StateSchema, is_schema_class
 from cairn.graph.spec import Branch, GraphSpec, NodeSpec
-from cairn.types import Command, RetryPolicy
+from cairn.types import Command, RetryPolicy, TimeoutPolicy
 
 __all__ = ["Branch", "GraphSpec", "NodeSpec", "StateGraph"]
 
@@ -104,28 +113,64 @@ class StateGraph:
         self.edges: list[tuple[str, str]] = []
         self.joins: list[tuple[tuple[str, ...], str]] = []
         self.branches: dict[str, list[Branch]] = {}
+        self.node_defaults = NodeDefaults()
 
     # -- nodes ---------------------------------------------------------------
+
+    def set_node_defaults(
+        self,
+        *,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+        cache_policy: Any = None,
+        error_handler: Callable[..., Any] | None = None,
+        timeout: float | timedelta | TimeoutPolicy | None = None,
+    ) -> "StateGraph":
+        """Policies for every node that does not set its own, applied at
+        ``compile()``: ``retry_policy`` and ``timeout`` apply to error
+        handlers too; ``error_handler`` (run as ``__default_error_handler__``)
+        to ordinary nodes only. Not inherited by subgraphs.
+
+        >>> builder.set_node_defaults(retry_policy=RetryPolicy(max_attempts=3), error_handler=fallback)
+        """
+        not_supported("set_node_defaults", cache_policy=cache_policy)
+        defaults = self.node_defaults
+        if retry_policy is not None:
+            defaults.retry_policy = retry_policies(retry_policy, "set_node_defaults")
+        if timeout is not None:
+            defaults.timeout = timeout_policy(timeout, "set_node_defaults")
+        if error_handler is not None:
+            defaults.error_handler = handler_spec(
+                DEFAULT_HANDLER,
+                "set_node_defaults",
+                error_handler,
+                _command_destinations(error_handler) if callable(error_handler) else (),
+            )
+        return self
 
     def add_node(
         self,
         node: Union[str, Callable[..., Any]],
         action: Callable[..., Any] | None = None,
         *,
-        retry_policy: RetryPolicy | None = None,
-        retry: RetryPolicy | None = None,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+        retry: RetryPolicy | Sequence[RetryPolicy] | None = None,
         defer: bool = False,
-        timeout: float | None = None,
+        timeout: float | timedelta | TimeoutPolicy | None = None,
         destinations: Sequence[str] | Mapping[str, str] | None = None,
         metadata: Mapping[str, Any] | None = None,
         input_schema: Any = None,
         cache_policy: Any = None,
         input: Any = None,
+        error_handler: Callable[..., Any] | None = None,
     ) -> "StateGraph":
         """Add a node: ``add_node("name", fn)`` or ``add_node(fn)`` (named after fn).
 
-        ``retry`` is LangGraph's older name of ``retry_policy``; ``timeout``
-        (seconds) fails the task with ``NodeTimeoutError`` when it runs longer.
+        ``retry_policy``: a ``RetryPolicy``, or several (the first whose
+        ``retry_on`` accepts the error retries it); ``retry`` is its older
+        name. ``timeout``: seconds, a timedelta or a ``TimeoutPolicy``; an
+        attempt past it fails with ``NodeTimeoutError``. ``error_handler``:
+        ``(state, error: NodeError)`` run in the task's place when the node
+        fails for good; its update and Command routing replace the node's.
         """
         not_supported("add_node", cache_policy=cache_policy)
         if action is None:
@@ -161,8 +206,23 @@ class StateGraph:
                 f"node {name!r}: {action!r} is not callable; pass a function, a runnable or a "
                 "compiled graph"
             )
-        if timeout is not None and not timeout > 0:
-            raise GraphValidationError(f"node {name!r}: timeout must be > 0 seconds, got {timeout!r}")
+        if name.startswith(HANDLER_PREFIX) or name == DEFAULT_HANDLER:
+            raise GraphValidationError(
+                f"node name {name!r} is reserved for error handlers; choose another name"
+            )
+        where = f"node {name!r}"
+        try:
+            policy = timeout_policy(timeout, where)
+        except ConfigError as exc:
+            raise GraphValidationError(str(exc)) from None
+        handler = None
+        if error_handler is not None:
+            handler = handler_spec(
+                HANDLER_PREFIX + name,
+                where,
+                error_handler,
+                _command_destinations(error_handler) if callable(error_handler) else (),
+            )
         if destinations is not None:
             dests: tuple[str, ...] | None = tuple(destinations)
         elif subgraph:
@@ -172,13 +232,14 @@ class StateGraph:
         self.nodes[name] = NodeSpec(
             name=name,
             fn=action,
-            retry_policy=retry_policy or retry,
+            retry_policy=retry_policies(retry_policy if retry_policy is not None else retry, where),
             defer=defer,
-            timeout=timeout,
+            timeout=policy,
             destinations=dests,
             metadata=dict(metadata or {}),
             subgraph=subgraph,
             input_schema=self._node_input(action, input_schema if input_schema is not None else input),
+            error_handler=handler,
         )
         return self
 
@@ -300,9 +361,12 @@ class StateGraph:
             for branch in branches:
                 for target in (branch.ends or {}).values():
                     check_target(target, f"conditional edge from {source!r}")
-        for node in self.nodes.values():
+        nodes = {name: self.node_defaults.apply(node) for name, node in self.nodes.items()}
+        for node in nodes.values():
             for target in node.destinations or ():
                 check_target(target, f"Command destination of node {node.name!r}")
+            for target in (node.error_handler.destinations or ()) if node.error_handler else ():
+                check_target(target, f"Command destination of the error handler of {node.name!r}")
         for name in interrupt:
             if name != "*" and name not in known:
                 raise GraphValidationError(
@@ -314,7 +378,7 @@ class StateGraph:
                 "the graph has no entry point: add an edge from START, e.g. "
                 "builder.add_edge(START, 'first') or builder.set_entry_point('first')"
             )
-        self._check_reachable()
+        self._check_reachable(nodes)
 
         edges: dict[str, list[str]] = {}
         for source, target in self.edges:
@@ -330,7 +394,7 @@ class StateGraph:
                 by_source.setdefault(source, []).append(target)
         return GraphSpec(
             schema=self.schema,
-            nodes=dict(self.nodes),
+            nodes=nodes,
             edges={k: tuple(v) for k, v in edges.items()},
             joins=joins,
             branches={k: tuple(v) for k, v in self.branches.items()},
@@ -338,8 +402,9 @@ class StateGraph:
             order={name: i for i, name in enumerate(self.nodes)},
         )
 
-    def _check_reachable(self) -> None:
-        """Every node must be reachable from START by some edge, branch or Command."""
+    def _check_reachable(self, nodes: Mapping[str, NodeSpec]) -> None:
+        """Every node must be reachable from START by some edge, branch or
+        Command (a node's error handler routes on the node's behalf)."""
         targets: dict[str, set[str]] = {}
         wildcard: set[str] = set()
         for source, target in self.edges:
@@ -353,12 +418,16 @@ class StateGraph:
                     wildcard.add(source)
                 else:
                     targets.setdefault(source, set()).update(branch.ends.values())
-        for node in self.nodes.values():
-            # A subgraph's nodes may hand off to any node here (Command.PARENT).
-            if node.destinations is None or node.subgraph:
+        for node in nodes.values():
+            if node.subgraph:  # its nodes may hand off to any node here (Command.PARENT)
                 wildcard.add(node.name)
-            else:
-                targets.setdefault(node.name, set()).update(node.destinations)
+            for routed in (node, node.error_handler):
+                if routed is None:
+                    continue
+                if routed.destinations is None:
+                    wildcard.add(node.name)
+                else:
+                    targets.setdefault(node.name, set()).update(routed.destinations)
         seen, frontier = {START}, [START]
         while frontier:
             current = frontier.pop()

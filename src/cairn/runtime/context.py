@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, TypeVar
 
-from cairn.current import TaskContext, task_context as running_task
+from cairn.current import TaskContext, heartbeat, progressed, task_context as running_task
 
 if TYPE_CHECKING:
     from cairn.checkpoint.base import BaseCheckpointSaver, Lease
@@ -29,7 +29,9 @@ _UNSET: Any = object()
 
 
 def discard(chunk: Any) -> None:
-    """The stream writer of a run nobody streams "custom" from."""
+    """The stream writer of a run nobody streams "custom" from (the chunk
+    still counts as the node's progress)."""
+    progressed()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -49,6 +51,10 @@ class Runtime(Generic[ContextT]):
     """Each value it is called with is a ``stream_mode="custom"`` chunk."""
     previous: Any = None
     """The functional API's previous return value; None in a graph."""
+    heartbeat: Callable[[], None] = field(default=heartbeat)
+    """Call it from long work that writes nothing, to show the node is not idle:
+    it holds off the node's ``TimeoutPolicy(idle_timeout=...)``. A no-op when
+    the node has none."""
 
     def merge(self, other: "Runtime[Any]") -> "Runtime[Any]":
         """``other``, with what it leaves unset taken from this runtime."""

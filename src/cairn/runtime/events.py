@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 from cairn.checkpoint.base import Checkpoint, TaskRecord
+from cairn.current import progressed
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.runtime.config import canonical
@@ -86,6 +87,7 @@ class Events:
     # -- what the loop records ---------------------------------------------------
 
     def custom(self, chunk: Any) -> None:
+        progressed()  # a node's custom chunk holds off its idle timeout
         if "custom" in self.modes:
             self._add("custom", chunk)
 
@@ -132,22 +134,26 @@ class Events:
         self,
         task: TaskRecord,
         update: Mapping[str, Any] | None,
-        error: BaseException | None,
+        error: BaseException | str | None,
         interrupts: list[Interrupt],
         step: int,
         paused: bool = False,
+        name: str | None = None,
     ) -> None:
+        """``task`` finished; ``name``: the node that wrote ``update``, when not
+        ``task.name`` (its error handler's)."""
         if task.name == START:
             return
+        name = name or task.name
         if "updates" in self.modes and (interrupts or paused):
             self._add("updates", {"__interrupt__": tuple(interrupts)})
         elif "updates" in self.modes and error is None:
-            self._add("updates", {task.name: dict(update) if update is not None else None})
+            self._add("updates", {name: dict(update) if update is not None else None})
         if "tasks" not in self.modes and "debug" not in self.modes:
             return
         payload = {
-            "id": task.id,
-            "name": task.name,
+            "id": task.id if name == task.name else f"{task.id}:{name}",
+            "name": name,
             "error": error,
             "result": dict(update) if update is not None else {},
             "interrupts": [{"value": i.value, "id": i.id} for i in interrupts],

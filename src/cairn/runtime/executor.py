@@ -1,5 +1,8 @@
 """Running the tasks of one super-step: inline when there is one, on a shared
-thread pool (plus the caller's own thread) when there are several."""
+thread pool (plus the caller's own thread) when there are several; under
+asyncio, as tasks of the event loop, where a failure cancels the step's
+tasks still running (as LangGraph does: the step fails anyway, and what
+they would write is not waited for)."""
 
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 from cairn.checkpoint.base import TaskRecord
 from cairn.current import TaskContext, current
+from cairn.errors import GraphInterrupt, NodeError
 from cairn.runtime.context import RunScope
-from cairn.runtime.tasks import Outcome, TaskRunner
+from cairn.runtime.tasks import HandlerFailed, Outcome, TaskRunner
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -44,6 +48,19 @@ class TaskResult:
     task: TaskRecord
     outcome: Outcome | None = None
     error: BaseException | None = None
+    handled: NodeError | None = None
+    """The node's failure its error handler took (and then failed on, if ``error``)."""
+
+    @property
+    def failed(self) -> bool:
+        """Whether the task failed (an interrupt is a pause, not a failure)."""
+        return self.error is not None and not isinstance(self.error, GraphInterrupt)
+
+
+def _failure(task: TaskRecord, exc: BaseException) -> TaskResult:
+    if isinstance(exc, HandlerFailed):
+        return TaskResult(task, error=exc.error, handled=exc.handled)
+    return TaskResult(task, error=exc)
 
 
 def _run_task(
@@ -53,18 +70,22 @@ def _run_task(
     state: Mapping[str, Any],
     scope: RunScope,
     answers: Mapping[str, list[Any]],
+    failed: Mapping[str, NodeError],
 ) -> TaskResult:
     """Run one task in ``context`` (a copy of the caller's) on this thread."""
     own = TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of)
     try:
-        result = TaskResult(task, outcome=context.run(_in_context, own, runner.run, task, state, scope))
+        outcome = context.run(
+            _in_context, own, runner.run, task, state, scope, failed.get(task.id)
+        )
+        result = TaskResult(task, outcome=outcome)
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
-        result = TaskResult(task, error=exc)
+        result = _failure(task, exc)
     scope.report(result)
     return result
 
 
-def _in_context(own: TaskContext, run: Callable[..., Outcome], *args: Any) -> Outcome:
+def _in_context(own: TaskContext[Any], run: Callable[..., Outcome], *args: Any) -> Outcome:
     current.set(own)
     return run(*args)
 
@@ -75,24 +96,30 @@ def run_step(
     state: Mapping[str, Any],
     scope: RunScope,
     answers: Mapping[str, list[Any]],
+    failed: Mapping[str, NodeError],
 ) -> tuple[list[TaskResult], BaseException | None]:
     """Run ``tasks``; returns what finished, and an exception (such as a
     KeyboardInterrupt) that stopped the waiting, if one did. ``answers``:
-    each task's answers to its ``interrupt()`` calls, by task id."""
+    each task's answers to its ``interrupt()`` calls, by task id; ``failed``:
+    the failures of tasks whose error handler is to run instead of them."""
 
     if len(tasks) == 1 or getattr(_local, "worker", False):
         # One task (or a graph nested in a pool worker): no thread hand-off.
         return [
-            _run_task(contextvars.copy_context(), runner, t, state, scope, answers)
+            _run_task(contextvars.copy_context(), runner, t, state, scope, answers, failed)
             for t in tasks
         ], None
 
     pool = _shared_pool()
     futures: list[Future[TaskResult]] = [
-        pool.submit(_run_task, contextvars.copy_context(), runner, t, state, scope, answers)
+        pool.submit(
+            _run_task, contextvars.copy_context(), runner, t, state, scope, answers, failed
+        )
         for t in tasks[1:]
     ]
-    results = [_run_task(contextvars.copy_context(), runner, tasks[0], state, scope, answers)]
+    results = [
+        _run_task(contextvars.copy_context(), runner, tasks[0], state, scope, answers, failed)
+    ]
     stopped: BaseException | None = None
     for future in futures:
         if stopped is None:
@@ -114,18 +141,40 @@ async def arun_step(
     state: Mapping[str, Any],
     scope: RunScope,
     answers: Mapping[str, list[Any]],
+    failed: Mapping[str, NodeError],
 ) -> tuple[list[TaskResult], BaseException | None]:
     """The async twin of ``run_step``: tasks run concurrently on the event
-    loop (sync nodes in worker threads)."""
+    loop (sync nodes in worker threads). The first task to fail cancels the
+    others still running; each of those is recorded as failed with
+    ``asyncio.CancelledError`` and runs again on resume."""
 
     async def one(task: TaskRecord) -> TaskResult:
         current.set(TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of))
         try:
-            result = TaskResult(task, outcome=await runner.arun(task, state, scope))
+            result = TaskResult(task, outcome=await runner.arun(task, state, scope, failed.get(task.id)))
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised by the loop
-            result = TaskResult(task, error=exc)
+            result = _failure(task, exc)
         scope.report(result)
         return result
 
     # Each task gets its own asyncio Task, and so its own copy of the context.
-    return list(await asyncio.gather(*(one(t) for t in tasks))), None
+    if len(tasks) == 1:
+        return [await asyncio.ensure_future(one(tasks[0]))], None
+    running = [asyncio.ensure_future(one(t)) for t in tasks]
+    try:
+        waiting: set[asyncio.Future[TaskResult]] = set(running)
+        while waiting:
+            done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if waiting and any(f.result().failed for f in done):
+                for future in waiting:
+                    future.cancel()
+                await asyncio.wait(waiting)
+                break
+    except BaseException:  # the run itself is cancelled (or interrupted): so are its tasks
+        for future in running:
+            future.cancel()
+        raise
+    return [
+        f.result() if not f.cancelled() else TaskResult(t, error=asyncio.CancelledError())
+        for t, f in zip(tasks, running)
+    ], None

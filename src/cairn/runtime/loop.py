@@ -10,6 +10,7 @@ resume runs only what did not finish.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
@@ -22,6 +23,7 @@ from cairn.errors import (
     EmptyInputError,
     GraphInterrupt,
     GraphRecursionError,
+    NodeError,
 )
 from cairn.graph.constants import START
 from cairn.graph.spec import GraphSpec
@@ -118,6 +120,9 @@ class _Cursor:
     values: dict[str, Any]
     reuse: dict[str, TaskWrite] = field(default_factory=dict)
     answers: dict[str, list[Any]] = field(default_factory=dict)
+    failed: dict[str, NodeError] = field(default_factory=dict)
+    """Tasks whose node failed in an earlier run and whose error handler is
+    to run instead (its failure, the stored repr of the node's error)."""
     resuming: bool = False
     taken: int = 0
     prelude: list[TaskWrite] = field(default_factory=list)
@@ -290,6 +295,11 @@ class Run:
             start.reuse = {w.task_id: w.value for w in pending.get("result", ())}
             start.answers = {w.task_id: list(w.value) for w in pending.get("resume", ())}
             start.prelude = [w.value for w in pending.get("update", ())]
+            start.failed = {
+                w.task_id: NodeError(*w.value)
+                for w in pending.get("handled", ())
+                if w.task_id not in start.reuse
+            }
             waiting = {
                 w.task_id: w.value for w in pending.get("interrupt", ()) if w.task_id not in start.reuse
             }
@@ -369,7 +379,9 @@ class Run:
             while (todo := self._next_batch(cursor)) is not None:
                 if self.events is not None and self.events.waiting():
                     yield None
-                results, stopped = run_step(self.graph.runner, todo, cursor.values, self.scope, cursor.answers)
+                results, stopped = run_step(
+                    self.graph.runner, todo, cursor.values, self.scope, cursor.answers, cursor.failed
+                )
                 step = self._commit(cursor, todo, results, stopped)
                 if step is None:
                     return
@@ -389,7 +401,7 @@ class Run:
                 if self.events is not None and self.events.waiting():
                     yield None
                 results, stopped = await arun_step(
-                    self.graph.runner, todo, cursor.values, self.scope, cursor.answers
+                    self.graph.runner, todo, cursor.values, self.scope, cursor.answers, cursor.failed
                 )
                 step = await offload.call(self.saver, self._commit, cursor, todo, results, stopped)
                 if step is None:
@@ -496,9 +508,12 @@ class Run:
             self._record_failure(checkpoint, results)
             if stopped is not None:
                 raise stopped
-            for result in results:
-                if result.error is not None and not isinstance(result.error, GraphInterrupt):
-                    raise result.error
+            failures = [r.error for r in results if r.error is not None and r.failed]
+            if failures:
+                # A task cancelled because another failed is not the cause.
+                raise next(
+                    (e for e in failures if not isinstance(e, asyncio.CancelledError)), failures[0]
+                )
             # The result shows what the finished tasks wrote, as get_state does.
             finished = ordered_writes(
                 checkpoint.tasks, {**cursor.reuse, **{tid: o.write for tid, o in done.items()}}
@@ -533,7 +548,7 @@ class Run:
             if self.events is not None:
                 self.events.checkpoint(checkpoint, values)
         cursor.checkpoint, cursor.values = checkpoint, values
-        cursor.reuse, cursor.answers = {}, {}
+        cursor.reuse, cursor.answers, cursor.failed = {}, {}, {}
         if self._replay_of is not None:  # the replay's first step is stored
             self.scope.replaying(False)
             self._replay_of = None
@@ -542,15 +557,23 @@ class Run:
     def _report(self, result: TaskResult) -> None:
         """Stream what became of a task as it finishes (scope.report)."""
         assert self.events is not None and self.cursor is not None
+        step = self.cursor.checkpoint.step + 1
         error = result.error
         paused = isinstance(error, GraphInterrupt)
+        outcome = result.outcome
+        handled = result.handled or (outcome.handled if outcome is not None else None)
+        if handled is not None:  # the node's failure, then its handler's task
+            self.events.finished(result.task, None, handled.error, [], step)
+            if outcome is None and not paused:
+                return  # the handler failed too; the run fails with its error
         self.events.finished(
             result.task,
-            result.outcome.write.update if result.outcome is not None else None,
+            outcome.write.update if outcome is not None else None,
             None if paused else error,
             [i for i in error.interrupts if isinstance(i, Interrupt)] if paused else [],  # type: ignore[union-attr]
-            self.cursor.checkpoint.step + 1,
+            step,
             paused,
+            name=outcome.write.name if outcome is not None else None,
         )
 
     def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:
@@ -571,6 +594,9 @@ class Run:
         """Keep what the finished tasks of a failed step produced."""
         writes: list[PendingWrite] = []
         for result in results:
+            handled = result.handled or (result.outcome.handled if result.outcome else None)
+            if handled is not None:
+                writes.extend(_handled(result.task.id, handled))
             if result.outcome is not None:
                 writes.append(PendingWrite(result.task.id, "result", result.outcome.write))
             elif isinstance(result.error, GraphInterrupt):
@@ -579,8 +605,19 @@ class Run:
                 writes.append(
                     PendingWrite(result.task.id, "interrupt", [[i.id, i.value] for i in found])
                 )
-            elif result.error is not None:
+            elif result.error is not None and handled is None:
                 writes.append(PendingWrite(result.task.id, "error", repr(result.error)))
         if self.persist is not None:
             self.persist.put_pending(checkpoint, writes)
 
+
+
+def _handled(task_id: str, handled: NodeError) -> list[PendingWrite]:
+    """What is kept of a node's failure its error handler took: the error
+    (shown as the task's, as any failure is) and, for a resume to run the
+    handler instead of the node, which node failed and how."""
+    error = handled.error if isinstance(handled.error, str) else repr(handled.error)
+    return [
+        PendingWrite(task_id, "error", error),
+        PendingWrite(task_id, "handled", [handled.node, error]),
+    ]

@@ -10,20 +10,18 @@ write alone says what it did.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
-import threading
-import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from cairn.checkpoint.base import TaskRecord, TaskWrite
-from cairn.errors import InvalidUpdateError, NodeTimeoutError, ParentCommand
+from cairn.errors import GraphInterrupt, InvalidUpdateError, NodeError, ParentCommand
 from cairn.graph.constants import END, START
 from cairn.graph.spec import Branch, GraphSpec, NodeSpec
 from cairn.runtime import offload
+from cairn.runtime.attempts import aretrying, retrying
 from cairn.runtime.context import RunScope
 from cairn.runtime.state import apply_updates
 from cairn.runtime.subgraphs import arun_subgraph, run_subgraph
@@ -32,7 +30,8 @@ from cairn.warnings import UnknownKeyWarning
 
 
 _INJECTABLE = ("config", "writer", "store", "runtime", "previous")
-"""Parameters a node or path function receives by name, as in LangGraph."""
+"""Parameters a node or path function receives by name, as in LangGraph
+(and ``error``, when annotated ``NodeError``: an error handler's failure)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +45,7 @@ class Injection:
     def args(self, scope: RunScope) -> tuple[Any, ...]:
         return (scope.config,) if self.config_positional else ()
 
-    def kwargs(self, scope: RunScope) -> dict[str, Any]:
+    def kwargs(self, scope: RunScope, error: NodeError | None = None) -> dict[str, Any]:
         runtime = scope.runtime
         values = {
             "config": scope.config,
@@ -54,8 +53,13 @@ class Injection:
             "store": runtime.store,
             "runtime": runtime,
             "previous": runtime.previous,
+            "error": error,
         }
         return {name: values[name] for name in self.names}
+
+
+def _is_node_error(annotation: Any) -> bool:
+    return annotation is NodeError or annotation in ("NodeError", "cairn.errors.NodeError")
 
 
 def injection(fn: Callable[..., Any]) -> Injection | None:
@@ -67,13 +71,19 @@ def injection(fn: Callable[..., Any]) -> Injection | None:
         return None
     rest = params[1:]
     by_name = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    names = tuple(p.name for p in rest if p.name in _INJECTABLE and p.kind in by_name)
+    names = tuple(
+        p.name
+        for p in rest
+        if p.kind in by_name
+        and (p.name in _INJECTABLE or (p.name == "error" and _is_node_error(p.annotation)))
+    )
     # LangGraph passes the config only by name; a second positional parameter
     # named otherwise and without a default gets it too (cairn's older rule).
     positional = [p for p in rest if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     config_positional = bool(
         positional
         and positional[0].name not in _INJECTABLE
+        and positional[0].name not in names
         and positional[0].default is inspect.Parameter.empty
         and "config" not in names
     )
@@ -96,12 +106,19 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
-def call(fn: Callable[..., Any], arg: Any, scope: RunScope, inject: Injection | None) -> Any:
-    """Call a node or path function, finishing it if it is async."""
+def call(
+    fn: Callable[..., Any],
+    arg: Any,
+    scope: RunScope,
+    inject: Injection | None,
+    error: NodeError | None = None,
+) -> Any:
+    """Call a node or path function, finishing it if it is async. ``error``:
+    what an error handler is told of the failure it handles."""
     if inject is None:
         result = fn(arg)
     else:
-        result = fn(arg, *inject.args(scope), **inject.kwargs(scope))
+        result = fn(arg, *inject.args(scope), **inject.kwargs(scope, error))
     if result.__class__ is not dict and inspect.isawaitable(result):
         result = _run_coroutine(result)
     return result
@@ -113,6 +130,20 @@ class Outcome:
 
     write: TaskWrite
     fresh: dict[str, Any] | None = None
+    handled: NodeError | None = None
+    """The node failed and its error handler wrote ``write`` in its place."""
+
+
+class HandlerFailed(BaseException):
+    """A node failed and so did its error handler (or the handler paused on
+    an interrupt): the executor records ``error``, what the handler raised,
+    and ``handled``, the node's failure that a resume hands the handler again.
+    A BaseException so that no retry or ``except Exception`` takes it."""
+
+    def __init__(self, error: BaseException, handled: NodeError) -> None:
+        super().__init__(error, handled)
+        self.error = error
+        self.handled = handled
 
 
 class TaskRunner:
@@ -122,6 +153,9 @@ class TaskRunner:
         self.spec = spec
         self.strict = strict
         self._inject = {name: injection(n.fn) for name, n in spec.nodes.items()}
+        for n in spec.nodes.values():
+            if n.error_handler is not None:
+                self._inject[n.error_handler.name] = injection(n.error_handler.fn)
         self._branch_inject = {
             id(b): injection(b.path) for bs in spec.branches.values() for b in bs
         }
@@ -242,60 +276,92 @@ class TaskRunner:
 
     # -- running -------------------------------------------------------------
 
-    def run(self, task: TaskRecord, state: Mapping[str, Any], scope: RunScope) -> Outcome:
-        """Run ``task`` against ``state``; raises what the node raised."""
+    def run(
+        self,
+        task: TaskRecord,
+        state: Mapping[str, Any],
+        scope: RunScope,
+        failed: NodeError | None = None,
+    ) -> Outcome:
+        """Run ``task`` against ``state``; raises what the node raised (unless
+        its error handler takes it). ``failed``: the node failed in an earlier
+        run and its handler did not finish: run only the handler."""
         if task.name == START:
             return self._start(task, state, scope)
         node, arg = self._prepare(task, state)
-        inject = self._inject[node.name]
-        attempt = 1
-        while True:
+        if failed is None:
             try:
-                if node.subgraph:
-                    output = self._subgraph_output(run_subgraph(node.fn, node.name, arg))
-                elif node.timeout is None:
-                    output = call(node.fn, arg, scope, inject)
-                else:
-                    output = _call_within(node, arg, scope, inject)
-                break
+                output = retrying(node, lambda: self._once(node, arg, scope))
+                return self._finish(task, node, output, state, scope)
             except Exception as exc:
-                time.sleep(_retry_delay(node, attempt, exc))
-                attempt += 1
-        return self._finish(task, node, output, state, scope)
+                if node.error_handler is None or isinstance(exc, ParentCommand):
+                    raise
+                failed = NodeError(node.name, exc)
+        handler = self._handler(node)
+        try:
+            output = retrying(
+                handler, lambda: call(handler.fn, arg, scope, self._inject[handler.name], failed)
+            )
+            outcome = self._finish(task, handler, output, state, scope)
+        except (Exception, GraphInterrupt) as exc:
+            raise HandlerFailed(exc, failed) from None
+        outcome.handled = failed
+        return outcome
 
-    async def arun(self, task: TaskRecord, state: Mapping[str, Any], scope: RunScope) -> Outcome:
+    def _once(self, node: NodeSpec, arg: Any, scope: RunScope) -> Any:
+        if node.subgraph:
+            return self._subgraph_output(run_subgraph(node.fn, node.name, arg))
+        return call(node.fn, arg, scope, self._inject[node.name])
+
+    async def arun(
+        self,
+        task: TaskRecord,
+        state: Mapping[str, Any],
+        scope: RunScope,
+        failed: NodeError | None = None,
+    ) -> Outcome:
         """The async twin of ``run``: awaits async nodes, runs sync ones in a thread."""
         if task.name == START:
             return self._start(task, state, scope)
         node, arg = self._prepare(task, state)
-        inject = self._inject[node.name]
-        attempt = 1
-        while True:
+        if failed is None:
             try:
-                if node.subgraph:
-                    pending = arun_subgraph(node.fn, node.name, arg)
-                elif inspect.iscoroutinefunction(node.fn):
-                    pending = (
-                        node.fn(arg)
-                        if inject is None
-                        else node.fn(arg, *inject.args(scope), **inject.kwargs(scope))
-                    )
-                else:
-                    pending = asyncio.to_thread(call, node.fn, arg, scope, inject)
-                if node.timeout is None:
-                    output = await pending
-                else:
-                    try:
-                        output = await asyncio.wait_for(pending, node.timeout)
-                    except asyncio.TimeoutError:
-                        raise _timed_out(node) from None
-                if node.subgraph:
-                    output = self._subgraph_output(output)
-                break
+                output = await aretrying(node, lambda: self._aonce(node, arg, scope))
+                return self._finish(task, node, output, state, scope)
             except Exception as exc:
-                await asyncio.sleep(_retry_delay(node, attempt, exc))
-                attempt += 1
-        return self._finish(task, node, output, state, scope)
+                if node.error_handler is None or isinstance(exc, ParentCommand):
+                    raise
+                failed = NodeError(node.name, exc)
+        handler = self._handler(node)
+        try:
+            output = await aretrying(handler, lambda: self._aonce(handler, arg, scope, failed))
+            outcome = self._finish(task, handler, output, state, scope)
+        except (Exception, GraphInterrupt) as exc:
+            raise HandlerFailed(exc, failed) from None
+        outcome.handled = failed
+        return outcome
+
+    async def _aonce(
+        self, node: NodeSpec, arg: Any, scope: RunScope, error: NodeError | None = None
+    ) -> Any:
+        if node.subgraph:
+            return self._subgraph_output(await arun_subgraph(node.fn, node.name, arg))
+        inject = self._inject[node.name]
+        if inspect.iscoroutinefunction(node.fn):
+            if inject is None:
+                return await node.fn(arg)
+            return await node.fn(arg, *inject.args(scope), **inject.kwargs(scope, error))
+        return await asyncio.to_thread(call, node.fn, arg, scope, inject, error)
+
+    def _handler(self, node: NodeSpec) -> NodeSpec:
+        handler = node.error_handler
+        if handler is None:  # a stored failure of a node that has no handler now
+            raise InvalidUpdateError(
+                f"the checkpoint says node {node.name!r} failed and its error handler is to "
+                "run, but this graph gives the node no error_handler; resume with the graph "
+                "that wrote the checkpoint"
+            )
+        return handler
 
     def _subgraph_output(self, values: Mapping[str, Any] | Command) -> dict[str, Any] | Command:
         """A subgraph's final state as an update: the keys this graph has (or
@@ -337,51 +403,6 @@ class TaskRunner:
         update, gotos = self._read_output(node.name, output)
         goto, fresh = self.routes(node.name, update, gotos, state, scope)
         return Outcome(TaskWrite(task.id, node.name, update, goto), fresh)
-
-
-def _call_within(node: NodeSpec, arg: Any, scope: RunScope, inject: Injection | None) -> Any:
-    """Call a sync node in a thread of its own and stop waiting for it after
-    ``node.timeout`` seconds (Python cannot stop the thread: what the node
-    does afterwards is ignored)."""
-    done = threading.Event()
-    box: list[Any] = []
-    context = contextvars.copy_context()
-
-    def target() -> None:
-        try:
-            box.append((True, context.run(call, node.fn, arg, scope, inject)))
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting task
-            box.append((False, exc))
-        finally:
-            done.set()
-
-    threading.Thread(target=target, name=f"cairn-node-{node.name}", daemon=True).start()
-    if not done.wait(node.timeout):
-        raise _timed_out(node)
-    ok, value = box[0]
-    if not ok:
-        raise value
-    return value
-
-
-def _timed_out(node: NodeSpec) -> NodeTimeoutError:
-    return NodeTimeoutError(
-        f"node {node.name!r} ran longer than its timeout of {node.timeout:g} s and counts as "
-        "failed; resume with invoke(None, config) to run it again, or give it more time with "
-        f"add_node({node.name!r}, ..., timeout=SECONDS)"
-    )
-
-
-def _retry_delay(node: NodeSpec, attempt: int, exc: Exception) -> float:
-    """Seconds to wait before retrying ``node``; re-raises ``exc`` when it is not retried."""
-    policy = node.retry_policy
-    if policy is None or attempt >= policy.max_attempts or isinstance(exc, ParentCommand):
-        raise exc
-    if not policy.should_retry(exc):
-        raise exc
-    return policy.interval(attempt)
-
-
 
 
 def _warn_at_user_code(message: str, node: NodeSpec | None) -> None:

@@ -125,8 +125,21 @@ def _check(spec: GraphSpec, steps: Sequence[Sequence[StateUpdate]]) -> None:
             )
 
 
+def _stands_in(spec: GraphSpec) -> dict[str, str]:
+    """Each error handler's node name -> the node a step it wrote counts as
+    written by: the node it stood in for (an error handler writes as a node of
+    its own, without edges), or itself when it is the default handler of
+    several nodes."""
+    nodes: dict[str, list[str]] = {}
+    for name, node in spec.nodes.items():
+        if node.error_handler is not None:
+            nodes.setdefault(node.error_handler.name, []).append(name)
+    return {handler: names[0] if len(names) == 1 else handler for handler, names in nodes.items()}
+
+
 def _check_node(spec: GraphSpec, as_node: Any) -> None:
-    if not isinstance(as_node, str) or (as_node != START and as_node not in spec.nodes):
+    known = as_node in spec.nodes or as_node in _stands_in(spec)
+    if not isinstance(as_node, str) or (as_node != START and not known):
         raise InvalidUpdateError(
             f"as_node={as_node!r} is not a node of this graph; use one of "
             f"{sorted(spec.nodes)} (or START to update as input)"
@@ -208,7 +221,8 @@ def _author(spec: GraphSpec, base: Checkpoint | None, as_node: Any) -> str:
         return str(as_node)  # checked by _check
     if base is None or not base.writes:
         return START
-    names = sorted({w.name for w in base.writes})
+    handlers = _stands_in(spec)
+    names = sorted({handlers.get(w.name, w.name) for w in base.writes})
     if len(names) > 1:
         raise InvalidUpdateError(
             f"the checkpoint was written by several nodes ({names}); say which one the "
