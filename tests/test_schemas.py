@@ -1,4 +1,5 @@
-"""Input, output and node input schemas, as in LangGraph: ``input_schema=``
+"""Schemas as in LangGraph: a state of one value (``StateGraph(int)``,
+``StateGraph(Annotated[list, add])``); ``input_schema=``
 narrows what an input may write, ``output_schema=`` what ``invoke`` returns;
 a node whose first parameter is annotated with another schema (or given
 ``add_node(input_schema=...)``) sees only that schema's keys, and keys no
@@ -7,8 +8,9 @@ other schema has become private channels, stored like the rest."""
 from __future__ import annotations
 
 import asyncio
+import operator
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from pydantic import BaseModel
 
@@ -110,3 +112,24 @@ def test_add_node_input_schema_gives_the_node_an_instance_of_it(saver: Any) -> N
     graph.invoke({"user": "ada"}, thread("t"))
 
     assert seen == [Seen(user="ada"), Shown(user="ada")]
+
+
+def test_a_state_of_one_list_with_a_reducer(saver: Any) -> None:
+    builder = StateGraph(Annotated[list, operator.add])
+    builder.add_node("count", lambda items: [len(items)]).add_node("b", lambda items: ["b"])
+    graph = builder.add_edge(START, "count").add_edge("count", "b").compile(checkpointer=saver)
+
+    assert graph.invoke(["x"], thread("t")) == ["x", 1, "b"]
+    assert list(graph.stream(["y"], thread("u"))) == [{"count": [1]}, {"b": ["b"]}]
+    assert list(graph.stream(["z"], thread("v"), stream_mode="values")) == [["z"], ["z", 1], ["z", 1, "b"]]
+
+    cold = graph.builder.compile(checkpointer=saver)
+    assert cold.get_state(thread("t")).values == ["x", 1, "b"]
+    assert [s.values for s in cold.get_state_history(thread("t"))] == [["x", 1, "b"], ["x", 1], ["x"], []]
+    cold.update_state(thread("t"), ["edit"], as_node="b")
+    assert asyncio.run(cold.aget_state(thread("t"))).values == ["x", 1, "b", "edit"]
+
+
+def test_a_state_of_one_plain_value() -> None:
+    graph = StateGraph(int).add_node("inc", lambda n: n + 1).add_edge(START, "inc").compile()
+    assert graph.invoke(1) == 2

@@ -128,15 +128,23 @@ def _field_hints(cls: type) -> list[Any]:
     return hints
 
 
+ROOT = "__root__"
+"""The one channel of a state that is not a dict (``StateGraph(Annotated[list, add])``)."""
+
+
 def _read_schema(schema: Any, what: str) -> tuple[str, dict[str, Any]]:
-    """A schema's kind and its keys' annotations."""
+    """A schema's kind and its keys' annotations. A type that declares no
+    keys (``int``, ``list``, ``Annotated[list, operator.add]``) is a state
+    of one value, as in LangGraph: kind "root", one channel."""
     if schema is dict:
         return "dict", {}
-    if not isinstance(schema, type):
-        raise GraphValidationError(
-            f"StateGraph needs a TypedDict, dataclass or pydantic model class as its "
-            f"{what}, got {schema!r}"
-        )
+    if not isinstance(schema, type) or not (
+        dataclasses.is_dataclass(schema)
+        or hasattr(schema, "model_fields")
+        or issubclass(schema, dict)
+        or typing.get_type_hints(schema)
+    ):
+        return "root", {ROOT: schema}
     try:
         hints = typing.get_type_hints(schema, include_extras=True)
     except Exception as exc:
@@ -164,14 +172,14 @@ def _read_schema(schema: Any, what: str) -> tuple[str, dict[str, Any]]:
 
 
 def is_schema_class(value: Any) -> bool:
-    """Whether ``value`` is a class a schema can be read from (a node's input annotation)."""
+    """Whether ``value`` is a class of keys a schema can be read from (a node's input annotation)."""
     if not isinstance(value, type) or value is dict:
         return False
     try:
-        _read_schema(value, "schema")
-    except GraphValidationError:
+        kind, _ = _read_schema(value, "schema")
+    except (GraphValidationError, TypeError, NameError):
         return False
-    return True
+    return kind != "root"
 
 
 class StateSchema:
@@ -225,7 +233,7 @@ class StateSchema:
     def _reach(self, hints: Mapping[str, Any]) -> tuple[type, ...]:
         seen: set[int] = set()
         found = [cls for annotation in hints.values() for cls in _classes_in(annotation, seen)]
-        if self.kind != "dict" and self.kind != "typeddict":
+        if self.kind in ("dataclass", "pydantic"):
             found.append(self.schema)
         # A reducer may name the classes of the values it merges (add_messages:
         # LangChain's message classes), so that another process can load them.
@@ -235,7 +243,7 @@ class StateSchema:
                 found.extend(stored())
         return tuple(dict.fromkeys(found))
 
-    def output(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    def output(self, values: Mapping[str, Any]) -> Any:
         """What ``invoke`` returns of the state: the output schema's keys (the
         state schema's when there is none), in the schema's order."""
         keys = self.output_keys if self.output_keys is not None else self.state_keys
@@ -243,11 +251,17 @@ class StateSchema:
             return self.ordered(values)
         return {k: values[k] for k in keys if k in values}
 
-    def shown(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    def shown(self, values: Mapping[str, Any]) -> Any:
         """The state as "values" streams show it: the state schema's keys."""
         if self.open or len(self.state_keys) == len(self.channels):
             return self.ordered(values)
         return {k: values[k] for k in self.state_keys if k in values}
+
+    def shown_update(self, update: Mapping[str, Any] | None) -> Any:
+        """A node's update as "updates" streams show it."""
+        if update is None:
+            return None
+        return update.get(ROOT) if self.kind == "root" else dict(update)
 
     @property
     def open(self) -> bool:
@@ -260,8 +274,11 @@ class StateSchema:
             name: ch.initial() for name, ch in self.channels.items() if ch.initial is not None
         }
 
-    def ordered(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """A copy of ``values`` with keys in the schema's order (as users see state)."""
+    def ordered(self, values: Mapping[str, Any]) -> Any:
+        """A copy of ``values`` with keys in the schema's order (as users see
+        state); the one value of a state that is not a dict."""
+        if self.kind == "root":
+            return values.get(ROOT)
         out = {name: values[name] for name in self.channels if name in values}
         if len(out) < len(values):
             out.update((k, v) for k, v in values.items() if k not in out)
@@ -290,10 +307,16 @@ class StateSchema:
         """The state as a node sees it: a dict, or an instance of the schema."""
         if self.kind in ("dict", "typeddict"):
             return dict(values)
+        if self.kind == "root":
+            return values.get(ROOT)
         return self.schema(**values)
 
     def as_update(self, obj: Any) -> Mapping[str, Any] | None:
         """``obj`` as a mapping of keys to values, or None if it is not one."""
+        if self.kind == "root":
+            if obj is None or (isinstance(obj, Mapping) and len(obj) == 1 and ROOT in obj):
+                return obj  # none, or already an update (as_update is applied twice to inputs)
+            return {ROOT: obj}
         if obj is None or obj.__class__ is dict or isinstance(obj, Mapping):
             return obj
         if self.kind == "dataclass" and isinstance(obj, self.schema):

@@ -248,7 +248,8 @@ class CompiledStateGraph:
     def _result(self, run: Run) -> dict[str, Any]:
         result = self.spec.schema.output(run.values)
         if run.interrupts:
-            result["__interrupt__"] = list(run.interrupts)
+            if isinstance(result, dict):  # (a state of one value has nowhere to say so)
+                result["__interrupt__"] = list(run.interrupts)
         return result
 
     def stream(

@@ -43,6 +43,7 @@ class Events:
         self._single = single
         self._ordered = schema.ordered
         self._shown = schema.shown
+        self._update = schema.shown_update
         self._subgraphs = subgraphs
         self._ns: tuple[str, ...] = ()
         self._lock = threading.Lock()
@@ -56,7 +57,7 @@ class Events:
             return None
         child = copy.copy(self)  # the same queue and lock, another namespace
         child._ns = (*self._ns, part)
-        child._ordered, child._shown = schema.ordered, schema.shown
+        child._ordered, child._shown, child._update = schema.ordered, schema.shown, schema.shown_update
         return child
 
     def _add(self, mode: str, chunk: Any) -> None:
@@ -99,7 +100,8 @@ class Events:
         """The run stopped on ``interrupt()``: values say so (updates did as
         each task interrupted, in ``finished``)."""
         if "values" in self.modes:
-            self._add("values", {**self._shown(values), "__interrupt__": tuple(interrupts)})
+            shown = self._shown(values)
+            self._add("values", {**shown, "__interrupt__": tuple(interrupts)} if isinstance(shown, dict) else shown)
 
     def stopped(self) -> None:
         """The run stopped at an interrupt_before/interrupt_after node."""
@@ -148,7 +150,7 @@ class Events:
         if "updates" in self.modes and (interrupts or paused):
             self._add("updates", {"__interrupt__": tuple(interrupts)})
         elif "updates" in self.modes and error is None:
-            self._add("updates", {name: dict(update) if update is not None else None})
+            self._add("updates", {name: self._update(update)})
         if "tasks" not in self.modes and "debug" not in self.modes:
             return
         payload = {
@@ -163,13 +165,13 @@ class Events:
         self._debug("task_result", step, payload)
 
 
-def _checkpoint_payload(checkpoint: Checkpoint, values: Mapping[str, Any]) -> dict[str, Any]:
+def _checkpoint_payload(checkpoint: Checkpoint, values: Any) -> dict[str, Any]:
     """A checkpoint as the "checkpoints" stream mode shows it (the shape of get_state)."""
     thread, ns = checkpoint.thread_id, checkpoint.ns
     return {
         "config": canonical(thread, ns, checkpoint.id),
         "metadata": dict(checkpoint.metadata),
-        "values": dict(values),
+        "values": dict(values) if isinstance(values, Mapping) else values,
         "next": [task.name for task in checkpoint.tasks],
         "parent_config": canonical(thread, ns, checkpoint.parent_id) if checkpoint.parent_id else None,
         "tasks": [

@@ -179,6 +179,7 @@ class HistoryStates:
         self.by_id = {r.id: r for r in records}
         self.folded: dict[str, dict[str, Any]] = {}
         self.order = tuple(schema.channels)
+        self.keyed = schema.kind != "root"
         self.outside = outside
 
     def add(self, records: Sequence[Checkpoint]) -> None:
@@ -194,7 +195,7 @@ class HistoryStates:
         if values is None:
             values = self._fold(record)
             self.folded.pop(record.id, None)
-        return values if tuple(values) == self.order else self.schema.ordered(values)
+        return values if tuple(values) == self.order and self.keyed else self.schema.ordered(values)
 
     def _fold(self, record: Checkpoint) -> dict[str, Any]:
         folded, schema = self.folded, self.schema
