@@ -5,13 +5,22 @@ still catches it; the message names the offending value."""
 from __future__ import annotations
 
 import operator
+import re
 from typing import Annotated, Any, Callable, TypedDict
 
 import pytest
 
 from cairn.checkpoint.memory import InMemorySaver
-from cairn.errors import ArgumentTypeError, CairnError, GraphValidationError, NotCallableError
+from cairn.errors import (
+    ArgumentTypeError,
+    CairnError,
+    GraphValidationError,
+    InvalidResumeError,
+    InvalidUpdateError,
+    NotCallableError,
+)
 from cairn.graph import END, START, StateGraph
+from cairn.types import Command
 
 
 class S(TypedDict):
@@ -57,3 +66,15 @@ def test_the_type_errors_are_still_the_value_errors_cairn_raised_before() -> Non
         StateGraph(S).add_node("x", 5)
     with pytest.raises(ValueError):
         built().compile(checkpointer=InMemorySaver).invoke({"xs": []}, "t")
+
+
+def test_an_answer_to_a_graph_without_a_checkpointer_is_a_runtime_error_as_in_langgraph() -> None:
+    with pytest.raises(RuntimeError, match="Command.resume=.... needs a checkpointer") as caught:
+        built().compile().invoke(Command(resume="yes"))
+    assert isinstance(caught.value, InvalidResumeError)
+
+
+@pytest.mark.parametrize("given", ["hello", [1], 5])
+def test_an_input_that_is_not_a_dict_is_an_invalid_update_as_in_langgraph(given: Any) -> None:
+    with pytest.raises(InvalidUpdateError, match=re.escape(f"got {type(given).__name__} {given!r}")):
+        built().compile().invoke(given)

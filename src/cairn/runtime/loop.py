@@ -23,6 +23,8 @@ from cairn.errors import (
     EmptyInputError,
     GraphInterrupt,
     GraphRecursionError,
+    InvalidResumeError,
+    InvalidUpdateError,
     NodeError,
 )
 from cairn.graph.constants import START
@@ -232,7 +234,7 @@ class Run:
     def _input_checkpoint(self, parent: Checkpoint | None, input: Any) -> Checkpoint:
         update = self.spec.schema.as_update(input)
         if update is None:
-            raise ConfigError(
+            raise InvalidUpdateError(
                 f"the input must be a dict of state values (or an instance of the state "
                 f"schema), got {type(input).__name__} {input!r}"
             )
@@ -246,7 +248,13 @@ class Run:
     def _start(self, input: Any) -> _Cursor:
         resume = input if isinstance(input, Command) else None
         if self.saver is None:
-            if input is None or resume is not None:
+            if resume is not None:
+                raise InvalidResumeError(
+                    "Command(resume=...) needs a checkpointer: the answer goes to an interrupt "
+                    "stored with the thread; compile the graph with checkpointer=InMemorySaver() "
+                    "(or another saver) and pass a thread_id"
+                )
+            if input is None:
                 raise EmptyInputError(
                     "invoke(None) needs a checkpointer to resume from; pass an input, or "
                     "compile the graph with a checkpointer"
