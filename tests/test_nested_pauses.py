@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 
+from cairn.errors import NodeInterrupt
 from cairn.graph import START, StateGraph
 from cairn.types import Command, interrupt
 from tests.support import thread
@@ -111,3 +112,21 @@ def test_an_update_given_with_one_of_two_answers_is_kept_until_the_step_commits(
 
     final = cold(graph, saver).invoke(Command(resume={ids["q2"]: "B"}), thread("t"))
     assert final == {"xs": ["upd", "A", "B"]}
+
+
+def test_a_node_raising_node_interrupt_pauses_and_reruns_on_resume(saver: Any) -> None:
+    class N(TypedDict):
+        n: int
+
+    def check(state: N) -> N:
+        if state["n"] > 3:
+            raise NodeInterrupt(f"too big: {state['n']}")
+        return {"n": state["n"] + 1}
+
+    graph = StateGraph(N).add_node("check", check).add_edge(START, "check").compile(checkpointer=saver)
+    paused = graph.invoke({"n": 5}, thread("t"))
+    assert [i.value for i in paused["__interrupt__"]] == ["too big: 5"]
+    assert cold(graph, saver).get_state(thread("t")).next == ("check",)
+
+    cold(graph, saver).update_state(thread("t"), {"n": 1})
+    assert cold(graph, saver).invoke(None, thread("t")) == {"n": 2}

@@ -51,6 +51,7 @@ __all__ = [
     "MissingDependencyError",
     "NodeCancelledError",
     "NodeError",
+    "NodeInterrupt",
     "NodeTimeoutError",
     "NotCallableError",
     "NotSupportedError",
@@ -225,6 +226,16 @@ class GraphInterrupt(BaseException):
     def __init__(self, interrupts: Sequence[Any] = ()) -> None:
         super().__init__(interrupts)
         self.interrupts = tuple(interrupts)
+
+
+class NodeInterrupt(GraphInterrupt):
+    """Raised by a node to pause the run with ``value`` as its interrupt
+    (LangGraph's older form of ``interrupt()``): ``invoke(None, config)`` runs
+    the node again from its start."""
+
+    def __init__(self, value: Any = None) -> None:
+        super().__init__(())
+        self.value = value
 
 
 @dataclass(frozen=True, slots=True)

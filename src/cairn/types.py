@@ -275,13 +275,13 @@ def interrupt(value: Any) -> Any:
     task.used += 1
     if index < len(task.answers):
         return task.answers[index]
-    raise GraphInterrupt([Interrupt(value=value, id=_interrupt_id(task.task_id, index))])
+    raise GraphInterrupt([Interrupt(value=value, id=interrupt_id(task.task_id, index))])
 
 
 _INTERRUPT_IDS = uuid.UUID("0c3f7d8e-2b6a-4e1d-8f5a-9b7c6d5e4f3a")
 
 
-def _interrupt_id(task_id: str, index: int) -> str:
+def interrupt_id(task_id: str, index: int) -> str:
     """The id of the ``index``-th interrupt of task ``task_id``: the same on every
     rerun of the task, so an answer given by id finds it again."""
     return uuid.uuid5(_INTERRUPT_IDS, f"{task_id}|{index}").hex

@@ -13,7 +13,7 @@ import enum
 import inspect
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from cairn.errors import GraphValidationError
 from cairn.graph.constants import Transient
@@ -128,6 +128,21 @@ def _field_hints(cls: type) -> list[Any]:
     return hints
 
 
+@dataclass(frozen=True)
+class Managed:
+    """Marks a state key whose value the run computes for each step instead
+    of storing it (``cairn.managed``: ``RemainingSteps``, ``IsLastStep``)."""
+
+    kind: Literal["remaining_steps", "is_last_step"]
+
+
+def _managed_of(annotation: Any) -> Managed | None:
+    for meta in getattr(annotation, "__metadata__", ()):
+        if isinstance(meta, Managed):
+            return meta
+    return None
+
+
 ROOT = "__root__"
 """The one channel of a state that is not a dict (``StateGraph(Annotated[list, add])``)."""
 
@@ -188,6 +203,9 @@ class StateSchema:
     def __init__(self, schema: Any) -> None:
         self.schema = schema
         self.kind, hints = _read_schema(schema, "state schema")
+        self.managed: dict[str, Managed] = {}
+        """Keys the run computes for each step (``RemainingSteps``...): never stored."""
+        hints = self._without_managed(hints)
         self.state_keys: tuple[str, ...] = tuple(hints)
         """The keys of the state schema itself: what "values" streams show."""
         self.input_keys: frozenset[str] | None = None
@@ -211,8 +229,27 @@ class StateSchema:
         schema) that this state lacks as channels of their own, as LangGraph
         does: a node's private state. Returns the other schema's keys."""
         _, hints = _read_schema(schema, "schema")
+        hints = self._without_managed(hints)
         self._add({k: v for k, v in hints.items() if k not in self.channels})
         return tuple(hints)
+
+    def _without_managed(self, hints: Mapping[str, Any]) -> dict[str, Any]:
+        kept = {}
+        for name, annotation in hints.items():
+            managed = _managed_of(annotation)
+            if managed is None:
+                kept[name] = annotation
+            else:
+                self.managed[name] = managed
+        return kept
+
+    def managed_values(self, steps_left: int) -> dict[str, Any]:
+        """The managed keys' values for a step with ``steps_left`` steps left
+        before the recursion limit, this one included."""
+        return {
+            name: steps_left if m.kind == "remaining_steps" else steps_left <= 1
+            for name, m in self.managed.items()
+        }
 
     def _add(self, hints: Mapping[str, Any]) -> None:
         for name, annotation in hints.items():

@@ -122,6 +122,9 @@ class RunScope:
     update in the order tasks finish."""
     events: "Events | None" = None
     """The run's stream, which its subgraphs report into (``Events.child``)."""
+    steps_left: int = 0
+    """Steps the run may still take before its recursion limit, the running
+    one included (what ``RemainingSteps`` state keys read)."""
     interrupts_of: TaskContext[Any] | None = None
     """The parent's task whose ``interrupt()`` calls this run's are: set for
     a subgraph compiled with ``checkpointer=False``, which stores nothing and

@@ -16,9 +16,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 from cairn.checkpoint.base import TaskRecord
 from cairn.current import TaskContext, current
-from cairn.errors import GraphInterrupt, NodeError
+from cairn.errors import GraphInterrupt, NodeError, NodeInterrupt
 from cairn.runtime.context import RunScope
 from cairn.runtime.tasks import HandlerFailed, Outcome, TaskRunner
+from cairn.types import Interrupt, interrupt_id
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -60,6 +61,8 @@ class TaskResult:
 def _failure(task: TaskRecord, exc: BaseException) -> TaskResult:
     if isinstance(exc, HandlerFailed):
         return TaskResult(task, error=exc.error, handled=exc.handled)
+    if isinstance(exc, NodeInterrupt):  # the task's interrupt, with an id as interrupt()'s
+        exc = GraphInterrupt([Interrupt(value=exc.value, id=interrupt_id(task.id, 0))])
     return TaskResult(task, error=exc)
 
 

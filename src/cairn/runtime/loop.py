@@ -200,9 +200,9 @@ class Run:
             Binding(self.saver, lease, self.durability, self.ns, parents=self.parents)
             if self.saver is not None
             else None,
-            self._report if events is not None else discard,
-            events,
-            interrupts_of,
+            report=self._report if events is not None else discard,
+            events=events,
+            interrupts_of=interrupts_of,
         )
         self._binds = self.scope.binding is not None and any(n.subgraph for n in self.spec.nodes.values())
         """Whether each step tells its subgraphs the checkpoint it runs from."""
@@ -492,6 +492,7 @@ class Run:
                 "more steps, or check its loop's exit condition"
             )
         cursor.taken += 1
+        self.scope.steps_left = limit - cursor.taken + 1
         if self._binds and self.scope.binding is not None:
             self.scope.binding = replace(self.scope.binding, at=cursor.checkpoint.id)
         todo = [t for t in tasks if t.id not in cursor.reuse]

@@ -268,7 +268,8 @@ class TaskRunner:
         fresh = None
         if branches:
             fresh = apply_updates(spec.schema, dict(state), [(name, update)])
-            arg = spec.schema.to_node_input(fresh)
+            managed = spec.schema.managed_values(scope.steps_left) if spec.schema.managed else {}
+            arg = spec.schema.to_node_input({**fresh, **managed} if managed else fresh)
             for branch in branches:
                 result = call(branch.path, arg, scope, self._branch_inject[id(branch)])
                 out.extend(self._check_route(name, r) for r in branch.resolve(result))
@@ -288,7 +289,7 @@ class TaskRunner:
         run and its handler did not finish: run only the handler."""
         if task.name == START:
             return self._start(task, state, scope)
-        node, arg = self._prepare(task, state)
+        node, arg = self._prepare(task, state, scope)
         if failed is None:
             try:
                 output = retrying(node, lambda: self._once(node, arg, scope))
@@ -323,7 +324,7 @@ class TaskRunner:
         """The async twin of ``run``: awaits async nodes, runs sync ones in a thread."""
         if task.name == START:
             return self._start(task, state, scope)
-        node, arg = self._prepare(task, state)
+        node, arg = self._prepare(task, state, scope)
         if failed is None:
             try:
                 output = await aretrying(node, lambda: self._aonce(node, arg, scope))
@@ -378,7 +379,9 @@ class TaskRunner:
         goto, fresh = self.routes(START, update, (), state, scope)
         return Outcome(TaskWrite(task.id, START, update, goto), fresh)
 
-    def _prepare(self, task: TaskRecord, state: Mapping[str, Any]) -> tuple[NodeSpec, Any]:
+    def _prepare(
+        self, task: TaskRecord, state: Mapping[str, Any], scope: RunScope
+    ) -> tuple[NodeSpec, Any]:
         node = self.spec.nodes.get(task.name)
         if node is None:
             raise InvalidUpdateError(
@@ -387,10 +390,13 @@ class TaskRunner:
             )
         if task.push:
             return node, task.arg
+        schema = self.spec.schema
+        if schema.managed:
+            state = {**state, **schema.managed_values(scope.steps_left)}
         if node.input_schema is not None:  # the node reads through a schema of its own
-            keys = node.input_schema.channels
+            keys = node.input_schema.channels.keys() | node.input_schema.managed.keys()
             return node, node.input_schema.to_node_input({k: v for k, v in state.items() if k in keys})
-        return node, self.spec.schema.to_node_input(state)
+        return node, schema.to_node_input(state)
 
     def _finish(
         self,
