@@ -28,7 +28,7 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 LAYERS = [
     ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types"]),
     ("checkpoint", ["cairn.checkpoint"]),
-    ("description", ["cairn.graph.constants", "cairn.graph.schema", "cairn.graph.spec", "cairn.graph.message"]),
+    ("description", ["cairn.graph.constants", "cairn.graph.schema", "cairn.graph.spec", "cairn.graph.message", "cairn.graph.drawing"]),
     ("runtime", ["cairn.runtime"]),
     ("builder", ["cairn.graph.state", "cairn.graph"]),
     ("surface", ["cairn.config", "cairn.constants", "cairn.managed", "cairn.cli", "cairn"]),

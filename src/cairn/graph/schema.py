@@ -212,6 +212,9 @@ class StateSchema:
         """The keys an input may write (``input_schema=``); None: any channel."""
         self.output_keys: tuple[str, ...] | None = None
         """The keys ``invoke`` returns (``output_schema=``); None: the state schema's."""
+        self.input_schema: Any = schema
+        self.output_schema: Any = schema
+        """The classes of what ``invoke`` takes and returns (for their JSON schemas)."""
         self.channels: dict[str, Channel] = {}
         self.transient: frozenset[str] = frozenset()
         """Keys never stored (``Annotated[..., Transient]``)."""

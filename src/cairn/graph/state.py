@@ -105,8 +105,10 @@ class StateGraph:
         output_schema = output_schema if output_schema is not None else output
         if input_schema is not None and input_schema is not state_schema:
             self.schema.input_keys = frozenset(self.schema.extend(input_schema))
+            self.schema.input_schema = input_schema
         if output_schema is not None and output_schema is not state_schema:
             self.schema.output_keys = self.schema.extend(output_schema)
+            self.schema.output_schema = output_schema
         self.state_schema = state_schema
         self.context_schema = context_schema if context_schema is not None else config_schema
         self.nodes: dict[str, NodeSpec] = {}
@@ -500,3 +502,13 @@ def _names(value: Union[str, Sequence[str], None]) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     return tuple(value)
+
+
+def __getattr__(name: str) -> Any:
+    # ``from cairn.graph.state import CompiledStateGraph``, as from LangGraph's
+    # module; imported when asked for, since the runtime imports this package.
+    if name == "CompiledStateGraph":
+        from cairn.runtime.compiled import CompiledStateGraph
+
+        return CompiledStateGraph
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

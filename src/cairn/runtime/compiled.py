@@ -21,11 +21,12 @@ from cairn.runtime.loop import Run
 from cairn.runtime.snapshot import HistoryStates, build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
 from cairn.runtime.subgraphs import bound
+from cairn.runtime.surface import RunnableSurface
 from cairn.runtime.tasks import TaskRunner
 from cairn.runtime.updates import write_supersteps
 from cairn.types import StateSnapshot, StateUpdate
 
-class CompiledStateGraph:
+class CompiledStateGraph(RunnableSurface):
     """A validated graph, ready to run. Safe to share between threads."""
 
     is_cairn_graph = True
