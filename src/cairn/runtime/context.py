@@ -19,6 +19,7 @@ from cairn.current import TaskContext, heartbeat, progressed, task_context as ru
 if TYPE_CHECKING:
     from cairn.checkpoint.base import BaseCheckpointSaver, Lease
     from cairn.runtime.events import Events
+    from cairn.runtime.messages import MessagesMode
 
 __all__ = ["Runtime", "get_runtime"]
 
@@ -122,6 +123,10 @@ class RunScope:
     update in the order tasks finish."""
     events: "Events | None" = None
     """The run's stream, which its subgraphs report into (``Events.child``)."""
+    step: int = 0
+    """The step the run's tasks run at now."""
+    messages: "MessagesMode | None" = None
+    """The run's "messages" stream, when it is asked for."""
     steps_left: int = 0
     """Steps the run may still take before its recursion limit, the running
     one included (what ``RemainingSteps`` state keys read)."""

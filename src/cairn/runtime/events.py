@@ -1,14 +1,19 @@
 """What a streamed run reports while it goes, in every stream mode:
-"values", "updates", "checkpoints", "tasks", "debug" and "custom".
+"values", "updates", "checkpoints", "tasks", "debug", "custom" and
+"messages".
 
 The loop records events as they happen, in one queue: a task starting, a
-node writing to its stream writer, a task's update and result as it
-finishes, the state after the step, the checkpoint stored. ``stream`` hands
-them out in that order (LangGraph's) after each step and when the run ends.
+node writing to its stream writer or a chat model's token (runtime/messages.py),
+a task's update and result as it finishes, the state after the step, the
+checkpoint stored. ``stream`` hands them out in that order (LangGraph's), and
+in the modes whose chunks are made while a step runs (``LIVE_MODES``) as they
+come: the step then runs on a stepping thread (or as an asyncio task) while
+the stream's reader waits on this queue.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import threading
 from datetime import datetime, timezone
@@ -21,7 +26,10 @@ from cairn.graph.schema import StateSchema
 from cairn.runtime.config import canonical
 from cairn.types import Interrupt
 
-STREAM_MODES = ("values", "updates", "checkpoints", "tasks", "debug", "custom")
+STREAM_MODES = ("values", "updates", "checkpoints", "tasks", "debug", "custom", "messages")
+
+LIVE_MODES = frozenset({"updates", "tasks", "debug", "custom", "messages"})
+"""Modes with chunks made while a step runs: a stream hands them out as they come."""
 
 
 class Events:
@@ -48,6 +56,10 @@ class Events:
         self._ns: tuple[str, ...] = ()
         self._lock = threading.Lock()
         self._queue: list[Any] = []
+        self._arrived = threading.Condition(self._lock)
+        self._flags: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self.live = bool(self.modes & LIVE_MODES)
+        """Whether chunks come while a step runs, to be handed out as they come."""
 
     def child(self, part: str, schema: StateSchema) -> "Events | None":
         """Where a subgraph run by this run reports (``part``: its namespace
@@ -68,6 +80,41 @@ class Events:
             item = chunk if self._single else (mode, chunk)
         with self._lock:
             self._queue.append(item)
+            self._arrived.notify_all()
+            for loop, flag in self._flags:
+                loop.call_soon_threadsafe(flag.set)
+
+    def nudge(self) -> None:
+        """Wake whoever waits for a chunk (a step finished)."""
+        with self._lock:
+            self._arrived.notify_all()
+
+    def wait(self, until: Callable[[], bool]) -> None:
+        """Block until a chunk waits to be taken or ``until()`` holds."""
+        with self._lock:
+            while not self._queue and not until():
+                self._arrived.wait(0.5)
+
+    async def await_chunk(self, task: "asyncio.Future[Any]") -> None:
+        """Wait until a chunk waits to be taken or ``task`` is done."""
+        loop = asyncio.get_running_loop()
+        flag = asyncio.Event()
+        entry = (loop, flag)
+        with self._lock:
+            if self._queue:
+                return
+            self._flags.append(entry)
+        waiter = asyncio.ensure_future(flag.wait())
+        try:
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            with self._lock:
+                self._flags.remove(entry)
+
+    def message(self, message: Any, metadata: Mapping[str, Any]) -> None:
+        if "messages" in self.modes:
+            self._add("messages", (message, metadata))
 
     def _debug(self, kind: str, step: int, payload: Any) -> None:
         if "debug" in self.modes:

@@ -38,6 +38,20 @@ def _shared_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+_stepper: ThreadPoolExecutor | None = None
+
+
+def stepping_pool() -> ThreadPoolExecutor:
+    """Threads that run a streamed step while the stream's own thread hands
+    out its chunks as they come (not task workers: a step there still runs
+    its tasks side by side)."""
+    global _stepper
+    with _pool_lock:
+        if _stepper is None:
+            _stepper = ThreadPoolExecutor(max_workers=64, thread_name_prefix="cairn-stream")
+        return _stepper
+
+
 def _mark_worker() -> None:
     _local.worker = True
 
@@ -90,7 +104,15 @@ def _run_task(
 
 def _in_context(own: TaskContext[Any], run: Callable[..., Outcome], *args: Any) -> Outcome:
     current.set(own)
+    _entered(args[0], own.scope)
     return run(*args)
+
+
+def _entered(task: TaskRecord, scope: RunScope) -> None:
+    """What a task's own context holds besides ``current``: the "messages"
+    stream's LangChain callbacks, when that mode is streamed."""
+    if scope.messages is not None:
+        scope.messages.enter(task, scope.step)
 
 
 def run_step(
@@ -153,6 +175,7 @@ async def arun_step(
 
     async def one(task: TaskRecord) -> TaskResult:
         current.set(TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of))
+        _entered(task, scope)
         try:
             result = TaskResult(task, outcome=await runner.arun(task, state, scope, failed.get(task.id)))
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised by the loop

@@ -11,9 +11,12 @@ resume runs only what did not finish.
 from __future__ import annotations
 
 import asyncio
+import asyncio
+import contextvars
 import uuid
+from concurrent.futures import wait
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Iterator, Mapping
 
 from cairn.checkpoint.base import Checkpoint, Lease, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of, new_checkpoint_id, task_id
@@ -33,8 +36,9 @@ from cairn.runtime import interrupts, offload
 from cairn.runtime.config import RunConfig, require_thread
 from cairn.runtime.context import Binding, Runtime, RunScope, discard
 from cairn.runtime.events import Events
-from cairn.runtime.executor import TaskResult, arun_step, run_step
+from cairn.runtime.executor import TaskResult, arun_step, run_step, stepping_pool
 from cairn.runtime.leases import ThreadHold
+from cairn.runtime.messages import MessagesMode
 from cairn.runtime.persist import Persister, check_durability
 from cairn.runtime.plan import plan_next, start_task
 from cairn.runtime.state import apply_updates, ordered_writes
@@ -204,6 +208,11 @@ class Run:
             events=events,
             interrupts_of=interrupts_of,
         )
+        if events is not None and "messages" in events.modes:
+            metadata = {**self.scope.config.get("metadata", {}), "thread_id": self.thread_id}
+            self.scope.messages = MessagesMode(events, metadata if self.thread_id else {}, self.ns)
+        self._live = events is not None and events.live and not self.nested
+        """Chunks go out while a step runs (a subgraph's go through its parent's stream)."""
         self._binds = self.scope.binding is not None and any(n.subgraph for n in self.spec.nodes.values())
         """Whether each step tells its subgraphs the checkpoint it runs from."""
 
@@ -387,9 +396,12 @@ class Run:
             while (todo := self._next_batch(cursor)) is not None:
                 if self.events is not None and self.events.waiting():
                     yield None
-                results, stopped = run_step(
-                    self.graph.runner, todo, cursor.values, self.scope, cursor.answers, cursor.failed
-                )
+                if self._live:
+                    results, stopped = yield from self._live_step(cursor, todo)
+                else:
+                    results, stopped = run_step(
+                        self.graph.runner, todo, cursor.values, self.scope, cursor.answers, cursor.failed
+                    )
                 step = self._commit(cursor, todo, results, stopped)
                 if step is None:
                     return
@@ -408,9 +420,22 @@ class Run:
             while (todo := self._next_batch(cursor)) is not None:
                 if self.events is not None and self.events.waiting():
                     yield None
-                results, stopped = await arun_step(
+                running = arun_step(
                     self.graph.runner, todo, cursor.values, self.scope, cursor.answers, cursor.failed
                 )
+                if not self._live:
+                    results, stopped = await running
+                else:  # the step runs as a task while its chunks are handed out as they come
+                    stepping = asyncio.ensure_future(running)
+                    try:
+                        while not stepping.done():
+                            await self.events.await_chunk(stepping)  # type: ignore[union-attr]
+                            if self.events.waiting():  # type: ignore[union-attr]
+                                yield None
+                    except BaseException:
+                        stepping.cancel()
+                        raise
+                    results, stopped = await stepping
                 step = await offload.call(self.saver, self._commit, cursor, todo, results, stopped)
                 if step is None:
                     return
@@ -420,6 +445,31 @@ class Run:
                     return
         finally:
             await offload.call(self.saver, self._finish)
+
+    def _live_step(
+        self, cursor: _Cursor, todo: list[TaskRecord]
+    ) -> Generator[None, None, tuple[list[TaskResult], BaseException | None]]:
+        """Run a step on a stepping thread, yielding whenever chunks wait to
+        be handed out, so they go out as they come, not when the step ends."""
+        events = self.events
+        assert events is not None
+        step = contextvars.copy_context().run
+        future = stepping_pool().submit(
+            step, run_step, self.graph.runner, todo, cursor.values, self.scope, cursor.answers, cursor.failed
+        )
+        future.add_done_callback(lambda _: events.nudge())
+        try:
+            while not future.done():
+                try:
+                    events.wait(future.done)
+                except BaseException as exc:  # noqa: BLE001 - e.g. KeyboardInterrupt: the step stops here
+                    return [], exc
+                if events.waiting():
+                    yield None
+        except GeneratorExit:  # the stream was closed: its tasks finish before the thread is let go
+            wait([future])
+            raise
+        return future.result()
 
     def _stop(self) -> None:
         """The run stops at an interrupt_before/interrupt_after breakpoint."""
@@ -493,6 +543,7 @@ class Run:
             )
         cursor.taken += 1
         self.scope.steps_left = limit - cursor.taken + 1
+        self.scope.step = cursor.checkpoint.step + 1
         if self._binds and self.scope.binding is not None:
             self.scope.binding = replace(self.scope.binding, at=cursor.checkpoint.id)
         todo = [t for t in tasks if t.id not in cursor.reuse]
@@ -584,6 +635,8 @@ class Run:
             paused,
             name=outcome.write.name if outcome is not None else None,
         )
+        if self.scope.messages is not None and outcome is not None:
+            self.scope.messages.returned(result.task, outcome.write.update, step)
 
     def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:
         if not self.before:

@@ -1,0 +1,102 @@
+"""Streams that hand out chunks while a node runs, and ``stream_mode=
+"messages"``: a LangChain chat model's tokens as ``(chunk, metadata)`` with
+LangGraph's metadata keys, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+from cairn.config import get_stream_writer
+from cairn.graph import START, MessagesState, StateGraph
+from tests.support import thread
+
+pytest.importorskip("langchain_core", reason="the messages mode streams LangChain chat models")
+
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel  # noqa: E402
+from langchain_core.messages import AIMessage, AIMessageChunk  # noqa: E402
+
+
+def waiting_node(released: threading.Event, seen: list[bool]) -> Any:
+    """A node that writes a custom chunk, then waits for the stream's reader
+    to say it got it (which it can only do if the chunk went out while the
+    node still runs)."""
+
+    def node(state: MessagesState) -> dict[str, Any]:
+        get_stream_writer()("first")
+        seen.append(released.wait(timeout=10))
+        return {"messages": [AIMessage("done", id="done")]}
+
+    return node
+
+
+def test_a_custom_chunk_goes_out_while_its_node_still_runs(saver: Any) -> None:
+    released, seen = threading.Event(), []
+    graph = StateGraph(MessagesState).add_node("n", waiting_node(released, seen))
+    graph = graph.add_edge(START, "n").compile(checkpointer=saver)
+
+    chunks = []
+    for chunk in graph.stream({"messages": []}, thread("t"), stream_mode=["custom", "updates"]):
+        chunks.append(chunk)
+        released.set()
+
+    assert seen == [True]
+    assert [mode for mode, _ in chunks] == ["custom", "updates"]
+
+
+def test_astream_hands_out_chunks_while_its_node_still_runs(saver: Any) -> None:
+    released, seen = threading.Event(), []
+    graph = StateGraph(MessagesState).add_node("n", waiting_node(released, seen))
+    graph = graph.add_edge(START, "n").compile(checkpointer=saver)
+
+    async def read() -> list[Any]:
+        chunks = []
+        async for chunk in graph.astream({"messages": []}, thread("t"), stream_mode="custom"):
+            chunks.append(chunk)
+            released.set()
+        return chunks
+
+    assert asyncio.run(read()) == ["first"]
+    assert seen == [True]
+
+
+def chatty(saver: Any) -> Any:
+    model = GenericFakeChatModel(messages=iter([AIMessage("hello big world", id="m1")]))
+    builder = StateGraph(MessagesState)
+    builder.add_node("call", lambda s: {"messages": [model.invoke(s["messages"])]})
+    builder.add_node("plain", lambda s: {"messages": [AIMessage("not streamed", id="p1")]})
+    return builder.add_edge(START, "call").add_edge("call", "plain").compile(checkpointer=saver)
+
+
+def check_messages(chunks: list[tuple[Any, dict[str, Any]]]) -> None:
+    tokens = [(type(m).__name__, m.content, meta["langgraph_node"]) for m, meta in chunks]
+    assert tokens == [
+        ("AIMessageChunk", "hello", "call"),
+        ("AIMessageChunk", " ", "call"),
+        ("AIMessageChunk", "big", "call"),
+        ("AIMessageChunk", " ", "call"),
+        ("AIMessageChunk", "world", "call"),
+        ("AIMessage", "not streamed", "plain"),
+    ]
+    first, meta = chunks[0]
+    assert isinstance(first, AIMessageChunk) and first.id == "m1"
+    assert meta["thread_id"] == "t" and meta["langgraph_step"] == 1
+    assert meta["langgraph_triggers"] == ("branch:to:call",)
+    assert meta["langgraph_path"] == ("__pregel_pull", "call")
+    assert meta["langgraph_checkpoint_ns"].startswith("call:") and meta["ls_provider"] == "genericfakechatmodel"
+    assert chunks[-1][1]["langgraph_step"] == 2
+
+
+def test_messages_streams_a_chat_models_tokens_and_returned_messages(saver: Any) -> None:
+    check_messages(list(chatty(saver).stream({"messages": [("user", "hi")]}, thread("t"), stream_mode="messages")))
+
+
+def test_messages_through_astream(saver: Any) -> None:
+    async def read() -> list[Any]:
+        graph = chatty(saver)
+        return [c async for c in graph.astream({"messages": [("user", "hi")]}, thread("t"), stream_mode="messages")]
+
+    check_messages(asyncio.run(read()))
