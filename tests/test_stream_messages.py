@@ -100,3 +100,30 @@ def test_messages_through_astream(saver: Any) -> None:
         return [c async for c in graph.astream({"messages": [("user", "hi")]}, thread("t"), stream_mode="messages")]
 
     check_messages(asyncio.run(read()))
+
+
+def test_astream_events_v2_gives_the_events_langchain_users_read(saver: Any) -> None:
+    async def read(**filters: Any) -> list[dict[str, Any]]:
+        graph = chatty(saver)
+        stream = graph.astream_events({"messages": [("user", "hi")]}, thread("t"), version="v2", **filters)
+        return [event async for event in stream]
+
+    events = asyncio.run(read())
+
+    assert [(e["event"], e["name"]) for e in events[:3]] == [
+        ("on_chain_start", "LangGraph"),
+        ("on_chain_start", "call"),
+        ("on_chat_model_start", "GenericFakeChatModel"),
+    ]
+    tokens = [e["data"]["chunk"].content for e in events if e["event"] == "on_chat_model_stream"]
+    assert "".join(tokens) == "hello big world"
+    call_end = next(e for e in events if e["event"] == "on_chain_end" and e["name"] == "call")
+    assert call_end["data"]["output"]["messages"][0].content == "hello big world"
+    assert call_end["metadata"]["langgraph_node"] == "call" and call_end["tags"] == ["graph:step:1"]
+    model_start = events[2]
+    assert model_start["parent_ids"] == [events[0]["run_id"], events[1]["run_id"]]
+    assert events[-1]["event"] == "on_chain_end" and events[-1]["name"] == "LangGraph"
+    assert [m.content for m in events[-1]["data"]["output"]["messages"]] == ["hi", "hello big world", "not streamed"]
+
+    only_models = asyncio.run(read(include_types=["chat_model"]))
+    assert {e["event"] for e in only_models} == {"on_chat_model_start", "on_chat_model_stream", "on_chat_model_end"}

@@ -14,6 +14,7 @@ from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
 from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
 from cairn.runtime.context import Binding, Runtime
+from cairn.runtime.event_stream import EventFilter, event_stream
 from cairn.runtime.events import STREAM_MODES, Events
 from cairn.runtime.heads import HeadCache
 from cairn.runtime.leases import ThreadHold
@@ -294,6 +295,31 @@ class CompiledStateGraph(RunnableSurface):
             yield from events.take()
             raise
         yield from events.take()
+
+    async def astream_events(
+        self,
+        input: Any,
+        config: Any = None,
+        *,
+        version: str = "v2",
+        context: Any = None,
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The run as LangChain's event stream (version "v2"): on_chain_start,
+        on_chain_stream and on_chain_end for the graph and each node's task,
+        on_chat_model_start/_stream/_end for the chat models nodes call."""
+        keep = EventFilter(include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags)
+
+        def run() -> AsyncIterator[Any]:
+            return self.astream(input, config, context=context, stream_mode=_EVENT_MODES)
+
+        async for event in event_stream(self.name, input, run, keep, version):
+            yield event
 
     async def astream(
         self,
@@ -590,8 +616,14 @@ def _durability(durability: str | None, checkpoint_during: bool | None) -> str |
     return "async" if checkpoint_during else "exit"
 
 
+_EVENT_MODES = ("debug", "values", "events")
+"""What ``astream_events`` streams to make its events of ("events": chat models')."""
+
+
 def _modes(stream_mode: Union[str, Sequence[str]]) -> list[str]:
     modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
+    if stream_mode is _EVENT_MODES:
+        return modes
     for mode in modes:
         if mode not in STREAM_MODES:
             raise ConfigError(f"unknown stream_mode {mode!r}; choose from {STREAM_MODES}")

@@ -28,7 +28,7 @@ from cairn.types import Interrupt
 
 STREAM_MODES = ("values", "updates", "checkpoints", "tasks", "debug", "custom", "messages")
 
-LIVE_MODES = frozenset({"updates", "tasks", "debug", "custom", "messages"})
+LIVE_MODES = frozenset({"updates", "tasks", "debug", "custom", "messages", "events"})
 """Modes with chunks made while a step runs: a stream hands them out as they come."""
 
 
@@ -115,6 +115,11 @@ class Events:
     def message(self, message: Any, metadata: Mapping[str, Any]) -> None:
         if "messages" in self.modes:
             self._add("messages", (message, metadata))
+
+    def model_event(self, event: dict[str, Any]) -> None:
+        """A chat model's event, streamed by ``astream_events`` (mode "events")."""
+        if "events" in self.modes:
+            self._add("events", event)
 
     def _debug(self, kind: str, step: int, payload: Any) -> None:
         if "debug" in self.modes:

@@ -208,7 +208,7 @@ class Run:
             events=events,
             interrupts_of=interrupts_of,
         )
-        if events is not None and "messages" in events.modes:
+        if events is not None and events.modes & {"messages", "events"}:
             metadata = {**self.scope.config.get("metadata", {}), "thread_id": self.thread_id}
             self.scope.messages = MessagesMode(events, metadata if self.thread_id else {}, self.ns)
         self._live = events is not None and events.live and not self.nested

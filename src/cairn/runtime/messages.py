@@ -81,6 +81,20 @@ class MessagesMode:
             self.seen.add(message.id)
         self._events.message(message, dict(metadata))
 
+    def model_event(self, kind: str, run_id: UUID, started: Mapping[str, Any], data: dict[str, Any]) -> None:
+        """A chat model's ``on_chat_model_*`` event, for ``astream_events``."""
+        self._events.model_event(
+            {
+                "event": f"on_chat_model_{kind}",
+                "name": started["name"],
+                "run_id": str(run_id),
+                "tags": list(started["tags"]),
+                "metadata": dict(started["metadata"]),
+                "data": data,
+                "parent_ids": [],
+            }
+        )
+
     def returned(self, task: TaskRecord, update: Mapping[str, Any] | None, step: int) -> None:
         """Hand out the messages ``task`` returned that no model streamed
         (not the input's: the start task is not a node)."""
@@ -106,6 +120,7 @@ def _handler_class(base: type) -> Callable[[MessagesMode], Any]:
             super().__init__()
             self.mode = mode
             self.runs: dict[UUID, tuple[dict[str, Any], bool]] = {}
+            self.started: dict[UUID, dict[str, Any]] = {}
 
         def tap_output_iter(self, run_id: UUID, output: Iterator[Any]) -> Iterator[Any]:
             return output
@@ -125,6 +140,10 @@ def _handler_class(base: type) -> Callable[[MessagesMode], Any]:
         ) -> None:
             if metadata and "langgraph_node" in metadata and TAG_NOSTREAM not in (tags or ()):
                 self.runs[run_id] = (metadata, False)
+                name = (rest.get("name") or (serialized or {}).get("name")
+                        or ((serialized or {}).get("id") or ["chat_model"])[-1])
+                self.started[run_id] = {"name": name, "tags": tags or [], "metadata": metadata}
+                self.mode.model_event("start", run_id, self.started[run_id], {"input": {"messages": messages}})
 
         def on_llm_new_token(self, token: str, *, run_id: UUID, chunk: Any = None, **rest: Any) -> None:
             started = self.runs.get(run_id)
@@ -133,18 +152,20 @@ def _handler_class(base: type) -> Callable[[MessagesMode], Any]:
                 return
             self.runs[run_id] = (started[0], True)
             self.mode.emit(message, started[0])
+            self.mode.model_event("stream", run_id, self.started[run_id], {"chunk": message})
 
         def on_llm_end(self, response: Any, *, run_id: UUID, **rest: Any) -> None:
             started = self.runs.pop(run_id, None)
-            if started is None or started[1]:
+            if started is None:
                 return
             generations = getattr(response, "generations", None) or [[]]
-            for generation in generations[0][:1]:
-                message = getattr(generation, "message", None)
-                if message is not None:
-                    self.mode.emit(message, started[0])
+            message = next((getattr(g, "message", None) for g in generations[0][:1]), None)
+            if message is not None and not started[1]:
+                self.mode.emit(message, started[0])
+            self.mode.model_event("end", run_id, self.started.pop(run_id), {"output": message})
 
         def on_llm_error(self, error: BaseException, *, run_id: UUID, **rest: Any) -> None:
             self.runs.pop(run_id, None)
+            self.started.pop(run_id, None)
 
     return StreamMessages
