@@ -31,7 +31,7 @@ LAYERS = [
     ("description", ["cairn.graph.constants", "cairn.graph.schema", "cairn.graph.spec", "cairn.graph.message", "cairn.graph.drawing"]),
     ("runtime", ["cairn.runtime"]),
     ("builder", ["cairn.graph.state", "cairn.graph"]),
-    ("surface", ["cairn.config", "cairn.constants", "cairn.managed", "cairn.cli", "cairn"]),
+    ("surface", ["cairn.config", "cairn.constants", "cairn.managed", "cairn.func", "cairn.cli", "cairn"]),
 ]
 """Each module belongs to the first layer with a prefix that names it or a package above it."""
 

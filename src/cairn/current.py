@@ -31,6 +31,8 @@ class TaskContext(Generic[ScopeT]):
     answers: list[Any]
     used: int = 0
     """How many ``interrupt()`` calls the task has made so far."""
+    calls_made: int = 0
+    """How many ``@task`` calls the task (an entrypoint) has made so far."""
     parent: "TaskContext[Any] | None" = None
     """The task whose ``interrupt()`` calls this task's are, if another's
     (a task of a subgraph compiled with ``checkpointer=False``)."""

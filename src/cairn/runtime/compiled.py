@@ -250,7 +250,9 @@ class CompiledStateGraph(RunnableSurface):
     def _result(self, run: Run) -> dict[str, Any]:
         result = self.spec.schema.output(run.values)
         if run.interrupts:
-            if isinstance(result, dict):  # (a state of one value has nowhere to say so)
+            if result is None:  # nothing to return yet (an entrypoint), but the interrupts
+                result = {}
+            if isinstance(result, dict):  # (a state of one other value has nowhere to say so)
                 result["__interrupt__"] = list(run.interrupts)
         return result
 

@@ -29,6 +29,10 @@ ContextT = TypeVar("ContextT")
 _UNSET: Any = object()
 
 
+def discard_call(name: str, write: Any) -> None:
+    """Where a ``@task`` result goes outside a run (nowhere)."""
+
+
 def discard(chunk: Any) -> None:
     """The stream writer of a run nobody streams "custom" from (the chunk
     still counts as the node's progress)."""
@@ -127,6 +131,11 @@ class RunScope:
     """The step the run's tasks run at now."""
     messages: "MessagesMode | None" = None
     """The run's "messages" stream, when it is asked for."""
+    calls: dict[str, Any] = field(default_factory=dict)
+    """Results of an entrypoint's ``@task`` calls that finished in an earlier
+    try of the step, by call id (cairn.func)."""
+    record_call: Callable[[str, Any], None] = discard_call
+    """Stores a finished ``@task`` call's result (a pending write) and streams it."""
     steps_left: int = 0
     """Steps the run may still take before its recursion limit, the running
     one included (what ``RemainingSteps`` state keys read)."""

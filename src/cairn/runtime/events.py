@@ -116,6 +116,11 @@ class Events:
         if "messages" in self.modes:
             self._add("messages", (message, metadata))
 
+    def call_result(self, name: str, result: Any) -> None:
+        """A ``@task`` call of an entrypoint finished: its result, as an update."""
+        if "updates" in self.modes:
+            self._add("updates", {name: result})
+
     def model_event(self, event: dict[str, Any]) -> None:
         """A chat model's event, streamed by ``astream_events`` (mode "events")."""
         if "events" in self.modes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import asyncio
 import contextvars
+import threading
 import uuid
 from concurrent.futures import wait
 from dataclasses import dataclass, field, replace
@@ -208,6 +209,8 @@ class Run:
             events=events,
             interrupts_of=interrupts_of,
         )
+        self.scope.record_call = self._record_call
+        self._recording = threading.Lock()
         if events is not None and events.modes & {"messages", "events"}:
             metadata = {**self.scope.config.get("metadata", {}), "thread_id": self.thread_id}
             self.scope.messages = MessagesMode(events, metadata if self.thread_id else {}, self.ns)
@@ -312,6 +315,7 @@ class Run:
             start.reuse = {w.task_id: w.value for w in pending.get("result", ())}
             start.answers = {w.task_id: list(w.value) for w in pending.get("resume", ())}
             start.prelude = [w.value for w in pending.get("update", ())]
+            self.scope.calls = {w.task_id: w.value for w in pending.get("call", ())}
             start.failed = {
                 w.task_id: NodeError(*w.value)
                 for w in pending.get("handled", ())
@@ -470,6 +474,15 @@ class Run:
             wait([future])
             raise
         return future.result()
+
+    def _record_call(self, name: str, write: PendingWrite) -> None:
+        """Store a finished ``@task`` call's result against the step running
+        now, so a rerun of the step reuses it; stream it as an update."""
+        with self._recording:
+            if self.persist is not None and self.cursor is not None:
+                self.persist.put_pending(self.cursor.checkpoint, [write])
+            if self.events is not None:
+                self.events.call_result(name, write.value)
 
     def _stop(self) -> None:
         """The run stops at an interrupt_before/interrupt_after breakpoint."""
