@@ -8,7 +8,8 @@ From the bottom up (a module imports from its own layer and those below):
 2. graph's description: ``cairn.graph.constants``, ``schema``, ``spec``, ``message``;
 3. ``cairn.runtime``: running a described graph;
 4. the builder: ``cairn.graph.state`` and ``cairn.graph`` (which re-exports it);
-5. the surface: ``cairn``, ``cairn.config``, ``cairn.cli``.
+5. the surface: ``cairn``, ``cairn.config``, ``cairn.cli``, ``cairn.prebuilt``
+   (agents built as graphs with the builder).
 
 Every import statement counts: at module level, inside a function, and under
 ``if TYPE_CHECKING:`` (an annotation that names a module above is a
@@ -31,7 +32,7 @@ LAYERS = [
     ("description", ["cairn.graph.constants", "cairn.graph.schema", "cairn.graph.spec", "cairn.graph.message"]),
     ("runtime", ["cairn.runtime"]),
     ("builder", ["cairn.graph.state", "cairn.graph"]),
-    ("surface", ["cairn.config", "cairn.cli", "cairn"]),
+    ("surface", ["cairn.config", "cairn.cli", "cairn.prebuilt", "cairn"]),
 ]
 """Each module belongs to the first layer with a prefix that names it or a package above it."""
 

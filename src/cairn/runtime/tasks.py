@@ -92,6 +92,17 @@ def injection(fn: Callable[..., Any]) -> Injection | None:
     return Injection(config_positional, names)
 
 
+def async_twin(fn: Callable[..., Any]) -> Callable[..., Any] | None:
+    """The async implementation of a node object that has both kinds: its
+    ``async def acall`` method, taking what its ``__call__`` takes. The async
+    API (``ainvoke``, ``astream``) awaits it instead of running ``__call__`` in
+    a thread (``cairn.prebuilt``'s ``ToolNode`` awaits its tools' ``ainvoke``)."""
+    if inspect.isfunction(fn) or inspect.ismethod(fn):
+        return None
+    twin = getattr(fn, "acall", None)
+    return twin if inspect.iscoroutinefunction(twin) else None
+
+
 def _run_coroutine(awaitable: Any) -> Any:
     """Finish an async node's coroutine from synchronous code."""
     try:
@@ -347,11 +358,12 @@ class TaskRunner:
         if node.subgraph:
             return self._subgraph_output(await arun_subgraph(node.fn, node.name, arg))
         inject = self._inject[node.name]
-        if inspect.iscoroutinefunction(node.fn):
+        fn = async_twin(node.fn) or node.fn
+        if inspect.iscoroutinefunction(fn):
             if inject is None:
-                return await node.fn(arg)
-            return await node.fn(arg, *inject.args(scope), **inject.kwargs(scope, error))
-        return await asyncio.to_thread(call, node.fn, arg, scope, inject, error)
+                return await fn(arg)
+            return await fn(arg, *inject.args(scope), **inject.kwargs(scope, error))
+        return await asyncio.to_thread(call, fn, arg, scope, inject, error)
 
     def _handler(self, node: NodeSpec) -> NodeSpec:
         handler = node.error_handler
