@@ -3,7 +3,8 @@
 From the bottom up (a module imports from its own layer and those below):
 
 0. shared: ``cairn.errors``, ``cairn.warnings``, ``cairn.current`` (the
-   running task) and ``cairn.types`` (Command, Send, interrupt...);
+   running task), ``cairn.types`` (Command, Send, interrupt...) and
+   ``cairn.managed`` (RemainingSteps, IsLastStep);
 1. ``cairn.checkpoint``: storing records;
 2. graph's description: ``cairn.graph.constants``, ``schema``, ``spec``, ``message``;
 3. ``cairn.runtime``: running a described graph;
@@ -27,7 +28,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 LAYERS = [
-    ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types"]),
+    ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types", "cairn.managed"]),
     ("checkpoint", ["cairn.checkpoint"]),
     ("description", ["cairn.graph.constants", "cairn.graph.schema", "cairn.graph.spec", "cairn.graph.message"]),
     ("runtime", ["cairn.runtime"]),

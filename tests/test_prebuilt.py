@@ -23,6 +23,7 @@ from cairn.errors import (
     ToolInjectionError,
 )
 from cairn.graph import END, START, MessagesState, StateGraph
+from cairn.managed import RemainingSteps
 from cairn.prebuilt import (
     InjectedState,
     InjectedStore,
@@ -193,6 +194,17 @@ def test_hooks_run_before_and_after_the_model() -> None:
     assert _contents(result["messages"])[-1] == ("AIMessage", "2")
     assert _contents(model.calls[0]) == [("HumanMessage", "one"), ("HumanMessage", "plus one")]
     assert seen == [4, 6]
+
+
+def test_the_agent_apologizes_when_a_tool_round_would_not_fit_the_recursion_limit() -> None:
+    model = ScriptedChatModel(script=[calls(("add", {"a": 1, "b": 1}), id_prefix=f"r{i}") for i in range(20)])
+    agent = create_react_agent(model, [add])
+
+    result = agent.invoke({"messages": [("user", "loop")]}, {"recursion_limit": 6})
+
+    assert _contents(result["messages"])[-1] == ("AIMessage", "Sorry, need more steps to process this request.")
+    assert result["messages"][-1].tool_calls == []
+    assert "remaining_steps" not in result
 
 
 def test_history_with_unanswered_tool_calls_is_refused() -> None:
@@ -434,6 +446,7 @@ def test_toolnode_without_an_ai_message_says_so() -> None:
 
 class Profile(MessagesState):
     user: str
+    remaining_steps: RemainingSteps
 
 
 @tool

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 
 from cairn.errors import GraphValidationError
 from cairn.graph.constants import Transient
+from cairn.managed import ManagedValue, managed_marker
 from cairn.types import OVERWRITE, Overwrite
 
 Reducer = Callable[[Any, Any], Any]
@@ -188,7 +189,10 @@ class StateSchema:
     def __init__(self, schema: Any) -> None:
         self.schema = schema
         self.kind, hints = _read_schema(schema, "state schema")
-        self.state_keys: tuple[str, ...] = tuple(hints)
+        self.managed: dict[str, ManagedValue] = {}
+        """Keys the runtime computes for each task (``cairn.managed``): no
+        channel, never stored, a write to them ignored."""
+        self.state_keys: tuple[str, ...] = tuple(k for k in hints if managed_marker(hints[k]) is None)
         """The keys of the state schema itself: what "values" streams show."""
         self.input_keys: frozenset[str] | None = None
         """The keys an input may write (``input_schema=``); None: any channel."""
@@ -211,10 +215,13 @@ class StateSchema:
         schema) that this state lacks as channels of their own, as LangGraph
         does: a node's private state. Returns the other schema's keys."""
         _, hints = _read_schema(schema, "schema")
-        self._add({k: v for k, v in hints.items() if k not in self.channels})
+        self._add({k: v for k, v in hints.items() if k not in self.channels and k not in self.managed})
         return tuple(hints)
 
     def _add(self, hints: Mapping[str, Any]) -> None:
+        if any(managed_marker(a) for a in hints.values()):
+            self.managed.update((k, m) for k, a in hints.items() if (m := managed_marker(a)) is not None)
+            hints = {k: a for k, a in hints.items() if k not in self.managed}
         for name, annotation in hints.items():
             reducer = _reducer_of(annotation)
             initial = _empty_factory(annotation) if reducer else None
@@ -303,8 +310,11 @@ class StateSchema:
             for k, v in update.items()
         }
 
-    def to_node_input(self, values: Mapping[str, Any]) -> Any:
-        """The state as a node sees it: a dict, or an instance of the schema."""
+    def to_node_input(self, values: Mapping[str, Any], steps_left: int | None = None) -> Any:
+        """The state as a node sees it: a dict, or an instance of the schema;
+        with the managed keys' values for a step leaving ``steps_left`` steps."""
+        if self.managed and steps_left is not None:
+            values = {**values, **{k: m.value(steps_left) for k, m in self.managed.items()}}
         if self.kind in ("dict", "typeddict"):
             return dict(values)
         if self.kind == "root":

@@ -25,10 +25,12 @@ from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMe
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, RunnableSequence
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel
+from typing_extensions import NotRequired
 
 from cairn.errors import ArgumentTypeError, ConfigError, InvalidChatHistoryError, MissingDependencyError
 from cairn.graph import END, StateGraph
 from cairn.graph.message import add_messages
+from cairn.managed import RemainingSteps
 from cairn.prebuilt.tool_node import ToolNode
 from cairn.types import Send
 
@@ -46,15 +48,17 @@ StructuredResponseSchema = Union[dict, type[BaseModel]]
 
 
 class AgentState(TypedDict):
-    """The agent's state: the conversation."""
+    """The agent's state: the conversation, and the steps the run has left."""
 
     messages: Annotated[Sequence[BaseMessage], add_messages]
+    remaining_steps: NotRequired[RemainingSteps]
 
 
 class AgentStatePydantic(BaseModel):
     """The agent's state as a pydantic model."""
 
     messages: Annotated[Sequence[BaseMessage], add_messages]
+    remaining_steps: RemainingSteps = 25
 
 
 class AgentStateWithStructuredResponse(AgentState):
@@ -293,12 +297,13 @@ def _state_schema(state_schema: Any, response_format: Any) -> Any:
     """The state schema, checked; by default one whose ``structured_response``
     names ``response_format``'s class, so that a saver stores its instances."""
     if state_schema is not None:
-        required = {"messages"} | ({"structured_response"} if response_format is not None else set())
+        required = {"messages", "remaining_steps"} | ({"structured_response"} if response_format is not None else set())
         if missing := required - set(get_type_hints(state_schema)):
             raise ConfigError(
                 f"state_schema {state_schema.__name__} lacks the key(s) {sorted(missing)} the "
                 "agent needs; derive it from cairn.prebuilt.chat_agent_executor.AgentState "
-                "(AgentStateWithStructuredResponse with response_format)"
+                "(AgentStateWithStructuredResponse with response_format), or add "
+                "remaining_steps: RemainingSteps (cairn.managed)"
             )
         return state_schema
     if response_format is None:
@@ -307,7 +312,11 @@ def _state_schema(state_schema: Any, response_format: Any) -> Any:
     if isinstance(schema, type):
         return TypedDict(  # type: ignore[operator]
             "AgentStateWithStructuredResponse",
-            {"messages": Annotated[Sequence[BaseMessage], add_messages], "structured_response": schema},
+            {
+                "messages": Annotated[Sequence[BaseMessage], add_messages],
+                "remaining_steps": NotRequired[RemainingSteps],
+                "structured_response": schema,
+            },
         )
     return AgentStateWithStructuredResponse
 

@@ -126,6 +126,9 @@ class RunScope:
     """The parent's task whose ``interrupt()`` calls this run's are: set for
     a subgraph compiled with ``checkpointer=False``, which stores nothing and
     so reruns from its start with the parent task's answers."""
+    steps_left: int | None = None
+    """The steps the run may still take, the running one included: what the
+    state's managed keys (``RemainingSteps``, ``IsLastStep``) read."""
 
     def replaying(self, replaying: bool) -> None:
         """Tell the subgraphs of the next step whether it replays an old checkpoint."""

@@ -492,6 +492,7 @@ class Run:
                 "more steps, or check its loop's exit condition"
             )
         cursor.taken += 1
+        self.scope.steps_left = limit - cursor.taken + 1
         if self._binds and self.scope.binding is not None:
             self.scope.binding = replace(self.scope.binding, at=cursor.checkpoint.id)
         todo = [t for t in tasks if t.id not in cursor.reuse]

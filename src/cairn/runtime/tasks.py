@@ -190,6 +190,9 @@ class TaskRunner:
         if schema.open:
             return schema.prepare(mapping)
         channels = schema.channels
+        if schema.managed and any(k in schema.managed for k in mapping):
+            # computed for each task (cairn.managed): a write is ignored, as in LangGraph
+            mapping = {k: v for k, v in mapping.items() if k not in schema.managed}
         unknown = [k for k in mapping if k not in channels]
         if not unknown:
             return schema.prepare(mapping)
@@ -279,7 +282,7 @@ class TaskRunner:
         fresh = None
         if branches:
             fresh = apply_updates(spec.schema, dict(state), [(name, update)])
-            arg = spec.schema.to_node_input(fresh)
+            arg = spec.schema.to_node_input(fresh, scope.steps_left)
             for branch in branches:
                 result = call(branch.path, arg, scope, self._branch_inject[id(branch)])
                 out.extend(self._check_route(name, r) for r in branch.resolve(result))
@@ -299,7 +302,7 @@ class TaskRunner:
         run and its handler did not finish: run only the handler."""
         if task.name == START:
             return self._start(task, state, scope)
-        node, arg = self._prepare(task, state)
+        node, arg = self._prepare(task, state, scope.steps_left)
         if failed is None:
             try:
                 output = retrying(node, lambda: self._once(node, arg, scope))
@@ -334,7 +337,7 @@ class TaskRunner:
         """The async twin of ``run``: awaits async nodes, runs sync ones in a thread."""
         if task.name == START:
             return self._start(task, state, scope)
-        node, arg = self._prepare(task, state)
+        node, arg = self._prepare(task, state, scope.steps_left)
         if failed is None:
             try:
                 output = await aretrying(node, lambda: self._aonce(node, arg, scope))
@@ -390,7 +393,9 @@ class TaskRunner:
         goto, fresh = self.routes(START, update, (), state, scope)
         return Outcome(TaskWrite(task.id, START, update, goto), fresh)
 
-    def _prepare(self, task: TaskRecord, state: Mapping[str, Any]) -> tuple[NodeSpec, Any]:
+    def _prepare(
+        self, task: TaskRecord, state: Mapping[str, Any], steps_left: int | None = None
+    ) -> tuple[NodeSpec, Any]:
         node = self.spec.nodes.get(task.name)
         if node is None:
             raise InvalidUpdateError(
@@ -401,8 +406,10 @@ class TaskRunner:
             return node, task.arg
         if node.input_schema is not None:  # the node reads through a schema of its own
             keys = node.input_schema.channels
-            return node, node.input_schema.to_node_input({k: v for k, v in state.items() if k in keys})
-        return node, self.spec.schema.to_node_input(state)
+            return node, node.input_schema.to_node_input(
+                {k: v for k, v in state.items() if k in keys}, steps_left
+            )
+        return node, self.spec.schema.to_node_input(state, steps_left)
 
     def _finish(
         self,
