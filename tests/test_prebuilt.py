@@ -19,11 +19,13 @@ from cairn.errors import (
     CairnError,
     ConfigError,
     InvalidChatHistoryError,
+    InvalidToolOutputError,
     MissingDependencyError,
     ToolInjectionError,
 )
 from cairn.graph import END, START, MessagesState, StateGraph
 from cairn.managed import RemainingSteps
+from cairn.types import Command
 from cairn.prebuilt import (
     InjectedState,
     InjectedStore,
@@ -494,6 +496,54 @@ def test_injected_store_reaches_the_tool(saver: Any) -> None:
 
     with pytest.raises(ToolInjectionError, match="store"):
         create_react_agent(model, [remember]).invoke({"messages": [("user", "remember")]})
+
+
+class Named(MessagesState):
+    user: str
+    remaining_steps: RemainingSteps
+
+
+@tool
+def set_user(name: str, call_id: Annotated[str, InjectedToolCallId]) -> Command:
+    """Set the user's name."""
+    return Command(update={"user": name, "messages": [ToolMessage(f"hello {name}", tool_call_id=call_id)]})
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_tool_returning_a_command_updates_the_state(saver: Any, version: str) -> None:
+    model = ScriptedChatModel(script=[calls(("set_user", {"name": "ada"})), AIMessage("hi ada")])
+    agent = create_react_agent(model, [set_user], state_schema=Named, checkpointer=saver, version=version)
+
+    result = agent.invoke({"messages": [("user", "I am ada")], "user": "?"}, THREAD)
+
+    assert result["user"] == "ada"
+    tool_message = result["messages"][2]
+    assert (tool_message.content, tool_message.name, tool_message.tool_call_id) == ("hello ada", "set_user", "call0")
+
+
+def test_a_tool_command_without_its_tool_message_is_refused() -> None:
+    @tool
+    def silent(name: str) -> Command:
+        """Forgets to answer the call."""
+        return Command(update={"user": name})
+
+    with pytest.raises(InvalidToolOutputError, match="'silent'.*ToolMessage"):
+        _run_calls(ToolNode([silent]), ("silent", {"name": "x"}))
+
+
+def test_a_model_chosen_per_call_sees_the_state_and_the_context() -> None:
+    class Context(TypedDict):
+        tier: str
+
+    cheap = ScriptedChatModel(script=[AIMessage("cheap answer")])
+    rich = ScriptedChatModel(script=[AIMessage("rich answer")])
+
+    def choose(state: dict[str, Any], runtime: Any) -> Any:
+        return (rich if runtime.context["tier"] == "gold" else cheap).bind_tools([add])
+
+    agent = create_react_agent(choose, [add], context_schema=Context)
+    assert agent.invoke({"messages": [("user", "q")]}, context={"tier": "gold"})["messages"][-1].content == "rich answer"
+    assert agent.invoke({"messages": [("user", "q")]}, context={"tier": "free"})["messages"][-1].content == "cheap answer"
 
 
 def test_a_missing_state_key_for_a_tool_is_named() -> None:

@@ -16,6 +16,7 @@ from cairn.prebuilt import _requires  # noqa: F401  (first: names the extra when
 
 import asyncio
 import contextvars
+import functools
 import inspect
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -23,8 +24,9 @@ from dataclasses import replace
 from typing import Any, Callable, Literal, Mapping, Sequence, TypedDict, Union, cast, get_args, get_origin, get_type_hints
 
 from langchain_core.messages import AIMessage, RemoveMessage, ToolCall, ToolMessage, convert_to_messages
+from langchain_core.messages.tool import ToolOutputMixin
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool, ToolException, tool as as_tool
+from langchain_core.tools import BaseTool, StructuredTool, ToolException, tool as as_tool
 from langchain_core.tools.base import TOOL_MESSAGE_BLOCK_TYPES
 from pydantic import ValidationError
 
@@ -37,11 +39,13 @@ from cairn.errors import (
     not_supported,
 )
 from cairn.graph.message import REMOVE_ALL_MESSAGES
-from cairn.prebuilt.injection import Injections, injections_of
+from cairn.prebuilt.injection import InjectedState, InjectedStore, Injections, injections_of
 from cairn.types import Command, Send
 
 __all__ = [
     "INVALID_TOOL_NAME_ERROR_TEMPLATE",
+    "InjectedState",
+    "InjectedStore",
     "TOOL_CALL_ERROR_TEMPLATE",
     "ToolCallWithContext",
     "ToolInvocationError",
@@ -204,8 +208,8 @@ class ToolNode:
         self._injections: dict[str, Injections] = {}
         for given in tools:
             made = given if isinstance(given, BaseTool) else _make_tool(given)
-            self._tools[made.name] = made
             self._injections[made.name] = injections_of(made)
+            self._tools[made.name] = _carrying_commands(made)
 
     @property
     def tools_by_name(self) -> dict[str, BaseTool]:
@@ -332,6 +336,8 @@ class ToolNode:
         return list(last_ai.tool_calls), kind, state
 
     def _normalize(self, response: Any, call: ToolCall, kind: InputType) -> Output:
+        if isinstance(response, _Carried):
+            response = response.value
         if isinstance(response, Command):
             return self._check_command(response, call, kind)
         if isinstance(response, ToolMessage):
@@ -434,6 +440,47 @@ def _make_tool(fn: Any) -> BaseTool:
     made = as_tool(fn)
     assert isinstance(made, BaseTool)
     return made
+
+
+class _Carried(ToolOutputMixin):
+    """A tool's ``Command`` (or list of Commands and ToolMessages) on its way
+    through langchain_core, which passes a ``ToolOutputMixin`` on as it is
+    and would turn anything else into a ToolMessage's text."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _carry(result: Any) -> Any:
+    if isinstance(result, Command) or (
+        isinstance(result, list) and result and all(isinstance(r, (Command, ToolMessage)) for r in result)
+    ):
+        return _Carried(result)
+    return result
+
+
+def _carrying_commands(tool: BaseTool) -> BaseTool:
+    """``tool``, its function's ``Command`` results carried through
+    langchain_core (LangGraph's Command is a ToolOutputMixin; cairn's Command
+    does not import langchain_core). Other tools are used as they are."""
+    if not isinstance(tool, StructuredTool):
+        return tool
+    update: dict[str, Any] = {}
+    if (fn := tool.func) is not None:
+
+        @functools.wraps(fn)
+        def carried(*args: Any, **kwargs: Any) -> Any:
+            return _carry(fn(*args, **kwargs))
+
+        update["func"] = carried
+    if (afn := tool.coroutine) is not None:
+
+        @functools.wraps(afn)
+        async def acarried(*args: Any, **kwargs: Any) -> Any:
+            return _carry(await afn(*args, **kwargs))
+
+        update["coroutine"] = acarried
+    return tool.model_copy(update=update) if update else tool
 
 
 def _tool_config(config: Mapping[str, Any]) -> RunnableConfig:
