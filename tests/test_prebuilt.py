@@ -573,3 +573,54 @@ def test_cairn_imports_without_langchain_and_prebuilt_names_the_extra() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "cairn[langchain]" in out.stdout
     assert issubclass(MissingDependencyError, ImportError)
+
+
+# -- agents as nodes of a graph ---------------------------------------------------
+
+
+def test_an_agent_runs_as_a_subgraph_and_streams_its_steps(saver: Any) -> None:
+    model = ScriptedChatModel(script=[calls(("add", {"a": 1, "b": 2})), AIMessage("3")])
+    parent = StateGraph(MessagesState)
+    parent.add_node("math", create_react_agent(model, [add], name="math"))
+    parent.add_edge(START, "math")
+    graph = parent.compile(checkpointer=saver)
+
+    chunks = list(graph.stream({"messages": [("user", "1+2")]}, THREAD, subgraphs=True, stream_mode="updates"))
+
+    assert [(bool(ns), next(iter(chunk))) for ns, chunk in chunks] == [
+        (True, "agent"),
+        (True, "tools"),
+        (True, "agent"),
+        (False, "math"),
+    ]
+    messages = graph.get_state(THREAD).values["messages"]
+    assert [(type(m).__name__, m.content, m.name) for m in messages] == [
+        ("HumanMessage", "1+2", None),
+        ("AIMessage", "", "math"),
+        ("ToolMessage", "3", "add"),
+        ("AIMessage", "3", "math"),
+    ]
+
+
+def test_a_tool_hands_off_to_another_agent_with_a_parent_command(saver: Any) -> None:
+    @tool
+    def transfer_to_b(state: Annotated[dict, InjectedState], call_id: Annotated[str, InjectedToolCallId]) -> Command:
+        """Hand the conversation to agent b."""
+        done = ToolMessage("Transferred to b", tool_call_id=call_id, name="transfer_to_b")
+        return Command(goto="b", graph=Command.PARENT, update={"messages": [*state["messages"], done]})
+
+    a = create_react_agent(ScriptedChatModel(script=[calls(("transfer_to_b", {}))]), [transfer_to_b], name="a")
+    b = create_react_agent(ScriptedChatModel(script=[AIMessage("b here")]), [], name="b")
+    parent = StateGraph(MessagesState)
+    parent.add_node("a", a, destinations=("b",))
+    parent.add_node("b", b)
+    parent.add_edge(START, "a")
+
+    result = parent.compile(checkpointer=saver).invoke({"messages": [("user", "hi")]}, THREAD)
+
+    assert [(type(m).__name__, m.content, m.name) for m in result["messages"]] == [
+        ("HumanMessage", "hi", None),
+        ("AIMessage", "", "a"),
+        ("ToolMessage", "Transferred to b", "transfer_to_b"),
+        ("AIMessage", "b here", "b"),
+    ]
