@@ -30,6 +30,7 @@ from cairn.prebuilt import (
     InjectedState,
     InjectedStore,
     ToolNode,
+    ToolRuntime,
     create_react_agent,
     tools_condition,
 )
@@ -544,6 +545,30 @@ def test_a_model_chosen_per_call_sees_the_state_and_the_context() -> None:
     agent = create_react_agent(choose, [add], context_schema=Context)
     assert agent.invoke({"messages": [("user", "q")]}, context={"tier": "gold"})["messages"][-1].content == "rich answer"
     assert agent.invoke({"messages": [("user", "q")]}, context={"tier": "free"})["messages"][-1].content == "cheap answer"
+
+
+def test_tool_runtime_brings_the_state_context_store_and_call_id() -> None:
+    class Context(TypedDict):
+        user: str
+
+    @tool
+    def whoami(prefix: str, runtime: ToolRuntime) -> str:
+        """Say who the user is."""
+        runtime.stream_writer({"tool": "whoami"})
+        return (
+            f"{prefix} {runtime.context['user']}, {len(runtime.state['messages'])} messages, "
+            f"call {runtime.tool_call_id}, store {runtime.store['kind']}, {len(runtime.tools)} tools"
+        )
+
+    model = ScriptedChatModel(script=[calls(("whoami", {"prefix": "you are"})), AIMessage("ok")])
+    agent = create_react_agent(model, [whoami, add], context_schema=Context, store={"kind": "notes"})
+
+    chunks = list(agent.stream({"messages": [("user", "who?")]}, context={"user": "ada"}, stream_mode=["custom", "values"]))
+
+    assert ("custom", {"tool": "whoami"}) in chunks
+    final = [chunk for mode, chunk in chunks if mode == "values"][-1]
+    assert final["messages"][2].content == "you are ada, 2 messages, call call0, store notes, 2 tools"
+    assert model.tool_schemas[0][0]["function"]["parameters"]["properties"] == {"prefix": {"type": "string"}}
 
 
 def test_a_missing_state_key_for_a_tool_is_named() -> None:

@@ -8,7 +8,7 @@ package without it raises ``MissingDependencyError`` naming that extra.
 
 from cairn.prebuilt import _requires  # noqa: F401  (first: names the extra when missing)
 from cairn.prebuilt.chat_agent_executor import create_react_agent
-from cairn.prebuilt.injection import InjectedState, InjectedStore, InjectedToolCallId
+from cairn.prebuilt.injection import InjectedState, InjectedStore, InjectedToolCallId, ToolRuntime
 from cairn.prebuilt.tool_node import ToolNode, tools_condition
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "InjectedStore",
     "InjectedToolCallId",
     "ToolNode",
+    "ToolRuntime",
     "create_react_agent",
     "tools_condition",
 ]

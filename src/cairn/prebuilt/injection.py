@@ -3,7 +3,9 @@
 A tool parameter annotated ``Annotated[dict, InjectedState]`` receives the
 graph's state (``InjectedState("key")``: one key of it), one annotated
 ``Annotated[Any, InjectedStore()]`` the graph's store, and one annotated
-``Annotated[str, InjectedToolCallId]`` (langchain_core's) the id of the call.
+``Annotated[str, InjectedToolCallId]`` (langchain_core's) the id of the call,
+and one annotated ``ToolRuntime`` (or named ``runtime``) all of these with
+the run's context, config and stream writer.
 Each is a subclass of langchain_core's ``InjectedToolArg``, so that
 langchain_core leaves these parameters out of the schema the model sees
 (``tool.tool_call_schema``); ``ToolNode`` fills them in at each call and drops
@@ -15,14 +17,21 @@ from __future__ import annotations
 from cairn.prebuilt import _requires  # noqa: F401  (first: names the extra when missing)
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Mapping, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Callable, Generic, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from langchain_core.tools import BaseTool, InjectedToolArg, InjectedToolCallId
-from langchain_core.tools.base import _is_injected_arg_type, get_all_basemodel_annotations
+from langchain_core.tools.base import (
+    _DirectlyInjectedToolArg,
+    _is_injected_arg_type,
+    get_all_basemodel_annotations,
+)
 
 from cairn.errors import ToolInjectionError
 
-__all__ = ["InjectedState", "InjectedStore", "InjectedToolCallId", "Injections", "injections_of"]
+__all__ = ["InjectedState", "InjectedStore", "InjectedToolCallId", "Injections", "ToolRuntime", "injections_of"]
+
+ContextT = TypeVar("ContextT")
+StateT = TypeVar("StateT")
 
 
 class InjectedState(InjectedToolArg):
@@ -41,6 +50,26 @@ class InjectedState(InjectedToolArg):
 class InjectedStore(InjectedToolArg):
     """Marks a tool parameter that receives the store the graph was compiled
     with (``compile(store=...)``, ``create_react_agent(store=...)``)."""
+
+
+@dataclass
+class ToolRuntime(_DirectlyInjectedToolArg, Generic[ContextT, StateT]):
+    """What a tool parameter annotated ``ToolRuntime`` (or named ``runtime``)
+    receives: the state, the call's id, the config, and the run's context,
+    store and stream writer (LangGraph's ``ToolRuntime``).
+
+    >>> @tool
+    ... def whoami(runtime: ToolRuntime) -> str:
+    ...     return runtime.context["user"]
+    """
+
+    state: Any
+    context: Any
+    config: Any
+    stream_writer: Callable[[Any], None]
+    tool_call_id: str | None
+    store: Any
+    tools: list[BaseTool] = field(default_factory=list)
 
 
 def _marker(annotation: Any, kind: type) -> Any:
@@ -65,11 +94,20 @@ class Injections:
     """Parameters of ``state`` with a default: left out when the key is missing."""
     store: str | None = None
     """The parameter that receives the store."""
+    runtime: str | None = None
+    """The parameter that receives a ``ToolRuntime``."""
     hidden: frozenset[str] = frozenset()
     """Every injected parameter (langchain_core's own included): values the
     model sends for them are dropped."""
 
-    def fill(self, tool_name: str, args: Mapping[str, Any], state: Any, store: Any) -> dict[str, Any]:
+    def fill(
+        self,
+        tool_name: str,
+        args: Mapping[str, Any],
+        state: Any,
+        store: Any,
+        runtime: Callable[[], ToolRuntime[Any, Any]],
+    ) -> dict[str, Any]:
         """``args`` (from the model) without injected parameters, plus the graph's values."""
         filled = {k: v for k, v in args.items() if k not in self.hidden}
         for param, key in self.state.items():
@@ -93,6 +131,8 @@ class Injections:
                     "create_react_agent"
                 )
             filled[self.store] = store
+        if self.runtime is not None:
+            filled[self.runtime] = runtime()
         return filled
 
 
@@ -117,6 +157,7 @@ def injections_of(tool: BaseTool) -> Injections:
     state: dict[str, str | None] = {}
     optional: set[str] = set()
     store: str | None = None
+    runtime: str | None = None
     hidden: set[str] = set()
     fields = getattr(schema, "model_fields", {})
     for name, annotation in annotations.items():
@@ -131,4 +172,15 @@ def injections_of(tool: BaseTool) -> Injections:
         if _marker(annotation, InjectedStore) is not None:
             store = name
             hidden.add(name)
-    return Injections(state, frozenset(optional), store, frozenset(hidden))
+        if name == "runtime" or _is_tool_runtime(annotation):
+            runtime = name
+            hidden.add(name)
+    return Injections(state, frozenset(optional), store, runtime, frozenset(hidden))
+
+
+def _is_tool_runtime(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin in (Annotated, Union) or type(annotation).__name__ == "UnionType":
+        return any(_is_tool_runtime(a) for a in get_args(annotation))
+    target = origin if origin is not None else annotation
+    return isinstance(target, type) and issubclass(target, ToolRuntime)

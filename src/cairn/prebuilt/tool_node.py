@@ -39,7 +39,7 @@ from cairn.errors import (
     not_supported,
 )
 from cairn.graph.message import REMOVE_ALL_MESSAGES
-from cairn.prebuilt.injection import InjectedState, InjectedStore, Injections, injections_of
+from cairn.prebuilt.injection import InjectedState, InjectedStore, Injections, ToolRuntime, injections_of
 from cairn.types import Command, Send
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "ToolCallWithContext",
     "ToolInvocationError",
     "ToolNode",
+    "ToolRuntime",
     "msg_content_output",
     "tools_condition",
 ]
@@ -223,15 +224,14 @@ class ToolNode:
 
     def __call__(self, input: Any, config: dict[str, Any], runtime: Any) -> Any:
         calls, kind, state = self._parse_input(input)
-        store = getattr(runtime, "store", None)
         cfg = _tool_config(config)
         limit = cfg.get("max_concurrency") or None
         if len(calls) <= 1 or limit == 1:
-            outputs = [self._run_one(c, kind, state, cfg, store) for c in calls]
+            outputs = [self._run_one(c, kind, state, cfg, runtime) for c in calls]
         else:
             with ThreadPoolExecutor(max_workers=limit or len(calls)) as pool:
                 futures = [
-                    pool.submit(contextvars.copy_context().run, self._run_one, c, kind, state, cfg, store)
+                    pool.submit(contextvars.copy_context().run, self._run_one, c, kind, state, cfg, runtime)
                     for c in calls
                 ]
                 outputs = [f.result() for f in futures]
@@ -239,9 +239,8 @@ class ToolNode:
 
     async def acall(self, input: Any, config: dict[str, Any], runtime: Any) -> Any:
         calls, kind, state = self._parse_input(input)
-        store = getattr(runtime, "store", None)
         cfg = _tool_config(config)
-        outputs = await asyncio.gather(*(self._arun_one(c, kind, state, cfg, store) for c in calls))
+        outputs = await asyncio.gather(*(self._arun_one(c, kind, state, cfg, runtime) for c in calls))
         return self._combine(list(outputs), kind)
 
     def invoke(self, input: Any, config: dict[str, Any] | None = None) -> Any:
@@ -254,8 +253,8 @@ class ToolNode:
 
     # -- one call ----------------------------------------------------------------
 
-    def _run_one(self, call: ToolCall, kind: InputType, state: Any, config: RunnableConfig, store: Any) -> Output:
-        prepared = self._prepare(call, state, store)
+    def _run_one(self, call: ToolCall, kind: InputType, state: Any, config: RunnableConfig, runtime: Any) -> Output:
+        prepared = self._prepare(call, state, config, runtime)
         if isinstance(prepared, ToolMessage):
             return prepared
         tool, args = prepared
@@ -270,8 +269,8 @@ class ToolNode:
         except Exception as exc:
             return self._handle(exc, call)
 
-    async def _arun_one(self, call: ToolCall, kind: InputType, state: Any, config: RunnableConfig, store: Any) -> Output:
-        prepared = self._prepare(call, state, store)
+    async def _arun_one(self, call: ToolCall, kind: InputType, state: Any, config: RunnableConfig, runtime: Any) -> Output:
+        prepared = self._prepare(call, state, config, runtime)
         if isinstance(prepared, ToolMessage):
             return prepared
         tool, args = prepared
@@ -286,14 +285,28 @@ class ToolNode:
         except Exception as exc:
             return self._handle(exc, call)
 
-    def _prepare(self, call: ToolCall, state: Any, store: Any) -> Union[ToolMessage, tuple[BaseTool, dict[str, Any]]]:
+    def _prepare(
+        self, call: ToolCall, state: Any, config: RunnableConfig, runtime: Any
+    ) -> Union[ToolMessage, tuple[BaseTool, dict[str, Any]]]:
         tool = self._tools.get(call["name"])
         if tool is None:
             content = INVALID_TOOL_NAME_ERROR_TEMPLATE.format(
                 requested_tool=call["name"], available_tools=", ".join(self._tools)
             )
             return ToolMessage(content, name=call["name"], tool_call_id=call["id"], status="error")
-        args = self._injections[call["name"]].fill(call["name"], call.get("args") or {}, state, store)
+        def tool_runtime() -> ToolRuntime[Any, Any]:
+            return ToolRuntime(
+                state=state,
+                context=getattr(runtime, "context", None),
+                config=config,
+                stream_writer=getattr(runtime, "stream_writer", None) or _no_stream,
+                tool_call_id=call["id"],
+                store=getattr(runtime, "store", None),
+                tools=list(self._tools.values()),
+            )
+
+        store = getattr(runtime, "store", None)
+        args = self._injections[call["name"]].fill(call["name"], call.get("args") or {}, state, store, tool_runtime)
         return tool, {**call, "args": args, "type": "tool_call"}
 
     def _handle(self, exc: Exception, call: ToolCall) -> ToolMessage:
@@ -487,6 +500,10 @@ def _tool_config(config: Mapping[str, Any]) -> RunnableConfig:
     # The run id of the graph is not the tools' own: each tool call is a run
     # of its own for LangChain's callbacks.
     return cast(RunnableConfig, {k: v for k, v in config.items() if k != "run_id"})
+
+
+def _no_stream(chunk: Any) -> None:
+    """The stream writer of a ToolNode run outside a graph: chunks go nowhere."""
 
 
 def _short(value: Any) -> str:
