@@ -19,6 +19,8 @@ import contextvars
 import functools
 import inspect
 import json
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Callable, Literal, Mapping, Sequence, TypedDict, Union, cast, get_args, get_origin, get_type_hints
@@ -64,6 +66,9 @@ TOOL_INVOCATION_ERROR_TEMPLATE = (
 )
 
 InputType = Literal["list", "dict", "tool_calls"]
+_POOL_SIZE = min(32, (os.cpu_count() or 1) + 4)
+"""Threads of a ToolNode's pool (as LangChain's default executor): calls
+beyond it and the one run on the calling thread wait for a free thread."""
 ErrorHandling = Union[bool, str, Callable[..., str], type[Exception], tuple[type[Exception], ...]]
 Output = Union[ToolMessage, Command, list[Union[ToolMessage, Command]]]
 
@@ -205,6 +210,8 @@ class ToolNode:
         self.tags = list(tags or [])
         self.messages_key = messages_key
         self.handle_tool_errors = handle_tool_errors
+        self._threads: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._tools: dict[str, BaseTool] = {}
         self._injections: dict[str, Injections] = {}
         for given in tools:
@@ -228,14 +235,35 @@ class ToolNode:
         limit = cfg.get("max_concurrency") or None
         if len(calls) <= 1 or limit == 1:
             outputs = [self._run_one(c, kind, state, cfg, runtime) for c in calls]
+        elif limit:
+            with ThreadPoolExecutor(max_workers=limit) as pool:
+                outputs = self._side_by_side(pool, calls, kind, state, cfg, runtime)
         else:
-            with ThreadPoolExecutor(max_workers=limit or len(calls)) as pool:
-                futures = [
-                    pool.submit(contextvars.copy_context().run, self._run_one, c, kind, state, cfg, runtime)
-                    for c in calls
-                ]
-                outputs = [f.result() for f in futures]
+            outputs = self._side_by_side(self._pool(), calls, kind, state, cfg, runtime)
         return self._combine(outputs, kind)
+
+    def _side_by_side(
+        self, pool: ThreadPoolExecutor, calls: list[ToolCall], kind: InputType, state: Any, cfg: RunnableConfig, runtime: Any
+    ) -> list[Output]:
+        """Run the calls at once: the first on this thread, the others on
+        ``pool``'s, each in a copy of this context (interrupt(), get_config()...)."""
+        futures = [
+            pool.submit(contextvars.copy_context().run, self._run_one, c, kind, state, cfg, runtime)
+            for c in calls[1:]
+        ]
+        try:
+            first = self._run_one(calls[0], kind, state, cfg, runtime)
+        finally:
+            rest = [f.result() for f in futures]
+        return [first, *rest]
+
+    def _pool(self) -> ThreadPoolExecutor:
+        # One pool per ToolNode, kept between calls: making threads on every
+        # call costs more than most tools.
+        with self._pool_lock:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(max_workers=_POOL_SIZE, thread_name_prefix=f"cairn-{self.name}")
+            return self._threads
 
     async def acall(self, input: Any, config: dict[str, Any], runtime: Any) -> Any:
         calls, kind, state = self._parse_input(input)
