@@ -280,6 +280,26 @@ def test_interrupt_before_tools_pauses_and_resumes(saver: Any, version: str) -> 
     assert again.get_state(THREAD).next == ()
 
 
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_human_edits_the_tool_call_before_the_tools_run(saver: Any, version: str) -> None:
+    model = ScriptedChatModel(script=[calls(("add", {"a": 1, "b": 2})), AIMessage("done")])
+    agent = create_react_agent(model, [add], checkpointer=saver, interrupt_before=["tools"], version=version)
+    agent.invoke({"messages": [("user", "1+2")]}, THREAD)
+
+    asked = agent.get_state(THREAD).values["messages"][-1]
+    edited = AIMessage("", id=asked.id, tool_calls=[{**asked.tool_calls[0], "args": {"a": 10, "b": 20}}])
+    agent.update_state(THREAD, {"messages": [edited]})
+    assert agent.get_state(THREAD).next == ("tools",)
+
+    result = agent.invoke(None, THREAD)
+    assert _contents(result["messages"]) == [
+        ("HumanMessage", "1+2"),
+        ("AIMessage", ""),
+        ("ToolMessage", "30"),
+        ("AIMessage", "done"),
+    ]
+
+
 def test_an_interrupt_inside_a_tool_pauses_the_agent(saver: Any) -> None:
     from cairn.types import Command, interrupt
 
