@@ -591,6 +591,27 @@ def test_tool_runtime_brings_the_state_context_store_and_call_id() -> None:
     assert model.tool_schemas[0][0]["function"]["parameters"]["properties"] == {"prefix": {"type": "string"}}
 
 
+def test_an_async_model_chooser_runs_under_ainvoke_and_is_refused_under_invoke() -> None:
+    model = ScriptedChatModel(script=[calls(("add", {"a": 2, "b": 2})), AIMessage("4")])
+
+    async def choose(state: dict[str, Any], runtime: Any) -> Any:
+        return model.bind_tools([add])
+
+    agent = create_react_agent(choose, [add])
+    result = asyncio.run(agent.ainvoke({"messages": [("user", "2+2")]}))
+    assert _contents(result["messages"])[-2:] == [("ToolMessage", "4"), ("AIMessage", "4")]
+    with pytest.raises(ConfigError, match="ainvoke"):
+        agent.invoke({"messages": [("user", "2+2")]})
+
+
+def test_a_pydantic_agent_state() -> None:
+    from cairn.prebuilt.chat_agent_executor import AgentStatePydantic
+
+    model = ScriptedChatModel(script=[calls(("add", {"a": 2, "b": 2})), AIMessage("4")])
+    result = create_react_agent(model, [add], state_schema=AgentStatePydantic).invoke({"messages": [("user", "2+2")]})
+    assert _contents(result["messages"])[-2:] == [("ToolMessage", "4"), ("AIMessage", "4")]
+
+
 def test_a_missing_state_key_for_a_tool_is_named() -> None:
     model = ScriptedChatModel(script=[calls(("greet", {"greeting": "hi"})), AIMessage("x")])
     with pytest.raises(ToolInjectionError, match="'user'"):
