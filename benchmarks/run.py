@@ -53,7 +53,7 @@ REQUIREMENTS = [
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LIBS = ("cairn", "langgraph")
 PG_SKIPPED = "skipped (Postgres does not answer)"
-GROUPS = ("ceilings", "linear", "fanout", "history", "chat", "concurrent_pg", "async_pg",
+GROUPS = ("ceilings", "linear", "fanout", "agent", "history", "chat", "concurrent_pg", "async_pg",
           "history_page", "list_threads")
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
@@ -128,6 +128,7 @@ def jobs(mode: Mode) -> list[Job]:
             libs=("cairn",)),
         Job("linear/postgres", "linear", {"saver_kind": "postgres", "seconds": s}, postgres=True),
         Job("fanout/memory", "fanout", {"seconds": s}),
+        *(Job(f"agent/{kind}", "agent", {"saver_kind": kind, "seconds": s}) for kind in ("memory", "sqlite")),
         Job("history/sqlite", "history", {"checkpoints": 1000, "repeats": mode.history_repeats}),
         Job("chat/sqlite", "chat", {"turns": mode.chat_turns}),
         Job("concurrent_pg/postgres", "concurrent_pg", {"seconds": s * 1.5}, postgres=True),
@@ -160,6 +161,10 @@ def rows(mode: Mode) -> list[Row]:
             ("linear/sqlite-normal", "steps_per_s"), ("linear/sqlite", "steps_per_s")),
         same("linear, postgres", "steps/s", "higher", "linear/postgres", "steps_per_s"),
         same("fanout 1+8+1 nodes, memory", "runs/s", "higher", "fanout/memory", "runs_per_s"),
+        same("agent (create_react_agent, 3 tool calls), memory", "runs/s", "higher", "agent/memory",
+             "runs_per_s"),
+        same("agent (create_react_agent, 3 tool calls), sqlite", "runs/s", "higher", "agent/sqlite",
+             "runs_per_s"),
         same("history: read 1,000 checkpoints, sqlite", "ms", "lower", "history/sqlite",
              "history_ms"),
         same("history: first read, new saver", "ms", "lower", "history/sqlite",

@@ -31,6 +31,10 @@ What each workload measures:
   (``get_state_history(config, limit=10)``, newest and from the middle).
 - ``list_threads``: the 10,000 threads of a SQLite file with their heads'
   metadata (LangGraph, which has no ``list_threads``: ``list(None)``).
+- ``agent``: runs per second of ``create_react_agent`` (``version="v2"``)
+  with a scripted chat model (tests/fake_chat.py, no network): two tool calls
+  run side by side, then one more, then the answer (7 messages), a fresh
+  thread per run; in memory and on a SQLite file.
 - ``async_pg``: node steps per second of the linear graph with async nodes
   under ``ainvoke``, on one AsyncPostgresSaver whose server sits behind a
   1 ms one-way delay (``delay_proxy.py``): one run at a time, then 16
@@ -576,7 +580,42 @@ def async_pg(lib: Library, url: str, seconds: float, workers: int = 16,
     return {"figures": figures, "info": {"workers": workers, "delay_ms": delay_ms}}
 
 
+def agent(lib: Library, saver_kind: str, seconds: float) -> dict[str, Any]:
+    import warnings
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from langchain_core.messages import AIMessage
+    from langchain_core.tools import tool
+    from tests.fake_chat import ScriptedChatModel, calls
+
+    warnings.filterwarnings("ignore")  # LangGraph's deprecation of create_react_agent
+    create_react_agent = importlib.import_module(f"{lib.name}.prebuilt").create_react_agent
+
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    script = [
+        calls(("add", {"a": 1, "b": 2}), ("add", {"a": 3, "b": 4})),
+        calls(("add", {"a": 5, "b": 6}), id_prefix="second"),
+        AIMessage("3, 7 and 11"),
+    ]
+    with tempfile.TemporaryDirectory() as folder, open_saver(lib, saver_kind, folder) as saver:
+        graph = create_react_agent(ScriptedChatModel(script=script), [add], checkpointer=saver)
+        prefix = uuid.uuid4().hex
+
+        def run_once(i: int) -> Any:
+            return graph.invoke({"messages": [("user", "add")]}, config(f"{prefix}-{i}"))
+
+        if len(run_once(-1)["messages"]) != 7:  # the question, 2 answers of the model with 3 tool results, the answer
+            raise AssertionError("the agent did not run its three tool calls")
+        runs, elapsed = throughput(run_once, seconds, warmup=5)
+    return {"figures": {"runs_per_s": runs / elapsed}}
+
+
 WORKLOADS: dict[str, Callable[..., dict[str, Any]]] = {
+    "agent": agent,
     "linear": linear,
     "fanout": fanout,
     "history": history,

@@ -3,12 +3,14 @@
 From the bottom up (a module imports from its own layer and those below):
 
 0. shared: ``cairn.errors``, ``cairn.warnings``, ``cairn.current`` (the
-   running task) and ``cairn.types`` (Command, Send, interrupt...);
+   running task), ``cairn.types`` (Command, Send, interrupt...) and
+   ``cairn.managed`` (RemainingSteps, IsLastStep);
 1. ``cairn.checkpoint``: storing records;
 2. graph's description: ``cairn.graph.constants``, ``schema``, ``spec``, ``message``;
 3. ``cairn.runtime``: running a described graph;
 4. the builder: ``cairn.graph.state`` and ``cairn.graph`` (which re-exports it);
-5. the surface: ``cairn``, ``cairn.config``, ``cairn.cli``.
+5. the surface: ``cairn``, ``cairn.config``, ``cairn.cli``, ``cairn.prebuilt``
+   (agents built as graphs with the builder).
 
 Every import statement counts: at module level, inside a function, and under
 ``if TYPE_CHECKING:`` (an annotation that names a module above is a
@@ -26,12 +28,12 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 LAYERS = [
-    ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types"]),
+    ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types", "cairn.managed"]),
     ("checkpoint", ["cairn.checkpoint"]),
     ("description", ["cairn.graph.constants", "cairn.graph.schema", "cairn.graph.spec", "cairn.graph.message", "cairn.graph.drawing"]),
     ("runtime", ["cairn.runtime"]),
     ("builder", ["cairn.graph.state", "cairn.graph"]),
-    ("surface", ["cairn.config", "cairn.constants", "cairn.managed", "cairn.func", "cairn.cli", "cairn"]),
+    ("surface", ["cairn.config", "cairn.constants", "cairn.func", "cairn.cli", "cairn.prebuilt", "cairn"]),
 ]
 """Each module belongs to the first layer with a prefix that names it or a package above it."""
 

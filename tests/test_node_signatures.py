@@ -239,3 +239,21 @@ def test_a_resumed_run_gets_the_context_of_its_own_call(saver: Any) -> None:
 def test_the_older_config_schema_name_is_taken_as_the_context_schema() -> None:
     assert StateGraph(State, config_schema=Context).context_schema is Context
     assert StateGraph(State, Context).context_schema is Context
+
+
+class TwoKinds:
+    """A node object with a sync ``__call__`` and an async twin ``acall``."""
+
+    def __call__(self, state: State, config: dict[str, Any]) -> dict[str, Any]:
+        return {"seen": [f"sync {config['configurable']['thread_id']}"]}
+
+    async def acall(self, state: State, config: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return {"seen": [f"async {config['configurable']['thread_id']}"]}
+
+
+def test_a_node_object_with_an_async_twin_is_awaited_under_the_async_api() -> None:
+    graph = StateGraph(State).add_node("both", TwoKinds()).add_edge(START, "both").compile()
+
+    assert graph.invoke({"seen": []}, "t")["seen"] == ["sync t"]
+    assert asyncio.run(graph.ainvoke({"seen": []}, "t"))["seen"] == ["async t"]

@@ -7,7 +7,8 @@
     ├── GraphRecursionError    a run took more super-steps than its recursion_limit
     ├── ConfigError            a config is missing something or holds a bad value
     │   ├── ArgumentTypeError  an argument of the wrong type (a TypeError too)
-    │   └── CheckpointerModeError  a graph compiled with checkpointer=True run on its own
+    │   ├── CheckpointerModeError  a graph compiled with checkpointer=True run on its own
+    │   └── ToolInjectionError  a tool's injected argument (InjectedState/InjectedStore) has no value
     ├── MissingDependencyError an optional extra (cairn[postgres], ...) is not installed
     ├── EmptyInputError        invoke(None, thread) on a thread with nothing to resume
     ├── InvalidResumeError     Command(resume=...) that matches no pending interrupt
@@ -20,6 +21,10 @@
     ├── StorageError           the checkpoint store failed or holds something cairn cannot use
     ├── ParentCommand          Command(graph=Command.PARENT) returned by a node of a graph without a parent
     ├── OutsideNodeError       get_config(), interrupt(), ... called while no node runs
+    ├── InvalidChatHistoryError  a ToolNode or agent got messages it cannot use
+    ├── ToolInvocationError    a model's tool call with arguments the tool refuses
+    │                          (cairn.prebuilt.tool_node; a langchain ToolException too)
+    ├── InvalidToolOutputError a tool returned something ToolNode cannot turn into messages
     └── NotSupportedError      a LangGraph parameter cairn does not implement yet
 
 Each message names the offending value and says what to do about it. The
@@ -46,7 +51,9 @@ __all__ = [
     "GraphInterrupt",
     "GraphRecursionError",
     "GraphValidationError",
+    "InvalidChatHistoryError",
     "InvalidResumeError",
+    "InvalidToolOutputError",
     "InvalidUpdateError",
     "MissingDependencyError",
     "NodeCancelledError",
@@ -60,6 +67,7 @@ __all__ = [
     "SerializationError",
     "StorageError",
     "ThreadBusyError",
+    "ToolInjectionError",
 ]
 
 
@@ -204,6 +212,22 @@ class ParentCommand(CairnError):
 class OutsideNodeError(CairnError, RuntimeError):
     """A call that only works inside a running node (``get_config()``,
     ``get_runtime()``, ``get_stream_writer()``, ``interrupt()``) was made outside one."""
+
+
+class ToolInjectionError(ConfigError):
+    """A tool's parameter marked ``InjectedState("key")`` or ``InjectedStore()``
+    has nothing to receive: the state lacks the key, or the graph has no store."""
+
+
+class InvalidChatHistoryError(CairnError, ValueError):
+    """``ToolNode`` or ``create_react_agent``'s model node got messages it
+    cannot use: none at all, no ``AIMessage``, or tool calls without results."""
+
+
+class InvalidToolOutputError(CairnError, ValueError):
+    """A tool run by ``ToolNode`` returned something it cannot turn into
+    messages: a value of another type, or a ``Command`` without the
+    ``ToolMessage`` answering its call."""
 
 
 class NotSupportedError(CairnError, NotImplementedError):

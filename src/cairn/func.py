@@ -77,7 +77,7 @@ class _EntrySchema(StateSchema):
     def shown_update(self, update: Mapping[str, Any] | None) -> Any:
         return None if update is None else update.get(RETURN)
 
-    def to_node_input(self, values: Mapping[str, Any]) -> Any:
+    def to_node_input(self, values: Mapping[str, Any], steps_left: int | None = None) -> Any:
         return dict(values)
 
 

@@ -13,10 +13,11 @@ import enum
 import inspect
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Mapping
 
 from cairn.errors import GraphValidationError
 from cairn.graph.constants import Transient
+from cairn.managed import ManagedValue, managed_marker
 from cairn.types import OVERWRITE, Overwrite
 
 Reducer = Callable[[Any, Any], Any]
@@ -128,21 +129,6 @@ def _field_hints(cls: type) -> list[Any]:
     return hints
 
 
-@dataclass(frozen=True)
-class Managed:
-    """Marks a state key whose value the run computes for each step instead
-    of storing it (``cairn.managed``: ``RemainingSteps``, ``IsLastStep``)."""
-
-    kind: Literal["remaining_steps", "is_last_step"]
-
-
-def _managed_of(annotation: Any) -> Managed | None:
-    for meta in getattr(annotation, "__metadata__", ()):
-        if isinstance(meta, Managed):
-            return meta
-    return None
-
-
 ROOT = "__root__"
 """The one channel of a state that is not a dict (``StateGraph(Annotated[list, add])``)."""
 
@@ -203,10 +189,10 @@ class StateSchema:
     def __init__(self, schema: Any) -> None:
         self.schema = schema
         self.kind, hints = _read_schema(schema, "state schema")
-        self.managed: dict[str, Managed] = {}
-        """Keys the run computes for each step (``RemainingSteps``...): never stored."""
-        hints = self._without_managed(hints)
-        self.state_keys: tuple[str, ...] = tuple(hints)
+        self.managed: dict[str, ManagedValue] = {}
+        """Keys the runtime computes for each task (``cairn.managed``): no
+        channel, never stored, a write to them ignored."""
+        self.state_keys: tuple[str, ...] = tuple(k for k in hints if managed_marker(hints[k]) is None)
         """The keys of the state schema itself: what "values" streams show."""
         self.input_keys: frozenset[str] | None = None
         """The keys an input may write (``input_schema=``); None: any channel."""
@@ -232,29 +218,13 @@ class StateSchema:
         schema) that this state lacks as channels of their own, as LangGraph
         does: a node's private state. Returns the other schema's keys."""
         _, hints = _read_schema(schema, "schema")
-        hints = self._without_managed(hints)
-        self._add({k: v for k, v in hints.items() if k not in self.channels})
+        self._add({k: v for k, v in hints.items() if k not in self.channels and k not in self.managed})
         return tuple(hints)
 
-    def _without_managed(self, hints: Mapping[str, Any]) -> dict[str, Any]:
-        kept = {}
-        for name, annotation in hints.items():
-            managed = _managed_of(annotation)
-            if managed is None:
-                kept[name] = annotation
-            else:
-                self.managed[name] = managed
-        return kept
-
-    def managed_values(self, steps_left: int) -> dict[str, Any]:
-        """The managed keys' values for a step with ``steps_left`` steps left
-        before the recursion limit, this one included."""
-        return {
-            name: steps_left if m.kind == "remaining_steps" else steps_left <= 1
-            for name, m in self.managed.items()
-        }
-
     def _add(self, hints: Mapping[str, Any]) -> None:
+        if any(managed_marker(a) for a in hints.values()):
+            self.managed.update((k, m) for k, a in hints.items() if (m := managed_marker(a)) is not None)
+            hints = {k: a for k, a in hints.items() if k not in self.managed}
         for name, annotation in hints.items():
             reducer = _reducer_of(annotation)
             initial = _empty_factory(annotation) if reducer else None
@@ -343,8 +313,11 @@ class StateSchema:
             for k, v in update.items()
         }
 
-    def to_node_input(self, values: Mapping[str, Any]) -> Any:
-        """The state as a node sees it: a dict, or an instance of the schema."""
+    def to_node_input(self, values: Mapping[str, Any], steps_left: int | None = None) -> Any:
+        """The state as a node sees it: a dict, or an instance of the schema;
+        with the managed keys' values for a step leaving ``steps_left`` steps."""
+        if self.managed and steps_left is not None:
+            values = {**values, **{k: m.value(steps_left) for k, m in self.managed.items()}}
         if self.kind in ("dict", "typeddict"):
             return dict(values)
         if self.kind == "root":

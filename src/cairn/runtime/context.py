@@ -136,13 +136,13 @@ class RunScope:
     try of the step, by call id (cairn.func)."""
     record_call: Callable[[str, Any], None] = discard_call
     """Stores a finished ``@task`` call's result (a pending write) and streams it."""
-    steps_left: int = 0
-    """Steps the run may still take before its recursion limit, the running
-    one included (what ``RemainingSteps`` state keys read)."""
     interrupts_of: TaskContext[Any] | None = None
     """The parent's task whose ``interrupt()`` calls this run's are: set for
     a subgraph compiled with ``checkpointer=False``, which stores nothing and
     so reruns from its start with the parent task's answers."""
+    steps_left: int | None = None
+    """The steps the run may still take, the running one included: what the
+    state's managed keys (``RemainingSteps``, ``IsLastStep``) read."""
 
     def replaying(self, replaying: bool) -> None:
         """Tell the subgraphs of the next step whether it replays an old checkpoint."""

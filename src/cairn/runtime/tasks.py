@@ -92,6 +92,17 @@ def injection(fn: Callable[..., Any]) -> Injection | None:
     return Injection(config_positional, names)
 
 
+def async_twin(fn: Callable[..., Any]) -> Callable[..., Any] | None:
+    """The async implementation of a node object that has both kinds: its
+    ``async def acall`` method, taking what its ``__call__`` takes. The async
+    API (``ainvoke``, ``astream``) awaits it instead of running ``__call__`` in
+    a thread (``cairn.prebuilt``'s ``ToolNode`` awaits its tools' ``ainvoke``)."""
+    if inspect.isfunction(fn) or inspect.ismethod(fn):
+        return None
+    twin = getattr(fn, "acall", None)
+    return twin if inspect.iscoroutinefunction(twin) else None
+
+
 def _run_coroutine(awaitable: Any) -> Any:
     """Finish an async node's coroutine from synchronous code."""
     try:
@@ -179,6 +190,9 @@ class TaskRunner:
         if schema.open:
             return schema.prepare(mapping)
         channels = schema.channels
+        if schema.managed and any(k in schema.managed for k in mapping):
+            # computed for each task (cairn.managed): a write is ignored, as in LangGraph
+            mapping = {k: v for k, v in mapping.items() if k not in schema.managed}
         unknown = [k for k in mapping if k not in channels]
         if not unknown:
             return schema.prepare(mapping)
@@ -268,8 +282,7 @@ class TaskRunner:
         fresh = None
         if branches:
             fresh = apply_updates(spec.schema, dict(state), [(name, update)])
-            managed = spec.schema.managed_values(scope.steps_left) if spec.schema.managed else {}
-            arg = spec.schema.to_node_input({**fresh, **managed} if managed else fresh)
+            arg = spec.schema.to_node_input(fresh, scope.steps_left)
             for branch in branches:
                 result = call(branch.path, arg, scope, self._branch_inject[id(branch)])
                 out.extend(self._check_route(name, r) for r in branch.resolve(result))
@@ -289,7 +302,7 @@ class TaskRunner:
         run and its handler did not finish: run only the handler."""
         if task.name == START:
             return self._start(task, state, scope)
-        node, arg = self._prepare(task, state, scope)
+        node, arg = self._prepare(task, state, scope.steps_left)
         if failed is None:
             try:
                 output = retrying(node, lambda: self._once(node, arg, scope))
@@ -324,7 +337,7 @@ class TaskRunner:
         """The async twin of ``run``: awaits async nodes, runs sync ones in a thread."""
         if task.name == START:
             return self._start(task, state, scope)
-        node, arg = self._prepare(task, state, scope)
+        node, arg = self._prepare(task, state, scope.steps_left)
         if failed is None:
             try:
                 output = await aretrying(node, lambda: self._aonce(node, arg, scope))
@@ -348,11 +361,12 @@ class TaskRunner:
         if node.subgraph:
             return self._subgraph_output(await arun_subgraph(node.fn, node.name, arg))
         inject = self._inject[node.name]
-        if inspect.iscoroutinefunction(node.fn):
+        fn = async_twin(node.fn) or node.fn
+        if inspect.iscoroutinefunction(fn):
             if inject is None:
-                return await node.fn(arg)
-            return await node.fn(arg, *inject.args(scope), **inject.kwargs(scope, error))
-        return await asyncio.to_thread(call, node.fn, arg, scope, inject, error)
+                return await fn(arg)
+            return await fn(arg, *inject.args(scope), **inject.kwargs(scope, error))
+        return await asyncio.to_thread(call, fn, arg, scope, inject, error)
 
     def _handler(self, node: NodeSpec) -> NodeSpec:
         handler = node.error_handler
@@ -380,7 +394,7 @@ class TaskRunner:
         return Outcome(TaskWrite(task.id, START, update, goto), fresh)
 
     def _prepare(
-        self, task: TaskRecord, state: Mapping[str, Any], scope: RunScope
+        self, task: TaskRecord, state: Mapping[str, Any], steps_left: int | None = None
     ) -> tuple[NodeSpec, Any]:
         node = self.spec.nodes.get(task.name)
         if node is None:
@@ -390,13 +404,12 @@ class TaskRunner:
             )
         if task.push:
             return node, task.arg
-        schema = self.spec.schema
-        if schema.managed:
-            state = {**state, **schema.managed_values(scope.steps_left)}
         if node.input_schema is not None:  # the node reads through a schema of its own
-            keys = node.input_schema.channels.keys() | node.input_schema.managed.keys()
-            return node, node.input_schema.to_node_input({k: v for k, v in state.items() if k in keys})
-        return node, schema.to_node_input(state)
+            keys = node.input_schema.channels
+            return node, node.input_schema.to_node_input(
+                {k: v for k, v in state.items() if k in keys}, steps_left
+            )
+        return node, self.spec.schema.to_node_input(state, steps_left)
 
     def _finish(
         self,
