@@ -193,7 +193,9 @@ def stored_bytes_remedy(exc: BaseException, thread_id: str) -> str:
 
 @dataclass(slots=True)
 class Row:
-    """A checkpoint as stored: plain columns plus encoded blobs."""
+    """A checkpoint as stored: plain columns plus encoded blobs. Its fields
+    are the columns of the SQL savers' checkpoint table, in their order
+    (``sql/tables.py`` declares them; the creation time is the id's)."""
 
     thread_id: str
     ns: str
@@ -201,7 +203,6 @@ class Row:
     parent_id: str | None
     step: int
     source: str
-    created_at: str
     metadata: bytes
     writes: bytes
     plan: bytes
@@ -254,7 +255,6 @@ def encode(
         parent_id=checkpoint.parent_id,
         step=checkpoint.step,
         source=checkpoint.source,
-        created_at=checkpoint.created_at,
         metadata=packed_metadata,
         writes=writes,
         plan=plan,
@@ -331,9 +331,8 @@ def decode_columns(
     )
 
 
-def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkpoint] | None:
-    """``decode_columns`` of each row, given as (thread_id, ns, id, parent_id,
-    step, source, metadata, writes, plan, snapshot, ...) with bytes blobs.
+def decode_many(serde: Serializer, rows: Sequence[Row]) -> list[Checkpoint] | None:
+    """``decode`` of each row (with its snapshot, when stored).
 
     The metadata, writes and plan blobs of all rows are each decoded in one
     call of the serializer (a history reads them all, and a call per blob
@@ -354,21 +353,21 @@ def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkp
         # the garbage collector run more often, over more).
         for start in range(0, len(rows), _SLICE):
             part = rows[start : start + _SLICE]
-            metas = _loads_together(serde, [row[6] for row in part])
-            writes = _loads_together(serde, [row[7] for row in part])
-            plans = _loads_together(serde, [row[8] for row in part])
+            metas = _loads_together(serde, [row.metadata for row in part])
+            writes = _loads_together(serde, [row.writes for row in part])
+            plans = _loads_together(serde, [row.plan for row in part])
             checkpoints += [
                 _assemble(
-                    row[0],
-                    row[1],
-                    row[2],
-                    row[3],
-                    row[4],
-                    row[5],
+                    row.thread_id,
+                    row.ns,
+                    row.id,
+                    row.parent_id,
+                    row.step,
+                    row.source,
                     meta,
                     raw_writes,
                     raw_plan,
-                    unpack(serde, row[9], b"") if row[9] is not None else None,
+                    unpack(serde, row.snapshot, b"") if row.snapshot is not None else None,
                 )
                 for row, meta, raw_writes, raw_plan in zip(part, metas, writes, plans)
             ]
@@ -498,7 +497,6 @@ def move_row(serde: Serializer, row: Row, thread_id: str) -> Row:
         parent_id=row.parent_id,
         step=row.step,
         source=row.source,
-        created_at=row.created_at,
         metadata=moved(row.metadata, "metadata"),
         writes=moved(row.writes, "writes"),
         plan=moved(row.plan, "plan"),
