@@ -23,6 +23,7 @@ from cairn.checkpoint.base import (
 )
 from cairn.checkpoint.sql.dialect import Statement
 from cairn.checkpoint.sql.tables import (
+    CHECKPOINTS,
     CLEAR_PENDING,
     COLUMNS,
     INSERT,
@@ -55,16 +56,25 @@ _NARROW_PAGE = 1024
 _IDS_AT_ONCE = 256
 """Ids a statement names (drivers bound the number of parameters)."""
 
+# Each link is found from the one before by the whole key, taken from that
+# row, and the rows are read from the chain by their keys (not with the
+# thread and namespace as parameters): then PostgreSQL's planner, with no
+# statistics yet (a table written and not yet analyzed), still finds each
+# link by the primary key. With the parameters, it guessed the thread held
+# one row and read all of its rows once per link (530 ms for a chain of 138
+# rows of a 10,000-checkpoint thread, 4 ms once analyzed; now 3 ms either
+# way: benchmarks/chain_plan.py).
 _CHAIN = (
-    "WITH RECURSIVE chain(id, parent_id, done) AS ("
-    " SELECT id, parent_id, snapshot IS NOT NULL FROM cairn_checkpoints"
-    "  WHERE thread_id = ? AND ns = ? AND id = ?"
+    "WITH RECURSIVE chain(thread_id, ns, id, parent_id, done) AS ("
+    " SELECT thread_id, ns, id, parent_id, snapshot IS NOT NULL"
+    "  FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?"
     " UNION ALL"
-    " SELECT c.id, c.parent_id, c.snapshot IS NOT NULL FROM cairn_checkpoints c"
-    "  JOIN chain ON c.id = chain.parent_id"
-    "  WHERE c.thread_id = ? AND c.ns = ? AND NOT chain.done)"
-    f" SELECT {COLUMNS} FROM cairn_checkpoints"
-    " WHERE thread_id = ? AND ns = ? AND id IN (SELECT id FROM chain) ORDER BY id"
+    " SELECT c.thread_id, c.ns, c.id, c.parent_id, c.snapshot IS NOT NULL"
+    "  FROM chain JOIN cairn_checkpoints c ON c.thread_id = chain.thread_id"
+    "  AND c.ns = chain.ns AND c.id = chain.parent_id WHERE NOT chain.done)"
+    f" SELECT {CHECKPOINTS.select(alias='c')} FROM chain JOIN cairn_checkpoints c"
+    " ON c.thread_id = chain.thread_id AND c.ns = chain.ns AND c.id = chain.id"
+    " ORDER BY c.id"
 )
 """A checkpoint's chain, back to its first row with a snapshot, oldest first."""
 
@@ -288,9 +298,7 @@ class SqlSaver(SqlThreads):
 
     def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[Checkpoint]:
         with self._read() as cur:
-            cur.execute(
-                self._sql(_CHAIN), (thread_id, ns, checkpoint_id, thread_id, ns, thread_id, ns)
-            )
+            cur.execute(self._sql(_CHAIN), (thread_id, ns, checkpoint_id))
             rows = cur.fetchall()
         return [self._decode(r) for r in rows]
 
