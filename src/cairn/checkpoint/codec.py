@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import zlib
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Iterable, Mapping, Sequence
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
@@ -211,6 +211,14 @@ class Row:
     log_bytes: int
 
 
+_AT = {field.name: at for at, field in enumerate(fields(Row))}
+"""Where each of a Row's fields is in a sequence of its values in order."""
+_THREAD_ID, _NS, _ID, _PARENT_ID, _STEP, _SOURCE = (
+    _AT[name] for name in ("thread_id", "ns", "id", "parent_id", "step", "source")
+)
+_METADATA, _WRITES, _PLAN, _SNAPSHOT = (_AT[name] for name in ("metadata", "writes", "plan", "snapshot"))
+
+
 def encode(
     serde: Serializer,
     checkpoint: Checkpoint,
@@ -331,14 +339,17 @@ def decode_columns(
     )
 
 
-def decode_many(serde: Serializer, rows: Sequence[Row]) -> list[Checkpoint] | None:
-    """``decode`` of each row (with its snapshot, when stored).
+def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkpoint] | None:
+    """``decode`` of each row (with its snapshot, when stored), given as the
+    values of a ``Row``'s fields in their order (as the SQL savers read
+    them), with bytes blobs.
 
     The metadata, writes and plan blobs of all rows are each decoded in one
     call of the serializer (a history reads them all, and a call per blob
     costs more than the decoding). Returns None when that cannot be done (an
     encrypting or custom serializer) or fails: decode the rows one by one
-    then, which says which row is damaged."""
+    then, which says which row is damaged. (Plain sequences, not Rows: a Row
+    per row made the garbage collector run more often.)"""
     kind = type(serde)
     if not rows or not (
         kind.open is Serializer.open
@@ -353,21 +364,21 @@ def decode_many(serde: Serializer, rows: Sequence[Row]) -> list[Checkpoint] | No
         # the garbage collector run more often, over more).
         for start in range(0, len(rows), _SLICE):
             part = rows[start : start + _SLICE]
-            metas = _loads_together(serde, [row.metadata for row in part])
-            writes = _loads_together(serde, [row.writes for row in part])
-            plans = _loads_together(serde, [row.plan for row in part])
+            metas = _loads_together(serde, [row[_METADATA] for row in part])
+            writes = _loads_together(serde, [row[_WRITES] for row in part])
+            plans = _loads_together(serde, [row[_PLAN] for row in part])
             checkpoints += [
                 _assemble(
-                    row.thread_id,
-                    row.ns,
-                    row.id,
-                    row.parent_id,
-                    row.step,
-                    row.source,
+                    row[_THREAD_ID],
+                    row[_NS],
+                    row[_ID],
+                    row[_PARENT_ID],
+                    row[_STEP],
+                    row[_SOURCE],
                     meta,
                     raw_writes,
                     raw_plan,
-                    unpack(serde, row.snapshot, b"") if row.snapshot is not None else None,
+                    unpack(serde, row[_SNAPSHOT], b"") if row[_SNAPSHOT] is not None else None,
                 )
                 for row, meta, raw_writes, raw_plan in zip(part, metas, writes, plans)
             ]

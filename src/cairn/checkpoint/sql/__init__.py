@@ -32,6 +32,7 @@ from cairn.checkpoint.sql.tables import (
     SCHEMA_VERSION,
     Cursor,
     Link,
+    blobs_are_bytes,
     checkpoint_row,
     checkpoint_values,
     leased_insert,
@@ -342,7 +343,7 @@ class SqlSaver(SqlThreads):
                     )
                     rows += cur.fetchall()
         # All rows' blobs decoded together; else one by one, naming a damaged row.
-        together = codec.decode_many(self.serde, [checkpoint_row(r) for r in rows])
+        together = codec.decode_many(self.serde, rows) if rows and blobs_are_bytes(rows[0]) else None
         return iter(together) if together is not None else (self._decode(r) for r in rows)
 
     def _matching(

@@ -115,6 +115,12 @@ def checkpoint_row(values: Sequence[Any]) -> codec.Row:
     return codec.Row(*values)
 
 
+def blobs_are_bytes(values: Sequence[Any]) -> bool:
+    """Whether the blobs of a row read with ``CHECKPOINTS.select(...)`` are
+    bytes (some drivers hand back memoryviews)."""
+    return not any(type(values[at]) is memoryview for at in _BLOBS)
+
+
 def pending_values(at: tuple[str, str, str], task_id: str, kind: str, blob: bytes) -> tuple[Any, ...]:
     """A pending write of checkpoint ``at`` (thread, namespace, id), in ``PENDING``'s order."""
     thread_id, ns, checkpoint_id = at
