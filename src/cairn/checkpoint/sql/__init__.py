@@ -161,8 +161,8 @@ class SqlSaver(SqlThreads):
             # Pending writes of a checkpoint whose child is stored with it
             # would be cleared by that child at once: they are not stored.
             last = index == len(items) - 1
-            at = (row.thread_id, row.ns, row.id)
-            links.append(Link(row, self._pending_rows(at, pending) if last else (), clear))
+            rows = self._pending_rows((row.thread_id, row.ns, row.id), pending) if last and pending else ()
+            links.append(Link(row, rows, clear))
             counters, clear = (row.snapshot_bytes, row.log_bytes), False
         if not self._put_links(links, lease):
             return False

@@ -10,16 +10,14 @@ asks the saver's dialect for the rest.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Mapping, Sequence
 
 from cairn.checkpoint.base import Lease
-from cairn.checkpoint.sql.layout import Kind, Table
+from cairn.checkpoint.sql.layout import Kind, Statement, Table
 from cairn.checkpoint.sql.tables import RELEASE_LEASE, RENEW_LEASE, Link
 
 
-class Statement(NamedTuple):
-    sql: str
-    params: Sequence[Any]
+__all__ = ["Dialect", "Statement"]
 
 
 class Dialect(ABC):

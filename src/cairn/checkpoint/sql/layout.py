@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping, NamedTuple, Sequence
 
 
 class Kind(enum.Enum):
@@ -36,6 +36,13 @@ class Role(enum.Enum):
     """A plain value (a parent id, a step, a counter...)."""
     BLOB = "blob"
     """Encoded bytes (``codec``): some drivers hand them back as memoryviews."""
+
+
+class Statement(NamedTuple):
+    """A statement with its parameters, ready for ``cursor.execute(*statement)``."""
+
+    sql: str
+    params: Sequence[Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from cairn.checkpoint import codec
 from cairn.checkpoint.base import Lease
-from cairn.checkpoint.sql.layout import Column, Kind, Role, Table
+from cairn.checkpoint.sql.layout import Column, Kind, Role, Statement, Table
 from cairn.errors import StorageError
 
 SCHEMA_VERSION = 2
@@ -135,13 +135,14 @@ def pending_values(at: tuple[str, str, str], task_id: str, kind: str, blob: byte
     return tuple(named[name] for name in PENDING.names)
 
 
-def leased_insert(row: codec.Row, lease: Lease) -> tuple[str, tuple[Any, ...]]:
+def leased_insert(row: codec.Row, lease: Lease) -> Statement:
     """The INSERT of ``row`` that stores it only while ``lease`` holds and its
-    parent is stored (a root: while the lease holds)."""
+    parent is stored (a root: while the lease holds); "?" placeholders."""
     if row.parent_id is None:
-        return INSERT_LEASED, (*checkpoint_values(row), lease.thread_id, lease.owner)
-    return INSERT_LEASED_LINKED, (
-        *checkpoint_values(row), lease.thread_id, lease.owner, row.thread_id, row.ns, row.parent_id
+        return Statement(INSERT_LEASED, (*checkpoint_values(row), lease.thread_id, lease.owner))
+    return Statement(
+        INSERT_LEASED_LINKED,
+        (*checkpoint_values(row), lease.thread_id, lease.owner, row.thread_id, row.ns, row.parent_id),
     )
 
 

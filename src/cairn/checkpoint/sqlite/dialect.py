@@ -35,7 +35,7 @@ class SqliteDialect(Dialect):
         # it); a step's commit then writes only its own pages.
         if len(links) != 1 or links[0].clear or links[0].pending:
             return None
-        return Statement(*leased_insert(links[0].row, lease))
+        return leased_insert(links[0].row, lease)
 
     def take_lease(self, lease: Lease, replacing: str) -> Statement:
         return Statement(
