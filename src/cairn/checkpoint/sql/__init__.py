@@ -32,7 +32,6 @@ from cairn.checkpoint.sql.tables import (
     SCHEMA_VERSION,
     Cursor,
     Link,
-    blobs_are_bytes,
     checkpoint_row,
     checkpoint_values,
     leased_insert,
@@ -45,11 +44,6 @@ from cairn.checkpoint.tips import Tips
 from cairn.errors import StorageError
 
 __all__ = ["SCHEMA_VERSION", "Cursor", "Link", "SqlSaver", "upgrade"]
-
-
-def _bytes(blob: Any) -> bytes:
-    """A blob column as bytes (some drivers hand back memoryviews)."""
-    return bytes(blob) if isinstance(blob, memoryview) else blob
 
 
 _NARROW_PAGE = 1024
@@ -343,7 +337,7 @@ class SqlSaver(SqlThreads):
                     )
                     rows += cur.fetchall()
         # All rows' blobs decoded together; else one by one, naming a damaged row.
-        together = codec.decode_many(self.serde, rows) if rows and blobs_are_bytes(rows[0]) else None
+        together = codec.decode_many(self.serde, rows)
         return iter(together) if together is not None else (self._decode(r) for r in rows)
 
     def _matching(
@@ -371,7 +365,7 @@ class SqlSaver(SqlThreads):
             for thread_id, ns, cid, source, step, blob in page:
                 try:
                     metadata = codec.decode_metadata(
-                        self.serde, _bytes(blob), source, step, (thread_id, ns, cid)
+                        self.serde, blob, source, step, (thread_id, ns, cid)
                     )
                 except Exception as exc:
                     raise StorageError(
@@ -400,7 +394,7 @@ class SqlSaver(SqlThreads):
             rows = cur.fetchall()
         try:
             at = (thread_id, ns, checkpoint_id)
-            return [codec.decode_pending(self.serde, at, t, k, bytes(v)) for t, k, v in rows]
+            return [codec.decode_pending(self.serde, at, t, k, v) for t, k, v in rows]
         except Exception as exc:
             raise StorageError(
                 f"pending writes of checkpoint {checkpoint_id!r} of thread {thread_id!r} in "

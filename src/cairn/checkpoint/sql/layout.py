@@ -35,7 +35,7 @@ class Role(enum.Enum):
     VALUE = "value"
     """A plain value (a parent id, a step, a counter...)."""
     BLOB = "blob"
-    """Encoded bytes (``codec``): some drivers hand them back as memoryviews."""
+    """Encoded bytes (``codec``)."""
 
 
 class Statement(NamedTuple):

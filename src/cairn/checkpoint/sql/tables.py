@@ -103,22 +103,10 @@ RELEASE_LEASE = "DELETE FROM cairn_leases WHERE thread_id = ? AND owner = ?"
 checkpoint_values: Callable[[codec.Row], tuple[Any, ...]] = attrgetter(*CHECKPOINTS.names)
 """A row's values in the order of ``CHECKPOINTS``'s columns, read by name."""
 
-_BLOBS = tuple(i for i, c in enumerate(CHECKPOINTS.columns) if c.role is Role.BLOB)
-
-
 def checkpoint_row(values: Sequence[Any]) -> codec.Row:
-    """The row whose columns were read with ``CHECKPOINTS.select(...)``."""
-    for at in _BLOBS:
-        if type(values[at]) is memoryview:
-            values = [bytes(v) if isinstance(v, memoryview) else v for v in values]
-            break
+    """The row whose columns were read with ``CHECKPOINTS.select(...)``
+    (sqlite3 and psycopg hand blobs back as bytes)."""
     return codec.Row(*values)
-
-
-def blobs_are_bytes(values: Sequence[Any]) -> bool:
-    """Whether the blobs of a row read with ``CHECKPOINTS.select(...)`` are
-    bytes (some drivers hand back memoryviews)."""
-    return not any(type(values[at]) is memoryview for at in _BLOBS)
 
 
 def pending_values(at: tuple[str, str, str], task_id: str, kind: str, blob: bytes) -> tuple[Any, ...]:

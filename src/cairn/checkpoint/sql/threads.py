@@ -110,7 +110,7 @@ class SqlThreads(BaseCheckpointSaver):
         for thread_id, count, first_id, last_id, head_id, blob, source, step, ns in threads:
             try:
                 metadata = codec.decode_metadata(
-                    self.serde, bytes(blob), source, step, (thread_id, ns, head_id)
+                    self.serde, blob, source, step, (thread_id, ns, head_id)
                 )
             except Exception as exc:
                 raise StorageError(
@@ -177,7 +177,7 @@ class SqlThreads(BaseCheckpointSaver):
         )
         for ns, checkpoint_id, task_id, kind, value in cur.fetchall():
             blob = codec.move_pending(
-                self.serde, bytes(value), (source, ns, checkpoint_id), target, task_id, kind
+                self.serde, value, (source, ns, checkpoint_id), target, task_id, kind
             )
             cur.execute(
                 self._sql(PENDING.insert(keep_existing=False)),
