@@ -16,7 +16,6 @@ from cairn.checkpoint.base import Lease
 from cairn.checkpoint.sql.layout import Kind, Statement, Table
 from cairn.checkpoint.sql.tables import RELEASE_LEASE, RENEW_LEASE, Link
 
-
 __all__ = ["Dialect", "Statement"]
 
 
@@ -55,9 +54,9 @@ class Dialect(ABC):
 
     @abstractmethod
     def put(self, links: Sequence[Link], lease: Lease) -> Statement | None:
-        """One statement storing ``links`` under ``lease``, each after its
-        parent (the first after a stored one), or None when this backend
-        stores them in a transaction of several."""
+        """One statement, in this dialect, storing ``links`` under ``lease``,
+        each after its parent (the first after a stored one), or None when
+        this backend stores them in a transaction of several."""
 
     @abstractmethod
     def take_lease(self, lease: Lease, replacing: str) -> Statement:

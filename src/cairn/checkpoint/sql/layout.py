@@ -47,6 +47,8 @@ class Statement(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Column:
+    """One column: its name, the kind of value it holds, what it is to the saver."""
+
     name: str
     kind: Kind
     role: Role = Role.VALUE

@@ -103,6 +103,7 @@ RELEASE_LEASE = "DELETE FROM cairn_leases WHERE thread_id = ? AND owner = ?"
 checkpoint_values: Callable[[codec.Row], tuple[Any, ...]] = attrgetter(*CHECKPOINTS.names)
 """A row's values in the order of ``CHECKPOINTS``'s columns, read by name."""
 
+
 def checkpoint_row(values: Sequence[Any]) -> codec.Row:
     """The row whose columns were read with ``CHECKPOINTS.select(...)``
     (sqlite3 and psycopg hand blobs back as bytes)."""
