@@ -45,6 +45,9 @@ _COPY_PENDING = (
     "FROM cairn_pending WHERE thread_id = ?"
 )
 """A thread's rows copied to another thread (parameters: the target, the source)."""
+_ADD_CHECKPOINT = CHECKPOINTS.insert(keep_existing=False)
+_ADD_PENDING = PENDING.insert(keep_existing=False)
+"""A row of an encrypted thread's copy, sealed anew (the target thread is empty)."""
 
 
 class SqlThreads(BaseCheckpointSaver):
@@ -168,7 +171,7 @@ class SqlThreads(BaseCheckpointSaver):
         )
         for values in cur.fetchall():
             row = codec.move_row(self.serde, checkpoint_row(values), target)
-            cur.execute(self._sql(CHECKPOINTS.insert(keep_existing=False)), checkpoint_values(row))
+            cur.execute(self._sql(_ADD_CHECKPOINT), checkpoint_values(row))
         cur.execute(
             self._sql(
                 "SELECT ns, checkpoint_id, task_id, kind, value FROM cairn_pending WHERE thread_id = ?"
@@ -180,7 +183,7 @@ class SqlThreads(BaseCheckpointSaver):
                 self.serde, value, (source, ns, checkpoint_id), target, task_id, kind
             )
             cur.execute(
-                self._sql(PENDING.insert(keep_existing=False)),
+                self._sql(_ADD_PENDING),
                 pending_values((target, ns, checkpoint_id), task_id, kind, blob),
             )
 
