@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import zlib
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Iterable, Mapping, Sequence
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
@@ -193,7 +193,9 @@ def stored_bytes_remedy(exc: BaseException, thread_id: str) -> str:
 
 @dataclass(slots=True)
 class Row:
-    """A checkpoint as stored: plain columns plus encoded blobs."""
+    """A checkpoint as stored: plain columns plus encoded blobs. Its fields
+    are the columns of the SQL savers' checkpoint table, in their order
+    (``sql/tables.py`` declares them; the creation time is the id's)."""
 
     thread_id: str
     ns: str
@@ -201,13 +203,20 @@ class Row:
     parent_id: str | None
     step: int
     source: str
-    created_at: str
     metadata: bytes
     writes: bytes
     plan: bytes
     snapshot: bytes | None
     snapshot_bytes: int
     log_bytes: int
+
+
+_AT = {field.name: at for at, field in enumerate(fields(Row))}
+"""Where each of a Row's fields is in a sequence of its values in order."""
+_THREAD_ID, _NS, _ID, _PARENT_ID, _STEP, _SOURCE = (
+    _AT[name] for name in ("thread_id", "ns", "id", "parent_id", "step", "source")
+)
+_METADATA, _WRITES, _PLAN, _SNAPSHOT = (_AT[name] for name in ("metadata", "writes", "plan", "snapshot"))
 
 
 def encode(
@@ -254,7 +263,6 @@ def encode(
         parent_id=checkpoint.parent_id,
         step=checkpoint.step,
         source=checkpoint.source,
-        created_at=checkpoint.created_at,
         metadata=packed_metadata,
         writes=writes,
         plan=plan,
@@ -332,14 +340,16 @@ def decode_columns(
 
 
 def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkpoint] | None:
-    """``decode_columns`` of each row, given as (thread_id, ns, id, parent_id,
-    step, source, metadata, writes, plan, snapshot, ...) with bytes blobs.
+    """``decode`` of each row (with its snapshot, when stored), given as the
+    values of a ``Row``'s fields in their order (as the SQL savers read
+    them), with bytes blobs.
 
     The metadata, writes and plan blobs of all rows are each decoded in one
     call of the serializer (a history reads them all, and a call per blob
     costs more than the decoding). Returns None when that cannot be done (an
     encrypting or custom serializer) or fails: decode the rows one by one
-    then, which says which row is damaged."""
+    then, which says which row is damaged. (Plain sequences, not Rows: a Row
+    per row made the garbage collector run more often.)"""
     kind = type(serde)
     if not rows or not (
         kind.open is Serializer.open
@@ -354,21 +364,21 @@ def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkp
         # the garbage collector run more often, over more).
         for start in range(0, len(rows), _SLICE):
             part = rows[start : start + _SLICE]
-            metas = _loads_together(serde, [row[6] for row in part])
-            writes = _loads_together(serde, [row[7] for row in part])
-            plans = _loads_together(serde, [row[8] for row in part])
+            metas = _loads_together(serde, [row[_METADATA] for row in part])
+            writes = _loads_together(serde, [row[_WRITES] for row in part])
+            plans = _loads_together(serde, [row[_PLAN] for row in part])
             checkpoints += [
                 _assemble(
-                    row[0],
-                    row[1],
-                    row[2],
-                    row[3],
-                    row[4],
-                    row[5],
+                    row[_THREAD_ID],
+                    row[_NS],
+                    row[_ID],
+                    row[_PARENT_ID],
+                    row[_STEP],
+                    row[_SOURCE],
                     meta,
                     raw_writes,
                     raw_plan,
-                    unpack(serde, row[9], b"") if row[9] is not None else None,
+                    unpack(serde, row[_SNAPSHOT], b"") if row[_SNAPSHOT] is not None else None,
                 )
                 for row, meta, raw_writes, raw_plan in zip(part, metas, writes, plans)
             ]
@@ -498,7 +508,6 @@ def move_row(serde: Serializer, row: Row, thread_id: str) -> Row:
         parent_id=row.parent_id,
         step=row.step,
         source=row.source,
-        created_at=row.created_at,
         metadata=moved(row.metadata, "metadata"),
         writes=moved(row.writes, "writes"),
         plan=moved(row.plan, "plan"),

@@ -13,7 +13,6 @@ when the saver is made; ``setup()`` does it again, idempotently.
 
 from __future__ import annotations
 
-import functools
 import select
 import threading
 from contextlib import contextmanager, nullcontext
@@ -22,11 +21,11 @@ from typing import Any, Iterator, Sequence, TypeVar, Union
 from cairn.checkpoint.postgres import schema
 from cairn.checkpoint.postgres import bridge
 from cairn.checkpoint.postgres.connect import connect, describe, parse, psycopg, tuple_row
-from cairn.checkpoint import codec
 from cairn.checkpoint.base import Lease, lease_lost
+from cairn.checkpoint.postgres.dialect import POSTGRES
 from cairn.checkpoint.serde import Serializer
-from cairn.checkpoint.sql import Cursor, Link, SqlSaver
-from cairn.checkpoint.sql.tables import COLUMNS, RELEASE_LEASE, RENEW_LEASE, TAKE_LEASE, params
+from cairn.checkpoint.sql import Cursor, SqlSaver
+from cairn.checkpoint.sql.dialect import Statement
 from cairn.errors import ConfigError, MissingDependencyError, StorageError
 
 try:
@@ -88,8 +87,7 @@ def _check_idle(conn: "psycopg.Connection[Any]") -> None:
 class PostgresSaver(SqlSaver):
     """Checkpoints in PostgreSQL; safe to share between threads and processes."""
 
-    placeholder = "%s"
-    now = "extract(epoch from clock_timestamp())"
+    dialect = POSTGRES
 
     def __init__(
         self,
@@ -258,12 +256,7 @@ class PostgresSaver(SqlSaver):
 
     def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
         try:
-            _, found = self._lease_write(
-                f"WITH taken AS ({self._sql(TAKE_LEASE)} RETURNING owner) "
-                "SELECT owner FROM taken UNION ALL SELECT owner FROM cairn_leases "
-                "WHERE thread_id = %s AND NOT EXISTS (SELECT 1 FROM taken)",
-                (lease.thread_id, lease.owner, lease.ttl, replacing or "", lease.thread_id),
-            )
+            _, found = self._lease_write(*self.dialect.take_lease(lease, replacing or ""))
         except StorageError as exc:
             if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
                 return (
@@ -277,35 +270,17 @@ class PostgresSaver(SqlSaver):
         return None if holder == lease.owner else holder
 
     def renew(self, lease: Lease) -> bool:
-        changed, _ = self._lease_write(self._sql(RENEW_LEASE), (lease.ttl, lease.thread_id, lease.owner))
+        changed, _ = self._lease_write(*self.dialect.renew_lease(lease))
         return changed == 1
 
     def release(self, lease: Lease) -> None:
         self._tips.forget(lease)
-        self._lease_write(self._sql(RELEASE_LEASE), (lease.thread_id, lease.owner))
+        self._lease_write(*self.dialect.release_lease(lease))
 
-    def _put_links(self, links: Sequence[Link], lease: Lease) -> bool:
-        # One statement, one round trip, one transaction: renew the lease,
-        # store the rows if it held and the first row's parent is there (each
-        # further row after the one before it), clear the first parent's
-        # pending writes, add the last row's.
-        first, last = links[0].row, links[-1].row
-        args: list[Any] = [lease.ttl, lease.thread_id, lease.owner]
-        for index, link in enumerate(links):
-            args += params(link.row)
-            if index == 0 and first.parent_id is not None:
-                args += (first.thread_id, first.ns, first.parent_id)
-        if links[0].clear:
-            args += (first.thread_id, first.ns, first.parent_id)
-        at = (last.thread_id, last.ns, last.id)
-        for w in links[-1].pending:
-            args += (*at, w.task_id, w.kind, codec.encode_pending(self.serde, at, w))
-        sql = _links_sql(
-            self.now, len(links), first.parent_id is not None, links[0].clear, len(links[-1].pending)
-        )
+    def _put_at_once(self, statement: Statement, lease: Lease) -> bool:
         with self._connection() as conn, self._errors(conn), conn.cursor(row_factory=tuple_row) as cur:
             with nullcontext() if conn.autocommit else conn.transaction():
-                found = cur.execute(sql, args, prepare=self._prepare).fetchone()
+                found = cur.execute(*statement, prepare=self._prepare).fetchone()
         leased, stored = found or (False, False)
         if not leased:
             raise lease_lost(lease)
@@ -358,43 +333,3 @@ def open_pool(pool: "ConnectionPool[Any]", url: str) -> None:
 def _where(conn: Any) -> str:
     info = conn.info
     return f"PostgreSQL at {info.host}:{info.port} (database {info.dbname!r})"
-
-
-@functools.lru_cache(maxsize=64)
-def _links_sql(now: str, count: int, linked: bool, clear: bool, pending: int) -> str:
-    """The statement of ``PostgresSaver._put_links``: ``count`` rows, the first
-    after a stored parent when ``linked``."""
-    values = ", ".join(["%s"] * 12)
-    parts = [
-        f"WITH lease AS (UPDATE cairn_leases SET expires_at = {now} + %s "
-        "WHERE thread_id = %s AND owner = %s RETURNING 1)"
-    ]
-    for index in range(count):
-        if index == 0:
-            condition = "EXISTS (SELECT 1 FROM lease)" + (
-                " AND EXISTS (SELECT 1 FROM cairn_checkpoints "
-                "WHERE thread_id = %s AND ns = %s AND id = %s)"
-                if linked
-                else ""
-            )
-        else:
-            condition = f"EXISTS (SELECT 1 FROM saved{index - 1})"
-        parts.append(
-            f", saved{index} AS (INSERT INTO cairn_checkpoints ({COLUMNS}) SELECT {values} "
-            f"WHERE {condition} ON CONFLICT (thread_id, ns, id) DO NOTHING RETURNING 1)"
-        )
-    done = f"EXISTS (SELECT 1 FROM saved{count - 1})"
-    if clear:
-        parts.append(
-            ", cleared AS (DELETE FROM cairn_pending WHERE thread_id = %s AND ns = %s "
-            f"AND checkpoint_id = %s AND {done})"
-        )
-    if pending:
-        rows = ", ".join(["(%s, %s, %s, %s, %s, %s::bytea)"] * pending)
-        parts.append(
-            ", added AS (INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
-            f"SELECT * FROM (VALUES {rows}) AS v WHERE {done} "
-            "ON CONFLICT (thread_id, ns, checkpoint_id, task_id, kind) DO UPDATE SET value = excluded.value)"
-        )
-    parts.append(f" SELECT EXISTS (SELECT 1 FROM lease), {done}")
-    return "".join(parts)

@@ -7,36 +7,18 @@ Text keys use the "C" collation, so ids sort by their bytes, as in SQLite.
 
 from __future__ import annotations
 
+from cairn.checkpoint.postgres.dialect import POSTGRES
 from cairn.checkpoint.sql import SCHEMA_VERSION, Cursor, upgrade
+from cairn.checkpoint.sql.tables import LEASES, TABLES
 from cairn.errors import StorageError
 
 # pg_advisory_xact_lock key: setups of several processes run one at a time.
 _SETUP_LOCK = 0x6361_6972_6E00_0001
 
-_LEASES = (
-    'CREATE TABLE cairn_leases (thread_id TEXT COLLATE "C" PRIMARY KEY,'
-    " owner TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL)",
-)
-
-_TABLES = (
-    "CREATE TABLE cairn_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE cairn_checkpoints ("
-    ' thread_id TEXT COLLATE "C" NOT NULL, ns TEXT COLLATE "C" NOT NULL,'
-    ' id TEXT COLLATE "C" NOT NULL, parent_id TEXT COLLATE "C",'
-    " step INTEGER NOT NULL, source TEXT NOT NULL,"
-    " metadata BYTEA NOT NULL, writes BYTEA NOT NULL, plan BYTEA NOT NULL, snapshot BYTEA,"
-    " snapshot_bytes BIGINT NOT NULL, log_bytes BIGINT NOT NULL,"
-    " PRIMARY KEY (thread_id, ns, id))",
-    "CREATE TABLE cairn_pending ("
-    ' thread_id TEXT COLLATE "C" NOT NULL, ns TEXT COLLATE "C" NOT NULL,'
-    ' checkpoint_id TEXT COLLATE "C" NOT NULL, task_id TEXT COLLATE "C" NOT NULL,'
-    " kind TEXT NOT NULL, value BYTEA NOT NULL,"
-    " PRIMARY KEY (thread_id, ns, checkpoint_id, task_id, kind))",
-    *_LEASES,
-)
+_TABLES = tuple(POSTGRES.create(table) for table in TABLES)
 
 # What turns each older schema version into the next one.
-_MIGRATIONS = {1: _LEASES}
+_MIGRATIONS = {1: (POSTGRES.create(LEASES),)}
 
 
 def setup(cur: Cursor, location: str) -> None:

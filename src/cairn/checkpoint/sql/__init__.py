@@ -1,12 +1,14 @@
-"""What the SQL savers share: the tables, the statements and the logic of the
-saver contract over them. A backend supplies a connection with transactions
-(``_write`` / ``_read``) and its placeholder style; the statements here are
-plain SQL that SQLite and PostgreSQL both accept.
+"""What the SQL savers share: the logic of the saver contract over the tables
+of ``tables.py``. A backend supplies a connection with transactions
+(``_write`` / ``_read``), how it runs a put of one statement
+(``_put_at_once``) and its ``Dialect``; the statements here are plain SQL
+that SQLite and PostgreSQL both accept, with "?" placeholders.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from abc import abstractmethod
+from operator import itemgetter
 from typing import Any, Iterator, Mapping, Sequence
 
 from cairn.checkpoint import codec
@@ -20,17 +22,21 @@ from cairn.checkpoint.base import (
     metadata_matches,
     split_filter,
 )
+from cairn.checkpoint.sql.dialect import Statement
 from cairn.checkpoint.sql.tables import (
+    CHECKPOINTS,
     CLEAR_PENDING,
     COLUMNS,
     INSERT,
-    INSERT_LINKED,
     INSERT_PENDING,
     NO_SNAPSHOT,
-    RENEW_LEASE,
     SCHEMA_VERSION,
     Cursor,
-    params,
+    Link,
+    checkpoint_row,
+    checkpoint_values,
+    leased_insert,
+    pending_values,
     upgrade,
 )
 from cairn.checkpoint.sql.threads import SqlThreads
@@ -41,29 +47,38 @@ from cairn.errors import StorageError
 __all__ = ["SCHEMA_VERSION", "Cursor", "Link", "SqlSaver", "upgrade"]
 
 
-def _bytes(blob: Any) -> bytes:
-    """A blob column as bytes (some drivers hand back memoryviews)."""
-    return bytes(blob) if isinstance(blob, memoryview) else blob
-
-
 _NARROW_PAGE = 1024
 """The most rows of ids and metadata a filter on metadata keys reads at a time."""
 _IDS_AT_ONCE = 256
 """Ids a statement names (drivers bound the number of parameters)."""
 
+# Each link is found from the one before by the whole key, taken from that
+# row, and the rows are read from the chain by their keys (not with the
+# thread and namespace as parameters): then PostgreSQL's planner, with no
+# statistics yet (a table written and not yet analyzed), still finds each
+# link by the primary key. With the parameters, it guessed the thread held
+# one row and read all of its rows once per link (530 ms for a chain of 138
+# rows of a 10,000-checkpoint thread, 4 ms once analyzed; now 3 ms either
+# way: benchmarks/chain_plan.py).
+_CHAIN = (
+    "WITH RECURSIVE chain(thread_id, ns, id, parent_id, done) AS ("
+    " SELECT thread_id, ns, id, parent_id, snapshot IS NOT NULL"
+    "  FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?"
+    " UNION ALL"
+    " SELECT c.thread_id, c.ns, c.id, c.parent_id, c.snapshot IS NOT NULL"
+    "  FROM chain JOIN cairn_checkpoints c ON c.thread_id = chain.thread_id"
+    "  AND c.ns = chain.ns AND c.id = chain.parent_id WHERE NOT chain.done)"
+    f" SELECT {CHECKPOINTS.select(alias='c')} FROM chain JOIN cairn_checkpoints c"
+    " ON c.thread_id = chain.thread_id AND c.ns = chain.ns AND c.id = chain.id"
+)
+"""A checkpoint's chain, back to its first row with a snapshot, in no order
+(sorted by id once read: an ORDER BY made SQLite copy every row, snapshot
+included, through a sorter)."""
+_BY_ID = itemgetter(CHECKPOINTS.position("id"))
+
 
 class _LongWay(Exception):
     """Rolls back a short-way put that has to take the long way."""
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """A row to store after its parent, with its pending writes, and whether
-    the parent's pending writes are cleared."""
-
-    row: codec.Row
-    pending: Sequence[PendingWrite]
-    clear: bool
 
 
 class SqlSaver(SqlThreads):
@@ -75,27 +90,15 @@ class SqlSaver(SqlThreads):
 
     # -- decoding ------------------------------------------------------------
 
-    def _decode(self, values: Sequence[Any], with_snapshot: bool = True) -> Checkpoint:
+    def _decode(self, values: Sequence[Any]) -> Checkpoint:
         """The checkpoint of a row selected as ``COLUMNS`` (or ``NO_SNAPSHOT``)."""
-        thread_id, ns, cid, parent_id, step, source, metadata, writes, plan, snapshot = values[:10]
+        row = checkpoint_row(values)
         try:
-            return codec.decode_columns(
-                self.serde,
-                thread_id,
-                ns,
-                cid,
-                parent_id,
-                step,
-                source,
-                _bytes(metadata),
-                _bytes(writes),
-                _bytes(plan),
-                _bytes(snapshot) if with_snapshot and snapshot is not None else None,
-            )
+            return codec.decode(self.serde, row)
         except Exception as exc:
             raise StorageError(
-                f"checkpoint {cid!r} of thread {thread_id!r} in {self.location} cannot be "
-                f"read: {exc}. {codec.stored_bytes_remedy(exc, thread_id)}"
+                f"checkpoint {row.id!r} of thread {row.thread_id!r} in {self.location} cannot "
+                f"be read: {exc}. {codec.stored_bytes_remedy(exc, row.thread_id)}"
             ) from exc
 
     # -- the contract ----------------------------------------------------------
@@ -116,12 +119,12 @@ class SqlSaver(SqlThreads):
             # snapshot instead of a link to nothing.
             parent = self._counters(cur, checkpoint) if checkpoint.parent_id is not None else None
             row = codec.encode(self.serde, checkpoint, values, parent, self.snapshot_policy.ratio)
-            cur.execute(self._sql(INSERT), params(row))
+            cur.execute(self._sql(INSERT), checkpoint_values(row))
             if cur.rowcount != 1:
                 raise already_stored(checkpoint, self.location)
             if checkpoint.parent_id is not None:
                 cur.execute(self._sql(CLEAR_PENDING), (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id))
-            self._insert_pending(cur, row.thread_id, row.ns, row.id, pending)
+            self._insert_pending(cur, self._pending_rows((row.thread_id, row.ns, row.id), pending))
         if lease is not None:
             self._tips.stored(lease, row, bool(pending))
 
@@ -155,7 +158,8 @@ class SqlSaver(SqlThreads):
             # Pending writes of a checkpoint whose child is stored with it
             # would be cleared by that child at once: they are not stored.
             last = index == len(items) - 1
-            links.append(Link(row, pending if last else (), clear))
+            rows = self._pending_rows((row.thread_id, row.ns, row.id), pending) if last and pending else ()
+            links.append(Link(row, rows, clear))
             counters, clear = (row.snapshot_bytes, row.log_bytes), False
         if not self._put_links(links, lease):
             return False
@@ -177,7 +181,14 @@ class SqlSaver(SqlThreads):
     def _put_links(self, links: Sequence[Link], lease: Lease) -> bool:
         """Store ``links`` in one transaction, each after its parent; False,
         with nothing stored, when a parent is not there or a row already is.
-        Raises when ``lease`` was lost."""
+        Raises when ``lease`` was lost. One statement when the dialect has
+        one for them and the backend can run it now, else one statement per
+        row and per pending write."""
+        statement = self.dialect.put(links, lease)
+        if statement is not None:
+            stored = self._put_at_once(statement, lease)
+            if stored is not None:
+                return stored
         try:
             with self._write() as cur:
                 for link in links:
@@ -187,22 +198,38 @@ class SqlSaver(SqlThreads):
             return False
         return True
 
+    @abstractmethod
+    def _put_at_once(self, statement: Statement, lease: Lease) -> bool | None:
+        """Run the one statement of a put (``Dialect.put``) as a transaction
+        of its own: whether it stored the rows (raising when ``lease`` was
+        lost), or None, with nothing done, when it cannot run alone now (the
+        connection is inside a transaction of the application's)."""
+
     def _insert_link(self, cur: Cursor, link: Link, lease: Lease) -> bool:
-        """Store one link inside a write: renew the lease, insert the row if
-        its parent is there, clear the parent's pending writes when asked,
+        """Store one link inside a write: insert the row if the lease holds
+        and its parent is there (in one statement: writers of a thread take
+        turns under its lease), clear the parent's pending writes when asked,
         add the row's; False when the row was not inserted."""
-        self._check(cur, lease)
         row = link.row
-        if row.parent_id is None:
-            cur.execute(self._sql(INSERT), params(row))
-        else:
-            cur.execute(self._sql(INSERT_LINKED), (*params(row), row.thread_id, row.ns, row.parent_id))
+        sql, args = leased_insert(row, lease)
+        cur.execute(self._sql(sql), args)
         if cur.rowcount != 1:
-            return False
+            return self._still_held(cur, lease)
         if link.clear:
             cur.execute(self._sql(CLEAR_PENDING), (row.thread_id, row.ns, row.parent_id))
-        self._insert_pending(cur, row.thread_id, row.ns, row.id, link.pending)
+        self._insert_pending(cur, link.pending)
         return True
+
+    def _still_held(self, cur: Cursor, lease: Lease) -> bool:
+        """After an INSERT under ``lease`` that stored nothing: False (take
+        the long way) if the lease still holds, else raise."""
+        cur.execute(
+            self._sql("SELECT 1 FROM cairn_leases WHERE thread_id = ? AND owner = ?"),
+            (lease.thread_id, lease.owner),
+        )
+        if cur.fetchone() is None:
+            raise lease_lost(lease)
+        return False
 
     def put_pending(
         self,
@@ -212,27 +239,33 @@ class SqlSaver(SqlThreads):
         writes: Sequence[PendingWrite],
         lease: Lease | None = None,
     ) -> None:
+        rows = self._pending_rows((thread_id, ns, checkpoint_id), writes)
         with self._write() as cur:
             self._check(cur, lease)
-            self._insert_pending(cur, thread_id, ns, checkpoint_id, writes)
+            self._insert_pending(cur, rows)
         if lease is not None and writes:
             self._tips.pending(lease, ns, checkpoint_id)
 
-    def _insert_pending(
-        self, cur: Cursor, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite]
-    ) -> None:
-        for w in writes:
-            blob = codec.encode_pending(self.serde, (thread_id, ns, checkpoint_id), w)
-            params = (thread_id, ns, checkpoint_id, w.task_id, w.kind, blob)
-            cur.execute(self._sql(INSERT_PENDING), params)
+    def _pending_rows(
+        self, at: tuple[str, str, str], writes: Sequence[PendingWrite]
+    ) -> tuple[tuple[Any, ...], ...]:
+        """The rows of ``writes``, pending writes of checkpoint ``at``."""
+        return tuple(
+            pending_values(at, w.task_id, w.kind, codec.encode_pending(self.serde, at, w))
+            for w in writes
+        )
+
+    def _insert_pending(self, cur: Cursor, rows: Sequence[tuple[Any, ...]]) -> None:
+        for values in rows:
+            cur.execute(self._sql(INSERT_PENDING), values)
 
     # -- one writer per thread ---------------------------------------------------
 
-    # acquire, renew and release: each backend's own statements (lease writes
-    # skip the wait for the disk, each in its own way).
+    # acquire, renew and release: the dialect's statements, each backend's
+    # way of running them (lease writes skip the wait for the disk).
 
     def _renewed(self, cur: Cursor, lease: Lease) -> bool:
-        cur.execute(self._sql(RENEW_LEASE), (lease.ttl, lease.thread_id, lease.owner))
+        cur.execute(*self.dialect.renew_lease(lease))
         return bool(cur.rowcount == 1)
 
     def _check(self, cur: Cursor, lease: Lease | None) -> None:
@@ -259,25 +292,13 @@ class SqlSaver(SqlThreads):
                     (thread_id, ns, checkpoint_id),
                 )
             found = cur.fetchone()
-        return self._decode(found, with_snapshot=False) if found else None
+        return self._decode(found) if found else None
 
     def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[Checkpoint]:
         with self._read() as cur:
-            cur.execute(
-                self._sql(
-                    "WITH RECURSIVE chain(id, parent_id, done) AS ("
-                    " SELECT id, parent_id, snapshot IS NOT NULL FROM cairn_checkpoints"
-                    "  WHERE thread_id = ? AND ns = ? AND id = ?"
-                    " UNION ALL"
-                    " SELECT c.id, c.parent_id, c.snapshot IS NOT NULL FROM cairn_checkpoints c"
-                    "  JOIN chain ON c.id = chain.parent_id"
-                    "  WHERE c.thread_id = ? AND c.ns = ? AND NOT chain.done)"
-                    f" SELECT {COLUMNS} FROM cairn_checkpoints"
-                    " WHERE thread_id = ? AND ns = ? AND id IN (SELECT id FROM chain) ORDER BY id"
-                ),
-                (thread_id, ns, checkpoint_id, thread_id, ns, thread_id, ns),
-            )
+            cur.execute(self._sql(_CHAIN), (thread_id, ns, checkpoint_id))
             rows = cur.fetchall()
+        rows.sort(key=_BY_ID)
         return [self._decode(r) for r in rows]
 
     def list_checkpoints(
@@ -320,7 +341,7 @@ class SqlSaver(SqlThreads):
                     )
                     rows += cur.fetchall()
         # All rows' blobs decoded together; else one by one, naming a damaged row.
-        together = codec.decode_many(self.serde, rows) if rows and type(rows[0][6]) is bytes else None
+        together = codec.decode_many(self.serde, rows)
         return iter(together) if together is not None else (self._decode(r) for r in rows)
 
     def _matching(
@@ -348,7 +369,7 @@ class SqlSaver(SqlThreads):
             for thread_id, ns, cid, source, step, blob in page:
                 try:
                     metadata = codec.decode_metadata(
-                        self.serde, _bytes(blob), source, step, (thread_id, ns, cid)
+                        self.serde, blob, source, step, (thread_id, ns, cid)
                     )
                 except Exception as exc:
                     raise StorageError(
@@ -377,7 +398,7 @@ class SqlSaver(SqlThreads):
             rows = cur.fetchall()
         try:
             at = (thread_id, ns, checkpoint_id)
-            return [codec.decode_pending(self.serde, at, t, k, bytes(v)) for t, k, v in rows]
+            return [codec.decode_pending(self.serde, at, t, k, v) for t, k, v in rows]
         except Exception as exc:
             raise StorageError(
                 f"pending writes of checkpoint {checkpoint_id!r} of thread {thread_id!r} in "
@@ -394,4 +415,4 @@ class SqlSaver(SqlThreads):
                 (thread_id, ns, checkpoint_id, checkpoint_id),
             )
             found = cur.fetchone()
-        return self._decode(found, with_snapshot=False) if found else None
+        return self._decode(found) if found else None

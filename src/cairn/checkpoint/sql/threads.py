@@ -1,5 +1,5 @@
 """Thread management over the SQL tables: list, delete, copy, prune, stats;
-and what a SQL backend supplies (transactions, placeholders, a clock)."""
+and what a SQL backend supplies (transactions, its dialect)."""
 
 from __future__ import annotations
 
@@ -22,21 +22,40 @@ from cairn.checkpoint.base import (
 )
 from cairn.checkpoint.ids import created_at_of, id_floor
 from cairn.checkpoint.serde import Serializer, default_serializer
-from cairn.checkpoint.sql.tables import COLUMNS, Cursor, params
+from cairn.checkpoint.sql.dialect import Dialect
+from cairn.checkpoint.sql.tables import (
+    CHECKPOINTS,
+    COLUMNS,
+    PENDING,
+    Cursor,
+    checkpoint_row,
+    checkpoint_values,
+    pending_values,
+)
 from cairn.errors import ConfigError, StorageError
 
-_CONVERTED: dict[tuple[str, str, str], str] = {}
-"""Statements in each backend's dialect, converted once each."""
+_COPY_CHECKPOINTS = (
+    f"INSERT INTO cairn_checkpoints ({COLUMNS}) "
+    f"SELECT {CHECKPOINTS.select({'thread_id': 'CAST(? AS TEXT)'})} "
+    "FROM cairn_checkpoints WHERE thread_id = ?"
+)
+_COPY_PENDING = (
+    f"INSERT INTO cairn_pending ({PENDING.select()}) "
+    f"SELECT {PENDING.select({'thread_id': 'CAST(? AS TEXT)'})} "
+    "FROM cairn_pending WHERE thread_id = ?"
+)
+"""A thread's rows copied to another thread (parameters: the target, the source)."""
+_ADD_CHECKPOINT = CHECKPOINTS.insert(keep_existing=False)
+_ADD_PENDING = PENDING.insert(keep_existing=False)
+"""A row of an encrypted thread's copy, sealed anew (the target thread is empty)."""
 
 
 class SqlThreads(BaseCheckpointSaver):
     """The part of the SQL savers that manages whole threads: list, delete,
     copy, prune and count; and what a backend supplies to every part."""
 
-    placeholder = "?"
-    now = "0"
-    """SQL for the database's clock in seconds since the epoch: leases use
-    the database's clock, so processes on machines whose clocks differ agree."""
+    dialect: Dialect
+    """The backend's SQL: placeholders, clock, types, put and lease statements."""
     serde: Serializer
     location: str
     """Where the data lives, for error messages (a file path, a host and database)."""
@@ -61,21 +80,7 @@ class SqlThreads(BaseCheckpointSaver):
 
     def _sql(self, sql: str) -> str:
         """``sql`` in the backend's dialect: its placeholders, its clock for ``{now}``."""
-        key = (self.placeholder, self.now, sql)
-        converted = _CONVERTED.get(key)
-        if converted is None:
-            converted = sql.replace("{now}", self.now)
-            if self.placeholder != "?":
-                converted = converted.replace("?", self.placeholder)
-            _CONVERTED[key] = converted
-        return converted
-
-    # -- decoding ------------------------------------------------------------
-
-    def _row(self, values: Sequence[Any]) -> codec.Row:
-        fields: list[Any] = [bytes(v) if isinstance(v, memoryview) else v for v in values]
-        fields.insert(6, created_at_of(fields[2]))
-        return codec.Row(*fields)
+        return self.dialect.sql(sql)
 
     # -- thread management -----------------------------------------------------
 
@@ -108,7 +113,7 @@ class SqlThreads(BaseCheckpointSaver):
         for thread_id, count, first_id, last_id, head_id, blob, source, step, ns in threads:
             try:
                 metadata = codec.decode_metadata(
-                    self.serde, bytes(blob), source, step, (thread_id, ns, head_id)
+                    self.serde, blob, source, step, (thread_id, ns, head_id)
                 )
             except Exception as exc:
                 raise StorageError(
@@ -157,33 +162,16 @@ class SqlThreads(BaseCheckpointSaver):
                 # Encrypted blobs are bound to their thread: each is sealed anew.
                 self._copy_sealed(cur, source_thread_id, target_thread_id)
                 return
-            rest = COLUMNS.split(", ", 1)[1]
-            cur.execute(
-                self._sql(
-                    f"INSERT INTO cairn_checkpoints ({COLUMNS}) SELECT CAST(? AS TEXT), {rest} "
-                    "FROM cairn_checkpoints WHERE thread_id = ?"
-                ),
-                (target_thread_id, source_thread_id),
-            )
-            cur.execute(
-                self._sql(
-                    "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
-                    "SELECT CAST(? AS TEXT), ns, checkpoint_id, task_id, kind, value FROM cairn_pending "
-                    "WHERE thread_id = ?"
-                ),
-                (target_thread_id, source_thread_id),
-            )
+            for copy in (_COPY_CHECKPOINTS, _COPY_PENDING):
+                cur.execute(self._sql(copy), (target_thread_id, source_thread_id))
 
     def _copy_sealed(self, cur: Cursor, source: str, target: str) -> None:
         cur.execute(
             self._sql(f"SELECT {COLUMNS} FROM cairn_checkpoints WHERE thread_id = ?"), (source,)
         )
         for values in cur.fetchall():
-            row = codec.move_row(self.serde, self._row(values), target)
-            cur.execute(
-                self._sql(f"INSERT INTO cairn_checkpoints ({COLUMNS}) VALUES ({', '.join('?' * 12)})"),
-                params(row),
-            )
+            row = codec.move_row(self.serde, checkpoint_row(values), target)
+            cur.execute(self._sql(_ADD_CHECKPOINT), checkpoint_values(row))
         cur.execute(
             self._sql(
                 "SELECT ns, checkpoint_id, task_id, kind, value FROM cairn_pending WHERE thread_id = ?"
@@ -192,14 +180,11 @@ class SqlThreads(BaseCheckpointSaver):
         )
         for ns, checkpoint_id, task_id, kind, value in cur.fetchall():
             blob = codec.move_pending(
-                self.serde, bytes(value), (source, ns, checkpoint_id), target, task_id, kind
+                self.serde, value, (source, ns, checkpoint_id), target, task_id, kind
             )
             cur.execute(
-                self._sql(
-                    "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
-                    "VALUES (?, ?, ?, ?, ?, ?)"
-                ),
-                (target, ns, checkpoint_id, task_id, kind, blob),
+                self._sql(_ADD_PENDING),
+                pending_values((target, ns, checkpoint_id), task_id, kind, blob),
             )
 
     def prune(

@@ -19,53 +19,20 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence, Union
 
 from cairn.checkpoint.serde import Serializer
-from cairn.checkpoint.base import Lease, lease_lost
+from cairn.checkpoint.base import Lease
 from cairn.checkpoint.sqlite import files
-from cairn.checkpoint.sql import SCHEMA_VERSION, Cursor, Link, SqlSaver, upgrade
-from cairn.checkpoint.sql.tables import (
-    CLEAR_PENDING,
-    COLUMNS,
-    RELEASE_LEASE,
-    RENEW_LEASE,
-    TAKE_LEASE,
-    params,
-)
+from cairn.checkpoint.sql import SCHEMA_VERSION, SqlSaver, upgrade
+from cairn.checkpoint.sql.dialect import Statement
+from cairn.checkpoint.sql.tables import LEASES, TABLES, Cursor
+from cairn.checkpoint.sqlite.dialect import SQLITE
 from cairn.errors import ConfigError, StorageError
 
 __all__ = ["SqliteSaver"]
 
-_LEASES = (
-    "CREATE TABLE cairn_leases ("
-    " thread_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL)",
-)
 # What turns a file of each older schema version into the next one.
-_MIGRATIONS = {1: _LEASES}
+_MIGRATIONS = {1: (SQLITE.create(LEASES),)}
 
-_SCHEMA = (
-    "CREATE TABLE cairn_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE cairn_checkpoints ("
-    " thread_id TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL, parent_id TEXT,"
-    " step INTEGER NOT NULL, source TEXT NOT NULL,"
-    " metadata BLOB NOT NULL, writes BLOB NOT NULL, plan BLOB NOT NULL, snapshot BLOB,"
-    " snapshot_bytes INTEGER NOT NULL, log_bytes INTEGER NOT NULL,"
-    " PRIMARY KEY (thread_id, ns, id)) WITHOUT ROWID",
-    "CREATE TABLE cairn_pending ("
-    " thread_id TEXT NOT NULL, ns TEXT NOT NULL, checkpoint_id TEXT NOT NULL,"
-    " task_id TEXT NOT NULL, kind TEXT NOT NULL, value BLOB NOT NULL,"
-    " PRIMARY KEY (thread_id, ns, checkpoint_id, task_id, kind))",
-    *_LEASES,
-)
-
-_INSERT_LEASED = (
-    f"INSERT INTO cairn_checkpoints ({COLUMNS}) SELECT {', '.join('?' * 12)} "
-    "WHERE EXISTS (SELECT 1 FROM cairn_leases WHERE thread_id = ? AND owner = ?) "
-    "ON CONFLICT (thread_id, ns, id) DO NOTHING"
-)
-_INSERT_LINKED_LEASED = _INSERT_LEASED.replace(
-    " ON CONFLICT",
-    " AND EXISTS (SELECT 1 FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?) ON CONFLICT",
-)
-"""A checkpoint stored only while the lease (and the parent, when linked) is."""
+_SCHEMA = tuple(SQLITE.create(table) for table in TABLES)
 
 Connectable = Union[str, "os.PathLike[str]", sqlite3.Connection]
 
@@ -73,7 +40,7 @@ Connectable = Union[str, "os.PathLike[str]", sqlite3.Connection]
 class SqliteSaver(SqlSaver):
     """Checkpoints in a SQLite file; safe to share between threads and processes."""
 
-    now = "((julianday('now') - 2440587.5) * 86400.0)"
+    dialect = SQLITE
 
     def __init__(
         self,
@@ -206,16 +173,16 @@ class SqliteSaver(SqlSaver):
 
     # -- storing -------------------------------------------------------------------
 
-    def _put_links(self, links: Sequence[Link], lease: Lease) -> bool:
-        if len(links) != 1 or links[0].clear or links[0].pending or not self._autocommits():
-            return super()._put_links(links, lease)
-        # A step's usual put is one INSERT, and in autocommit mode a writing
-        # statement is a transaction of its own that takes the write lock
-        # first, as BEGIN IMMEDIATE does: one call into SQLite.
+    def _put_at_once(self, statement: Statement, lease: Lease) -> bool | None:
+        if not self._autocommits():
+            return None
+        # In autocommit mode a writing statement is a transaction of its own
+        # that takes the write lock first, as BEGIN IMMEDIATE does: one call
+        # into SQLite.
         with self._lock:
             try:
                 cur = self._conn.cursor()
-                cur.execute(*self._link_insert(links[0], lease))
+                cur.execute(*statement)
             except sqlite3.Error as exc:
                 raise self._storage_error(exc) from exc
             return cur.rowcount == 1 or self._still_held(cur, lease)
@@ -223,50 +190,12 @@ class SqliteSaver(SqlSaver):
     def _autocommits(self) -> bool:
         return self._conn.isolation_level is None and not self._conn.in_transaction
 
-    def _insert_link(self, cur: Cursor, link: Link, lease: Lease) -> bool:
-        cur.execute(*self._link_insert(link, lease))
-        if cur.rowcount != 1:
-            return self._still_held(cur, lease)
-        row = link.row
-        if link.clear:
-            cur.execute(CLEAR_PENDING, (row.thread_id, row.ns, row.parent_id))
-        self._insert_pending(cur, row.thread_id, row.ns, row.id, link.pending)
-        return True
-
-    @staticmethod
-    def _link_insert(link: Link, lease: Lease) -> tuple[str, tuple[Any, ...]]:
-        """The INSERT of a link's row. Writers take turns on the file, so
-        checking the lease inside the INSERT fences as surely as renewing it
-        would (the heartbeat renews it); a step's commit then writes only its
-        own pages."""
-        row = link.row
-        if row.parent_id is None:
-            return _INSERT_LEASED, (*params(row), lease.thread_id, lease.owner)
-        return _INSERT_LINKED_LEASED, (
-            *params(row), lease.thread_id, lease.owner, row.thread_id, row.ns, row.parent_id
-        )
-
-    @staticmethod
-    def _still_held(cur: Cursor, lease: Lease) -> bool:
-        """After an INSERT that stored nothing: False (take the long way) if
-        the lease still holds, else raise."""
-        cur.execute(
-            "SELECT 1 FROM cairn_leases WHERE thread_id = ? AND owner = ?",
-            (lease.thread_id, lease.owner),
-        )
-        if cur.fetchone() is None:
-            raise lease_lost(lease)
-        return False
-
     # -- leases ----------------------------------------------------------------------
     # Each lease write is one statement: in autocommit mode, one call into SQLite.
 
     def acquire(self, lease: Lease, replacing: str | None = None) -> str | None:
         for _ in range(2):
-            _, taken = self._lease_write(
-                self._sql(TAKE_LEASE) + " RETURNING owner",
-                (lease.thread_id, lease.owner, lease.ttl, replacing or ""),
-            )
+            _, taken = self._lease_write(*self.dialect.take_lease(lease, replacing or ""))
             if taken:
                 return None
             with self._read() as cur:
@@ -279,12 +208,12 @@ class SqliteSaver(SqlSaver):
         return "a run that held the thread a moment ago"
 
     def renew(self, lease: Lease) -> bool:
-        changed, _ = self._lease_write(self._sql(RENEW_LEASE), (lease.ttl, lease.thread_id, lease.owner))
+        changed, _ = self._lease_write(*self.dialect.renew_lease(lease))
         return changed == 1
 
     def release(self, lease: Lease) -> None:
         self._tips.forget(lease)
-        self._lease_write(RELEASE_LEASE, (lease.thread_id, lease.owner))
+        self._lease_write(*self.dialect.release_lease(lease))
 
     def _lease_write(self, sql: str, args: Sequence[Any]) -> tuple[int, list[Any]]:
         """One lease statement (rows changed, rows returned), committed without
