@@ -67,6 +67,12 @@ def error(task_id: str, value: str) -> PendingWrite:
     return PendingWrite(task_id, "error", value)
 
 
+def answer(task_id: str, value: str) -> PendingWrite:
+    """A pending write of a kind a stored child clears (unlike errors and
+    interrupts, which past snapshots show)."""
+    return PendingWrite(task_id, "resume", value)
+
+
 def by_task_and_kind(writes: list[PendingWrite]) -> list[PendingWrite]:
     return sorted(writes, key=lambda w: (w.task_id, w.kind))
 
@@ -404,17 +410,17 @@ def test_putting_a_child_clears_its_parents_pending_writes_only(saver: Any) -> N
     sub_head = sub.run(1)[-1]
     others = [("t", "", root.id), ("other", "", other_head.id), ("t", "sub", sub_head.id)]
     for thread_id, ns, checkpoint_id in [("t", "", a.id), *others]:
-        saver.put_pending(thread_id, ns, checkpoint_id, [error("x", checkpoint_id)])
+        saver.put_pending(thread_id, ns, checkpoint_id, [answer("x", checkpoint_id)])
     rec.step({"log": [b"next"]}, parent=a.id)
     assert saver.get_pending("t", "", a.id) == []
     for thread_id, ns, checkpoint_id in others:
-        assert saver.get_pending(thread_id, ns, checkpoint_id) == [error("x", checkpoint_id)]
+        assert saver.get_pending(thread_id, ns, checkpoint_id) == [answer("x", checkpoint_id)]
 
 
 def test_put_stores_pending_writes_against_the_new_checkpoint_with_it(saver: Any) -> None:
     rec = Recorder(saver, "t")
     root = rec.run(1)[-1]
-    saver.put_pending("t", "", root.id, [error("old", "x")])
+    saver.put_pending("t", "", root.id, [answer("old", "x")])
     child = make_checkpoint("t", parent_id=root.id, step=1, writes=[write("n", {"log": ["c"]})])
     saver.put(child, {"log": ["c"]}, [PendingWrite("__input__", "input", {"q": 1})])
     assert saver.get_pending("t", "", root.id) == []
@@ -466,7 +472,7 @@ def test_namespaces_of_one_thread_are_kept_apart(saver: Any) -> None:
     top.run(3)
     sub.step({"log": [b"sub root"]}, parent=None)
     sub.run(2)
-    saver.put_pending("t", "sub", sub.last, [error("x", "in sub")])
+    saver.put_pending("t", "sub", sub.last, [answer("x", "in sub")])
     assert saver.get("t", "").id == top.last
     assert saver.get("t", "sub").id == sub.last
     assert saver.get("t", "", sub.last) is None
@@ -492,7 +498,7 @@ def test_threads_are_kept_apart(saver: Any) -> None:
     a, b = Recorder(saver, "a"), Recorder(saver, "b")
     a.run(3)
     b.run(2)
-    saver.put_pending("a", "", a.last, [error("x", "a")])
+    saver.put_pending("a", "", a.last, [answer("x", "a")])
     assert saver.get("a", "").id == a.last and saver.get("b", "").id == b.last
     assert saver.get("b", "", a.last) is None
     assert saver.get_chain("b", "", a.last) == []
@@ -586,7 +592,7 @@ def test_delete_thread_removes_every_checkpoint_and_pending_write_of_that_thread
     other = Recorder(saver, "other")
     for rec, count in ((top, 3), (sub, 2), (other, 2)):
         rec.run(count)
-        saver.put_pending(rec.thread_id, rec.ns, rec.last, [error("x", rec.thread_id)])
+        saver.put_pending(rec.thread_id, rec.ns, rec.last, [answer("x", rec.thread_id)])
     saver.delete_thread("t")
     assert saver.get("t", "") is None and saver.get("t", "sub") is None
     assert list(saver.list_checkpoints("t", "")) == []
@@ -594,7 +600,7 @@ def test_delete_thread_removes_every_checkpoint_and_pending_write_of_that_thread
     assert thread_ids(saver) == ["other"]
     stats = saver.stats()
     assert (stats.threads, stats.checkpoints, stats.pending_writes) == (1, 2, 1)
-    assert saver.get_pending("other", "", other.last) == [error("x", "other")]
+    assert saver.get_pending("other", "", other.last) == [answer("x", "other")]
     for checkpoint_id in other.records:
         assert_reads_back(other, checkpoint_id)
 
@@ -620,7 +626,7 @@ def test_copy_thread_copies_every_checkpoint_namespace_and_pending_write(saver: 
     root, a, b = top.run(3)
     top.step({"log": [b"fork"]}, parent=a.id)
     sub.run(2)
-    saver.put_pending("src", "", top.last, [error("x", "top")])
+    saver.put_pending("src", "", top.last, [answer("x", "top")])
     saver.put_pending("src", "sub", sub.last, [PendingWrite("y", "interrupt", [("i", 1)])])
     saver.copy_thread("src", "dst")
     for rec in (top, sub):
@@ -640,13 +646,13 @@ def test_copy_thread_copies_every_checkpoint_namespace_and_pending_write(saver: 
 def test_a_copied_thread_lives_on_its_own(saver: Any) -> None:
     rec = Recorder(saver, "src")
     rec.run(3)
-    saver.put_pending("src", "", rec.last, [error("x", "boom")])
+    saver.put_pending("src", "", rec.last, [answer("x", "boom")])
     saver.copy_thread("src", "dst")
     child = make_checkpoint("dst", parent_id=rec.last, writes=[write("n", {"log": [b"dst"]})])
     values = apply(rec.values[rec.last], child.writes)
     saver.put(child, values)
     assert saver.get_pending("dst", "", rec.last) == []
-    assert saver.get_pending("src", "", rec.last) == [error("x", "boom")]
+    assert saver.get_pending("src", "", rec.last) == [answer("x", "boom")]
     assert saver.get("src", "").id == rec.last
     saver.delete_thread("src")
     assert fold(saver.get_chain("dst", "", child.id)) == values
@@ -715,12 +721,12 @@ def test_prune_keep_last_counts_each_thread_and_namespace(saver: Any) -> None:
 def test_prune_keep_last_drops_the_pending_writes_of_pruned_checkpoints(saver: Any) -> None:
     rec = Recorder(saver, "t")
     steps = rec.run(20)
-    saver.put_pending("t", "", steps[0].id, [error("x", "old")])
-    saver.put_pending("t", "", rec.last, [error("x", "head")])
+    saver.put_pending("t", "", steps[0].id, [answer("x", "old")])
+    saver.put_pending("t", "", rec.last, [answer("x", "head")])
     saver.prune(keep_last=1)
     assert saver.get("t", "", steps[0].id) is None
     assert saver.stats().pending_writes == 1
-    assert saver.get_pending("t", "", rec.last) == [error("x", "head")]
+    assert saver.get_pending("t", "", rec.last) == [answer("x", "head")]
 
 
 def test_prune_with_a_thread_id_leaves_other_threads_alone(saver: Any) -> None:
@@ -747,7 +753,7 @@ def test_prune_older_than_drops_whole_threads_whose_head_is_older(saver: Any) ->
     old.step({"log": [b"1"]}, parent=None, at=long_ago)
     old.step({"log": [b"2"]}, at=long_ago + timedelta(hours=1))
     old_sub.step({"log": [b"3"]}, parent=None, at=long_ago + timedelta(hours=2))
-    saver.put_pending("old", "", old.last, [error("x", "old")])
+    saver.put_pending("old", "", old.last, [answer("x", "old")])
     live = Recorder(saver, "live")
     live.step({"log": [b"1"]}, parent=None, at=long_ago)
     live.step({"log": [b"2"]})
@@ -820,9 +826,9 @@ def test_stats_count_threads_checkpoints_pending_writes_and_blob_bytes(saver: An
     recs = [Recorder(saver, "a"), Recorder(saver, "a", ns="sub"), Recorder(saver, "b")]
     for n, rec in enumerate(recs):
         rec.run(10 + n, size=40 + n)
-    two = [error("x", "e"), PendingWrite("y", "input", {"q": 1})]
+    two = [answer("x", "e"), PendingWrite("y", "input", {"q": 1})]
     saver.put_pending("a", "", recs[0].last, two)
-    saver.put_pending("b", "", recs[2].last, [error("x", "e")])
+    saver.put_pending("b", "", recs[2].last, [answer("x", "e")])
 
     stats = saver.stats()
     log_bytes = snapshot_bytes = 0
@@ -836,7 +842,7 @@ def test_stats_count_threads_checkpoints_pending_writes_and_blob_bytes(saver: An
     assert stats.snapshot_bytes == snapshot_bytes
     assert stats.bytes >= stats.log_bytes + stats.snapshot_bytes
 
-    saver.put_pending("b", "", recs[2].last, [error("z", "more " * 20)])
+    saver.put_pending("b", "", recs[2].last, [answer("z", "more " * 20)])
     grown = saver.stats()
     assert grown.pending_writes == 4 and grown.bytes > stats.bytes
 
@@ -882,7 +888,7 @@ def test_eight_writers_at_once_leave_every_chain_whole(saver: Any, apart: str) -
             rng = random.Random(rec.thread_id + rec.ns)
             for n in range(15):
                 rec.step({"log": [os.urandom(rng.randint(8, 200))], "n": n})
-                saver.put_pending(rec.thread_id, rec.ns, rec.last, [error("x", str(n))])
+                saver.put_pending(rec.thread_id, rec.ns, rec.last, [answer("x", str(n))])
                 assert_reads_back(rec, rec.last)
                 saver.list_threads(limit=3)
 
@@ -893,7 +899,7 @@ def test_eight_writers_at_once_leave_every_chain_whole(saver: Any, apart: str) -
     for rec in recs:
         listed = saver.list_checkpoints(rec.thread_id, rec.ns)
         assert ids(listed) == sorted(rec.records, reverse=True)
-        assert saver.get_pending(rec.thread_id, rec.ns, rec.last) == [error("x", "14")]
+        assert saver.get_pending(rec.thread_id, rec.ns, rec.last) == [answer("x", "14")]
         for checkpoint_id in rec.records:
             assert_reads_back(rec, checkpoint_id)
     stats = saver.stats()
@@ -950,7 +956,7 @@ def test_a_lease_is_taken_renewed_fenced_and_released(saver: Any) -> None:
     assert saver.renew(mine) is False  # renewing never takes a free thread
     assert saver.acquire(theirs) is None
     with pytest.raises(ThreadBusyError):  # the old holder's writes are refused now
-        saver.put_pending("t", "", root.id, [error("x", "boom")], lease=mine)
+        saver.put_pending("t", "", root.id, [answer("x", "boom")], lease=mine)
     assert [c.id for c in saver.list_checkpoints("t", "")] == [root.id]
 
 
@@ -993,10 +999,10 @@ def test_a_put_under_a_lease_clears_the_pending_writes_of_its_parent(saver: Any)
     first = rec.step({"log": [b"a"]}, parent=None, pending=[PendingWrite("in", "input", {"x": 1})])
     second = rec.step({"log": [b"b"]})
     assert saver.get_pending("t", "", first.id) == []  # applied by the child: gone
-    saver.put_pending("t", "", second.id, [error("x", "boom")], lease=rec.lease)
-    third = rec.step({"log": [b"c"]}, pending=[error("y", "later")])
+    saver.put_pending("t", "", second.id, [answer("x", "boom")], lease=rec.lease)
+    third = rec.step({"log": [b"c"]}, pending=[answer("y", "later")])
     assert saver.get_pending("t", "", second.id) == []
-    assert saver.get_pending("t", "", third.id) == [error("y", "later")]
+    assert saver.get_pending("t", "", third.id) == [answer("y", "later")]
     rec.step({"log": [b"d"]})
     assert saver.get_pending("t", "", third.id) == []
     assert saver.stats().pending_writes == 0
@@ -1012,13 +1018,13 @@ def test_put_many_stores_a_checkpoint_and_its_child_as_puts_would(saver: Any) ->
     saver.put_many(
         [
             (first, values_first, [PendingWrite("in", "input", {"x": 1})]),
-            (second, values_second, [error("y", "later")]),
+            (second, values_second, [answer("y", "later")]),
         ],
         lease=rec.lease,
     )
     assert ids(saver.list_checkpoints("t", ""))[:2] == [second.id, first.id]
     assert saver.get_pending("t", "", first.id) == []  # its child is stored: applied
-    assert saver.get_pending("t", "", second.id) == [error("y", "later")]
+    assert saver.get_pending("t", "", second.id) == [answer("y", "later")]
     assert fold(saver.get_chain("t", "", second.id)) == values_second
     # The next put follows the last of them.
     rec.records[second.id], rec.values[second.id], rec.last_id = second, values_second, second.id
@@ -1056,7 +1062,7 @@ def test_a_put_under_a_lease_another_owner_took_over_stores_nothing(saver: Any) 
     with pytest.raises(ThreadBusyError, match="lost thread 't'"):
         rec.step({"log": [b"too late"]})
     with pytest.raises(ThreadBusyError):
-        rec.step({"log": [b"too late"]}, pending=[error("x", "boom")])
+        rec.step({"log": [b"too late"]}, pending=[answer("x", "boom")])
     assert ids(saver.list_checkpoints("t", "")) == stored
     assert saver.get_pending("t", "", rec.last) == []
 
@@ -1072,3 +1078,14 @@ def test_an_expired_lease_can_be_taken_over_and_a_dead_owner_replaced(saver: Any
     assert saver.acquire(Lease("t", "next", 30.0)) is None  # expired: taken over
     assert saver.acquire(Lease("t", "third", 30.0), replacing="next") is None  # known dead
     assert saver.acquire(Lease("t", "next", 30.0)) == "third"
+
+
+
+def test_a_stored_child_keeps_its_parents_errors_and_interrupts(saver: Any) -> None:
+    rec = Recorder(saver, "t")
+    root = rec.run(1)[-1]
+    kept = [error("a", "boom"), PendingWrite("b", "interrupt", [["id", "q"]])]
+    saver.put_pending("t", "", root.id, [*kept, answer("b", "yes")])
+    rec.step({"log": [b"next"]}, parent=root.id)
+    assert by_task_and_kind(saver.get_pending("t", "", root.id)) == kept
+    assert saver.get_pending_many("t", "", [root.id, rec.last]) == {root.id: kept}

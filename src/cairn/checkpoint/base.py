@@ -72,6 +72,10 @@ class TaskWrite:
 class PendingWrite:
     """Left by a task of a step that did not complete, against the step's checkpoint.
 
+    When the step's checkpoint is stored, the pending writes of its parent
+    are cleared but for the ``KEPT`` kinds: a past snapshot shows its tasks'
+    errors and interrupts, as LangGraph's does.
+
     ``kind`` is "result" (value: a TaskWrite), "error" (value: the exception's
     repr), "interrupt" (value: list of (interrupt id, value) pairs), "resume"
     (value: the answers given to the task's interrupts, in order), "input"
@@ -111,6 +115,9 @@ class Checkpoint:
     carry: Mapping[str, Any] = field(default_factory=dict)
     snapshot: Mapping[str, Any] | None = None
 
+
+KEPT = ("error", "interrupt")
+"""Kinds of pending writes kept after the step they belong to is stored."""
 
 PutItem = tuple[Checkpoint, Mapping[str, Any], Sequence[PendingWrite]]
 """One checkpoint for ``put_many``: the checkpoint, its state, its pending writes."""
@@ -430,6 +437,15 @@ class BaseCheckpointSaver(ABC):
     @abstractmethod
     def get_pending(self, thread_id: str, ns: str, checkpoint_id: str) -> list[PendingWrite]:
         """Pending writes recorded against ``checkpoint_id``."""
+
+    def get_pending_many(
+        self, thread_id: str, ns: str, checkpoint_ids: Sequence[str]
+    ) -> dict[str, list[PendingWrite]]:
+        """The pending writes of each of ``checkpoint_ids`` that has any (a
+        history page's: the head's, and the errors and interrupts that past
+        checkpoints keep)."""
+        found = {cid: self.get_pending(thread_id, ns, cid) for cid in checkpoint_ids}
+        return {cid: writes for cid, writes in found.items() if writes}
 
     @abstractmethod
     def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:

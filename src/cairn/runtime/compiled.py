@@ -398,7 +398,8 @@ class CompiledStateGraph(RunnableSurface):
         if checkpoint is None:
             return empty_snapshot(thread, rc.checkpoint_ns, rc.checkpoint_id)
         child = saver.first_child(thread, rc.checkpoint_ns, checkpoint.id)
-        pending = saver.get_pending(thread, rc.checkpoint_ns, checkpoint.id) if child is None else []
+        # A past checkpoint's pending writes are its tasks' errors and interrupts.
+        pending = saver.get_pending(thread, rc.checkpoint_ns, checkpoint.id)
         values = self.values_at(checkpoint)
         updates = [w.value for w in pending if w.kind == "update"]  # Command(resume=, update=)
         if updates:
@@ -481,6 +482,7 @@ class CompiledStateGraph(RunnableSurface):
         contiguous = not filter
         for page in _pages(saver, thread, ns, before_id, limit, filter):
             states.add(page)
+            pending = saver.get_pending_many(thread, ns, [record.id for record in page])
             for record in page:  # newest first: a record's children come before it
                 if contiguous and record.parent_id is not None:  # the last child seen is the oldest
                     first_child[record.parent_id] = record
@@ -490,7 +492,7 @@ class CompiledStateGraph(RunnableSurface):
                 snapshot = build_snapshot(
                     record,
                     states.take(record),
-                    saver.get_pending(thread, ns, record.id) if child is None else (),
+                    pending.get(record.id, ()),
                     child,
                 )
                 if filter and not matches(snapshot.metadata or {}, filter):

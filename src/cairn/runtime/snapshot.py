@@ -90,7 +90,7 @@ def build_snapshot(
     interrupts: Mapping[str, tuple[Interrupt, ...]] = _NONE
     finished: set[str] | None = None
     if pending:
-        errors, interrupts, finished = _from_pending(pending, results)
+        errors, interrupts, finished = _from_pending(pending, results, child is None)
     tasks: list[PregelTask] = []
     names: list[str] = []  # of the tasks still due
     for i, task in enumerate(checkpoint.tasks):  # a loop: cheaper than comprehensions for a few
@@ -135,11 +135,12 @@ def build_snapshot(
 
 
 def _from_pending(
-    pending: Sequence[PendingWrite], results: dict[str, Any]
+    pending: Sequence[PendingWrite], results: dict[str, Any], head: bool
 ) -> tuple[dict[str, str], dict[str, tuple[Interrupt, ...]], set[str]]:
-    """The errors, open interrupts and finished tasks that a checkpoint's
-    pending writes record; adds the results of finished tasks to ``results``
-    (they win over the child's, which are read first)."""
+    """The errors, interrupts and finished tasks that a checkpoint's pending
+    writes record; adds the results of finished tasks to ``results`` (they
+    win over the child's, which are read first). The head shows only the
+    interrupts still open; a past checkpoint every interrupt its tasks made."""
     errors: dict[str, str] = {}
     finished: set[str] = set()
     interrupts: dict[str, tuple[Interrupt, ...]] = {}
@@ -151,8 +152,9 @@ def _from_pending(
             finished.add(item.task_id)
         elif item.kind == "interrupt":
             interrupts[item.task_id] = tuple(Interrupt(value=v, id=i) for i, v in item.value)
-    for task_id in finished:  # answered, and finished since: no longer waiting
-        interrupts.pop(task_id, None)
+    if head:
+        for task_id in finished:  # answered, and finished since: no longer waiting
+            interrupts.pop(task_id, None)
     return errors, interrupts, finished
 
 

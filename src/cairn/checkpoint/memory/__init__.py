@@ -15,6 +15,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from cairn.checkpoint import codec
 from cairn.checkpoint.base import (
+    KEPT,
     BaseCheckpointSaver,
     ChainLink,
     Checkpoint,
@@ -100,8 +101,12 @@ class InMemorySaver(BaseCheckpointSaver):
             else:
                 bisect.insort(space.order, checkpoint.id)
             space.rows[checkpoint.id] = row
-            if checkpoint.parent_id:
-                space.pending.pop(checkpoint.parent_id, None)
+            if checkpoint.parent_id in space.pending:  # cleared but for the kinds past snapshots show
+                kept = {k: v for k, v in space.pending[checkpoint.parent_id].items() if k[1] in KEPT}
+                if kept:
+                    space.pending[checkpoint.parent_id] = kept
+                else:
+                    del space.pending[checkpoint.parent_id]
             if encoded:
                 space.pending.setdefault(checkpoint.id, {}).update(encoded)
 

@@ -13,6 +13,7 @@ from cairn.checkpoint.sql.layout import Kind, Role
 from cairn.checkpoint.sql.tables import (
     CHECKPOINTS,
     COLUMNS,
+    NOT_KEPT,
     PARENT_STORED,
     PENDING,
     RENEW_LEASE,
@@ -88,7 +89,7 @@ def _put_sql(count: int, linked: bool, clear: bool, pending: int) -> str:
     if clear:
         parts.append(
             f", cleared AS (DELETE FROM {PENDING.name} WHERE thread_id = ? AND ns = ? "
-            f"AND checkpoint_id = ? AND {done})"
+            f"AND checkpoint_id = ? AND {NOT_KEPT} AND {done})"
         )
     if pending:
         marks = ", ".join(

@@ -405,6 +405,33 @@ class SqlSaver(SqlThreads):
                 f"{self.location} cannot be read: {exc}. {codec.stored_bytes_remedy(exc, thread_id)}"
             ) from exc
 
+    def get_pending_many(
+        self, thread_id: str, ns: str, checkpoint_ids: Sequence[str]
+    ) -> dict[str, list[PendingWrite]]:
+        if not checkpoint_ids:
+            return {}
+        wanted = set(checkpoint_ids)
+        with self._read() as cur:  # one range of the key (ids sort by time), not one query each
+            cur.execute(
+                self._sql(
+                    "SELECT checkpoint_id, task_id, kind, value FROM cairn_pending "
+                    "WHERE thread_id = ? AND ns = ? AND checkpoint_id >= ? AND checkpoint_id <= ?"
+                ),
+                (thread_id, ns, min(wanted), max(wanted)),
+            )
+            rows = [row for row in cur.fetchall() if row[0] in wanted]
+        found: dict[str, list[PendingWrite]] = {}
+        try:
+            for cid, task_id, kind, value in rows:
+                write = codec.decode_pending(self.serde, (thread_id, ns, cid), task_id, kind, value)
+                found.setdefault(cid, []).append(write)
+        except Exception as exc:
+            raise StorageError(
+                f"pending writes of thread {thread_id!r} in {self.location} cannot be read: "
+                f"{exc}. {codec.stored_bytes_remedy(exc, thread_id)}"
+            ) from exc
+        return found
+
     def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
         with self._read() as cur:
             cur.execute(

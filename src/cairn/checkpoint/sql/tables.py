@@ -82,7 +82,9 @@ INSERT_LEASED_LINKED = CHECKPOINTS.insert(f"{LEASE_HELD} AND {PARENT_STORED}")
 """A checkpoint stored only while the lease (and the parent, when linked) is:
 parameters the row's, then the lease's thread and owner, then the parent's key."""
 
-CLEAR_PENDING = "DELETE FROM cairn_pending WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?"
+NOT_KEPT = "kind NOT IN ('error', 'interrupt')"
+"""The pending writes a stored child clears: all but base.KEPT's kinds, which past snapshots show."""
+CLEAR_PENDING = f"DELETE FROM cairn_pending WHERE thread_id = ? AND ns = ? AND checkpoint_id = ? AND {NOT_KEPT}"
 INSERT_PENDING = PENDING.upsert("value")
 
 TAKE_LEASE = (
