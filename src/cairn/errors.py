@@ -16,6 +16,8 @@
     │   └── ClassNotLoadableError  intact bytes name a class the serializer has not registered
     │                              (cairn.checkpoint.serde)
     ├── StorageError           the checkpoint store failed or holds something cairn cannot use
+    ├── StoreInputError        a namespace, key, value, filter or index given to a Store is unusable
+    │   └── InvalidNamespaceError  a namespace that is empty or has a bad label (a ValueError too)
     ├── OutsideNodeError       get_config(), interrupt(), ... called while no node runs
     └── NotSupportedError      a LangGraph parameter cairn does not implement yet
 
@@ -40,6 +42,7 @@ __all__ = [
     "GraphInterrupt",
     "GraphRecursionError",
     "GraphValidationError",
+    "InvalidNamespaceError",
     "InvalidResumeError",
     "InvalidUpdateError",
     "MissingDependencyError",
@@ -49,6 +52,7 @@ __all__ = [
     "OutsideNodeError",
     "SerializationError",
     "StorageError",
+    "StoreInputError",
     "ThreadBusyError",
 ]
 
@@ -112,6 +116,16 @@ class SerializationError(CairnError, TypeError):
 
 class StorageError(CairnError):
     """The checkpoint store failed, or holds data cairn cannot use."""
+
+
+class StoreInputError(CairnError, ValueError):
+    """A Store call with input it cannot take: a value that is not a dict, a
+    key that is not a string, an unknown filter operator, a bad index path."""
+
+
+class InvalidNamespaceError(StoreInputError):
+    """A Store namespace that is empty, or has a label that is not a non-empty
+    string without '.' (LangGraph's ``InvalidNamespaceError``)."""
 
 
 class OutsideNodeError(CairnError, RuntimeError):
