@@ -16,6 +16,7 @@ operation each.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import abc
 from datetime import datetime
 from typing import (
     Any,
@@ -393,7 +394,7 @@ class BaseStore(ABC):
         index: Literal[False] | list[str] | None,
         ttl: float | None | NotProvided,
     ) -> PutOp:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, abc.Mapping):
             checks.value(namespace, key, value)  # raises, naming it
         if isinstance(ttl, NotProvided):
             ttl = None if self.ttl_config is None else self.ttl_config.get("default_ttl")

@@ -8,7 +8,8 @@ namespace) and without NUL. Keys are strings; values are dicts; filters use
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from cairn.errors import InvalidNamespaceError, StoreInputError
 
@@ -62,7 +63,7 @@ def key(ns: tuple[str, ...], k: Any) -> None:
 
 def value(ns: Any, k: Any, v: Any) -> None:
     """Raise unless ``v`` is a dict (a delete passes None through PutOp, not put())."""
-    if not isinstance(v, Mapping):
+    if type(v) is not dict and not isinstance(v, Mapping):
         raise StoreInputError(
             f"the value put at {ns!r}/{k!r} is a {type(v).__name__} ({_short(v)}); a store "
             f"holds dicts: wrap it, as in {{'value': ...}}, or use delete() to remove an item"

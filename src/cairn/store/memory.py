@@ -13,12 +13,14 @@ import itertools
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, Mapping
 
 from cairn.store import ttl as _ttl
 from cairn.store import results, vectors
 from cairn.store.base import (
+    NOT_GIVEN,
     BaseStore,
+    NotProvided,
     GetOp,
     IndexConfig,
     Item,
@@ -59,7 +61,47 @@ class InMemoryStore(_ttl.Sweeping, BaseStore):
         self._index = Index(index) if index is not None else None
         self._data: dict[tuple[str, ...], dict[str, _Entry]] = {}
         self._seq = itertools.count()
+        self._known: set[tuple[str, ...]] = set()
+        """Namespaces once checked and written: get and put skip checking them again."""
+        self._default_ttl = (ttl or {}).get("default_ttl")
         self._lock = threading.RLock()
+
+    # -- the common calls, without building a batch ---------------------------------
+
+    def get(
+        self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
+    ) -> Item | None:
+        if type(namespace) is not tuple or type(key) is not str or namespace not in self._known:
+            return super().get(namespace, key, refresh_ttl=refresh_ttl)  # checked, then run
+        items = self._data.get(namespace)
+        entry = items.get(key) if items is not None else None
+        if entry is None:
+            return None
+        if entry.expires is not None:
+            with self._lock:
+                return self._get(GetOp(namespace, key, self._refreshes(refresh_ttl)), time.time())
+        return entry.item
+
+    def put(
+        self,
+        namespace: tuple[str, ...],
+        key: str,
+        value: Mapping[str, Any],
+        index: Literal[False] | list[str] | None = None,
+        *,
+        ttl: float | None | NotProvided = NOT_GIVEN,
+    ) -> None:
+        if (
+            self._index is not None
+            or type(namespace) is not tuple
+            or type(key) is not str
+            or type(value) is not dict
+            or namespace not in self._known
+            or (ttl is not None and (ttl is not NOT_GIVEN or self._default_ttl is not None))
+        ):
+            return super().put(namespace, key, value, index, ttl=ttl)  # checked, then run
+        with self._lock:
+            self._store(namespace, key, value, None, None, time.time())
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         plan = Plan(ops, self._index)
@@ -113,21 +155,29 @@ class InMemoryStore(_ttl.Sweeping, BaseStore):
         if op.value is None:
             self._drop(ns, key)
             return
-        old = self._live(ns, key, now)
-        stamp = datetime.fromtimestamp(now, _UTC)
-        item = Item(
-            value=dict(op.value),
-            key=key,
-            namespace=ns,
-            created_at=old.item.created_at if old is not None else stamp,
-            updated_at=stamp,
-        )
-        entry = _Entry(item, next(self._seq), op.ttl, _ttl.expiry(now, op.ttl))
-        if found:
-            entry.vectors = [vectors.unpack(vectors.pack(v)) for _, v in found]
+        self._store(ns, key, op.value, op.ttl, found, now)
+
+    def _store(
+        self,
+        ns: tuple[str, ...],
+        key: str,
+        value: Mapping[str, Any],
+        ttl: float | None,
+        found: list[tuple[str, list[float]]] | None,
+        now: float,
+    ) -> None:
+        """Keep a checked item (the caller holds the lock)."""
         items = self._data.get(ns)
         if items is None:
             items = self._data[ns] = {}
+            self._known.add(ns)
+        old = items.get(key)
+        stamp = datetime.fromtimestamp(now, _UTC)
+        created = stamp if old is None or (old.expires is not None and old.expires <= now) else old.item.created_at
+        item = Item(value=dict(value), key=key, namespace=ns, created_at=created, updated_at=stamp)
+        entry = _Entry(item, next(self._seq), ttl, None if ttl is None else now + ttl * 60.0)
+        if found:
+            entry.vectors = [vectors.pack(v) for _, v in found]
         items[key] = entry
 
     def _drop(self, ns: tuple[str, ...], key: str) -> None:

@@ -85,11 +85,14 @@ def rank(
     """The page ``[offset:offset+limit]`` of ``candidates`` by their best
     vector's similarity to ``query``, best first; candidates without a vector
     come after every scored one, in the order given."""
-    flat: list[Any] = []
+    flat: list[bytes] = []
     owners: list[int] = []
+    size = 4 * len(query)  # a vector stored under another index's dims is left out
     for n, (_, found) in enumerate(candidates):
-        flat.extend(found)
-        owners.extend([n] * len(found))
+        for blob in found:
+            if len(blob) == size:
+                flat.append(blob)
+                owners.append(n)
     best: dict[int, float] = {}
     for owner, score in zip(owners, vectors.scores(query, flat)):
         if owner not in best or score > best[owner]:

@@ -254,24 +254,35 @@ class SqlStore(Offloaded, _ttl.Sweeping, BaseStore):
             sql += " LIMIT ? OFFSET ?"
             params += [op.limit, op.offset]
         cur.execute(sql, params)
-        rows = [(row, self._loads(row[2])) for row in cur.fetchall()]
+        rows = cur.fetchall()
+        values: dict[int, dict[str, Any]] = {}
         if rest:
-            rows = [(row, value) for row, value in rows if results.matches(value, rest)]
+            kept = []
+            for row in rows:
+                value = self._loads(row[2])
+                if results.matches(value, rest):
+                    values[id(row)] = value
+                    kept.append(row)
+            rows = kept
         if query is not None:
             stored = self._vectors(cur, op.namespace_prefix)
             ranked = results.rank(
-                [(pair, stored.get((pair[0][0], pair[0][1]), [])) for pair in rows],
-                query,
-                op.offset,
-                op.limit,
+                [(row, stored.get((row[0], row[1]), [])) for row in rows], query, op.offset, op.limit
             )
         else:
-            ranked = [(pair, None) for pair in (rows if paged else rows[op.offset : op.offset + op.limit])]
+            ranked = [(row, None) for row in (rows if paged else rows[op.offset : op.offset + op.limit])]
         if op.refresh_ttl:
-            refresh.extend((row[0], row[1]) for (row, _), _ in ranked if row[5] is not None)
+            refresh.extend((row[0], row[1]) for row, _ in ranked if row[5] is not None)
         return [
-            SearchItem(decode(row[0]), row[1], value, moment(row[3]), moment(row[4]), score)
-            for (row, value), score in ranked
+            SearchItem(
+                decode(row[0]),
+                row[1],
+                values[id(row)] if id(row) in values else self._loads(row[2]),
+                moment(row[3]),
+                moment(row[4]),
+                score,
+            )
+            for row, score in ranked
         ]
 
     def _pushed(self, field: str, wanted: Any) -> tuple[str, list[Any]] | None:
@@ -299,7 +310,7 @@ class SqlStore(Offloaded, _ttl.Sweeping, BaseStore):
             cur.execute("SELECT ns, key, vector FROM cairn_store_vectors")
         found: dict[tuple[str, str], list[Any]] = {}
         for ns, key, blob in cur.fetchall():
-            found.setdefault((ns, key), []).append(vectors.unpack(bytes(blob)))
+            found.setdefault((ns, key), []).append(bytes(blob))
         return found
 
     def _list(self, cur: Cursor, op: ListNamespacesOp, now: float) -> list[tuple[str, ...]]:

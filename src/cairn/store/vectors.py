@@ -33,21 +33,18 @@ def pack(vector: Sequence[float]) -> bytes:
     return array("f", unit(vector)).tobytes()
 
 
-def unpack(blob: bytes) -> Any:
-    """Stored bytes back into a vector (a numpy array when numpy is there)."""
-    if _np is not None:
-        return _np.frombuffer(blob, dtype=_np.float32)
-    found = array("f")
-    found.frombytes(blob)
-    return found
-
-
-def scores(query: Sequence[float], vectors: list[Any]) -> list[float]:
-    """Cosine similarity of ``query`` to each of the normalised ``vectors``."""
-    if not vectors:
+def scores(query: Sequence[float], blobs: list[bytes]) -> list[float]:
+    """Cosine similarity of ``query`` to each of the packed normalised vectors
+    (all of the query's length)."""
+    if not blobs:
         return []
     q = unit(query)
     if _np is not None:
-        matrix = _np.vstack([_np.asarray(v, dtype=_np.float32) for v in vectors])
-        return [float(s) for s in matrix @ _np.asarray(q, dtype=_np.float32)]
-    return [math.fsum(a * b for a, b in zip(q, v)) for v in vectors]
+        matrix = _np.frombuffer(b"".join(blobs), dtype=_np.float32).reshape(len(blobs), len(q))
+        return (matrix @ _np.asarray(q, dtype=_np.float32)).tolist()  # type: ignore[no-any-return]
+    found = []
+    for blob in blobs:
+        vector = array("f")
+        vector.frombytes(blob)
+        found.append(math.fsum(a * b for a, b in zip(q, vector)))
+    return found

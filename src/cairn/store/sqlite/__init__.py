@@ -203,6 +203,11 @@ class SqliteStore(SqlStore):
         if operand is None:
             return ("json_type(value, ?) = 'null'", [path]) if op == "$eq" else ("0", [])
         if isinstance(operand, str):
+            if op == "$eq" and operand[:1] not in ("[", "{"):
+                # json_extract gives a string as text, a number as a number (never
+                # equal to text) and a list or object as its JSON text, which
+                # starts with [ or {: only such an operand needs the type checked.
+                return ("json_extract(value, ?) = ?", [path, operand])
             return (f"json_type(value, ?) = 'text' AND json_extract(value, ?) {compare} ?", [path, path, operand])
         if isinstance(operand, (int, float)):
             return (
