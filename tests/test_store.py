@@ -486,3 +486,23 @@ def test_async_stores_make_no_connection_until_used(tmp_path: Path) -> None:
 
     with pytest.raises(StorageError, match="127.0.0.1"):
         asyncio.run(refused())
+
+
+def test_setup_is_idempotent_and_awaitable_on_async_stores(tmp_path: Path) -> None:
+    from cairn.store.sqlite import SqliteStore
+    from cairn.store.sqlite.aio import AsyncSqliteStore
+
+    with SqliteStore(tmp_path / "s.db") as store:
+        store.setup()
+        store.setup()
+        store.put(("a",), "k", {"v": 1})
+
+    async def main() -> Any:
+        store = AsyncSqliteStore(tmp_path / "s.db")
+        await store.setup()
+        try:
+            return (await store.aget(("a",), "k")).value
+        finally:
+            store.close()
+
+    assert asyncio.run(main()) == {"v": 1}

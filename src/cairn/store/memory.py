@@ -97,6 +97,7 @@ class InMemoryStore(_ttl.Sweeping, BaseStore):
             or type(key) is not str
             or type(value) is not dict
             or namespace not in self._known
+            or (index is not None and index is not False)
             or (ttl is not None and (ttl is not NOT_GIVEN or self._default_ttl is not None))
         ):
             return super().put(namespace, key, value, index, ttl=ttl)  # checked, then run

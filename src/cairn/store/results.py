@@ -23,7 +23,10 @@ def matches(value: dict[str, Any], conditions: dict[str, Any]) -> bool:
     """Whether ``value`` passes every condition of ``conditions``."""
     for field, wanted in conditions.items():
         found = value.get(field, _MISSING)
-        if isinstance(wanted, dict) and wanted and all(
+        if type(wanted) is str:  # the common case, without the general comparison
+            if type(found) is not str or found != wanted:
+                return False
+        elif isinstance(wanted, dict) and wanted and all(
             isinstance(k, str) and k.startswith("$") for k in wanted
         ):
             if not all(_apply(found, op, operand) for op, operand in wanted.items()):

@@ -105,6 +105,11 @@ class SqlStore(Offloaded, _ttl.Sweeping, BaseStore):
             " expires_at = excluded.expires_at"
         )
 
+    def setup(self) -> None:
+        """Create the store's tables, or check them (done when the store is made,
+        or at first use for the ``Async*`` stores); idempotent."""
+        self._ensure_open()
+
     # -- what a backend supplies ----------------------------------------------------
 
     @abstractmethod

@@ -167,10 +167,6 @@ class PostgresStore(SqlStore):
                 self._pool.close()
             raise
 
-    def setup(self) -> None:
-        """Create the store's tables, or check them; idempotent, safe from several processes."""
-        self._ensure_open()
-
     def _setup(self, cur: Cursor) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(?)", (_SETUP_LOCK,))
         cur.execute("SELECT to_regclass('cairn_store_meta') IS NOT NULL")

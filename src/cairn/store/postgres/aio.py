@@ -12,6 +12,8 @@ exactly what ``PostgresStore`` stores.
 
 from __future__ import annotations
 
+from typing import Any
+
 from cairn.store.postgres import PostgresStore
 
 __all__ = ["AsyncPostgresStore"]
@@ -21,3 +23,9 @@ class AsyncPostgresStore(PostgresStore):
     """A PostgresStore that opens at ``async with`` or first use."""
 
     lazy = True
+
+    def setup(self) -> Any:  # type: ignore[override]
+        """``await store.setup()`` (LangGraph's spelling): open the store and
+        create or check its tables, on an I/O thread. Optional: ``async with``
+        or the first call does it."""
+        return self.asetup()

@@ -9,6 +9,8 @@ or at first use. It stores exactly what ``SqliteStore`` stores.
 
 from __future__ import annotations
 
+from typing import Any
+
 from cairn.store.sqlite import SqliteStore
 
 __all__ = ["AsyncSqliteStore"]
@@ -18,3 +20,9 @@ class AsyncSqliteStore(SqliteStore):
     """A SqliteStore that opens its file at ``async with`` or first use."""
 
     lazy = True
+
+    def setup(self) -> Any:  # type: ignore[override]
+        """``await store.setup()`` (LangGraph's spelling): open the store and
+        create or check its tables, on an I/O thread. Optional: ``async with``
+        or the first call does it."""
+        return self.asetup()
