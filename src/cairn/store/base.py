@@ -67,7 +67,9 @@ NOT_GIVEN = NotProvided()
 
 class Item:
     """A stored value with its address and times (``created_at`` and
-    ``updated_at`` are timezone-aware UTC datetimes)."""
+    ``updated_at`` are timezone-aware UTC datetimes; ISO-8601 strings are
+    read into them). Items are equal when their address, value and times
+    are (a SearchItem's score aside), as LangGraph's."""
 
     __slots__ = ("value", "key", "namespace", "created_at", "updated_at")
 
@@ -83,8 +85,8 @@ class Item:
         self.value = value
         self.key = key
         self.namespace = tuple(namespace)
-        self.created_at = created_at
-        self.updated_at = updated_at
+        self.created_at = datetime.fromisoformat(created_at) if type(created_at) is str else created_at
+        self.updated_at = datetime.fromisoformat(updated_at) if type(updated_at) is str else updated_at
 
     def dict(self) -> dict[str, Any]:
         """The item as plain data (times as ISO-8601 strings), as LangGraph's."""
@@ -102,7 +104,7 @@ class Item:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Item):
             return NotImplemented
-        return type(self) is type(other) and self._fields() == other._fields()
+        return Item._fields(self) == Item._fields(other)
 
     def __hash__(self) -> int:
         return hash((self.namespace, self.key))
@@ -136,9 +138,6 @@ class SearchItem(Item):
 
     def dict(self) -> dict[str, Any]:
         return {**super().dict(), "score": self.score}
-
-    def _fields(self) -> tuple[Any, ...]:
-        return (*super()._fields(), self.score)
 
     def __hash__(self) -> int:
         return hash((self.namespace, self.key))
