@@ -506,3 +506,15 @@ def test_setup_is_idempotent_and_awaitable_on_async_stores(tmp_path: Path) -> No
             store.close()
 
     assert asyncio.run(main()) == {"v": 1}
+
+
+def test_a_postgres_store_can_prepare_its_statements() -> None:
+    from cairn.store.postgres import PostgresStore
+
+    with fresh_schema() as url, PostgresStore(url, pool_size=1, prepare=True, index={"dims": DIMS, "embed": embed}) as store:
+        for n in range(8):  # the same statements again and again, prepared once
+            store.put(("p",), f"k{n % 3}", {"text": f"cats {n}"})
+            assert store.get(("p",), f"k{n % 3}").value == {"text": f"cats {n}"}
+        assert len(store.search(("p",), query="cats")) == 3
+        store.put(("p",), "k0", {"text": "dogs"}, index=False)
+        assert [i.key for i in store.search(("p",), query="cats") if i.score is None] == ["k0"]

@@ -129,7 +129,8 @@ class SqlStore(Offloaded, _ttl.Sweeping, BaseStore):
         """SQL keeping the rows whose value passes ``field op operand`` exactly as
         ``results.matches`` does, or None when it is checked in Python."""
 
-    def _put_row(self, cur: Cursor, ns: str, key: str, row: Sequence[Any]) -> None:
+    def _put_row(self, cur: Cursor, ns: str, key: str, row: Sequence[Any], indexed: bool) -> None:
+        """Store the item ``row`` (its old vectors gone; ``indexed``: new ones follow)."""
         cur.execute("DELETE FROM cairn_store_vectors WHERE ns = ? AND key = ?", (ns, key))
         cur.execute(self._upsert, row)
 
@@ -224,7 +225,7 @@ class SqlStore(Offloaded, _ttl.Sweeping, BaseStore):
                 "store plain data: dicts, lists, strings, numbers, booleans and None"
             ) from exc
         expires = _ttl.expiry(now, op.ttl)
-        self._put_row(cur, ns, op.key, (ns, op.key, text, now, now, op.ttl, expires))
+        self._put_row(cur, ns, op.key, (ns, op.key, text, now, now, op.ttl, expires), bool(found))
         if found:
             cur.executemany(
                 "INSERT INTO cairn_store_vectors (ns, key, field, vector) VALUES (?, ?, ?, ?)",

@@ -6,7 +6,8 @@
 
 Given a URL, the store keeps its own pool (``pool_size`` connections), checks
 a connection the server dropped before using it, and uses no server-side
-prepared statements (it works behind PgBouncer). Its tables
+prepared statements unless ``prepare=True`` (so it works behind PgBouncer in
+transaction mode; prepared, a put is about a sixth faster). Its tables
 (``cairn_store_*``, with their own schema version) are created when the
 store is made, in the first schema of the connection's ``search_path``, and
 can share a database with PostgresSaver's.
@@ -45,14 +46,32 @@ _SCHEMA = (
     'CREATE TABLE cairn_store_items (ns TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL,'
     " value JSONB NOT NULL, created_at DOUBLE PRECISION NOT NULL,"
     " updated_at DOUBLE PRECISION NOT NULL, ttl_minutes DOUBLE PRECISION,"
-    " expires_at DOUBLE PRECISION, PRIMARY KEY (ns, key))",
+    " expires_at DOUBLE PRECISION, has_vectors BOOLEAN NOT NULL DEFAULT false,"
+    " PRIMARY KEY (ns, key))",
     "CREATE INDEX cairn_store_items_expiry ON cairn_store_items (expires_at)"
     " WHERE expires_at IS NOT NULL",
     'CREATE TABLE cairn_store_vectors (ns TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL,'
     ' field TEXT COLLATE "C" NOT NULL, vector BYTEA NOT NULL, PRIMARY KEY (ns, key, field))',
+    # An item's vectors go when it is replaced or deleted, by the server, and
+    # only for items that have some: a put of an item without vectors is one
+    # plain upsert. SET search_path pins the tables the function names.
+    "CREATE FUNCTION cairn_store_drop_vectors() RETURNS trigger LANGUAGE plpgsql"
+    " SET search_path FROM CURRENT AS $$ BEGIN"
+    " DELETE FROM cairn_store_vectors WHERE ns = OLD.ns AND key = OLD.key; RETURN NULL; END $$",
+    "CREATE TRIGGER cairn_store_replaced AFTER UPDATE ON cairn_store_items FOR EACH ROW"
+    " WHEN (OLD.has_vectors) EXECUTE FUNCTION cairn_store_drop_vectors()",
+    "CREATE TRIGGER cairn_store_deleted AFTER DELETE ON cairn_store_items FOR EACH ROW"
+    " WHEN (OLD.has_vectors) EXECUTE FUNCTION cairn_store_drop_vectors()",
 )
 
-_GONE_VECTORS = "WITH gone AS (DELETE FROM cairn_store_vectors WHERE ns = ? AND key = ?) "
+_PUT = (
+    "INSERT INTO cairn_store_items (ns, key, value, created_at, updated_at, ttl_minutes, expires_at,"
+    " has_vectors) VALUES (?, ?, ?::jsonb, ?, ?, ?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET"
+    " value = excluded.value, created_at = CASE WHEN cairn_store_items.expires_at"
+    " <= excluded.updated_at THEN excluded.created_at ELSE cairn_store_items.created_at END,"
+    " updated_at = excluded.updated_at, ttl_minutes = excluded.ttl_minutes,"
+    " expires_at = excluded.expires_at, has_vectors = excluded.has_vectors"
+)
 _ORDER = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 Connectable = Union[str, "psycopg.Connection[Any]", "ConnectionPool[Any]"]
@@ -61,11 +80,12 @@ Connectable = Union[str, "psycopg.Connection[Any]", "ConnectionPool[Any]"]
 class _Cursor:
     """A psycopg cursor speaking the shared SQL's "?" placeholders."""
 
-    __slots__ = ("_cur",)
+    __slots__ = ("_cur", "_prepare")
     _sql: dict[str, str] = {}
 
-    def __init__(self, cur: "psycopg.Cursor[Any]") -> None:
+    def __init__(self, cur: "psycopg.Cursor[Any]", prepare: bool) -> None:
         self._cur = cur
+        self._prepare = prepare
 
     @classmethod
     def _translate(cls, sql: str) -> str:
@@ -75,7 +95,7 @@ class _Cursor:
         return found
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._cur.execute(self._translate(sql), params, prepare=False)
+        return self._cur.execute(self._translate(sql), params, prepare=self._prepare)
 
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> Any:
         return self._cur.executemany(self._translate(sql), params)
@@ -104,8 +124,10 @@ class PostgresStore(SqlStore):
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
         pool_size: int = 10,
+        prepare: bool = False,
     ) -> None:
         super().__init__(index, ttl)
+        self._prepare = bool(prepare)
         self._lock = threading.RLock()
         self._url: str | None = None
         self._pool: ConnectionPool[Any] | None = None
@@ -149,10 +171,11 @@ class PostgresStore(SqlStore):
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
         pool_size: int = 10,
+        prepare: bool = False,
     ) -> "PostgresStore":
         """A store with its own pool on ``conn_string``; use it directly or as a
         context manager, which closes the pool on exit."""
-        return cls(conn_string, index=index, ttl=ttl, pool_size=pool_size)
+        return cls(conn_string, index=index, ttl=ttl, pool_size=pool_size, prepare=prepare)
 
     # -- opening ---------------------------------------------------------------------
 
@@ -218,7 +241,7 @@ class PostgresStore(SqlStore):
     def _transaction(self) -> Iterator[Cursor]:
         with self._connection() as conn, _errors(self.location):
             with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-                yield _Cursor(cur)  # type: ignore[misc]
+                yield _Cursor(cur, self._prepare)  # type: ignore[misc]
 
     @contextmanager
     def _read(self) -> Iterator[Cursor]:
@@ -226,21 +249,18 @@ class PostgresStore(SqlStore):
         with self._connection() as conn, _errors(self.location):
             if conn.autocommit:
                 with conn.cursor(row_factory=tuple_row) as cur:
-                    yield _Cursor(cur)  # type: ignore[misc]
+                    yield _Cursor(cur, self._prepare)  # type: ignore[misc]
             else:
                 with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-                    yield _Cursor(cur)  # type: ignore[misc]
+                    yield _Cursor(cur, self._prepare)  # type: ignore[misc]
 
     # -- the dialect -----------------------------------------------------------------
 
-    def _put_row(self, cur: Cursor, ns: str, key: str, row: Sequence[Any]) -> None:
-        cur.execute(_GONE_VECTORS + self._upsert, (ns, key, *row))
+    def _put_row(self, cur: Cursor, ns: str, key: str, row: Sequence[Any], indexed: bool) -> None:
+        cur.execute(_PUT, (*row, indexed))  # the triggers drop the old vectors
 
     def _delete_row(self, cur: Cursor, ns: str, key: str) -> None:
-        cur.execute(
-            _GONE_VECTORS + "DELETE FROM cairn_store_items WHERE ns = ? AND key = ?",
-            (ns, key, ns, key),
-        )
+        cur.execute("DELETE FROM cairn_store_items WHERE ns = ? AND key = ?", (ns, key))
 
     def _loads(self, raw: Any) -> dict[str, Any]:
         return raw if isinstance(raw, dict) else json.loads(raw)  # type: ignore[no-any-return]
