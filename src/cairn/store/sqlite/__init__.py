@@ -15,6 +15,7 @@ sqlite-vec extension is not used yet).
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -189,7 +190,7 @@ class SqliteStore(SqlStore):
     # -- the dialect -----------------------------------------------------------------
 
     def _loads(self, raw: Any) -> dict[str, Any]:
-        return _json_loads(raw)  # type: ignore[no-any-return]
+        return json.loads(raw)  # type: ignore[no-any-return]
 
     def _condition(self, field: str, op: str, operand: Any) -> tuple[str, list[Any]] | None:
         if '"' in field or "\\" in field or op == "$ne":
@@ -230,8 +231,3 @@ class SqliteStore(SqlStore):
         self._close_io()
         self._close_connection()
 
-
-def _json_loads(raw: str) -> Any:
-    import json
-
-    return json.loads(raw)
