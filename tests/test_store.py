@@ -518,3 +518,58 @@ def test_a_postgres_store_can_prepare_its_statements() -> None:
         assert len(store.search(("p",), query="cats")) == 3
         store.put(("p",), "k0", {"text": "dogs"}, index=False)
         assert [i.key for i in store.search(("p",), query="cats") if i.score is None] == ["k0"]
+
+
+# -- the event loop ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_async_calls_wait_for_a_lock_without_blocking_the_loop(kind: str, tmp_path: Path) -> None:
+    """While another connection holds the store's table, ``aput`` waits for it
+    and the event loop's other tasks run on (tests/test_async_io.py's ticker)."""
+    from tests.test_async_io import Held, hold_sqlite, waits_without_blocking
+
+    with ExitStack() as stack:
+        if kind == "sqlite":
+            from cairn.store.sqlite.aio import AsyncSqliteStore
+
+            store: Any = AsyncSqliteStore(tmp_path / "s.db", busy_timeout=30.0)
+            asyncio.run(store.asetup())  # the tables, before the lock is taken
+            held = hold_sqlite(tmp_path / "s.db")
+        else:
+            import psycopg
+
+            from cairn.store.postgres.aio import AsyncPostgresStore
+
+            url = stack.enter_context(fresh_schema())
+            store = AsyncPostgresStore(url, pool_size=2)
+            asyncio.run(store.asetup())
+            conn = psycopg.connect(url)
+            conn.execute("LOCK TABLE cairn_store_items IN ACCESS EXCLUSIVE MODE")
+
+            def release() -> None:
+                conn.commit()
+                conn.close()
+
+            held = Held(release)
+        stack.callback(store.close)
+
+        async def main() -> Any:
+            await waits_without_blocking(lambda: store.aput(("a",), "k", {"v": 1}), held)
+            return (await store.aget(("a",), "k")).value
+
+        assert asyncio.run(main()) == {"v": 1}
+
+
+def test_puts_from_several_threads_lose_nothing(store: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def writer(w: int) -> None:
+        for n in range(25):
+            store.put(("threads", f"w{w % 2}"), f"{w}-{n}", {"w": w, "n": n})
+            assert store.get(("threads", f"w{w % 2}"), f"{w}-{n}") is not None
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(writer, range(4)))
+    assert len(store.search(("threads",), limit=1000)) == 100
+    assert store.list_namespaces() == [("threads", "w0"), ("threads", "w1")]
