@@ -573,3 +573,16 @@ def test_puts_from_several_threads_lose_nothing(store: Any) -> None:
         list(pool.map(writer, range(4)))
     assert len(store.search(("threads",), limit=1000)) == 100
     assert store.list_namespaces() == [("threads", "w0"), ("threads", "w1")]
+
+
+def test_the_ttl_sweeper_deletes_expired_items_in_the_background(make: Factory) -> None:
+    store = make(ttl={"sweep_interval_minutes": 1})
+    store.put(("t",), "a", {"v": 1}, ttl=0.1 / 60)
+    store.put(("t",), "b", {"v": 2})
+    store.start_ttl_sweeper(sweep_interval_minutes=0.2 / 60)
+    try:
+        time.sleep(1.5)  # the item expires after 0.1 s; the sweeper runs every 0.2 s
+        assert store.sweep_ttl() == 0  # nothing left: the sweeper deleted it
+    finally:
+        assert store.stop_ttl_sweeper(timeout=5)
+    assert keys(store.search(("t",))) == ["b"]
