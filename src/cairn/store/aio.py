@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable
 
@@ -16,7 +17,7 @@ from cairn.store.base import Op, Result
 from cairn.store.plan import Plan
 
 
-class Offloaded:
+class Offloaded(ABC):
     """``abatch`` and ``async with`` for a store with ``_index``, ``_run(plan)``
     and ``_open()`` (the connection's I/O, done once)."""
 
@@ -28,11 +29,13 @@ class Offloaded:
     _opened = False
     _opening: threading.Lock
 
-    def _run(self, plan: Plan) -> list[Result]:  # pragma: no cover - the store's
-        raise NotImplementedError
+    @abstractmethod
+    def _run(self, plan: Plan) -> list[Result]:
+        """Run a checked, embedded batch (blocking)."""
 
-    def _open(self) -> None:  # pragma: no cover - the store's
-        raise NotImplementedError
+    @abstractmethod
+    def _open(self) -> None:
+        """Connect and create or check the tables (blocking)."""
 
     def _start(self) -> None:
         """Called at the end of ``__init__``: opens now unless the store is lazy."""
@@ -67,8 +70,9 @@ class Offloaded:
         if executor is not None:
             executor.shutdown(wait=False)
 
-    def close(self) -> None:  # pragma: no cover - the store's
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None:
+        """Let go of the connection (and the I/O threads)."""
 
     def __enter__(self) -> Any:
         self._ensure_open()

@@ -8,6 +8,7 @@ space back.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from typing import Any, Callable
 
 from cairn.errors import StoreInputError
@@ -63,14 +64,15 @@ class Sweeper:
         return not self._thread.is_alive()
 
 
-class Sweeping:
+class Sweeping(ABC):
     """``start_ttl_sweeper`` / ``stop_ttl_sweeper`` over a store's ``sweep_ttl``."""
 
     ttl_config: Any = None
     _sweeper: Sweeper | None = None
 
-    def sweep_ttl(self) -> int:  # pragma: no cover - every store defines it
-        raise NotImplementedError
+    @abstractmethod
+    def sweep_ttl(self) -> int:
+        """Delete the expired items now; how many."""
 
     def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> None:
         """Delete expired items every ``sweep_interval_minutes`` (default: the
