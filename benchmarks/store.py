@@ -13,7 +13,9 @@ Each child fills a store with ``--items`` items over 10 namespaces
 ("bench", "ns0") ... ("bench", "ns9"), values of five fields (a quarter have
 status "done"), then measures for ``--seconds`` each:
 
-- put: a value replacing an item's (so the store keeps its size);
+- put: a value replacing an item's (so the store keeps its size); on
+  Postgres also "put prepared", cairn's store with ``prepare=True`` (LangGraph
+  prepares every statement; cairn does not by default, for PgBouncer);
 - get: a random existing key;
 - search(filter): ``search(("bench",), filter={"status": "done"}, limit=10)``;
 - search(vector): ``search(("vec",), query=..., limit=10)`` in a second store
@@ -45,7 +47,8 @@ from contextlib import contextmanager
 
 BENCH = Path(__file__).resolve().parent
 KINDS = ("memory", "sqlite", "postgres")
-FIGURES = ("put", "get", "search(filter)", "search(vector)")
+FIGURES = ("put", "put prepared", "get", "search(filter)", "search(vector)")
+"""put prepared: cairn's PostgresStore(prepare=True), against LangGraph's put (which prepares)."""
 DIMS = 64
 NAMESPACES = 10
 
@@ -63,7 +66,7 @@ def embed(texts: Any) -> list[list[float]]:
 
 
 @contextmanager
-def open_store(lib: str, kind: str, target: str, index: bool) -> Iterator[Any]:
+def open_store(lib: str, kind: str, target: str, index: bool, prepare: bool = False) -> Iterator[Any]:
     config = {"dims": DIMS, "embed": embed, "fields": ["text"]} if index else None
     if lib == "cairn":
         if kind == "memory":
@@ -78,7 +81,7 @@ def open_store(lib: str, kind: str, target: str, index: bool) -> Iterator[Any]:
         else:
             from cairn.store.postgres import PostgresStore
 
-            with PostgresStore(target, index=config, pool_size=2) as store:  # type: ignore[arg-type]
+            with PostgresStore(target, index=config, pool_size=2, prepare=prepare) as store:  # type: ignore[arg-type]
                 yield store
         return
     if kind == "memory":
@@ -147,6 +150,12 @@ def child(lib: str, kind: str, params: dict[str, Any]) -> dict[str, Any]:
         figures["search(filter)"] = rate(
             lambda _: store.search(("bench",), filter={"status": "done"}, limit=10), seconds
         )
+    if lib == "cairn" and kind == "postgres":
+        with open_store(lib, kind, path, index=False, prepare=True) as store:
+            figures["put prepared"] = rate(
+                lambda n: store.put(("bench", f"ns{n % NAMESPACES}"), f"k{n % items}", value(n % items)),
+                seconds,
+            )
     vec_path = os.path.join(folder, "vec.db") if kind == "sqlite" else target
     try:
         with open_store(lib, kind, vec_path, index=True) as store:
@@ -210,7 +219,10 @@ def main(argv: list[str]) -> None:
                 print(f"  {kind:8} round {round_ + 1} {lib:9} {shown} {result.get('info') or ''}",
                       flush=True)
         for figure in FIGURES:
-            mine, theirs = best["cairn"].get(figure), best["langgraph"].get(figure)
+            if figure == "put prepared" and figure not in best["cairn"]:
+                continue
+            mine = best["cairn"].get(figure)
+            theirs = best["langgraph"].get("put" if figure == "put prepared" else figure)
             ratio = f"{mine / theirs:.2f}x" if mine and theirs else "-"
             rows.append((kind, figure, _cell(mine, notes["cairn"], figure),
                          _cell(theirs, notes["langgraph"], figure), ratio))
