@@ -62,7 +62,7 @@ class InMemoryStore(_ttl.Sweeping, BaseStore):
         self._data: dict[tuple[str, ...], dict[str, _Entry]] = {}
         self._seq = itertools.count()
         self._known: set[tuple[str, ...]] = set()
-        """Namespaces once checked and written: get and put skip checking them again."""
+        """Namespaces checked and holding items: get and put skip checking them again."""
         self._default_ttl = (ttl or {}).get("default_ttl")
         self._lock = threading.RLock()
 
@@ -185,6 +185,7 @@ class InMemoryStore(_ttl.Sweeping, BaseStore):
         items = self._data.get(ns)
         if items is not None and items.pop(key, None) is not None and not items:
             del self._data[ns]
+            self._known.discard(ns)
 
     def _search(self, op: SearchOp, query: list[float] | None, now: float) -> list[SearchItem]:
         prefix = op.namespace_prefix
