@@ -586,3 +586,17 @@ def test_the_ttl_sweeper_deletes_expired_items_in_the_background(make: Factory) 
     finally:
         assert store.stop_ttl_sweeper(timeout=5)
     assert keys(store.search(("t",))) == ["b"]
+
+
+def test_a_postgres_store_shares_its_schema_with_a_saver() -> None:
+    from cairn.checkpoint.postgres import PostgresSaver
+    from cairn.store.postgres import PostgresStore
+    from tests.support import linear
+
+    with fresh_schema() as url:
+        with PostgresStore(url, pool_size=1) as store, PostgresSaver(url, pool_size=1) as saver:
+            store.put(("users",), "u1", {"name": "Ada"})
+            linear(saver).invoke({"log": []}, {"configurable": {"thread_id": "t"}})
+        with PostgresSaver(url, pool_size=1) as saver, PostgresStore(url, pool_size=1) as store:
+            assert store.get(("users",), "u1").value == {"name": "Ada"}
+            assert saver.get("t", "") is not None
