@@ -10,6 +10,7 @@ or is missing; ``$gt $gte $lt $lte`` keep values whose ``f`` is a number
 
 from __future__ import annotations
 
+import heapq
 from typing import Any, Callable, Sequence, TypeVar
 
 from cairn.store import vectors
@@ -98,8 +99,10 @@ def rank(
                 owners.append(n)
     best: dict[int, float] = {}
     for owner, score in zip(owners, vectors.scores(query, flat)):
-        if owner not in best or score > best[owner]:
+        if score > best.get(owner, -2.0):  # cosine similarity is at least -1
             best[owner] = score
-    order = sorted(best, key=lambda n: (-best[n], n))
-    order.extend(n for n in range(len(candidates)) if n not in best)
+    # nlargest keeps the candidates' order among equal scores, as a stable sort
+    order = heapq.nlargest(offset + limit, best, key=best.__getitem__)
+    if len(order) < offset + limit:
+        order.extend(n for n in range(len(candidates)) if n not in best)
     return [(candidates[n][0], best.get(n)) for n in order[offset : offset + limit]]

@@ -50,6 +50,7 @@ TABLES = ("cairn_store_meta", "cairn_store_items", "cairn_store_vectors")
 _UTC = timezone.utc
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 _ROW = "ns, key, value, created_at, updated_at, ttl_minutes"
+_ROW_NO_VALUE = "ns, key, NULL, created_at, updated_at, ttl_minutes"
 
 
 def encode(ns: Sequence[str]) -> str:
@@ -240,6 +241,48 @@ class SqlStore(Offloaded, _ttl.Sweeping, BaseStore):
         now: float,
         refresh: list[tuple[str, str]],
     ) -> list[SearchItem]:
+        where, params, rest = self._where(op, now)
+        # A similarity search reads the values of the page it returns only.
+        deferred = query is not None and not rest
+        sql = (
+            f"SELECT {_ROW_NO_VALUE if deferred else _ROW} FROM cairn_store_items "
+            f"WHERE {' AND '.join(where)} ORDER BY updated_at DESC, ns, key"
+        )
+        paged = query is None and not rest
+        if paged:
+            sql += " LIMIT ? OFFSET ?"
+            params += [op.limit, op.offset]
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+        values: dict[tuple[str, str], dict[str, Any]] = {}
+        if rest:
+            rows = [row for row in rows if self._kept(row, rest, values)]
+        if query is not None:
+            stored = self._vectors(cur, op.namespace_prefix)
+            ranked = results.rank(
+                [(row, stored.get((row[0], row[1]), [])) for row in rows], query, op.offset, op.limit
+            )
+            if deferred:
+                values = self._values(cur, [row for row, _ in ranked])
+                ranked = [(row, score) for row, score in ranked if (row[0], row[1]) in values]
+        else:
+            ranked = [(row, None) for row in (rows if paged else rows[op.offset : op.offset + op.limit])]
+        if op.refresh_ttl:
+            refresh.extend((row[0], row[1]) for row, _ in ranked if row[5] is not None)
+        return [
+            SearchItem(
+                decode(row[0]),
+                row[1],
+                values[(row[0], row[1])] if values else self._loads(row[2]),
+                moment(row[3]),
+                moment(row[4]),
+                score,
+            )
+            for row, score in ranked
+        ]
+
+    def _where(self, op: SearchOp, now: float) -> tuple[list[str], list[Any], dict[str, Any]]:
+        """The conditions of a search in SQL, and the filter fields left to Python."""
         where: list[str] = [_LIVE]
         params: list[Any] = [now]
         if op.namespace_prefix:
@@ -254,42 +297,29 @@ class SqlStore(Offloaded, _ttl.Sweeping, BaseStore):
             else:
                 where.append(pushed[0])
                 params += pushed[1]
-        sql = f"SELECT {_ROW} FROM cairn_store_items WHERE {' AND '.join(where)} ORDER BY updated_at DESC, ns, key"
-        paged = query is None and not rest
-        if paged:
-            sql += " LIMIT ? OFFSET ?"
-            params += [op.limit, op.offset]
-        cur.execute(sql, params)
-        rows = cur.fetchall()
-        values: dict[int, dict[str, Any]] = {}
-        if rest:
-            kept = []
-            for row in rows:
-                value = self._loads(row[2])
-                if results.matches(value, rest):
-                    values[id(row)] = value
-                    kept.append(row)
-            rows = kept
-        if query is not None:
-            stored = self._vectors(cur, op.namespace_prefix)
-            ranked = results.rank(
-                [(row, stored.get((row[0], row[1]), [])) for row in rows], query, op.offset, op.limit
+        return where, params, rest
+
+    def _kept(self, row: Any, rest: dict[str, Any], values: dict[tuple[str, str], dict[str, Any]]) -> bool:
+        """Whether ``row`` passes the filter fields left to Python (its value kept if so)."""
+        value = self._loads(row[2])
+        if results.matches(value, rest):
+            values[(row[0], row[1])] = value
+            return True
+        return False
+
+    def _values(self, cur: Cursor, rows: list[Any]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The values of ``rows`` (an item deleted since is missing)."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for at in range(0, len(rows), 200):
+            chunk = rows[at : at + 200]
+            cur.execute(
+                "SELECT ns, key, value FROM cairn_store_items WHERE "
+                + " OR ".join(["(ns = ? AND key = ?)"] * len(chunk)),
+                [part for row in chunk for part in (row[0], row[1])],
             )
-        else:
-            ranked = [(row, None) for row in (rows if paged else rows[op.offset : op.offset + op.limit])]
-        if op.refresh_ttl:
-            refresh.extend((row[0], row[1]) for row, _ in ranked if row[5] is not None)
-        return [
-            SearchItem(
-                decode(row[0]),
-                row[1],
-                values[id(row)] if id(row) in values else self._loads(row[2]),
-                moment(row[3]),
-                moment(row[4]),
-                score,
-            )
-            for row, score in ranked
-        ]
+            for ns, key, value in cur.fetchall():
+                found[(ns, key)] = self._loads(value)
+        return found
 
     def _pushed(self, field: str, wanted: Any) -> tuple[str, list[Any]] | None:
         """SQL for one filter field, when every part of it can be said in SQL."""
@@ -316,7 +346,7 @@ class SqlStore(Offloaded, _ttl.Sweeping, BaseStore):
             cur.execute("SELECT ns, key, vector FROM cairn_store_vectors")
         found: dict[tuple[str, str], list[Any]] = {}
         for ns, key, blob in cur.fetchall():
-            found.setdefault((ns, key), []).append(bytes(blob))
+            found.setdefault((ns, key), []).append(blob if type(blob) is bytes else bytes(blob))
         return found
 
     def _list(self, cur: Cursor, op: ListNamespacesOp, now: float) -> list[tuple[str, ...]]:
