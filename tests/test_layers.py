@@ -6,6 +6,7 @@ From the bottom up (a module imports from its own layer and those below):
    running task), ``cairn.types`` (Command, Send, interrupt...) and
    ``cairn.managed`` (RemainingSteps, IsLastStep);
 1. ``cairn.checkpoint``: storing records;
+1b. ``cairn.store``: long-term memory across threads (reuses the savers' connection helpers);
 2. graph's description: ``cairn.graph.constants``, ``schema``, ``spec``, ``message``;
 3. ``cairn.runtime``: running a described graph;
 4. the builder: ``cairn.graph.state`` and ``cairn.graph`` (which re-exports it);
@@ -30,6 +31,7 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 LAYERS = [
     ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types", "cairn.managed"]),
     ("checkpoint", ["cairn.checkpoint"]),
+    ("store", ["cairn.store"]),
     ("description", ["cairn.graph.constants", "cairn.graph.schema", "cairn.graph.spec", "cairn.graph.message", "cairn.graph.drawing"]),
     ("runtime", ["cairn.runtime"]),
     ("builder", ["cairn.graph.state", "cairn.graph"]),

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from cairn.store.base import BaseStore
+
 from cairn.runtime.context import get_runtime, task_context
 
 __all__ = ["get_config", "get_runtime", "get_store", "get_stream_writer"]
@@ -26,9 +28,10 @@ def get_config() -> dict[str, Any]:
     return task_context("get_config()").scope.config
 
 
-def get_store() -> Any:
+def get_store() -> BaseStore | None:
     """The store the graph was compiled with (``compile(store=...)``), or None."""
-    return task_context("get_store()").scope.runtime.store
+    store: BaseStore | None = task_context("get_store()").scope.runtime.store
+    return store
 
 
 def get_stream_writer() -> Callable[[Any], None]:

@@ -20,6 +20,8 @@
     │                              (cairn.checkpoint.serde)
     ├── StorageError           the checkpoint store failed or holds something cairn cannot use
     ├── ParentCommand          Command(graph=Command.PARENT) returned by a node of a graph without a parent
+    ├── StoreInputError        a namespace, key, value, filter or index given to a Store is unusable
+    │   └── InvalidNamespaceError  a namespace that is empty or has a bad label (a ValueError too)
     ├── OutsideNodeError       get_config(), interrupt(), ... called while no node runs
     ├── InvalidChatHistoryError  a ToolNode or agent got messages it cannot use
     ├── ToolInvocationError    a model's tool call with arguments the tool refuses
@@ -52,6 +54,7 @@ __all__ = [
     "GraphRecursionError",
     "GraphValidationError",
     "InvalidChatHistoryError",
+    "InvalidNamespaceError",
     "InvalidResumeError",
     "InvalidToolOutputError",
     "InvalidUpdateError",
@@ -66,6 +69,7 @@ __all__ = [
     "ParentCommand",
     "SerializationError",
     "StorageError",
+    "StoreInputError",
     "ThreadBusyError",
     "ToolInjectionError",
 ]
@@ -207,6 +211,16 @@ class ParentCommand(CairnError):
             "return the Command without graph="
         )
         self.command = command
+
+
+class StoreInputError(CairnError, ValueError):
+    """A Store call with input it cannot take: a value that is not a dict, a
+    key that is not a string, an unknown filter operator, a bad index path."""
+
+
+class InvalidNamespaceError(StoreInputError):
+    """A Store namespace that is empty, or has a label that is not a non-empty
+    string without '.' (LangGraph's ``InvalidNamespaceError``)."""
 
 
 class OutsideNodeError(CairnError, RuntimeError):

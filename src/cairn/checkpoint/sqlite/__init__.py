@@ -16,7 +16,7 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence, Union
+from typing import Any, Iterable, Iterator, Sequence, Union
 
 from cairn.checkpoint.serde import Serializer
 from cairn.checkpoint.base import Lease
@@ -35,6 +35,12 @@ _MIGRATIONS = {1: (SQLITE.create(LEASES),)}
 _SCHEMA = tuple(SQLITE.create(table) for table in TABLES)
 
 Connectable = Union[str, "os.PathLike[str]", sqlite3.Connection]
+
+
+def _foreign_tables(names: Iterable[str]) -> set[str]:
+    """The tables that are not SQLite's own nor a cairn store's (``cairn_store_*``,
+    which may share the file: see cairn.store.sqlite)."""
+    return {n for n in names if n != "sqlite_sequence" and not n.startswith("cairn_store_")}
 
 
 class SqliteSaver(SqlSaver):
@@ -116,10 +122,10 @@ class SqliteSaver(SqlSaver):
             with self._lock:
                 conn = self._conn
                 conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-                tables = {
+                tables = _foreign_tables(
                     row[0]
                     for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                } - {"sqlite_sequence"}
+                )
                 if tables and "cairn_meta" not in tables:
                     raise StorageError(
                         f"{self.location} holds tables that are not cairn's "
@@ -152,7 +158,7 @@ class SqliteSaver(SqlSaver):
     def _setup(self) -> None:
         with self._write() as cur:
             cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            tables = {row[0] for row in cur.fetchall()} - {"sqlite_sequence"}
+            tables = _foreign_tables(row[0] for row in cur.fetchall())
             if "cairn_meta" in tables:
                 cur.execute("SELECT value FROM cairn_meta WHERE key = 'schema_version'")
                 found = cur.fetchone()
