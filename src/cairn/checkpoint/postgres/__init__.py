@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import select
 import threading
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Iterator, Sequence, TypeVar, Union
 
 from cairn.checkpoint.postgres import schema
@@ -205,32 +205,9 @@ class PostgresSaver(SqlSaver):
 
     # -- transactions ------------------------------------------------------------
 
-    @contextmanager
-    def _connection(self) -> Iterator[Any]:
+    def _connection(self) -> AbstractContextManager[Any]:
         """A psycopg.Connection, or an async one through the bridge."""
-        if self._pool is not None:
-            try:
-                with self._pool.connection() as conn:
-                    yield conn
-            except PoolTimeout as exc:
-                raise StorageError(
-                    f"{self.location}: no connection free or reachable ({exc}); check the "
-                    "server, or raise pool_size if many threads share this saver"
-                ) from exc
-            except PoolClosed as exc:
-                raise StorageError(
-                    f"{self.location}: the saver was closed; open a new PostgresSaver to use it again"
-                ) from exc
-            return
-        assert self._conn is not None
-        with self._lock:
-            if self._conn.closed or self._conn.broken:
-                raise StorageError(
-                    f"{self.location}: the connection given to the saver is closed or was "
-                    "dropped by the server; give the saver a URL or a ConnectionPool so it "
-                    "can reconnect"
-                )
-            yield self._conn
+        return borrowed(self._pool, self._conn, self._lock, self.location, "saver")
 
     @contextmanager
     def _write(self, durable: bool = True) -> Iterator[Cursor]:
@@ -321,6 +298,33 @@ class PostgresSaver(SqlSaver):
         super().close()
         if self._owns and self._pool is not None:
             self._pool.close()
+
+
+@contextmanager
+def borrowed(pool: Any, conn: Any, lock: Any, location: str, owner: str) -> Iterator[Any]:
+    """A connection of ``pool``, or the one connection ``conn`` given (under
+    ``lock``), for the ``owner`` ("saver", "store") at ``location``; what
+    keeps it from being had is a StorageError saying what to do."""
+    if pool is not None:
+        try:
+            with pool.connection() as got:
+                yield got
+        except PoolTimeout as exc:
+            raise StorageError(
+                f"{location}: no connection free or reachable ({exc}); check the "
+                f"server, or raise pool_size if many threads share this {owner}"
+            ) from exc
+        except PoolClosed as exc:
+            raise StorageError(f"{location}: the {owner} was closed; open a new one to use it again") from exc
+        return
+    assert conn is not None
+    with lock:
+        if conn.closed or conn.broken:
+            raise StorageError(
+                f"{location}: the connection given to the {owner} is closed or was dropped by "
+                f"the server; give the {owner} a URL or a ConnectionPool so it can reconnect"
+            )
+        yield conn
 
 
 def open_pool(pool: "ConnectionPool[Any]", url: str) -> None:

@@ -23,14 +23,14 @@ import threading
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterable, Iterator, Sequence, Union
 
-from cairn.checkpoint.postgres import _check_idle, open_pool
+from cairn.checkpoint.postgres import _check_idle, borrowed, open_pool
 from cairn.checkpoint.postgres.connect import describe, parse, psycopg, tuple_row
 from cairn.errors import ConfigError, MissingDependencyError, StorageError
 from cairn.store.base import IndexConfig, TTLConfig
 from cairn.store.sql import SCHEMA_VERSION, Cursor, SqlStore, check_version
 
 try:
-    from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+    from psycopg_pool import ConnectionPool
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingDependencyError(
         "cairn.store.postgres needs psycopg_pool: pip install 'cairn[postgres]'"
@@ -207,31 +207,8 @@ class PostgresStore(SqlStore):
 
     # -- transactions ----------------------------------------------------------------
 
-    @contextmanager
-    def _connection(self) -> Iterator["psycopg.Connection[Any]"]:
-        if self._pool is not None:
-            try:
-                with self._pool.connection() as conn:
-                    yield conn
-            except PoolTimeout as exc:
-                raise StorageError(
-                    f"{self.location}: no connection free or reachable ({exc}); check the "
-                    "server, or raise pool_size if many threads share this store"
-                ) from exc
-            except PoolClosed as exc:
-                raise StorageError(
-                    f"{self.location}: the store was closed; open a new {type(self).__name__}"
-                ) from exc
-            return
-        assert self._conn is not None
-        with self._lock:
-            if self._conn.closed or self._conn.broken:
-                raise StorageError(
-                    f"{self.location}: the connection given to the store is closed or was "
-                    "dropped by the server; give the store a URL or a ConnectionPool so it "
-                    "can reconnect"
-                )
-            yield self._conn
+    def _connection(self) -> AbstractContextManager["psycopg.Connection[Any]"]:
+        return borrowed(self._pool, self._conn, self._lock, self.location, "store")
 
     def _write(self) -> AbstractContextManager[Cursor]:
         self._ensure_open()
