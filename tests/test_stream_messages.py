@@ -127,3 +127,34 @@ def test_astream_events_v2_gives_the_events_langchain_users_read(saver: Any) -> 
 
     only_models = asyncio.run(read(include_types=["chat_model"]))
     assert {e["event"] for e in only_models} == {"on_chat_model_start", "on_chat_model_stream", "on_chat_model_end"}
+
+
+def two_slow_steps(saver: Any) -> Any:
+    def step(state: MessagesState) -> dict[str, Any]:
+        get_stream_writer()("started")
+        return {"messages": [AIMessage("done")]}
+
+    builder = StateGraph(MessagesState).add_node("a", step).add_node("b", step)
+    return builder.add_edge(START, "a").add_edge("a", "b").compile(checkpointer=saver)
+
+
+def test_a_stream_closed_mid_step_commits_the_step_and_the_run_goes_on_from_there(saver: Any) -> None:
+    graph = two_slow_steps(saver)
+    for _ in graph.stream({"messages": []}, thread("t"), stream_mode="custom"):
+        break  # while step "a" may still run
+
+    assert graph.get_state(thread("t")).next == ("b",)
+    assert [m.content for m in graph.invoke(None, thread("t"))["messages"]] == ["done", "done"]
+
+
+def test_an_async_stream_closed_mid_step_commits_the_step(saver: Any) -> None:
+    graph = two_slow_steps(saver)
+
+    async def first() -> None:
+        stream = graph.astream({"messages": []}, thread("t"), stream_mode="custom")
+        async for _ in stream:
+            break
+        await stream.aclose()
+
+    asyncio.run(first())
+    assert graph.get_state(thread("t")).next == ("b",)

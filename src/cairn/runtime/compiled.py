@@ -290,12 +290,15 @@ class CompiledStateGraph(RunnableSurface):
         )
         events = run.events
         assert events is not None
+        steps = run.steps(input)
         try:
-            for _ in run.steps(input):
+            for _ in steps:
                 yield from events.take()
         except Exception:
             yield from events.take()
             raise
+        finally:
+            steps.close()  # a reader that stops early ends the run here, not when collected
         yield from events.take()
 
     async def astream_events(
@@ -347,14 +350,17 @@ class CompiledStateGraph(RunnableSurface):
         )
         events = run.events
         assert events is not None
+        steps = run.asteps(input)
         try:
-            async for _ in run.asteps(input):
+            async for _ in steps:
                 for chunk in events.take():
                     yield chunk
         except Exception:
             for chunk in events.take():
                 yield chunk
             raise
+        finally:
+            await steps.aclose()  # a reader that stops early ends the run here, not when collected
         for chunk in events.take():
             yield chunk
 

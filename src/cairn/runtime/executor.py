@@ -128,6 +128,8 @@ def run_step(
     each task's answers to its ``interrupt()`` calls, by task id; ``failed``:
     the failures of tasks whose error handler is to run instead of them."""
 
+    if not tasks:
+        return [], None
     if len(tasks) == 1 or getattr(_local, "worker", False):
         # One task (or a graph nested in a pool worker): no thread hand-off.
         return [
@@ -184,6 +186,8 @@ async def arun_step(
         return result
 
     # Each task gets its own asyncio Task, and so its own copy of the context.
+    if not tasks:
+        return [], None
     if len(tasks) == 1:
         return [await asyncio.ensure_future(one(tasks[0]))], None
     running = [asyncio.ensure_future(one(t)) for t in tasks]

@@ -17,7 +17,7 @@ import threading
 import uuid
 from concurrent.futures import wait
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Generator, Mapping
 
 from cairn.checkpoint.base import Checkpoint, Lease, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of, new_checkpoint_id, task_id
@@ -379,20 +379,24 @@ class Run:
     # The sync and async drivers differ only in how a batch of tasks is run;
     # everything before and after that is in _next_batch and _commit.
 
-    def steps(self, input: Any) -> Iterator[Step | None]:
+    def steps(self, input: Any) -> Generator[Step | None, None, None]:
         """Run to the end (or an interrupt), yielding after each committed step,
         and None whenever stream events wait to go out before a step runs."""
         yield from self._steps(input)
         self._ask_parent()
 
-    async def asteps(self, input: Any) -> AsyncIterator[Step | None]:
+    async def asteps(self, input: Any) -> AsyncGenerator[Step | None, None]:
         """The async twin of ``steps``: async nodes run on the event loop, and
         what reads or writes storage on the saver's I/O threads (offload)."""
-        async for step in self._asteps(input):
-            yield step
+        inner = self._asteps(input)
+        try:
+            async for step in inner:
+                yield step
+        finally:
+            await inner.aclose()  # closed with this one (yield from would, for a sync generator)
         self._ask_parent()
 
-    def _steps(self, input: Any) -> Iterator[Step | None]:
+    def _steps(self, input: Any) -> Generator[Step | None, None, None]:
         try:
             if self.hold is not None:
                 self.hold.take()
@@ -416,7 +420,7 @@ class Run:
         finally:
             self._finish()
 
-    async def _asteps(self, input: Any) -> AsyncIterator[Step | None]:
+    async def _asteps(self, input: Any) -> AsyncGenerator[Step | None, None]:
         try:
             if self.hold is not None:
                 await self.hold.atake()
@@ -436,7 +440,13 @@ class Run:
                             await self.events.await_chunk(stepping)  # type: ignore[union-attr]
                             if self.events.waiting():  # type: ignore[union-attr]
                                 yield None
-                    except BaseException:
+                    except GeneratorExit:  # the stream was closed: the step finishes and is committed
+                        try:
+                            await offload.call(self.saver, self._commit, cursor, todo, *(await stepping))
+                        except Exception:  # noqa: BLE001 - recorded by _commit; the reader is gone
+                            pass
+                        raise
+                    except BaseException:  # the run is cancelled: so is its step
                         stepping.cancel()
                         raise
                     results, stopped = await stepping
@@ -470,8 +480,12 @@ class Run:
                     return [], exc
                 if events.waiting():
                     yield None
-        except GeneratorExit:  # the stream was closed: its tasks finish before the thread is let go
-            wait([future])
+        except GeneratorExit:  # the stream was closed: the step finishes and is committed
+            wait([future])  # (or kept for a rerun, if it failed) before the thread is let go
+            try:
+                self._commit(cursor, todo, *future.result())
+            except Exception:  # noqa: BLE001 - recorded by _commit; the reader is gone
+                pass
             raise
         return future.result()
 
