@@ -13,7 +13,6 @@ from typing import Annotated, Any, Callable, TypedDict
 
 import pytest
 
-from cairn.checkpoint.memory import InMemorySaver
 from cairn.config import get_config, get_runtime, get_store, get_stream_writer
 from cairn.errors import CairnError, OutsideNodeError
 from cairn.graph import END, START, StateGraph

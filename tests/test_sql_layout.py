@@ -10,8 +10,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterator
 
-import pytest
-
 from cairn.checkpoint import codec
 from cairn.checkpoint.sql.layout import Kind, Role, Table
 from cairn.checkpoint.sql.tables import CHECKPOINTS, TABLES

@@ -11,7 +11,6 @@ resume runs only what did not finish.
 from __future__ import annotations
 
 import asyncio
-import asyncio
 import contextvars
 import threading
 import uuid
@@ -370,9 +369,9 @@ class Run:
     def _apply_resume(self, start: _Cursor, waiting: Mapping[str, list[Any]], answer: Any) -> None:
         """Record ``answer`` for the pending interrupt(s) it answers."""
         writes = []
-        for task_id, value in interrupts.answered(self.thread_id, waiting, answer):
-            start.answers.setdefault(task_id, []).append(value)
-            writes.append(PendingWrite(task_id, "resume", list(start.answers[task_id])))
+        for answered, value in interrupts.answered(self.thread_id, waiting, answer):
+            start.answers.setdefault(answered, []).append(value)
+            writes.append(PendingWrite(answered, "resume", list(start.answers[answered])))
         self.persist.put_pending(start.checkpoint, writes)  # type: ignore[union-attr]
 
     # -- the loop ------------------------------------------------------------

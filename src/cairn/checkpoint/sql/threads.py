@@ -6,7 +6,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from cairn.checkpoint import codec
 from cairn.checkpoint.base import (
