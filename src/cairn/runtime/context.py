@@ -29,6 +29,10 @@ ContextT = TypeVar("ContextT")
 _UNSET: Any = object()
 
 
+def unreported(result: Any) -> None:
+    """Where a finished task's result goes when nobody streams the run."""
+
+
 def discard_call(name: str, write: Any) -> None:
     """Where a ``@task`` result goes outside a run (nowhere)."""
 
@@ -121,7 +125,7 @@ class RunScope:
     """The config a node (or path function) taking ``config`` receives."""
     runtime: Runtime[Any]
     binding: Binding | None = None
-    report: Callable[[Any], None] = discard
+    report: Callable[[Any], None] = unreported
     """Called with each task's result (an executor ``TaskResult``) as the
     task finishes, on the thread that ran it: how streams see each task's
     update in the order tasks finish."""

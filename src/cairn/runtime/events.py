@@ -28,8 +28,11 @@ from cairn.types import Interrupt
 
 STREAM_MODES = ("values", "updates", "checkpoints", "tasks", "debug", "custom", "messages")
 
-LIVE_MODES = frozenset({"updates", "tasks", "debug", "custom", "messages", "events"})
-"""Modes with chunks made while a step runs: a stream hands them out as they come."""
+LIVE_MODES = frozenset({"custom", "messages", "events"})
+"""Modes with chunks made while a node runs: a stream hands them out as they
+come (the step runs on a stepping thread, about 70 us a step). Updates, task
+results and debug chunks are made as tasks finish, and go out after the step
+in the order the tasks finished: no hand-off on the default mode's path."""
 
 
 class Events:

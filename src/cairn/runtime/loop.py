@@ -34,7 +34,7 @@ from cairn.graph.constants import START
 from cairn.graph.spec import GraphSpec
 from cairn.runtime import interrupts, offload
 from cairn.runtime.config import RunConfig, require_thread
-from cairn.runtime.context import Binding, Runtime, RunScope, discard
+from cairn.runtime.context import Binding, Runtime, RunScope, discard, unreported
 from cairn.runtime.events import Events
 from cairn.runtime.executor import TaskResult, arun_step, run_step, stepping_pool
 from cairn.runtime.leases import ThreadHold
@@ -204,7 +204,7 @@ class Run:
             Binding(self.saver, lease, self.durability, self.ns, parents=self.parents)
             if self.saver is not None
             else None,
-            report=self._report if events is not None else discard,
+            report=self._report if events is not None else unreported,
             events=events,
             interrupts_of=interrupts_of,
         )
@@ -252,7 +252,7 @@ class Run:
         schema = self.spec.schema
         if schema.input_keys is not None:  # input_schema=: its keys only (others are dropped)
             update = {k: v for k, v in update.items() if k in schema.input_keys or k not in schema.channels}
-        update = self.graph.runner.filter_update(START, update)
+        update = self.graph.runner.filter_mapping(START, update)
         checkpoint = self._new_checkpoint(parent, "input", (), {}, plan=False)
         return replace(checkpoint, tasks=(start_task(checkpoint.id, update or {}),))
 
