@@ -327,9 +327,7 @@ class StateSchema:
     def as_update(self, obj: Any) -> Mapping[str, Any] | None:
         """``obj`` as a mapping of keys to values, or None if it is not one."""
         if self.kind == "root":
-            if obj is None or (isinstance(obj, Mapping) and len(obj) == 1 and ROOT in obj):
-                return obj  # none, or already an update (as_update is applied twice to inputs)
-            return {ROOT: obj}
+            return None if obj is None else {ROOT: obj}
         if obj is None or obj.__class__ is dict or isinstance(obj, Mapping):
             return obj
         if self.kind == "dataclass" and isinstance(obj, self.schema):

@@ -178,13 +178,19 @@ class TaskRunner:
     ) -> Mapping[str, Any] | None:
         """The update with keys outside the schema dropped (or refused if
         strict). ``by_caller``: ``update_state`` wrote it as node ``name``."""
-        schema = self.spec.schema
-        mapping = schema.as_update(update)
+        mapping = self.spec.schema.as_update(update)
         if mapping is None and update is not None:
             raise InvalidUpdateError(
                 f"node {name!r} returned {type(update).__name__} {_short(update)}; a node must "
                 "return a dict of state updates, None, or a Command"
             )
+        return self.filter_mapping(name, mapping, by_caller=by_caller)
+
+    def filter_mapping(
+        self, name: str, mapping: Mapping[str, Any] | None, *, by_caller: bool = False
+    ) -> Mapping[str, Any] | None:
+        """``filter_update`` of an update already in the schema's mapping form."""
+        schema = self.spec.schema
         if not mapping:
             return mapping
         if schema.open:
