@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 import pytest
 
+from cairn.config import get_config
 from cairn.errors import ArgumentTypeError
 from cairn.graph import END, START, StateGraph
 from cairn.types import Command
@@ -142,7 +143,16 @@ def test_compiled_state_graph_imports_from_the_builders_module() -> None:
 
 
 def test_with_config_layers_and_refuses_a_misspelt_key() -> None:
-    bound = counter().with_config(recursion_limit=5).with_config(metadata={"who": "me"})
-    assert bound._config == {"recursion_limit": 5, "metadata": {"who": "me"}}
+    seen: list[Any] = []
+
+    def look(state: S) -> S:
+        config = get_config()
+        seen.append((config["recursion_limit"], config["metadata"].get("who")))
+        return {"xs": [1]}
+
+    graph = StateGraph(S).add_node("n", look).add_edge(START, "n").compile()
+    graph.with_config(recursion_limit=5).with_config(metadata={"who": "me"}).invoke({"xs": []})
+
+    assert seen == [(5, "me")]
     with pytest.raises(TypeError, match="recursion_limt"):
         counter().with_config(recursion_limt=5)  # type: ignore[call-arg]

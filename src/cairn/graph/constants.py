@@ -8,6 +8,11 @@ END = "__end__"
 
 RESERVED_CHARS = (":", "|")
 
+TAG_NOSTREAM = "nostream"
+"""Tag of a chat model whose tokens are not streamed (stream_mode="messages")."""
+TAG_HIDDEN = "langsmith:hidden"
+"""Tag that hides a node or edge from tracing and drawing."""
+
 
 class Transient:
     """Marks a state key that is never stored: ``Annotated[str, Transient]``.

@@ -21,35 +21,30 @@ from cairn.runtime.context import RunScope
 from cairn.runtime.tasks import HandlerFailed, Outcome, TaskRunner
 from cairn.types import Interrupt, interrupt_id
 
-_pool: ThreadPoolExecutor | None = None
+_pools: dict[str, ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
 _local = threading.local()
 
 
-def _shared_pool() -> ThreadPoolExecutor:
-    global _pool
+def _lazy_pool(name: str, **options: Any) -> ThreadPoolExecutor:
+    """The process's pool ``name``, made on first use."""
     with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=max(32, (os.cpu_count() or 1) * 4),
-                thread_name_prefix="cairn-task",
-                initializer=_mark_worker,
-            )
-        return _pool
+        pool = _pools.get(name)
+        if pool is None:
+            pool = _pools[name] = ThreadPoolExecutor(thread_name_prefix=name, **options)
+        return pool
 
 
-_stepper: ThreadPoolExecutor | None = None
+def _shared_pool() -> ThreadPoolExecutor:
+    """Task workers: the tasks of a step after its first."""
+    return _lazy_pool("cairn-task", max_workers=max(32, (os.cpu_count() or 1) * 4), initializer=_mark_worker)
 
 
 def stepping_pool() -> ThreadPoolExecutor:
     """Threads that run a streamed step while the stream's own thread hands
     out its chunks as they come (not task workers: a step there still runs
     its tasks side by side)."""
-    global _stepper
-    with _pool_lock:
-        if _stepper is None:
-            _stepper = ThreadPoolExecutor(max_workers=64, thread_name_prefix="cairn-stream")
-        return _stepper
+    return _lazy_pool("cairn-stream", max_workers=64)
 
 
 def _mark_worker() -> None:

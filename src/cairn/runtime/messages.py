@@ -21,14 +21,12 @@ from uuid import UUID
 
 from cairn.checkpoint.base import TaskRecord
 from cairn.errors import MissingDependencyError
-from cairn.graph.constants import START
+from cairn.graph.constants import START, TAG_NOSTREAM
 
 if TYPE_CHECKING:
     from cairn.runtime.events import Events
 
 __all__ = ["MessagesMode"]
-
-TAG_NOSTREAM = "nostream"
 
 
 class MessagesMode:
