@@ -8,7 +8,13 @@ from functools import partial
 from typing import Any, AsyncIterator, Iterator, Mapping, Sequence, Union
 
 from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint
-from cairn.errors import ArgumentTypeError, CheckpointerModeError, ConfigError, not_supported
+from cairn.errors import (
+    ArgumentTypeError,
+    CheckpointerModeError,
+    ConfigError,
+    InvalidUpdateError,
+    not_supported,
+)
 from cairn.current import TaskContext, current
 from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
@@ -412,9 +418,13 @@ class CompiledStateGraph(RunnableSurface):
             values = apply_updates(self.spec.schema, values, [(w.name, w.update) for w in updates])
         finished = {w.task_id: w.value for w in pending if w.kind == "result"}
         if finished:
-            # As LangGraph: the head shows what the finished tasks of a failed step wrote.
+            # As LangGraph: the head shows what the finished tasks of a failed step wrote,
+            # unless their writes conflict (the step's own failure): the thread stays readable.
             writes = ordered_writes(checkpoint.tasks, finished)
-            values = apply_updates(self.spec.schema, values, [(w.name, w.update) for w in writes])
+            try:
+                values = apply_updates(self.spec.schema, dict(values), [(w.name, w.update) for w in writes])
+            except InvalidUpdateError:
+                pass
         snapshot = build_snapshot(checkpoint, self.spec.schema.ordered(values), pending, child)
         return self._with_subgraphs(snapshot, saver) if subgraphs else snapshot
 

@@ -33,6 +33,10 @@ def unreported(result: Any) -> None:
     """Where a finished task's result goes when nobody streams the run."""
 
 
+def unkept(result: Any) -> None:
+    """Where a finished task's result goes when the run stores nothing."""
+
+
 def discard_call(name: str, write: Any) -> None:
     """Where a ``@task`` result goes outside a run (nowhere)."""
 
@@ -129,6 +133,13 @@ class RunScope:
     """Called with each task's result (an executor ``TaskResult``) as the
     task finishes, on the thread that ran it: how streams see each task's
     update in the order tasks finish."""
+    keep: Callable[[Any], None] = unkept
+    """Stores what a task that finished while others of its step still run
+    produced (its ``TaskResult``), as pending writes of the step's checkpoint,
+    so that a process killed before the step commits runs only the others again.
+    Called after ``report`` (chunks go out in the order tasks finish), on
+    the thread that ran the task (the async driver: on one of the saver's
+    I/O threads)."""
     events: "Events | None" = None
     """The run's stream, which its subgraphs report into (``Events.child``)."""
     step: int = 0

@@ -17,7 +17,8 @@ from typing import Any, Callable, Mapping, Sequence
 from cairn.checkpoint.base import TaskRecord
 from cairn.current import TaskContext, current
 from cairn.errors import GraphInterrupt, NodeError, NodeInterrupt
-from cairn.runtime.context import RunScope
+from cairn.runtime import offload
+from cairn.runtime.context import RunScope, unkept
 from cairn.runtime.tasks import HandlerFailed, Outcome, TaskRunner
 from cairn.types import Interrupt, interrupt_id
 
@@ -83,8 +84,10 @@ def _run_task(
     scope: RunScope,
     answers: Mapping[str, list[Any]],
     failed: Mapping[str, NodeError],
+    alone: bool = False,
 ) -> TaskResult:
-    """Run one task in ``context`` (a copy of the caller's) on this thread."""
+    """Run one task in ``context`` (a copy of the caller's) on this thread;
+    unless it runs ``alone``, what it produced is kept as soon as it finishes."""
     own = TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of)
     try:
         outcome = context.run(
@@ -94,6 +97,8 @@ def _run_task(
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         result = _failure(task, exc)
     scope.report(result)
+    if not alone and result.outcome is not None:
+        scope.keep(result)
     return result
 
 
@@ -127,8 +132,9 @@ def run_step(
         return [], None
     if len(tasks) == 1 or getattr(_local, "worker", False):
         # One task (or a graph nested in a pool worker): no thread hand-off.
+        alone = len(tasks) == 1
         return [
-            _run_task(contextvars.copy_context(), runner, t, state, scope, answers, failed)
+            _run_task(contextvars.copy_context(), runner, t, state, scope, answers, failed, alone)
             for t in tasks
         ], None
 
@@ -170,6 +176,8 @@ async def arun_step(
     others still running; each of those is recorded as failed with
     ``asyncio.CancelledError`` and runs again on resume."""
 
+    keeps = len(tasks) > 1 and scope.keep is not unkept
+
     async def one(task: TaskRecord) -> TaskResult:
         current.set(TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of))
         _entered(task, scope)
@@ -178,6 +186,8 @@ async def arun_step(
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised by the loop
             result = _failure(task, exc)
         scope.report(result)
+        if keeps and result.outcome is not None:
+            await offload.call(scope.binding.saver if scope.binding else None, scope.keep, result)
         return result
 
     # Each task gets its own asyncio Task, and so its own copy of the context.

@@ -209,7 +209,11 @@ class Run:
             interrupts_of=interrupts_of,
         )
         self.scope.record_call = self._record_call
+        if self.persist is not None and self.durability != "exit":
+            self.scope.keep = self._keep
         self._recording = threading.Lock()
+        self._kept: set[str] = set()
+        """Tasks of the running step whose writes are already pending writes."""
         if events is not None and events.modes & {"messages", "events"}:
             metadata = {**self.scope.config.get("metadata", {}), "thread_id": self.thread_id}
             self.scope.messages = MessagesMode(events, metadata if self.thread_id else {}, self.ns)
@@ -497,6 +501,17 @@ class Run:
             if self.events is not None:
                 self.events.call_result(name, write.value)
 
+    def _keep(self, result: TaskResult) -> None:
+        """Store what a task produced as it finishes, while its siblings
+        still run (scope.keep): a kill before the step commits then runs
+        only the unfinished ones again."""
+        if self._replay_of is not None:  # kept by the fork the step's end makes, if it fails
+            return
+        with self._recording:
+            assert self.persist is not None and self.cursor is not None
+            self.persist.put_pending(self.cursor.checkpoint, _kept_writes(result))
+            self._kept.add(result.task.id)
+
     def _stop(self) -> None:
         """The run stops at an interrupt_before/interrupt_after breakpoint."""
         self._at_breakpoint = True
@@ -592,6 +607,7 @@ class Run:
             if self._replay_of is not None:
                 cursor.checkpoint = checkpoint = self._fork(checkpoint, cursor.values)
             self._record_failure(checkpoint, results)
+            self._kept.clear()
             if stopped is not None:
                 raise stopped
             failures = [r.error for r in results if r.error is not None and r.failed]
@@ -635,6 +651,7 @@ class Run:
                 self.events.checkpoint(checkpoint, values)
         cursor.checkpoint, cursor.values = checkpoint, values
         cursor.reuse, cursor.answers, cursor.failed = {}, {}, {}
+        self._kept.clear()
         if self._replay_of is not None:  # the replay's first step is stored
             self.scope.replaying(False)
             self._replay_of = None
@@ -682,12 +699,15 @@ class Run:
         """Keep what the finished tasks of a failed step produced."""
         writes: list[PendingWrite] = []
         for result in results:
-            handled = result.handled or (result.outcome.handled if result.outcome else None)
+            if result.task.id in self._kept:
+                continue
+            if result.outcome is not None:
+                writes.extend(_kept_writes(result))
+                continue
+            handled = result.handled
             if handled is not None:
                 writes.extend(_handled(result.task.id, handled))
-            if result.outcome is not None:
-                writes.append(PendingWrite(result.task.id, "result", result.outcome.write))
-            elif isinstance(result.error, GraphInterrupt):
+            if isinstance(result.error, GraphInterrupt):
                 found = [i for i in result.error.interrupts if isinstance(i, Interrupt)]
                 self.interrupts.extend(found)
                 writes.append(
@@ -698,6 +718,16 @@ class Run:
         if self.persist is not None:
             self.persist.put_pending(checkpoint, writes)
 
+
+
+def _kept_writes(result: TaskResult) -> list[PendingWrite]:
+    """What is kept of a task that finished: its write and, if its error
+    handler produced it, the node's failure."""
+    assert result.outcome is not None
+    handled = result.handled or result.outcome.handled
+    kept = _handled(result.task.id, handled) if handled is not None else []
+    kept.append(PendingWrite(result.task.id, "result", result.outcome.write))
+    return kept
 
 
 def _handled(task_id: str, handled: NodeError) -> list[PendingWrite]:
