@@ -15,6 +15,7 @@
     ├── ThreadBusyError        another run holds the thread
     ├── NodeTimeoutError       a node ran past its timeout (run_timeout or idle_timeout)
     ├── NodeCancelledError     an async node raised asyncio.CancelledError itself
+    ├── RunCancelledError      a run's cancel event was set: it stopped between two steps
     ├── SerializationError     a value cannot be stored, or stored bytes cannot be read
     │   └── ClassNotLoadableError  intact bytes name a class the serializer has not registered
     │                              (cairn.checkpoint.serde)
@@ -67,6 +68,7 @@ __all__ = [
     "NotSupportedError",
     "OutsideNodeError",
     "ParentCommand",
+    "RunCancelledError",
     "SerializationError",
     "StorageError",
     "StoreInputError",
@@ -185,6 +187,12 @@ class NodeCancelledError(CairnError):
 
     def __reduce__(self) -> Any:
         return (NodeCancelledError, (self.node, str(self)))
+
+
+class RunCancelledError(CairnError):
+    """The ``cancel`` event given to a run was set: the run stopped after the
+    step that was running then committed. The thread keeps every committed
+    step; ``invoke(None, config)`` goes on from there."""
 
 
 class SerializationError(CairnError, TypeError):

@@ -24,7 +24,7 @@ from cairn.runtime.event_stream import EventFilter, event_stream
 from cairn.runtime.events import STREAM_MODES, Events
 from cairn.runtime.heads import HeadCache
 from cairn.runtime.leases import ThreadHold
-from cairn.runtime.loop import Run
+from cairn.runtime.loop import Cancel, Run
 from cairn.runtime.snapshot import HistoryStates, build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
 from cairn.runtime.subgraphs import bound
@@ -141,6 +141,7 @@ class CompiledStateGraph(RunnableSurface):
         context: Any,
         stream_mode: Union[str, Sequence[str], None] = None,
         subgraphs: bool = False,
+        cancel: Cancel | None = None,
     ) -> Run:
         self._refuse_as_root()
         before = self._interrupt_names(interrupt_before, self.interrupt_before_nodes)
@@ -159,6 +160,7 @@ class CompiledStateGraph(RunnableSurface):
             context=context,
             # Run inside a node without a saver of its own: its interrupts are the node's.
             interrupts_of=current.get() if self.checkpointer is None else None,
+            cancel=cancel,
         )
 
     def _interrupt_names(
@@ -189,6 +191,7 @@ class CompiledStateGraph(RunnableSurface):
         durability: str | None = None,
         checkpoint_during: bool | None = None,
         debug: bool | None = None,
+        cancel: Cancel | None = None,
     ) -> Any:
         """Run the graph to the end (or to an interrupt) and return the final state.
 
@@ -196,7 +199,10 @@ class CompiledStateGraph(RunnableSurface):
         replay from the checkpoint the config names), or ``Command(resume=...)``.
         When the run paused on ``interrupt()``, the result also holds
         ``"__interrupt__": [Interrupt, ...]``. ``context`` is what nodes see
-        as ``runtime.context``.
+        as ``runtime.context``. ``cancel`` (cairn's own; a ``threading.Event``
+        or an ``asyncio.Event``): once set, the run stops after the step
+        running then commits, raising ``RunCancelledError``; ``invoke(None,
+        config)`` goes on from there.
         """
         not_supported("invoke", print_mode=print_mode, output_keys=output_keys, debug=debug)
         durability = _durability(durability, checkpoint_during)
@@ -210,9 +216,10 @@ class CompiledStateGraph(RunnableSurface):
                     durability=durability,
                     interrupt_before=interrupt_before,
                     interrupt_after=interrupt_after,
+                    cancel=cancel,
                 )
             )
-        run = self._run(config, durability, interrupt_before, interrupt_after, context)
+        run = self._run(config, durability, interrupt_before, interrupt_after, context, cancel=cancel)
         for _ in run.steps(input):
             pass
         return self._result(run)
@@ -231,6 +238,7 @@ class CompiledStateGraph(RunnableSurface):
         durability: str | None = None,
         checkpoint_during: bool | None = None,
         debug: bool | None = None,
+        cancel: Cancel | None = None,
     ) -> Any:
         """The async twin of ``invoke``: async nodes run on the event loop."""
         not_supported("ainvoke", print_mode=print_mode, output_keys=output_keys, debug=debug)
@@ -246,9 +254,10 @@ class CompiledStateGraph(RunnableSurface):
                     durability=durability,
                     interrupt_before=interrupt_before,
                     interrupt_after=interrupt_after,
+                    cancel=cancel,
                 )
             ]
-        run = self._run(config, durability, interrupt_before, interrupt_after, context)
+        run = self._run(config, durability, interrupt_before, interrupt_after, context, cancel=cancel)
         async for _ in run.asteps(input):
             pass
         return self._result(run)
@@ -277,6 +286,7 @@ class CompiledStateGraph(RunnableSurface):
         subgraphs: bool = False,
         checkpoint_during: bool | None = None,
         debug: bool | None = None,
+        cancel: Cancel | None = None,
     ) -> Iterator[Any]:
         """Run the graph, yielding as it goes, in each mode asked for:
         "updates" (each node's update as it finishes; the default, as in
@@ -292,7 +302,7 @@ class CompiledStateGraph(RunnableSurface):
         not_supported("stream", print_mode=print_mode, output_keys=output_keys, debug=debug)
         durability = _durability(durability, checkpoint_during)
         run = self._run(
-            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs
+            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs, cancel
         )
         events = run.events
         assert events is not None
@@ -347,12 +357,13 @@ class CompiledStateGraph(RunnableSurface):
         subgraphs: bool = False,
         checkpoint_during: bool | None = None,
         debug: bool | None = None,
+        cancel: Cancel | None = None,
     ) -> AsyncIterator[Any]:
         """The async twin of ``stream``."""
         not_supported("astream", print_mode=print_mode, output_keys=output_keys, debug=debug)
         durability = _durability(durability, checkpoint_during)
         run = self._run(
-            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs
+            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs, cancel
         )
         events = run.events
         assert events is not None

@@ -186,8 +186,6 @@ async def arun_step(
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised by the loop
             result = _failure(task, exc)
         scope.report(result)
-        if keeps and result.outcome is not None:
-            await offload.call(scope.binding.saver if scope.binding else None, scope.keep, result)
         return result
 
     # Each task gets its own asyncio Task, and so its own copy of the context.
@@ -196,10 +194,16 @@ async def arun_step(
     if len(tasks) == 1:
         return [await asyncio.ensure_future(one(tasks[0]))], None
     running = [asyncio.ensure_future(one(t)) for t in tasks]
+    keeping: list[asyncio.Future[None]] = []
+    """What finished while siblings ran, being stored (not cancelled with them)."""
+    saver = scope.binding.saver if scope.binding is not None else None
     try:
         waiting: set[asyncio.Future[TaskResult]] = set(running)
         while waiting:
             done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if keeps and waiting:
+                finished = [f.result() for f in done if f.result().outcome is not None]
+                keeping += [asyncio.ensure_future(offload.call(saver, scope.keep, r)) for r in finished]
             if waiting and any(f.result().failed for f in done):
                 for future in waiting:
                     future.cancel()
@@ -209,6 +213,8 @@ async def arun_step(
         for future in running:
             future.cancel()
         raise
+    finally:
+        await asyncio.gather(*keeping)
     return [
         f.result() if not f.cancelled() else TaskResult(t, error=asyncio.CancelledError())
         for t, f in zip(tasks, running)

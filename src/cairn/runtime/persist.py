@@ -64,6 +64,10 @@ def _pending_without(keys: frozenset[str], write: PendingWrite) -> PendingWrite:
 
 
 class Persister:
+    """Stores a run's checkpoints and pending writes on its saver."""
+
+    stores = True
+
     def __init__(
         self,
         saver: BaseCheckpointSaver,
@@ -150,3 +154,25 @@ class Persister:
             if self._writer is not None:
                 self._writer.shutdown(wait=True)
                 self._writer = None
+
+
+class NoPersister:
+    """Where a run without a checkpointer stores: nowhere."""
+
+    stores = False
+
+    def put(
+        self,
+        checkpoint: Checkpoint,
+        values: Mapping[str, Any],
+        pending: Sequence[PendingWrite] = (),
+        *,
+        hold: bool = False,
+    ) -> None:
+        """Store nothing."""
+
+    def put_pending(self, checkpoint: Checkpoint, writes: Sequence[PendingWrite]) -> None:
+        """Store nothing."""
+
+    def flush(self) -> None:
+        """Nothing is held."""
