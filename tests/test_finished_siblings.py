@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import select
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import pytest
 from tests.crash_child import read_lines
 from tests.fanout_child import NODES, STAGES, build_fanout_graph, open_saver
 from tests.pg import fresh_schema
-from tests.support import thread
+from tests.support import kill, thread, wait_ready
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
@@ -51,24 +50,8 @@ def start_child(db: str, thread_id: str, effects: Path, mode: str, driver: str) 
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert child.stdout is not None
-    readable, _, _ = select.select([child.stdout], [], [], 60)
-    line = child.stdout.readline() if readable else ""
-    if line.strip() != "ready":
-        child.kill()
-        _, err = child.communicate()
-        raise AssertionError(f"the child did not get ready: {line!r}\n{err}")
+    wait_ready(child)
     return child
-
-
-def kill(child: subprocess.Popen[str]) -> bool:
-    """SIGKILL the child; True if it was still running."""
-    os.kill(child.pid, signal.SIGKILL)
-    out, err = child.communicate(timeout=60)
-    if child.returncode == -signal.SIGKILL:
-        return True
-    assert child.returncode == 0, f"the child failed before the kill:\n{out}\n{err}"
-    return False
 
 
 def standing(db: str, thread_id: str, effects: Path) -> tuple[list[str], set[str]]:
