@@ -30,6 +30,15 @@ SECTION_1 = {
     "cairn.checkpoint.memory": ["InMemorySaver", "MemorySaver"],
     "cairn.constants": ["START", "END", "TAG_HIDDEN", "TAG_NOSTREAM"],
     "cairn.managed": ["RemainingSteps", "IsLastStep"],
+    "cairn.channels": [
+        "AnyValue",
+        "BaseChannel",
+        "BinaryOperatorAggregate",
+        "EphemeralValue",
+        "LastValue",
+        "Topic",
+        "UntrackedValue",
+    ],
 }
 
 

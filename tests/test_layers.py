@@ -4,7 +4,8 @@ From the bottom up (a module imports from its own layer and those below):
 
 0. shared: ``cairn.errors``, ``cairn.warnings``, ``cairn.current`` (the
    running task), ``cairn.types`` (Command, Send, interrupt...) and
-   ``cairn.managed`` (RemainingSteps, IsLastStep);
+   ``cairn.managed`` (RemainingSteps, IsLastStep), ``cairn.channels`` (what a
+   key's annotation declares: EphemeralValue, Topic...);
 1. ``cairn.checkpoint``: storing records;
 1b. ``cairn.store``: long-term memory across threads (reuses the savers' connection helpers);
 2. graph's description: ``cairn.graph.constants``, ``schema``, ``spec``, ``message``;
@@ -29,7 +30,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 LAYERS = [
-    ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types", "cairn.managed"]),
+    ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types", "cairn.managed", "cairn.channels"]),
     ("checkpoint", ["cairn.checkpoint"]),
     ("store", ["cairn.store"]),
     ("description", ["cairn.graph.constants", "cairn.graph.schema", "cairn.graph.spec", "cairn.graph.message", "cairn.graph.drawing"]),

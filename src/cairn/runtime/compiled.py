@@ -409,7 +409,7 @@ class CompiledStateGraph(RunnableSurface):
         values = self.values_at(checkpoint)
         updates = [w.value for w in pending if w.kind == "update"]  # Command(resume=, update=)
         if updates:
-            values = apply_updates(self.spec.schema, values, [(w.name, w.update) for w in updates])
+            values = apply_updates(self.spec.schema, values, [(w.name, w.update) for w in updates], step=False)
         finished = {w.task_id: w.value for w in pending if w.kind == "result"}
         if finished:
             # As LangGraph: the head shows what the finished tasks of a failed step wrote.

@@ -346,7 +346,7 @@ class Run:
 
     def _with_prelude(self, start: _Cursor) -> dict[str, Any]:
         return apply_updates(
-            self.spec.schema, dict(start.values), [(w.name, w.update) for w in start.prelude]
+            self.spec.schema, dict(start.values), [(w.name, w.update) for w in start.prelude], step=False
         )
 
     def _with_input(self, checkpoint: Checkpoint, inputs: list[PendingWrite]) -> Checkpoint:
