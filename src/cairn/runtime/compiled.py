@@ -7,11 +7,13 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, AsyncIterator, Iterator, Mapping, Sequence, Union
 
+from cairn.cache.base import BaseCache
 from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint
 from cairn.errors import ArgumentTypeError, CheckpointerModeError, ConfigError, not_supported
 from cairn.current import TaskContext, current
 from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
+from cairn.runtime.caching import cache_namespaces
 from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
 from cairn.runtime.context import Binding, Runtime
 from cairn.runtime.event_stream import EventFilter, event_stream
@@ -46,6 +48,7 @@ class CompiledStateGraph(RunnableSurface):
         strict: bool,
         builder: Any,
         store: Any = None,
+        cache: BaseCache | None = None,
     ) -> None:
         self.spec = spec
         self.stored_types = stored_types(spec)
@@ -64,7 +67,11 @@ class CompiledStateGraph(RunnableSurface):
         self.store = store
         """What nodes receive as ``store`` (``compile(store=...)``); subgraphs
         without one of their own use their parent's."""
-        self.runner = TaskRunner(spec, strict)
+        self.cache = cache
+        """Where nodes with a ``cache_policy`` find their results (``compile(cache=...)``)."""
+        if cache is not None:
+            cache.register(*self.stored_types)
+        self.runner = TaskRunner(spec, strict, cache)
         self.heads = HeadCache()
 
     @property
@@ -97,6 +104,16 @@ class CompiledStateGraph(RunnableSurface):
     @property
     def nodes(self) -> Mapping[str, Any]:
         return self.spec.nodes
+
+    def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Drop the cached results of ``nodes`` (all the graph's when None)."""
+        cache, namespaces = cache_namespaces(self.runner.cache, self.spec, nodes)
+        cache.clear(namespaces)
+
+    async def aclear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """The async twin of ``clear_cache``."""
+        cache, namespaces = cache_namespaces(self.runner.cache, self.spec, nodes)
+        await cache.aclear(namespaces)
 
     # -- running -------------------------------------------------------------
 

@@ -207,6 +207,7 @@ class Run:
             report=self._report if events is not None else unreported,
             events=events,
             interrupts_of=interrupts_of,
+            cache=graph.runner.cache,
         )
         self.scope.record_call = self._record_call
         self._recording = threading.Lock()
@@ -488,14 +489,15 @@ class Run:
             raise
         return future.result()
 
-    def _record_call(self, name: str, write: PendingWrite) -> None:
+    def _record_call(self, name: str, write: PendingWrite, cached: bool = False) -> None:
         """Store a finished ``@task`` call's result against the step running
-        now, so a rerun of the step reuses it; stream it as an update."""
+        now, so a rerun of the step reuses it; stream it as an update
+        (``cached``: it came from the cache)."""
         with self._recording:
             if self.persist is not None and self.cursor is not None:
                 self.persist.put_pending(self.cursor.checkpoint, [write])
             if self.events is not None:
-                self.events.call_result(name, write.value)
+                self.events.call_result(name, write.value, cached)
 
     def _stop(self) -> None:
         """The run stops at an interrupt_before/interrupt_after breakpoint."""
@@ -660,8 +662,9 @@ class Run:
             step,
             paused,
             name=outcome.write.name if outcome is not None else None,
+            cached=outcome is not None and outcome.cached,
         )
-        if self.scope.messages is not None and outcome is not None:
+        if self.scope.messages is not None and outcome is not None and not outcome.cached:
             self.scope.messages.returned(result.task, outcome.write.update, step)
 
     def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:
