@@ -17,6 +17,7 @@ SECTION_1 = {
         "RetryPolicy",
         "Durability",
         "PregelTask",
+        "CachePolicy",
     ],
     "cairn.errors": [
         "CairnError",
@@ -39,6 +40,19 @@ SECTION_1 = {
         "Topic",
         "UntrackedValue",
     ],
+    "cairn.channels.any_value": ["AnyValue"],
+    "cairn.channels.base": ["BaseChannel"],
+    "cairn.channels.binop": ["BinaryOperatorAggregate"],
+    "cairn.channels.ephemeral_value": ["EphemeralValue"],
+    "cairn.channels.last_value": ["LastValue"],
+    "cairn.channels.topic": ["Topic"],
+    "cairn.channels.untracked_value": ["UntrackedValue"],
+    "cairn.cache.base": ["BaseCache"],
+    "cairn.cache.memory": ["InMemoryCache"],
+    "cairn.cache.sqlite": ["SqliteCache"],
+    "cairn.typing": ["ContextT", "InputT", "OutputT", "StateT"],
+    "cairn.prebuilt.interrupt": ["ActionRequest", "HumanInterrupt", "HumanInterruptConfig", "HumanResponse"],
+    "cairn.prebuilt.tool_validator": ["ValidationNode"],
 }
 
 

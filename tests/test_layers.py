@@ -31,7 +31,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 LAYERS = [
-    ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types", "cairn.managed", "cairn.channels"]),
+    ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types", "cairn.managed", "cairn.channels", "cairn.typing"]),
     ("checkpoint", ["cairn.checkpoint"]),
     ("store", ["cairn.store"]),
     ("cache", ["cairn.cache"]),

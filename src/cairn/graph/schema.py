@@ -17,7 +17,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from cairn.channels import BaseChannel, channel_marker
+from cairn.channels.base import BaseChannel, channel_marker
 from cairn.errors import GraphValidationError
 from cairn.graph.constants import Transient
 from cairn.managed import ManagedValue, managed_marker

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from cairn.channels import EphemeralValue, UntrackedValue
+from cairn.channels.base import EphemeralValue, UntrackedValue
 from cairn.checkpoint.base import Checkpoint, TaskRecord, TaskWrite
 from cairn.errors import InvalidUpdateError
 from cairn.graph.constants import START
