@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from cairn.cache.base import BaseCache, FullKey
+from cairn.cache.base import BaseCache
 from cairn.checkpoint.base import TaskRecord, TaskWrite
 from cairn.errors import GraphInterrupt, InvalidUpdateError, NodeError, ParentCommand
 from cairn.graph.constants import END, START
@@ -316,7 +316,8 @@ class TaskRunner:
             return self._start(task, state, scope)
         node, arg = self._prepare(task, state, scope.steps_left)
         if failed is None:
-            cache, key = self.cache, self._cache_key(node, arg)
+            cache = self.cache
+            key = None if cache is None or node.cache_policy is None else cache.key(node, arg)
             if key is not None and cache is not None and (write := cache.get(node, task, key)):
                 return Outcome(write, cached=True)
             try:
@@ -341,12 +342,6 @@ class TaskRunner:
         outcome.handled = failed
         return outcome
 
-    def _cache_key(self, node: NodeSpec, arg: Any) -> FullKey | None:
-        """The cache key of ``node`` run on ``arg``; None when it is not cached."""
-        if self.cache is None or node.cache_policy is None:
-            return None
-        return self.cache.key(node, arg)
-
     def _once(self, node: NodeSpec, arg: Any, scope: RunScope) -> Any:
         if node.subgraph:
             return self._subgraph_output(run_subgraph(node.fn, node.name, arg))
@@ -364,7 +359,8 @@ class TaskRunner:
             return self._start(task, state, scope)
         node, arg = self._prepare(task, state, scope.steps_left)
         if failed is None:
-            cache, key = self.cache, self._cache_key(node, arg)
+            cache = self.cache
+            key = None if cache is None or node.cache_policy is None else cache.key(node, arg)
             if key is not None and cache is not None and (write := await cache.aget(node, task, key)):
                 return Outcome(write, cached=True)
             try:
