@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -19,6 +23,8 @@ from cairn.graph import END, START, StateGraph
 from cairn.types import Command, interrupt
 from tests.support import thread
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 class State(TypedDict, total=False):
     query: Annotated[str, EphemeralValue]
@@ -30,8 +36,11 @@ class State(TypedDict, total=False):
     scratch: Annotated[str, UntrackedValue]
 
 
-def _pipeline(saver: Any = None, seen_by: dict[str, Any] | None = None, fail: set[str] | None = None) -> Any:
-    """a -> b -> c, each recording the state it was given."""
+def _pipeline(
+    saver: Any = None, seen_by: dict[str, Any] | None = None, fail: set[str] | None = None, die: bool = False
+) -> Any:
+    """a -> b -> c, each recording the state it was given; ``die``: b kills
+    its process, as a crash would."""
     seen_by = {} if seen_by is None else seen_by
 
     def a(state: State) -> dict[str, Any]:
@@ -40,6 +49,8 @@ def _pipeline(saver: Any = None, seen_by: dict[str, Any] | None = None, fail: se
 
     def b(state: State) -> dict[str, Any]:
         seen_by["b"] = dict(state)
+        if die:
+            os._exit(3)
         if fail is not None and "b" in fail:
             fail.discard("b")
             raise RuntimeError("b fails once")
@@ -104,6 +115,30 @@ def test_resume_after_a_failure_sees_the_values_of_the_step_before(saver: Any) -
     result = _pipeline(saver, seen_by).invoke(None, thread("t"))  # a new graph, as after a crash
     assert seen_by["b"] == AFTER_A  # the ephemeral "query" and the topic written by a
     assert result == FINAL
+
+
+def crash_in_b(path: str) -> None:
+    """Run in a child process: the pipeline on the SQLite file at ``path``,
+    killed in node b."""
+    from cairn.checkpoint.sqlite import SqliteSaver
+
+    _pipeline(SqliteSaver(path), die=True).invoke({"plain": 0}, thread("t"))
+
+
+def test_resume_in_another_process_after_a_crash(tmp_path: Any) -> None:
+    from cairn.checkpoint.sqlite import SqliteSaver
+
+    path = str(tmp_path / "crash.db")
+    child = subprocess.run(
+        [sys.executable, "-c", f"from tests.test_channels import crash_in_b; crash_in_b({path!r})"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert child.returncode == 3, child.stderr
+    seen_by: dict[str, Any] = {}
+    with SqliteSaver(path) as saver:
+        assert _pipeline(saver).get_state(thread("t")).values == AFTER_A
+        assert _pipeline(saver, seen_by).invoke(None, thread("t")) == FINAL
+    assert seen_by["b"] == AFTER_A
 
 
 def test_replay_from_a_past_checkpoint_sees_its_values(saver: Any) -> None:
