@@ -208,6 +208,17 @@ def test_two_writes_to_a_guarded_key_in_one_step_raise() -> None:
     assert build("loose").invoke({}) == {"loose": "two"}
 
 
+def test_an_empty_list_written_to_a_topic_leaves_it_empty() -> None:
+    class Lists(TypedDict, total=False):
+        now: Annotated[list[int], Topic(int)]
+        all: Annotated[list[int], Topic(int, accumulate=True)]
+
+    builder = StateGraph(Lists).add_node("a", lambda s: {"now": [], "all": []})
+    builder.add_node("b", lambda s: {"all": []}).add_edge(START, "a").add_edge("a", "b")
+    assert builder.compile().invoke({}) == {}
+    assert builder.compile().invoke({"all": [1]}) == {"all": [1]}
+
+
 def test_conditional_edge_sees_the_step_just_made() -> None:
     routed: list[dict[str, Any]] = []
 

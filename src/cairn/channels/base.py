@@ -52,7 +52,8 @@ class BaseChannel:
         return None
 
     def start(self, value: Any) -> Any:
-        """The key's value after ``value`` is written to it while it holds none."""
+        """The key's value after ``value`` is written to it while it holds
+        none; None: it still holds none."""
         return value
 
     def __eq__(self, other: object) -> bool:
@@ -118,7 +119,7 @@ class Topic(BaseChannel):
         self.reducer = _append
 
     def start(self, value: Any) -> Any:
-        return _append([], value)
+        return _append([], value) or None  # an empty list written leaves it empty
 
     def __repr__(self) -> str:
         return f"Topic({_type_name(self.typ)}, accumulate={self.accumulate})"

@@ -48,9 +48,10 @@ def apply_updates(
                 elif key in values:
                     if key not in overwrites:
                         values[key] = reducer(values[key], value)
-                else:
-                    start = schema.starts.get(key)
-                    values[key] = value if start is None else start(value)
+                elif (start := schema.starts.get(key)) is None:
+                    values[key] = value
+                elif (first := start(value)) is not None:
+                    values[key] = first
                 continue
             if key in writers and key not in schema.loose:
                 raise InvalidUpdateError(_two_values(schema, key, writers[key], name))
