@@ -343,3 +343,26 @@ def test_task_arguments_are_checked() -> None:
         task(lambda x: x, name="f", retry_policy=3)
     with pytest.raises(ArgumentTypeError, match="task 'f'.*cache_policy"):
         task(lambda x: x, name="f", cache_policy="yes")
+
+
+def test_task_timeout_fails_the_call_with_node_timeout_error() -> None:
+    import threading
+
+    from cairn.errors import NodeTimeoutError
+
+    release = threading.Event()
+
+    @task(timeout=0.05)
+    def stuck(x: int) -> int:
+        release.wait(30)
+        return x
+
+    @entrypoint()
+    def flow(x: int) -> int:
+        return stuck(x).result()
+
+    try:
+        with pytest.raises(NodeTimeoutError, match="stuck"):
+            flow.invoke(1)
+    finally:
+        release.set()
