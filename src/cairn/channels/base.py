@@ -150,10 +150,12 @@ class BinaryOperatorAggregate(BaseChannel):
         return f"BinaryOperatorAggregate({_type_name(self.typ)}, {name})"
 
 
-def _append(old: list[Any], new: Any) -> list[Any]:
-    """A topic's list with ``new`` (a value, or a list of them) added."""
+def _append(old: Any, new: Any) -> list[Any]:
+    """A topic's list with ``new`` (a value, or a list of them) added; ``old``
+    too may be a value (two writes of one node merged before they are applied)."""
+    before: Iterable[Any] = old if isinstance(old, list) else (old,)
     items: Iterable[Any] = new if isinstance(new, list) else (new,)
-    return [*old, *items]
+    return [*before, *items]
 
 
 def _type_name(typ: Any) -> str:
