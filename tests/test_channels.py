@@ -219,12 +219,16 @@ def test_an_empty_list_written_to_a_topic_leaves_it_empty() -> None:
     assert builder.compile().invoke({"all": [1]}) == {"all": [1]}
 
 
-def test_one_node_writing_a_topic_twice_in_commands_adds_both() -> None:
+def test_one_node_writing_twice_in_commands_adds_to_a_topic_and_keeps_the_last_any_value() -> None:
     class Log(TypedDict, total=False):
         log: Annotated[list[str], Topic(str)]
 
-    builder = StateGraph(Log).add_node("a", lambda s: [Command(update={"log": "ab"}), Command(update={"log": "cd"})])
-    assert builder.add_edge(START, "a").compile().invoke({}) == {"log": ["ab", "cd"]}
+        last: Annotated[str, AnyValue]
+
+    builder = StateGraph(Log).add_node(
+        "a", lambda s: [Command(update={"log": "ab", "last": "x"}), Command(update={"log": "cd", "last": "y"})]
+    )
+    assert builder.add_edge(START, "a").compile().invoke({}) == {"log": ["ab", "cd"], "last": "y"}
 
 
 def test_conditional_edge_sees_the_step_just_made() -> None:

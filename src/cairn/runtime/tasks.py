@@ -256,6 +256,8 @@ class TaskRunner:
                     merged[key] = value
                 elif key in reducers:
                     merged[key] = reducers[key](merged[key], value)
+                elif key in self.spec.schema.loose:  # AnyValue: the last write
+                    merged[key] = value
                 else:
                     raise InvalidUpdateError(
                         f"node {node!r} returned {len(outputs)} updates that each write key "
