@@ -222,7 +222,6 @@ def test_an_empty_list_written_to_a_topic_leaves_it_empty() -> None:
 def test_one_node_writing_twice_in_commands_adds_to_a_topic_and_keeps_the_last_any_value() -> None:
     class Log(TypedDict, total=False):
         log: Annotated[list[str], Topic(str)]
-
         last: Annotated[str, AnyValue]
 
     builder = StateGraph(Log).add_node(
