@@ -366,3 +366,21 @@ def test_task_timeout_fails_the_call_with_node_timeout_error() -> None:
             flow.invoke(1)
     finally:
         release.set()
+
+
+def test_a_subgraph_caches_in_its_own_cache_not_its_parents() -> None:
+    """As LangGraph 1.2.22 (checked with a probe): compile(cache=) of the
+    parent does not reach a subgraph's nodes; the subgraph's own does."""
+    calls: list[int] = []
+
+    def parent_of(sub: Any, **compile_args: Any) -> Any:
+        return StateGraph(S).add_node("sub", sub).add_edge(START, "sub").compile(**compile_args)
+
+    graph = parent_of(_graph(calls), cache=InMemoryCache())
+    graph.invoke({"x": 1})
+    graph.invoke({"x": 1})
+    assert calls == [1, 1]
+    graph = parent_of(_graph(calls, cache=InMemoryCache()))
+    graph.invoke({"x": 2})
+    assert graph.invoke({"x": 2}) == {"x": 2, "y": 4}
+    assert calls == [1, 1, 2]
