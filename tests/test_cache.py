@@ -384,3 +384,36 @@ def test_a_subgraph_caches_in_its_own_cache_not_its_parents() -> None:
     graph.invoke({"x": 2})
     assert graph.invoke({"x": 2}) == {"x": 2, "y": 4}
     assert calls == [1, 1, 2]
+
+
+def test_a_cache_of_ones_own_implements_get_set_clear() -> None:
+    from cairn.cache.base import BaseCache, FullKey, Namespace
+
+    class DictCache(BaseCache[Any]):
+        def __init__(self) -> None:
+            self.entries: dict[FullKey, Any] = {}
+
+        def get(self, keys: Any) -> dict[FullKey, Any]:
+            return {k: self.entries[k] for k in keys if k in self.entries}
+
+        def set(self, pairs: Any) -> None:
+            self.entries.update((k, value) for k, (value, _ttl) in pairs.items())
+
+        def clear(self, namespaces: Any = None) -> None:
+            wanted: set[Namespace] | None = None if namespaces is None else set(namespaces)
+            self.entries = {k: v for k, v in self.entries.items() if wanted is not None and k[0] not in wanted}
+
+    calls: list[int] = []
+    cache = DictCache()
+    graph = _graph(calls, cache=cache)
+    graph.invoke({"x": 1})
+    graph.invoke({"x": 1})
+    assert calls == [1]
+    assert [ns[-1] for ns, _ in cache.entries] == ["double"]
+
+    async def run() -> Any:  # the async API through the base class's a-methods
+        return await graph.ainvoke({"x": 1})
+
+    assert asyncio.run(run()) == {"x": 1, "y": 2}
+    graph.clear_cache()
+    assert cache.entries == {}

@@ -3,6 +3,6 @@
 memory in ``cairn.cache.memory`` and one in a SQLite file in ``cairn.cache.sqlite``.
 """
 
-from cairn.cache.base import BaseCache, FullKey, Namespace
+from cairn.cache.base import BaseCache, FullKey, Namespace, ValueT
 
-__all__ = ["BaseCache", "FullKey", "Namespace"]
+__all__ = ["BaseCache", "FullKey", "Namespace", "ValueT"]

@@ -11,23 +11,25 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from typing import Any, Mapping, Sequence
+from typing import Generic, Mapping, Sequence, TypeVar
 
-__all__ = ["BaseCache", "FullKey", "Namespace"]
+__all__ = ["BaseCache", "FullKey", "Namespace", "ValueT"]
 
 Namespace = tuple[str, ...]
 FullKey = tuple[Namespace, str]
+ValueT = TypeVar("ValueT")
 
 
-class BaseCache(ABC):
-    """A cache of values by ``(namespace, key)``, safe to share between threads."""
+class BaseCache(ABC, Generic[ValueT]):
+    """A cache of values by ``(namespace, key)``, safe to share between
+    threads (``BaseCache[ValueT]``: of values of that type)."""
 
     @abstractmethod
-    def get(self, keys: Sequence[FullKey]) -> dict[FullKey, Any]:
+    def get(self, keys: Sequence[FullKey]) -> dict[FullKey, ValueT]:
         """The values held under ``keys`` and not expired (a key without one is left out)."""
 
     @abstractmethod
-    def set(self, pairs: Mapping[FullKey, tuple[Any, int | None]]) -> None:
+    def set(self, pairs: Mapping[FullKey, tuple[ValueT, int | None]]) -> None:
         """Hold each value under its key for ``ttl`` seconds (``(value, ttl)``; None: until cleared)."""
 
     @abstractmethod
@@ -39,11 +41,11 @@ class BaseCache(ABC):
         compiled with the cache registers its state's); a cache that keeps
         values as they are needs none."""
 
-    async def aget(self, keys: Sequence[FullKey]) -> dict[FullKey, Any]:
+    async def aget(self, keys: Sequence[FullKey]) -> dict[FullKey, ValueT]:
         """The async twin of ``get``."""
         return await asyncio.to_thread(self.get, keys)
 
-    async def aset(self, pairs: Mapping[FullKey, tuple[Any, int | None]]) -> None:
+    async def aset(self, pairs: Mapping[FullKey, tuple[ValueT, int | None]]) -> None:
         """The async twin of ``set``."""
         await asyncio.to_thread(self.set, pairs)
 

@@ -20,7 +20,7 @@ from cairn.cache.base import BaseCache, FullKey, Namespace
 __all__ = ["InMemoryCache"]
 
 
-class InMemoryCache(BaseCache):
+class InMemoryCache(BaseCache[Any]):
     """A cache in process memory. ``clock``: what tells the time in seconds
     (``time.time``), against which entries expire."""
 

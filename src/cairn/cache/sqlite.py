@@ -32,7 +32,7 @@ _TABLE = """CREATE TABLE IF NOT EXISTS cairn_cache (
 )"""
 
 
-class SqliteCache(BaseCache):
+class SqliteCache(BaseCache[Any]):
     """A cache in the SQLite file at ``path`` (made if missing). ``serde``:
     the serializer of its values (cairn's default when None). ``clock``:
     what tells the time in seconds, against which entries expire."""
