@@ -28,6 +28,7 @@
     ├── ToolInvocationError    a model's tool call with arguments the tool refuses
     │                          (cairn.prebuilt.tool_node; a langchain ToolException too)
     ├── InvalidToolOutputError a tool returned something ToolNode cannot turn into messages
+    ├── CacheKeyError          a CachePolicy's key_func could not make a key of a node's input
     └── NotSupportedError      a LangGraph parameter cairn does not implement yet
 
 Each message names the offending value and says what to do about it. The
@@ -47,6 +48,7 @@ from typing import Any, Literal, Sequence
 
 __all__ = [
     "ArgumentTypeError",
+    "CacheKeyError",
     "CairnError",
     "CheckpointerModeError",
     "ConfigError",
@@ -250,6 +252,11 @@ class InvalidToolOutputError(CairnError, ValueError):
     """A tool run by ``ToolNode`` returned something it cannot turn into
     messages: a value of another type, or a ``Command`` without the
     ``ToolMessage`` answering its call."""
+
+
+class CacheKeyError(CairnError, TypeError):
+    """A node's (or task's) ``CachePolicy.key_func`` raised, or returned
+    something other than ``str`` or ``bytes``, for the node's input."""
 
 
 class NotSupportedError(CairnError, NotImplementedError):

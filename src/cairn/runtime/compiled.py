@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, AsyncIterator, Iterator, Mapping, Sequence, Union
 
+from cairn.cache.base import BaseCache
 from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint
 from cairn.errors import (
     ArgumentTypeError,
@@ -18,6 +19,7 @@ from cairn.errors import (
 from cairn.current import TaskContext, current
 from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
+from cairn.runtime.caching import cache_namespaces
 from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
 from cairn.runtime.context import Binding, Runtime
 from cairn.runtime.event_stream import EventFilter, event_stream
@@ -52,6 +54,7 @@ class CompiledStateGraph(RunnableSurface):
         strict: bool,
         builder: Any,
         store: Any = None,
+        cache: BaseCache | None = None,
     ) -> None:
         self.spec = spec
         self.stored_types = stored_types(spec)
@@ -70,7 +73,11 @@ class CompiledStateGraph(RunnableSurface):
         self.store = store
         """What nodes receive as ``store`` (``compile(store=...)``); subgraphs
         without one of their own use their parent's."""
-        self.runner = TaskRunner(spec, strict)
+        self.cache = cache
+        """Where nodes with a ``cache_policy`` find their results (``compile(cache=...)``)."""
+        if cache is not None:
+            cache.register(*self.stored_types)
+        self.runner = TaskRunner(spec, strict, cache)
         self.heads = HeadCache()
 
     @property
@@ -103,6 +110,16 @@ class CompiledStateGraph(RunnableSurface):
     @property
     def nodes(self) -> Mapping[str, Any]:
         return self.spec.nodes
+
+    def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Drop the cached results of ``nodes`` (all the graph's when None)."""
+        cache, namespaces = cache_namespaces(self.runner.cache, self.spec, nodes)
+        cache.clear(namespaces)
+
+    async def aclear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """The async twin of ``clear_cache``."""
+        cache, namespaces = cache_namespaces(self.runner.cache, self.spec, nodes)
+        await cache.aclear(namespaces)
 
     # -- running -------------------------------------------------------------
 
@@ -426,7 +443,7 @@ class CompiledStateGraph(RunnableSurface):
         values = self.values_at(checkpoint)
         updates = [w.value for w in pending if w.kind == "update"]  # Command(resume=, update=)
         if updates:
-            values = apply_updates(self.spec.schema, values, [(w.name, w.update) for w in updates])
+            values = apply_updates(self.spec.schema, values, [(w.name, w.update) for w in updates], step=False)
         finished = {w.task_id: w.value for w in pending if w.kind == "result"}
         if finished:
             # As LangGraph: the head shows what the finished tasks of a failed step wrote,

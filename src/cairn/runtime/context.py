@@ -18,6 +18,7 @@ from cairn.current import TaskContext, heartbeat, progressed, task_context as ru
 
 if TYPE_CHECKING:
     from cairn.checkpoint.base import BaseCheckpointSaver, Lease
+    from cairn.runtime.caching import NodeCache
     from cairn.runtime.events import Events
     from cairn.runtime.messages import MessagesMode
 
@@ -37,7 +38,7 @@ def unkept(result: Any) -> None:
     """Where a finished task's result goes when the run stores nothing."""
 
 
-def discard_call(name: str, write: Any) -> None:
+def discard_call(name: str, write: Any, cached: bool = False) -> None:
     """Where a ``@task`` result goes outside a run (nowhere)."""
 
 
@@ -149,7 +150,7 @@ class RunScope:
     calls: dict[str, Any] = field(default_factory=dict)
     """Results of an entrypoint's ``@task`` calls that finished in an earlier
     try of the step, by call id (cairn.func)."""
-    record_call: Callable[[str, Any], None] = discard_call
+    record_call: Callable[[str, Any, bool], None] = discard_call
     """Stores a finished ``@task`` call's result (a pending write) and streams it."""
     interrupts_of: TaskContext[Any] | None = None
     """The parent's task whose ``interrupt()`` calls this run's are: set for
@@ -158,6 +159,9 @@ class RunScope:
     steps_left: int | None = None
     """The steps the run may still take, the running one included: what the
     state's managed keys (``RemainingSteps``, ``IsLastStep``) read."""
+    cache: "NodeCache | None" = None
+    """The graph's cache (``compile(cache=...)``), where ``@task`` calls with a
+    ``cache_policy`` find their results."""
 
     def replaying(self, replaying: bool) -> None:
         """Tell the subgraphs of the next step whether it replays an old checkpoint."""

@@ -208,6 +208,7 @@ class Run:
             report=self._report if events is not None else unreported,
             events=events,
             interrupts_of=interrupts_of,
+            cache=graph.runner.cache,
         )
         self.scope.record_call = self._record_call
         if self.persist.stores and self.durability != "exit":
@@ -368,7 +369,7 @@ class Run:
 
     def _with_prelude(self, start: Position) -> dict[str, Any]:
         return apply_updates(
-            self.spec.schema, dict(start.values), [(w.name, w.update) for w in start.prelude]
+            self.spec.schema, dict(start.values), [(w.name, w.update) for w in start.prelude], step=False
         )
 
     def _with_input(self, checkpoint: Checkpoint, inputs: list[PendingWrite]) -> Checkpoint:
@@ -508,14 +509,15 @@ class Run:
             raise
         return future.result()
 
-    def _record_call(self, name: str, write: PendingWrite) -> None:
+    def _record_call(self, name: str, write: PendingWrite, cached: bool = False) -> None:
         """Store a finished ``@task`` call's result against the step running
-        now, so a rerun of the step reuses it; stream it as an update."""
+        now, so a rerun of the step reuses it; stream it as an update
+        (``cached``: it came from the cache)."""
         with self._recording:
             if self.cursor is not None:
                 self.persist.put_pending(self.cursor.checkpoint, [write])
             if self.events is not None:
-                self.events.call_result(name, write.value)
+                self.events.call_result(name, write.value, cached)
 
     def _keep(self, result: TaskResult) -> None:
         """Store what a task produced as it finishes, while its siblings
@@ -679,8 +681,9 @@ class Run:
             step,
             paused,
             name=outcome.write.name if outcome is not None else None,
+            cached=outcome is not None and outcome.cached,
         )
-        if self.scope.messages is not None and outcome is not None:
+        if self.scope.messages is not None and outcome is not None and not outcome.cached:
             self.scope.messages.returned(result.task, outcome.write.update, step)
 
     def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:

@@ -9,7 +9,7 @@ from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrit
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.runtime.config import canonical
-from cairn.runtime.state import apply_updates, fold
+from cairn.runtime.state import apply_stored_step, fold
 from cairn.types import Interrupt, PregelTask, StateSnapshot
 
 
@@ -223,7 +223,7 @@ class HistoryStates:
                 values = dict(current.snapshot)  # type: ignore[arg-type]
                 folded[current.id] = values
         for item in reversed(chain):
-            values = apply_updates(schema, dict(values), [(w.name, w.update) for w in item.writes])
+            values = apply_stored_step(schema, dict(values), item.writes)
             folded[item.id] = values
         return values
 
