@@ -71,8 +71,9 @@ TABLES = (META, CHECKPOINTS, PENDING, LEASES)
 
 COLUMNS = CHECKPOINTS.select()
 """The columns of a whole checkpoint row, read or written."""
-NO_SNAPSHOT = CHECKPOINTS.select({"snapshot": "NULL"})
-"""A checkpoint row without its snapshot (a read that folds no state)."""
+NO_SNAPSHOT = CHECKPOINTS.select({"snapshot": "substr(snapshot, 1, 0)"})
+"""A checkpoint row without its snapshot (a read that folds no state): b""
+where one is stored (the row's blobs are bound to whether it is), NULL where not."""
 
 INSERT = CHECKPOINTS.insert()
 LEASE_HELD = "EXISTS (SELECT 1 FROM cairn_leases WHERE thread_id = ? AND owner = ?)"
