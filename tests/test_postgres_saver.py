@@ -936,6 +936,27 @@ def test_after_a_failover_drops_every_idle_connection_the_next_calls_succeed_at_
             pool.close()
 
 
+def test_after_a_failover_a_saver_on_a_users_async_pool_answers_at_once(url: str) -> None:
+    name = app_name("async_failover")
+    named = with_param(url, "application_name", name)
+
+    async def main() -> None:
+        pool = psycopg_pool.AsyncConnectionPool(
+            named, min_size=10, max_size=10, timeout=5.0, kwargs={"autocommit": True}, open=False
+        )
+        async with pool:
+            await pool.wait(timeout=10)
+            saver = AsyncPostgresSaver(pool)
+            await saver.setup()
+            graph = linear(saver)
+            assert await graph.ainvoke({"log": []}, thread("before")) == ABC
+            await asyncio.get_running_loop().run_in_executor(None, failover, name, 10)
+            assert await graph.ainvoke({"log": []}, thread("after")) == ABC
+            assert (await graph.aget_state(thread("before"))).values == ABC
+
+    asyncio.run(main())
+
+
 def test_after_a_failover_the_postgres_store_answers_at_once(url: str) -> None:
     from cairn.store.postgres import PostgresStore
 

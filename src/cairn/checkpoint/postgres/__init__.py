@@ -15,14 +15,13 @@ when the saver is made; ``setup()`` does it again, idempotently.
 
 from __future__ import annotations
 
-import select
 import threading
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Iterator, Sequence, TypeVar, Union
 
 from cairn.checkpoint.postgres import schema
 from cairn.checkpoint.postgres import bridge
-from cairn.checkpoint.postgres.connect import connect, describe, parse, psycopg, tuple_row
+from cairn.checkpoint.postgres.connect import connect, describe, parse, psycopg, readable, tuple_row
 from cairn.checkpoint.base import Lease, lease_lost
 from cairn.checkpoint.postgres.dialect import POSTGRES
 from cairn.checkpoint.serde import Serializer
@@ -82,24 +81,13 @@ def _dropped(conn: "psycopg.Connection[Any]") -> bool:
     trip: a connection in use costs one poll of its socket, no round trip."""
     if conn.closed:
         return True
-    if not _readable(conn.fileno()):
+    if not readable(conn.fileno()):
         return False
     try:
         ConnectionPool.check_connection(conn)
     except (psycopg.Error, OSError):
         return True
     return False
-
-
-def _readable(fd: int) -> bool:
-    """Whether socket ``fd`` has something to read, without waiting (poll, as
-    select refuses descriptors past 1023)."""
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        return bool(poller.poll(0))
-    readable, _, _ = select.select([fd], [], [], 0)  # pragma: no cover - Windows
-    return bool(readable)
 
 
 @contextmanager
