@@ -189,8 +189,12 @@ def test_rows_sealed_before_the_structure_was_bound_are_still_read(store: Store,
         graph = linear(saver, "abcd")
         assert [(s.values, s.metadata, s.next) for s in history(graph, thread("t"))] == before
         assert [t.thread_id for t in saver.list_threads()] == ["t"]
+        saver.copy_thread("t", "copy")  # the copy's rows are sealed anew, bound to their structure
+        assert [(s.values, s.next) for s in history(graph, thread("copy"))] == [b[::2] for b in before]
         # The thread runs on; its new rows are bound to their structure.
         graph.invoke({"log": ["more"]}, thread("t"))
         assert graph.get_state(thread("t")).values["log"][-5:] == ["more", "a", "b", "c", "d"]
-    newer = store.sql("SELECT writes FROM cairn_checkpoints WHERE id > ?", (ids[4],))
+    copied = store.sql("SELECT writes FROM cairn_checkpoints WHERE thread_id = 'copy'", ())
+    assert len(copied) == 6 and {bytes(blob)[:1] for (blob,) in copied} == {b"\x11"}
+    newer = store.sql("SELECT writes FROM cairn_checkpoints WHERE thread_id = 't' AND id > ?", (ids[4],))
     assert newer and {bytes(blob)[:1] for (blob,) in newer} == {b"\x11"}
