@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import zlib
 
-import msgpack
-
 from dataclasses import dataclass, fields
 from typing import Any, Iterable, Mapping, Sequence
+
+import msgpack
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of
