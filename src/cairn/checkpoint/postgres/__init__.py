@@ -99,18 +99,22 @@ def _pooled(pool: "ConnectionPool[Any]") -> Iterator["psycopg.Connection[Any]"]:
     check would wait 1, 2, 4... seconds between them (a pool of 10 reached
     its timeout). With all of them gone, the call waits for one new
     connection."""
-    conn = pool.getconn()
-    for _ in range(2 * pool.max_size):
-        if not _dropped(conn):
-            break
-        conn.close()
-        pool.putconn(conn)
-        conn = pool.getconn()
+    conn: psycopg.Connection[Any] | None = pool.getconn()
     try:
+        for _ in range(2 * pool.max_size):
+            assert conn is not None
+            if not _dropped(conn):
+                break
+            conn.close()
+            pool.putconn(conn)
+            conn = None  # not the pool's to take back if the next getconn fails
+            conn = pool.getconn()
+        assert conn is not None
         with conn:
             yield conn
     finally:
-        pool.putconn(conn)
+        if conn is not None:
+            pool.putconn(conn)
 
 
 class PostgresSaver(SqlSaver):

@@ -147,17 +147,19 @@ async def _live(pool: Any) -> AsyncIterator[Any]:
     while idle are handed back at once (the pool replaces them), without the
     pause between them that the pool's own check takes."""
     conn = await pool.getconn()
-    for _ in range(2 * pool.max_size):
-        if not await _dropped(conn):
-            break
-        await conn.close()
-        await pool.putconn(conn)
-        conn = await pool.getconn()
     try:
+        for _ in range(2 * pool.max_size):
+            if not await _dropped(conn):
+                break
+            await conn.close()
+            await pool.putconn(conn)
+            conn = None  # not the pool's to take back if the next getconn fails
+            conn = await pool.getconn()
         async with conn:
             yield conn
     finally:
-        await pool.putconn(conn)
+        if conn is not None:
+            await pool.putconn(conn)
 
 
 async def _dropped(conn: Any) -> bool:
