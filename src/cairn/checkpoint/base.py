@@ -289,6 +289,21 @@ def already_stored(checkpoint: Checkpoint, where: str) -> Exception:
     )
 
 
+def parent_missing(checkpoint: Checkpoint, where: str | None = None) -> Exception:
+    """The error of a checkpoint that holds no snapshot and whose parent is not
+    stored: its state cannot be known (rows were deleted, not pruned: prune
+    keeps every row a kept checkpoint is read from)."""
+    from cairn.errors import StorageError
+
+    place = f" in {where}" if where else ""
+    return StorageError(
+        f"checkpoint {checkpoint.id!r} of thread {checkpoint.thread_id!r}{place} cannot be read: "
+        f"its parent {checkpoint.parent_id!r} is not stored, and it holds no snapshot of the "
+        "state to start from, so rows it needs were deleted from the database. Restore the "
+        f"database from a backup, or delete the thread with delete_thread({checkpoint.thread_id!r})"
+    )
+
+
 def check_prune_args(keep_last: int | None, older_than: timedelta | None) -> None:
     from cairn.errors import ConfigError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
+from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite, parent_missing
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.runtime.config import canonical
@@ -210,10 +210,12 @@ class HistoryStates:
                 values = schema.initial()
                 break
             if parent not in self.by_id:
-                if self.outside is None:
-                    values = schema.initial()
-                else:
-                    values = folded[parent] = self._fold_chain(self.outside(parent))
+                # The records hold the whole thread, or the chain from the
+                # store ends short: the parent row was deleted.
+                found = self.outside(parent) if self.outside is not None else ()
+                if not found:
+                    raise parent_missing(current)
+                values = folded[parent] = self._fold_chain(found)
                 break
             current = self.by_id[parent]
         else:

@@ -208,7 +208,13 @@ class InMemorySaver(BaseCheckpointSaver):
                     continue
                 if rest and not metadata_matches(
                     codec.decode_metadata(
-                        self.serde, row.metadata, row.source, row.step, (thread_id, ns, row.id)
+                        self.serde,
+                        row.metadata,
+                        row.source,
+                        row.step,
+                        (thread_id, ns, row.id),
+                        parent_id=row.parent_id,
+                        has_snapshot=row.snapshot is not None,
                     ),
                     rest,
                 ):
@@ -276,7 +282,13 @@ class InMemorySaver(BaseCheckpointSaver):
             created_at=created_at_of(min(space.order[0] for space in filled)),
             updated_at=created_at_of(max(space.order[-1] for space in filled)),
             metadata=codec.decode_metadata(
-                self.serde, head.metadata, head.source, head.step, (thread_id, head.ns, head.id)
+                self.serde,
+                head.metadata,
+                head.source,
+                head.step,
+                (thread_id, head.ns, head.id),
+                parent_id=head.parent_id,
+                has_snapshot=head.snapshot is not None,
             ),
         )
 

@@ -20,6 +20,7 @@ from cairn.checkpoint.base import (
     already_stored,
     lease_lost,
     metadata_matches,
+    parent_missing,
     split_filter,
 )
 from cairn.checkpoint.sql.dialect import Statement
@@ -299,7 +300,10 @@ class SqlSaver(SqlThreads):
             cur.execute(self._sql(_CHAIN), (thread_id, ns, checkpoint_id))
             rows = cur.fetchall()
         rows.sort(key=_BY_ID)
-        return [self._decode(r) for r in rows]
+        chain = [self._decode(r) for r in rows]
+        if chain and chain[0].snapshot is None and chain[0].parent_id is not None:
+            raise parent_missing(chain[0], self.location)
+        return chain
 
     def list_checkpoints(
         self,
@@ -360,16 +364,25 @@ class SqlSaver(SqlThreads):
         found: list[str] = []
         size = _NARROW_PAGE if limit is None else max(32, 4 * limit)
         while limit is None or len(found) < limit:
-            sql = f"SELECT thread_id, ns, id, source, step, metadata FROM cairn_checkpoints WHERE {where}"
+            sql = (
+                "SELECT thread_id, ns, id, source, step, metadata, parent_id, snapshot IS NOT NULL "
+                f"FROM cairn_checkpoints WHERE {where}"
+            )
             page_args = list(args)
             if before is not None:
                 sql, page_args = sql + " AND id < ?", [*page_args, before]
             cur.execute(self._sql(sql + " ORDER BY id DESC LIMIT ?"), [*page_args, size])
             page = cur.fetchall()
-            for thread_id, ns, cid, source, step, blob in page:
+            for thread_id, ns, cid, source, step, blob, parent_id, has_snapshot in page:
                 try:
                     metadata = codec.decode_metadata(
-                        self.serde, blob, source, step, (thread_id, ns, cid)
+                        self.serde,
+                        blob,
+                        source,
+                        step,
+                        (thread_id, ns, cid),
+                        parent_id=parent_id,
+                        has_snapshot=bool(has_snapshot),
                     )
                 except Exception as exc:
                     raise StorageError(

@@ -98,8 +98,9 @@ class SqlThreads(BaseCheckpointSaver):
         where = "".join(f" AND c.{name} = ?" for name in columns)
         sql = (
             "SELECT g.thread_id, g.n, g.first_id, g.last_id, c.id, c.metadata, c.source, "
-            "c.step, c.ns FROM (SELECT thread_id, COUNT(*) AS n, MIN(id) AS first_id, "
-            "MAX(id) AS last_id, COALESCE(MAX(CASE WHEN ns = '' THEN id END), MAX(id)) AS head_id "
+            "c.step, c.ns, c.parent_id, c.snapshot IS NOT NULL "
+            "FROM (SELECT thread_id, COUNT(*) AS n, MIN(id) AS first_id, MAX(id) AS last_id, "
+            "COALESCE(MAX(CASE WHEN ns = '' THEN id END), MAX(id)) AS head_id "
             "FROM cairn_checkpoints GROUP BY thread_id) g JOIN cairn_checkpoints c "
             f"ON c.thread_id = g.thread_id AND c.id = g.head_id{where} ORDER BY g.last_id DESC"
         )
@@ -110,10 +111,17 @@ class SqlThreads(BaseCheckpointSaver):
             cur.execute(self._sql(sql), params)
             threads = cur.fetchall()
         found = []
-        for thread_id, count, first_id, last_id, head_id, blob, source, step, ns in threads:
+        for thread_id, count, first_id, last_id, head_id, blob, source, step, ns, *links in threads:
+            parent_id, has_snapshot = links
             try:
                 metadata = codec.decode_metadata(
-                    self.serde, blob, source, step, (thread_id, ns, head_id)
+                    self.serde,
+                    blob,
+                    source,
+                    step,
+                    (thread_id, ns, head_id),
+                    parent_id=parent_id,
+                    has_snapshot=bool(has_snapshot),
                 )
             except Exception as exc:
                 raise StorageError(
