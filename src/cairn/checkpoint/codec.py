@@ -22,7 +22,7 @@ import zlib
 from dataclasses import dataclass, fields
 from typing import Any, Iterable, Mapping, Sequence
 
-from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
+from cairn.checkpoint.base import CheckpointRecord, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of
 from cairn.checkpoint.registry import ClassNotLoadableError
 from cairn.checkpoint.serde import Serializer
@@ -221,7 +221,7 @@ _METADATA, _WRITES, _PLAN, _SNAPSHOT = (_AT[name] for name in ("metadata", "writ
 
 def encode(
     serde: Serializer,
-    checkpoint: Checkpoint,
+    checkpoint: CheckpointRecord,
     values: Mapping[str, Any],
     parent: tuple[int, int] | None,
     ratio: float,
@@ -283,7 +283,7 @@ def _pack_metadata(serde: Serializer, metadata: Mapping[str, Any], aad: bytes) -
     return _pack_raw(serde, raw, aad)
 
 
-def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> Checkpoint:
+def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> CheckpointRecord:
     """The checkpoint a row holds (with its snapshot when asked and stored)."""
     return decode_columns(
         serde,
@@ -312,7 +312,7 @@ def decode_columns(
     writes: bytes,
     plan: bytes,
     snapshot: bytes | None,
-) -> Checkpoint:
+) -> CheckpointRecord:
     """``decode`` from a row's columns, for savers that read them straight
     from the database."""
     if type(serde).open is Serializer.open:
@@ -339,7 +339,7 @@ def decode_columns(
     )
 
 
-def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkpoint] | None:
+def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[CheckpointRecord] | None:
     """``decode`` of each row (with its snapshot, when stored), given as the
     values of a ``Row``'s fields in their order (as the SQL savers read
     them), with bytes blobs.
@@ -357,7 +357,7 @@ def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkp
         and kind._loads is Serializer._loads
     ):
         return None
-    checkpoints: list[Checkpoint] = []
+    checkpoints: list[CheckpointRecord] = []
     try:
         # In slices: the decoded lists a slice leaves behind are freed before
         # the next is loaded, rather than all kept until the end (which makes
@@ -424,8 +424,8 @@ def _assemble(
     raw_writes: Any,
     raw_plan: Any,
     values: Any,
-) -> Checkpoint:
-    """The Checkpoint of a row, from its decoded blobs."""
+) -> CheckpointRecord:
+    """The CheckpointRecord of a row, from its decoded blobs."""
     tasks, carry = raw_plan
     if not isinstance(meta, dict):
         _not_a_dict(meta)
@@ -440,7 +440,7 @@ def _assemble(
     records = []
     for task_id, name, arg, push in tasks:
         records.append(TaskRecord(task_id, name, arg, push))
-    return Checkpoint(
+    return CheckpointRecord(
         thread_id,
         ns,
         checkpoint_id,

@@ -18,7 +18,7 @@ from concurrent.futures import wait
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, AsyncGenerator, Generator, Mapping
 
-from cairn.checkpoint.base import Checkpoint, Lease, PendingWrite, TaskRecord, TaskWrite
+from cairn.checkpoint.base import CheckpointRecord, Lease, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of, new_checkpoint_id, task_id
 from cairn.current import TaskContext
 from cairn.errors import (
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 class Step:
     """What one completed super-step did (handed to stream consumers)."""
 
-    checkpoint: Checkpoint
+    checkpoint: CheckpointRecord
     writes: list[TaskWrite]
     values: dict[str, Any]
 
@@ -76,7 +76,7 @@ def make_checkpoint(
     *,
     thread_id: str,
     ns: str,
-    parent: Checkpoint | None,
+    parent: CheckpointRecord | None,
     source: str,
     writes: tuple[TaskWrite, ...],
     carry: Mapping[str, Any],
@@ -85,7 +85,7 @@ def make_checkpoint(
     plan: bool = True,
     step: int | None = None,
     parents: Mapping[str, str] | None = None,
-) -> Checkpoint:
+) -> CheckpointRecord:
     """A new checkpoint after ``parent`` holding ``writes``; with ``plan`` its
     next tasks are planned from those writes. Its metadata names the graph
     that wrote it (``graph_id``, unless the config's metadata already does), so
@@ -96,7 +96,7 @@ def make_checkpoint(
         tasks, carry = plan_next(spec, writes, carry, cid)
     if step is None:
         step = parent.step + 1 if parent else -1
-    return Checkpoint(
+    return CheckpointRecord(
         thread_id=thread_id,
         ns=ns,
         id=cid,
@@ -122,7 +122,7 @@ class _Cursor:
     """Where a run stands: its checkpoint and state, and for the step about to
     run, the results it may reuse and the answers to its interrupts."""
 
-    checkpoint: Checkpoint
+    checkpoint: CheckpointRecord
     values: dict[str, Any]
     reuse: dict[str, TaskWrite] = field(default_factory=dict)
     answers: dict[str, list[Any]] = field(default_factory=dict)
@@ -189,7 +189,7 @@ class Run:
         self.ns = config.checkpoint_ns
         self.parents: Mapping[str, str] = parents or {}
         self.interrupts: list[Interrupt] = []
-        self._replay_of: Checkpoint | None = None
+        self._replay_of: CheckpointRecord | None = None
         """The old checkpoint a replay started from, until its first step commits."""
         self._paused_values: dict[str, Any] | None = None
         self._at_breakpoint = False
@@ -222,12 +222,12 @@ class Run:
 
     def _new_checkpoint(
         self,
-        parent: Checkpoint | None,
+        parent: CheckpointRecord | None,
         source: str,
         writes: tuple[TaskWrite, ...],
         carry: Mapping[str, Any],
         plan: bool = True,
-    ) -> Checkpoint:
+    ) -> CheckpointRecord:
         return make_checkpoint(
             self.spec,
             thread_id=self.thread_id,
@@ -242,7 +242,7 @@ class Run:
             parents=self.parents,
         )
 
-    def _input_checkpoint(self, parent: Checkpoint | None, input: Any) -> Checkpoint:
+    def _input_checkpoint(self, parent: CheckpointRecord | None, input: Any) -> CheckpointRecord:
         update = self.spec.schema.as_update(input)
         if update is None:
             raise InvalidUpdateError(
@@ -273,7 +273,7 @@ class Run:
             values = self.spec.schema.initial()
             return _Cursor(self._input_checkpoint(None, input), values)
         config = self.config
-        base = None if self.fresh else self.saver.get(self.thread_id, self.ns, config.checkpoint_id)
+        base = None if self.fresh else self.saver.load(self.thread_id, self.ns, config.checkpoint_id)
         if base is None and config.checkpoint_id is not None:
             raise ConfigError(
                 f"checkpoint {config.checkpoint_id!r} does not exist in thread "
@@ -349,7 +349,7 @@ class Run:
             self.spec.schema, dict(start.values), [(w.name, w.update) for w in start.prelude]
         )
 
-    def _with_input(self, checkpoint: Checkpoint, inputs: list[PendingWrite]) -> Checkpoint:
+    def _with_input(self, checkpoint: CheckpointRecord, inputs: list[PendingWrite]) -> CheckpointRecord:
         """``checkpoint`` with the run input its ``__start__`` task applies, found
         among its pending writes or, once applied, in its first child's writes."""
         tasks = checkpoint.tasks
@@ -362,8 +362,8 @@ class Run:
         arg = found[0] if found else {}
         return replace(checkpoint, tasks=(replace(tasks[0], arg=arg), *tasks[1:]))
 
-    def _is_head(self, checkpoint: Checkpoint) -> bool:
-        head = self.saver.get(self.thread_id, self.ns)  # type: ignore[union-attr]
+    def _is_head(self, checkpoint: CheckpointRecord) -> bool:
+        head = self.saver.load(self.thread_id, self.ns)  # type: ignore[union-attr]
         return head is not None and head.id == checkpoint.id
 
     def _apply_resume(self, start: _Cursor, waiting: Mapping[str, list[Any]], answer: Any) -> None:
@@ -522,7 +522,7 @@ class Run:
             return self._paused_values
         return self.cursor.values if self.cursor is not None else {}
 
-    def _fork(self, replayed: Checkpoint, values: dict[str, Any]) -> Checkpoint:
+    def _fork(self, replayed: CheckpointRecord, values: dict[str, Any]) -> CheckpointRecord:
         """A copy of the replayed checkpoint as the thread's new head (source
         "fork"), so that what the replay's first step left (an interrupt, an
         error) belongs to the head and can be resumed."""
@@ -678,7 +678,7 @@ class Run:
             w.name != START and ("*" in self.after or w.name in self.after) for w in step.writes
         )
 
-    def _record_failure(self, checkpoint: Checkpoint, results: list[TaskResult]) -> None:
+    def _record_failure(self, checkpoint: CheckpointRecord, results: list[TaskResult]) -> None:
         """Keep what the finished tasks of a failed step produced."""
         writes: list[PendingWrite] = []
         for result in results:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from cairn.checkpoint.base import (
     BaseCheckpointSaver,
-    Checkpoint,
+    CheckpointRecord,
     Lease,
     PendingWrite,
     PutItem,
@@ -37,10 +37,10 @@ def _without(keys: frozenset[str], update: Any) -> Any:
 
 def storable(
     keys: frozenset[str],
-    checkpoint: Checkpoint,
+    checkpoint: CheckpointRecord,
     values: Mapping[str, Any],
     pending: Sequence[PendingWrite] = (),
-) -> tuple[Checkpoint, Mapping[str, Any], Sequence[PendingWrite]]:
+) -> tuple[CheckpointRecord, Mapping[str, Any], Sequence[PendingWrite]]:
     """What may be stored of a checkpoint, its state and its pending writes:
     all but the transient ``keys`` (``Annotated[..., Transient]``)."""
     if not keys:
@@ -93,7 +93,7 @@ class Persister:
 
     def put(
         self,
-        checkpoint: Checkpoint,
+        checkpoint: CheckpointRecord,
         values: Mapping[str, Any],
         pending: Sequence[PendingWrite] = (),
         *,
@@ -104,7 +104,7 @@ class Persister:
         input), or alone when the run puts nothing else."""
         checkpoint, values, pending = storable(self.transient, checkpoint, values, pending)
         if self.durability == "sync" and not hold and not self._waiting:
-            self.saver.put(checkpoint, values, pending, self.lease)  # a step's usual put
+            self.saver.save(checkpoint, values, pending, self.lease)  # a step's usual put
             return
         if self.durability != "sync":
             values = dict(values)
@@ -112,9 +112,9 @@ class Persister:
         if hold:
             self._waiting = items
         elif self.durability == "sync":
-            self.saver.put_many(items, self.lease)
+            self.saver.save_many(items, self.lease)
         else:
-            self._do(lambda: self.saver.put_many(items, self.lease))
+            self._do(lambda: self.saver.save_many(items, self.lease))
 
     def _release_waiting(self) -> list[PutItem]:
         waiting, self._waiting = self._waiting, []
@@ -123,15 +123,15 @@ class Persister:
     def _store_waiting(self) -> None:
         waiting = self._release_waiting()
         if waiting:
-            self._do(lambda: self.saver.put_many(waiting, self.lease))
+            self._do(lambda: self.saver.save_many(waiting, self.lease))
 
-    def put_pending(self, checkpoint: Checkpoint, writes: Sequence[PendingWrite]) -> None:
+    def put_pending(self, checkpoint: CheckpointRecord, writes: Sequence[PendingWrite]) -> None:
         self._store_waiting()
         if self.transient:
             writes = [_pending_without(self.transient, w) for w in writes]
         if writes:
             self._do(
-                lambda: self.saver.put_pending(
+                lambda: self.saver.save_pending(
                     checkpoint.thread_id, checkpoint.ns, checkpoint.id, writes, self.lease
                 )
             )

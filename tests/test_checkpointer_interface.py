@@ -1,0 +1,412 @@
+"""LangGraph's checkpointer interface (``get``, ``get_tuple``, ``list``, ``put``,
+``put_writes``, ``delete_thread``, ``get_next_version`` and the async twins)
+on every cairn saver: in memory, SQLite and AsyncSqliteSaver files, and
+PostgresSaver / AsyncPostgresSaver on a real server.
+
+Written from LangGraph's documented behaviour: the same file, with "cairn"
+replaced by "langgraph" in its text, passes against LangGraph 1.x's
+InMemorySaver (the only saver kind it then runs):
+
+    sed 's/cairn/langgraph/g' tests/test_checkpointer_interface.py > /tmp/t.py
+    benchmarks/.venv-langgraph/bin/python -m pytest -q -p no:cacheprovider /tmp/t.py
+
+Tests that prove what only cairn does (the event loop left free by a saver
+waiting on a locked file, the message of a read it cannot do) are skipped there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+from pathlib import Path
+from typing import Annotated, Any, Iterator, TypedDict
+
+import pytest
+
+from cairn.checkpoint.base import CheckpointTuple, empty_checkpoint
+from cairn.checkpoint.memory import InMemorySaver
+from cairn.graph import END, START, StateGraph
+from cairn.types import interrupt
+
+OURS = InMemorySaver.__module__.startswith("ca" + "irn.")
+"""Whether this runs against cairn (else LangGraph, with the imports converted)."""
+
+KINDS = ["memory", "sqlite", "async_sqlite", "postgres", "async_postgres"] if OURS else ["memory"]
+
+
+@pytest.fixture(params=KINDS)
+def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A fresh, empty saver of each kind."""
+    kind = request.param
+    if kind == "memory":
+        yield InMemorySaver()
+    elif kind in ("sqlite", "async_sqlite"):
+        from cairn.checkpoint.sqlite import SqliteSaver
+        from cairn.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        with (SqliteSaver if kind == "sqlite" else AsyncSqliteSaver)(tmp_path / "c.db") as made:
+            yield made
+    else:
+        from cairn.checkpoint.postgres import PostgresSaver
+        from cairn.checkpoint.postgres.aio import AsyncPostgresSaver
+        from tests.pg import fresh_schema
+
+        cls = PostgresSaver if kind == "postgres" else AsyncPostgresSaver
+        with fresh_schema() as url, cls(url) as made:
+            yield made
+
+
+class State(TypedDict):
+    topic: str
+    log: Annotated[list, operator.add]
+
+
+def two_steps(saver: Any) -> Any:
+    """topic -> a -> b, each appending to ``log`` (a reducer key)."""
+
+    def a(state: State) -> dict[str, Any]:
+        return {"topic": state["topic"] + "!", "log": ["a"]}
+
+    def b(state: State) -> dict[str, Any]:
+        return {"log": ["b"]}
+
+    builder = StateGraph(State)
+    builder.add_node("a", a)
+    builder.add_node("b", b)
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    builder.add_edge("b", END)
+    return builder.compile(checkpointer=saver)
+
+
+def thread(thread_id: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+def checkpoint_id(config: dict[str, Any] | None) -> Any:
+    return (config or {}).get("configurable", {}).get("checkpoint_id")
+
+
+def state(checkpoint: Any) -> dict[str, Any]:
+    """A checkpoint's channel values without LangGraph's routing channels (cairn has none)."""
+    return {k: v for k, v in checkpoint["channel_values"].items() if not k.startswith("branch:")}
+
+
+def pairs(item: CheckpointTuple) -> list[tuple[str, Any]]:
+    """A tuple's pending writes as (channel, value), without LangGraph's routing channels."""
+    return [(c, v) for _, c, v in item.pending_writes or [] if not c.startswith("branch:")]
+
+
+# -- reads after a graph ran ----------------------------------------------------------
+
+
+def test_get_tuple_of_a_thread_shows_its_newest_checkpoint_in_langgraphs_shape(saver: Any) -> None:
+    graph = two_steps(saver)
+    graph.invoke({"topic": "cats", "log": []}, thread("t"))
+    item = saver.get_tuple(thread("t"))
+    assert isinstance(item, CheckpointTuple)
+    assert item.checkpoint["channel_values"] == {"topic": "cats!", "log": ["a", "b"]}
+    assert {"v", "id", "ts", "channel_values", "channel_versions", "versions_seen"} <= set(item.checkpoint)
+    assert item.config == {
+        "configurable": {"thread_id": "t", "checkpoint_ns": "", "checkpoint_id": item.checkpoint["id"]}
+    }
+    assert (item.metadata["source"], item.metadata["step"], item.metadata["parents"]) == ("loop", 2, {})
+    assert item.pending_writes == []
+    assert item.config == graph.get_state(thread("t")).config
+    assert item.parent_config == graph.get_state(thread("t")).parent_config
+
+
+def test_get_returns_the_checkpoint_dict_and_programs_read_its_channel_values(saver: Any) -> None:
+    graph = two_steps(saver)
+    graph.invoke({"topic": "cats", "log": []}, thread("t"))
+    assert saver.get(thread("t"))["channel_values"]["log"] == ["a", "b"]
+    assert saver.get_tuple(thread("t")).metadata["step"] == 2
+
+
+def test_list_is_newest_first_and_each_past_checkpoint_holds_the_state_then(saver: Any) -> None:
+    graph = two_steps(saver)
+    graph.invoke({"topic": "cats", "log": []}, thread("t"))
+    items = list(saver.list(thread("t")))
+    assert [i.metadata["step"] for i in items] == [2, 1, 0, -1]
+    assert [i.metadata["source"] for i in items] == ["loop", "loop", "loop", "input"]
+    assert state(items[1].checkpoint) == {"topic": "cats!", "log": ["a"]}
+    assert [checkpoint_id(i.parent_config) for i in items[:-1]] == [i.checkpoint["id"] for i in items[1:]]
+    assert items[-1].parent_config is None
+    history = list(graph.get_state_history(thread("t")))
+    assert [i.config for i in items] == [s.config for s in history]
+
+
+def test_a_past_checkpoint_read_by_id_holds_the_state_then(saver: Any) -> None:
+    graph = two_steps(saver)
+    graph.invoke({"topic": "cats", "log": []}, thread("t"))
+    step_1 = next(s for s in graph.get_state_history(thread("t")) if s.metadata["step"] == 1)
+    assert state(saver.get(step_1.config)) == step_1.values == {"topic": "cats!", "log": ["a"]}
+    assert saver.get_tuple(step_1.config).config == step_1.config
+
+
+def test_each_past_checkpoint_lists_the_writes_of_the_step_that_ran_after_it(saver: Any) -> None:
+    graph = two_steps(saver)
+    graph.invoke({"topic": "cats", "log": []}, thread("t"))
+    head, step_1, step_0, _ = saver.list(thread("t"))
+    assert pairs(step_1) == [("log", ["b"])]
+    assert pairs(step_0) == [("topic", "cats!"), ("log", ["a"])]
+    task_ids = {task_id for task_id, _, _ in step_0.pending_writes}
+    assert len(task_ids) == 1 and task_ids != {""}
+    assert pairs(head) == []
+
+
+def test_list_takes_a_metadata_filter_a_before_config_and_a_limit(saver: Any) -> None:
+    graph = two_steps(saver)
+    graph.invoke({"topic": "cats", "log": []}, thread("t"))
+    items = list(saver.list(thread("t")))
+    assert [i.metadata["step"] for i in saver.list(thread("t"), filter={"source": "input"})] == [-1]
+    assert [i.metadata["step"] for i in saver.list(thread("t"), filter={"step": 1})] == [1]
+    assert [i.metadata["step"] for i in saver.list(thread("t"), before=items[1].config)] == [0, -1]
+    assert [i.metadata["step"] for i in saver.list(thread("t"), limit=2)] == [2, 1]
+    assert list(saver.list(thread("t"), limit=0)) == []
+    before_with_filter = saver.list(thread("t"), before=items[0].config, filter={"source": "loop"}, limit=1)
+    assert [i.metadata["step"] for i in before_with_filter] == [1]
+
+
+def test_list_with_a_checkpoint_id_gives_that_checkpoint_only(saver: Any) -> None:
+    graph = two_steps(saver)
+    graph.invoke({"topic": "cats", "log": []}, thread("t"))
+    items = list(saver.list(thread("t")))
+    assert [i.config for i in saver.list(items[2].config)] == [items[2].config]
+
+
+def test_list_without_a_config_lists_every_thread(saver: Any) -> None:
+    graph = two_steps(saver)
+    graph.invoke({"topic": "cats", "log": []}, thread("one"))
+    graph.invoke({"topic": "dogs", "log": []}, thread("two"))
+    found = list(saver.list(None, filter={"step": 2}))
+    assert sorted(i.config["configurable"]["thread_id"] for i in found) == ["one", "two"]
+
+
+def test_an_unknown_thread_or_checkpoint_reads_as_none(saver: Any) -> None:
+    graph = two_steps(saver)
+    graph.invoke({"topic": "cats", "log": []}, thread("t"))
+    assert saver.get_tuple(thread("nobody")) is None
+    assert saver.get(thread("nobody")) is None
+    assert list(saver.list(thread("nobody"))) == []
+    unknown = empty_checkpoint()["id"]
+    assert saver.get_tuple({"configurable": {"thread_id": "t", "checkpoint_id": unknown}}) is None
+
+
+def test_a_paused_run_shows_its_interrupt_as_a_pending_write_of_the_head(saver: Any) -> None:
+    def ask(state: State) -> dict[str, Any]:
+        return {"topic": interrupt("which topic?")}
+
+    builder = StateGraph(State)
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "ask")
+    graph = builder.compile(checkpointer=saver)
+    graph.invoke({"topic": "", "log": []}, thread("t"))
+    item = saver.get_tuple(thread("t"))
+    [(channel, value)] = [(c, v) for c, v in pairs(item) if c == "__interrupt__"]
+    assert [i.value for i in value] == ["which topic?"]
+    assert item.metadata["step"] == 0
+
+
+def test_delete_thread_removes_what_the_interface_reads(saver: Any) -> None:
+    graph = two_steps(saver)
+    graph.invoke({"topic": "cats", "log": []}, thread("t"))
+    graph.invoke({"topic": "dogs", "log": []}, thread("kept"))
+    saver.delete_thread("t")
+    assert saver.get_tuple(thread("t")) is None
+    assert list(saver.list(thread("t"))) == []
+    assert saver.get(thread("kept"))["channel_values"]["topic"] == "dogs!"
+
+
+# -- writes ---------------------------------------------------------------------------
+
+
+def put_chain(saver: Any, thread_id: str = "t") -> tuple[dict[str, Any], dict[str, Any]]:
+    """A root and its child put through the interface; their configs."""
+    root = empty_checkpoint()
+    root["channel_values"] = {"topic": "cats", "log": ["a"]}
+    root["channel_versions"] = {"topic": 1, "log": 1}
+    root_config = saver.put(
+        {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}},
+        root,
+        {"source": "input", "step": -1, "parents": {}},
+        {"topic": 1, "log": 1},
+    )
+    child = empty_checkpoint()
+    child["channel_values"] = {"topic": "dogs", "log": ["a", "b"]}
+    child["channel_versions"] = {"topic": 2, "log": 2}
+    child_config = saver.put(
+        root_config, child, {"source": "loop", "step": 0, "parents": {}, "who": "me"}, {"topic": 2, "log": 2}
+    )
+    return root_config, child_config
+
+
+def test_put_returns_the_stored_checkpoints_config_and_get_tuple_reads_it_back(saver: Any) -> None:
+    root_config, child_config = put_chain(saver)
+    assert child_config["configurable"]["thread_id"] == "t"
+    assert child_config["configurable"]["checkpoint_ns"] == ""
+    item = saver.get_tuple(child_config)
+    assert item.config == child_config
+    assert item.checkpoint["id"] == checkpoint_id(child_config)
+    assert item.checkpoint["channel_values"] == {"topic": "dogs", "log": ["a", "b"]}
+    assert item.checkpoint["channel_versions"] == {"topic": 2, "log": 2}
+    assert item.metadata == {"source": "loop", "step": 0, "parents": {}, "who": "me"}
+    assert item.parent_config == root_config
+    assert item.pending_writes == []
+    assert saver.get_tuple(thread("t")).config == child_config
+
+
+def test_put_writes_are_read_back_as_pending_writes_of_their_checkpoint(saver: Any) -> None:
+    root_config, child_config = put_chain(saver)
+    saver.put_writes(child_config, [("topic", "birds"), ("log", ["c"])], "task-1")
+    saver.put_writes(child_config, [("__error__", "ValueError('no')")], "task-2")
+    item = saver.get_tuple(child_config)
+    assert sorted(item.pending_writes) == [
+        ("task-1", "log", ["c"]),
+        ("task-1", "topic", "birds"),
+        ("task-2", "__error__", "ValueError('no')"),
+    ]
+    assert saver.get_tuple(root_config).pending_writes == []
+
+
+def test_list_of_checkpoints_put_gives_them_newest_first_with_their_parents(saver: Any) -> None:
+    root_config, child_config = put_chain(saver)
+    items = list(saver.list(thread("t")))
+    assert [i.config for i in items] == [child_config, root_config]
+    assert [i.parent_config for i in items] == [root_config, None]
+    assert [i.metadata["step"] for i in saver.list(thread("t"), filter={"who": "me"})] == [0]
+
+
+def test_a_graph_on_the_saver_reads_checkpoints_put_through_the_interface(saver: Any) -> None:
+    graph = two_steps(saver)
+    _, child_config = put_chain(saver)
+    state = graph.get_state(thread("t"))
+    assert state.values == {"topic": "dogs", "log": ["a", "b"]}
+    assert state.config == child_config
+    assert [s.values["topic"] for s in graph.get_state_history(thread("t"))] == ["dogs", "cats"]
+
+
+def test_get_next_version_gives_increasing_versions(saver: Any) -> None:
+    first = saver.get_next_version(None, None)
+    second = saver.get_next_version(first, None)
+    assert second > first
+    assert saver.get_next_version(second, None) > second
+
+
+# -- async twins ----------------------------------------------------------------------
+
+
+def test_the_async_twins_read_and_write_as_the_sync_methods(saver: Any) -> None:
+    graph = two_steps(saver)
+    graph.invoke({"topic": "cats", "log": []}, thread("t"))
+
+    async def main() -> tuple[Any, ...]:
+        item = await saver.aget_tuple(thread("t"))
+        got = await saver.aget(thread("t"))
+        listed = [i async for i in saver.alist(thread("t"), limit=3)]
+        new = empty_checkpoint()
+        new["channel_values"] = {"topic": "owls", "log": []}
+        new["channel_versions"] = {"topic": 9, "log": 9}
+        config = await saver.aput(item.config, new, {"source": "update", "step": 3, "parents": {}}, {"topic": 9, "log": 9})
+        await saver.aput_writes(config, [("log", ["x"])], "task-9")
+        after = await saver.aget_tuple(config)
+        await saver.adelete_thread("t")
+        return item, got, listed, after, await saver.aget_tuple(thread("t"))
+
+    item, got, listed, after, deleted = asyncio.run(main())
+    assert item == saver.get_tuple(item.config) or item.config == listed[0].config
+    assert got["channel_values"] == {"topic": "cats!", "log": ["a", "b"]}
+    assert [i.metadata["step"] for i in listed] == [2, 1, 0]
+    assert after.checkpoint["channel_values"] == {"topic": "owls", "log": []}
+    assert after.parent_config == item.config
+    assert after.pending_writes == [("task-9", "log", ["x"])]
+    assert deleted is None
+
+
+# -- what only cairn does ---------------------------------------------------------------
+
+only_cairn = pytest.mark.skipif(not OURS, reason="checks what cairn does beyond LangGraph")
+
+
+@only_cairn
+def test_a_subgraphs_checkpoints_hold_the_subgraphs_own_state(saver: Any) -> None:
+    class Inner(TypedDict):
+        notes: Annotated[list, operator.add]
+
+    def note(state: Inner) -> dict[str, Any]:
+        return {"notes": [interrupt("note?")]}
+
+    inner = StateGraph(Inner)
+    inner.add_node("note", note)
+    inner.add_edge(START, "note")
+    sub = inner.compile()
+
+    class Outer(TypedDict):
+        notes: Annotated[list, operator.add]
+
+    outer = StateGraph(Outer)
+    outer.add_node("sub", sub)
+    outer.add_edge(START, "sub")
+    graph = outer.compile(checkpointer=saver)
+    graph.invoke({"notes": ["first"]}, thread("t"))
+    sub_config = graph.get_state(thread("t"), subgraphs=True).tasks[0].state.config
+    item = saver.get_tuple(sub_config)
+    assert item.checkpoint["channel_values"] == {"notes": ["first"]}
+    assert item.config["configurable"]["checkpoint_ns"].startswith("sub:")
+
+
+@only_cairn
+def test_a_saver_no_graph_was_compiled_with_says_how_to_read_a_folded_state(tmp_path: Path) -> None:
+    from cairn.checkpoint.sqlite import SqliteSaver
+    from cairn.errors import StorageError
+
+    # A long topic, then short writes: the head is stored as writes, not a snapshot.
+    topic = "cats" * 500
+    with SqliteSaver(tmp_path / "c.db") as first:
+        graph = two_steps(first)
+        graph.invoke({"topic": topic, "log": []}, thread("t"))
+    with SqliteSaver(tmp_path / "c.db") as fresh:
+        assert [i.metadata["step"] for i in fresh.list(thread("t"), filter={"source": "input"})] == [-1]
+        with pytest.raises(StorageError, match=r"compile the graph with this saver"):
+            fresh.get_tuple(thread("t"))
+        two_steps(fresh)
+        assert fresh.get(thread("t"))["channel_values"] == {"topic": topic + "!", "log": ["a", "b"]}
+
+
+@only_cairn
+def test_bad_arguments_raise_errors_that_say_what_to_pass(saver: Any) -> None:
+    from cairn.errors import ConfigError, StorageError
+
+    with pytest.raises(ConfigError, match="needs a thread"):
+        saver.get_tuple({"configurable": {}})
+    with pytest.raises(ConfigError, match="checkpoint dict"):
+        saver.put(thread("t"), ["not", "a", "checkpoint"], {}, {})
+    with pytest.raises(ConfigError, match="UUID"):
+        saver.put(thread("t"), {"id": "1", "channel_values": {}}, {}, {})
+    with pytest.raises(ConfigError, match="checkpoint_id"):
+        saver.put_writes(thread("t"), [("x", 1)], "task")
+    _, child_config = put_chain(saver)
+    with pytest.raises(ConfigError, match=r"\(channel, value\) pairs"):
+        saver.put_writes(child_config, ["x"], "task")
+    again = saver.get(child_config)
+    with pytest.raises(StorageError, match="already stored"):
+        saver.put(child_config, again, {}, {})
+    assert saver.get_tuple(child_config).checkpoint["channel_values"] == again["channel_values"]
+
+
+@only_cairn
+def test_an_async_put_waiting_on_a_locked_sqlite_file_leaves_the_loop_running(tmp_path: Path) -> None:
+    from cairn.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from tests.test_async_io import hold_sqlite, waits_without_blocking
+
+    path = tmp_path / "c.db"
+    with AsyncSqliteSaver(path) as saver:
+        graph = two_steps(saver)
+        graph.invoke({"topic": "cats", "log": []}, thread("t"))
+        head = saver.get_tuple(thread("t"))
+        new = empty_checkpoint()
+        new["channel_values"] = {"topic": "owls", "log": []}
+        config = asyncio.run(
+            waits_without_blocking(lambda: saver.aput(head.config, new, {}, {}), hold_sqlite(path))
+        )
+        assert saver.get(config)["channel_values"] == {"topic": "owls", "log": []}
