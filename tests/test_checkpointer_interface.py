@@ -410,3 +410,30 @@ def test_an_async_put_waiting_on_a_locked_sqlite_file_leaves_the_loop_running(tm
             waits_without_blocking(lambda: saver.aput(head.config, new, {}, {}), hold_sqlite(path))
         )
         assert saver.get(config)["channel_values"] == {"topic": "owls", "log": []}
+
+
+@only_cairn
+def test_a_subgraph_that_ran_leaves_the_parents_state_read_with_the_parents_reducers(saver: Any) -> None:
+    class Plain(TypedDict):
+        log: list
+
+    def replace(state: Plain) -> dict[str, Any]:
+        return {"log": ["s"]}
+
+    inner = StateGraph(Plain)
+    inner.add_node("replace", replace)
+    inner.add_edge(START, "replace")
+
+    class Outer(TypedDict):
+        big: str
+        log: Annotated[list, operator.add]
+
+    outer = StateGraph(Outer)
+    outer.add_node("sub", inner.compile())
+    outer.add_node("after", lambda state: {"log": ["after"]})
+    outer.add_edge(START, "sub")
+    outer.add_edge("sub", "after")
+    graph = outer.compile(checkpointer=saver)
+    graph.invoke({"big": "b" * 3000, "log": ["start"]}, thread("t"))
+    assert saver.get(thread("t"))["channel_values"]["log"] == ["start", "s", "after"]
+    assert graph.get_state(thread("t")).values["log"] == ["start", "s", "after"]

@@ -92,7 +92,8 @@ class CompiledStateGraph(RunnableSurface):
                     "the graph with a saver made without unknown="
                 )
             saver.serde.register(*self.stored_types)
-            hand_folds(saver, self.spec, ())
+            if self.depth == 0:  # a subgraph's twin is handed its fold where it runs
+                hand_folds(saver, self.spec, ())
         self._checkpointer = saver
 
     @property

@@ -67,8 +67,8 @@ def bound(graph: Any, saver: BaseCheckpointSaver | None, depth: int) -> Any:
     """``graph`` reading and writing through ``saver``, as a subgraph ``depth``
     levels below the top graph: a copy of the compiled graph given, of its type."""
     twin = copy.copy(graph)
-    twin.checkpointer = saver
     twin.depth = depth
+    twin.checkpointer = saver
     return twin
 
 
