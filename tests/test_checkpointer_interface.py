@@ -183,6 +183,45 @@ def test_list_without_a_config_lists_every_thread(saver: Any) -> None:
     assert sorted(i.config["configurable"]["thread_id"] for i in found) == ["one", "two"]
 
 
+class Notes(TypedDict):
+    notes: Annotated[list, operator.add]
+
+
+def with_a_pausing_subgraph(saver: Any) -> Any:
+    """START -> sub, a subgraph that notes "n1" then asks a question."""
+
+    def note(state: Notes) -> dict[str, Any]:
+        return {"notes": ["n1"]}
+
+    def ask(state: Notes) -> dict[str, Any]:
+        return {"notes": [interrupt("more?")]}
+
+    inner = StateGraph(Notes)
+    inner.add_node("note", note)
+    inner.add_node("ask", ask)
+    inner.add_edge(START, "note")
+    inner.add_edge("note", "ask")
+    outer = StateGraph(Notes)
+    outer.add_node("sub", inner.compile())
+    outer.add_edge(START, "sub")
+    return outer.compile(checkpointer=saver)
+
+
+def test_list_without_a_namespace_lists_the_subgraphs_checkpoints_too(saver: Any) -> None:
+    graph = with_a_pausing_subgraph(saver)
+    graph.invoke({"notes": ["first"]}, thread("t"))
+    everything = list(saver.list(thread("t")))
+    spaces = [i.config["configurable"]["checkpoint_ns"] for i in everything]
+    [sub_ns] = {ns for ns in spaces if ns}
+    assert sub_ns.startswith("sub:")
+    top = list(saver.list({"configurable": {"thread_id": "t", "checkpoint_ns": ""}}))
+    assert [i.config for i in top] == [i.config for i in everything if not i.config["configurable"]["checkpoint_ns"]]
+    inner = list(saver.list({"configurable": {"thread_id": "t", "checkpoint_ns": sub_ns}}))
+    assert [i.config for i in inner] == [i.config for i in everything if i.config["configurable"]["checkpoint_ns"]]
+    assert state(inner[0].checkpoint)["notes"] == ["first", "n1"]
+    assert sorted(i.metadata["step"] for i in inner) == [-1, 0, 1]
+
+
 def test_an_unknown_thread_or_checkpoint_reads_as_none(saver: Any) -> None:
     graph = two_steps(saver)
     graph.invoke({"topic": "cats", "log": []}, thread("t"))

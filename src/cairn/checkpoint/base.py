@@ -403,6 +403,11 @@ class BaseCheckpointSaver(CheckpointerInterface, ABC):
         """The oldest checkpoint whose parent is ``checkpoint_id`` (the step that
         first ran after it; replays and forks come later), or None."""
 
+    @abstractmethod
+    def namespaces(self, thread_id: str) -> list[str]:
+        """The checkpoint namespaces the thread has checkpoints in, sorted
+        ("" first: the top-level graph's)."""
+
     # -- thread management -----------------------------------------------------
 
     @abstractmethod

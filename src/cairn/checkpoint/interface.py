@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import heapq
 from functools import partial
 from typing import (
     TYPE_CHECKING,
@@ -215,6 +216,7 @@ class Storage(Protocol):
     ) -> Iterator[CheckpointRecord]: ...
     def list_threads(self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None) -> Any: ...
     def delete_thread(self, thread_id: str) -> None: ...
+    def namespaces(self, thread_id: str) -> builtins.list[str]: ...
     def save(
         self,
         checkpoint: CheckpointRecord,
@@ -274,15 +276,20 @@ class CheckpointerInterface:
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
         """A thread's checkpoints (every thread's, for config None), newest
-        first: the one ``checkpoint_id`` names if the config has one; those
-        whose metadata holds every key/value of ``filter``; only those older
-        than ``before``'s checkpoint; at most ``limit``."""
+        first: in the config's ``checkpoint_ns``, or in every namespace (the
+        subgraphs' too) when it names none; the one ``checkpoint_id`` names if
+        the config has one; those whose metadata holds every key/value of
+        ``filter``; only those older than ``before``'s checkpoint; at most
+        ``limit``."""
+        ns: str | None = None
         if config is None:
             threads = [info.thread_id for info in _saver(self).list_threads()]
-            ns, checkpoint_id = "", None
+            checkpoint_id = None
         else:
-            thread_id, ns, checkpoint_id = address(config, "list(config)")
+            thread_id, given_ns, checkpoint_id = address(config, "list(config)")
             threads = [thread_id]
+            if _names_ns(config):
+                ns = given_ns
         below = address(before, "list(before=...)", thread=False)[2] if before is not None else None
         if limit is not None and limit <= 0:
             return iter(())
@@ -447,10 +454,16 @@ async def _offload(saver: Storage, fn: Callable[[], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(executor, fn)
 
 
+def _names_ns(config: Mapping[str, Any]) -> bool:
+    """Whether a config names a namespace (LangGraph lists every one otherwise)."""
+    configurable = config.get("configurable") or {}
+    return (configurable.get("checkpoint_ns", config.get("checkpoint_ns"))) is not None
+
+
 def _listed(
     saver: Storage,
     threads: Sequence[str],
-    ns: str,
+    ns: str | None,
     checkpoint_id: str | None,
     filter: Mapping[str, Any] | None,
     before: str | None,
@@ -461,23 +474,42 @@ def _listed(
     # seen give the pending writes of their parents, when nothing was skipped.
     whole = not filter and before is None and checkpoint_id is None
     for thread_id in threads:
-        children: dict[str, CheckpointRecord] = {}
-        if checkpoint_id is not None:
-            one = saver.load(thread_id, ns, checkpoint_id)
-            records = iter([one] if one is not None and _matches(one, filter, before) else [])
-        else:
-            records = saver.list_checkpoints(thread_id, ns, before=before, filter=filter)
-        for record in records:
+        spaces = [ns] if ns is not None else saver.namespaces(thread_id)
+        left = None if limit is None else limit - count
+        children: dict[tuple[str, str], CheckpointRecord] = {}
+        for record in _records(saver, thread_id, spaces, checkpoint_id, filter, before, left):
             if whole:
-                child = children.get(record.id)
+                child = children.get((record.ns, record.id))
             else:
-                child = saver.first_child(thread_id, ns, record.id)
+                child = saver.first_child(thread_id, record.ns, record.id)
             yield _tuple(saver, record, child)
             if record.parent_id is not None:
-                children[record.parent_id] = record
+                children[(record.ns, record.parent_id)] = record
             count += 1
             if limit is not None and count >= limit:
                 return
+
+
+def _records(
+    saver: Storage,
+    thread_id: str,
+    spaces: Sequence[str],
+    checkpoint_id: str | None,
+    filter: Mapping[str, Any] | None,
+    before: str | None,
+    limit: int | None,
+) -> Iterator[CheckpointRecord]:
+    """A thread's records in ``spaces``, newest first."""
+    if checkpoint_id is not None:
+        found = (saver.load(thread_id, space, checkpoint_id) for space in spaces)
+        return iter([r for r in found if r is not None and _matches(r, filter, before)][:1])
+    if len(spaces) == 1:
+        return saver.list_checkpoints(thread_id, spaces[0], before=before, filter=filter, limit=limit)
+    each = [
+        builtins.list(saver.list_checkpoints(thread_id, space, before=before, filter=filter, limit=limit))
+        for space in spaces
+    ]
+    return heapq.merge(*each, key=lambda record: record.id, reverse=True)
 
 
 def _matches(record: CheckpointRecord, filter: Mapping[str, Any] | None, before: str | None) -> bool:

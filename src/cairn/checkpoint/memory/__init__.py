@@ -239,6 +239,10 @@ class InMemorySaver(BaseCheckpointSaver):
                     return codec.decode(self.serde, row, with_snapshot=False)
         return None
 
+    def namespaces(self, thread_id: str) -> list[str]:
+        with self._lock:
+            return sorted(ns for ns, space in self._threads.get(thread_id, {}).items() if space.order)
+
     # -- thread management -----------------------------------------------------
 
     def list_threads(
