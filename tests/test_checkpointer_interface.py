@@ -89,7 +89,7 @@ def checkpoint_id(config: dict[str, Any] | None) -> Any:
 
 def state(checkpoint: Any) -> dict[str, Any]:
     """A checkpoint's channel values without LangGraph's routing channels (cairn has none)."""
-    return {k: v for k, v in checkpoint["channel_values"].items() if not k.startswith("branch:")}
+    return {k: v for k, v in checkpoint["channel_values"].items() if not k.startswith(("branch:", "__"))}
 
 
 def pairs(item: CheckpointTuple) -> list[tuple[str, Any]]:
@@ -153,6 +153,33 @@ def test_each_past_checkpoint_lists_the_writes_of_the_step_that_ran_after_it(sav
     task_ids = {task_id for task_id, _, _ in step_0.pending_writes}
     assert len(task_ids) == 1 and task_ids != {""}
     assert pairs(head) == []
+
+
+def test_a_long_thread_with_a_fork_lists_the_states_its_history_shows(saver: Any) -> None:
+    class Count(TypedDict):
+        n: int
+        log: Annotated[list, operator.add]
+
+    def count(state: Count) -> dict[str, Any]:
+        return {"n": state["n"] + 1, "log": [state["n"]]}
+
+    builder = StateGraph(Count)
+    builder.add_node("count", count)
+    builder.add_edge(START, "count")
+    builder.add_conditional_edges("count", lambda state: END if state["n"] >= 150 else "count")
+    graph = builder.compile(checkpointer=saver)
+    config = {"configurable": {"thread_id": "t"}, "recursion_limit": 500}
+    graph.invoke({"n": 0, "log": []}, config)
+    past = next(s for s in graph.get_state_history(config) if s.metadata["step"] == 40)
+    graph.update_state(past.config, {"log": ["edited"]})
+    history = list(graph.get_state_history(config))
+    items = list(saver.list(thread("t")))
+    assert len(items) == len(history) > 150
+    # The input checkpoint aside: LangGraph's holds no value of a reducer key there, its history an empty list.
+    assert [state(i.checkpoint) for i in items[:-1]] == [s.values for s in history[:-1]]
+    assert [i.config for i in items] == [s.config for s in history]
+    page = list(saver.list(thread("t"), before=items[10].config, limit=80))
+    assert [state(i.checkpoint) for i in page] == [s.values for s in history[11:91]]
 
 
 def test_list_takes_a_metadata_filter_a_before_config_and_a_limit(saver: Any) -> None:

@@ -8,31 +8,18 @@ methods over its own storage contract (``load``, ``save``, ``get_chain``,
 ``list_checkpoints``, ...), turning cairn's records into LangGraph's shapes
 (``cairn.checkpoint.shapes``) and back.
 
-A record stores the writes of its step, not the state: the state at a
-checkpoint is a fold of writes through the graph's reducers, which a saver
-does not know. A graph compiled with a saver hands it its fold
-(``fold_with``), per subgraph path; a checkpoint stored with a snapshot
-(every ``put`` of this interface is) reads back without one.
+Reads are shaped in ``cairn.checkpoint.tuples``: a state there is a fold of
+writes through the graph's reducers, which a graph compiled with the saver
+hands it (``fold_with``); a checkpoint stored with a snapshot (every ``put``
+of this interface is) reads back without one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-import heapq
 from functools import partial
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    AsyncIterator,
-    Callable,
-    Iterator,
-    Mapping,
-    Sequence,
-    Protocol,
-    TypeVar,
-    cast,
-)
+from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Sequence, TypeVar, cast
 
 from cairn.checkpoint.records import CheckpointRecord, PendingWrite, TaskWrite
 from cairn.checkpoint.shapes import (
@@ -44,25 +31,15 @@ from cairn.checkpoint.shapes import (
     check_checkpoint,
     next_version,
 )
+from cairn.checkpoint.tuples import KEPT_AS, Fold, Storage, config_of, listed, one_tuple
 from cairn.errors import ConfigError
-from cairn.types import Interrupt
 
-if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
-
-__all__ = ["CheckpointerInterface", "Fold", "ns_path"]
+__all__ = ["CheckpointerInterface"]
 
 T = TypeVar("T")
 
-Fold = Callable[[Sequence[CheckpointRecord]], dict[str, Any]]
-"""The state at the last record of a chain (as ``get_chain`` returns it)."""
-
 _SPECIAL = {"__error__": "error", "__interrupt__": "interrupt", "__resume__": "resume"}
 """LangGraph's special write channels, and the kind of pending write cairn keeps each as."""
-
-_KEPT_AS = "langgraph"
-"""The key of ``carry`` where a checkpoint ``put`` through this interface keeps
-what cairn does not store otherwise (its versions and time)."""
 
 _NOT_METADATA = frozenset(
     (
@@ -78,12 +55,6 @@ _NOT_METADATA = frozenset(
     )
 )
 """Configurable keys never copied into a checkpoint's metadata."""
-
-
-def ns_path(ns: str) -> tuple[str, ...]:
-    """The node names of a checkpoint namespace ("outer:<task id>|inner:<task id>"
-    is ("outer", "inner")): what picks a subgraph's fold."""
-    return tuple(part.split(":", 1)[0] for part in ns.split("|")) if ns else ()
 
 
 def address(config: Any, what: str, *, thread: bool = True) -> tuple[str, str, str | None]:
@@ -111,10 +82,6 @@ def address(config: Any, what: str, *, thread: bool = True) -> tuple[str, str, s
     )
 
 
-def config_of(thread_id: str, ns: str, checkpoint_id: str) -> dict[str, Any]:
-    return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}}
-
-
 def stored_metadata(config: Mapping[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
     """``metadata`` plus what LangGraph's savers add from the config: keys of
     ``config["metadata"]`` and ``configurable`` with plain values, but for the
@@ -130,40 +97,6 @@ def stored_metadata(config: Mapping[str, Any], metadata: Mapping[str, Any]) -> d
             ):
                 stored[key] = value
     return stored
-
-
-def _triples(write: PendingWrite) -> list[tuple[str, str, Any]]:
-    """A stored pending write as LangGraph's (task_id, channel, value) triples."""
-    kind, value, task_id = write.kind, write.value, write.task_id
-    if kind in ("result", "update"):
-        return _update_triples(value)
-    if kind == "error":
-        return [(task_id, "__error__", value)]
-    if kind == "interrupt":
-        return [(task_id, "__interrupt__", [Interrupt(value=v, id=i) for i, v in value])]
-    if kind == "resume":
-        return [(task_id, "__resume__", value)]
-    if kind == "input" and isinstance(value, Mapping):
-        return [(task_id, key, item) for key, item in value.items()]
-    return [(task_id, "__start__", value)]
-
-
-def _update_triples(write: TaskWrite) -> list[tuple[str, str, Any]]:
-    return [(write.task_id, key, value) for key, value in (write.update or {}).items()]
-
-
-def _versions(chain: Sequence[CheckpointRecord]) -> ChannelVersions:
-    """Versions made up from a chain: a key's version is its last writer's
-    step + 2 (whole numbers that grow along a branch, 1 for the input)."""
-    versions: ChannelVersions = {}
-    first = chain[0]
-    for key in first.snapshot or ():
-        versions[key] = first.step + 2
-    for record in chain if first.snapshot is None else chain[1:]:
-        for write in record.writes:
-            for key in write.update or ():
-                versions[key] = record.step + 2
-    return versions
 
 
 def _parse_writes(
@@ -193,42 +126,6 @@ def _parse_writes(
     if update:
         found.insert(0, PendingWrite(task_id, "result", TaskWrite(task_id, name, update)))
     return found
-
-
-class Storage(Protocol):
-    """What of a saver's storage contract (``cairn.checkpoint.base``) the interface uses."""
-
-    _folds: dict[tuple[str, ...], Fold] | None
-
-    def io_executor(self) -> ThreadPoolExecutor | None: ...
-    def load(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> CheckpointRecord | None: ...
-    def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> builtins.list[CheckpointRecord]: ...
-    def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> CheckpointRecord | None: ...
-    def get_pending(self, thread_id: str, ns: str, checkpoint_id: str) -> builtins.list[PendingWrite]: ...
-    def list_checkpoints(
-        self,
-        thread_id: str,
-        ns: str,
-        *,
-        before: str | None = None,
-        limit: int | None = None,
-        filter: Mapping[str, Any] | None = None,
-    ) -> Iterator[CheckpointRecord]: ...
-    def list_threads(self, *, filter: Mapping[str, Any] | None = None, limit: int | None = None) -> Any: ...
-    def delete_thread(self, thread_id: str) -> None: ...
-    def namespaces(self, thread_id: str) -> builtins.list[str]: ...
-    def save(
-        self,
-        checkpoint: CheckpointRecord,
-        values: Mapping[str, Any],
-        pending: Sequence[PendingWrite] = (),
-        lease: Any = None,
-        *,
-        snapshot: bool = False,
-    ) -> None: ...
-    def save_pending(
-        self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[PendingWrite], lease: Any = None
-    ) -> None: ...
 
 
 class CheckpointerInterface:
@@ -264,8 +161,7 @@ class CheckpointerInterface:
         record = _saver(self).load(thread_id, ns, checkpoint_id)
         if record is None:
             return None
-        child = _saver(self).first_child(thread_id, ns, record.id)
-        return _tuple(_saver(self), record, child)
+        return one_tuple(_saver(self), record)
 
     def list(
         self,
@@ -293,7 +189,7 @@ class CheckpointerInterface:
         below = address(before, "list(before=...)", thread=False)[2] if before is not None else None
         if limit is not None and limit <= 0:
             return iter(())
-        return _listed(_saver(self), threads, ns, checkpoint_id, filter, below, limit)
+        return listed(_saver(self), threads, ns, checkpoint_id, filter, below, limit)
 
     # -- writes --------------------------------------------------------------
 
@@ -335,7 +231,7 @@ class CheckpointerInterface:
             source,
             "",
             {**meta, "source": source, "step": step},
-            carry={_KEPT_AS: kept},
+            carry={KEPT_AS: kept},
         )
         _saver(self).save(record, values, snapshot=True)
         return config_of(thread_id, ns, checkpoint_id)
@@ -433,6 +329,12 @@ class CheckpointerInterface:
         await _offload(_saver(self), partial(_saver(self).delete_thread, thread_id))
 
 
+def _names_ns(config: Mapping[str, Any]) -> bool:
+    """Whether a config names a namespace (LangGraph lists every one otherwise)."""
+    configurable = config.get("configurable") or {}
+    return configurable.get("checkpoint_ns", config.get("checkpoint_ns")) is not None
+
+
 def _saver(interface: CheckpointerInterface) -> Storage:
     """The saver the interface is a part of (only savers inherit it)."""
     return cast(Storage, interface)
@@ -454,136 +356,3 @@ async def _offload(saver: Storage, fn: Callable[[], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(executor, fn)
 
 
-def _names_ns(config: Mapping[str, Any]) -> bool:
-    """Whether a config names a namespace (LangGraph lists every one otherwise)."""
-    configurable = config.get("configurable") or {}
-    return (configurable.get("checkpoint_ns", config.get("checkpoint_ns"))) is not None
-
-
-def _listed(
-    saver: Storage,
-    threads: Sequence[str],
-    ns: str | None,
-    checkpoint_id: str | None,
-    filter: Mapping[str, Any] | None,
-    before: str | None,
-    limit: int | None,
-) -> Iterator[CheckpointTuple]:
-    count = 0
-    # A child lists before its parent (ids sort by time): the first children
-    # seen give the pending writes of their parents, when nothing was skipped.
-    whole = not filter and before is None and checkpoint_id is None
-    for thread_id in threads:
-        spaces = [ns] if ns is not None else saver.namespaces(thread_id)
-        left = None if limit is None else limit - count
-        children: dict[tuple[str, str], CheckpointRecord] = {}
-        for record in _records(saver, thread_id, spaces, checkpoint_id, filter, before, left):
-            if whole:
-                child = children.get((record.ns, record.id))
-            else:
-                child = saver.first_child(thread_id, record.ns, record.id)
-            yield _tuple(saver, record, child)
-            if record.parent_id is not None:
-                children[(record.ns, record.parent_id)] = record
-            count += 1
-            if limit is not None and count >= limit:
-                return
-
-
-def _records(
-    saver: Storage,
-    thread_id: str,
-    spaces: Sequence[str],
-    checkpoint_id: str | None,
-    filter: Mapping[str, Any] | None,
-    before: str | None,
-    limit: int | None,
-) -> Iterator[CheckpointRecord]:
-    """A thread's records in ``spaces``, newest first."""
-    if checkpoint_id is not None:
-        found = (saver.load(thread_id, space, checkpoint_id) for space in spaces)
-        return iter([r for r in found if r is not None and _matches(r, filter, before)][:1])
-    if len(spaces) == 1:
-        return saver.list_checkpoints(thread_id, spaces[0], before=before, filter=filter, limit=limit)
-    each = [
-        builtins.list(saver.list_checkpoints(thread_id, space, before=before, filter=filter, limit=limit))
-        for space in spaces
-    ]
-    return heapq.merge(*each, key=lambda record: record.id, reverse=True)
-
-
-def _matches(record: CheckpointRecord, filter: Mapping[str, Any] | None, before: str | None) -> bool:
-    if before is not None and not record.id < before:
-        return False
-    return all(k in record.metadata and record.metadata[k] == v for k, v in (filter or {}).items())
-
-
-def _tuple(
-    saver: Storage, record: CheckpointRecord, child: CheckpointRecord | None
-) -> CheckpointTuple:
-    """``record`` in LangGraph's shape; ``child`` is its first child, whose
-    writes (of the step that ran after it) are among its pending writes."""
-    thread_id, ns = record.thread_id, record.ns
-    chain = saver.get_chain(thread_id, ns, record.id)
-    values = _values(saver, record, chain)
-    kept = record.carry.get(_KEPT_AS) if isinstance(record.carry, Mapping) else None
-    if isinstance(kept, Mapping) and kept.get("id") == record.id:
-        checkpoint = Checkpoint(
-            v=kept.get("v", LATEST_VERSION),
-            id=record.id,
-            ts=kept.get("ts") or record.created_at,
-            channel_values=values,
-            channel_versions=dict(kept.get("channel_versions") or {}),
-            versions_seen=dict(kept.get("versions_seen") or {}),
-            updated_channels=kept.get("updated_channels"),
-        )
-    else:
-        written = sorted({key for write in record.writes for key in write.update or ()})
-        checkpoint = Checkpoint(
-            v=LATEST_VERSION,
-            id=record.id,
-            ts=record.created_at,
-            channel_values=values,
-            channel_versions=_versions(chain) if chain else {},
-            versions_seen={},
-            updated_channels=written or None,
-        )
-    metadata: dict[str, Any] = {"source": record.source, "step": record.step, "parents": {}}
-    metadata.update(record.metadata)
-    pending: builtins.list[tuple[str, str, Any]] = []
-    if child is not None and child.source == "loop":
-        for write in child.writes:
-            pending.extend(_update_triples(write))
-    # A task's error, interrupts and answers before its writes, as LangGraph orders them.
-    stored = saver.get_pending(thread_id, ns, record.id)
-    for left in sorted(stored, key=lambda w: w.kind in ("result", "update", "input")):
-        pending.extend(_triples(left))
-    return CheckpointTuple(
-        config_of(thread_id, ns, record.id),
-        checkpoint,
-        metadata,  # type: ignore[arg-type]
-        config_of(thread_id, ns, record.parent_id) if record.parent_id is not None else None,
-        pending,
-    )
-
-
-def _values(
-    saver: Storage, record: CheckpointRecord, chain: Sequence[CheckpointRecord]
-) -> dict[str, Any]:
-    """The state at ``record``: its snapshot, or its chain folded by the
-    fold a graph compiled with the saver gave it."""
-    if not chain:
-        return {}
-    if len(chain) == 1 and chain[0].snapshot is not None:
-        return dict(chain[0].snapshot)
-    fold = (saver._folds or {}).get(ns_path(record.ns))
-    if fold is None:
-        from cairn.errors import StorageError
-
-        raise StorageError(
-            f"checkpoint {record.id!r} of thread {record.thread_id!r} stores the writes of its "
-            "step, and its state is those writes folded through the graph's reducers: compile "
-            "the graph with this saver first (builder.compile(checkpointer=saver)), or read the "
-            "state with graph.get_state(config)"
-        )
-    return fold(chain)
