@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import operator
 from pathlib import Path
-from typing import Annotated, Any, Iterator, TypedDict
+from typing import Annotated, Any, Awaitable, Callable, Iterator, TypedDict
 
 import pytest
 
@@ -460,22 +460,72 @@ def test_bad_arguments_raise_errors_that_say_what_to_pass(saver: Any) -> None:
     assert saver.get_tuple(child_config).checkpoint["channel_values"] == again["channel_values"]
 
 
+def async_calls(saver: Any, head: CheckpointTuple) -> dict[str, Callable[[], Awaitable[Any]]]:
+    """Each async twin, called on ``head`` of thread "t"."""
+    new = empty_checkpoint()
+    new["channel_values"] = {"topic": "owls", "log": []}
+
+    async def listed() -> list[CheckpointTuple]:
+        return [i async for i in saver.alist(thread("t"))]
+
+    return {
+        "aget": lambda: saver.aget(thread("t")),
+        "aget_tuple": lambda: saver.aget_tuple(thread("t")),
+        "alist": listed,
+        "aput": lambda: saver.aput(head.config, new, {}, {}),
+        "aput_writes": lambda: saver.aput_writes(head.config, [("log", ["x"])], "task-1"),
+        "adelete_thread": lambda: saver.adelete_thread("t"),
+    }
+
+
+WRITING_TWINS = ["aput", "aput_writes", "adelete_thread"]
+ALL_TWINS = ["aget", "aget_tuple", "alist", *WRITING_TWINS]
+
+
+def check_twin(name: str, saver: Any, head: CheckpointTuple, result: Any) -> None:
+    """What each twin gives once the lock is gone."""
+    if name in ("aget", "aget_tuple", "alist"):
+        first = result[0] if name == "alist" else result
+        got = first if name == "aget" else first.checkpoint
+        assert got["channel_values"] == {"topic": "cats!", "log": ["a", "b"]}
+    elif name == "aput":
+        assert saver.get(result)["channel_values"] == {"topic": "owls", "log": []}
+    elif name == "aput_writes":
+        assert saver.get_tuple(head.config).pending_writes == [("task-1", "log", ["x"])]
+    else:
+        assert saver.get_tuple(thread("t")) is None
+
+
 @only_cairn
-def test_an_async_put_waiting_on_a_locked_sqlite_file_leaves_the_loop_running(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", WRITING_TWINS)
+def test_an_async_twin_waiting_on_a_locked_sqlite_file_leaves_the_loop_running(
+    name: str, tmp_path: Path
+) -> None:
     from cairn.checkpoint.sqlite.aio import AsyncSqliteSaver
     from tests.test_async_io import hold_sqlite, waits_without_blocking
 
     path = tmp_path / "c.db"
     with AsyncSqliteSaver(path) as saver:
-        graph = two_steps(saver)
-        graph.invoke({"topic": "cats", "log": []}, thread("t"))
+        two_steps(saver).invoke({"topic": "cats", "log": []}, thread("t"))
         head = saver.get_tuple(thread("t"))
-        new = empty_checkpoint()
-        new["channel_values"] = {"topic": "owls", "log": []}
-        config = asyncio.run(
-            waits_without_blocking(lambda: saver.aput(head.config, new, {}, {}), hold_sqlite(path))
-        )
-        assert saver.get(config)["channel_values"] == {"topic": "owls", "log": []}
+        call = async_calls(saver, head)[name]
+        result = asyncio.run(waits_without_blocking(call, hold_sqlite(path)))
+        check_twin(name, saver, head, result)
+
+
+@only_cairn
+@pytest.mark.parametrize("name", ALL_TWINS)
+def test_an_async_twin_waiting_on_a_locked_postgres_table_leaves_the_loop_running(name: str) -> None:
+    from cairn.checkpoint.postgres.aio import AsyncPostgresSaver
+    from tests.pg import fresh_schema
+    from tests.test_async_io import hold_postgres, waits_without_blocking
+
+    with fresh_schema() as url, AsyncPostgresSaver(url) as saver:
+        two_steps(saver).invoke({"topic": "cats", "log": []}, thread("t"))
+        head = saver.get_tuple(thread("t"))
+        call = async_calls(saver, head)[name]
+        result = asyncio.run(waits_without_blocking(call, hold_postgres(url)))
+        check_twin(name, saver, head, result)
 
 
 @only_cairn
