@@ -288,21 +288,27 @@ def test_delete_thread_removes_what_the_interface_reads(saver: Any) -> None:
 
 
 def put_chain(saver: Any, thread_id: str = "t") -> tuple[dict[str, Any], dict[str, Any]]:
-    """A root and its child put through the interface; their configs."""
+    """A root and its child put through the interface, with versions the
+    saver makes; their configs."""
+    first = saver.get_next_version(None, None)
     root = empty_checkpoint()
     root["channel_values"] = {"topic": "cats", "log": ["a"]}
-    root["channel_versions"] = {"topic": 1, "log": 1}
+    root["channel_versions"] = {"topic": first, "log": first}
     root_config = saver.put(
         {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}},
         root,
         {"source": "input", "step": -1, "parents": {}},
-        {"topic": 1, "log": 1},
+        {"topic": first, "log": first},
     )
+    second = saver.get_next_version(first, None)
     child = empty_checkpoint()
     child["channel_values"] = {"topic": "dogs", "log": ["a", "b"]}
-    child["channel_versions"] = {"topic": 2, "log": 2}
+    child["channel_versions"] = {"topic": second, "log": second}
     child_config = saver.put(
-        root_config, child, {"source": "loop", "step": 0, "parents": {}, "who": "me"}, {"topic": 2, "log": 2}
+        root_config,
+        child,
+        {"source": "loop", "step": 0, "parents": {}, "who": "me"},
+        {"topic": second, "log": second},
     )
     return root_config, child_config
 
@@ -315,7 +321,10 @@ def test_put_returns_the_stored_checkpoints_config_and_get_tuple_reads_it_back(s
     assert item.config == child_config
     assert item.checkpoint["id"] == checkpoint_id(child_config)
     assert item.checkpoint["channel_values"] == {"topic": "dogs", "log": ["a", "b"]}
-    assert item.checkpoint["channel_versions"] == {"topic": 2, "log": 2}
+    second = saver.get_next_version(saver.get_next_version(None, None), None)
+    versions = item.checkpoint["channel_versions"]
+    assert set(versions) == {"topic", "log"} and versions["topic"] == versions["log"]
+    assert type(versions["topic"]) is type(second)
     assert item.metadata == {"source": "loop", "step": 0, "parents": {}, "who": "me"}
     assert item.parent_config == root_config
     assert item.pending_writes == []
@@ -350,6 +359,11 @@ def test_a_graph_on_the_saver_reads_checkpoints_put_through_the_interface(saver:
     assert state.values == {"topic": "dogs", "log": ["a", "b"]}
     assert state.config == child_config
     assert [s.values["topic"] for s in graph.get_state_history(thread("t"))] == ["dogs", "cats"]
+    assert graph.invoke({"topic": "owls", "log": ["c"]}, thread("t")) == {
+        "topic": "owls!",
+        "log": ["a", "b", "c", "a", "b"],
+    }
+    assert saver.get_tuple(thread("t")).metadata["step"] == 4  # input 1, then __start__, a, b
 
 
 def test_get_next_version_gives_increasing_versions(saver: Any) -> None:
