@@ -42,6 +42,7 @@ from cairn.checkpoint.shapes import (
     create_checkpoint,
     empty_checkpoint,
     get_checkpoint_id,
+    get_checkpoint_metadata,
 )
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ __all__ = [
     "create_checkpoint",
     "empty_checkpoint",
     "get_checkpoint_id",
+    "get_checkpoint_metadata",
 ]
 
 

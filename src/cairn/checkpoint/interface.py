@@ -29,6 +29,7 @@ from cairn.checkpoint.shapes import (
     CheckpointMetadata,
     CheckpointTuple,
     check_checkpoint,
+    get_checkpoint_metadata,
     next_version,
 )
 from cairn.checkpoint.tuples import KEPT_AS, Fold, Storage, config_of, listed, one_tuple
@@ -40,22 +41,6 @@ T = TypeVar("T")
 
 _SPECIAL = {"__error__": "error", "__interrupt__": "interrupt", "__resume__": "resume"}
 """LangGraph's special write channels, and the kind of pending write cairn keeps each as."""
-
-_NOT_METADATA = frozenset(
-    (
-        "thread_id",
-        "checkpoint_id",
-        "checkpoint_ns",
-        "checkpoint_map",
-        "langgraph_step",
-        "langgraph_node",
-        "langgraph_triggers",
-        "langgraph_path",
-        "langgraph_checkpoint_ns",
-    )
-)
-"""Configurable keys never copied into a checkpoint's metadata."""
-
 
 def address(config: Any, what: str, *, thread: bool = True) -> tuple[str, str, str | None]:
     """(thread id, namespace, checkpoint id) of a config, as ``read_config`` accepts it."""
@@ -80,23 +65,6 @@ def address(config: Any, what: str, *, thread: bool = True) -> tuple[str, str, s
         ns,
         None if checkpoint_id in (None, "") else str(checkpoint_id),
     )
-
-
-def stored_metadata(config: Mapping[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """``metadata`` plus what LangGraph's savers add from the config: keys of
-    ``config["metadata"]`` and ``configurable`` with plain values, but for the
-    checkpoint's address, LangGraph's task keys and keys starting with "__"."""
-    stored = dict(metadata)
-    for source in (config.get("metadata"), config.get("configurable")):
-        for key, value in (source or {}).items():
-            if (
-                isinstance(value, (str, int, float))
-                and key not in stored
-                and key not in _NOT_METADATA
-                and not key.startswith("__")
-            ):
-                stored[key] = value
-    return stored
 
 
 def _parse_writes(
@@ -206,7 +174,7 @@ class CheckpointerInterface:
         raises StorageError: stored checkpoints never change."""
         thread_id, ns, parent_id = address(config, "put(config, ...)")
         checkpoint_id, values = check_checkpoint(checkpoint)
-        meta = stored_metadata(config, metadata or {})
+        meta = get_checkpoint_metadata(config, metadata or {})
         parent = _saver(self).load(thread_id, ns, parent_id) if parent_id is not None else None
         step = meta.get("step")
         if isinstance(step, bool) or not isinstance(step, int):

@@ -27,6 +27,7 @@ __all__ = [
     "create_checkpoint",
     "empty_checkpoint",
     "get_checkpoint_id",
+    "get_checkpoint_metadata",
     "next_version",
 ]
 
@@ -122,6 +123,41 @@ def create_checkpoint(
 def get_checkpoint_id(config: Mapping[str, Any]) -> str | None:
     """The ``checkpoint_id`` a config names, or None."""
     return (config.get("configurable") or {}).get("checkpoint_id")
+
+
+_NOT_METADATA = frozenset(
+    (
+        "thread_id",
+        "checkpoint_id",
+        "checkpoint_ns",
+        "checkpoint_map",
+        "langgraph_step",
+        "langgraph_node",
+        "langgraph_triggers",
+        "langgraph_path",
+        "langgraph_checkpoint_ns",
+    )
+)
+"""Configurable keys never copied into a checkpoint's metadata."""
+
+
+def get_checkpoint_metadata(config: Mapping[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``metadata`` plus what a run's config adds to a checkpoint's metadata,
+    as LangGraph does: the keys of ``config["metadata"]``, then of
+    ``config["configurable"]``, whose values are strings, numbers or booleans,
+    except keys starting with "__", the checkpoint's address and LangGraph's
+    task keys (the first of two equal keys wins)."""
+    stored = dict(metadata)
+    for source in (config.get("metadata"), config.get("configurable")):
+        for key, value in (source or {}).items():
+            if (
+                isinstance(value, (str, int, float))  # bool is an int
+                and key not in stored
+                and key not in _NOT_METADATA
+                and not key.startswith("__")
+            ):
+                stored[key] = value
+    return stored
 
 
 def next_version(current: str | int | float | None) -> str | int | float:
