@@ -390,7 +390,7 @@ def test_get_pending_is_empty_when_nothing_is_pending(saver: Any) -> None:
     assert saver.get_pending("nobody", "", new_checkpoint_id()) == []
 
 
-def test_put_pending_replaces_a_write_of_the_same_task_and_kind_and_keeps_the_rest(
+def test_save_pending_replaces_a_write_of_the_same_task_and_kind_and_keeps_the_rest(
     saver: Any,
 ) -> None:
     head = Recorder(saver, "t").run(1)[-1]
@@ -1008,7 +1008,7 @@ def test_a_put_under_a_lease_clears_the_pending_writes_of_its_parent(saver: Any)
     assert saver.stats().pending_writes == 0
 
 
-def test_put_many_stores_a_checkpoint_and_its_child_as_puts_would(saver: Any) -> None:
+def test_save_many_stores_a_checkpoint_and_its_child_as_saves_would(saver: Any) -> None:
     rec = leased(saver, "t")
     rec.step({"log": [b"root"]}, parent=None)
     first = make_checkpoint("t", parent_id=rec.last, step=1, writes=[write("n", {"log": [b"a"]})])
@@ -1033,7 +1033,7 @@ def test_put_many_stores_a_checkpoint_and_its_child_as_puts_would(saver: Any) ->
     assert_reads_back(rec, third.id)
 
 
-def test_put_many_after_a_parent_another_saver_deleted_still_reads_back(saver: Any) -> None:
+def test_save_many_after_a_parent_another_saver_deleted_still_reads_back(saver: Any) -> None:
     other = reopen(saver)
     try:
         rec = leased(saver, "t")

@@ -286,7 +286,7 @@ class Run:
             # checkpoint until the step that applies it commits it as a write.
             # The two are held and committed together, when they can be.
             task = checkpoint.tasks[0]
-            self.persist.put(  # type: ignore[union-attr]
+            self.persist.save(  # type: ignore[union-attr]
                 replace(checkpoint, tasks=(replace(task, arg=None),)),
                 values,
                 [PendingWrite(task.id, "input", task.arg)],
@@ -341,7 +341,7 @@ class Run:
         values = self.graph.runner.filter_update(START, update, by_caller=True)
         write = TaskWrite(task_id(start.checkpoint.id, START, -1 - len(start.prelude)), START, values, ())
         start.prelude.append(write)
-        self.persist.put_pending(start.checkpoint, [PendingWrite(write.task_id, "update", write)])  # type: ignore[union-attr]
+        self.persist.save_pending(start.checkpoint, [PendingWrite(write.task_id, "update", write)])  # type: ignore[union-attr]
         start.values = self._with_prelude(start)
 
     def _with_prelude(self, start: _Cursor) -> dict[str, Any]:
@@ -372,7 +372,7 @@ class Run:
         for answered, value in interrupts.answered(self.thread_id, waiting, answer):
             start.answers.setdefault(answered, []).append(value)
             writes.append(PendingWrite(answered, "resume", list(start.answers[answered])))
-        self.persist.put_pending(start.checkpoint, writes)  # type: ignore[union-attr]
+        self.persist.save_pending(start.checkpoint, writes)  # type: ignore[union-attr]
 
     # -- the loop ------------------------------------------------------------
     # The sync and async drivers differ only in how a batch of tasks is run;
@@ -493,7 +493,7 @@ class Run:
         now, so a rerun of the step reuses it; stream it as an update."""
         with self._recording:
             if self.persist is not None and self.cursor is not None:
-                self.persist.put_pending(self.cursor.checkpoint, [write])
+                self.persist.save_pending(self.cursor.checkpoint, [write])
             if self.events is not None:
                 self.events.call_result(name, write.value)
 
@@ -529,7 +529,7 @@ class Run:
         fork = self._new_checkpoint(replayed, "fork", (), replayed.carry, plan=False)
         fork = replace(fork, tasks=replayed.tasks)
         if self.persist is not None:
-            self.persist.put(fork, values)
+            self.persist.save(fork, values)
         self._replay_of = None
         return fork
 
@@ -630,7 +630,7 @@ class Run:
         if self.events is not None and any(w.update for w in writes):
             self.events.values(values)  # as LangGraph: only when a key was written
         if self.persist is not None:
-            self.persist.put(checkpoint, values)
+            self.persist.save(checkpoint, values)
             if self.events is not None:
                 self.events.checkpoint(checkpoint, values)
         cursor.checkpoint, cursor.values = checkpoint, values
@@ -696,7 +696,7 @@ class Run:
             elif result.error is not None and handled is None:
                 writes.append(PendingWrite(result.task.id, "error", repr(result.error)))
         if self.persist is not None:
-            self.persist.put_pending(checkpoint, writes)
+            self.persist.save_pending(checkpoint, writes)
 
 
 

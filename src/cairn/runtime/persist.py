@@ -1,7 +1,7 @@
 """Committing a run's checkpoints with the chosen durability.
 
-"sync": each put returns once stored. "async": puts go to one background
-writer, in order, and ``flush`` waits for them. "exit": puts are held and
+"sync": each save returns once stored. "async": saves go to one background
+writer, in order, and ``flush`` waits for them. "exit": saves are held and
 stored by ``flush`` when the run returns or raises.
 """
 
@@ -91,7 +91,7 @@ class Persister:
                 self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-writer")
             self._futures.append(self._writer.submit(action))
 
-    def put(
+    def save(
         self,
         checkpoint: CheckpointRecord,
         values: Mapping[str, Any],
@@ -101,10 +101,10 @@ class Persister:
     ) -> None:
         """Store a checkpoint. With ``hold``, it is stored with the next one,
         in one commit (a run's input checkpoint, with the step that applies the
-        input), or alone when the run puts nothing else."""
+        input), or alone when the run saves nothing else."""
         checkpoint, values, pending = storable(self.transient, checkpoint, values, pending)
         if self.durability == "sync" and not hold and not self._waiting:
-            self.saver.save(checkpoint, values, pending, self.lease)  # a step's usual put
+            self.saver.save(checkpoint, values, pending, self.lease)  # a step's usual save
             return
         if self.durability != "sync":
             values = dict(values)
@@ -125,7 +125,7 @@ class Persister:
         if waiting:
             self._do(lambda: self.saver.save_many(waiting, self.lease))
 
-    def put_pending(self, checkpoint: CheckpointRecord, writes: Sequence[PendingWrite]) -> None:
+    def save_pending(self, checkpoint: CheckpointRecord, writes: Sequence[PendingWrite]) -> None:
         self._store_waiting()
         if self.transient:
             writes = [_pending_without(self.transient, w) for w in writes]
