@@ -331,6 +331,27 @@ def test_put_returns_the_stored_checkpoints_config_and_get_tuple_reads_it_back(s
     assert saver.get_tuple(thread("t")).config == child_config
 
 
+def test_a_checkpoint_put_reads_back_as_it_was_given(saver: Any) -> None:
+    """LangGraph's documented example: a checkpoint dict written by hand, empty metadata."""
+    checkpoint = {
+        "v": 4,
+        "ts": "2024-07-31T20:14:19.804150+00:00",
+        "id": "1ef4f797-8335-6428-8001-8a1503f9b875",
+        "channel_values": {"my_key": "meow", "node": "node"},
+        "channel_versions": {"__start__": 2, "my_key": 3, "start:node": 3, "node": 3},
+        "versions_seen": {"__input__": {}, "__start__": {"__start__": 1}, "node": {"start:node": 2}},
+        "pending_sends": [],
+    }
+    written = saver.put({"configurable": {"thread_id": "1", "checkpoint_ns": ""}}, checkpoint, {}, {"my_key": 3, "node": 3})
+    assert written == {
+        "configurable": {"thread_id": "1", "checkpoint_ns": "", "checkpoint_id": checkpoint["id"]}
+    }
+    item = saver.get_tuple({"configurable": {"thread_id": "1"}})
+    assert item.checkpoint == checkpoint
+    assert item.metadata == {}
+    assert item.parent_config is None
+
+
 def test_put_writes_are_read_back_as_pending_writes_of_their_checkpoint(saver: Any) -> None:
     root_config, child_config = put_chain(saver)
     saver.put_writes(child_config, [("topic", "birds"), ("log", ["c"])], "task-1")

@@ -182,14 +182,11 @@ class CheckpointerInterface:
         source = meta.get("source")
         if not isinstance(source, str):
             source = "update"
-        kept = {
-            "id": checkpoint_id,
-            "v": checkpoint.get("v", LATEST_VERSION),
-            "ts": checkpoint.get("ts"),
-            "channel_versions": {**(checkpoint.get("channel_versions") or {}), **(new_versions or {})},
-            "versions_seen": checkpoint.get("versions_seen") or {},
-            "updated_channels": checkpoint.get("updated_channels"),
-        }
+        # What cairn's record has no place for is kept beside it, to be read
+        # back as given: the checkpoint dict but its values, and the metadata.
+        given = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+        versions = {**(checkpoint.get("channel_versions") or {}), **(new_versions or {})}
+        kept = {"checkpoint": {**given, "channel_versions": versions}, "metadata": meta}
         record = CheckpointRecord(
             thread_id,
             ns,

@@ -261,17 +261,13 @@ def _shaped(
     """``record`` in LangGraph's shape; ``child`` is its first child, whose
     writes (of the step that ran after it) are among its pending writes."""
     thread_id, ns = record.thread_id, record.ns
-    kept = record.carry.get(KEPT_AS) if isinstance(record.carry, Mapping) else None
-    if isinstance(kept, Mapping) and kept.get("id") == record.id:
-        checkpoint = Checkpoint(
-            v=kept.get("v", LATEST_VERSION),
-            id=record.id,
-            ts=kept.get("ts") or record.created_at,
-            channel_values=values,
-            channel_versions=dict(kept.get("channel_versions") or {}),
-            versions_seen=dict(kept.get("versions_seen") or {}),
-            updated_channels=kept.get("updated_channels"),
-        )
+    kept = _kept(record)
+    metadata: dict[str, Any] = {"source": record.source, "step": record.step, "parents": {}}
+    metadata.update(record.metadata)
+    if kept is not None:
+        checkpoint = Checkpoint(**kept["checkpoint"])  # type: ignore[typeddict-item]
+        checkpoint["channel_values"] = values
+        metadata = dict(kept["metadata"])
     else:
         written = sorted({key for write in record.writes for key in write.update or ()})
         checkpoint = Checkpoint(
@@ -283,8 +279,6 @@ def _shaped(
             versions_seen={},
             updated_channels=written or None,
         )
-    metadata: dict[str, Any] = {"source": record.source, "step": record.step, "parents": {}}
-    metadata.update(record.metadata)
     pending: builtins.list[tuple[str, str, Any]] = []
     if child is not None and child.source == "loop":
         for write in child.writes:
@@ -299,6 +293,17 @@ def _shaped(
         config_of(thread_id, ns, record.parent_id) if record.parent_id is not None else None,
         pending,
     )
+
+
+def _kept(record: CheckpointRecord) -> Mapping[str, Any] | None:
+    """What ``put`` kept of the checkpoint dict and metadata it was given, if
+    this record was put through the interface (a record the runtime made
+    from it may carry it on: its id tells)."""
+    kept = record.carry.get(KEPT_AS) if isinstance(record.carry, Mapping) else None
+    if isinstance(kept, Mapping) and isinstance(kept.get("checkpoint"), Mapping):
+        if kept["checkpoint"].get("id") == record.id:
+            return kept
+    return None
 
 
 def _triples(write: PendingWrite) -> builtins.list[tuple[str, str, Any]]:
