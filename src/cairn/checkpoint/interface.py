@@ -23,7 +23,6 @@ from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Sequence, Ty
 
 from cairn.checkpoint.records import CheckpointRecord, PendingWrite, TaskWrite
 from cairn.checkpoint.shapes import (
-    LATEST_VERSION,
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
