@@ -10,6 +10,8 @@ InMemorySaver (the only saver kind it then runs):
     sed 's/cairn/langgraph/g' tests/test_checkpointer_interface.py > /tmp/t.py
     benchmarks/.venv-langgraph/bin/python -m pytest -q -p no:cacheprovider /tmp/t.py
 
+(the last test does that, where that LangGraph is installed).
+
 Tests that prove what only cairn does (the event loop left free by a saver
 waiting on a locked file, the message of a read it cannot do) are skipped there.
 """
@@ -588,3 +590,27 @@ def test_a_subgraph_that_ran_leaves_the_parents_state_read_with_the_parents_redu
     graph.invoke({"big": "b" * 3000, "log": ["start"]}, thread("t"))
     assert saver.get(thread("t"))["channel_values"]["log"] == ["start", "s", "after"]
     assert graph.get_state(thread("t")).values["log"] == ["start", "s", "after"]
+
+
+@only_cairn
+def test_this_file_passes_on_langgraph_with_its_imports_converted(tmp_path: Path) -> None:
+    """The claim of the module's docstring, checked where LangGraph is installed
+    (benchmarks/.venv-langgraph, or the python CAIRN_LANGGRAPH_PYTHON names)."""
+    import os
+    import subprocess
+
+    default = Path(__file__).resolve().parent.parent / "benchmarks" / ".venv-langgraph" / "bin" / "python"
+    python = Path(os.environ.get("CAIRN_LANGGRAPH_PYTHON") or default)
+    if not python.exists():
+        pytest.skip(f"no LangGraph to compare with at {python}; set CAIRN_LANGGRAPH_PYTHON to one")
+    text = Path(__file__).read_text().replace("ca" + "irn", "lang" + "graph")
+    (tmp_path / "test_on_langgraph.py").write_text(text)
+    done = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_on_langgraph.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout
