@@ -477,6 +477,17 @@ def test_a_saver_no_graph_was_compiled_with_says_how_to_read_a_folded_state(tmp_
 
 
 @only_cairn
+def test_a_bare_thread_id_string_is_a_config_as_everywhere_in_cairn(saver: Any) -> None:
+    graph = two_steps(saver)
+    graph.invoke({"topic": "cats", "log": []}, "t")
+    assert saver.get_tuple("t") == saver.get_tuple(thread("t"))
+    assert [i.config for i in saver.list("t")] == [i.config for i in saver.list(thread("t"))]
+    head = saver.get_tuple("t")
+    assert saver.put("t", empty_checkpoint(), {}, {})["configurable"]["thread_id"] == "t"
+    assert saver.get_tuple("t").parent_config is None and head.config != saver.get_tuple("t").config
+
+
+@only_cairn
 def test_bad_arguments_raise_errors_that_say_what_to_pass(saver: Any) -> None:
     from cairn.errors import ConfigError, StorageError
 

@@ -42,7 +42,10 @@ _SPECIAL = {"__error__": "error", "__interrupt__": "interrupt", "__resume__": "r
 """LangGraph's special write channels, and the kind of pending write cairn keeps each as."""
 
 def address(config: Any, what: str, *, thread: bool = True) -> tuple[str, str, str | None]:
-    """(thread id, namespace, checkpoint id) of a config, as ``read_config`` accepts it."""
+    """(thread id, namespace, checkpoint id) of a config, as ``read_config``
+    accepts it (a bare thread id string too)."""
+    if isinstance(config, str) and config:
+        return config, "", None
     if not isinstance(config, Mapping):
         raise ConfigError(
             f"{what} takes a config like {{'configurable': {{'thread_id': '1'}}}}, got "
@@ -151,7 +154,7 @@ class CheckpointerInterface:
         else:
             thread_id, given_ns, checkpoint_id = address(config, "list(config)")
             threads = [thread_id]
-            if _names_ns(config):
+            if isinstance(config, Mapping) and _names_ns(config):
                 ns = given_ns
         below = address(before, "list(before=...)", thread=False)[2] if before is not None else None
         if limit is not None and limit <= 0:
@@ -173,7 +176,7 @@ class CheckpointerInterface:
         raises StorageError: stored checkpoints never change."""
         thread_id, ns, parent_id = address(config, "put(config, ...)")
         checkpoint_id, values = check_checkpoint(checkpoint)
-        meta = get_checkpoint_metadata(config, metadata or {})
+        meta = get_checkpoint_metadata(config if isinstance(config, Mapping) else {}, metadata or {})
         parent = _saver(self).load(thread_id, ns, parent_id) if parent_id is not None else None
         step = meta.get("step")
         if isinstance(step, bool) or not isinstance(step, int):
@@ -210,8 +213,9 @@ class CheckpointerInterface:
         """Store what task ``task_id`` wrote (``(channel, value)`` pairs)
         against the config's checkpoint, as pending writes: read back as
         that checkpoint's ``pending_writes``; a run resuming from it keeps
-        them and does not run the task again. Writes of the same task to
-        other channels are added to what it wrote before."""
+        them and does not run the task again, when ``task_id`` is one of the
+        tasks due there. Writes of the same task to other channels are added
+        to what it wrote before."""
         thread_id, ns, checkpoint_id = address(config, "put_writes(config, ...)")
         if checkpoint_id is None:
             raise ConfigError(
