@@ -396,6 +396,39 @@ def test_get_next_version_gives_increasing_versions(saver: Any) -> None:
     assert saver.get_next_version(second, None) > second
 
 
+SIGNATURES = {
+    "get": ["config"],
+    "get_tuple": ["config"],
+    "list": ["config", "*filter", "*before", "*limit"],
+    "put": ["config", "checkpoint", "metadata", "new_versions"],
+    "put_writes": ["config", "writes", "task_id", "task_path"],
+    "delete_thread": ["thread_id"],
+    "get_next_version": ["current", "channel"],
+    "aget": ["config"],
+    "aget_tuple": ["config"],
+    "alist": ["config", "*filter", "*before", "*limit"],
+    "aput": ["config", "checkpoint", "metadata", "new_versions"],
+    "aput_writes": ["config", "writes", "task_id", "task_path"],
+    "adelete_thread": ["thread_id"],
+}
+"""LangGraph's BaseCheckpointSaver methods and their parameters ("*": keyword-only)."""
+
+
+@pytest.mark.parametrize("name", sorted(SIGNATURES))
+def test_each_method_takes_langgraphs_parameters(saver: Any, name: str) -> None:
+    import inspect
+
+    method = getattr(saver, name)
+    params = inspect.signature(method).parameters.values()
+    assert [("*" if p.kind is p.KEYWORD_ONLY else "") + p.name for p in params] == SIGNATURES[name]
+    if name in ("put_writes", "aput_writes"):
+        assert inspect.signature(method).parameters["task_path"].default == ""
+    if name == "alist":
+        assert inspect.isasyncgenfunction(method)
+    else:
+        assert inspect.iscoroutinefunction(method) == name.startswith("a")
+
+
 # -- async twins ----------------------------------------------------------------------
 
 
