@@ -101,7 +101,7 @@ def leased(saver: Any, thread_id: str, owner: str = "run") -> Recorder:
 # --- put and get ----------------------------------------------------------------------
 
 
-def test_get_of_an_unknown_thread_or_checkpoint_is_none(saver: Any) -> None:
+def test_load_of_an_unknown_thread_or_checkpoint_is_none(saver: Any) -> None:
     assert saver.load("nobody", "") is None
     assert saver.load("nobody", "", new_checkpoint_id()) is None
     Recorder(saver, "t").run(2)
@@ -109,7 +109,7 @@ def test_get_of_an_unknown_thread_or_checkpoint_is_none(saver: Any) -> None:
     assert saver.load("t", "other-ns") is None
 
 
-def test_get_by_id_returns_the_record_as_put(saver: Any) -> None:
+def test_load_by_id_returns_the_record_as_saved(saver: Any) -> None:
     root = make_checkpoint("t", step=-1, source="input", writes=[write("__start__", {"q": "hi"})])
     saver.save(root, {"q": "hi"})
     child = make_checkpoint(
@@ -128,7 +128,7 @@ def test_get_by_id_returns_the_record_as_put(saver: Any) -> None:
     assert_same_records([saver.load("t", "", root.id), saver.load("t", "", child.id)], [root, child])
 
 
-def test_get_without_an_id_returns_the_newest_checkpoint_of_any_branch(saver: Any) -> None:
+def test_load_without_an_id_returns_the_newest_checkpoint_of_any_branch(saver: Any) -> None:
     rec = Recorder(saver, "t")
     root, a, b = rec.run(3)
     assert saver.load("t", "").id == b.id
@@ -136,7 +136,7 @@ def test_get_without_an_id_returns_the_newest_checkpoint_of_any_branch(saver: An
     assert saver.load("t", "").id == fork.id
 
 
-def test_put_stores_values_as_the_snapshot_and_ignores_the_records_snapshot_field(
+def test_save_stores_values_as_the_snapshot_and_ignores_the_records_snapshot_field(
     saver: Any,
 ) -> None:
     root = make_checkpoint("t", writes=[write("__start__", {"real": 1})])
@@ -145,7 +145,7 @@ def test_put_stores_values_as_the_snapshot_and_ignores_the_records_snapshot_fiel
     assert stored.snapshot == {"real": 1}
 
 
-def test_changing_what_was_put_or_read_does_not_change_what_is_stored(saver: Any) -> None:
+def test_changing_what_was_saved_or_read_does_not_change_what_is_stored(saver: Any) -> None:
     update: dict[str, Any] = {"log": ["a"], "profile": {"name": "ann"}}
     values: dict[str, Any] = {"log": ["a"], "profile": {"name": "ann"}}
     root = make_checkpoint("t", writes=[write("n", update)], carry={"deferred": ["x"]})
@@ -184,7 +184,7 @@ def test_values_of_every_kind_round_trip_exactly_in_every_field(saver: Any) -> N
     assert_exactly_equal(listed.snapshot, values, "listed snapshot")
 
 
-def test_putting_a_stored_id_again_raises_and_leaves_the_record(saver: Any) -> None:
+def test_saving_a_stored_id_again_raises_and_leaves_the_record(saver: Any) -> None:
     """Children's chains are folded from a checkpoint's writes and counted
     from its snapshot, so a stored checkpoint must not change under them."""
     root = make_checkpoint("t", writes=[write("n", {"x": 1})])
@@ -244,7 +244,7 @@ def test_get_chain_follows_parents_not_newer_siblings(saver: Any) -> None:
     assert fold(chain) == rec.values[after_fork.id]
 
 
-def test_every_checkpoint_of_a_branching_thread_folds_to_the_values_it_was_put_with(
+def test_every_checkpoint_of_a_branching_thread_folds_to_the_values_it_was_saved_with(
     saver: Any,
 ) -> None:
     rng = random.Random(1)
@@ -401,7 +401,7 @@ def test_save_pending_replaces_a_write_of_the_same_task_and_kind_and_keeps_the_r
     assert saver.stats().pending_writes == 3
 
 
-def test_putting_a_child_clears_its_parents_pending_writes_only(saver: Any) -> None:
+def test_saving_a_child_clears_its_parents_pending_writes_only(saver: Any) -> None:
     rec = Recorder(saver, "t")
     root, a = rec.run(2)
     other = Recorder(saver, "other")
@@ -417,7 +417,7 @@ def test_putting_a_child_clears_its_parents_pending_writes_only(saver: Any) -> N
         assert saver.get_pending(thread_id, ns, checkpoint_id) == [answer("x", checkpoint_id)]
 
 
-def test_put_stores_pending_writes_against_the_new_checkpoint_with_it(saver: Any) -> None:
+def test_save_stores_pending_writes_against_the_new_checkpoint_with_it(saver: Any) -> None:
     rec = Recorder(saver, "t")
     root = rec.run(1)[-1]
     saver.save_pending("t", "", root.id, [answer("old", "x")])
@@ -438,7 +438,7 @@ def test_first_child_is_the_oldest_child_not_a_later_fork(saver: Any) -> None:
     assert_same_records([saver.first_child("t", "", root.id)], [a])
 
 
-def test_first_child_orders_children_by_id_not_by_when_they_were_put(saver: Any) -> None:
+def test_first_child_orders_children_by_id_not_by_when_they_were_saved(saver: Any) -> None:
     rec = Recorder(saver, "t")
     root = rec.run(1)[-1]
     older_id, newer_id = new_checkpoint_id(), new_checkpoint_id()
@@ -914,7 +914,7 @@ def test_eight_writers_at_once_leave_every_chain_whole(saver: Any, apart: str) -
 
 
 @pytest.mark.parametrize("under_lease", [False, True], ids=["plain", "leased"])
-def test_a_put_after_another_saver_deleted_its_parent_still_reads_back(
+def test_a_save_after_another_saver_deleted_its_parent_still_reads_back(
     saver: Any, under_lease: bool
 ) -> None:
     # Under a lease the saver knows the parent it stored last; it must still
@@ -976,7 +976,7 @@ def test_metadata_of_consecutive_checkpoints_reads_back_with_its_exact_types(sav
         assert_exactly_equal(got["x"], metadata["x"])
 
 
-def test_puts_under_a_lease_store_what_puts_without_one_store(saver: Any) -> None:
+def test_saves_under_a_lease_store_what_saves_without_one_store(saver: Any) -> None:
     # A run's puts follow its own last checkpoint; the saver may shortcut them,
     # but what is stored (records, values, snapshot points) is the same.
     rng = random.Random(5)
@@ -994,7 +994,7 @@ def test_puts_under_a_lease_store_what_puts_without_one_store(saver: Any) -> Non
     assert_same_records(listed, [under.records[i] for i in ids(listed)])
 
 
-def test_a_put_under_a_lease_clears_the_pending_writes_of_its_parent(saver: Any) -> None:
+def test_a_save_under_a_lease_clears_the_pending_writes_of_its_parent(saver: Any) -> None:
     rec = leased(saver, "t")
     first = rec.step({"log": [b"a"]}, parent=None, pending=[PendingWrite("in", "input", {"x": 1})])
     second = rec.step({"log": [b"b"]})
@@ -1050,7 +1050,7 @@ def test_save_many_after_a_parent_another_saver_deleted_still_reads_back(saver: 
         getattr(other, "close", lambda: None)()
 
 
-def test_a_put_under_a_lease_another_owner_took_over_stores_nothing(saver: Any) -> None:
+def test_a_save_under_a_lease_another_owner_took_over_stores_nothing(saver: Any) -> None:
     from cairn.checkpoint.base import Lease
     from cairn.errors import ThreadBusyError
 
