@@ -1088,7 +1088,7 @@ def test_namespaces_and_task_ids_with_quotes_percents_and_question_marks_round_t
         recorders = [Recorder(saver, tid, ns=ns) for tid in AWKWARD[:3] for ns in ["", *AWKWARD]]
         for recorder in recorders:
             recorder.run(3)
-            saver.put_pending(
+            saver.save_pending(
                 recorder.thread_id,
                 recorder.ns,
                 recorder.last,
@@ -1097,7 +1097,7 @@ def test_namespaces_and_task_ids_with_quotes_percents_and_question_marks_round_t
     with PostgresSaver(url) as reopened:
         for recorder in recorders:
             tid, ns, last = recorder.thread_id, recorder.ns, recorder.last
-            head = reopened.get(tid, ns)
+            head = reopened.load(tid, ns)
             assert head is not None and (head.thread_id, head.ns, head.id) == (tid, ns, last)
             listed = list(reopened.list_checkpoints(tid, ns))
             assert [c.id for c in listed] == list(reversed(recorder.records))

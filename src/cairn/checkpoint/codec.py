@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import msgpack
 
-from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
+from cairn.checkpoint.base import CheckpointRecord, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of
 from cairn.checkpoint.registry import ClassNotLoadableError
 from cairn.checkpoint.serde import Serializer
@@ -265,7 +265,7 @@ _METADATA, _WRITES, _PLAN, _SNAPSHOT = (_AT[name] for name in ("metadata", "writ
 
 def encode(
     serde: Serializer,
-    checkpoint: Checkpoint,
+    checkpoint: CheckpointRecord,
     values: Mapping[str, Any],
     parent: tuple[int, int] | None,
     ratio: float,
@@ -339,7 +339,7 @@ def _pack_metadata(serde: Serializer, metadata: Mapping[str, Any], aad: bytes) -
     return _pack_raw(serde, raw, aad)
 
 
-def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> Checkpoint:
+def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> CheckpointRecord:
     """The checkpoint a row holds (with its snapshot when asked and stored).
     A row's ``snapshot`` may be b"": stored, and not read (``NO_SNAPSHOT``)."""
     return decode_columns(
@@ -369,7 +369,7 @@ def decode_columns(
     writes: bytes,
     plan: bytes,
     snapshot: bytes | None,
-) -> Checkpoint:
+) -> CheckpointRecord:
     """``decode`` from a row's columns, for savers that read them straight
     from the database. ``snapshot``: None when none is stored, b"" when one
     is stored and was not read."""
@@ -398,7 +398,7 @@ def decode_columns(
     )
 
 
-def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkpoint] | None:
+def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[CheckpointRecord] | None:
     """``decode`` of each row (with its snapshot, when stored), given as the
     values of a ``Row``'s fields in their order (as the SQL savers read
     them), with bytes blobs.
@@ -416,7 +416,7 @@ def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkp
         and kind._loads is Serializer._loads
     ):
         return None
-    checkpoints: list[Checkpoint] = []
+    checkpoints: list[CheckpointRecord] = []
     try:
         # In slices: the decoded lists a slice leaves behind are freed before
         # the next is loaded, rather than all kept until the end (which makes
@@ -483,8 +483,8 @@ def _assemble(
     raw_writes: Any,
     raw_plan: Any,
     values: Any,
-) -> Checkpoint:
-    """The Checkpoint of a row, from its decoded blobs."""
+) -> CheckpointRecord:
+    """The CheckpointRecord of a row, from its decoded blobs."""
     tasks, carry = raw_plan
     if not isinstance(meta, dict):
         _not_a_dict(meta)
@@ -499,7 +499,7 @@ def _assemble(
     records = []
     for task_id, name, arg, push in tasks:
         records.append(TaskRecord(task_id, name, arg, push))
-    return Checkpoint(
+    return CheckpointRecord(
         thread_id,
         ns,
         checkpoint_id,

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any, AsyncIterator, Iterator, Mapping, Sequence, Union
 
 from cairn.cache.base import BaseCache
-from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint
+from cairn.checkpoint.base import BaseCheckpointSaver, CheckpointRecord
 from cairn.errors import (
     ArgumentTypeError,
     CheckpointerModeError,
@@ -105,6 +105,8 @@ class CompiledStateGraph(RunnableSurface):
                     "the graph with a saver made without unknown="
                 )
             saver.serde.register(*self.stored_types)
+            if self.depth == 0:  # a subgraph's twin is handed its fold where it runs
+                hand_folds(saver, self.spec, ())
         self._checkpointer = saver
 
     @property
@@ -417,7 +419,7 @@ class CompiledStateGraph(RunnableSurface):
             )
         return self.checkpointer
 
-    def values_at(self, checkpoint: Checkpoint) -> dict[str, Any]:
+    def values_at(self, checkpoint: CheckpointRecord) -> dict[str, Any]:
         """The full state at a stored checkpoint."""
         cached = self.heads.get(checkpoint.thread_id, checkpoint.ns, checkpoint.id)
         if cached is not None:
@@ -434,7 +436,7 @@ class CompiledStateGraph(RunnableSurface):
         owner = self._owner_of(rc.checkpoint_ns, saver)
         if owner is not self:
             return owner.get_state(config, subgraphs=subgraphs)
-        checkpoint = saver.get(thread, rc.checkpoint_ns, rc.checkpoint_id)
+        checkpoint = saver.load(thread, rc.checkpoint_ns, rc.checkpoint_id)
         if checkpoint is None:
             return empty_snapshot(thread, rc.checkpoint_ns, rc.checkpoint_id)
         child = saver.first_child(thread, rc.checkpoint_ns, checkpoint.id)
@@ -518,7 +520,7 @@ class CompiledStateGraph(RunnableSurface):
             return
         schema = self.spec.schema
         states = HistoryStates(schema, [], lambda cid: saver.get_chain(thread, ns, cid))
-        first_child: dict[str, Checkpoint] = {}
+        first_child: dict[str, CheckpointRecord] = {}
         count = 0
         # A page without a filter holds every checkpoint from the newest it
         # lists to ``before``: a record's first child is in it or at/after
@@ -633,7 +635,7 @@ def _pages(
     before: str | None,
     limit: int | None,
     filter: Mapping[str, Any] | None,
-) -> Iterator[list[Checkpoint]]:
+) -> Iterator[list[CheckpointRecord]]:
     """A thread's checkpoints older than ``before`` whose metadata match
     ``filter``, newest first: the saver's page of the ``limit`` newest (all
     without a limit). ``metadata["writes"]`` is made from a checkpoint's
@@ -676,6 +678,17 @@ def _modes(stream_mode: Union[str, Sequence[str]]) -> list[str]:
         if mode not in STREAM_MODES:
             raise ConfigError(f"unknown stream_mode {mode!r}; choose from {STREAM_MODES}")
     return modes
+
+
+def hand_folds(saver: BaseCheckpointSaver, spec: GraphSpec, path: tuple[str, ...]) -> None:
+    """Give ``saver`` the fold of this graph's state (and of its subgraphs',
+    each under its node's path), so that its LangGraph interface
+    (``get_tuple``, ``list``...) can show the state at a checkpoint."""
+    saver.fold_with(partial(fold, spec.schema), path)
+    for node in spec.nodes.values():
+        inner = getattr(node.fn, "spec", None) if node.subgraph else None
+        if isinstance(inner, GraphSpec):
+            hand_folds(saver, inner, (*path, node.name))
 
 
 def stored_types(spec: GraphSpec) -> tuple[type, ...]:

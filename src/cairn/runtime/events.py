@@ -19,7 +19,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
-from cairn.checkpoint.base import Checkpoint, TaskRecord
+from cairn.checkpoint.base import CheckpointRecord, TaskRecord
 from cairn.current import progressed
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
@@ -168,7 +168,7 @@ class Events:
         if "updates" in self.modes:
             self._add("updates", {"__interrupt__": ()})
 
-    def checkpoint(self, checkpoint: Checkpoint, values: Mapping[str, Any]) -> None:
+    def checkpoint(self, checkpoint: CheckpointRecord, values: Mapping[str, Any]) -> None:
         if "checkpoints" not in self.modes and "debug" not in self.modes:
             return
         payload = _checkpoint_payload(checkpoint, self._ordered(values))
@@ -230,7 +230,7 @@ class Events:
         self._debug("task_result", step, payload)
 
 
-def _checkpoint_payload(checkpoint: Checkpoint, values: Any) -> dict[str, Any]:
+def _checkpoint_payload(checkpoint: CheckpointRecord, values: Any) -> dict[str, Any]:
     """A checkpoint as the "checkpoints" stream mode shows it (the shape of get_state)."""
     thread, ns = checkpoint.thread_id, checkpoint.ns
     return {

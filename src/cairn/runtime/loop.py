@@ -25,7 +25,7 @@ from concurrent.futures import wait
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, AsyncGenerator, Generator, Mapping, Protocol
 
-from cairn.checkpoint.base import Checkpoint, Lease, PendingWrite, TaskRecord, TaskWrite
+from cairn.checkpoint.base import CheckpointRecord, Lease, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of, new_checkpoint_id, task_id
 from cairn.current import TaskContext
 from cairn.errors import (
@@ -68,7 +68,7 @@ class Cancel(Protocol):
 class Step:
     """What one completed super-step did (handed to stream consumers)."""
 
-    checkpoint: Checkpoint
+    checkpoint: CheckpointRecord
     writes: list[TaskWrite]
     values: dict[str, Any]
 
@@ -92,7 +92,7 @@ def make_checkpoint(
     *,
     thread_id: str,
     ns: str,
-    parent: Checkpoint | None,
+    parent: CheckpointRecord | None,
     source: str,
     writes: tuple[TaskWrite, ...],
     carry: Mapping[str, Any],
@@ -101,7 +101,7 @@ def make_checkpoint(
     plan: bool = True,
     step: int | None = None,
     parents: Mapping[str, str] | None = None,
-) -> Checkpoint:
+) -> CheckpointRecord:
     """A new checkpoint after ``parent`` holding ``writes``; with ``plan`` its
     next tasks are planned from those writes. Its metadata names the graph
     that wrote it (``graph_id``, unless the config's metadata already does), so
@@ -112,7 +112,7 @@ def make_checkpoint(
         tasks, carry = plan_next(spec, writes, carry, cid)
     if step is None:
         step = parent.step + 1 if parent else -1
-    return Checkpoint(
+    return CheckpointRecord(
         thread_id=thread_id,
         ns=ns,
         id=cid,
@@ -190,7 +190,7 @@ class Run:
         self.ns = config.checkpoint_ns
         self.parents: Mapping[str, str] = parents or {}
         self.interrupts: list[Interrupt] = []
-        self._replay_of: Checkpoint | None = None
+        self._replay_of: CheckpointRecord | None = None
         """The old checkpoint a replay started from, until its first step commits."""
         self._paused_values: dict[str, Any] | None = None
         self._at_breakpoint = False
@@ -228,12 +228,12 @@ class Run:
 
     def _new_checkpoint(
         self,
-        parent: Checkpoint | None,
+        parent: CheckpointRecord | None,
         source: str,
         writes: tuple[TaskWrite, ...],
         carry: Mapping[str, Any],
         plan: bool = True,
-    ) -> Checkpoint:
+    ) -> CheckpointRecord:
         return make_checkpoint(
             self.spec,
             thread_id=self.thread_id,
@@ -248,7 +248,7 @@ class Run:
             parents=self.parents,
         )
 
-    def _input_checkpoint(self, parent: Checkpoint | None, input: Any) -> Checkpoint:
+    def _input_checkpoint(self, parent: CheckpointRecord | None, input: Any) -> CheckpointRecord:
         update = self.spec.schema.as_update(input)
         if update is None:
             raise InvalidUpdateError(
@@ -269,7 +269,7 @@ class Run:
         if self.saver is None:
             return self._start_unsaved(input, resume)
         config = self.config
-        base = None if self.fresh else self.saver.get(self.thread_id, self.ns, config.checkpoint_id)
+        base = None if self.fresh else self.saver.load(self.thread_id, self.ns, config.checkpoint_id)
         if base is None and config.checkpoint_id is not None:
             raise ConfigError(
                 f"checkpoint {config.checkpoint_id!r} does not exist in thread "
@@ -300,7 +300,7 @@ class Run:
         values = self.spec.schema.initial()
         return Position(self._input_checkpoint(None, input), values)
 
-    def _start_with_input(self, base: Checkpoint | None, input: Any) -> Position:
+    def _start_with_input(self, base: CheckpointRecord | None, input: Any) -> Position:
         """A run of a new input after ``base`` (None: on an empty thread)."""
         values = self.graph.values_at(base) if base else self.spec.schema.initial()
         checkpoint = self._input_checkpoint(base, input)
@@ -308,7 +308,7 @@ class Run:
         # checkpoint until the step that applies it commits it as a write.
         # The two are held and committed together, when they can be.
         task = checkpoint.tasks[0]
-        self.persist.put(
+        self.persist.save(
             replace(checkpoint, tasks=(replace(task, arg=None),)),
             values,
             [PendingWrite(task.id, "input", task.arg)],
@@ -318,7 +318,7 @@ class Run:
             self.events.checkpoint(checkpoint, values)
         return Position(checkpoint, values)
 
-    def _resume(self, base: Checkpoint, resume: Command | None) -> Position:
+    def _resume(self, base: CheckpointRecord, resume: Command | None) -> Position:
         """A run that goes on from ``base``: the thread's head, with what its
         failed or paused step left, or an older checkpoint, replayed afresh."""
         assert self.saver is not None
@@ -364,7 +364,7 @@ class Run:
         values = self.graph.runner.filter_update(START, update, by_caller=True)
         write = TaskWrite(task_id(start.checkpoint.id, START, -1 - len(start.prelude)), START, values, ())
         start.prelude.append(write)
-        self.persist.put_pending(start.checkpoint, [PendingWrite(write.task_id, "update", write)])
+        self.persist.save_pending(start.checkpoint, [PendingWrite(write.task_id, "update", write)])
         start.values = self._with_prelude(start)
 
     def _with_prelude(self, start: Position) -> dict[str, Any]:
@@ -372,7 +372,7 @@ class Run:
             self.spec.schema, dict(start.values), [(w.name, w.update) for w in start.prelude], step=False
         )
 
-    def _with_input(self, checkpoint: Checkpoint, inputs: list[PendingWrite]) -> Checkpoint:
+    def _with_input(self, checkpoint: CheckpointRecord, inputs: list[PendingWrite]) -> CheckpointRecord:
         """``checkpoint`` with the run input its ``__start__`` task applies, found
         among its pending writes or, once applied, in its first child's writes."""
         tasks = checkpoint.tasks
@@ -385,8 +385,8 @@ class Run:
         arg = found[0] if found else {}
         return replace(checkpoint, tasks=(replace(tasks[0], arg=arg), *tasks[1:]))
 
-    def _is_head(self, checkpoint: Checkpoint) -> bool:
-        head = self.saver.get(self.thread_id, self.ns)  # type: ignore[union-attr]
+    def _is_head(self, checkpoint: CheckpointRecord) -> bool:
+        head = self.saver.load(self.thread_id, self.ns)  # type: ignore[union-attr]
         return head is not None and head.id == checkpoint.id
 
     def _apply_resume(self, start: Position, waiting: Mapping[str, list[Any]], answer: Any) -> None:
@@ -395,7 +395,7 @@ class Run:
         for answered, value in interrupts.answered(self.thread_id, waiting, answer):
             start.answers.setdefault(answered, []).append(value)
             writes.append(PendingWrite(answered, "resume", list(start.answers[answered])))
-        self.persist.put_pending(start.checkpoint, writes)
+        self.persist.save_pending(start.checkpoint, writes)
 
     # -- the loop ------------------------------------------------------------
     # The sync and async drivers differ only in how a batch of tasks is run;
@@ -515,7 +515,7 @@ class Run:
         (``cached``: it came from the cache)."""
         with self._recording:
             if self.cursor is not None:
-                self.persist.put_pending(self.cursor.checkpoint, [write])
+                self.persist.save_pending(self.cursor.checkpoint, [write])
             if self.events is not None:
                 self.events.call_result(name, write.value, cached)
 
@@ -527,7 +527,7 @@ class Run:
             return
         with self._recording:
             assert self.cursor is not None
-            self.persist.put_pending(self.cursor.checkpoint, kept_writes(result))
+            self.persist.save_pending(self.cursor.checkpoint, kept_writes(result))
             self._kept.add(result.task.id)
 
     def _stop(self) -> None:
@@ -555,13 +555,13 @@ class Run:
             return self._paused_values
         return self.cursor.values if self.cursor is not None else {}
 
-    def _fork(self, replayed: Checkpoint, values: dict[str, Any]) -> Checkpoint:
+    def _fork(self, replayed: CheckpointRecord, values: dict[str, Any]) -> CheckpointRecord:
         """A copy of the replayed checkpoint as the thread's new head (source
         "fork"), so that what the replay's first step left (an interrupt, an
         error) belongs to the head and can be resumed."""
         fork = self._new_checkpoint(replayed, "fork", (), replayed.carry, plan=False)
         fork = replace(fork, tasks=replayed.tasks)
-        self.persist.put(fork, values)
+        self.persist.save(fork, values)
         self._replay_of = None
         return fork
 
@@ -637,7 +637,7 @@ class Run:
         if self._replay_of is not None:
             cursor.checkpoint = checkpoint = self._fork(checkpoint, cursor.values)
         self.interrupts.extend(halted.interrupts)
-        self.persist.put_pending(checkpoint, halted.pending)
+        self.persist.save_pending(checkpoint, halted.pending)
         if halted.error is not None:
             raise halted.error
         # The result shows what the finished tasks wrote, as get_state does.
@@ -646,12 +646,12 @@ class Run:
             self.events.paused(halted.values or {}, self.interrupts)
 
     def _advance(self, cursor: Position, committed: Committed) -> Step:
-        """Checkpoint a step whose tasks all finished and move the run to it."""
+        """CheckpointRecord a step whose tasks all finished and move the run to it."""
         writes, values = committed.writes, committed.values
         checkpoint = self._new_checkpoint(cursor.checkpoint, "loop", tuple(writes), cursor.checkpoint.carry)
         if self.events is not None and any(w.update for w in writes):
             self.events.values(values)  # as LangGraph: only when a key was written
-        self.persist.put(checkpoint, values)
+        self.persist.save(checkpoint, values)
         if self.events is not None and self.persist.stores:
             self.events.checkpoint(checkpoint, values)
         cursor.checkpoint, cursor.values = checkpoint, values

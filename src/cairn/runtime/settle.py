@@ -15,7 +15,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Collection
 
-from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskWrite
+from cairn.checkpoint.base import CheckpointRecord, PendingWrite, TaskWrite
 from cairn.errors import GraphInterrupt, NodeError
 from cairn.graph.schema import StateSchema
 from cairn.runtime.executor import TaskResult
@@ -28,7 +28,7 @@ class Position:
     """Where a run stands: its checkpoint and state, and for the step about to
     run, the results it may reuse and the answers to its interrupts."""
 
-    checkpoint: Checkpoint
+    checkpoint: CheckpointRecord
     values: dict[str, Any]
     reuse: dict[str, TaskWrite] = field(default_factory=dict)
     answers: dict[str, list[Any]] = field(default_factory=dict)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence
 
 from cairn.channels.base import EphemeralValue, UntrackedValue
-from cairn.checkpoint.base import Checkpoint, TaskRecord, TaskWrite
+from cairn.checkpoint.base import CheckpointRecord, TaskRecord, TaskWrite
 from cairn.errors import InvalidUpdateError
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema, is_overwrite
@@ -113,7 +113,7 @@ def ordered_writes(
     return [writes[t.id] for t in (*pull, *push)]
 
 
-def fold(schema: StateSchema, chain: Sequence[Checkpoint]) -> dict[str, Any]:
+def fold(schema: StateSchema, chain: Sequence[CheckpointRecord]) -> dict[str, Any]:
     """The state at the last checkpoint of ``chain`` (as ``get_chain`` returns it)."""
     if not chain:
         return {}

@@ -86,7 +86,7 @@ INSERT_LEASED_LINKED = CHECKPOINTS.insert(f"{LEASE_HELD} AND {PARENT_STORED}")
 parameters the row's, then the lease's thread and owner, then the parent's key."""
 
 NOT_KEPT = "kind NOT IN ('error', 'interrupt')"
-"""The pending writes a stored child clears: all but base.KEPT's kinds, which past snapshots show."""
+"""The pending writes a stored child clears: all but records.KEPT's kinds, which past snapshots show."""
 CLEAR_PENDING = f"DELETE FROM cairn_pending WHERE thread_id = ? AND ns = ? AND checkpoint_id = ? AND {NOT_KEPT}"
 INSERT_PENDING = PENDING.upsert("value")
 

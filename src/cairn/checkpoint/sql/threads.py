@@ -82,6 +82,14 @@ class SqlThreads(BaseCheckpointSaver):
         """``sql`` in the backend's dialect: its placeholders, its clock for ``{now}``."""
         return self.dialect.sql(sql)
 
+    def namespaces(self, thread_id: str) -> list[str]:
+        with self._read() as cur:
+            cur.execute(
+                self._sql("SELECT DISTINCT ns FROM cairn_checkpoints WHERE thread_id = ?"),
+                (thread_id,),
+            )
+            return sorted(row[0] for row in cur.fetchall())
+
     # -- thread management -----------------------------------------------------
 
     def list_threads(
