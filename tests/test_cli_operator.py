@@ -440,3 +440,14 @@ def test_backup_refuses_what_it_cannot_copy_and_leaves_it_alone(tmp_path: Path) 
 def test_a_db_that_is_not_a_cairn_database_is_refused(tmp_path: Path) -> None:
     refused(cairn("threads", "--db", str(tmp_path / "none.db")), "missing")
     refused(cairn("threads", "--db", "mysql://host/db"), "not mysql://")
+
+
+def test_export_piped_into_import_through_stdin(tmp_path: Path) -> None:
+    source = str(tmp_path / "source.db")
+    seed(source)
+    dump = ok("export", "done", "--db", source).output
+    target = str(tmp_path / "target.db")
+    result = CliRunner().invoke(cli, ["import", "-", "--db", target], input=dump)
+    assert result.exit_code == 0, result.output
+    assert "imported 1 thread(s), 4 checkpoint(s)" in result.output
+    assert history_of(target, "done") == history_of(source, "done")

@@ -92,7 +92,9 @@ def _import_file(file: Path) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except BaseException:
+    except Exception as exc:
         del sys.modules[name]
-        raise
+        raise ConfigError(
+            f"--graph: importing {str(file)!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
     return module

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -95,12 +96,18 @@ def threads(db: str, output: str, pairs: tuple[str, ...], status: str | None, li
         records = [r for r in records if r["status"] == status][:limit]
 
     def text(console: Console) -> None:
-        table = Table()
-        for column in ("thread", "status", "checkpoints", "step", "next", "updated", "metadata"):
-            table.add_column(column, justify="right" if column in ("checkpoints", "step") else "left")
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("thread", overflow="fold", min_width=10)
+        table.add_column("status", min_width=11)
+        table.add_column("ckpts", justify="right", no_wrap=True)
+        table.add_column("step", justify="right", no_wrap=True)
+        table.add_column("next", overflow="fold", min_width=6)
+        table.add_column("updated (UTC)", no_wrap=True)
+        table.add_column("metadata", overflow="ellipsis", no_wrap=True, max_width=22)
         for r in records:
             table.add_row(r["thread_id"], r["status"], str(r["checkpoints"]), str(r["step"]),
-                          ", ".join(r["next"]) or "-", r["updated_at"][:19], metadata_summary(r["metadata"]))
+                          ", ".join(r["next"]) or "-", r["updated_at"][:16].replace("T", " "),
+                          metadata_summary(r["metadata"]))
         console.print(table)
         console.print(f"{len(records)} thread(s)")
 

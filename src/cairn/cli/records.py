@@ -120,5 +120,5 @@ def strict_json_pairs(pairs: Sequence[str]) -> dict[str, Any]:
 
 def metadata_summary(metadata: Mapping[str, Any], width: int = 40) -> str:
     """A thread's metadata in a table cell."""
-    text = ", ".join(f"{k}={v!r}" for k, v in metadata.items() if k not in ("step", "source", "parents", "writes"))
+    text = ", ".join(f"{k}={v!r}" for k, v in metadata.items() if k not in ("step", "source", "parents", "writes", "graph_id", "run_id"))
     return text if len(text) <= width else text[: width - 1] + "…"
