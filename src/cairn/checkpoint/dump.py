@@ -136,6 +136,11 @@ class _Reader:
     def fail(self, what: str) -> StorageError:
         return StorageError(f"{self.name} line {self.line}: {what}; nothing was imported")
 
+    def once(self, seen: set[tuple[str, ...]], key: tuple[str, ...], what: str) -> None:
+        if key in seen:
+            raise self.fail(f"{what} of thread {key[1]!r} appears a second time")
+        seen.add(key)
+
     def parse(self, text: str) -> dict[str, Any]:
         try:
             found = json.loads(text)
@@ -207,6 +212,7 @@ def read_dump(lines: Iterable[str], name: str = "the dump") -> list[ThreadRows]:
     the line of the first fault."""
     reader = _Reader(name)
     threads: dict[str, ThreadRows] = {}
+    seen: set[tuple[str, ...]] = set()
     end: dict[str, Any] | None = None
     for reader.line, text in enumerate(_nonblank(lines), start=1):
         record = reader.parse(text)
@@ -218,9 +224,12 @@ def read_dump(lines: Iterable[str], name: str = "the dump") -> list[ThreadRows]:
         kind = record.get("type")
         if kind == "checkpoint":
             row = reader.checkpoint(record)
+            reader.once(seen, ("c", row.thread_id, row.ns, row.id), f"checkpoint {row.id!r}")
             threads.setdefault(row.thread_id, ThreadRows(row.thread_id)).checkpoints.append(row)
         elif kind == "pending":
             write = reader.pending(record)
+            key = ("p", write.thread_id, write.ns, write.checkpoint_id, write.task_id, write.kind)
+            reader.once(seen, key, f"the {write.kind} pending write of task {write.task_id!r}")
             threads.setdefault(write.thread_id, ThreadRows(write.thread_id)).pending.append(write)
         elif kind == "end":
             end = record

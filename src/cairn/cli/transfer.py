@@ -41,8 +41,12 @@ def export(db: str, thread_ids: tuple[str, ...], out: IO[str]) -> None:
     """
     with open_db(db, reading=True) as saver:
         ids = list(thread_ids) or [t.thread_id for t in reversed(saver.list_threads())]
-        threads = [export_thread(saver, thread_id) for thread_id in ids]
-    counts = write_dump(threads, out, ids)
+        for thread_id in thread_ids:  # refused before anything is written
+            if next(iter(saver.list_checkpoints(thread_id, "", limit=1)), None) is None:
+                raise ConfigError(f"thread {thread_id!r} has no checkpoints in {saver.location}")
+        # A thread at a time: read, then written. A failure part-way leaves a
+        # dump without its end line, which `cairn import` refuses.
+        counts = write_dump((export_thread(saver, thread_id) for thread_id in ids), out, ids)
     if out is not sys.stdout and getattr(out, "name", "-") != "<stdout>":
         click.echo(f"exported {counts['threads']} thread(s), {counts['checkpoints']} checkpoint(s), "
                    f"{counts['pending']} pending write(s)", err=True)
