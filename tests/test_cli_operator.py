@@ -461,3 +461,19 @@ def test_export_piped_into_import_through_stdin(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "imported 1 thread(s), 4 checkpoint(s)" in result.output
     assert history_of(target, "done") == history_of(source, "done")
+
+
+def test_a_file_that_is_not_a_database_or_is_newer_is_refused_and_left_alone(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.db"
+    notes.write_text("my notes\n" * 100)
+    refused(cairn("threads", "--db", str(notes)), "not a SQLite database")
+    assert notes.read_text() == "my notes\n" * 100
+    newer = tmp_path / "newer.db"
+    seed(str(newer))
+    with sqlite3.connect(newer) as conn:
+        conn.execute("UPDATE cairn_meta SET value = '99' WHERE key = 'schema_version'")
+    conn.close()
+    before = newer.read_bytes()
+    for command in (["threads"], ["stats"], ["prune", "--keep-last", "1"], ["delete", "done"]):
+        refused(cairn(*command, "--db", str(newer)), "newer cairn", "upgrade cairn")
+    assert newer.read_bytes() == before
