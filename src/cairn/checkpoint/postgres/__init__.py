@@ -99,6 +99,16 @@ def _pooled(pool: "ConnectionPool[Any]") -> Iterator["psycopg.Connection[Any]"]:
     check would wait 1, 2, 4... seconds between them (a pool of 10 reached
     its timeout). With all of them gone, the call waits for one new
     connection."""
+    conn = live_connection(pool)
+    try:
+        with conn:
+            yield conn
+    finally:
+        pool.putconn(conn)
+
+
+def live_connection(pool: "ConnectionPool[Any]") -> "psycopg.Connection[Any]":
+    """A connection of ``pool`` the server has not dropped (see ``_pooled``)."""
     conn: psycopg.Connection[Any] | None = pool.getconn()
     try:
         for _ in range(2 * pool.max_size):
@@ -110,11 +120,11 @@ def _pooled(pool: "ConnectionPool[Any]") -> Iterator["psycopg.Connection[Any]"]:
             conn = None  # not the pool's to take back if the next getconn fails
             conn = pool.getconn()
         assert conn is not None
-        with conn:
-            yield conn
-    finally:
+        return conn
+    except BaseException:
         if conn is not None:
             pool.putconn(conn)
+        raise
 
 
 class PostgresSaver(SqlSaver):
@@ -338,16 +348,9 @@ def borrowed(pool: Any, conn: Any, lock: Any, location: str, owner: str) -> Iter
     ``lock``), for the ``owner`` ("saver", "store") at ``location``; what
     keeps it from being had is a StorageError saying what to do."""
     if pool is not None:
-        try:
+        with borrowing(location, owner):
             with _pooled(pool) if isinstance(pool, ConnectionPool) else pool.connection() as got:
                 yield got
-        except PoolTimeout as exc:
-            raise StorageError(
-                f"{location}: no connection free or reachable ({exc}); check the "
-                f"server, or raise pool_size if many threads share this {owner}"
-            ) from exc
-        except PoolClosed as exc:
-            raise StorageError(f"{location}: the {owner} was closed; open a new one to use it again") from exc
         return
     assert conn is not None
     with lock:
@@ -357,6 +360,70 @@ def borrowed(pool: Any, conn: Any, lock: Any, location: str, owner: str) -> Iter
                 f"the server; give the {owner} a URL or a ConnectionPool so it can reconnect"
             )
         yield conn
+
+
+class KeptConnection:
+    """One connection of a pool kept by its owner (a store) between calls, so
+    that back-to-back calls from one thread skip the pool's checkout and
+    return (about 40 us of a 350 us put). A call that finds it in use by
+    another thread borrows from the pool as usual. Before each use it is
+    polled as a pooled one is (a connection the server dropped is handed back
+    and replaced)."""
+
+    def __init__(self, pool: "ConnectionPool[Any]", location: str, owner: str) -> None:
+        self._pool = pool
+        self._location = location
+        self._owner = owner
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+
+    @contextmanager
+    def connection(self) -> Iterator["psycopg.Connection[Any]"]:
+        """The kept connection, or one borrowed from the pool while it is in use."""
+        if not self._lock.acquire(blocking=False):
+            with borrowed(self._pool, None, None, self._location, self._owner) as conn:
+                yield conn
+            return
+        try:
+            conn = self._live()
+            with conn:  # committed, or rolled back on an error, as a pooled one
+                yield conn
+        finally:
+            self._lock.release()
+
+    def _live(self) -> "psycopg.Connection[Any]":
+        conn = self._conn
+        if conn is not None and (conn.broken or _dropped(conn)):
+            self._conn = None
+            conn.close()
+            self._pool.putconn(conn)
+            conn = None
+        if conn is None:
+            with borrowing(self._location, self._owner):
+                conn = self._conn = live_connection(self._pool)
+        return conn
+
+    def release(self) -> None:
+        """Hand the kept connection back to the pool (before it is closed)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                self._pool.putconn(conn)
+
+
+@contextmanager
+def borrowing(location: str, owner: str) -> Iterator[None]:
+    """What keeps a connection of a pool from being had, as a StorageError
+    saying what to do."""
+    try:
+        yield
+    except PoolTimeout as exc:
+        raise StorageError(
+            f"{location}: no connection free or reachable ({exc}); check the "
+            f"server, or raise pool_size if many threads share this {owner}"
+        ) from exc
+    except PoolClosed as exc:
+        raise StorageError(f"{location}: the {owner} was closed; open a new one to use it again") from exc
 
 
 def open_pool(pool: "ConnectionPool[Any]", url: str) -> None:

@@ -23,7 +23,7 @@ import threading
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterable, Iterator, Sequence, Union
 
-from cairn.checkpoint.postgres import borrowed, open_pool
+from cairn.checkpoint.postgres import KeptConnection, borrowed, open_pool
 from cairn.checkpoint.postgres.connect import describe, parse, psycopg, tuple_row
 from cairn.errors import ConfigError, MissingDependencyError, StorageError
 from cairn.store.base import IndexConfig, TTLConfig
@@ -132,6 +132,7 @@ class PostgresStore(SqlStore):
         self._url: str | None = None
         self._pool: ConnectionPool[Any] | None = None
         self._conn: psycopg.Connection[Any] | None = None
+        self._held: KeptConnection | None = None
         if isinstance(conn, str):
             if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
                 raise ConfigError(f"pool_size must be a whole number >= 1, got {pool_size!r}")
@@ -147,6 +148,8 @@ class PostgresStore(SqlStore):
                 name=self.location,
                 open=False,
             )
+            # Its own pool: one connection of it serves back-to-back calls.
+            self._held = KeptConnection(self._pool, self.location, "store")
         elif isinstance(conn, ConnectionPool):
             self._pool = conn
             self.location = f"PostgreSQL pool {conn.name!r}"
@@ -207,6 +210,8 @@ class PostgresStore(SqlStore):
     # -- transactions ----------------------------------------------------------------
 
     def _connection(self) -> AbstractContextManager["psycopg.Connection[Any]"]:
+        if self._held is not None:
+            return self._held.connection()
         return borrowed(self._pool, self._conn, self._lock, self.location, "store")
 
     def _write(self) -> AbstractContextManager[Cursor]:
@@ -276,6 +281,8 @@ class PostgresStore(SqlStore):
         self.stop_ttl_sweeper()
         self._close_io()
         if self._url is not None and self._pool is not None:
+            if self._held is not None:
+                self._held.release()
             self._pool.close()
 
 
