@@ -289,6 +289,24 @@ def already_stored(checkpoint: Checkpoint, where: str) -> Exception:
     )
 
 
+def looping_link(thread_id: str, ns: str, checkpoint_id: str, parent_id: str, where: str) -> Exception:
+    """The error of a stored checkpoint whose parent is not older than it.
+
+    A parent is always made before its children and ids sort by creation
+    time (``ids.new_checkpoint_id``), so every walk up the parent links goes
+    to smaller ids and ends; a link to an id that is not smaller is damage
+    (or a crafted row) that could make the walk loop forever."""
+    from cairn.errors import StorageError
+
+    space = f" (namespace {ns!r})" if ns else ""
+    return StorageError(
+        f"checkpoint {checkpoint_id!r} of thread {thread_id!r}{space} in {where} names "
+        f"{parent_id!r} as its parent, which is not older than it: the stored parent links "
+        "loop or are damaged (a parent is always made before its children). Restore the "
+        f"database from a backup, or delete the thread with delete_thread({thread_id!r})"
+    )
+
+
 def check_prune_args(keep_last: int | None, older_than: timedelta | None) -> None:
     from cairn.errors import ConfigError
 

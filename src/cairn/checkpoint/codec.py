@@ -26,7 +26,7 @@ from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrit
 from cairn.checkpoint.ids import created_at_of
 from cairn.checkpoint.registry import ClassNotLoadableError
 from cairn.checkpoint.serde import Serializer
-from cairn.errors import SerializationError
+from cairn.errors import SerializationError, StorageError
 
 _PLAIN, _ZLIB, _ZSTD = b"\x01", b"\x02", b"\x03"
 _COMPRESS_FROM = 256
@@ -229,6 +229,13 @@ def encode(
     """Encode ``checkpoint``; ``parent`` is the parent row's (snapshot_bytes,
     log_bytes), or None for a root. Adds a snapshot when one is due."""
     at = (checkpoint.thread_id, checkpoint.ns, checkpoint.id)
+    if checkpoint.parent_id is not None and not checkpoint.parent_id < checkpoint.id:
+        # Reads walk parent links to smaller ids only (a link that does not is damage).
+        raise StorageError(
+            f"cannot store checkpoint {checkpoint.id!r} of thread {checkpoint.thread_id!r}: its "
+            f"parent {checkpoint.parent_id!r} does not sort before it; make its id with "
+            "cairn.checkpoint.ids.new_checkpoint_id(parent_id)"
+        )
     # A serializer that does not seal (encrypt) never reads the associated data.
     sealed = type(serde).seal is not Serializer.seal
     # goto is stored as a list (a tuple would be a typed extension); decode

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
+from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite, looping_link
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.runtime.config import canonical
@@ -172,17 +172,20 @@ class HistoryStates:
         schema: StateSchema,
         records: Sequence[Checkpoint],
         outside: Callable[[str], Sequence[Checkpoint]] | None = None,
+        where: str = "the checkpoint store",
     ) -> None:
         """``outside(id)``: the chain (``get_chain``) of a checkpoint the
         records do not hold (a page of a history reaches past its oldest
         record, a filtered page skips checkpoints), or None when the records
-        hold every checkpoint of the thread."""
+        hold every checkpoint of the thread. ``where``: the store the records
+        come from, for errors about damaged records."""
         self.schema = schema
         self.by_id = {r.id: r for r in records}
         self.folded: dict[str, dict[str, Any]] = {}
         self.order = tuple(schema.channels)
         self.keyed = schema.kind != "root"
         self.outside = outside
+        self.where = where
 
     def add(self, records: Sequence[Checkpoint]) -> None:
         """Records of the next (older) page of the history."""
@@ -209,6 +212,8 @@ class HistoryStates:
             if parent is None:
                 values = schema.initial()
                 break
+            if not parent < current.id:  # parents are older: a link that is not may loop
+                raise looping_link(current.thread_id, current.ns, current.id, parent, self.where)
             if parent not in self.by_id:
                 if self.outside is None:
                     values = schema.initial()

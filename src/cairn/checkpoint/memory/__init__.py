@@ -28,6 +28,7 @@ from cairn.checkpoint.base import (
     check_limit,
     check_prune_args,
     lease_lost,
+    looping_link,
     metadata_matches,
     prunable,
     split_filter,
@@ -176,6 +177,8 @@ class InMemorySaver(BaseCheckpointSaver):
                 rows.append(row)
                 if row.snapshot is not None or row.parent_id is None:
                     break
+                if not row.parent_id < row.id:  # parents are older: a link that is not loops
+                    raise looping_link(thread_id, ns, row.id, row.parent_id, "this InMemorySaver")
                 row = space.rows.get(row.parent_id) if space else None
         rows.reverse()
         return [codec.decode(self.serde, row) for row in rows]

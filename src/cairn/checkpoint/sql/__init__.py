@@ -19,6 +19,7 @@ from cairn.checkpoint.base import (
     PutItem,
     already_stored,
     lease_lost,
+    looping_link,
     metadata_matches,
     split_filter,
 )
@@ -67,14 +68,19 @@ _CHAIN = (
     " UNION ALL"
     " SELECT c.thread_id, c.ns, c.id, c.parent_id, c.snapshot IS NOT NULL"
     "  FROM chain JOIN cairn_checkpoints c ON c.thread_id = chain.thread_id"
-    "  AND c.ns = chain.ns AND c.id = chain.parent_id WHERE NOT chain.done)"
+    "  AND c.ns = chain.ns AND c.id = chain.parent_id AND c.id < chain.id WHERE NOT chain.done)"
     f" SELECT {CHECKPOINTS.select(alias='c')} FROM chain JOIN cairn_checkpoints c"
     " ON c.thread_id = chain.thread_id AND c.ns = chain.ns AND c.id = chain.id"
 )
 """A checkpoint's chain, back to its first row with a snapshot, in no order
 (sorted by id once read: an ORDER BY made SQLite copy every row, snapshot
-included, through a sorter)."""
+included, through a sorter). Each link goes to a smaller id (a parent is made
+before its children), so a damaged row whose parent link loops ends the
+chain instead of making it endless: the oldest row read then has no snapshot
+and a parent that is not older (``get_chain`` refuses it)."""
 _BY_ID = itemgetter(CHECKPOINTS.position("id"))
+_PARENT_ID = CHECKPOINTS.position("parent_id")
+_SNAPSHOT = CHECKPOINTS.position("snapshot")
 
 
 class _LongWay(Exception):
@@ -299,6 +305,11 @@ class SqlSaver(SqlThreads):
             cur.execute(self._sql(_CHAIN), (thread_id, ns, checkpoint_id))
             rows = cur.fetchall()
         rows.sort(key=_BY_ID)
+        if rows:
+            oldest = rows[0]
+            parent_id = oldest[_PARENT_ID]
+            if oldest[_SNAPSHOT] is None and parent_id is not None and not parent_id < _BY_ID(oldest):
+                raise looping_link(thread_id, ns, _BY_ID(oldest), parent_id, self.location)
         return [self._decode(r) for r in rows]
 
     def list_checkpoints(
