@@ -5,13 +5,20 @@ saver's back (``tests/damage.py``)."""
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import pytest
+from click.testing import CliRunner
 
 from cairn.checkpoint.ids import new_checkpoint_id
+from cairn.checkpoint.sqlite import SqliteSaver
+from cairn.cli import cli
 from cairn.errors import StorageError
-from tests.damage import edit_checkpoint
+from tests.conftest import SAVER_URLS
+from tests.damage import edit_checkpoint, run_sql
+from tests.pg import fresh_schema
 from tests.support import cid, history, linear, thread
 
 
@@ -80,3 +87,140 @@ def test_a_child_made_after_a_parent_from_a_clock_ahead_still_sorts_after_it() -
     assert ahead > now
     assert new_checkpoint_id(ahead) > ahead
     assert new_checkpoint_id() > ahead  # and ids made after it in this process too
+
+
+# --- rows that lie: raw errors and blobs of the wrong shape ---------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A fresh SQL saver: a real SQLite file, or a schema of the real Postgres server."""
+    if request.param == "sqlite":
+        with SqliteSaver(tmp_path / "checkpoints.db") as saver:
+            yield saver
+        return
+    from cairn.checkpoint.postgres import PostgresSaver
+
+    with fresh_schema() as url, PostgresSaver(url, pool_size=2) as saver:
+        SAVER_URLS[id(saver)] = url
+        yield saver
+        del SAVER_URLS[id(saver)]
+
+
+def every_read(saver: Any) -> dict[str, Callable[[], Any]]:
+    """Each public read of thread t1 (and a run on it), by name."""
+    graph = linear(saver)  # no state of t1 kept in memory
+    return {
+        "get_state": lambda: graph.get_state(thread("t1")),
+        "get_state_history": lambda: history(graph, thread("t1")),
+        "invoke": lambda: graph.invoke({"log": []}, thread("t1")),
+        "resume": lambda: graph.invoke(None, thread("t1")),
+    }
+
+
+def assert_every_read_names(saver: Any, checkpoint_id: str | None) -> None:
+    """Each read of t1 is a StorageError naming the thread (and the row, when given)."""
+    for name, read in every_read(saver).items():
+        with pytest.raises(StorageError) as error:
+            read()
+        assert "'t1'" in str(error.value), name
+        assert checkpoint_id is None or checkpoint_id in str(error.value), name
+    assert_t2_reads(saver)
+
+
+WRONG_SHAPES = {
+    "snapshot": b"\x01\x91\x01",  # a list, not a map of state keys
+    "plan": b"\x01\xc0",  # nil
+    "writes": b"\x01\x81\xa1a\x01",  # a map, not a list of writes
+}
+
+
+@pytest.mark.parametrize("column", sorted(WRONG_SHAPES))
+def test_a_blob_of_the_wrong_shape_is_refused_naming_the_row(saver: Any, column: str) -> None:
+    ids = three_steps(saver)
+    edit_checkpoint(saver, "t1", ids[0], **{column: WRONG_SHAPES[column]})
+    assert_every_read_names(saver, ids[0])
+
+
+def test_a_write_whose_update_is_not_a_map_is_refused(saver: Any) -> None:
+    ids = three_steps(saver)
+    # [[task id, node, update, routes]] with the update a list.
+    edit_checkpoint(saver, "t1", ids[0], writes=b"\x01\x91\x94\xa1t\xa1c\x91\xa1x\x90")
+    assert_every_read_names(saver, ids[0])
+
+
+def test_a_checkpoint_id_that_is_not_a_uuid_is_refused_by_every_read(sql_saver: Any) -> None:
+    three_steps(sql_saver)
+    ids = [cid(s.config) for s in history(linear(sql_saver), thread("t1"))]
+    bad = "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz"  # sorts after every real id: the head
+    edit_checkpoint(sql_saver, "t1", ids[0], id=bad)
+    assert_every_read_names(sql_saver, bad)
+    with pytest.raises(StorageError, match="'t1'"):
+        sql_saver.list_threads()
+
+
+# --- a damaged SQLite file ------------------------------------------------------------
+
+
+def sqlite_file(path: Path) -> list[str]:
+    with SqliteSaver(path) as saver:
+        return three_steps(saver)
+
+
+def test_text_that_is_not_utf8_is_a_storage_error_naming_the_thread(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.db"
+    ids = sqlite_file(path)
+    with SqliteSaver(path) as saver:
+        run_sql(saver, "UPDATE cairn_checkpoints SET source = CAST(x'fffe41' AS TEXT) WHERE id = ?", (ids[0],))
+        assert_every_read_names(saver, None)  # SQLite fails the fetch: the row is unknown
+        with pytest.raises(StorageError, match="damaged"):
+            saver.list_threads()
+
+
+@pytest.mark.parametrize("column", ["step", "snapshot_bytes"])
+def test_a_number_column_holding_text_is_a_storage_error(tmp_path: Path, column: str) -> None:
+    """SQLite keeps what it is given: text in an INTEGER column."""
+    path = tmp_path / "damaged.db"
+    ids = sqlite_file(path)
+    with SqliteSaver(path) as saver:
+        edit_checkpoint(saver, "t1", ids[0], **{column: "abc"})
+        graph = linear(saver)
+        with pytest.raises(StorageError) as error:
+            graph.invoke({"log": []}, thread("t1"))
+        assert "'t1'" in str(error.value) and ids[0] in str(error.value)
+        if column == "step":
+            assert_every_read_names(saver, ids[0])
+            with pytest.raises(StorageError, match="'t1'"):
+                saver.list_threads()
+
+
+def damage_pages(path: Path, table: str) -> None:
+    """Overwrite the root page of ``table`` (which holds a small table's rows) with garbage."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    data = bytearray(path.read_bytes())
+    start = (root - 1) * size
+    data[start + 8 : start + size] = bytes([0xA5]) * (size - 8)  # past the page header
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_page_is_a_storage_error_from_every_read_and_the_cli(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.db"
+    sqlite_file(path)
+    damage_pages(path, "cairn_checkpoints")
+    with SqliteSaver(path) as saver:
+        reads = every_read(saver)
+        reads["list_threads"] = saver.list_threads
+        reads["stats"] = saver.stats
+        for name, read in reads.items():
+            with pytest.raises(StorageError) as error:
+                read()
+            message = str(error.value)
+            assert "damaged" in message and str(path) in message and "backup" in message, name
+    shown = CliRunner().invoke(cli, ["history", "t1", "--db", str(path)])
+    assert shown.exit_code == 1
+    assert "damaged" in shown.output and "'t1'" in shown.output
+    assert "Traceback" not in shown.output

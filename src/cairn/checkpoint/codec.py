@@ -20,7 +20,7 @@ from __future__ import annotations
 import zlib
 
 from dataclasses import dataclass, fields
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NoReturn, Sequence
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of
@@ -394,6 +394,9 @@ def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkp
     return checkpoints
 
 
+_ROUTES = (list, tuple)
+"""The types a stored task's routes may have (a list; a tuple, as older cairns stored them)."""
+
 _SLICE = 64
 """How many rows ``decode_many`` decodes together."""
 
@@ -432,8 +435,19 @@ def _assemble(
     raw_plan: Any,
     values: Any,
 ) -> Checkpoint:
-    """The Checkpoint of a row, from its decoded blobs."""
+    """The Checkpoint of a row, from its decoded blobs, refusing (with a
+    SerializationError) columns and blobs of another shape than cairn writes."""
+    if type(step) is not int or type(source) is not str or not (parent_id is None or type(parent_id) is str):
+        _damaged_columns(parent_id, step, source)
+    if type(raw_plan) is not list or len(raw_plan) != 2:
+        _wrong_shape("plan", raw_plan, "a list of the next tasks and the carried progress")
     tasks, carry = raw_plan
+    if type(tasks) is not list or type(carry) is not dict:
+        _wrong_shape("plan", raw_plan, "a list of the next tasks and a map of carried progress")
+    if type(raw_writes) is not list:
+        _wrong_shape("writes", raw_writes, "a list of the step's writes")
+    if values is not None and type(values) is not dict:
+        _wrong_shape("snapshot", values, "a map of the state's keys to their values")
     if not isinstance(meta, dict):
         _not_a_dict(meta)
     meta["source"] = source  # what decode_metadata does, without keyword arguments
@@ -442,11 +456,23 @@ def _assemble(
         meta["parents"] = {}
     # Loops, not comprehensions: cheaper for the one or two items of a step.
     writes = []
-    for task_id, name, update, goto in raw_writes:
+    for write in raw_writes:
+        if type(write) is not list or len(write) != 4:
+            _wrong_shape("writes", write, "a task's id, node, update and routes")
+        task_id, name, update, goto = write
+        if type(name) is not str or type(goto) not in _ROUTES or not (update is None or type(update) is dict):
+            _wrong_shape("writes", write, "a task's id, node, update (a map) and routes (a list)")
         writes.append(TaskWrite(task_id, name, update, goto if type(goto) is tuple else tuple(goto)))
     records = []
-    for task_id, name, arg, push in tasks:
+    for task in tasks:
+        if type(task) is not list or len(task) != 4 or type(task[1]) is not str:
+            _wrong_shape("plan", task, "a task's id, node, argument and kind")
+        task_id, name, arg, push = task
         records.append(TaskRecord(task_id, name, arg, push))
+    try:
+        created_at = created_at_of(checkpoint_id)
+    except ValueError:
+        _wrong_shape("id", checkpoint_id, "a UUID made when the checkpoint was")
     return Checkpoint(
         thread_id,
         ns,
@@ -454,7 +480,7 @@ def _assemble(
         parent_id,
         step,
         source,
-        created_at_of(checkpoint_id),
+        created_at,
         meta,
         tuple(writes),
         tuple(records),
@@ -471,12 +497,38 @@ def decode_metadata(
     metadata = _unpack_metadata(serde, blob, where(*at, "metadata"))
     if not isinstance(metadata, dict):
         _not_a_dict(metadata)
+    if type(step) is not int or type(source) is not str:
+        _damaged_columns(None, step, source)
     metadata.update(source=source, step=step, parents=metadata.get("parents", {}))
     return metadata
 
 
 def _not_a_dict(metadata: Any) -> None:
     raise SerializationError(f"stored metadata is a {type(metadata).__name__}, not a dict")
+
+
+def _wrong_shape(blob: str, value: Any, expected: str) -> NoReturn:
+    raise SerializationError(
+        f"the stored {blob} holds {_shown(value)} where cairn writes {expected}: the row is "
+        "damaged or was crafted"
+    )
+
+
+def _damaged_columns(parent_id: Any, step: Any, source: Any) -> NoReturn:
+    raise SerializationError(
+        f"the row's columns hold parent id {_shown(parent_id)}, step {_shown(step)} and source "
+        f"{_shown(source)}, where cairn writes a text, a whole number and a text: the row is "
+        "damaged or was crafted"
+    )
+
+
+def _shown(value: Any) -> str:
+    """A stored value in a message: its type, and its start."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a value that cannot even be shown
+        text = "..."
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
 def encode_pending(serde: Serializer, at: tuple[str, str, str], write: PendingWrite) -> bytes:
@@ -495,6 +547,8 @@ def decode_pending(
 ) -> PendingWrite:
     value = unpack(serde, blob, where(*at, task_id, kind))
     if kind in ("result", "update"):
+        if type(value) is not list or len(value) != 4 or type(value[3]) not in _ROUTES:
+            _wrong_shape("pending write", value, "a task's id, node, update and routes")
         tid, name, update, goto = value
         value = TaskWrite(tid, name, update, tuple(goto))
     return PendingWrite(task_id, kind, value)

@@ -35,7 +35,7 @@ from cairn.checkpoint.base import (
 )
 from cairn.checkpoint.ids import created_at_of, id_floor
 from cairn.checkpoint.serde import Serializer, default_serializer
-from cairn.errors import ConfigError
+from cairn.errors import ConfigError, StorageError
 
 __all__ = ["InMemorySaver", "MemorySaver"]
 
@@ -68,6 +68,17 @@ class InMemorySaver(BaseCheckpointSaver):
         self._lock = threading.RLock()
         self._threads: dict[str, dict[str, _Namespace]] = {}
         self._leases: dict[str, tuple[str, float]] = {}
+
+    def _decode(self, row: codec.Row, with_snapshot: bool = True) -> Checkpoint:
+        """The checkpoint of a stored row; a row that cannot be read (changed
+        behind the saver's back) is a StorageError naming it."""
+        try:
+            return codec.decode(self.serde, row, with_snapshot=with_snapshot)
+        except Exception as exc:
+            raise StorageError(
+                f"checkpoint {row.id!r} of thread {row.thread_id!r} in this InMemorySaver cannot "
+                f"be read: {exc}. {codec.stored_bytes_remedy(exc, row.thread_id)}"
+            ) from exc
 
     def _space(self, thread_id: str, ns: str) -> _Namespace | None:
         spaces = self._threads.get(thread_id)
@@ -166,7 +177,7 @@ class InMemorySaver(BaseCheckpointSaver):
             if space is None or not space.order:
                 return None
             row = space.rows.get(checkpoint_id or space.order[-1])
-        return codec.decode(self.serde, row, with_snapshot=False) if row else None
+        return self._decode(row, with_snapshot=False) if row else None
 
     def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[Checkpoint]:
         with self._lock:
@@ -181,7 +192,7 @@ class InMemorySaver(BaseCheckpointSaver):
                     raise looping_link(thread_id, ns, row.id, row.parent_id, "this InMemorySaver")
                 row = space.rows.get(row.parent_id) if space else None
         rows.reverse()
-        return [codec.decode(self.serde, row) for row in rows]
+        return [self._decode(row) for row in rows]
 
     def list_checkpoints(
         self,
@@ -217,7 +228,7 @@ class InMemorySaver(BaseCheckpointSaver):
                 ):
                     continue
                 rows.append(row)
-        return (codec.decode(self.serde, row) for row in rows)
+        return (self._decode(row) for row in rows)
 
     def get_pending(self, thread_id: str, ns: str, checkpoint_id: str) -> list[PendingWrite]:
         with self._lock:
@@ -237,7 +248,7 @@ class InMemorySaver(BaseCheckpointSaver):
             for cid in space.order[start:]:
                 row = space.rows[cid]
                 if row.parent_id == checkpoint_id:
-                    return codec.decode(self.serde, row, with_snapshot=False)
+                    return self._decode(row, with_snapshot=False)
         return None
 
     # -- thread management -----------------------------------------------------

@@ -83,6 +83,13 @@ _PARENT_ID = CHECKPOINTS.position("parent_id")
 _SNAPSHOT = CHECKPOINTS.position("snapshot")
 
 
+def _about(thread_id: str, ns: str, checkpoint_id: str | None = None, what: str = "") -> str:
+    """What a read is of, for its errors: "checkpoint 'c' of thread 't'"..."""
+    space = f" (namespace {ns!r})" if ns else ""
+    row = f"checkpoint {checkpoint_id!r} of " if checkpoint_id is not None else ""
+    return f"{what}{row}thread {thread_id!r}{space}"
+
+
 class _LongWay(Exception):
     """Rolls back a short-way put that has to take the long way."""
 
@@ -154,7 +161,7 @@ class SqlSaver(SqlThreads):
         elif checkpoint.parent_id is None:
             counters, clear = None, False
         else:
-            with self._read() as cur:
+            with self._read(_about(checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id)) as cur:
                 counters, clear = self._counters(cur, checkpoint), True
             if counters is None:
                 return False
@@ -182,7 +189,16 @@ class SqlSaver(SqlThreads):
             (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id),
         )
         found = cur.fetchone()
-        return (int(found[0]), int(found[1])) if found else None
+        if found is None:
+            return None
+        try:
+            return (int(found[0]), int(found[1]))
+        except (TypeError, ValueError) as exc:
+            raise StorageError(
+                f"checkpoint {checkpoint.parent_id!r} of thread {checkpoint.thread_id!r} in "
+                f"{self.location} holds damaged sizes {tuple(found)!r:.80}: {exc}. "
+                f"{codec.stored_bytes_remedy(exc, checkpoint.thread_id)}"
+            ) from exc
 
     def _put_links(self, links: Sequence[Link], lease: Lease) -> bool:
         """Store ``links`` in one transaction, each after its parent; False,
@@ -280,7 +296,7 @@ class SqlSaver(SqlThreads):
             raise lease_lost(lease)
 
     def get(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:
-        with self._read() as cur:
+        with self._read(_about(thread_id, ns, checkpoint_id)) as cur:
             if checkpoint_id is None:
                 cur.execute(
                     self._sql(
@@ -301,7 +317,7 @@ class SqlSaver(SqlThreads):
         return self._decode(found) if found else None
 
     def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[Checkpoint]:
-        with self._read() as cur:
+        with self._read(_about(thread_id, ns, checkpoint_id)) as cur:
             cur.execute(self._sql(_CHAIN), (thread_id, ns, checkpoint_id))
             rows = cur.fetchall()
         rows.sort(key=_BY_ID)
@@ -331,7 +347,7 @@ class SqlSaver(SqlThreads):
             where += f" AND {name} = ?"
             args.append(value)
         rows: list[Any] = []
-        with self._read() as cur:
+        with self._read(_about(thread_id, ns)) as cur:
             if not rest:
                 sql = f"SELECT {COLUMNS} FROM cairn_checkpoints WHERE {where}"
                 if before is not None:
@@ -398,7 +414,7 @@ class SqlSaver(SqlThreads):
         return found
 
     def get_pending(self, thread_id: str, ns: str, checkpoint_id: str) -> list[PendingWrite]:
-        with self._read() as cur:
+        with self._read(_about(thread_id, ns, checkpoint_id, "pending writes of ")) as cur:
             cur.execute(
                 self._sql(
                     "SELECT task_id, kind, value FROM cairn_pending "
@@ -422,7 +438,7 @@ class SqlSaver(SqlThreads):
         if not checkpoint_ids:
             return {}
         wanted = set(checkpoint_ids)
-        with self._read() as cur:  # one range of the key (ids sort by time), not one query each
+        with self._read(_about(thread_id, ns, None, "pending writes of ")) as cur:  # one range of the key (ids sort by time), not one query each
             cur.execute(
                 self._sql(
                     "SELECT checkpoint_id, task_id, kind, value FROM cairn_pending "
@@ -444,7 +460,7 @@ class SqlSaver(SqlThreads):
         return found
 
     def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
-        with self._read() as cur:
+        with self._read(_about(thread_id, ns, checkpoint_id, "the first child of ")) as cur:
             cur.execute(
                 self._sql(
                     f"SELECT {NO_SNAPSHOT} FROM cairn_checkpoints "
