@@ -31,7 +31,24 @@ from cairn.errors import SerializationError, StorageError
 _PLAIN, _ZLIB, _ZSTD = b"\x01", b"\x02", b"\x03"
 _COMPRESS_FROM = 256
 MAX_BLOB = 1 << 30
-"""The most a compressed blob may inflate to (1 GiB)."""
+"""The most a compressed blob may ever inflate to (1 GiB)."""
+INFLATE_FLOOR = 16 << 20
+INFLATE_RATIO = 32
+"""A compressed blob may inflate to ``INFLATE_FLOOR`` bytes, or to
+``INFLATE_RATIO`` times its own size when that is more (up to ``MAX_BLOB``).
+cairn never writes one that inflates further (it stores such a value
+uncompressed), so a crafted blob (a "bomb": 2 MB of zlib inflate to 2 GB,
+64 kB of zstd to 1 GB) is refused after at most that much output, inflated
+in bounded steps."""
+_INFLATE_STEP = 1 << 20
+"""How much is inflated at a time (the most inflated past the limit)."""
+_ZSTD_WINDOW = 8 << 20
+"""The largest zstd window a reader allocates (what levels up to 19 use)."""
+
+
+def inflate_limit(compressed: int) -> int:
+    """The most a compressed body of ``compressed`` bytes may inflate to."""
+    return min(MAX_BLOB, max(INFLATE_FLOOR, INFLATE_RATIO * compressed))
 
 
 def where(thread_id: str, ns: str, checkpoint_id: str, *field: str) -> bytes:
@@ -53,7 +70,8 @@ def _pack_raw(serde: Serializer, raw: bytes, aad: bytes) -> bytes:
             kind, small = _ZSTD, zstandard.ZstdCompressor(level=3).compress(raw)
         else:
             kind, small = _ZLIB, zlib.compress(raw, 1)
-        if len(small) * 10 < len(raw) * 9:
+        # Compressed when that saves a tenth, and reads back within the limit.
+        if len(small) * 10 < len(raw) * 9 and len(raw) <= inflate_limit(len(small)):
             framed = kind + small
     return serde.seal(framed, aad)
 
@@ -85,33 +103,65 @@ def _unframe(serde: Serializer, framed: bytes) -> Any:
 
 
 def _inflate(kind: bytes, body: bytes) -> bytes:
-    """A compressed body, never inflated past ``MAX_BLOB`` bytes."""
-    too_large = False
+    """A compressed body, inflated a step at a time and refused as soon as
+    it passes ``inflate_limit``: memory never holds much more than that."""
+    limit = inflate_limit(len(body))
     try:
-        if kind == _ZLIB:
-            inflater = zlib.decompressobj()
-            raw = inflater.decompress(body, MAX_BLOB)
-            too_large = bool(inflater.unconsumed_tail)
-        else:
-            try:
-                import zstandard
-            except ImportError as exc:
-                raise SerializationError(
-                    "a blob is zstd-compressed and the zstandard package is not installed: "
-                    "pip install 'cairn[zstd]'"
-                ) from exc
-            raw = zstandard.ZstdDecompressor().stream_reader(body).read(MAX_BLOB + 1)
-            too_large = len(raw) > MAX_BLOB
+        parts = _inflate_zlib(body, limit) if kind == _ZLIB else _inflate_zstd(body, limit)
     except SerializationError:
         raise
     except Exception as exc:  # zlib.error, zstandard.ZstdError, MemoryError
         raise SerializationError(f"a compressed blob is damaged: {exc!r}") from exc
-    if too_large:
+    if parts is None:
         raise SerializationError(
-            f"a compressed blob inflates past {MAX_BLOB} bytes; cairn never writes that: the "
-            "data is damaged or was crafted"
+            f"a compressed blob of {len(body)} bytes inflates past {limit} bytes; cairn never "
+            "writes that (it stores such a value uncompressed): the data is damaged or was "
+            "crafted (a decompression bomb), and it was not inflated further"
         )
-    return raw
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _inflate_zlib(body: bytes, limit: int) -> list[bytes] | None:
+    """The inflated parts of a zlib body, or None past ``limit`` bytes."""
+    inflater = zlib.decompressobj()
+    parts: list[bytes] = []
+    size, rest = 0, body
+    while True:
+        part = inflater.decompress(rest, _INFLATE_STEP)
+        size += len(part)
+        if size > limit:
+            return None
+        parts.append(part)
+        rest = inflater.unconsumed_tail
+        if inflater.eof or (not rest and len(part) < _INFLATE_STEP):
+            break
+    if not inflater.eof:
+        raise SerializationError("a compressed blob is damaged: its zlib stream ends early")
+    return parts
+
+
+def _inflate_zstd(body: bytes, limit: int) -> list[bytes] | None:
+    """The inflated parts of a zstd body, or None past ``limit`` bytes."""
+    try:
+        import zstandard
+    except ImportError as exc:
+        raise SerializationError(
+            "a blob is zstd-compressed and the zstandard package is not installed: "
+            "pip install 'cairn[zstd]'"
+        ) from exc
+    declared = zstandard.frame_content_size(body)
+    step = declared + 1 if 0 <= declared < _INFLATE_STEP else _INFLATE_STEP
+    reader = zstandard.ZstdDecompressor(max_window_size=_ZSTD_WINDOW).stream_reader(body)
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        part = reader.read(step)
+        if not part:
+            return parts
+        size += len(part)
+        if size > limit:
+            return None
+        parts.append(part)
 
 
 def reseal(serde: Serializer, blob: bytes, old: bytes, new: bytes) -> bytes:
