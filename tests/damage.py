@@ -45,3 +45,17 @@ def edit_checkpoint(saver: Any, thread_id: str, checkpoint_id: str, **columns: A
         (*columns.values(), thread_id, checkpoint_id),
     )
     assert changed == 1
+
+
+def add_pending(saver: Any, thread_id: str, checkpoint_id: str, kind: str, blob: bytes) -> None:
+    """Store a pending write of task "task-1" against a checkpoint, as raw bytes."""
+    if isinstance(saver, InMemorySaver):
+        space = saver._threads[thread_id][""]
+        space.pending.setdefault(checkpoint_id, {})[("task-1", kind)] = blob
+        return
+    run_sql(
+        saver,
+        "INSERT INTO cairn_pending (thread_id, ns, checkpoint_id, task_id, kind, value) "
+        "VALUES (?, '', ?, 'task-1', ?, ?)",
+        (thread_id, checkpoint_id, kind, blob),
+    )

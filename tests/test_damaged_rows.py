@@ -17,7 +17,7 @@ from cairn.checkpoint.sqlite import SqliteSaver
 from cairn.cli import cli
 from cairn.errors import StorageError
 from tests.conftest import SAVER_URLS
-from tests.damage import edit_checkpoint, run_sql
+from tests.damage import add_pending, edit_checkpoint, run_sql
 from tests.pg import fresh_schema
 from tests.support import cid, history, linear, thread
 
@@ -147,6 +147,29 @@ def test_a_write_whose_update_is_not_a_map_is_refused(saver: Any) -> None:
     # [[task id, node, update, routes]] with the update a list.
     edit_checkpoint(saver, "t1", ids[0], writes=b"\x01\x91\x94\xa1t\xa1c\x91\xa1x\x90")
     assert_every_read_names(saver, ids[0])
+
+
+@pytest.mark.parametrize(
+    "kind, blob",
+    [
+        ("interrupt", b"\x01\xc0"),  # nil, not a list of (id, value) pairs
+        ("interrupt", b"\x01\x91\xc0"),  # [nil]
+        ("error", b"\x01\x05"),  # 5, not the error's text
+        ("result", b"\x01\x94\xa1t\xa1b\x05\x90"),  # an update that is not a map
+    ],
+    ids=["interrupt-nil", "interrupt-pair-nil", "error-int", "result-update-int"],
+)
+def test_a_pending_write_of_the_wrong_shape_is_refused_naming_the_checkpoint(
+    saver: Any, kind: str, blob: bytes
+) -> None:
+    ids = three_steps(saver)
+    add_pending(saver, "t1", ids[0], kind, blob)
+    graph = linear(saver)
+    for read in (lambda: graph.get_state(thread("t1")), lambda: history(graph, thread("t1"))):
+        with pytest.raises(StorageError) as error:
+            read()
+        assert "'t1'" in str(error.value) and "pending" in str(error.value)
+    assert_t2_reads(saver)
 
 
 def test_a_checkpoint_id_that_is_not_a_uuid_is_refused_by_every_read(sql_saver: Any) -> None:

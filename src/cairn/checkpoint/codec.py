@@ -20,7 +20,7 @@ from __future__ import annotations
 import zlib
 
 from dataclasses import dataclass, fields
-from typing import Any, Iterable, Mapping, NoReturn, Sequence
+from typing import Any, Callable, Iterable, Mapping, NoReturn, Sequence
 
 from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of
@@ -444,8 +444,8 @@ def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkp
     return checkpoints
 
 
-_ROUTES = (list, tuple)
-"""The types a stored task's routes may have (a list; a tuple, as older cairns stored them)."""
+_ROUTES = _SEQUENCES = (list, tuple)
+"""The types a stored sequence may have (a list; a tuple, as older cairns stored routes)."""
 
 _SLICE = 64
 """How many rows ``decode_many`` decodes together."""
@@ -592,13 +592,39 @@ def encode_pending(serde: Serializer, at: tuple[str, str, str], write: PendingWr
     return _pack_raw(serde, raw, where(*at, write.task_id, write.kind))
 
 
+_PENDING_SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "error": (lambda v: type(v) is str, "the error's text"),
+    "handled": (
+        lambda v: type(v) in _SEQUENCES and len(v) == 2 and all(type(x) is str for x in v),
+        "the node that failed and its error",
+    ),
+    "interrupt": (
+        lambda v: type(v) in _SEQUENCES
+        and all(type(p) in _SEQUENCES and len(p) == 2 and type(p[0]) is str for p in v),
+        "a list of (interrupt id, value) pairs",
+    ),
+    "resume": (lambda v: type(v) in _SEQUENCES, "a list of answers"),
+}
+"""What a pending write of each kind holds (``base.PendingWrite``), and how
+it reads; a stored one of another shape is refused."""
+
+
 def decode_pending(
     serde: Serializer, at: tuple[str, str, str], task_id: str, kind: str, blob: bytes
 ) -> PendingWrite:
     value = unpack(serde, blob, where(*at, task_id, kind))
+    shape = _PENDING_SHAPES.get(kind)
+    if shape is not None and not shape[0](value):
+        _wrong_shape(f"{kind} pending write", value, shape[1])
     if kind in ("result", "update"):
-        if type(value) is not list or len(value) != 4 or type(value[3]) not in _ROUTES:
-            _wrong_shape("pending write", value, "a task's id, node, update and routes")
+        if (
+            type(value) is not list
+            or len(value) != 4
+            or type(value[1]) is not str
+            or not (value[2] is None or type(value[2]) is dict)
+            or type(value[3]) not in _ROUTES
+        ):
+            _wrong_shape(f"{kind} pending write", value, "a task's id, node, update and routes")
         tid, name, update, goto = value
         value = TaskWrite(tid, name, update, tuple(goto))
     return PendingWrite(task_id, kind, value)

@@ -234,10 +234,16 @@ class InMemorySaver(BaseCheckpointSaver):
         with self._lock:
             space = self._space(thread_id, ns)
             items = list(space.pending.get(checkpoint_id, {}).items()) if space else []
-        return [
-            codec.decode_pending(self.serde, (thread_id, ns, checkpoint_id), task_id, kind, blob)
-            for (task_id, kind), blob in items
-        ]
+        try:
+            return [
+                codec.decode_pending(self.serde, (thread_id, ns, checkpoint_id), task_id, kind, blob)
+                for (task_id, kind), blob in items
+            ]
+        except Exception as exc:
+            raise StorageError(
+                f"pending writes of checkpoint {checkpoint_id!r} of thread {thread_id!r} in this "
+                f"InMemorySaver cannot be read: {exc}. {codec.stored_bytes_remedy(exc, thread_id)}"
+            ) from exc
 
     def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
         with self._lock:
