@@ -59,3 +59,23 @@ def add_pending(saver: Any, thread_id: str, checkpoint_id: str, kind: str, blob:
         "VALUES (?, '', ?, 'task-1', ?, ?)",
         (thread_id, checkpoint_id, kind, blob),
     )
+
+
+def rename_checkpoint(saver: Any, thread_id: str, old: str, new: str) -> None:
+    """Give a stored checkpoint another id (its children's links follow)."""
+    if isinstance(saver, InMemorySaver):
+        space = saver._threads[thread_id][""]
+        row = space.rows.pop(old)
+        row.id = new
+        space.rows[new] = row
+        space.order = sorted(space.rows)
+        for child in space.rows.values():
+            if child.parent_id == old:
+                child.parent_id = new
+        return
+    run_sql(saver, "UPDATE cairn_checkpoints SET id = ? WHERE thread_id = ? AND id = ?", (new, thread_id, old))
+    run_sql(
+        saver,
+        "UPDATE cairn_checkpoints SET parent_id = ? WHERE thread_id = ? AND parent_id = ?",
+        (new, thread_id, old),
+    )

@@ -206,14 +206,21 @@ class HistoryStates:
         folded, schema = self.folded, self.schema
         chain = []
         current = record
+        seen: set[str] | None = None
         while current.id not in folded and current.snapshot is None:
             chain.append(current)
             parent = current.parent_id
             if parent is None:
                 values = schema.initial()
                 break
-            if not parent < current.id:  # parents are older: a link that is not may loop
-                raise looping_link(current.thread_id, current.ns, current.id, parent, self.where)
+            if seen is None and not parent < current.id:
+                # A parent that is not older (a clock ahead, or a loop): from
+                # here on every link is checked against those seen.
+                seen = {item.id for item in chain}
+            if seen is not None:
+                if parent in seen:
+                    raise looping_link(current.thread_id, current.ns, current.id, parent, self.where)
+                seen.add(parent)
             if parent not in self.by_id:
                 if self.outside is None:
                     values = schema.initial()

@@ -184,12 +184,19 @@ class InMemorySaver(BaseCheckpointSaver):
             space = self._space(thread_id, ns)
             rows: list[codec.Row] = []
             row = space.rows.get(checkpoint_id) if space else None
+            seen: set[str] | None = None
             while row is not None:
+                if seen is not None:
+                    if row.id in seen:
+                        raise looping_link(thread_id, ns, rows[-1].id, row.id, "this InMemorySaver")
+                    seen.add(row.id)
                 rows.append(row)
                 if row.snapshot is not None or row.parent_id is None:
                     break
-                if not row.parent_id < row.id:  # parents are older: a link that is not loops
-                    raise looping_link(thread_id, ns, row.id, row.parent_id, "this InMemorySaver")
+                if seen is None and not row.parent_id < row.id:
+                    # A parent that is not older (a clock ahead, or a loop):
+                    # from here on every link is checked against those seen.
+                    seen = {r.id for r in rows}
                 row = space.rows.get(row.parent_id) if space else None
         rows.reverse()
         return [self._decode(row) for row in rows]

@@ -74,11 +74,13 @@ _CHAIN = (
 )
 """A checkpoint's chain, back to its first row with a snapshot, in no order
 (sorted by id once read: an ORDER BY made SQLite copy every row, snapshot
-included, through a sorter). Each link goes to a smaller id (a parent is made
-before its children), so a damaged row whose parent link loops ends the
-chain instead of making it endless: the oldest row read then has no snapshot
-and a parent that is not older (``get_chain`` refuses it)."""
+included, through a sorter). It follows only links to a smaller id (a parent
+is made before its children), so a damaged row whose parent link loops ends
+it instead of making it endless: the oldest row read then has no snapshot and
+a parent that is not older, and ``get_chain`` reads on from there a link at a
+time, refusing a loop."""
 _BY_ID = itemgetter(CHECKPOINTS.position("id"))
+_ONE_ROW = f"SELECT {COLUMNS} FROM cairn_checkpoints WHERE {CHECKPOINTS.where_key()}"
 _PARENT_ID = CHECKPOINTS.position("parent_id")
 _SNAPSHOT = CHECKPOINTS.position("snapshot")
 
@@ -320,13 +322,34 @@ class SqlSaver(SqlThreads):
         with self._read(_about(thread_id, ns, checkpoint_id)) as cur:
             cur.execute(self._sql(_CHAIN), (thread_id, ns, checkpoint_id))
             rows = cur.fetchall()
-        rows.sort(key=_BY_ID)
-        if rows:
-            oldest = rows[0]
-            parent_id = oldest[_PARENT_ID]
-            if oldest[_SNAPSHOT] is None and parent_id is not None and not parent_id < _BY_ID(oldest):
-                raise looping_link(thread_id, ns, _BY_ID(oldest), parent_id, self.location)
+            rows.sort(key=_BY_ID)
+            if rows:
+                oldest = rows[0]
+                parent_id = oldest[_PARENT_ID]
+                if oldest[_SNAPSHOT] is None and parent_id is not None and not parent_id < _BY_ID(oldest):
+                    rows = self._walk_on(cur, thread_id, ns, rows) + rows
         return [self._decode(r) for r in rows]
+
+    def _walk_on(self, cur: Cursor, thread_id: str, ns: str, chain: list[Any]) -> list[Any]:
+        """The rest of a chain whose oldest row read names a parent that is
+        not older (written by a machine whose clock was ahead, or a loop),
+        oldest first: read a link at a time, each checked against the rows
+        seen, so a loop is refused rather than followed."""
+        seen = {_BY_ID(row) for row in chain}
+        found: list[Any] = []
+        row = chain[0]
+        while row[_SNAPSHOT] is None and row[_PARENT_ID] is not None:
+            parent_id = row[_PARENT_ID]
+            if parent_id in seen:
+                raise looping_link(thread_id, ns, _BY_ID(row), parent_id, self.location)
+            seen.add(parent_id)
+            cur.execute(self._sql(_ONE_ROW), (thread_id, ns, parent_id))
+            row = cur.fetchone()
+            if row is None:
+                break
+            found.append(row)
+        found.reverse()
+        return found
 
     def list_checkpoints(
         self,
