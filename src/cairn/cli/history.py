@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import click
 
-from cairn.checkpoint.base import Checkpoint
+from cairn.checkpoint.base import CheckpointRecord
 from cairn.cli.store import StoreError, open_for_reading
 from cairn.errors import CairnError
 
@@ -58,7 +58,7 @@ def history(thread_id: str, db: Path, limit: int | None) -> None:
         raise click.ClickException(f"thread {thread_id!r} has no checkpoints in {str(db)!r}")
 
 
-def describe(checkpoint: Checkpoint) -> str:
+def describe(checkpoint: CheckpointRecord) -> str:
     """One checkpoint as lines of text: its heading, metadata, writes and next tasks."""
     lines = [f"step {checkpoint.step}  {checkpoint.source}  {checkpoint.id}  {checkpoint.created_at}"]
     lines += [f"  {key}: {value!r}" for key, value in _listed(checkpoint.metadata).items()]

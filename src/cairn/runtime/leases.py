@@ -178,3 +178,19 @@ class ThreadHold:
                 RuntimeWarning,
                 stacklevel=2,
             )
+
+
+class NoHold:
+    """The hold of a run that takes none: a subgraph's (its parent holds
+    the thread) or a run without a checkpointer."""
+
+    lease: Lease | None = None
+
+    def take(self) -> None:
+        """Nothing to take."""
+
+    async def atake(self) -> None:
+        """Nothing to take."""
+
+    def release(self) -> None:
+        """Nothing to let go."""

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping, Sequence
 
 from cairn.checkpoint import codec
+from cairn.checkpoint.records import KEPT
 from cairn.checkpoint.base import (
-    KEPT,
     BaseCheckpointSaver,
     ChainLink,
-    Checkpoint,
+    CheckpointRecord,
     Lease,
     PendingWrite,
     PruneResult,
@@ -69,7 +69,7 @@ class InMemorySaver(BaseCheckpointSaver):
         self._threads: dict[str, dict[str, _Namespace]] = {}
         self._leases: dict[str, tuple[str, float]] = {}
 
-    def _decode(self, row: codec.Row, with_snapshot: bool = True) -> Checkpoint:
+    def _decode(self, row: codec.Row, with_snapshot: bool = True) -> CheckpointRecord:
         """The checkpoint of a stored row; a row that cannot be read (changed
         behind the saver's back) is a StorageError naming it."""
         try:
@@ -84,12 +84,14 @@ class InMemorySaver(BaseCheckpointSaver):
         spaces = self._threads.get(thread_id)
         return spaces.get(ns) if spaces else None
 
-    def put(
+    def save(
         self,
-        checkpoint: Checkpoint,
+        checkpoint: CheckpointRecord,
         values: Mapping[str, Any],
         pending: Sequence[PendingWrite] = (),
         lease: Lease | None = None,
+        *,
+        snapshot: bool = False,
     ) -> None:
         at = (checkpoint.thread_id, checkpoint.ns, checkpoint.id)
         encoded = [((w.task_id, w.kind), codec.encode_pending(self.serde, at, w)) for w in pending]
@@ -106,7 +108,7 @@ class InMemorySaver(BaseCheckpointSaver):
                 checkpoint,
                 values,
                 (parent.snapshot_bytes, parent.log_bytes) if parent else None,
-                self.snapshot_policy.ratio,
+                0.0 if snapshot else self.snapshot_policy.ratio,
             )
             if not space.order or space.order[-1] < checkpoint.id:
                 space.order.append(checkpoint.id)
@@ -122,7 +124,7 @@ class InMemorySaver(BaseCheckpointSaver):
             if encoded:
                 space.pending.setdefault(checkpoint.id, {}).update(encoded)
 
-    def put_pending(
+    def save_pending(
         self,
         thread_id: str,
         ns: str,
@@ -171,7 +173,7 @@ class InMemorySaver(BaseCheckpointSaver):
         if lease is not None and not self._extend(lease):
             raise lease_lost(lease)
 
-    def get(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:
+    def load(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> CheckpointRecord | None:
         with self._lock:
             space = self._space(thread_id, ns)
             if space is None or not space.order:
@@ -179,7 +181,7 @@ class InMemorySaver(BaseCheckpointSaver):
             row = space.rows.get(checkpoint_id or space.order[-1])
         return self._decode(row, with_snapshot=False) if row else None
 
-    def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[Checkpoint]:
+    def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[CheckpointRecord]:
         with self._lock:
             space = self._space(thread_id, ns)
             rows: list[codec.Row] = []
@@ -209,7 +211,7 @@ class InMemorySaver(BaseCheckpointSaver):
         before: str | None = None,
         limit: int | None = None,
         filter: Mapping[str, Any] | None = None,
-    ) -> Iterator[Checkpoint]:
+    ) -> Iterator[CheckpointRecord]:
         # A walk back from ``before`` that stops at ``limit`` matches; a row's
         # source and step are compared before its metadata is decoded, and
         # only the rows listed are decoded whole.
@@ -229,7 +231,13 @@ class InMemorySaver(BaseCheckpointSaver):
                     continue
                 if rest and not metadata_matches(
                     codec.decode_metadata(
-                        self.serde, row.metadata, row.source, row.step, (thread_id, ns, row.id)
+                        self.serde,
+                        row.metadata,
+                        row.source,
+                        row.step,
+                        (thread_id, ns, row.id),
+                        parent_id=row.parent_id,
+                        has_snapshot=row.snapshot is not None,
                     ),
                     rest,
                 ):
@@ -252,7 +260,7 @@ class InMemorySaver(BaseCheckpointSaver):
                 f"InMemorySaver cannot be read: {exc}. {codec.stored_bytes_remedy(exc, thread_id)}"
             ) from exc
 
-    def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
+    def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> CheckpointRecord | None:
         with self._lock:
             space = self._space(thread_id, ns)
             if space is None:
@@ -263,6 +271,10 @@ class InMemorySaver(BaseCheckpointSaver):
                 if row.parent_id == checkpoint_id:
                     return self._decode(row, with_snapshot=False)
         return None
+
+    def namespaces(self, thread_id: str) -> list[str]:
+        with self._lock:
+            return sorted(ns for ns, space in self._threads.get(thread_id, {}).items() if space.order)
 
     # -- thread management -----------------------------------------------------
 
@@ -303,7 +315,13 @@ class InMemorySaver(BaseCheckpointSaver):
             created_at=created_at_of(min(space.order[0] for space in filled)),
             updated_at=created_at_of(max(space.order[-1] for space in filled)),
             metadata=codec.decode_metadata(
-                self.serde, head.metadata, head.source, head.step, (thread_id, head.ns, head.id)
+                self.serde,
+                head.metadata,
+                head.source,
+                head.step,
+                (thread_id, head.ns, head.id),
+                parent_id=head.parent_id,
+                has_snapshot=head.snapshot is not None,
             ),
         )
 

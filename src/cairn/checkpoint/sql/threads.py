@@ -84,6 +84,14 @@ class SqlThreads(BaseCheckpointSaver):
         """``sql`` in the backend's dialect: its placeholders, its clock for ``{now}``."""
         return self.dialect.sql(sql)
 
+    def namespaces(self, thread_id: str) -> list[str]:
+        with self._read(f"the namespaces of thread {thread_id!r}") as cur:
+            cur.execute(
+                self._sql("SELECT DISTINCT ns FROM cairn_checkpoints WHERE thread_id = ?"),
+                (thread_id,),
+            )
+            return sorted(row[0] for row in cur.fetchall())
+
     # -- thread management -----------------------------------------------------
 
     def list_threads(
@@ -100,8 +108,9 @@ class SqlThreads(BaseCheckpointSaver):
         where = "".join(f" AND c.{name} = ?" for name in columns)
         sql = (
             "SELECT g.thread_id, g.n, g.first_id, g.last_id, c.id, c.metadata, c.source, "
-            "c.step, c.ns FROM (SELECT thread_id, COUNT(*) AS n, MIN(id) AS first_id, "
-            "MAX(id) AS last_id, COALESCE(MAX(CASE WHEN ns = '' THEN id END), MAX(id)) AS head_id "
+            "c.step, c.ns, c.parent_id, c.snapshot IS NOT NULL "
+            "FROM (SELECT thread_id, COUNT(*) AS n, MIN(id) AS first_id, MAX(id) AS last_id, "
+            "COALESCE(MAX(CASE WHEN ns = '' THEN id END), MAX(id)) AS head_id "
             "FROM cairn_checkpoints GROUP BY thread_id) g JOIN cairn_checkpoints c "
             f"ON c.thread_id = g.thread_id AND c.id = g.head_id{where} ORDER BY g.last_id DESC"
         )
@@ -112,10 +121,17 @@ class SqlThreads(BaseCheckpointSaver):
             cur.execute(self._sql(sql), params)
             threads = cur.fetchall()
         found = []
-        for thread_id, count, first_id, last_id, head_id, blob, source, step, ns in threads:
+        for thread_id, count, first_id, last_id, head_id, blob, source, step, ns, *links in threads:
+            parent_id, has_snapshot = links
             try:
                 metadata = codec.decode_metadata(
-                    self.serde, blob, source, step, (thread_id, ns, head_id)
+                    self.serde,
+                    blob,
+                    source,
+                    step,
+                    (thread_id, ns, head_id),
+                    parent_id=parent_id,
+                    has_snapshot=bool(has_snapshot),
                 )
                 if not all(metadata.get(k) == v for k, v in rest.items()):
                     continue
