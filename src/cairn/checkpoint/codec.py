@@ -37,7 +37,7 @@ from cairn.checkpoint.ids import created_at_of
 from cairn.checkpoint.registry import ClassNotLoadableError
 from cairn.checkpoint.serde import Serializer
 from cairn.checkpoint.serializer import SEALED
-from cairn.errors import SerializationError, StorageError
+from cairn.errors import SerializationError
 
 _PLAIN, _ZLIB, _ZSTD = b"\x01", b"\x02", b"\x03"
 _COMPRESS_FROM = 256
@@ -322,13 +322,6 @@ def encode(
 ) -> Row:
     """Encode ``checkpoint``; ``parent`` is the parent row's (snapshot_bytes,
     log_bytes), or None for a root. Adds a snapshot when one is due."""
-    if checkpoint.parent_id is not None and not checkpoint.parent_id < checkpoint.id:
-        # Reads check every link once one goes to a parent that is not older.
-        raise StorageError(
-            f"cannot store checkpoint {checkpoint.id!r} of thread {checkpoint.thread_id!r}: its "
-            f"parent {checkpoint.parent_id!r} does not sort before it; make its id with "
-            "cairn.checkpoint.ids.new_checkpoint_id(parent_id)"
-        )
     # goto is stored as a list (a tuple would be a typed extension); decode
     # makes it a tuple again.
     raw_writes = _dumps_naming_the_key(

@@ -45,7 +45,7 @@ def new_checkpoint_id(after: str | None = None) -> str:
 
 
 _MAX_STAMP = (1 << 60) - 1
-"""The last time an id can hold (a parent there has no child: ``codec.encode`` refuses it)."""
+"""The last time an id can hold (a parent there has no child sorting after it)."""
 
 
 def _text(value: int) -> str:
