@@ -1,15 +1,18 @@
 """Loading an enum value runs none of the enum's code: the member is found in
 the enum's own tables by its stored name (or plain value), never by calling
 the class, its ``_missing_`` or its members' ``__hash__``; from stored values
-and from crafted rows, on every saver."""
+and from crafted rows, on every saver. Nor does loading a dataclass or a
+pydantic model run a ``__new__`` of the application's."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import operator
 from typing import Annotated, Any, TypedDict
 
 import msgpack
+import pydantic
 import pytest
 
 from cairn.checkpoint import extensions
@@ -160,3 +163,33 @@ def test_a_crafted_row_holding_an_enum_runs_none_of_its_code(saver: Any) -> None
     with pytest.raises(StorageError, match="not a member"):
         graph_of(saver).get_state(thread("t1"))
     assert CALLS == []
+
+
+# --- the other registered classes: no __new__ of the application's -----------------------
+
+
+@dataclasses.dataclass
+class Point:
+    x: int = 0
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        CALLS.append(("Point.__new__", args))
+        return super().__new__(cls)
+
+
+class Model(pydantic.BaseModel):
+    x: int = 0
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        CALLS.append(("Model.__new__", args))
+        return super().__new__(cls)
+
+
+@pytest.mark.parametrize("value", [Point(3), Model(x=4)], ids=["dataclass", "pydantic"])
+def test_a_dataclass_or_model_loads_without_running_its_new(value: Any) -> None:
+    serde = Serializer(types=[Point, Model])
+    data = serde.dumps(value)
+    CALLS.clear()
+    loaded = serde.loads(data)
+    assert CALLS == []
+    assert type(loaded) is type(value) and loaded.x == value.x

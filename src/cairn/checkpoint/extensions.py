@@ -321,13 +321,23 @@ def _complete(name: str, fields: Any, declared: dict[str, Any]) -> dict[str, Any
 _NO_DEFAULT = object()
 
 
+def _bare(cls: type) -> Any:
+    """An instance of ``cls`` with nothing set, made by the ``__new__`` of
+    the first built-in class it derives from (``object``'s, mostly): a
+    ``__new__`` of the application's is never run."""
+    for base in cls.__mro__:
+        if base.__module__ == "builtins" and "__new__" in vars(base):
+            return cast(Any, base).__new__(cls)
+    return object.__new__(cls)  # pragma: no cover - every class derives from object
+
+
 def _dataclass(payload: list[Any], types: TypeRegistry) -> Any:
     cls = _lookup(payload[0], DATACLASS, types)
     declared = {
         f.name: _NO_DEFAULT if f.default is dataclasses.MISSING else f.default
         for f in dataclasses.fields(cast(Any, cls))
     }
-    obj = cast(Any, cls).__new__(cls)
+    obj = _bare(cls)
     for name, value in _complete(payload[0], payload[1], declared).items():
         object.__setattr__(obj, name, value)
     return obj
@@ -350,7 +360,7 @@ def _pydantic(payload: list[Any], types: TypeRegistry) -> Any:
         or not (private is None or isinstance(private, dict))
     ):
         raise SerializationError(f"stored data of {name!r} is damaged")
-    obj = cls.__new__(cls)
+    obj = _bare(cls)
     object.__setattr__(obj, "__dict__", values)
     object.__setattr__(obj, "__pydantic_fields_set__", set(fields_set))
     object.__setattr__(obj, "__pydantic_extra__", extra)
