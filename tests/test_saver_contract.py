@@ -69,8 +69,9 @@ def error(task_id: str, value: str) -> PendingWrite:
 
 def answer(task_id: str, value: str) -> PendingWrite:
     """A pending write of a kind a stored child clears (unlike errors and
-    interrupts, which past snapshots show)."""
-    return PendingWrite(task_id, "resume", value)
+    interrupts, which past snapshots show): a task's answers, a list as the
+    runtime writes them (the codec refuses another shape)."""
+    return PendingWrite(task_id, "resume", [value])
 
 
 def by_task_and_kind(writes: list[PendingWrite]) -> list[PendingWrite]:

@@ -239,6 +239,26 @@ def already_stored(checkpoint: CheckpointRecord, where: str) -> Exception:
     )
 
 
+def looping_link(thread_id: str, ns: str, checkpoint_id: str, parent_id: str, where: str) -> Exception:
+    """The error of a stored checkpoint whose parent link closes a loop.
+
+    A parent is made before its children and ids sort by creation time
+    (``ids.new_checkpoint_id``), so a walk up the parent links goes to
+    smaller ids and ends; once a link goes to a parent that is not older
+    (rows of machines whose clocks differed, damage, or a crafted row), the
+    walk checks each link against the checkpoints it has passed, and a link
+    back to one of them is this error, instead of a walk without end."""
+    from cairn.errors import StorageError
+
+    space = f" (namespace {ns!r})" if ns else ""
+    return StorageError(
+        f"checkpoint {checkpoint_id!r} of thread {thread_id!r}{space} in {where} names "
+        f"{parent_id!r} as its parent, which is itself or descends from it: the stored parent links "
+        "loop, so the rows are damaged or were crafted. Restore the database from a "
+        f"backup, or delete the thread with delete_thread({thread_id!r})"
+    )
+
+
 def parent_missing(checkpoint: CheckpointRecord, where: str | None = None) -> Exception:
     """The error of a checkpoint that holds no snapshot and whose parent is not
     stored: its state cannot be known (rows were deleted, not pruned: prune

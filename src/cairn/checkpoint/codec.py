@@ -28,7 +28,7 @@ from __future__ import annotations
 import zlib
 
 from dataclasses import dataclass, fields
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, NoReturn, Sequence
 
 import msgpack
 
@@ -42,7 +42,24 @@ from cairn.errors import SerializationError
 _PLAIN, _ZLIB, _ZSTD = b"\x01", b"\x02", b"\x03"
 _COMPRESS_FROM = 256
 MAX_BLOB = 1 << 30
-"""The most a compressed blob may inflate to (1 GiB)."""
+"""The most a compressed blob may ever inflate to (1 GiB)."""
+INFLATE_FLOOR = 16 << 20
+INFLATE_RATIO = 32
+"""A compressed blob may inflate to ``INFLATE_FLOOR`` bytes, or to
+``INFLATE_RATIO`` times its own size when that is more (up to ``MAX_BLOB``).
+cairn never writes one that inflates further (it stores such a value
+uncompressed), so a crafted blob (a "bomb": 2 MB of zlib inflate to 2 GB,
+64 kB of zstd to 1 GB) is refused after at most that much output, inflated
+in bounded steps."""
+_INFLATE_STEP = 1 << 20
+"""How much is inflated at a time (the most inflated past the limit)."""
+_ZSTD_WINDOW = 8 << 20
+"""The largest zstd window a reader allocates (what levels up to 19 use)."""
+
+
+def inflate_limit(compressed: int) -> int:
+    """The most a compressed body of ``compressed`` bytes may inflate to."""
+    return min(MAX_BLOB, max(INFLATE_FLOOR, INFLATE_RATIO * compressed))
 
 
 _PLACE_SEALED = bytes([SEALED])
@@ -94,7 +111,8 @@ def _pack_raw(serde: Serializer, raw: bytes, aad: bytes) -> bytes:
             kind, small = _ZSTD, zstandard.ZstdCompressor(level=3).compress(raw)
         else:
             kind, small = _ZLIB, zlib.compress(raw, 1)
-        if len(small) * 10 < len(raw) * 9:
+        # Compressed when that saves a tenth, and reads back within the limit.
+        if len(small) * 10 < len(raw) * 9 and len(raw) <= inflate_limit(len(small)):
             framed = kind + small
     return serde.seal(framed, aad)
 
@@ -126,33 +144,65 @@ def _unframe(serde: Serializer, framed: bytes) -> Any:
 
 
 def _inflate(kind: bytes, body: bytes) -> bytes:
-    """A compressed body, never inflated past ``MAX_BLOB`` bytes."""
-    too_large = False
+    """A compressed body, inflated a step at a time and refused as soon as
+    it passes ``inflate_limit``: memory never holds much more than that."""
+    limit = inflate_limit(len(body))
     try:
-        if kind == _ZLIB:
-            inflater = zlib.decompressobj()
-            raw = inflater.decompress(body, MAX_BLOB)
-            too_large = bool(inflater.unconsumed_tail)
-        else:
-            try:
-                import zstandard
-            except ImportError as exc:
-                raise SerializationError(
-                    "a blob is zstd-compressed and the zstandard package is not installed: "
-                    "pip install 'cairn[zstd]'"
-                ) from exc
-            raw = zstandard.ZstdDecompressor().stream_reader(body).read(MAX_BLOB + 1)
-            too_large = len(raw) > MAX_BLOB
+        parts = _inflate_zlib(body, limit) if kind == _ZLIB else _inflate_zstd(body, limit)
     except SerializationError:
         raise
     except Exception as exc:  # zlib.error, zstandard.ZstdError, MemoryError
         raise SerializationError(f"a compressed blob is damaged: {exc!r}") from exc
-    if too_large:
+    if parts is None:
         raise SerializationError(
-            f"a compressed blob inflates past {MAX_BLOB} bytes; cairn never writes that: the "
-            "data is damaged or was crafted"
+            f"a compressed blob of {len(body)} bytes inflates past {limit} bytes; cairn never "
+            "writes that (it stores such a value uncompressed): the data is damaged or was "
+            "crafted (a decompression bomb), and it was not inflated further"
         )
-    return raw
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _inflate_zlib(body: bytes, limit: int) -> list[bytes] | None:
+    """The inflated parts of a zlib body, or None past ``limit`` bytes."""
+    inflater = zlib.decompressobj()
+    parts: list[bytes] = []
+    size, rest = 0, body
+    while True:
+        part = inflater.decompress(rest, _INFLATE_STEP)
+        size += len(part)
+        if size > limit:
+            return None
+        parts.append(part)
+        rest = inflater.unconsumed_tail
+        if inflater.eof or (not rest and len(part) < _INFLATE_STEP):
+            break
+    if not inflater.eof:
+        raise SerializationError("a compressed blob is damaged: its zlib stream ends early")
+    return parts
+
+
+def _inflate_zstd(body: bytes, limit: int) -> list[bytes] | None:
+    """The inflated parts of a zstd body, or None past ``limit`` bytes."""
+    try:
+        import zstandard
+    except ImportError as exc:
+        raise SerializationError(
+            "a blob is zstd-compressed and the zstandard package is not installed: "
+            "pip install 'cairn[zstd]'"
+        ) from exc
+    declared = zstandard.frame_content_size(body)
+    step = declared + 1 if 0 <= declared < _INFLATE_STEP else _INFLATE_STEP
+    reader = zstandard.ZstdDecompressor(max_window_size=_ZSTD_WINDOW).stream_reader(body)
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        part = reader.read(step)
+        if not part:
+            return parts
+        size += len(part)
+        if size > limit:
+            return None
+        parts.append(part)
 
 
 def reseal(serde: Serializer, blob: bytes, old: bytes, new: bytes) -> bytes:
@@ -446,6 +496,9 @@ def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkp
     return checkpoints
 
 
+_ROUTES = _SEQUENCES = (list, tuple)
+"""The types a stored sequence may have (a list; a tuple, as older cairns stored routes)."""
+
 _SLICE = 64
 """How many rows ``decode_many`` decodes together."""
 
@@ -484,8 +537,19 @@ def _assemble(
     raw_plan: Any,
     values: Any,
 ) -> CheckpointRecord:
-    """The CheckpointRecord of a row, from its decoded blobs."""
+    """The CheckpointRecord of a row, from its decoded blobs, refusing (with a
+    SerializationError) columns and blobs of another shape than cairn writes."""
+    if type(step) is not int or type(source) is not str or not (parent_id is None or type(parent_id) is str):
+        _damaged_columns(parent_id, step, source)
+    if type(raw_plan) is not list or len(raw_plan) != 2:
+        _wrong_shape("plan", raw_plan, "a list of the next tasks and the carried progress")
     tasks, carry = raw_plan
+    if type(tasks) is not list or type(carry) is not dict:
+        _wrong_shape("plan", raw_plan, "a list of the next tasks and a map of carried progress")
+    if type(raw_writes) is not list:
+        _wrong_shape("writes", raw_writes, "a list of the step's writes")
+    if values is not None and type(values) is not dict:
+        _wrong_shape("snapshot", values, "a map of the state's keys to their values")
     if not isinstance(meta, dict):
         _not_a_dict(meta)
     meta["source"] = source  # what decode_metadata does, without keyword arguments
@@ -494,11 +558,23 @@ def _assemble(
         meta["parents"] = {}
     # Loops, not comprehensions: cheaper for the one or two items of a step.
     writes = []
-    for task_id, name, update, goto in raw_writes:
+    for write in raw_writes:
+        if type(write) is not list or len(write) != 4:
+            _wrong_shape("writes", write, "a task's id, node, update and routes")
+        task_id, name, update, goto = write
+        if type(name) is not str or type(goto) not in _ROUTES or not (update is None or type(update) is dict):
+            _wrong_shape("writes", write, "a task's id, node, update (a map) and routes (a list)")
         writes.append(TaskWrite(task_id, name, update, goto if type(goto) is tuple else tuple(goto)))
     records = []
-    for task_id, name, arg, push in tasks:
+    for task in tasks:
+        if type(task) is not list or len(task) != 4 or type(task[1]) is not str:
+            _wrong_shape("plan", task, "a task's id, node, argument and kind")
+        task_id, name, arg, push = task
         records.append(TaskRecord(task_id, name, arg, push))
+    try:
+        created_at = created_at_of(checkpoint_id)
+    except ValueError:
+        _wrong_shape("id", checkpoint_id, "a UUID made when the checkpoint was")
     return CheckpointRecord(
         thread_id,
         ns,
@@ -506,7 +582,7 @@ def _assemble(
         parent_id,
         step,
         source,
-        created_at_of(checkpoint_id),
+        created_at,
         meta,
         tuple(writes),
         tuple(records),
@@ -533,12 +609,38 @@ def decode_metadata(
     metadata = _unpack_metadata(serde, blob, aad)
     if not isinstance(metadata, dict):
         _not_a_dict(metadata)
+    if type(step) is not int or type(source) is not str:
+        _damaged_columns(None, step, source)
     metadata.update(source=source, step=step, parents=metadata.get("parents", {}))
     return metadata
 
 
 def _not_a_dict(metadata: Any) -> None:
     raise SerializationError(f"stored metadata is a {type(metadata).__name__}, not a dict")
+
+
+def _wrong_shape(blob: str, value: Any, expected: str) -> NoReturn:
+    raise SerializationError(
+        f"the stored {blob} holds {_shown(value)} where cairn writes {expected}: the row is "
+        "damaged or was crafted"
+    )
+
+
+def _damaged_columns(parent_id: Any, step: Any, source: Any) -> NoReturn:
+    raise SerializationError(
+        f"the row's columns hold parent id {_shown(parent_id)}, step {_shown(step)} and source "
+        f"{_shown(source)}, where cairn writes a text, a whole number and a text: the row is "
+        "damaged or was crafted"
+    )
+
+
+def _shown(value: Any) -> str:
+    """A stored value in a message: its type, and its start."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a value that cannot even be shown
+        text = "..."
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
 def encode_pending(serde: Serializer, at: tuple[str, str, str], write: PendingWrite) -> bytes:
@@ -552,11 +654,39 @@ def encode_pending(serde: Serializer, at: tuple[str, str, str], write: PendingWr
     return _pack_raw(serde, raw, pending_aad(at, write.task_id, write.kind))
 
 
+_PENDING_SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "error": (lambda v: type(v) is str, "the error's text"),
+    "handled": (
+        lambda v: type(v) in _SEQUENCES and len(v) == 2 and all(type(x) is str for x in v),
+        "the node that failed and its error",
+    ),
+    "interrupt": (
+        lambda v: type(v) in _SEQUENCES
+        and all(type(p) in _SEQUENCES and len(p) == 2 and type(p[0]) is str for p in v),
+        "a list of (interrupt id, value) pairs",
+    ),
+    "resume": (lambda v: type(v) in _SEQUENCES, "a list of answers"),
+}
+"""What a pending write of each kind holds (``base.PendingWrite``), and how
+it reads; a stored one of another shape is refused."""
+
+
 def decode_pending(
     serde: Serializer, at: tuple[str, str, str], task_id: str, kind: str, blob: bytes
 ) -> PendingWrite:
     value = unpack(serde, blob, pending_aad(at, task_id, kind, blob))
+    shape = _PENDING_SHAPES.get(kind)
+    if shape is not None and not shape[0](value):
+        _wrong_shape(f"{kind} pending write", value, shape[1])
     if kind in ("result", "update"):
+        if (
+            type(value) is not list
+            or len(value) != 4
+            or type(value[1]) is not str
+            or not (value[2] is None or type(value[2]) is dict)
+            or type(value[3]) not in _ROUTES
+        ):
+            _wrong_shape(f"{kind} pending write", value, "a task's id, node, update and routes")
         tid, name, update, goto = value
         value = TaskWrite(tid, name, update, tuple(goto))
     return PendingWrite(task_id, kind, value)

@@ -191,7 +191,8 @@ def encode(obj: Any, types: TypeRegistry) -> tuple[int, Any]:
     if cls is decimal.Decimal:
         return DECIMAL, str(obj)
     if isinstance(obj, enum.Enum):
-        return ENUM, [_stored_name(cls, types), obj.value]
+        # The member's name too: loading finds the member by it, running none of the enum's code.
+        return ENUM, [_stored_name(cls, types), obj.value, obj._name_]
     if hasattr(cls, "model_fields") and hasattr(obj, "__pydantic_fields_set__"):
         stored = _stored_name(cls, types)
         fields = {name: getattr(obj, name) for name in cls.model_fields}
@@ -226,20 +227,70 @@ def _bigint(payload: Any) -> int:
 
 
 def _enum(payload: list[Any], types: TypeRegistry) -> Any:
+    """The member a payload names, found in the enum's own tables: never by
+    calling the class, its ``_missing_`` or its members' ``__hash__`` /
+    ``__eq__`` (only plain stored data is hashed or compared)."""
     cls = cast(Any, _lookup(payload[0], ENUM, types))
-    try:
-        return cls._value2member_map_[payload[1]]
-    except (KeyError, TypeError):
-        pass
-    for member in cls.__members__.values():  # unhashable values, and flag combinations
-        if member.value == payload[1]:
+    value = payload[1]
+    plain = _plain(value)
+    name = payload[2] if len(payload) > 2 else None  # not stored before cairn 0.2
+    if type(name) is str:
+        member = cls._member_map_.get(name)
+        if member is not None and (not plain or not _plain(member._value_) or member._value_ == value):
             return member
-    if issubclass(cls, enum.Flag) and isinstance(payload[1], int):
-        return cls(payload[1])
+    if plain:
+        try:
+            return cls._value2member_map_[value]
+        except (KeyError, TypeError):  # not a value, or unhashable
+            pass
+        for member in cls._member_map_.values():
+            if _plain(member._value_) and member._value_ == value:
+                return member
+        if issubclass(cls, enum.Flag) and type(value) is int:
+            member = _flag_combination(cls, value)
+            if member is not None:
+                return member
     raise ClassNotLoadableError(
-        f"stored value {payload[1]!r:.80} is not a member of {payload[0]!r} (the stored bytes "
+        f"stored value {value!r:.80} is not a member of {payload[0]!r} (the stored bytes "
         "are intact): load it with the version of the enum that stored it"
     )
+
+
+def _flag_combination(cls: Any, value: int) -> Any:
+    """The member of Flag ``cls`` combining the bits of ``value``, made by
+    the ``enum`` module's own ``_missing_`` (never the class's override), or
+    None when the bits are not the flag's."""
+    for base in cls.__mro__:
+        made_by = vars(base).get("_missing_")
+        if made_by is not None and base.__module__ == "enum":
+            try:
+                member = made_by.__func__(cls, value)
+            except ValueError:
+                return None
+            return member if isinstance(member, cls) else None
+    return None
+
+
+_PLAIN_TYPES = (type(None), bool, int, float, str, bytes)
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is plain data (scalars, and lists, tuples and dicts
+    of them), whose hashing and comparing runs no class's code."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind in _PLAIN_TYPES:
+            continue
+        if kind is list or kind is tuple:
+            stack.extend(item)
+        elif kind is dict:
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        else:
+            return False
+    return True
 
 
 def _complete(name: str, fields: Any, declared: dict[str, Any]) -> dict[str, Any]:
@@ -270,13 +321,23 @@ def _complete(name: str, fields: Any, declared: dict[str, Any]) -> dict[str, Any
 _NO_DEFAULT = object()
 
 
+def _bare(cls: type) -> Any:
+    """An instance of ``cls`` with nothing set, made by the ``__new__`` of
+    the first built-in class it derives from (``object``'s, mostly): a
+    ``__new__`` of the application's is never run."""
+    for base in cls.__mro__:
+        if base.__module__ == "builtins" and "__new__" in vars(base):
+            return cast(Any, base).__new__(cls)
+    return object.__new__(cls)  # pragma: no cover - every class derives from object
+
+
 def _dataclass(payload: list[Any], types: TypeRegistry) -> Any:
     cls = _lookup(payload[0], DATACLASS, types)
     declared = {
         f.name: _NO_DEFAULT if f.default is dataclasses.MISSING else f.default
         for f in dataclasses.fields(cast(Any, cls))
     }
-    obj = cast(Any, cls).__new__(cls)
+    obj = _bare(cls)
     for name, value in _complete(payload[0], payload[1], declared).items():
         object.__setattr__(obj, name, value)
     return obj
@@ -299,7 +360,7 @@ def _pydantic(payload: list[Any], types: TypeRegistry) -> Any:
         or not (private is None or isinstance(private, dict))
     ):
         raise SerializationError(f"stored data of {name!r} is damaged")
-    obj = cls.__new__(cls)
+    obj = _bare(cls)
     object.__setattr__(obj, "__dict__", values)
     object.__setattr__(obj, "__pydantic_fields_set__", set(fields_set))
     object.__setattr__(obj, "__pydantic_extra__", extra)

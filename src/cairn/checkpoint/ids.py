@@ -1,7 +1,9 @@
 """Checkpoint ids: UUID-v7 strings that sort by creation time.
 
 Within one process ids are strictly increasing even when the clock stalls or
-steps back, so a child checkpoint's id always sorts after its parent's.
+steps back, and a child's id is made after its parent's (``after``) even
+when the parent came from a machine whose clock is ahead, so a child
+checkpoint's id always sorts after its parent's.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ _random = random.Random(os.urandom(16))
 os.register_at_fork(after_in_child=lambda: _random.seed(os.urandom(16)))
 
 
-def new_checkpoint_id() -> str:
-    """A fresh time-ordered id (UUID version 7 layout, 60 bits of time)."""
+def new_checkpoint_id(after: str | None = None) -> str:
+    """A fresh time-ordered id (UUID version 7 layout, 60 bits of time); with
+    ``after``, one that sorts after that id too (a child's after its parent's,
+    even when the parent was made by a machine whose clock is ahead)."""
     global _last
     ns = time.time_ns()
     stamp = ((ns // 1_000_000) << 12) | ((ns % 1_000_000) * 4096 // 1_000_000)
@@ -31,9 +35,17 @@ def new_checkpoint_id() -> str:
         if stamp <= _last:
             stamp = _last + 1
         _last = stamp
+    if after is not None:
+        # Only this id moves past ``after``: a parent from the future (a clock
+        # ahead, or a crafted row) does not move the ids of other threads.
+        stamp = min(max(stamp, _stamp(after) + 1), _MAX_STAMP)
     # 60 bits of time, then the variant bits (10) and 62 random bits.
     h = f"{stamp:015x}{_random.getrandbits(62) | 1 << 63:016x}"
     return f"{h[:8]}-{h[8:12]}-7{h[12:15]}-{h[15:19]}-{h[19:]}"
+
+
+_MAX_STAMP = (1 << 60) - 1
+"""The last time an id can hold (a parent there has no child sorting after it)."""
 
 
 def _text(value: int) -> str:

@@ -519,7 +519,12 @@ class CompiledStateGraph(RunnableSurface):
         if limit == 0:
             return
         schema = self.spec.schema
-        states = HistoryStates(schema, [], lambda cid: saver.get_chain(thread, ns, cid))
+        states = HistoryStates(
+            schema,
+            [],
+            lambda cid: saver.get_chain(thread, ns, cid),
+            getattr(saver, "location", f"this {type(saver).__name__}"),
+        )
         first_child: dict[str, CheckpointRecord] = {}
         count = 0
         # A page without a filter holds every checkpoint from the newest it

@@ -106,7 +106,7 @@ def make_checkpoint(
     next tasks are planned from those writes. Its metadata names the graph
     that wrote it (``graph_id``, unless the config's metadata already does), so
     that a process which did not start the run can find the graph to resume it."""
-    cid = new_checkpoint_id()
+    cid = new_checkpoint_id(parent.id if parent else None)
     tasks: tuple[TaskRecord, ...] = ()
     if plan:
         tasks, carry = plan_next(spec, writes, carry, cid)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from cairn.checkpoint.base import CheckpointRecord, PendingWrite, TaskRecord, TaskWrite, parent_missing
+from cairn.checkpoint.base import (
+    CheckpointRecord,
+    PendingWrite,
+    TaskRecord,
+    TaskWrite,
+    looping_link,
+    parent_missing,
+)
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.runtime.config import canonical
@@ -172,17 +179,20 @@ class HistoryStates:
         schema: StateSchema,
         records: Sequence[CheckpointRecord],
         outside: Callable[[str], Sequence[CheckpointRecord]] | None = None,
+        where: str = "the checkpoint store",
     ) -> None:
         """``outside(id)``: the chain (``get_chain``) of a checkpoint the
         records do not hold (a page of a history reaches past its oldest
         record, a filtered page skips checkpoints), or None when the records
-        hold every checkpoint of the thread."""
+        hold every checkpoint of the thread. ``where``: the store the records
+        come from, for errors about damaged records."""
         self.schema = schema
         self.by_id = {r.id: r for r in records}
         self.folded: dict[str, dict[str, Any]] = {}
         self.order = tuple(schema.channels)
         self.keyed = schema.kind != "root"
         self.outside = outside
+        self.where = where
 
     def add(self, records: Sequence[CheckpointRecord]) -> None:
         """Records of the next (older) page of the history."""
@@ -203,12 +213,21 @@ class HistoryStates:
         folded, schema = self.folded, self.schema
         chain = []
         current = record
+        seen: set[str] | None = None
         while current.id not in folded and current.snapshot is None:
             chain.append(current)
             parent = current.parent_id
             if parent is None:
                 values = schema.initial()
                 break
+            if seen is None and not parent < current.id:
+                # A parent that is not older (a clock ahead, or a loop): from
+                # here on every link is checked against those seen.
+                seen = {item.id for item in chain}
+            if seen is not None:
+                if parent in seen:
+                    raise looping_link(current.thread_id, current.ns, current.id, parent, self.where)
+                seen.add(parent)
             if parent not in self.by_id:
                 # The records hold the whole thread, or the chain from the
                 # store ends short: the parent row was deleted.

@@ -28,13 +28,14 @@ from cairn.checkpoint.base import (
     check_limit,
     check_prune_args,
     lease_lost,
+    looping_link,
     metadata_matches,
     prunable,
     split_filter,
 )
 from cairn.checkpoint.ids import created_at_of, id_floor
 from cairn.checkpoint.serde import Serializer, default_serializer
-from cairn.errors import ConfigError
+from cairn.errors import ConfigError, StorageError
 
 __all__ = ["InMemorySaver", "MemorySaver"]
 
@@ -67,6 +68,17 @@ class InMemorySaver(BaseCheckpointSaver):
         self._lock = threading.RLock()
         self._threads: dict[str, dict[str, _Namespace]] = {}
         self._leases: dict[str, tuple[str, float]] = {}
+
+    def _decode(self, row: codec.Row, with_snapshot: bool = True) -> CheckpointRecord:
+        """The checkpoint of a stored row; a row that cannot be read (changed
+        behind the saver's back) is a StorageError naming it."""
+        try:
+            return codec.decode(self.serde, row, with_snapshot=with_snapshot)
+        except Exception as exc:
+            raise StorageError(
+                f"checkpoint {row.id!r} of thread {row.thread_id!r} in this InMemorySaver cannot "
+                f"be read: {exc}. {codec.stored_bytes_remedy(exc, row.thread_id)}"
+            ) from exc
 
     def _space(self, thread_id: str, ns: str) -> _Namespace | None:
         spaces = self._threads.get(thread_id)
@@ -167,20 +179,29 @@ class InMemorySaver(BaseCheckpointSaver):
             if space is None or not space.order:
                 return None
             row = space.rows.get(checkpoint_id or space.order[-1])
-        return codec.decode(self.serde, row, with_snapshot=False) if row else None
+        return self._decode(row, with_snapshot=False) if row else None
 
     def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[CheckpointRecord]:
         with self._lock:
             space = self._space(thread_id, ns)
             rows: list[codec.Row] = []
             row = space.rows.get(checkpoint_id) if space else None
+            seen: set[str] | None = None
             while row is not None:
+                if seen is not None:
+                    if row.id in seen:
+                        raise looping_link(thread_id, ns, rows[-1].id, row.id, "this InMemorySaver")
+                    seen.add(row.id)
                 rows.append(row)
                 if row.snapshot is not None or row.parent_id is None:
                     break
+                if seen is None and not row.parent_id < row.id:
+                    # A parent that is not older (a clock ahead, or a loop):
+                    # from here on every link is checked against those seen.
+                    seen = {r.id for r in rows}
                 row = space.rows.get(row.parent_id) if space else None
         rows.reverse()
-        return [codec.decode(self.serde, row) for row in rows]
+        return [self._decode(row) for row in rows]
 
     def list_checkpoints(
         self,
@@ -222,16 +243,22 @@ class InMemorySaver(BaseCheckpointSaver):
                 ):
                     continue
                 rows.append(row)
-        return (codec.decode(self.serde, row) for row in rows)
+        return (self._decode(row) for row in rows)
 
     def get_pending(self, thread_id: str, ns: str, checkpoint_id: str) -> list[PendingWrite]:
         with self._lock:
             space = self._space(thread_id, ns)
             items = list(space.pending.get(checkpoint_id, {}).items()) if space else []
-        return [
-            codec.decode_pending(self.serde, (thread_id, ns, checkpoint_id), task_id, kind, blob)
-            for (task_id, kind), blob in items
-        ]
+        try:
+            return [
+                codec.decode_pending(self.serde, (thread_id, ns, checkpoint_id), task_id, kind, blob)
+                for (task_id, kind), blob in items
+            ]
+        except Exception as exc:
+            raise StorageError(
+                f"pending writes of checkpoint {checkpoint_id!r} of thread {thread_id!r} in this "
+                f"InMemorySaver cannot be read: {exc}. {codec.stored_bytes_remedy(exc, thread_id)}"
+            ) from exc
 
     def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> CheckpointRecord | None:
         with self._lock:
@@ -242,7 +269,7 @@ class InMemorySaver(BaseCheckpointSaver):
             for cid in space.order[start:]:
                 row = space.rows[cid]
                 if row.parent_id == checkpoint_id:
-                    return codec.decode(self.serde, row, with_snapshot=False)
+                    return self._decode(row, with_snapshot=False)
         return None
 
     def namespaces(self, thread_id: str) -> list[str]:

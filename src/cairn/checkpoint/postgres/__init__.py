@@ -306,17 +306,17 @@ class PostgresSaver(SqlSaver):
         return bool(stored)
 
     @contextmanager
-    def _read(self) -> Iterator[Cursor]:
+    def _read(self, about: str | None = None) -> Iterator[Cursor]:
         with self._connection() as conn:
             if conn.autocommit:
-                with self._errors(conn), conn.cursor(row_factory=tuple_row) as cur:
+                with self._errors(conn, about), conn.cursor(row_factory=tuple_row) as cur:
                     yield _Cursor(cur, self._prepare)
             else:
-                with self._errors(conn), conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+                with self._errors(conn, about), conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
                     yield _Cursor(cur, self._prepare)
 
     @contextmanager
-    def _errors(self, conn: "psycopg.Connection[Any]") -> Iterator[None]:
+    def _errors(self, conn: "psycopg.Connection[Any]", about: str | None = None) -> Iterator[None]:
         try:
             yield
         except psycopg.OperationalError as exc:
@@ -331,7 +331,8 @@ class PostgresSaver(SqlSaver):
                 "can be resumed once the server answers"
             ) from exc
         except psycopg.Error as exc:
-            raise StorageError(f"{self.location}: {str(exc).strip()}") from exc
+            where = self.location if about is None else f"{self.location} (reading {about})"
+            raise StorageError(f"{where}: {str(exc).strip()}") from exc
 
     # -- lifetime ------------------------------------------------------------------
 

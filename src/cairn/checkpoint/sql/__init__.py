@@ -19,6 +19,7 @@ from cairn.checkpoint.base import (
     PutItem,
     already_stored,
     lease_lost,
+    looping_link,
     metadata_matches,
     parent_missing,
     split_filter,
@@ -68,14 +69,28 @@ _CHAIN = (
     " UNION ALL"
     " SELECT c.thread_id, c.ns, c.id, c.parent_id, c.snapshot IS NOT NULL"
     "  FROM chain JOIN cairn_checkpoints c ON c.thread_id = chain.thread_id"
-    "  AND c.ns = chain.ns AND c.id = chain.parent_id WHERE NOT chain.done)"
+    "  AND c.ns = chain.ns AND c.id = chain.parent_id AND c.id < chain.id WHERE NOT chain.done)"
     f" SELECT {CHECKPOINTS.select(alias='c')} FROM chain JOIN cairn_checkpoints c"
     " ON c.thread_id = chain.thread_id AND c.ns = chain.ns AND c.id = chain.id"
 )
 """A checkpoint's chain, back to its first row with a snapshot, in no order
 (sorted by id once read: an ORDER BY made SQLite copy every row, snapshot
-included, through a sorter)."""
+included, through a sorter). It follows only links to a smaller id (a parent
+is made before its children), so a damaged row whose parent link loops ends
+it instead of making it endless: the oldest row read then has no snapshot and
+a parent that is not older, and ``get_chain`` reads on from there a link at a
+time, refusing a loop."""
 _BY_ID = itemgetter(CHECKPOINTS.position("id"))
+_ONE_ROW = f"SELECT {COLUMNS} FROM cairn_checkpoints WHERE {CHECKPOINTS.where_key()}"
+_PARENT_ID = CHECKPOINTS.position("parent_id")
+_SNAPSHOT = CHECKPOINTS.position("snapshot")
+
+
+def _about(thread_id: str, ns: str, checkpoint_id: str | None = None, what: str = "") -> str:
+    """What a read is of, for its errors: "checkpoint 'c' of thread 't'"..."""
+    space = f" (namespace {ns!r})" if ns else ""
+    row = f"checkpoint {checkpoint_id!r} of " if checkpoint_id is not None else ""
+    return f"{what}{row}thread {thread_id!r}{space}"
 
 
 class _LongWay(Exception):
@@ -152,7 +167,7 @@ class SqlSaver(SqlThreads):
         elif checkpoint.parent_id is None:
             counters, clear = None, False
         else:
-            with self._read() as cur:
+            with self._read(_about(checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id)) as cur:
                 counters, clear = self._counters(cur, checkpoint), True
             if counters is None:
                 return False
@@ -180,7 +195,16 @@ class SqlSaver(SqlThreads):
             (checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id),
         )
         found = cur.fetchone()
-        return (int(found[0]), int(found[1])) if found else None
+        if found is None:
+            return None
+        try:
+            return (int(found[0]), int(found[1]))
+        except (TypeError, ValueError) as exc:
+            raise StorageError(
+                f"checkpoint {checkpoint.parent_id!r} of thread {checkpoint.thread_id!r} in "
+                f"{self.location} holds damaged sizes {tuple(found)!r:.80}: {exc}. "
+                f"{codec.stored_bytes_remedy(exc, checkpoint.thread_id)}"
+            ) from exc
 
     def _put_links(self, links: Sequence[Link], lease: Lease) -> bool:
         """Store ``links`` in one transaction, each after its parent; False,
@@ -278,7 +302,7 @@ class SqlSaver(SqlThreads):
             raise lease_lost(lease)
 
     def load(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> CheckpointRecord | None:
-        with self._read() as cur:
+        with self._read(_about(thread_id, ns, checkpoint_id)) as cur:
             if checkpoint_id is None:
                 cur.execute(
                     self._sql(
@@ -299,14 +323,40 @@ class SqlSaver(SqlThreads):
         return self._decode(found) if found else None
 
     def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[CheckpointRecord]:
-        with self._read() as cur:
+        with self._read(_about(thread_id, ns, checkpoint_id)) as cur:
             cur.execute(self._sql(_CHAIN), (thread_id, ns, checkpoint_id))
             rows = cur.fetchall()
-        rows.sort(key=_BY_ID)
+            rows.sort(key=_BY_ID)
+            if rows:
+                oldest = rows[0]
+                parent_id = oldest[_PARENT_ID]
+                if oldest[_SNAPSHOT] is None and parent_id is not None and not parent_id < _BY_ID(oldest):
+                    rows = self._walk_on(cur, thread_id, ns, rows) + rows
         chain = [self._decode(r) for r in rows]
         if chain and chain[0].snapshot is None and chain[0].parent_id is not None:
             raise parent_missing(chain[0], self.location)
         return chain
+
+    def _walk_on(self, cur: Cursor, thread_id: str, ns: str, chain: list[Any]) -> list[Any]:
+        """The rest of a chain whose oldest row read names a parent that is
+        not older (written by a machine whose clock was ahead, or a loop),
+        oldest first: read a link at a time, each checked against the rows
+        seen, so a loop is refused rather than followed."""
+        seen = {_BY_ID(row) for row in chain}
+        found: list[Any] = []
+        row = chain[0]
+        while row[_SNAPSHOT] is None and row[_PARENT_ID] is not None:
+            parent_id = row[_PARENT_ID]
+            if parent_id in seen:
+                raise looping_link(thread_id, ns, _BY_ID(row), parent_id, self.location)
+            seen.add(parent_id)
+            cur.execute(self._sql(_ONE_ROW), (thread_id, ns, parent_id))
+            row = cur.fetchone()
+            if row is None:
+                break
+            found.append(row)
+        found.reverse()
+        return found
 
     def list_checkpoints(
         self,
@@ -327,7 +377,7 @@ class SqlSaver(SqlThreads):
             where += f" AND {name} = ?"
             args.append(value)
         rows: list[Any] = []
-        with self._read() as cur:
+        with self._read(_about(thread_id, ns)) as cur:
             if not rest:
                 sql = f"SELECT {COLUMNS} FROM cairn_checkpoints WHERE {where}"
                 if before is not None:
@@ -403,7 +453,7 @@ class SqlSaver(SqlThreads):
         return found
 
     def get_pending(self, thread_id: str, ns: str, checkpoint_id: str) -> list[PendingWrite]:
-        with self._read() as cur:
+        with self._read(_about(thread_id, ns, checkpoint_id, "pending writes of ")) as cur:
             cur.execute(
                 self._sql(
                     "SELECT task_id, kind, value FROM cairn_pending "
@@ -427,7 +477,7 @@ class SqlSaver(SqlThreads):
         if not checkpoint_ids:
             return {}
         wanted = set(checkpoint_ids)
-        with self._read() as cur:  # one range of the key (ids sort by time), not one query each
+        with self._read(_about(thread_id, ns, None, "pending writes of ")) as cur:  # one range of the key (ids sort by time), not one query each
             cur.execute(
                 self._sql(
                     "SELECT checkpoint_id, task_id, kind, value FROM cairn_pending "
@@ -449,7 +499,7 @@ class SqlSaver(SqlThreads):
         return found
 
     def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> CheckpointRecord | None:
-        with self._read() as cur:
+        with self._read(_about(thread_id, ns, checkpoint_id, "the first child of ")) as cur:
             cur.execute(
                 self._sql(
                     f"SELECT {NO_SNAPSHOT} FROM cairn_checkpoints "

@@ -72,8 +72,10 @@ class SqlThreads(BaseCheckpointSaver):
         free) passes ``durable=False`` and skips the wait for the disk."""
 
     @abstractmethod
-    def _read(self) -> AbstractContextManager[Cursor]:
-        """A cursor for reads (a consistent snapshot of the data)."""
+    def _read(self, about: str | None = None) -> AbstractContextManager[Cursor]:
+        """A cursor for reads (a consistent snapshot of the data); an error of
+        the database while it is used is a StorageError naming ``about``
+        (what is read: "thread 't1'", a checkpoint of it...)."""
 
     def _after_delete(self) -> None:
         """Called after rows were deleted; a backend may reclaim space here."""
@@ -83,7 +85,7 @@ class SqlThreads(BaseCheckpointSaver):
         return self.dialect.sql(sql)
 
     def namespaces(self, thread_id: str) -> list[str]:
-        with self._read() as cur:
+        with self._read(f"the namespaces of thread {thread_id!r}") as cur:
             cur.execute(
                 self._sql("SELECT DISTINCT ns FROM cairn_checkpoints WHERE thread_id = ?"),
                 (thread_id,),
@@ -115,7 +117,7 @@ class SqlThreads(BaseCheckpointSaver):
         params: tuple[Any, ...] = tuple(columns.values())
         if limit is not None and not rest:
             sql, params = sql + " LIMIT ?", (*params, limit)
-        with self._read() as cur:
+        with self._read("the list of threads") as cur:
             cur.execute(self._sql(sql), params)
             threads = cur.fetchall()
         found = []
@@ -131,24 +133,21 @@ class SqlThreads(BaseCheckpointSaver):
                     parent_id=parent_id,
                     has_snapshot=bool(has_snapshot),
                 )
+                if not all(metadata.get(k) == v for k, v in rest.items()):
+                    continue
+                # The ids' times: a damaged id is named here, not a bare ValueError.
+                info = ThreadInfo(
+                    thread_id, int(count), created_at_of(first_id), created_at_of(last_id), metadata
+                )
             except Exception as exc:
                 raise StorageError(
                     f"the head checkpoint {head_id!r} of thread {thread_id!r} in "
                     f"{self.location} cannot be read: {exc}. "
                     f"{codec.stored_bytes_remedy(exc, thread_id)}"
                 ) from exc
-            if all(metadata.get(k) == v for k, v in rest.items()):
-                found.append(
-                    ThreadInfo(
-                        thread_id,
-                        int(count),
-                        created_at_of(first_id),
-                        created_at_of(last_id),
-                        metadata,
-                    )
-                )
-                if limit is not None and len(found) >= limit:
-                    break
+            found.append(info)
+            if limit is not None and len(found) >= limit:
+                break
         return found
 
     def delete_thread(self, thread_id: str) -> None:
@@ -274,7 +273,7 @@ class SqlThreads(BaseCheckpointSaver):
         return stale, links
 
     def stats(self) -> StoreStats:
-        with self._read() as cur:
+        with self._read("the store's statistics") as cur:
             cur.execute(
                 "SELECT COUNT(DISTINCT thread_id), COUNT(*), COALESCE(SUM(LENGTH(writes)), 0), "
                 "COALESCE(SUM(LENGTH(snapshot)), 0), "

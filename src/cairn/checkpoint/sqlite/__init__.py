@@ -257,9 +257,11 @@ class SqliteSaver(SqlSaver):
                 self._guard(lambda: cur.execute("BEGIN IMMEDIATE"))
                 try:
                     yield cur
-                except BaseException:
+                except BaseException as exc:
                     if self._conn.in_transaction:
                         self._conn.rollback()
+                    if isinstance(exc, sqlite3.Error):
+                        raise self._storage_error(exc) from exc
                     raise
                 self._guard(self._conn.commit)
             finally:
@@ -267,31 +269,37 @@ class SqliteSaver(SqlSaver):
                     cur.execute(f"PRAGMA synchronous = {self._synchronous}")
 
     @contextmanager
-    def _read(self) -> Iterator[Cursor]:
+    def _read(self, about: str | None = None) -> Iterator[Cursor]:
         with self._lock:
-            yield self._guard(lambda: self._conn.cursor())
+            cur = self._guard(lambda: self._conn.cursor(), about)
+            try:
+                yield cur
+            except sqlite3.Error as exc:  # a damaged page, text that is not UTF-8...
+                raise self._storage_error(exc, about) from exc
 
-    def _guard(self, action: Any) -> Any:
+    def _guard(self, action: Any, about: str | None = None) -> Any:
         try:
             return action()
         except sqlite3.Error as exc:
-            raise self._storage_error(exc) from exc
+            raise self._storage_error(exc, about) from exc
 
-    def _storage_error(self, exc: sqlite3.Error) -> Exception:
-        """What a user is told of an error of the connection (other errors as they are)."""
+    def _storage_error(self, exc: sqlite3.Error, about: str | None = None) -> StorageError:
+        """What a user is told of an error of the connection or the file;
+        ``about``: what was being read (a thread, a checkpoint)."""
+        where = self.location if about is None else f"{self.location} (reading {about})"
         if isinstance(exc, sqlite3.ProgrammingError):
             if "closed" in str(exc):
                 return StorageError(
-                    f"{self.location}: the saver was closed; open a new SqliteSaver to use it again"
+                    f"{where}: the saver was closed; open a new SqliteSaver to use it again"
                 )
             return StorageError(
-                f"{self.location}: {exc}; open the connection with "
+                f"{where}: {exc}; open the connection with "
                 "sqlite3.connect(path, check_same_thread=False) to share it between threads"
             )
         if isinstance(exc, sqlite3.OperationalError):
             if "locked" in str(exc) or "busy" in str(exc):
                 return StorageError(
-                    f"{self.location} stayed locked by another writer past the busy timeout; "
+                    f"{where} stayed locked by another writer past the busy timeout; "
                     "retry, or raise busy_timeout"
                 )
             if files.refused_write(exc):
@@ -302,13 +310,19 @@ class SqliteSaver(SqlSaver):
                         "mode=ro?); give it one opened for writing"
                     )
                 if reason:
-                    return StorageError(f"{self.location} cannot be written ({exc}): {reason}")
-            return StorageError(f"{self.location}: {exc}")
+                    return StorageError(f"{where} cannot be written ({exc}): {reason}")
+            if "decode" in str(exc):  # text stored as bytes that are not UTF-8
+                return StorageError(
+                    f"{where}: a row is damaged ({exc}); restore the file from a backup, or "
+                    "delete the damaged thread with delete_thread"
+                )
+            return StorageError(f"{where}: {exc}")
         if isinstance(exc, sqlite3.DatabaseError) and files.damaged(exc):
             return StorageError(
-                f"{self.location}: the SQLite file is damaged ({exc}); restore it from a backup"
+                f"{where}: the SQLite file is damaged ({exc}); restore it from a backup (the "
+                "sqlite3 command's .recover may save what is left)"
             )
-        return exc
+        return StorageError(f"{where}: {exc}")
 
     def _after_delete(self) -> None:
         with self._lock:
