@@ -5,6 +5,7 @@ a postgresql:// URL) into cairn's (``cairn.checkpoint.fromlanggraph``)."""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 from cairn.checkpoint.fromlanggraph import Allowed, import_checkpoints, read_postgres, read_sqlite
@@ -36,12 +37,19 @@ def import_langgraph(db: str, source: str, allow: tuple[str, ...], graph_ref: st
     """Read every checkpoint of the LangGraph database ``source`` and write
     it into ``db``; returns what was imported."""
     extra = [allowed_class(ref) for ref in allow]
-    with open_db(db, reading=False, create=True) as saver:
-        if graph_ref:
-            load_graph(graph_ref, config_file, saver)  # registers the state's classes
-        allowed = Allowed(saver.serde.types, extra)
-        checkpoints = read_postgres(source, allowed) if is_postgres(source) else read_sqlite(source, allowed)
-        if not checkpoints:
-            raise ConfigError(f"--from-langgraph {source!r} holds no checkpoints; nothing was imported")
-        counts = import_checkpoints(saver, checkpoints, allowed)
+    made = None if is_postgres(db) or Path(db).exists() else Path(db)
+    try:
+        with open_db(db, reading=False, create=True) as saver:
+            if graph_ref:
+                load_graph(graph_ref, config_file, saver)  # registers the state's classes
+            allowed = Allowed(saver.serde.types, extra)
+            checkpoints = read_postgres(source, allowed) if is_postgres(source) else read_sqlite(source, allowed)
+            if not checkpoints:
+                raise ConfigError(f"--from-langgraph {source!r} holds no checkpoints; nothing was imported")
+            counts = import_checkpoints(saver, checkpoints, allowed)
+    except BaseException:
+        if made is not None:  # a file this import made holds nothing: leave none behind
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{made}{suffix}").unlink(missing_ok=True)
+        raise
     return {"threads": counts.threads, "checkpoints": counts.checkpoints, "pending": counts.pending}

@@ -1,0 +1,9 @@
+"""The fixtures' graph built with cairn, for ``cairn import --graph``."""
+
+from langchain_core.messages import AIMessage
+
+from cairn.graph import END, START, StateGraph, add_messages
+from cairn.types import interrupt
+from tests.langgraph_fixtures.models import build
+
+graph = build(StateGraph, START, END, add_messages, interrupt, AIMessage)
