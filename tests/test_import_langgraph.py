@@ -27,7 +27,7 @@ from tests.pg import fresh_schema
 pytest.importorskip("langchain_core.messages", reason="the fixtures hold LangChain messages")
 
 from tests.langgraph_fixtures import cairn_graph  # noqa: E402
-from tests.langgraph_fixtures.models import history  # noqa: E402
+from tests.langgraph_fixtures.models import history, nested_view  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "langgraph_fixtures"
 LANGGRAPH_SQLITE = FIXTURES / "langgraph.sqlite"
@@ -59,21 +59,30 @@ def saver_on(db: str) -> Iterator[Any]:
             yield saver
 
 
-def shown(db: str) -> dict[str, list[dict[str, Any]]]:
-    """What cairn's get_state_history shows of each thread, with LangGraph's
-    ids (each imported checkpoint keeps its own in its metadata)."""
+def with_langgraph_ids(graph: Any, thread_id: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``steps`` (from ``history``) with LangGraph's ids: each imported
+    checkpoint keeps its own in its metadata."""
+    config = {"configurable": {"thread_id": thread_id}}
+    old = {s.config["configurable"]["checkpoint_id"]: s.metadata[LANGGRAPH_ID]
+           for s in graph.get_state_history(config)}
+    for step in steps:
+        step["checkpoint_id"] = old[step["checkpoint_id"]]
+        step["parent_id"] = old.get(step["parent_id"])
+    return steps
+
+
+def shown(db: str) -> dict[str, Any]:
+    """What cairn's get_state_history (and get_state(subgraphs=True) for the
+    thread paused in a subgraph) shows of each thread."""
     with saver_on(db) as saver:
         graph = cairn_graph.graph.compile(checkpointer=saver)
-        found = {}
+        found: dict[str, Any] = {}
         for thread_id in EXPECTED["sqlite"]:
-            config = {"configurable": {"thread_id": thread_id}}
-            old = {s.config["configurable"]["checkpoint_id"]: s.metadata[LANGGRAPH_ID]
-                   for s in graph.get_state_history(config)}
-            steps = history(graph, thread_id)
-            for step in steps:
-                step["checkpoint_id"] = old[step["checkpoint_id"]]
-                step["parent_id"] = old.get(step["parent_id"])
-            found[thread_id] = steps
+            if thread_id != "nested":
+                found[thread_id] = with_langgraph_ids(graph, thread_id, history(graph, thread_id))
+        nested = cairn_graph.nested.compile(checkpointer=saver)
+        found["nested"] = nested_view(nested, "nested")
+        with_langgraph_ids(nested, "nested", found["nested"]["history"])
         return found
 
 
@@ -110,7 +119,7 @@ def test_sqlite_saver_file_imports_with_the_history_langgraph_showed(tmp_path: P
     db = tmp_path / "cairn.db"
     result = cairn("import", "--from-langgraph", str(LANGGRAPH_SQLITE), "--db", str(db), "--graph", GRAPH)
     assert result.exit_code == 0, result.output
-    assert "imported 4 thread(s), 16 checkpoint(s)" in result.output
+    assert "imported 5 thread(s), " in result.output
     assert shown(str(db)) == EXPECTED["sqlite"]
 
 
@@ -120,7 +129,7 @@ def test_postgres_saver_tables_import_with_the_history_langgraph_showed(tmp_path
         for db in (str(tmp_path / "cairn.db"), target):
             result = cairn("import", "--from-langgraph", source, "--db", db, "--graph", GRAPH, "-o", "json")
             assert result.exit_code == 0, result.output
-            assert json.loads(result.output)["checkpoints"] == 16
+            assert len(json.loads(result.output)["threads"]) == 5
             assert shown(db) == EXPECTED["postgres"]
 
 

@@ -4,6 +4,7 @@ from langchain_core.messages import AIMessage
 
 from cairn.graph import END, START, StateGraph, add_messages
 from cairn.types import interrupt
-from tests.langgraph_fixtures.models import build
+from tests.langgraph_fixtures.models import build, build_nested
 
 graph = build(StateGraph, START, END, add_messages, interrupt, AIMessage)
+nested = build_nested(StateGraph, START, END, interrupt)

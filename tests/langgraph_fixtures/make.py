@@ -34,7 +34,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph, add_messages
 from langgraph.types import Command, interrupt
 
-from tests.langgraph_fixtures.models import build, history
+from tests.langgraph_fixtures.models import build, build_nested, history, nested_view
 
 HERE = Path(__file__).parent
 URL = os.environ.get("CAIRN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -43,7 +43,8 @@ TABLES = ("checkpoint_migrations", "checkpoints", "checkpoint_blobs", "checkpoin
 
 def run_threads(saver: Any) -> dict[str, Any]:
     """The threads: a finished run, a run paused at an interrupt, a run
-    resumed after one, and a thread forked by update_state."""
+    resumed after one, a thread forked by update_state, and a run paused
+    in a subgraph (another graph)."""
     graph = build(StateGraph, START, END, add_messages, interrupt, AIMessage).compile(checkpointer=saver)
     cfg = lambda t: {"configurable": {"thread_id": t}}  # noqa: E731
     graph.invoke({"items": ["start"], "messages": [HumanMessage(content="hi", id="h-1")]}, cfg("done"))
@@ -53,7 +54,11 @@ def run_threads(saver: Any) -> dict[str, Any]:
     graph.invoke({"items": ["start"]}, cfg("forked"))
     past = [s for s in graph.get_state_history(cfg("forked")) if s.next == ("ask",)][0]
     graph.update_state(past.config, {"items": ["edited"]}, as_node="first")
-    return {t: history(graph, t) for t in ("done", "paused", "resumed", "forked")}
+    shown: dict[str, Any] = {t: history(graph, t) for t in ("done", "paused", "resumed", "forked")}
+    nested = build_nested(StateGraph, START, END, interrupt).compile(checkpointer=saver)
+    nested.invoke({"items": ["start"]}, cfg("nested"))
+    shown["nested"] = nested_view(nested, "nested")
+    return shown
 
 
 def jsonable(value: Any) -> Any:
@@ -85,7 +90,10 @@ def main() -> None:
     conn = sqlite3.connect(target, check_same_thread=False)
     expected = run_threads(SqliteSaver(conn))
     conn.close()
-    sqlite3.connect(target).execute("VACUUM").connection.close()
+    tidy = sqlite3.connect(target)  # one file, no -wal beside it
+    tidy.execute("PRAGMA journal_mode=DELETE")
+    tidy.execute("VACUUM")
+    tidy.close()
     schema = f"lgfix_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(URL, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")

@@ -115,3 +115,43 @@ def history(graph: Any, thread_id: str) -> list[dict[str, Any]]:
             "interrupts": [plain(i.value) for i in snap.interrupts],
         })
     return shown
+
+
+def build_nested(StateGraph: Any, START: str, END: str, interrupt: Callable[[Any], Any]) -> Any:
+    """A graph whose node ``inner`` is a subgraph that pauses in ``sub_ask``."""
+
+    class Inner(TypedDict, total=False):
+        items: Annotated[list[str], operator.add]
+        answer: str
+
+    def sub_a(state: Inner) -> dict[str, Any]:
+        return {"items": ["sub_a"]}
+
+    def sub_ask(state: Inner) -> dict[str, Any]:
+        return {"items": ["sub_ask"], "answer": str(interrupt("inner question"))}
+
+    sub = StateGraph(Inner)
+    sub.add_node("sub_a", sub_a)
+    sub.add_node("sub_ask", sub_ask)
+    sub.add_edge(START, "sub_a")
+    sub.add_edge("sub_a", "sub_ask")
+    sub.add_edge("sub_ask", END)
+
+    builder = StateGraph(Inner)
+    builder.add_node("inner", sub.compile())
+    builder.add_edge(START, "inner")
+    builder.add_edge("inner", END)
+    return builder
+
+
+def nested_view(graph: Any, thread_id: str) -> dict[str, Any]:
+    """The parent's history and the paused subgraph's state, as data."""
+    config = {"configurable": {"thread_id": thread_id}}
+    head = graph.get_state(config, subgraphs=True)
+    inner = head.tasks[0].state if head.tasks else None
+    return {
+        "history": history(graph, thread_id),
+        "inner_values": plain(inner.values) if inner is not None else None,
+        "inner_next": list(inner.next) if inner is not None else None,
+        "interrupts": [plain(i.value) for i in head.interrupts],
+    }
