@@ -255,3 +255,27 @@ def test_standard_values_decode_as_langgraph_wrote_them() -> None:
                        allowed) == dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
     assert loads_typed("msgpack", ext(0, "builtins", "set", [1, 2]), allowed) == {1, 2}
     assert loads_typed("null", b"", allowed) is None
+
+
+def test_times_paths_and_registered_enums_decode() -> None:
+    import datetime as dt
+    import pathlib
+    import zoneinfo
+
+    from cairn.checkpoint.registry import TypeRegistry
+    from tests.langgraph_fixtures.models import Mood
+
+    utc = msgpack.ExtType(1, msgpack.packb(["datetime", "timezone", [msgpack.ExtType(1, msgpack.packb(
+        ["datetime", "timedelta", [0, 0, 0]]))]]))
+    when = {"hour": 1, "minute": 2, "second": 3, "microsecond": 4, "tzinfo": utc, "fold": 0}
+    packed = msgpack.packb(msgpack.ExtType(2, msgpack.packb(["datetime", "time", when])))
+    assert loads_typed("msgpack", packed, Allowed()) == dt.time(1, 2, 3, 4, tzinfo=dt.timezone.utc)
+    assert loads_typed("msgpack", ext(1, "pathlib", "PosixPath", ["/", "tmp", "x"]), Allowed()) == \
+        pathlib.Path("/tmp/x")
+    assert loads_typed("msgpack", ext(0, "zoneinfo", "ZoneInfo", "Europe/Paris"), Allowed()) == \
+        zoneinfo.ZoneInfo("Europe/Paris")
+    with pytest.raises(ClassNotAllowedError, match=f"{MODELS}.Mood"):
+        loads_typed("msgpack", ext(0, MODELS, "Mood", "busy"), Allowed())
+    allowed = Allowed(TypeRegistry([Mood]))
+    assert loads_typed("msgpack", ext(0, MODELS, "Mood", "busy"), allowed) is Mood.BUSY
+    assert allowed.used == {Mood}

@@ -10,7 +10,7 @@ from typing import Any
 
 from cairn.checkpoint.fromlanggraph import Allowed, import_checkpoints, read_postgres, read_sqlite
 from cairn.cli.app import load_graph
-from cairn.cli.store import is_postgres, open_db
+from cairn.cli.store import is_postgres, open_db, shown
 from cairn.errors import ConfigError
 
 __all__ = ["allowed_class", "import_langgraph"]
@@ -45,7 +45,7 @@ def import_langgraph(db: str, source: str, allow: tuple[str, ...], graph_ref: st
             allowed = Allowed(saver.serde.types, extra)
             checkpoints = read_postgres(source, allowed) if is_postgres(source) else read_sqlite(source, allowed)
             if not checkpoints:
-                raise ConfigError(f"--from-langgraph {source!r} holds no checkpoints; nothing was imported")
+                raise ConfigError(f"--from-langgraph {shown(source)!r} holds no checkpoints; nothing was imported")
             counts = import_checkpoints(saver, checkpoints, allowed)
     except BaseException:
         if made is not None:  # a file this import made holds nothing: leave none behind

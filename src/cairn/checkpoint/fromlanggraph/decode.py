@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import decimal
+import importlib.util
 import ipaddress
 import json
 import pathlib
@@ -101,6 +102,11 @@ class Allowed:
         if key in _STDLIB:
             return _STDLIB[key]
         cls = self.extra.get(key) or self.types.lookup(f"{module}:{name}") or _langchain(module, name)
+        if cls is None and module.startswith("langchain_core.") and not _has_langchain():
+            raise ClassNotAllowedError(
+                f"the LangGraph data holds a LangChain value ({module}.{name}), and langchain_core "
+                "is not installed: pip install langchain-core (or 'cairn[langchain]'), then import again"
+            )
         if cls is None:
             raise ClassNotAllowedError(
                 f"the LangGraph data holds a value of class {module}.{name}, which cairn loads only "
@@ -109,6 +115,10 @@ class Allowed:
             )
         self.used.add(cls)
         return cls
+
+
+def _has_langchain() -> bool:
+    return importlib.util.find_spec("langchain_core") is not None
 
 
 def _langchain(module: str, name: str) -> type | None:
