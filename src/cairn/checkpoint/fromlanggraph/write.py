@@ -1,11 +1,11 @@
 """Writing LangGraph's checkpoints into a cairn saver, through the same
 record the checkpointer interface's ``put`` stores (the checkpoint dict
 and metadata kept beside cairn's record, read back as given by ``get_tuple``)
-and ``put_writes``: ids, parent links, metadata, channel versions and
-pending writes stay as they were. Beyond what ``put`` knows, the record
-also gets the tasks due at the checkpoint (``due_tasks``: what
-``get_state`` shows as ``next``, and what a run resuming there runs), and
-its state leaves out LangGraph's internal channels (``__start__``,
+and ``put_writes``: parent links, metadata, channel versions and pending
+writes stay as they were. Beyond what ``put`` knows, the record also gets
+the tasks due at the checkpoint (``due_tasks``: what ``get_state`` shows as
+``next``, and what a run resuming there runs) and the writes of the step
+that made it (``step_writes``), and its state leaves out LangGraph's internal channels (``__start__``,
 ``branch:to:...``, ``join:...``), which are no state keys in cairn.
 
 Everything is read and decoded before anything is written, and a thread the
@@ -24,11 +24,11 @@ from typing import Any, Iterable, Sequence
 from cairn.checkpoint.fromlanggraph.decode import Allowed
 from cairn.checkpoint.fromlanggraph.renumber import in_order, renumbered
 from cairn.checkpoint.fromlanggraph.source import LangGraphCheckpoint, LangGraphWrite
-from cairn.checkpoint.records import CheckpointRecord, TaskRecord
+from cairn.checkpoint.records import CheckpointRecord, TaskRecord, TaskWrite
 from cairn.checkpoint.tuples import KEPT_AS
 from cairn.errors import ConfigError
 
-__all__ = ["ImportedCounts", "due_tasks", "import_checkpoints", "internal", "record_of", "state_of"]
+__all__ = ["ImportedCounts", "due_tasks", "import_checkpoints", "internal", "record_of", "state_of", "step_writes"]
 
 
 @dataclass(frozen=True)
@@ -79,19 +79,44 @@ def import_checkpoints(saver: Any, checkpoints: Sequence[LangGraphCheckpoint], a
 def _write_thread(saver: Any, group: list[LangGraphCheckpoint]) -> int:
     pending = 0
     by_id = {cp.id: cp for cp in group}
+    due: dict[str, tuple[TaskRecord, ...]] = {}
     for cp in group:
         parent = by_id.get(cp.parent_id) if cp.parent_id is not None else None
-        saver.save(record_of(cp, due_tasks(cp, parent)), state_of(cp), snapshot=True)
+        due[cp.id] = due_tasks(cp, parent)
+        ran = step_writes(parent, due[parent.id]) if parent is not None and cp.metadata.get("source") == "loop" else ()
+        saver.save(record_of(cp, due[cp.id], ran), state_of(cp), snapshot=True)
         for (task_id, task_path), writes in _by_task(cp.writes).items():
             saver.put_writes(_config(cp, cp.id), writes, task_id, task_path)
             pending += len(writes)
     return pending
 
 
-def record_of(cp: LangGraphCheckpoint, tasks: tuple[TaskRecord, ...]) -> CheckpointRecord:
+def step_writes(parent: LangGraphCheckpoint, tasks: tuple[TaskRecord, ...]) -> tuple[TaskWrite, ...]:
+    """What the tasks due at ``parent`` wrote, as the record of the step they
+    made (cairn keeps a step's writes on the checkpoint it produced: what
+    ``cairn history`` and a past checkpoint's tasks show)."""
+    names = {task.id: task.name for task in tasks}
+    done = []
+    for (task_id, _), writes in _by_task(parent.writes).items():
+        if task_id not in names or any(channel in _NOT_DONE for channel, _ in writes):
+            continue
+        update = {channel: value for channel, value in writes if not internal(channel)}
+        goto = tuple(channel[len("branch:to:"):] for channel, _ in writes if channel.startswith("branch:to:"))
+        done.append(TaskWrite(task_id, names[task_id], update, goto))
+    return tuple(done)
+
+
+_NOT_DONE = ("__error__", "__interrupt__")
+"""Writes of a task that did not finish."""
+
+
+def record_of(
+    cp: LangGraphCheckpoint, tasks: tuple[TaskRecord, ...], writes: tuple[TaskWrite, ...] = ()
+) -> CheckpointRecord:
     """The record of a LangGraph checkpoint, as the checkpointer interface's
     ``put`` makes it (the checkpoint dict but its values and the metadata
-    kept beside it, to be read back as given), with the tasks due at it."""
+    kept beside it, to be read back as given), with the tasks due at it and
+    the writes of the step that made it."""
     meta = dict(cp.metadata)
     step = meta.get("step")
     if isinstance(step, bool) or not isinstance(step, int):
@@ -101,6 +126,7 @@ def record_of(cp: LangGraphCheckpoint, tasks: tuple[TaskRecord, ...]) -> Checkpo
     return CheckpointRecord(
         cp.thread_id, cp.ns, cp.id, cp.parent_id, step, str(source), "",
         {**meta, "source": source, "step": step},
+        writes=writes,
         tasks=tasks,
         carry={KEPT_AS: {"checkpoint": given, "metadata": meta}},
     )
