@@ -113,6 +113,7 @@ def history(graph: Any, thread_id: str) -> list[dict[str, Any]]:
             "values": plain(snap.values),
             "next": list(snap.next),
             "interrupts": [plain(i.value) for i in snap.interrupts],
+            "tasks": [[t.name, plain(t.result)] for t in snap.tasks],
         })
     return shown
 

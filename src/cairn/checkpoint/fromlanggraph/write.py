@@ -98,16 +98,17 @@ def step_writes(parent: LangGraphCheckpoint, tasks: tuple[TaskRecord, ...]) -> t
     names = {task.id: task.name for task in tasks}
     done = []
     for (task_id, _), writes in _by_task(parent.writes).items():
-        if task_id not in names or any(channel in _NOT_DONE for channel, _ in writes):
-            continue
+        if task_id not in names or all(channel in _NOT_DONE for channel, _ in writes):
+            continue  # failed, or paused and not answered
         update = {channel: value for channel, value in writes if not internal(channel)}
         goto = tuple(channel[len("branch:to:"):] for channel, _ in writes if channel.startswith("branch:to:"))
         done.append(TaskWrite(task_id, names[task_id], update, goto))
     return tuple(done)
 
 
-_NOT_DONE = ("__error__", "__interrupt__")
-"""Writes of a task that did not finish."""
+_NOT_DONE = ("__error__", "__interrupt__", "__resume__")
+"""Writes of a task that may not have finished: one that wrote nothing else
+did not (an answered interrupt's task wrote its results beside them)."""
 
 
 def record_of(
