@@ -279,3 +279,16 @@ def test_times_paths_and_registered_enums_decode() -> None:
     allowed = Allowed(TypeRegistry([Mood]))
     assert loads_typed("msgpack", ext(0, MODELS, "Mood", "busy"), allowed) is Mood.BUSY
     assert allowed.used == {Mood}
+
+
+def test_a_value_that_cannot_be_read_imports_nothing_and_names_where_it_is(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.sqlite"
+    shutil.copy(LANGGRAPH_SQLITE, damaged)
+    with sqlite3.connect(damaged) as conn:
+        where = conn.execute("SELECT checkpoint_id FROM checkpoints WHERE thread_id = 'forked' "
+                             "ORDER BY checkpoint_id DESC LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE checkpoints SET checkpoint = X'c1c1' WHERE checkpoint_id = ?", (where,))
+    db = tmp_path / "cairn.db"
+    refused(cairn("import", "--from-langgraph", str(damaged), "--db", str(db), "--graph", GRAPH),
+            "thread 'forked'", where, "nothing was imported")
+    assert not db.exists()

@@ -161,8 +161,6 @@ def _unpack(data: bytes, allowed: Allowed) -> Any:
     try:
         return msgpack.unpackb(data, ext_hook=hook, raw=False, strict_map_key=False)
     except (msgpack.UnpackException, ValueError) as exc:
-        if isinstance(exc, SerializationError):
-            raise
         raise SerializationError(f"a LangGraph value cannot be read as msgpack: {exc}") from exc
 
 

@@ -68,8 +68,8 @@ def _decoded(type_: Any, blob: Any, allowed: Allowed, where: str) -> Any:
 
 
 def _metadata(raw: Any, where: str) -> dict[str, Any]:
-    try:
-        found = json.loads(bytes(raw) if isinstance(raw, (bytes, memoryview)) else raw) if isinstance(
+    try:  # SqliteSaver keeps JSON text (or bytes); PostgresSaver's JSONB reads as a dict
+        found = json.loads(bytes(raw) if isinstance(raw, memoryview) else raw) if isinstance(
             raw, (bytes, memoryview, str)) else raw
     except ValueError as exc:
         raise ConfigError(f"{where}: its metadata is not JSON ({exc}); nothing was imported") from exc
