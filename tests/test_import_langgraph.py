@@ -78,11 +78,13 @@ def shown(db: str) -> dict[str, Any]:
         graph = cairn_graph.graph.compile(checkpointer=saver)
         found: dict[str, Any] = {}
         for thread_id in EXPECTED["sqlite"]:
-            if thread_id != "nested":
+            if thread_id not in ("nested", "fanout"):
                 found[thread_id] = with_langgraph_ids(graph, thread_id, history(graph, thread_id))
         nested = cairn_graph.nested.compile(checkpointer=saver)
         found["nested"] = nested_view(nested, "nested")
         with_langgraph_ids(nested, "nested", found["nested"]["history"])
+        fanout = cairn_graph.fanout.compile(checkpointer=saver)
+        found["fanout"] = with_langgraph_ids(fanout, "fanout", history(fanout, "fanout"))
         return found
 
 
@@ -119,7 +121,7 @@ def test_sqlite_saver_file_imports_with_the_history_langgraph_showed(tmp_path: P
     db = tmp_path / "cairn.db"
     result = cairn("import", "--from-langgraph", str(LANGGRAPH_SQLITE), "--db", str(db), "--graph", GRAPH)
     assert result.exit_code == 0, result.output
-    assert "imported 5 thread(s), " in result.output
+    assert "imported 6 thread(s), " in result.output
     assert shown(str(db)) == EXPECTED["sqlite"]
 
 
@@ -129,7 +131,7 @@ def test_postgres_saver_tables_import_with_the_history_langgraph_showed(tmp_path
         for db in (str(tmp_path / "cairn.db"), target):
             result = cairn("import", "--from-langgraph", source, "--db", db, "--graph", GRAPH, "-o", "json")
             assert result.exit_code == 0, result.output
-            assert len(json.loads(result.output)["threads"]) == 5
+            assert len(json.loads(result.output)["threads"]) == 6
             assert shown(db) == EXPECTED["postgres"]
 
 

@@ -32,9 +32,9 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph, add_messages
-from langgraph.types import Command, interrupt
+from langgraph.types import Command, Send, interrupt
 
-from tests.langgraph_fixtures.models import build, build_nested, history, nested_view
+from tests.langgraph_fixtures.models import build, build_fanout, build_nested, history, nested_view
 
 HERE = Path(__file__).parent
 URL = os.environ.get("CAIRN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -43,8 +43,8 @@ TABLES = ("checkpoint_migrations", "checkpoints", "checkpoint_blobs", "checkpoin
 
 def run_threads(saver: Any) -> dict[str, Any]:
     """The threads: a finished run, a run paused at an interrupt, a run
-    resumed after one, a thread forked by update_state, and a run paused
-    in a subgraph (another graph)."""
+    resumed after one, a thread forked by update_state, a run paused in a
+    subgraph, and a fan-out by Send (other graphs)."""
     graph = build(StateGraph, START, END, add_messages, interrupt, AIMessage).compile(checkpointer=saver)
     cfg = lambda t: {"configurable": {"thread_id": t}}  # noqa: E731
     graph.invoke({"items": ["start"], "messages": [HumanMessage(content="hi", id="h-1")]}, cfg("done"))
@@ -58,6 +58,9 @@ def run_threads(saver: Any) -> dict[str, Any]:
     nested = build_nested(StateGraph, START, END, interrupt).compile(checkpointer=saver)
     nested.invoke({"items": ["start"]}, cfg("nested"))
     shown["nested"] = nested_view(nested, "nested")
+    fanout = build_fanout(StateGraph, START, END, Send).compile(checkpointer=saver)
+    fanout.invoke({"letters": ["a", "b"]}, cfg("fanout"))
+    shown["fanout"] = history(fanout, "fanout")
     return shown
 
 

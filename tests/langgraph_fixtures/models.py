@@ -156,3 +156,23 @@ def nested_view(graph: Any, thread_id: str) -> dict[str, Any]:
         "inner_next": list(inner.next) if inner is not None else None,
         "interrupts": [plain(i.value) for i in head.interrupts],
     }
+
+
+def build_fanout(StateGraph: Any, START: str, END: str, Send: Any) -> Any:
+    """A graph whose start fans out to ``work`` with a Send per letter."""
+
+    class Fan(TypedDict, total=False):
+        items: Annotated[list[str], operator.add]
+        letters: list[str]
+
+    def work(arg: dict[str, Any]) -> dict[str, Any]:
+        return {"items": [f"worked {arg['letter']}"]}
+
+    def fan(state: Fan) -> list[Any]:
+        return [Send("work", {"letter": letter}) for letter in state["letters"]]
+
+    builder = StateGraph(Fan)
+    builder.add_node("work", work)
+    builder.add_conditional_edges(START, fan, ["work"])
+    builder.add_edge("work", END)
+    return builder

@@ -27,6 +27,7 @@ from cairn.checkpoint.fromlanggraph.source import LangGraphCheckpoint, LangGraph
 from cairn.checkpoint.records import CheckpointRecord, TaskRecord, TaskWrite
 from cairn.checkpoint.tuples import KEPT_AS
 from cairn.errors import ConfigError
+from cairn.types import Send
 
 __all__ = ["ImportedCounts", "due_tasks", "import_checkpoints", "internal", "record_of", "state_of", "step_writes"]
 
@@ -86,8 +87,11 @@ def _write_thread(saver: Any, group: list[LangGraphCheckpoint]) -> int:
         ran = step_writes(parent, due[parent.id]) if parent is not None and cp.metadata.get("source") == "loop" else ()
         saver.save(record_of(cp, due[cp.id], ran), state_of(cp), snapshot=True)
         for (task_id, task_path), writes in _by_task(cp.writes).items():
-            saver.put_writes(_config(cp, cp.id), writes, task_id, task_path)
-            pending += len(writes)
+            # Edges and sends taken are the next checkpoint's tasks, not writes.
+            kept = [(channel, value) for channel, value in writes if channel in _NOT_DONE or not internal(channel)]
+            if kept:
+                saver.put_writes(_config(cp, cp.id), kept, task_id, task_path)
+                pending += len(kept)
     return pending
 
 
@@ -101,7 +105,11 @@ def step_writes(parent: LangGraphCheckpoint, tasks: tuple[TaskRecord, ...]) -> t
         if task_id not in names or all(channel in _NOT_DONE for channel, _ in writes):
             continue  # failed, or paused and not answered
         update = {channel: value for channel, value in writes if not internal(channel)}
-        goto = tuple(channel[len("branch:to:"):] for channel, _ in writes if channel.startswith("branch:to:"))
+        goto = tuple(
+            channel[len("branch:to:"):] if channel.startswith("branch:to:") else (value.node, value.arg)
+            for channel, value in writes
+            if channel.startswith("branch:to:") or (channel == "__pregel_tasks" and isinstance(value, Send))
+        )
         done.append(TaskWrite(task_id, names[task_id], update, goto))
     return tuple(done)
 
@@ -173,7 +181,8 @@ def due_tasks(cp: LangGraphCheckpoint, parent: LangGraphCheckpoint | None) -> tu
             node = channel[len("branch:to:"):]
             if _newer(versions[channel], (seen.get(node) or {}).get(channel)):
                 tasks.append(TaskRecord(_task_id(cp, node, ids), node))
-    pushed = sorted(task_id for (task_id, path) in _by_task(cp.writes) if path.startswith("~__pregel_push"))
+    pushed = [task_id for (task_id, path) in sorted(_by_task(cp.writes), key=lambda k: k[1])
+              if path.startswith("~__pregel_push")]  # in the order of the sends: their paths count up
     sends = [w.value for w in (parent.writes if parent is not None else ()) if w.channel == "__pregel_tasks"]
     for i, send in enumerate(sends):
         node, arg = getattr(send, "node", None), getattr(send, "arg", None)
