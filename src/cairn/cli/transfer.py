@@ -15,7 +15,8 @@ import click
 from cairn.checkpoint.dump import read_dump, write_dump
 from cairn.checkpoint.sql.rows import export_thread, import_threads
 from cairn.checkpoint.sqlite.backup import backup as backup_file
-from cairn.cli.common import db_option, emit, output_option, reports_errors
+from cairn.cli.common import db_option, emit, graph_option, output_option, reports_errors
+from cairn.cli.fromlanggraph import import_langgraph
 from cairn.cli.store import is_postgres, open_db
 from cairn.errors import ConfigError
 
@@ -53,32 +54,55 @@ def export(db: str, thread_ids: tuple[str, ...], out: IO[str]) -> None:
 
 
 @click.command(name="import")
-@click.argument("dump", type=click.File("r"), metavar="DUMP")
+@click.argument("dump", type=click.File("r"), metavar="[DUMP]", required=False)
+@click.option("--from-langgraph", "from_langgraph", metavar="FILE|URL", default=None,
+              help="Import a LangGraph SqliteSaver file or PostgresSaver (postgresql:// URL) instead of a dump.")
+@click.option("--allow", "allow", metavar="MODULE:CLASS", multiple=True,
+              help="With --from-langgraph: a class whose values may be loaded (repeatable).")
+@graph_option
 @db_option
 @output_option
 @reports_errors
-def import_(db: str, output: str, dump: IO[str]) -> None:
+def import_(db: str, output: str, dump: IO[str] | None, from_langgraph: str | None,
+            allow: tuple[str, ...], graph_ref: str | None, config_file: str | None) -> None:
     """Rebuild the threads of a dump (from `cairn export`) with the same ids
-    and the same history; '-' reads stdin.
+    and the same history; '-' reads stdin. Or, with --from-langgraph, every
+    thread of a LangGraph database: checkpoints, parent links, metadata and
+    pending writes, as LangGraph's get_state_history showed them.
 
-    The whole dump is checked before anything is written, and written in one
-    transaction: a damaged dump, or a thread that exists already, imports
-    nothing. The database is created if it is a new SQLite file.
+    The whole source is checked before anything is written: a damaged one,
+    or a thread that exists already, imports nothing. The database is
+    created if it is a new SQLite file.
 
-    Example:
+    A LangGraph database names the classes of its values; cairn rebuilds
+    only standard types, LangChain's messages and the classes allowed by
+    --graph (the graph whose state names them), --allow or register_type,
+    and refuses any other, naming it.
+
+    Examples:
 
     \b
         cairn import dump.jsonl --db restored.db
+        cairn import --from-langgraph checkpoints.sqlite --db cairn.db --graph app.py:graph
+        cairn import --from-langgraph postgresql://localhost/app --db cairn.db --allow app.models:Order
     """
-    threads = read_dump(dump, name=repr(getattr(dump, "name", "the dump")))
-    with open_db(db, reading=True, create=True) as saver:
-        import_threads(saver, threads)
-    record = {
-        "threads": [t.thread_id for t in threads],
-        "checkpoints": sum(len(t.checkpoints) for t in threads),
-        "pending": sum(len(t.pending) for t in threads),
-    }
-    line = (f"imported {len(threads)} thread(s), {record['checkpoints']} checkpoint(s), "
+    if (dump is None) == (from_langgraph is None):
+        raise click.UsageError("give a DUMP (from cairn export) or --from-langgraph FILE|URL, not both")
+    if from_langgraph is not None:
+        record = import_langgraph(db, from_langgraph, allow, graph_ref, config_file)
+    else:
+        if allow or graph_ref:
+            raise click.UsageError("--allow and --graph go with --from-langgraph; a dump needs neither")
+        assert dump is not None
+        threads = read_dump(dump, name=repr(getattr(dump, "name", "the dump")))
+        with open_db(db, reading=True, create=True) as saver:
+            import_threads(saver, threads)
+        record = {
+            "threads": [t.thread_id for t in threads],
+            "checkpoints": sum(len(t.checkpoints) for t in threads),
+            "pending": sum(len(t.pending) for t in threads),
+        }
+    line = (f"imported {len(record['threads'])} thread(s), {record['checkpoints']} checkpoint(s), "
             f"{record['pending']} pending write(s)")
     emit(output, [record], lambda console: console.print(line, markup=False), record)
 

@@ -241,7 +241,8 @@ class HistoryStates:
             if current.id in folded:
                 values = folded[current.id]
             else:
-                values = dict(current.snapshot)  # type: ignore[arg-type]
+                # As ``state.fold``: a key a stored snapshot lacks holds its initial value.
+                values = {**schema.initial(), **current.snapshot}  # type: ignore[dict-item]
                 folded[current.id] = values
         for item in reversed(chain):
             values = apply_stored_step(schema, dict(values), item.writes)

@@ -119,7 +119,10 @@ def fold(schema: StateSchema, chain: Sequence[CheckpointRecord]) -> dict[str, An
         return {}
     first = chain[0]
     if first.snapshot is not None:
-        values = dict(first.snapshot)
+        # A snapshot stored by ``put`` (LangGraph's checkpoint dict, or one
+        # imported from LangGraph) has no key for a channel never written;
+        # its value is the channel's initial one, as LangGraph shows it.
+        values = {**schema.initial(), **first.snapshot}
         rest = chain[1:]
     else:
         values = schema.initial()
