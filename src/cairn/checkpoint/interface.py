@@ -91,8 +91,8 @@ def _parse_writes(
             items = value if isinstance(value, (builtins.list, tuple)) else [value]
             pairs = [(getattr(i, "id", ""), getattr(i, "value", i)) for i in items]
             found.append(PendingWrite(task_id, kind, pairs))
-        else:
-            found.append(PendingWrite(task_id, kind, value))
+        else:  # the task's answers, as LangGraph reads them: a list is all of them, else the one
+            found.append(PendingWrite(task_id, kind, list(value) if isinstance(value, builtins.list) else [value]))
     if update:
         found.insert(0, PendingWrite(task_id, "result", TaskWrite(task_id, name, update)))
     return found
