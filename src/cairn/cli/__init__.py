@@ -10,6 +10,7 @@ import click
 
 from cairn.cli.demo import demo
 from cairn.cli.history import history
+from cairn.cli.serve import serve
 
 __all__ = ["cli", "main"]
 
@@ -32,6 +33,7 @@ def cli() -> None:
 
 cli.add_command(demo)
 cli.add_command(history)
+cli.add_command(serve)
 
 
 def main() -> None:

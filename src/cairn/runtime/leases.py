@@ -178,3 +178,9 @@ class ThreadHold:
                 RuntimeWarning,
                 stacklevel=2,
             )
+
+
+def owner_is_gone(owner: str) -> bool:
+    """Whether the lease owner ``owner`` (made by ``new_owner``) ran in a
+    process of this machine that is gone: its holds can be taken over at once."""
+    return _dead(owner)

@@ -1,0 +1,81 @@
+"""Putting a server together from ``langgraph.json`` and a database, and
+running it with uvicorn."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+from typing import Any
+
+from cairn.checkpoint.sqlite import SqliteSaver
+from cairn.errors import ConfigError
+from cairn.server.app import MAX_BODY, create_app
+from cairn.server.config import apply_environment, load_config
+from cairn.server.db import ServerDB
+from cairn.server.graphs import Assistants, load_graphs
+from cairn.server.http import Server
+from cairn.server.streams import Streams
+from cairn.server.worker import Workers
+from cairn.store.sqlite import SqliteStore
+
+__all__ = ["DEFAULT_DB", "open_server", "serve"]
+
+DEFAULT_DB = Path(".cairn") / "cairn.db"
+"""Where the server keeps everything unless told (``--db``), from the working folder."""
+
+
+def _database(db: str | None) -> str:
+    if db is None:
+        DEFAULT_DB.parent.mkdir(parents=True, exist_ok=True)
+        return str(DEFAULT_DB)
+    if db.startswith(("postgres://", "postgresql://")):
+        raise ConfigError(
+            f"--db {db!r}: cairn serve keeps its runs in SQLite for now; Postgres (many hosts, "
+            "`cairn worker`) comes next. Give a file path"
+        )
+    if Path(db).is_dir():
+        raise ConfigError(f"--db {db!r} is a directory; give a file path such as {str(Path(db) / 'cairn.db')!r}")
+    return db
+
+
+def open_server(config_path: str, db: str | None = None, workers: int = 4) -> Server:
+    """The server's parts: its graphs bound to the saver (and store) on
+    ``db``, its tables, its workers (``workers`` tasks; 0: the API only)."""
+    config = load_config(config_path)
+    apply_environment(config)
+    path = _database(db)
+    saver = SqliteSaver(path)
+    store = SqliteStore(path)
+    assistants = Assistants(load_graphs(config, saver, store))
+    tables = ServerDB(path)
+    streams = Streams()
+    info = {
+        "version": importlib.metadata.version("cairn"),
+        "server": "cairn",
+        "flags": {"assistants": True, "crons": False, "langsmith": False},
+        "host": {"kind": "self-hosted", "project_id": None, "revision_id": None},
+    }
+    return Server(tables, saver, assistants, streams, Workers(tables, assistants, streams, workers), info)
+
+
+def serve(
+    config_path: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 2024,
+    db: str | None = None,
+    workers: int = 4,
+    auth_token: str | None = None,
+    max_body: int = MAX_BODY,
+    log_level: str = "info",
+) -> None:
+    """Serve the graphs of ``config_path`` until interrupted."""
+    import uvicorn
+
+    server = open_server(config_path, db, workers)
+    app: Any = create_app(server, auth_token=auth_token, max_body=max_body)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    finally:
+        server.db.close()
+        server.saver.close()

@@ -1,0 +1,220 @@
+"""Running the queued runs: worker tasks inside the server process.
+
+Each worker claims the oldest pending run whose thread is free, runs it
+through the graph's ``astream`` (sync nodes on threads, the saver's I/O off
+the event loop) and publishes each chunk to the run's stream. A run is a
+resume of its thread: the first attempt runs with the run's input (or
+command); a later attempt, after the process running it died, with None, so
+the thread goes on from its last committed step and no committed step runs
+again.
+
+Cancelling is cooperative: a worker looks for a cancel between chunks (a
+chunk boundary is after a step) and stops the stream there, which stores the
+step in progress first. "rollback" then also puts the thread's head back to
+where it was before the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from functools import partial
+from typing import Any, Callable, TypeVar
+
+from cairn.runtime.leases import new_owner, owner_is_gone
+from cairn.server.db import ServerDB
+from cairn.server.graphs import Assistant, Assistants
+from cairn.server.runinput import run_arguments
+from cairn.server.streams import RunStream, Streams
+from cairn.server.wire import dumps, interrupt_json, jsonable
+
+__all__ = ["Workers"]
+
+log = logging.getLogger("cairn.server")
+
+LEASE = 30.0
+"""Seconds a run stays this process's without a renewal (renewed every third)."""
+MAX_ATTEMPTS = 3
+"""Attempts of a run whose process keeps dying before it ends as an error."""
+POLL = 0.5
+"""Seconds between looks at the queue when nothing woke a worker."""
+
+T = TypeVar("T")
+
+
+class Workers:
+    """``count`` worker tasks running the queue of ``db`` in this process."""
+
+    def __init__(self, db: ServerDB, assistants: Assistants, streams: Streams, count: int) -> None:
+        self.db = db
+        self.assistants = assistants
+        self.streams = streams
+        self.count = count
+        self.owner = new_owner()
+        self.cancels: dict[str, str] = {}
+        """Run id -> "interrupt" or "rollback": cancels asked in this process."""
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the database's thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.db.executor, partial(fn, *args))
+
+    async def start(self) -> None:
+        if self.count <= 0:
+            return
+        await self.recover()
+        self._tasks = [asyncio.create_task(self._loop()) for _ in range(self.count)]
+        self._tasks.append(asyncio.create_task(self._renew()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def cancel(self, run_id: str, action: str) -> None:
+        self.cancels[run_id] = action
+
+    async def recover(self) -> None:
+        """Put back in the queue the runs whose process died or whose lease expired."""
+        for run in await self.call(self.db.orphaned_runs, owner_is_gone):
+            await self.call(self.db.requeue, run["run_id"], run["owner"], MAX_ATTEMPTS)
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE / 3)
+            with contextlib.suppress(Exception):
+                await self.call(self.db.renew, self.owner, LEASE)
+                await self.recover()
+
+    async def _loop(self) -> None:
+        while True:
+            run = await self.call(self.db.claim_run, self.owner, LEASE)
+            if run is None:
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL)
+                continue
+            try:
+                await self._execute(run)
+            except Exception:  # a bug of ours must not stop the worker
+                log.exception("run %s failed in the server", run["run_id"])
+                with contextlib.suppress(Exception):
+                    await self.call(self.db.finish_run, run["run_id"], "error", {"error": "ServerError", "message": "see the server's log"})
+            self.wake()  # the thread's next run may go now
+
+    async def _execute(self, run: dict[str, Any]) -> None:
+        run_id, thread_id = run["run_id"], run["thread_id"]
+        stream = self.streams.open(run_id)
+        assistant = self.assistants.find(run["assistant_id"])
+        if assistant is None:
+            await self._fail(run, stream, {"error": "UnknownAssistant", "message": f"assistant {run['assistant_id']!r} is no longer served"})
+            return
+        graph = assistant.graph
+        head = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        resumed = run["attempts"] > 1 and (head.metadata or {}).get("run_id") == run_id
+        args = run_arguments(run, assistant, resumed)
+        before = head.config if head.metadata is not None and not resumed else None
+        stream.publish("metadata", dumps({"run_id": run_id, "attempt": run["attempts"]}))
+        stopped: str | None = None
+        try:
+            chunks = graph.astream(args.input, args.config, **args.options)
+            try:
+                async for chunk in chunks:
+                    event, data = _event(chunk, args.subgraphs)
+                    stream.publish(event, dumps(data))
+                    stopped = self.cancels.get(run_id)
+                    if stopped is not None:
+                        break
+            finally:
+                await chunks.aclose()  # a stopped stream stores the step it was in
+        except Exception as exc:
+            error = {"error": type(exc).__name__, "message": str(exc)}
+            stream.publish("error", dumps(error))
+            await self._fail(run, stream, error)
+            return
+        finally:
+            self.cancels.pop(run_id, None)
+        if stopped is None:
+            stopped = await self.call(self.db.cancel_asked, run_id)  # asked by another process
+        await self._end(run, assistant, stream, stopped, before)
+
+    async def _end(
+        self, run: dict[str, Any], assistant: Assistant, stream: RunStream, stopped: str | None, before: Any
+    ) -> None:
+        run_id, thread_id = run["run_id"], run["thread_id"]
+        graph = assistant.graph
+        if stopped == "rollback":
+            await self._roll_back(assistant, thread_id, before)
+            await self.call(self.db.delete_run, run_id)
+        state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        interrupts = {t.id: [interrupt_json(i) for i in t.interrupts] for t in state.tasks if t.interrupts}
+        result = jsonable(state.values)
+        if state.interrupts and isinstance(result, dict):
+            result["__interrupt__"] = [interrupt_json(i) for i in state.interrupts]
+        status = "interrupted" if stopped else "success"
+        if stopped != "rollback":
+            await self.call(self.db.finish_run, run_id, status)
+        if run["temporary"]:
+            await self._forget_thread(graph, thread_id)
+        else:
+            busy = await self.call(self.db.thread_has_active_runs, thread_id)
+            thread_status = "busy" if busy else "interrupted" if (interrupts or state.next) else "idle"
+            await self.call(
+                partial(
+                    self.db.set_thread_state,
+                    thread_id,
+                    status=thread_status,
+                    values=dumps(state.values),
+                    interrupts=dumps(interrupts),
+                )
+            )
+        stream.finish(status, result)
+        self.streams.close(run_id)
+
+    async def _fail(self, run: dict[str, Any], stream: RunStream, error: dict[str, Any]) -> None:
+        run_id, thread_id = run["run_id"], run["thread_id"]
+        await self.call(self.db.finish_run, run_id, "error", error)
+        if run["temporary"]:
+            assistant = self.assistants.find(run["assistant_id"])
+            if assistant is not None:
+                await self._forget_thread(assistant.graph, thread_id)
+        else:
+            busy = await self.call(self.db.thread_has_active_runs, thread_id)
+            await self.call(partial(self.db.set_thread_state, thread_id, status="busy" if busy else "error", error=dumps(error)))
+        stream.finish("error", {"__error__": error})
+        self.streams.close(run_id)
+
+    async def _roll_back(self, assistant: Assistant, thread_id: str, before: Any) -> None:
+        """Put the thread's head back where it was before the run: a copy of
+        that checkpoint on top (or no checkpoints, if it had none)."""
+        graph = assistant.graph
+        saver = graph.checkpointer
+        assert saver is not None
+        if before is None:
+            await asyncio.to_thread(saver.delete_thread, thread_id)
+        else:
+            await graph.aupdate_state(before, None, as_node="__copy__")
+
+    async def _forget_thread(self, graph: Any, thread_id: str) -> None:
+        saver = graph.checkpointer
+        if saver is not None:
+            await asyncio.to_thread(saver.delete_thread, thread_id)
+        await self.call(self.db.delete_thread, thread_id)
+
+
+def _event(chunk: Any, subgraphs: bool) -> tuple[str, Any]:
+    """The SSE event name and data of one chunk of ``astream`` with a list of
+    modes: ``(mode, data)``, or ``(namespace, mode, data)`` with subgraphs."""
+    if subgraphs:
+        namespace, mode, data = chunk
+    else:
+        namespace, (mode, data) = (), chunk
+    name = "|".join((mode, *namespace)) if namespace else mode
+    return name, data
