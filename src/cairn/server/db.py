@@ -141,7 +141,8 @@ class ServerDB:
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Record a thread's status and (JSON text) values after a run or an update."""
-        sets, args = ["updated_at = ?"], [now_iso()]
+        sets: list[str] = ["updated_at = ?"]
+        args: list[str | None] = [now_iso()]
         for column, value in (("status", status), ("state_values", values), ("interrupts", interrupts)):
             if value is not None:
                 sets.append(f"{column} = ?")

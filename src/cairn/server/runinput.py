@@ -48,9 +48,9 @@ def check_run_fields(body: Mapping[str, Any], assistant: Assistant) -> dict[str,
     for key in ("interrupt_before", "interrupt_after"):
         names = f.names(key)
         if isinstance(names, list):
-            unknown = [n for n in names if n not in assistant.graph.nodes]
-            if unknown:
-                raise RequestError(f"field {key!r} names unknown nodes {unknown}; the graph's nodes are {sorted(assistant.graph.nodes)}")
+            strangers = [n for n in names if n not in assistant.graph.nodes]
+            if strangers:
+                raise RequestError(f"field {key!r} names unknown nodes {strangers}; the graph's nodes are {sorted(assistant.graph.nodes)}")
     checkpoint = f.get("checkpoint", dict)
     checkpoint_id = f.get("checkpoint_id", str) or (checkpoint or {}).get("checkpoint_id")
     return {

@@ -124,7 +124,7 @@ class Workers:
         stream.publish("metadata", dumps({"run_id": run_id, "attempt": run["attempts"]}))
         stopped: str | None = None
         try:
-            chunks = graph.astream(args.input, args.config, **args.options)
+            chunks: Any = graph.astream(args.input, args.config, **args.options)
             try:
                 async for chunk in chunks:
                     event, data = _event(chunk, args.subgraphs)

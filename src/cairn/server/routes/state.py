@@ -19,7 +19,7 @@ from cairn.server.wire import dumps, interrupt_json, snapshot_json
 
 __all__ = ["refresh_thread", "routes"]
 
-EMPTY = {
+EMPTY: dict[str, Any] = {
     "values": {}, "next": [], "tasks": [], "metadata": None, "created_at": None, "checkpoint": None,
     "parent_checkpoint": None, "interrupts": [], "checkpoint_id": None, "parent_checkpoint_id": None,
 }
