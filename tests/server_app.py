@@ -73,3 +73,17 @@ boom_builder.add_edge(START, "explode")
 boom = boom_builder.compile()
 
 not_a_graph = 42
+
+
+def reply(state: dict) -> dict:
+    from langchain_core.messages import AIMessage
+
+    return {"messages": [AIMessage(content="hello " + state["messages"][-1].content, id="ai-1")]}
+
+
+from cairn.graph import MessagesState  # noqa: E402
+
+chat_builder = StateGraph(MessagesState)
+chat_builder.add_node("reply", reply)
+chat_builder.add_edge(START, "reply")
+chat = chat_builder.compile()

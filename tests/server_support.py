@@ -20,7 +20,12 @@ import httpx
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 
-GRAPHS = {"agent": "./server_app.py:agent", "steps": "./server_app.py:steps", "boom": "./server_app.py:boom"}
+GRAPHS = {
+    "agent": "./server_app.py:agent",
+    "steps": "./server_app.py:steps",
+    "boom": "./server_app.py:boom",
+    "chat": "./server_app.py:chat",
+}
 
 
 def free_port() -> int:

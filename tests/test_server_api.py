@@ -40,7 +40,7 @@ def test_ok_answers_and_info_names_the_server(server: ServerProcess) -> None:
 
 def test_each_graph_is_an_assistant_found_by_its_id_or_its_name(client: Any) -> None:
     found = client.assistants.search()
-    assert sorted(a["graph_id"] for a in found) == ["agent", "boom", "steps"]
+    assert sorted(a["graph_id"] for a in found) == ["agent", "boom", "chat", "steps"]
     agent = client.assistants.get("agent")
     assert agent["assistant_id"] == str(uuid.uuid5(uuid.NAMESPACE_URL, "agent"))
     assert client.assistants.get(agent["assistant_id"])["graph_id"] == "agent"
@@ -223,3 +223,20 @@ def test_a_thread_without_a_graph_refuses_a_state_update_and_a_run_with_input_an
         client.runs.wait(thread["thread_id"], "steps", input={"items": ["x"]}, command={"resume": 1})
     assert caught.value.response.status_code == 422
     assert client.runs.list(thread["thread_id"]) == []
+
+
+def test_messages_go_on_the_wire_as_langchain_dicts(client: Any) -> None:
+    thread = client.threads.create()
+    parts = list(
+        client.runs.stream(
+            thread["thread_id"], "chat", input={"messages": [{"role": "user", "content": "hi"}]},
+            stream_mode=["messages-tuple", "values"],
+        )
+    )
+    [(message, metadata)] = [p.data for p in parts if p.event == "messages"]
+    assert {k: message[k] for k in ("type", "content", "id", "tool_calls")} == {
+        "type": "ai", "content": "hello hi", "id": "ai-1", "tool_calls": [],
+    }
+    assert metadata["langgraph_node"] == "reply"
+    last = [p.data for p in parts if p.event == "values"][-1]
+    assert [(m["type"], m["content"]) for m in last["messages"]] == [("human", "hi"), ("ai", "hello hi")]
