@@ -87,3 +87,19 @@ chat_builder = StateGraph(MessagesState)
 chat_builder.add_node("reply", reply)
 chat_builder.add_edge(START, "reply")
 chat = chat_builder.compile()
+
+
+def inner_step(state: State) -> dict:
+    return {"items": ["inner"]}
+
+
+inner_builder = StateGraph(State)
+inner_builder.add_node("inner_step", inner_step)
+inner_builder.add_edge(START, "inner_step")
+
+nested_builder = StateGraph(State)
+nested_builder.add_node("outer", first)
+nested_builder.add_node("sub", inner_builder.compile())
+nested_builder.add_edge(START, "outer")
+nested_builder.add_edge("outer", "sub")
+nested = nested_builder.compile()

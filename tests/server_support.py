@@ -25,6 +25,7 @@ GRAPHS = {
     "steps": "./server_app.py:steps",
     "boom": "./server_app.py:boom",
     "chat": "./server_app.py:chat",
+    "nested": "./server_app.py:nested",
 }
 
 

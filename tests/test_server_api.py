@@ -40,7 +40,7 @@ def test_ok_answers_and_info_names_the_server(server: ServerProcess) -> None:
 
 def test_each_graph_is_an_assistant_found_by_its_id_or_its_name(client: Any) -> None:
     found = client.assistants.search()
-    assert sorted(a["graph_id"] for a in found) == ["agent", "boom", "chat", "steps"]
+    assert sorted(a["graph_id"] for a in found) == ["agent", "boom", "chat", "nested", "steps"]
     agent = client.assistants.get("agent")
     assert agent["assistant_id"] == str(uuid.uuid5(uuid.NAMESPACE_URL, "agent"))
     assert client.assistants.get(agent["assistant_id"])["graph_id"] == "agent"
@@ -240,3 +240,25 @@ def test_messages_go_on_the_wire_as_langchain_dicts(client: Any) -> None:
     assert metadata["langgraph_node"] == "reply"
     last = [p.data for p in parts if p.event == "values"][-1]
     assert [(m["type"], m["content"]) for m in last["messages"]] == [("human", "hi"), ("ai", "hello hi")]
+
+
+def test_subgraph_events_are_named_mode_and_namespace(client: Any) -> None:
+    thread = client.threads.create()
+    parts = list(
+        client.runs.stream(thread["thread_id"], "nested", input={"items": ["x"]}, stream_mode="updates", stream_subgraphs=True)
+    )
+    names = [p.event for p in parts]
+    assert names[:2] == ["metadata", "updates"]
+    [inner] = [p for p in parts if p.event.startswith("updates|sub:")]
+    assert inner.data == {"inner_step": {"items": ["inner"]}}
+    assert parts[-1].data == {"sub": {"items": ["x", "a", "inner"]}}
+    assert list(client.assistants.get_subgraphs("nested")) == ["sub"]
+
+
+def test_interrupt_before_pauses_the_run_before_the_node(client: Any) -> None:
+    thread = client.threads.create()
+    paused = client.runs.wait(thread["thread_id"], "steps", input={"items": ["x"]}, interrupt_before=["s3"])
+    assert paused["items"] == ["x", "s1", "s2"]
+    assert client.threads.get_state(thread["thread_id"])["next"] == ["s3"]
+    assert client.threads.get(thread["thread_id"])["status"] == "interrupted"
+    assert client.runs.wait(thread["thread_id"], "steps", input=None)["items"][-1] == "s4"

@@ -2,9 +2,10 @@
 ``uuid5(NAMESPACE_URL, graph_id)`` as in LangGraph's server, so ids stay the
 same across restarts and machines.
 
-A graph compiled without a checkpointer, or a builder not compiled yet, is
-given the server's saver (and store, when it has none): the server supplies
-persistence.
+Every graph runs on the server's saver (a builder not compiled yet is
+compiled with it; a saver the graph was compiled with is replaced, as
+LangGraph's server does: threads, runs and checkpoints live in one database)
+and on the server's store when it has none of its own.
 """
 
 from __future__ import annotations
@@ -113,8 +114,7 @@ def _bind(name: str, value: Any, saver: BaseCheckpointSaver, store: Any) -> Comp
         )
     if not isinstance(graph, CompiledStateGraph):
         raise ConfigError(f"graph {name!r}: compile() gave a {type(graph).__name__}, not a cairn graph")
-    if graph.checkpointer is None:
-        graph.checkpointer = saver
+    graph.checkpointer = saver
     if graph.store is None and store is not None:
         graph.store = store
     return graph
