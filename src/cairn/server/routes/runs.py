@@ -36,9 +36,10 @@ async def _create(request: Request, stateless: bool) -> tuple[Server, dict[str, 
     body = await body_of(request)
     assistant = server.assistants.get(body.body.get("assistant_id"), 422)
     kwargs = check_run_fields(body.body, assistant)
-    metadata = body.get("metadata", dict, {})
-    strategy = body.choice("multitask_strategy", STRATEGIES, "enqueue")
+    kwargs["temporary"] = stateless
     graph_keys = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
+    metadata = {**body.get("metadata", dict, {}), **graph_keys}
+    strategy = body.choice("multitask_strategy", STRATEGIES, "enqueue")
     if stateless:
         thread_id = new_checkpoint_id()
         await server.call(server.db.create_thread, thread_id, graph_keys, "raise")

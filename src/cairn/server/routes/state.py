@@ -91,7 +91,8 @@ async def update_state(request: Request) -> Response:
     config = await graph.aupdate_state(_config(thread["thread_id"], checkpoint), values, as_node=body.get("as_node", str))
     await refresh_thread(server, graph, thread["thread_id"])
     c = config["configurable"]
-    return json_response({"checkpoint": {"thread_id": c["thread_id"], "checkpoint_ns": c.get("checkpoint_ns", ""), "checkpoint_id": c["checkpoint_id"]}})
+    checkpoint = {"thread_id": c["thread_id"], "checkpoint_ns": c.get("checkpoint_ns", ""), "checkpoint_id": c["checkpoint_id"]}
+    return json_response({"checkpoint": checkpoint, "configurable": checkpoint, "checkpoint_id": c["checkpoint_id"]})
 
 
 async def refresh_thread(server: Server, graph: CompiledStateGraph, thread_id: str) -> None:
