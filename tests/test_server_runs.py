@@ -154,3 +154,21 @@ def test_serve_names_a_bad_graph_in_langgraph_json(tmp_path: Any) -> None:
         start_server(tmp_path)
     assert "'bad'" in str(caught.value) and "compiled graph" in str(caught.value)
     assert "Traceback" not in str(caught.value)
+
+
+def test_browser_pages_of_this_machine_or_a_named_origin_may_call_the_server(tmp_path: Any) -> None:
+    make_project(tmp_path)
+    server = start_server(tmp_path, "--cors-origin", "https://ui.example.com", "--auth-token", "t")
+    try:
+        def preflight(origin: str) -> httpx.Response:
+            return httpx.options(
+                f"{server.url}/threads/search",
+                headers={"Origin": origin, "Access-Control-Request-Method": "POST",
+                         "Access-Control-Request-Headers": "authorization,content-type"},
+            )
+
+        assert preflight("http://localhost:3000").headers["access-control-allow-origin"] == "http://localhost:3000"
+        assert preflight("https://ui.example.com").status_code == 200
+        assert "access-control-allow-origin" not in preflight("https://evil.example.com").headers
+    finally:
+        server.stop()

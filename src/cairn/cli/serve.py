@@ -25,8 +25,11 @@ TOKEN_VARIABLE = "CAIRN_AUTH_TOKEN"
               help=f"Require 'Authorization: Bearer TOKEN' on every endpoint but /ok (or set {TOKEN_VARIABLE}).")
 @click.option("--max-body", default=16 * 1024 * 1024, show_default=True, type=click.IntRange(min=1),
               help="Largest request body accepted, in bytes.")
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="A web origin (https://host:port) whose pages may call the server from a browser, "
+                   "besides this machine's; repeat for several, or '*' for any.")
 def serve(config: str, host: str, port: int, db: str | None, workers: int,
-          auth_token: str | None, max_body: int) -> None:
+          auth_token: str | None, max_body: int, cors_origins: tuple[str, ...]) -> None:
     """Serve the graphs of a langgraph.json with LangGraph's server API.
 
     The langgraph_sdk client (get_client(url="http://127.0.0.1:2024")) and
@@ -45,6 +48,7 @@ def serve(config: str, host: str, port: int, db: str | None, workers: int,
         raise click.ClickException(str(exc)) from None
     try:
         run_server(config, host=host, port=port, db=db, workers=workers,
-                   auth_token=auth_token or os.environ.get(TOKEN_VARIABLE) or None, max_body=max_body)
+                   auth_token=auth_token or os.environ.get(TOKEN_VARIABLE) or None, max_body=max_body,
+                   cors_origins=cors_origins)
     except CairnError as exc:
         raise click.ClickException(str(exc)) from None

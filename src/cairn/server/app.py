@@ -11,6 +11,7 @@ from typing import Any, AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +29,11 @@ MAX_BODY = 16 * 1024 * 1024
 
 OPEN_PATHS = frozenset({"/ok"})
 """What answers without the Bearer token."""
+
+LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
+"""Browser pages allowed to call the server by default: those served from
+this machine (a UI such as agent-chat-ui on localhost:3000), not any site
+the user happens to visit."""
 
 
 def _error(status: int, detail: str) -> Response:
@@ -90,8 +96,15 @@ class Guard:
         return limited
 
 
-def create_app(server: Server, *, auth_token: str | None = None, max_body: int = MAX_BODY) -> ASGIApp:
-    """The application serving ``server``'s graphs, threads and runs."""
+def create_app(
+    server: Server,
+    *,
+    auth_token: str | None = None,
+    max_body: int = MAX_BODY,
+    cors_origins: tuple[str, ...] = (),
+) -> ASGIApp:
+    """The application serving ``server``'s graphs, threads and runs; pages
+    of ``cors_origins`` (and of this machine) may call it from a browser."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -113,4 +126,12 @@ def create_app(server: Server, *, auth_token: str | None = None, max_body: int =
     )
     app.state.server = server
     guarded: Any = Guard(app, auth_token, max_body)
-    return guarded  # type: ignore[no-any-return]
+    # CORS outside the token check: a browser's preflight carries no token.
+    return CORSMiddleware(  # type: ignore[no-any-return]
+        guarded,
+        allow_origins=list(cors_origins),
+        allow_origin_regex=LOCAL_ORIGINS,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["Content-Location", "Location"],
+    )

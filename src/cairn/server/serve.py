@@ -67,13 +67,14 @@ def serve(
     workers: int = 4,
     auth_token: str | None = None,
     max_body: int = MAX_BODY,
+    cors_origins: tuple[str, ...] = (),
     log_level: str = "info",
 ) -> None:
     """Serve the graphs of ``config_path`` until interrupted."""
     import uvicorn
 
     server = open_server(config_path, db, workers)
-    app: Any = create_app(server, auth_token=auth_token, max_body=max_body)
+    app: Any = create_app(server, auth_token=auth_token, max_body=max_body, cors_origins=cors_origins)
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
     finally:
