@@ -77,14 +77,18 @@ class ServerProcess:
                 self.kill()
 
 
-def start_server(folder: Path, *extra: str, port: int | None = None, env: dict[str, str] | None = None) -> ServerProcess:
-    """``cairn serve`` on ``folder``'s langgraph.json and database; returns once /ok answers."""
+def start_server(
+    folder: Path, *extra: str, port: int | None = None, env: dict[str, str] | None = None,
+    db: str | None = "cairn.db",
+) -> ServerProcess:
+    """``cairn serve`` on ``folder``'s langgraph.json and its database ``db``
+    (None: none given, so $DATABASE_URI); returns once /ok answers."""
     port = port or free_port()
     log = folder / f"server-{port}-{time.monotonic_ns()}.log"
     environment = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
     command = [
         sys.executable, "-m", "cairn.cli", "serve", "--config", str(folder / "langgraph.json"),
-        "--port", str(port), "--db", str(folder / "cairn.db"), *extra,
+        "--port", str(port), *(["--db", str(folder / db)] if db else []), *extra,
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=environment)

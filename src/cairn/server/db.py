@@ -1,23 +1,25 @@
-"""``ServerDB``: the server's thread records and run queue in SQLite, in the
-checkpoint database's file (tables in ``tables.py``).
+"""``ServerDB``: the server's thread records and run queue, in the
+checkpoint database (tables in ``tables.py``).
 
-Every method is a short transaction on one connection behind a lock; the
+The statements are written once, with "?" placeholders and ``{now}`` for
+the database's clock, and run through the backend's dialect; a backend
+(``db_sqlite.SqliteServerDB``, ``db_postgres.PostgresServerDB``) supplies
+the connection, its transactions, how it finds its tables, and how a claim
+keeps two workers off one thread. Every method is a short transaction; the
 async server calls them on ``ServerDB.executor`` (one thread), never on the
-event loop. Several processes may share the file: writes are
-``BEGIN IMMEDIATE`` transactions, a claim of a run included.
+event loop.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
+from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
-from cairn.checkpoint.sqlite.dialect import SQLITE
+from cairn.checkpoint.sql.dialect import Dialect
 from cairn.errors import RequestError, StorageError
 from cairn.server.tables import INDEXES, META, RUNS, SCHEMA_VERSION, TABLES, THREADS
 
@@ -28,57 +30,71 @@ ACTIVE = ("pending", "running")
 
 _JSON_COLUMNS = {"metadata", "kwargs", "state_values", "interrupts", "error"}
 
+_FREE_THREAD = (
+    f"NOT EXISTS (SELECT 1 FROM {RUNS.name} o WHERE o.thread_id = r.thread_id AND ("
+    "o.status = 'running' OR (o.status = 'pending' AND o.run_id < r.run_id)))"
+)
+"""A pending run ``r`` may start: its thread runs nothing and has no older pending run."""
+
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-class ServerDB:
-    """Thread records and runs, in the SQLite file at ``path``."""
+class ServerDB(ABC):
+    """Thread records and runs, in one backend's database."""
 
-    def __init__(self, path: str, busy_timeout: float = 5.0) -> None:
-        self.location = f"SQLite database {path!r}"
-        self._lock = threading.RLock()
-        try:
-            self._conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            self._setup()
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open the server's tables in {self.location}: {exc}") from exc
+    dialect: Dialect
+    location: str
+
+    def __init__(self) -> None:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="cairn-server-db")
+
+    # -- what a backend supplies -----------------------------------------------------
+
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[Any]:
+        """A transaction that writes: a cursor, committed on exit (rolled back on error)."""
+
+    @abstractmethod
+    def _read(self) -> AbstractContextManager[Any]:
+        """A cursor for reading."""
+
+    @abstractmethod
+    def _has_tables(self, cur: Any) -> bool:
+        """Whether the server's tables are there (in the transaction ``cur``)."""
+
+    @abstractmethod
+    def _take_thread(self, cur: Any, thread_id: str) -> bool:
+        """Keep other workers off ``thread_id`` until the transaction ends;
+        False when one holds it now."""
+
+    @abstractmethod
+    def _close_connection(self) -> None: ...
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
-        with self._lock:
-            self._conn.close()
+        self._close_connection()
 
     # -- plumbing --------------------------------------------------------------------
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock:
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+    def _sql(self, text: str) -> str:
+        return self.dialect.sql(text)
 
-    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            cur = self._conn.execute(SQLITE.sql(sql), args)
+    def _run(self, cur: Any, text: str, args: Sequence[Any] = ()) -> Any:
+        cur.execute(self._sql(text), tuple(args))
+        return cur
+
+    def _rows(self, text: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._read() as cur:
+            self._run(cur, text, args)
             names = [d[0] for d in cur.description]
             return [_decoded(dict(zip(names, row))) for row in cur.fetchall()]
 
     def _setup(self) -> None:
         with self._write() as cur:
-            cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (META.name,))
-            if cur.fetchone() is not None:
-                cur.execute(f"SELECT value FROM {META.name} WHERE key = 'schema_version'")
-                found = cur.fetchone()
+            if self._has_tables(cur):
+                found = self._run(cur, f"SELECT value FROM {META.name} WHERE key = 'schema_version'").fetchone()
                 version = int(found[0]) if found else 0
                 if version != SCHEMA_VERSION:
                     raise StorageError(
@@ -87,10 +103,10 @@ class ServerDB:
                     )
                 return
             for table in TABLES:
-                cur.execute(SQLITE.create(table))
+                cur.execute(self.dialect.create(table))
             for index in INDEXES:
                 cur.execute(index)
-            cur.execute(f"INSERT INTO {META.name} (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._run(cur, f"INSERT INTO {META.name} (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     # -- threads ---------------------------------------------------------------------
 
@@ -101,17 +117,15 @@ class ServerDB:
     def create_thread(self, thread_id: str, metadata: dict[str, Any], if_exists: str) -> dict[str, Any]:
         """The new thread; with ``if_exists="do_nothing"`` the existing one, else 409."""
         with self._write() as cur:
-            cur.execute(f"SELECT 1 FROM {THREADS.name} WHERE thread_id = ?", (thread_id,))
-            if cur.fetchone() is not None:
-                if if_exists != "do_nothing":
-                    raise RequestError(f"thread {thread_id!r} already exists; pass if_exists='do_nothing' to get it", 409)
-            else:
-                now = now_iso()
-                cur.execute(
-                    f"INSERT INTO {THREADS.name} (thread_id, metadata, status, created_at, updated_at) "
-                    "VALUES (?, ?, 'idle', ?, ?)",
-                    (thread_id, json.dumps(metadata), now, now),
-                )
+            now = now_iso()
+            self._run(
+                cur,
+                f"INSERT INTO {THREADS.name} (thread_id, metadata, status, created_at, updated_at) "
+                "VALUES (?, ?, 'idle', ?, ?) ON CONFLICT (thread_id) DO NOTHING",
+                (thread_id, json.dumps(metadata), now, now),
+            )
+            if cur.rowcount == 0 and if_exists != "do_nothing":
+                raise RequestError(f"thread {thread_id!r} already exists; pass if_exists='do_nothing' to get it", 409)
         found = self.get_thread(thread_id)
         assert found is not None
         return found
@@ -119,14 +133,13 @@ class ServerDB:
     def patch_thread(self, thread_id: str, metadata: dict[str, Any]) -> dict[str, Any] | None:
         """Merge ``metadata`` into the thread's; None if there is no such thread."""
         with self._write() as cur:
-            cur.execute(f"SELECT metadata FROM {THREADS.name} WHERE thread_id = ?", (thread_id,))
-            row = cur.fetchone()
+            row = self._run(cur, f"SELECT metadata FROM {THREADS.name} WHERE thread_id = ?", (thread_id,)).fetchone()
             if row is None:
                 return None
-            merged = {**json.loads(row[0]), **metadata}
-            cur.execute(
+            self._run(
+                cur,
                 f"UPDATE {THREADS.name} SET metadata = ?, updated_at = ? WHERE thread_id = ?",
-                (json.dumps(merged), now_iso(), thread_id),
+                (json.dumps({**json.loads(row[0]), **metadata}), now_iso(), thread_id),
             )
         return self.get_thread(thread_id)
 
@@ -140,7 +153,8 @@ class ServerDB:
         error: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        """Record a thread's status and (JSON text) values after a run or an update."""
+        """Record a thread's status, (JSON text) values, interrupts and error
+        after a run or an update; merge ``metadata`` into its own."""
         sets: list[str] = ["updated_at = ?"]
         args: list[str | None] = [now_iso()]
         for column, value in (("status", status), ("state_values", values), ("interrupts", interrupts)):
@@ -152,27 +166,26 @@ class ServerDB:
             args.append(error)
         with self._write() as cur:
             if metadata:
-                cur.execute(f"SELECT metadata FROM {THREADS.name} WHERE thread_id = ?", (thread_id,))
-                row = cur.fetchone()
+                row = self._run(cur, f"SELECT metadata FROM {THREADS.name} WHERE thread_id = ?", (thread_id,)).fetchone()
                 if row is not None:
                     sets.append("metadata = ?")
                     args.append(json.dumps({**json.loads(row[0]), **metadata}))
-            cur.execute(f"UPDATE {THREADS.name} SET {', '.join(sets)} WHERE thread_id = ?", (*args, thread_id))
+            self._run(cur, f"UPDATE {THREADS.name} SET {', '.join(sets)} WHERE thread_id = ?", (*args, thread_id))
 
     def delete_thread(self, thread_id: str) -> bool:
         with self._write() as cur:
-            cur.execute(f"DELETE FROM {RUNS.name} WHERE thread_id = ?", (thread_id,))
-            cur.execute(f"DELETE FROM {THREADS.name} WHERE thread_id = ?", (thread_id,))
-            return cur.rowcount > 0
+            self._run(cur, f"DELETE FROM {RUNS.name} WHERE thread_id = ?", (thread_id,))
+            return bool(self._run(cur, f"DELETE FROM {THREADS.name} WHERE thread_id = ?", (thread_id,)).rowcount > 0)
 
     def list_threads(self, status: str | None, ids: Sequence[str] | None) -> list[dict[str, Any]]:
         """Threads, most recently updated first (filters on metadata are the caller's)."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if status is not None:
             where.append("status = ?")
             args.append(status)
         if ids is not None:
-            where.append(f"thread_id IN ({', '.join('?' * len(ids))})")
+            where.append(f"thread_id IN ({', '.join('?' * len(ids))})" if ids else "1 = 0")
             args.extend(ids)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         return self._rows(f"SELECT * FROM {THREADS.name}{clause} ORDER BY updated_at DESC, thread_id DESC", args)
@@ -191,8 +204,7 @@ class ServerDB:
             where += " AND status = ?"
             args.append(status)
         return self._rows(
-            f"SELECT * FROM {RUNS.name} WHERE {where} ORDER BY run_id DESC LIMIT ? OFFSET ?",
-            (*args, limit, offset),
+            f"SELECT * FROM {RUNS.name} WHERE {where} ORDER BY run_id DESC LIMIT ? OFFSET ?", (*args, limit, offset)
         )
 
     def insert_run(self, run: dict[str, Any], strategy: str) -> list[str]:
@@ -201,52 +213,42 @@ class ServerDB:
         "interrupt" and "rollback" ask those runs to stop (the ids returned),
         "enqueue" lets them finish first. The thread is busy from now on."""
         with self._write() as cur:
-            cur.execute(
-                f"SELECT run_id, status FROM {RUNS.name} WHERE thread_id = ? AND status IN ('pending', 'running')",
+            # The thread's row is written first: a second insert on the thread waits for this one.
+            self._run(cur, f"UPDATE {THREADS.name} SET status = 'busy', updated_at = ? WHERE thread_id = ?", (now_iso(), run["thread_id"]))
+            active = self._run(
+                cur,
+                f"SELECT run_id FROM {RUNS.name} WHERE thread_id = ? AND status IN ('pending', 'running')",
                 (run["thread_id"],),
-            )
-            active = cur.fetchall()
+            ).fetchall()
             if active and strategy == "reject":
                 raise RequestError(
                     f"thread {run['thread_id']!r} is already running a run; wait for it to finish "
                     "or choose another multitask_strategy (enqueue, interrupt, rollback)",
                     409,
                 )
-            stopped = []
-            if active and strategy in ("interrupt", "rollback"):
-                for run_id, _ in active:
-                    self._ask_cancel(cur, run_id, strategy)
-                    stopped.append(run_id)
-            values = [run.get(name) for name in RUNS.names]
-            for i, name in enumerate(RUNS.names):
-                if name in ("kwargs", "metadata"):
-                    values[i] = json.dumps(run[name])
-            cur.execute(f"INSERT INTO {RUNS.name} ({', '.join(RUNS.names)}) VALUES ({RUNS.marks})", values)
-            cur.execute(
-                f"UPDATE {THREADS.name} SET status = 'busy', updated_at = ? WHERE thread_id = ?",
-                (now_iso(), run["thread_id"]),
-            )
+            stopped = [row[0] for row in active] if strategy in ("interrupt", "rollback") else []
+            for run_id in stopped:
+                self._ask_cancel(cur, run_id, strategy)
+            values = [json.dumps(run[n]) if n in ("kwargs", "metadata") else run.get(n) for n in RUNS.names]
+            self._run(cur, f"INSERT INTO {RUNS.name} ({', '.join(RUNS.names)}) VALUES ({RUNS.marks})", values)
             return stopped
 
-    def _ask_cancel(self, cur: sqlite3.Cursor, run_id: str, action: str) -> None:
+    def _ask_cancel(self, cur: Any, run_id: str, action: str) -> None:
         # A run not started yet stops here; a running one when its worker
         # next looks (between steps).
-        cur.execute(
+        self._run(
+            cur,
             f"UPDATE {RUNS.name} SET status = 'interrupted', cancel = ?, updated_at = ? "
             "WHERE run_id = ? AND status = 'pending'",
             (action, now_iso(), run_id),
         )
-        cur.execute(
-            f"UPDATE {RUNS.name} SET cancel = ? WHERE run_id = ? AND status = 'running'",
-            (action, run_id),
-        )
+        self._run(cur, f"UPDATE {RUNS.name} SET cancel = ? WHERE run_id = ? AND status = 'running'", (action, run_id))
 
     def cancel_run(self, run_id: str, action: str) -> str | None:
         """Ask run ``run_id`` to stop; its status then (None: no such run)."""
         with self._write() as cur:
             self._ask_cancel(cur, run_id, action)
-            cur.execute(f"SELECT status FROM {RUNS.name} WHERE run_id = ?", (run_id,))
-            row = cur.fetchone()
+            row = self._run(cur, f"SELECT status FROM {RUNS.name} WHERE run_id = ?", (run_id,)).fetchone()
             return None if row is None else str(row[0])
 
     def cancel_asked(self, run_id: str) -> str | None:
@@ -254,35 +256,48 @@ class ServerDB:
         return rows[0]["cancel"] if rows else None
 
     def claim_run(self, owner: str, lease: float) -> dict[str, Any] | None:
-        """Take the oldest pending run whose thread runs nothing else and
-        has no older pending run: it is running, owned by ``owner``."""
+        """Take the oldest pending run whose thread is free (see ``_FREE_THREAD``):
+        it is running from now on, owned by ``owner`` for ``lease`` seconds."""
         with self._write() as cur:
-            cur.execute(
-                f"SELECT r.run_id FROM {RUNS.name} r WHERE r.status = 'pending' AND NOT EXISTS ("
-                f"SELECT 1 FROM {RUNS.name} o WHERE o.thread_id = r.thread_id AND ("
-                "o.status = 'running' OR (o.status = 'pending' AND o.run_id < r.run_id))) "
-                "ORDER BY r.run_id LIMIT 1"
-            )
-            row = cur.fetchone()
-            if row is None:
+            candidates = self._run(
+                cur,
+                f"SELECT r.run_id, r.thread_id FROM {RUNS.name} r WHERE r.status = 'pending' AND {_FREE_THREAD} "
+                "ORDER BY r.run_id LIMIT 8",
+            ).fetchall()
+            for run_id, thread_id in candidates:
+                if not self._take_thread(cur, thread_id):
+                    continue
+                # Seen again now the thread is ours: another worker may have claimed first.
+                still = self._run(
+                    cur,
+                    f"SELECT 1 FROM {RUNS.name} r WHERE r.run_id = ? AND r.status = 'pending' AND {_FREE_THREAD}",
+                    (run_id,),
+                ).fetchone()
+                if still is None:
+                    continue
+                self._run(
+                    cur,
+                    f"UPDATE {RUNS.name} SET status = 'running', owner = ?, attempts = attempts + 1, "
+                    "lease_until = {now} + ?, updated_at = ? WHERE run_id = ?",
+                    (owner, lease, now_iso(), run_id),
+                )
+                break
+            else:
                 return None
-            cur.execute(
-                f"UPDATE {RUNS.name} SET status = 'running', owner = ?, attempts = attempts + 1, "
-                f"lease_until = {SQLITE.now} + ?, updated_at = ? WHERE run_id = ?",
-                (owner, lease, now_iso(), row[0]),
-            )
-        return self.get_run(row[0])
+        return self.get_run(run_id)
 
     def renew(self, owner: str, lease: float) -> None:
         with self._write() as cur:
-            cur.execute(
-                f"UPDATE {RUNS.name} SET lease_until = {SQLITE.now} + ? WHERE owner = ? AND status = 'running'",
+            self._run(
+                cur,
+                f"UPDATE {RUNS.name} SET lease_until = {{now}} + ? WHERE owner = ? AND status = 'running'",
                 (lease, owner),
             )
 
     def finish_run(self, run_id: str, status: str, error: Any = None) -> None:
         with self._write() as cur:
-            cur.execute(
+            self._run(
+                cur,
                 f"UPDATE {RUNS.name} SET status = ?, error = ?, owner = NULL, lease_until = NULL, "
                 "updated_at = ? WHERE run_id = ?",
                 (status, None if error is None else json.dumps(error), now_iso(), run_id),
@@ -290,32 +305,27 @@ class ServerDB:
 
     def delete_run(self, run_id: str) -> bool:
         with self._write() as cur:
-            cur.execute(f"DELETE FROM {RUNS.name} WHERE run_id = ?", (run_id,))
-            return cur.rowcount > 0
+            return bool(self._run(cur, f"DELETE FROM {RUNS.name} WHERE run_id = ?", (run_id,)).rowcount > 0)
 
     def orphaned_runs(self, is_gone: Callable[[str], bool]) -> list[dict[str, Any]]:
         """Running runs whose owner is gone (``is_gone``) or whose lease expired."""
         rows = self._rows(
-            f"SELECT run_id, owner, lease_until < {SQLITE.now} AS expired FROM {RUNS.name} WHERE status = 'running'"
+            f"SELECT run_id, owner, CASE WHEN lease_until < {{now}} THEN 1 ELSE 0 END AS expired "
+            f"FROM {RUNS.name} WHERE status = 'running'"
         )
         return [r for r in rows if r["expired"] or (r["owner"] and is_gone(r["owner"]))]
 
     def requeue(self, run_id: str, owner: str, max_attempts: int) -> None:
         """Put a run whose ``owner`` is gone back in the queue (or end it as an
         error once it used ``max_attempts``)."""
+        error = json.dumps({"error": "RunAttemptsExhausted", "message": f"the run's process died {max_attempts} times"})
         with self._write() as cur:
-            cur.execute(
+            self._run(
+                cur,
                 f"UPDATE {RUNS.name} SET status = CASE WHEN attempts >= ? THEN 'error' ELSE 'pending' END, "
                 "error = CASE WHEN attempts >= ? THEN ? ELSE error END, "
                 "owner = NULL, lease_until = NULL, updated_at = ? WHERE run_id = ? AND owner = ?",
-                (
-                    max_attempts,
-                    max_attempts,
-                    json.dumps({"error": "RunAttemptsExhausted", "message": f"the run's process died {max_attempts} times"}),
-                    now_iso(),
-                    run_id,
-                    owner,
-                ),
+                (max_attempts, max_attempts, error, now_iso(), run_id, owner),
             )
 
     def thread_has_active_runs(self, thread_id: str) -> bool:

@@ -4,10 +4,11 @@ running it with uvicorn."""
 from __future__ import annotations
 
 import importlib.metadata
+import os
 from pathlib import Path
 from typing import Any
 
-from cairn.checkpoint.sqlite import SqliteSaver
+from cairn.checkpoint.base import BaseCheckpointSaver
 from cairn.errors import ConfigError
 from cairn.server.app import MAX_BODY, create_app
 from cairn.server.config import apply_environment, load_config
@@ -16,26 +17,34 @@ from cairn.server.graphs import Assistants, load_graphs
 from cairn.server.http import Server
 from cairn.server.streams import Streams
 from cairn.server.worker import Workers
-from cairn.store.sqlite import SqliteStore
 
-__all__ = ["DEFAULT_DB", "open_server", "serve"]
+__all__ = ["DEFAULT_DB", "open_database", "open_server", "serve"]
 
 DEFAULT_DB = Path(".cairn") / "cairn.db"
-"""Where the server keeps everything unless told (``--db``), from the working folder."""
+"""Where the server keeps everything unless told (``--db`` or
+``DATABASE_URI``), from the working folder."""
 
 
-def _database(db: str | None) -> str:
+def open_database(db: str | None) -> tuple[BaseCheckpointSaver, Any, ServerDB]:
+    """The saver, store and server tables on ``db``: a SQLite file, or a
+    ``postgresql://`` URL (``DATABASE_URI`` when ``db`` is None)."""
+    db = db or os.environ.get("DATABASE_URI") or None
+    if db is not None and db.startswith(("postgres://", "postgresql://")):
+        from cairn.checkpoint.postgres import PostgresSaver
+        from cairn.server.db_postgres import PostgresServerDB
+        from cairn.store.postgres import PostgresStore
+
+        return PostgresSaver(db), PostgresStore(db), PostgresServerDB(db)
+    from cairn.checkpoint.sqlite import SqliteSaver
+    from cairn.server.db_sqlite import SqliteServerDB
+    from cairn.store.sqlite import SqliteStore
+
     if db is None:
         DEFAULT_DB.parent.mkdir(parents=True, exist_ok=True)
-        return str(DEFAULT_DB)
-    if db.startswith(("postgres://", "postgresql://")):
-        raise ConfigError(
-            f"--db {db!r}: cairn serve keeps its runs in SQLite for now; Postgres (many hosts, "
-            "`cairn worker`) comes next. Give a file path"
-        )
+        db = str(DEFAULT_DB)
     if Path(db).is_dir():
         raise ConfigError(f"--db {db!r} is a directory; give a file path such as {str(Path(db) / 'cairn.db')!r}")
-    return db
+    return SqliteSaver(db), SqliteStore(db), SqliteServerDB(db)
 
 
 def open_server(config_path: str, db: str | None = None, workers: int = 4) -> Server:
@@ -43,11 +52,8 @@ def open_server(config_path: str, db: str | None = None, workers: int = 4) -> Se
     ``db``, its tables, its workers (``workers`` tasks; 0: the API only)."""
     config = load_config(config_path)
     apply_environment(config)
-    path = _database(db)
-    saver = SqliteSaver(path)
-    store = SqliteStore(path)
+    saver, store, tables = open_database(db)
     assistants = Assistants(load_graphs(config, saver, store))
-    tables = ServerDB(path)
     streams = Streams()
     info = {
         "version": importlib.metadata.version("cairn"),

@@ -54,6 +54,7 @@ class Workers:
         self.owner = new_owner()
         self.cancels: dict[str, str] = {}
         """Run id -> "interrupt" or "rollback": cancels asked in this process."""
+        self._running: set[str] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -78,6 +79,10 @@ class Workers:
     def wake(self) -> None:
         self._wake.set()
 
+    def runs_here(self, run_id: str) -> bool:
+        """Whether a worker of this process is running ``run_id`` now."""
+        return run_id in self._running
+
     def cancel(self, run_id: str, action: str) -> None:
         self.cancels[run_id] = action
 
@@ -101,12 +106,15 @@ class Workers:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), POLL)
                 continue
+            self._running.add(run["run_id"])
             try:
                 await self._execute(run)
             except Exception:  # a bug of ours must not stop the worker
                 log.exception("run %s failed in the server", run["run_id"])
                 with contextlib.suppress(Exception):
                     await self.call(self.db.finish_run, run["run_id"], "error", {"error": "ServerError", "message": "see the server's log"})
+            finally:
+                self._running.discard(run["run_id"])
             self.wake()  # the thread's next run may go now
 
     async def _execute(self, run: dict[str, Any]) -> None:

@@ -10,7 +10,6 @@ stops the other between two steps first, "rollback" also undoes it.
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 from typing import Any, AsyncIterator
 
@@ -22,6 +21,7 @@ from cairn.checkpoint.ids import new_checkpoint_id
 from cairn.errors import RequestError
 from cairn.server.db import ACTIVE, now_iso
 from cairn.server.http import Server, body_of, json_response, query_of, server_of, thread_or_404
+from cairn.server.outcome import outcome_from_rows, watch
 from cairn.server.records import run_json
 from cairn.server.runinput import STRATEGIES, check_run_fields
 from cairn.server.sse import events_of
@@ -66,7 +66,7 @@ async def _create(request: Request, stateless: bool) -> tuple[Server, dict[str, 
         "temporary": 1 if stateless else 0,
     }
     stopped = await server.call(server.db.insert_run, run, strategy)
-    server.streams.open(run["run_id"])
+    watch(server, run["run_id"], server.streams.open(run["run_id"]))
     if not stateless:  # the thread's state is read with this graph from now on
         await server.call(partial(server.db.set_thread_state, thread_id, metadata=graph_keys))
     for run_id in stopped:
@@ -169,15 +169,12 @@ async def delete(request: Request) -> Response:
 async def _result_of(server: Server, row: dict[str, Any]) -> Any:
     """What ``join`` answers: the run's outcome, once it is over."""
     stream = server.streams.get(row["run_id"])
-    if stream is not None:
-        return await stream.wait()
-    while row is not None and row["status"] in ACTIVE:  # run by another process
-        await asyncio.sleep(0.2)
-        row = await server.call(server.db.get_run, row["run_id"])
-    if row is not None and row["status"] == "error":
-        return {"__error__": row["error"]}
-    thread = await server.call(server.db.get_thread, row["thread_id"] if row else "")
-    return (thread or {}).get("state_values") or {}
+    if stream is None:
+        if row["status"] not in ACTIVE:
+            return outcome_from_rows(row, await server.call(server.db.get_thread, row["thread_id"]))
+        stream = server.streams.open(row["run_id"])
+        watch(server, row["run_id"], stream)
+    return await stream.wait()
 
 
 async def join(request: Request) -> Response:
@@ -194,9 +191,9 @@ async def join_stream(request: Request) -> Response:
             raise RequestError(f"Last-Event-ID must be an event number this server sent, got {last!r}")
         start = int(last) + 1
     stream = server.streams.get(row["run_id"])
-    if stream is None:
-        stream = RunStream()
-        stream.finish(row["status"], {})
+    if stream is None:  # over, or run by another process: its end only
+        stream = server.streams.open(row["run_id"])
+        watch(server, row["run_id"], stream)
     return _sse(stream, {}, start, ids=True)
 
 
