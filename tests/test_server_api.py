@@ -263,3 +263,42 @@ def test_interrupt_before_pauses_the_run_before_the_node(client: Any) -> None:
     assert client.threads.get_state(thread["thread_id"])["next"] == ["s3"]
     assert client.threads.get(thread["thread_id"])["status"] == "interrupted"
     assert client.runs.wait(thread["thread_id"], "steps", input=None)["items"][-1] == "s4"
+
+
+def _events(response: httpx.Response) -> list[tuple[str | None, str]]:
+    found, event_id = [], None
+    for line in response.iter_lines():
+        if line.startswith("id: "):
+            event_id = line[4:]
+        elif line.startswith("event: "):
+            found.append((event_id, line[7:]))
+    return found
+
+
+def test_a_resumable_stream_is_joined_again_from_last_event_id(server: ServerProcess, client: Any) -> None:
+    thread = client.threads.create()["thread_id"]
+    body = {"assistant_id": "steps", "input": {"items": ["x"]}, "stream_mode": "updates", "stream_resumable": True}
+    with httpx.stream("POST", f"{server.url}/threads/{thread}/runs/stream", json=body) as response:
+        first = _events(response)
+        location = response.headers["location"]
+    assert [e for _, e in first] == ["metadata"] + ["updates"] * 4
+    assert [i for i, _ in first] == ["0", "1", "2", "3", "4"]
+    with httpx.stream("GET", f"{server.url}{location}", headers={"Last-Event-ID": "2"}) as again:
+        assert _events(again) == first[3:]
+    refused = httpx.get(f"{server.url}{location}", headers={"Last-Event-ID": "soon"})
+    assert refused.status_code == 422 and "soon" in refused.json()["detail"]
+
+
+def test_serve_with_a_missing_config_says_so_without_a_traceback(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from tests.server_support import SRC
+
+    done = subprocess.run(
+        [sys.executable, "-m", "cairn.cli", "serve", "--config", str(tmp_path / "nope.json")],
+        capture_output=True, text=True, env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}, timeout=60,
+    )
+    assert done.returncode != 0
+    assert "nope.json" in done.stderr and "does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
