@@ -172,3 +172,27 @@ def test_browser_pages_of_this_machine_or_a_named_origin_may_call_the_server(tmp
         assert "access-control-allow-origin" not in preflight("https://evil.example.com").headers
     finally:
         server.stop()
+
+
+def test_rollback_of_a_run_resumed_after_a_crash_removes_what_both_attempts_wrote(tmp_path: Any) -> None:
+    make_project(tmp_path)
+    first = start_server(tmp_path)
+    try:
+        client = get_sync_client(url=first.url)
+        thread = client.threads.create()["thread_id"]
+        client.runs.wait(thread, "steps", input={"items": ["before"]})
+        killed = client.runs.create(thread, "steps", input={"items": ["x"], "delay": 0.4})
+        wait_for(lambda: first.counts().count("s3") == 2)
+        first.kill()
+    finally:
+        first.stop()
+    second = start_server(tmp_path)
+    try:
+        client = get_sync_client(url=second.url)
+        last = client.runs.create(thread, "steps", input={"items": ["y"]}, multitask_strategy="rollback")
+        result = client.runs.join(thread, last["run_id"])
+        assert result["items"] == ["before", "s1", "s2", "s3", "s4", "y", "s1", "s2", "s3", "s4"]
+        with pytest.raises(httpx.HTTPStatusError):
+            client.runs.get(thread, killed["run_id"])
+    finally:
+        second.stop()

@@ -234,15 +234,20 @@ class ServerDB(ABC):
             return stopped
 
     def _ask_cancel(self, cur: Any, run_id: str, action: str) -> None:
-        # A run not started yet stops here; a running one when its worker
-        # next looks (between steps).
+        # A run that never started stops here; a running one when its worker
+        # next looks (between steps), and a queued one that ran before (its
+        # process died) when a worker claims it: what it wrote may need undoing.
         self._run(
             cur,
             f"UPDATE {RUNS.name} SET status = 'interrupted', cancel = ?, updated_at = ? "
-            "WHERE run_id = ? AND status = 'pending'",
+            "WHERE run_id = ? AND status = 'pending' AND attempts = 0",
             (action, now_iso(), run_id),
         )
-        self._run(cur, f"UPDATE {RUNS.name} SET cancel = ? WHERE run_id = ? AND status = 'running'", (action, run_id))
+        self._run(
+            cur,
+            f"UPDATE {RUNS.name} SET cancel = ? WHERE run_id = ? AND status IN ('pending', 'running')",
+            (action, run_id),
+        )
 
     def cancel_run(self, run_id: str, action: str) -> str | None:
         """Ask run ``run_id`` to stop; its status then (None: no such run)."""

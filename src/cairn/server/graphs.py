@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Mapping
 
 from cairn.checkpoint.base import BaseCheckpointSaver
@@ -79,22 +80,29 @@ class Assistants:
 def load_graphs(
     config: ServerConfig, saver: BaseCheckpointSaver, store: Any = None
 ) -> dict[str, CompiledStateGraph]:
-    """Each graph of ``config``, imported and bound to ``saver``."""
-    return {name: _bind(name, _load(name, target, config.root), saver, store) for name, target in config.graphs.items()}
+    """Each graph of ``config``, imported and bound to ``saver``; a file
+    several graphs name is run once."""
+    modules: dict[Path, ModuleType] = {}
+    return {
+        name: _bind(name, _load(name, target, config.root, modules), saver, store)
+        for name, target in config.graphs.items()
+    }
 
 
-def _load(name: str, target: str, root: Path) -> Any:
+def _load(name: str, target: str, root: Path, modules: dict[Path, ModuleType]) -> Any:
     where, _, attribute = target.rpartition(":")
     if where.endswith(".py") or "/" in where:
         file = (root / where).resolve()
         if not file.is_file():
             raise ConfigError(f"graph {name!r}: file {where!r} does not exist (looked at {str(file)!r})")
-        module_name = f"cairn_served_{name.replace('-', '_')}_{file.stem}"
-        spec = importlib.util.spec_from_file_location(module_name, file)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        if file not in modules:
+            module_name = f"cairn_served_{len(modules)}_{file.stem}"
+            spec = importlib.util.spec_from_file_location(module_name, file)
+            assert spec is not None and spec.loader is not None
+            modules[file] = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = modules[file]
+            spec.loader.exec_module(modules[file])
+        module = modules[file]
     else:
         module = importlib.import_module(where)
     if not hasattr(module, attribute):

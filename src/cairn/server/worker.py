@@ -128,9 +128,12 @@ class Workers:
         head = await graph.aget_state({"configurable": {"thread_id": thread_id}})
         resumed = run["attempts"] > 1 and (head.metadata or {}).get("run_id") == run_id
         args = run_arguments(run, assistant, resumed)
-        before = head.config if head.metadata is not None and not resumed else None
+        before = await _before_run(graph, thread_id, run_id) if resumed else head.config if head.metadata else None
         stream.publish("metadata", dumps({"run_id": run_id, "attempt": run["attempts"]}))
-        stopped: str | None = None
+        stopped: str | None = run["cancel"]  # asked while it waited to be run again
+        if stopped is not None:
+            await self._end(run, assistant, stream, stopped, before)
+            return
         try:
             chunks: Any = graph.astream(args.input, args.config, **args.options)
             try:
@@ -215,6 +218,16 @@ class Workers:
         if saver is not None:
             await asyncio.to_thread(saver.delete_thread, thread_id)
         await self.call(self.db.delete_thread, thread_id)
+
+
+async def _before_run(graph: Any, thread_id: str, run_id: str) -> Any:
+    """The config of the checkpoint the run started from (None: the thread
+    had none), found from the run's own checkpoints after a crash."""
+    config = {"configurable": {"thread_id": thread_id}}
+    oldest = None
+    async for snapshot in graph.aget_state_history(config, filter={"run_id": run_id}):
+        oldest = snapshot
+    return None if oldest is None else oldest.parent_config
 
 
 def _event(chunk: Any, subgraphs: bool) -> tuple[str, Any]:
