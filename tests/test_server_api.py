@@ -302,3 +302,18 @@ def test_serve_with_a_missing_config_says_so_without_a_traceback(tmp_path: Any) 
     assert done.returncode != 0
     assert "nope.json" in done.stderr and "does not exist" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_store_keeps_items_across_threads_for_clients(client: Any) -> None:
+    user = uuid.uuid4().hex
+    client.store.put_item(["memories", user], "food", {"likes": "pizza"})
+    client.store.put_item(["memories", user], "pet", {"likes": "cats"})
+    assert client.store.get_item(["memories", user], "food")["value"] == {"likes": "pizza"}
+    found = client.store.search_items(["memories", user], filter={"likes": "cats"})
+    assert [item["key"] for item in found["items"]] == ["pet"]
+    assert ["memories", user] in client.store.list_namespaces(prefix=["memories"])["namespaces"]
+    client.store.delete_item(["memories", user], "food")
+    with pytest.raises(NotFoundError):
+        client.store.get_item(["memories", user], "food")
+    bad = httpx.put(f"{client.http.client.base_url}/store/items", json={"namespace": ["m"], "key": "k", "value": [1]})
+    assert bad.status_code == 422 and "value" in bad.json()["detail"]

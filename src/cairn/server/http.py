@@ -27,6 +27,8 @@ class Server:
 
     db: ServerDB
     saver: BaseCheckpointSaver
+    store: Any
+    """The store the graphs share (``cairn.store``), served at ``/store``."""
     assistants: Assistants
     streams: Streams
     workers: Workers

@@ -61,7 +61,7 @@ def open_server(config_path: str, db: str | None = None, workers: int = 4) -> Se
         "flags": {"assistants": True, "crons": False, "langsmith": False},
         "host": {"kind": "self-hosted", "project_id": None, "revision_id": None},
     }
-    return Server(tables, saver, assistants, streams, Workers(tables, assistants, streams, workers), info)
+    return Server(tables, saver, store, assistants, streams, Workers(tables, assistants, streams, workers), info)
 
 
 def serve(
