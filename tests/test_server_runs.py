@@ -196,3 +196,31 @@ def test_rollback_of_a_run_resumed_after_a_crash_removes_what_both_attempts_wrot
             client.runs.get(thread, killed["run_id"])
     finally:
         second.stop()
+
+
+def test_a_batch_of_runs_is_checked_whole_then_queued(server: ServerProcess) -> None:
+    client = get_sync_client(url=server.url)
+    thread = client.threads.create()["thread_id"]
+    with pytest.raises(httpx.HTTPStatusError) as caught:
+        client.runs.create_batch([
+            {"assistant_id": "steps", "input": {"items": ["a"]}, "thread_id": thread},
+            {"assistant_id": "nope", "input": {"items": ["b"]}},
+        ])
+    assert caught.value.response.status_code == 422 and client.runs.list(thread) == []
+    made = client.runs.create_batch([
+        {"assistant_id": "steps", "input": {"items": ["a"]}, "thread_id": thread},
+        {"assistant_id": "steps", "input": {"items": ["b"]}},
+    ])
+    assert [r["thread_id"] == thread for r in made] == [True, False]
+    assert client.runs.join(thread, made[0]["run_id"])["items"][-1] == "s4"
+
+
+def test_cancel_many_stops_every_run_of_a_thread(server: ServerProcess) -> None:
+    client = get_sync_client(url=server.url)
+    thread = client.threads.create()["thread_id"]
+    runs = [client.runs.create(thread, "steps", input=SLOW) for _ in range(3)]
+    _started(server, "s1")
+    client.runs.cancel_many(thread_id=thread, action="interrupt")
+    client.runs.join(thread, runs[0]["run_id"])
+    wait_for(lambda: all(client.runs.get(thread, r["run_id"])["status"] == "interrupted" for r in runs))
+    assert server.counts().count("s1") == 1 and "s4" not in server.counts()

@@ -256,6 +256,20 @@ class ServerDB(ABC):
             row = self._run(cur, f"SELECT status FROM {RUNS.name} WHERE run_id = ?", (run_id,)).fetchone()
             return None if row is None else str(row[0])
 
+    def active_runs(self, thread_id: str | None, run_ids: Sequence[str] | None, status: str | None) -> list[str]:
+        """The ids of the runs not over yet, of a thread, among ``run_ids``, of a status."""
+        where, args = ["status IN ('pending', 'running')"], []
+        if thread_id is not None:
+            where.append("thread_id = ?")
+            args.append(thread_id)
+        if run_ids is not None:
+            where.append(f"run_id IN ({', '.join('?' * len(run_ids))})" if run_ids else "1 = 0")
+            args.extend(run_ids)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        return [r["run_id"] for r in self._rows(f"SELECT run_id FROM {RUNS.name} WHERE {' AND '.join(where)}", args)]
+
     def cancel_asked(self, run_id: str) -> str | None:
         rows = self._rows(f"SELECT cancel FROM {RUNS.name} WHERE run_id = ?", (run_id,))
         return rows[0]["cancel"] if rows else None

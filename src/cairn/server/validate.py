@@ -10,17 +10,22 @@ from typing import Any, Mapping, Sequence
 
 from cairn.errors import RequestError
 
-__all__ = ["Fields", "check_uuid", "parse_body"]
+__all__ = ["Fields", "check_uuid", "parse_body", "parse_json"]
+
+
+def parse_json(raw: bytes) -> Any:
+    """The JSON value of a request body (an empty body is ``{}``)."""
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RequestError(f"the request body is not valid JSON: {exc}") from None
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
     """The JSON object of a request body (an empty body is ``{}``)."""
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RequestError(f"the request body is not valid JSON: {exc}") from None
+    value = parse_json(raw)
     if not isinstance(value, dict):
         raise RequestError(f"the request body must be a JSON object, got {type(value).__name__}")
     return value

@@ -26,7 +26,7 @@ from cairn.server.records import run_json
 from cairn.server.runinput import STRATEGIES, check_run_fields
 from cairn.server.sse import events_of
 from cairn.server.streams import RunStream
-from cairn.server.validate import Fields, check_uuid
+from cairn.server.validate import Fields, check_uuid, parse_json
 
 __all__ = ["routes"]
 
@@ -34,27 +34,32 @@ __all__ = ["routes"]
 async def _create(request: Request, stateless: bool) -> tuple[Server, dict[str, Any], Fields]:
     server = server_of(request)
     body = await body_of(request)
+    thread_id = None if stateless else request.path_params["thread_id"]
+    run, make_thread = await _checked(server, body, thread_id)
+    await _queue(server, run, make_thread)
+    return server, run, body
+
+
+async def _checked(server: Server, body: Fields, thread_id: str | None) -> tuple[dict[str, Any], bool]:
+    """The run a request asks for (on ``thread_id``, or stateless), checked
+    without changing anything; and whether its thread is to be made."""
     assistant = server.assistants.get(body.body.get("assistant_id"), 422)
     kwargs = check_run_fields(body.body, assistant)
-    kwargs["temporary"] = stateless
-    graph_keys = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
-    metadata = {**body.get("metadata", dict, {}), **graph_keys}
+    kwargs["temporary"] = thread_id is None
+    metadata = {**body.get("metadata", dict, {}), "graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
     strategy = body.choice("multitask_strategy", STRATEGIES, "enqueue")
-    if stateless:
-        thread_id = new_checkpoint_id()
-        await server.call(server.db.create_thread, thread_id, graph_keys, "raise")
-    else:
-        thread_id = request.path_params["thread_id"]
+    make_thread = thread_id is None
+    if thread_id is not None:
         check_uuid(thread_id, "thread_id")
         if_not_exists = body.choice("if_not_exists", ("reject", "create"), "reject")
         if await server.call(server.db.get_thread, thread_id) is None:
             if if_not_exists != "create":
                 raise RequestError(f"thread {thread_id!r} not found; pass if_not_exists='create' to make it", 404)
-            await server.call(server.db.create_thread, thread_id, {}, "do_nothing")
+            make_thread = True
     now = now_iso()
     run = {
         "run_id": new_checkpoint_id(),
-        "thread_id": thread_id,
+        "thread_id": thread_id or new_checkpoint_id(),
         "assistant_id": assistant.assistant_id,
         "status": "pending",
         "kwargs": kwargs,
@@ -63,16 +68,58 @@ async def _create(request: Request, stateless: bool) -> tuple[Server, dict[str, 
         "created_at": now,
         "updated_at": now,
         "attempts": 0,
-        "temporary": 1 if stateless else 0,
+        "temporary": 1 if thread_id is None else 0,
     }
+    return run, make_thread
+
+
+async def _queue(server: Server, run: dict[str, Any], make_thread: bool) -> None:
+    """Queue a checked run (making its thread first if asked), and stop the
+    runs its multitask strategy stops."""
+    thread_id, strategy = run["thread_id"], run["multitask_strategy"]
+    graph_keys = {k: run["metadata"][k] for k in ("graph_id", "assistant_id")}
+    if make_thread:
+        await server.call(server.db.create_thread, thread_id, graph_keys if run["temporary"] else {}, "do_nothing")
     stopped = await server.call(server.db.insert_run, run, strategy)
     watch(server, run["run_id"], server.streams.open(run["run_id"]))
-    if not stateless:  # the thread's state is read with this graph from now on
+    if not run["temporary"]:  # the thread's state is read with this graph from now on
         await server.call(partial(server.db.set_thread_state, thread_id, metadata=graph_keys))
     for run_id in stopped:
         await _stop(server, run_id, strategy)
     server.workers.wake()
-    return server, run, body
+
+
+async def batch(request: Request) -> Response:
+    """``POST /runs/batch``: several background runs (stateless, or on the
+    ``thread_id`` each names), all checked before any is queued."""
+    server = server_of(request)
+    payloads = parse_json(await request.body())
+    if not isinstance(payloads, list) or not all(isinstance(p, dict) for p in payloads):
+        raise RequestError("the body of /runs/batch must be a list of run objects")
+    checked = [await _checked(server, Fields(p), p.get("thread_id")) for p in payloads]
+    for run, make_thread in checked:
+        await _queue(server, run, make_thread)
+    return json_response([run_json(run) for run, _ in checked])
+
+
+async def cancel_many(request: Request) -> Response:
+    """``POST /runs/cancel``: stop the runs named by ids, or a thread's, or
+    every run of a status ("pending", "running", "all")."""
+    server = server_of(request)
+    body = await body_of(request)
+    action = query_of(request).choice("action", ("interrupt", "rollback"), "interrupt")
+    thread_id = body.get("thread_id", str)
+    run_ids = body.get("run_ids", list)
+    status = body.choice("status", ("pending", "running", "all"), None)
+    if thread_id is None and run_ids is None and status is None:
+        raise RequestError("name the runs to cancel: thread_id, run_ids or status")
+    for run_id in run_ids or []:
+        check_uuid(run_id, "run_ids[]")
+    found = await server.call(server.db.active_runs, thread_id, run_ids, None if status == "all" else status)
+    for run_id in found:
+        await server.call(server.db.cancel_run, run_id, action)
+        await _stop(server, run_id, action)
+    return Response(status_code=204)
 
 
 async def _stop(server: Server, run_id: str, action: str) -> None:
@@ -213,6 +260,8 @@ async def cancel(request: Request) -> Response:
 
 routes = [
     Route("/runs", create, methods=["POST"]),
+    Route("/runs/batch", batch, methods=["POST"]),
+    Route("/runs/cancel", cancel_many, methods=["POST"]),
     Route("/runs/stream", stream, methods=["POST"]),
     Route("/runs/wait", wait, methods=["POST"]),
     Route("/threads/{thread_id}/runs", create, methods=["POST"]),
