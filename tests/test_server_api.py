@@ -38,6 +38,15 @@ def test_ok_answers_and_info_names_the_server(server: ServerProcess) -> None:
     assert info["flags"]["assistants"] is True
 
 
+def test_metrics_count_runs_by_status_in_prometheus_text(server: ServerProcess, client: Any) -> None:
+    thread = client.threads.create()["thread_id"]
+    client.runs.wait(thread, "steps", input={"items": ["x"]})
+    text = httpx.get(f"{server.url}/metrics").text
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    assert int(lines['cairn_runs{status="success"}']) >= 1
+    assert int(lines["cairn_threads"]) >= 1 and lines["cairn_workers"] == "4"
+
+
 def test_each_graph_is_an_assistant_found_by_its_id_or_its_name(client: Any) -> None:
     found = client.assistants.search()
     assert sorted(a["graph_id"] for a in found) == ["agent", "boom", "chat", "nested", "steps"]

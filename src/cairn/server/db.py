@@ -270,6 +270,12 @@ class ServerDB(ABC):
             args.append(status)
         return [r["run_id"] for r in self._rows(f"SELECT run_id FROM {RUNS.name} WHERE {' AND '.join(where)}", args)]
 
+    def counts(self) -> dict[str, int]:
+        """How many runs there are of each status, and how many threads."""
+        found = {r["status"]: int(r["n"]) for r in self._rows(f"SELECT status, COUNT(*) AS n FROM {RUNS.name} GROUP BY status")}
+        found["threads"] = int(self._rows(f"SELECT COUNT(*) AS n FROM {THREADS.name}")[0]["n"])
+        return found
+
     def cancel_asked(self, run_id: str) -> str | None:
         rows = self._rows(f"SELECT cancel FROM {RUNS.name} WHERE run_id = ?", (run_id,))
         return rows[0]["cancel"] if rows else None

@@ -79,6 +79,11 @@ class Workers:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def busy(self) -> int:
+        """How many runs this process is executing now."""
+        return len(self._running)
+
     def runs_here(self, run_id: str) -> bool:
         """Whether a worker of this process is running ``run_id`` now."""
         return run_id in self._running
