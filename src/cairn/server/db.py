@@ -283,6 +283,8 @@ class ServerDB(ABC):
     def claim_run(self, owner: str, lease: float) -> dict[str, Any] | None:
         """Take the oldest pending run whose thread is free (see ``_FREE_THREAD``):
         it is running from now on, owned by ``owner`` for ``lease`` seconds."""
+        if not self._rows(f"SELECT 1 AS x FROM {RUNS.name} WHERE status = 'pending' LIMIT 1"):
+            return None  # the common case when idle: no write transaction
         with self._write() as cur:
             candidates = self._run(
                 cur,

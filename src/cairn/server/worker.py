@@ -56,6 +56,7 @@ class Workers:
         """Run id -> "interrupt" or "rollback": cancels asked in this process."""
         self._running: set[str] = set()
         self._wake = asyncio.Event()
+        self._claiming = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -105,12 +106,9 @@ class Workers:
 
     async def _loop(self) -> None:
         while True:
-            run = await self.call(self.db.claim_run, self.owner, LEASE)
-            if run is None:
-                self._wake.clear()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), POLL)
-                continue
+            async with self._claiming:  # one idle worker looks at the queue at a time
+                run = await self._next_run()
+            self.wake()  # the next idle worker may take the next run
             self._running.add(run["run_id"])
             try:
                 await self._execute(run)
@@ -121,6 +119,16 @@ class Workers:
             finally:
                 self._running.discard(run["run_id"])
             self.wake()  # the thread's next run may go now
+
+    async def _next_run(self) -> dict[str, Any]:
+        """The next run this process claims, once there is one."""
+        while True:
+            self._wake.clear()  # before looking: a wake while we look is not lost
+            run = await self.call(self.db.claim_run, self.owner, LEASE)
+            if run is not None:
+                return run
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL)
 
     async def _execute(self, run: dict[str, Any]) -> None:
         run_id, thread_id = run["run_id"], run["thread_id"]
