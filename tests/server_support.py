@@ -116,3 +116,12 @@ def wait_for(predicate: Any, timeout: float = 10.0, every: float = 0.02) -> Any:
             return value
         time.sleep(every)
     raise AssertionError(f"still false after {timeout} s: {predicate}")
+
+
+def start_worker(folder: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``cairn worker`` on ``folder``'s langgraph.json (its database from ``env``'s DATABASE_URI)."""
+    log = folder / f"worker-{time.monotonic_ns()}.log"
+    environment = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
+    command = [sys.executable, "-m", "cairn.cli", "worker", "--config", str(folder / "langgraph.json"), *extra]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=environment)

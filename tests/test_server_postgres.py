@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.pg import fresh_schema
-from tests.server_support import ServerProcess, make_project, start_server, wait_for
+from tests.server_support import ServerProcess, make_project, start_server, start_worker, wait_for
 
 pytest.importorskip("langgraph_sdk", reason="the server tests drive it with langgraph_sdk (cairn[dev])")
 from langgraph_sdk import get_sync_client  # noqa: E402
@@ -66,3 +66,36 @@ def test_a_killed_server_on_postgres_finishes_its_run_after_a_restart(tmp_path: 
         assert (counts.count("s1"), counts.count("s2"), counts.count("s4")) == (1, 1, 1)
     finally:
         second.stop()
+
+
+def test_workers_on_postgres_finish_every_run_when_one_is_killed_mid_run(tmp_path: Any, database: str) -> None:
+    import psycopg
+
+    make_project(tmp_path)
+    api = start_server(tmp_path, "--workers", "0", env={"DATABASE_URI": database}, db=None)
+    workers = [start_worker(tmp_path, "--concurrency", "2", env={"DATABASE_URI": database}) for _ in range(2)]
+    try:
+        client = get_sync_client(url=api.url)
+        threads = [client.threads.create()["thread_id"] for _ in range(4)]
+        runs = [client.runs.create(t, "steps", input={"items": ["x"], "delay": 0.3}) for t in threads]
+
+        def owner_pid() -> int | None:
+            with psycopg.connect(database) as conn:
+                row = conn.execute(
+                    "SELECT owner FROM cairn_server_runs WHERE status = 'running' AND owner IS NOT NULL LIMIT 1"
+                ).fetchone()
+            return int(row[0].split("(pid ")[1].split()[0]) if row else None
+
+        wait_for(lambda: "s2" in api.counts())
+        victim = next(w for w in workers if w.pid == wait_for(owner_pid))
+        victim.kill()
+        victim.wait(10)
+        for thread, run in zip(threads, runs):
+            assert client.runs.join(thread, run["run_id"])["items"] == ["x", "s1", "s2", "s3", "s4"]
+            assert client.runs.get(thread, run["run_id"])["status"] == "success"
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+                worker.wait(10)
+        api.stop()

@@ -10,7 +10,7 @@ import click
 
 from cairn.cli.demo import demo
 from cairn.cli.history import history
-from cairn.cli.serve import serve
+from cairn.cli.serve import serve, worker
 
 __all__ = ["cli", "main"]
 
@@ -34,6 +34,7 @@ def cli() -> None:
 cli.add_command(demo)
 cli.add_command(history)
 cli.add_command(serve)
+cli.add_command(worker)
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""``cairn serve``: LangGraph's server API over cairn's storage (cairn.server)."""
+"""``cairn serve`` (LangGraph's server API over cairn's storage) and ``cairn
+worker`` (its queue's runs, without HTTP): cairn.server."""
 
 from __future__ import annotations
 
@@ -50,5 +51,36 @@ def serve(config: str, host: str, port: int, db: str | None, workers: int,
         run_server(config, host=host, port=port, db=db, workers=workers,
                    auth_token=auth_token or os.environ.get(TOKEN_VARIABLE) or None, max_body=max_body,
                    cors_origins=cors_origins)
+    except CairnError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command()
+@click.option("--config", "config", default="langgraph.json", show_default=True,
+              type=click.Path(dir_okay=False), help="LangGraph's langgraph.json: the graphs to run.")
+@click.option("--db", "db", default=None,
+              help="The database the servers queue runs in: a SQLite file or postgresql:// URL "
+                   "[default: $DATABASE_URI, else ./.cairn/cairn.db].")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Runs executed at once by this process.")
+def worker(config: str, db: str | None, concurrency: int) -> None:
+    """Run the runs queued by `cairn serve` (without serving HTTP).
+
+    Any number of workers, on any number of hosts sharing one PostgreSQL
+    database, take runs from the queue; a run whose worker died is resumed
+    by another from its last committed step.
+
+    Example:
+
+    \b
+        cairn serve --db postgresql://db/cairn --workers 0 &
+        cairn worker --db postgresql://db/cairn --concurrency 8
+    """
+    try:
+        from cairn.server import work
+    except CairnError as exc:  # the extra is not installed
+        raise click.ClickException(str(exc)) from None
+    try:
+        work(config, db=db, concurrency=concurrency)
     except CairnError as exc:
         raise click.ClickException(str(exc)) from None

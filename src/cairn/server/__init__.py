@@ -15,6 +15,6 @@ Needs the ``cairn[server]`` extra (Starlette and uvicorn).
 
 from cairn.server import _requires  # noqa: F401  (the extra's check comes first)
 from cairn.server.app import create_app
-from cairn.server.serve import open_server, serve
+from cairn.server.serve import open_server, serve, work
 
-__all__ = ["create_app", "open_server", "serve"]
+__all__ = ["create_app", "open_server", "serve", "work"]

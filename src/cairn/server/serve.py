@@ -18,7 +18,7 @@ from cairn.server.http import Server
 from cairn.server.streams import Streams
 from cairn.server.worker import Workers
 
-__all__ = ["DEFAULT_DB", "open_database", "open_server", "serve"]
+__all__ = ["DEFAULT_DB", "open_database", "open_server", "serve", "work"]
 
 DEFAULT_DB = Path(".cairn") / "cairn.db"
 """Where the server keeps everything unless told (``--db`` or
@@ -83,6 +83,21 @@ def serve(
     app: Any = create_app(server, auth_token=auth_token, max_body=max_body, cors_origins=cors_origins)
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    finally:
+        server.db.close()
+        server.saver.close()
+
+
+def work(config_path: str, *, db: str | None = None, concurrency: int = 4) -> None:
+    """Run the queued runs of ``db`` with the graphs of ``config_path``,
+    without serving HTTP, until interrupted (``cairn worker``)."""
+    import asyncio
+
+    server = open_server(config_path, db, concurrency)
+    try:
+        asyncio.run(server.workers.run_forever())
+    except KeyboardInterrupt:
+        pass
     finally:
         server.db.close()
         server.saver.close()

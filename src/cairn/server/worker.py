@@ -39,6 +39,8 @@ MAX_ATTEMPTS = 3
 """Attempts of a run whose process keeps dying before it ends as an error."""
 POLL = 0.5
 """Seconds between looks at the queue when nothing woke a worker."""
+RECOVER_EVERY = 1.0
+"""Seconds between looks for runs whose process died (a cheap read)."""
 
 T = TypeVar("T")
 
@@ -98,11 +100,24 @@ class Workers:
             await self.call(self.db.requeue, run["run_id"], run["owner"], MAX_ATTEMPTS)
 
     async def _renew(self) -> None:
+        """Renew this process's leases every third of their length, and look
+        for runs of dead processes every ``RECOVER_EVERY`` seconds."""
+        renewed = asyncio.get_running_loop().time()
         while True:
-            await asyncio.sleep(LEASE / 3)
+            await asyncio.sleep(RECOVER_EVERY)
             with contextlib.suppress(Exception):
-                await self.call(self.db.renew, self.owner, LEASE)
+                if asyncio.get_running_loop().time() - renewed >= LEASE / 3:
+                    await self.call(self.db.renew, self.owner, LEASE)
+                    renewed = asyncio.get_running_loop().time()
                 await self.recover()
+
+    async def run_forever(self) -> None:
+        """Run the queue until cancelled (``cairn worker``: no HTTP server)."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
 
     async def _loop(self) -> None:
         while True:
