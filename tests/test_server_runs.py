@@ -224,3 +224,23 @@ def test_cancel_many_stops_every_run_of_a_thread(server: ServerProcess) -> None:
     client.runs.join(thread, runs[0]["run_id"])
     wait_for(lambda: all(client.runs.get(thread, r["run_id"])["status"] == "interrupted" for r in runs))
     assert server.counts().count("s1") == 1 and "s4" not in server.counts()
+
+
+def test_a_stream_on_an_api_only_server_gets_the_events_of_a_worker_process(tmp_path: Any) -> None:
+    from tests.server_support import start_worker
+
+    make_project(tmp_path)
+    api = start_server(tmp_path, "--workers", "0")
+    worker = start_worker(tmp_path, "--db", str(tmp_path / "cairn.db"))
+    try:
+        client = get_sync_client(url=api.url)
+        thread = client.threads.create()["thread_id"]
+        parts = list(client.runs.stream(thread, "steps", input={"items": ["x"], "delay": 0.05}, stream_mode="updates"))
+        assert [p.event for p in parts] == ["metadata"] + ["updates"] * 4
+        assert parts[-1].data == {"s4": {"items": ["s4"]}}
+        paused = client.runs.wait(thread, "agent", input={"items": ["y"]})
+        assert paused["__interrupt__"][0]["value"] == {"question": "ok?"}
+    finally:
+        worker.terminate()
+        worker.wait(10)
+        api.stop()

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 from cairn.checkpoint.sql.dialect import Dialect
 from cairn.errors import RequestError, StorageError
-from cairn.server.tables import INDEXES, META, RUNS, SCHEMA_VERSION, TABLES, THREADS
+from cairn.server.tables import EVENTS, INDEXES, META, RUNS, SCHEMA_VERSION, TABLES, THREADS
 
 __all__ = ["ACTIVE", "ServerDB", "now_iso"]
 
@@ -174,6 +174,11 @@ class ServerDB(ABC):
 
     def delete_thread(self, thread_id: str) -> bool:
         with self._write() as cur:
+            self._run(
+                cur,
+                f"DELETE FROM {EVENTS.name} WHERE run_id IN (SELECT run_id FROM {RUNS.name} WHERE thread_id = ?)",
+                (thread_id,),
+            )
             self._run(cur, f"DELETE FROM {RUNS.name} WHERE thread_id = ?", (thread_id,))
             return bool(self._run(cur, f"DELETE FROM {THREADS.name} WHERE thread_id = ?", (thread_id,)).rowcount > 0)
 
@@ -330,8 +335,20 @@ class ServerDB(ABC):
                 (status, None if error is None else json.dumps(error), now_iso(), run_id),
             )
 
+    def add_events(self, events: Sequence[tuple[str, int, str, str]]) -> None:
+        """Store stream events: (run id, number, event name, JSON text)."""
+        with self._write() as cur:
+            for event in events:
+                self._run(cur, f"{EVENTS.insert()}", event)
+
+    def events_after(self, run_id: str, seq: int) -> list[tuple[str, str]]:
+        """The run's stored events numbered above ``seq``, in order: (name, JSON text)."""
+        rows = self._rows(f"SELECT event, data FROM {EVENTS.name} WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, seq))
+        return [(r["event"], r["data"]) for r in rows]
+
     def delete_run(self, run_id: str) -> bool:
         with self._write() as cur:
+            self._run(cur, f"DELETE FROM {EVENTS.name} WHERE run_id = ?", (run_id,))
             return bool(self._run(cur, f"DELETE FROM {RUNS.name} WHERE run_id = ?", (run_id,)).rowcount > 0)
 
     def orphaned_runs(self, is_gone: Callable[[str], bool]) -> list[dict[str, Any]]:

@@ -1,10 +1,7 @@
-"""A run's outcome for a request that waits for it, wherever it runs.
-
-A run made by this process may be executed by another server sharing the
-database; its events then do not reach this process (that is next: events
-through the database), but its end does: ``settle`` looks at the run's row
-while nobody here executes it, and ends the local stream with the outcome
-read from the database."""
+"""Following a run that another process executes (a server sharing the
+database, or ``cairn worker``): ``settle`` copies its events from the
+database into this process's stream of the run as they are stored, and
+ends that stream with the outcome read from the run's row."""
 
 from __future__ import annotations
 
@@ -18,8 +15,8 @@ from cairn.server.streams import RunStream
 
 __all__ = ["outcome_from_rows", "settle", "watch"]
 
-POLL = 0.25
-"""Seconds between looks at the row of a run executed elsewhere."""
+POLL = 0.1
+"""Seconds between looks at the events and row of a run executed elsewhere."""
 
 _watching: set[asyncio.Task[None]] = set()
 
@@ -36,18 +33,22 @@ def outcome_from_rows(run: dict[str, Any] | None, thread: dict[str, Any] | None)
 
 
 async def settle(server: Server, run_id: str, stream: RunStream) -> None:
-    """End ``stream`` once run ``run_id`` is over, if no worker of this process runs it."""
+    """Feed ``stream`` the events run ``run_id`` stores, and end it once the
+    run is over, while no worker of this process runs it."""
     while not stream.done:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(stream.wait()), POLL)
             return
         if server.workers.runs_here(run_id):
             continue
-        run = await server.call(server.db.get_run, run_id)
-        if run is not None and run["status"] in ACTIVE:
+        run = await server.call(server.db.get_run, run_id)  # before the events: none is missed
+        events = await server.call(server.db.events_after, run_id, len(stream.events) - 1)
+        if stream.done or server.workers.runs_here(run_id):
             continue
-        thread = await server.call(server.db.get_thread, run["thread_id"]) if run is not None else None
-        if not stream.done and not server.workers.runs_here(run_id):
+        for event, data in events:
+            stream.publish(event, data)
+        if run is None or run["status"] not in ACTIVE:
+            thread = await server.call(server.db.get_thread, run["thread_id"]) if run is not None else None
             stream.finish(run["status"] if run else "interrupted", outcome_from_rows(run, thread))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from cairn.checkpoint.sql.layout import Column, Kind, Role, Table
 
-__all__ = ["META", "RUNS", "SCHEMA_VERSION", "THREADS", "TABLES", "INDEXES"]
+__all__ = ["EVENTS", "INDEXES", "META", "RUNS", "SCHEMA_VERSION", "TABLES", "THREADS"]
 
 SCHEMA_VERSION = 1
 
@@ -61,7 +61,20 @@ RUNS = Table(
     ),
 )
 
-TABLES = (META, THREADS, RUNS)
+EVENTS = Table(
+    "cairn_server_events",
+    (
+        Column("run_id", Kind.KEY, Role.KEY),
+        Column("seq", Kind.INT, Role.KEY),  # the event's number in its run's stream, from 0
+        Column("event", Kind.TEXT),
+        Column("data", Kind.TEXT),  # JSON text, as sent
+    ),
+)
+"""Each run's stream events, written by the process running it, so that a
+client of another process (or one joining again with Last-Event-ID after a
+restart) gets them."""
+
+TABLES = (META, THREADS, RUNS, EVENTS)
 
 INDEXES = (
     "CREATE INDEX cairn_server_runs_queue ON cairn_server_runs (status, run_id)",

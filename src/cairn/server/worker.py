@@ -39,6 +39,8 @@ MAX_ATTEMPTS = 3
 """Attempts of a run whose process keeps dying before it ends as an error."""
 POLL = 0.5
 """Seconds between looks at the queue when nothing woke a worker."""
+FLUSH_EVERY = 0.05
+"""Seconds between writes of the events published meanwhile (one transaction each)."""
 RECOVER_EVERY = 1.0
 """Seconds between looks for runs whose process died (a cheap read)."""
 
@@ -59,6 +61,8 @@ class Workers:
         self._running: set[str] = set()
         self._wake = asyncio.Event()
         self._claiming = asyncio.Lock()
+        self._log: list[tuple[str, int, str, str]] = []
+        """Events published and not yet stored: (run id, number, name, JSON text)."""
         self._tasks: list[asyncio.Task[None]] = []
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -71,6 +75,7 @@ class Workers:
         await self.recover()
         self._tasks = [asyncio.create_task(self._loop()) for _ in range(self.count)]
         self._tasks.append(asyncio.create_task(self._renew()))
+        self._tasks.append(asyncio.create_task(self._flushing()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -98,6 +103,23 @@ class Workers:
         """Put back in the queue the runs whose process died or whose lease expired."""
         for run in await self.call(self.db.orphaned_runs, owner_is_gone):
             await self.call(self.db.requeue, run["run_id"], run["owner"], MAX_ATTEMPTS)
+
+    def _publish(self, run_id: str, stream: RunStream, event: str, data: str) -> None:
+        """An event to the run's followers here, and to the database for the others."""
+        self._log.append((run_id, len(stream.events), event, data))
+        stream.publish(event, data)
+
+    async def _flush(self) -> None:
+        """Store the events published since the last flush (one transaction)."""
+        if self._log:
+            events, self._log = self._log, []
+            await self.call(self.db.add_events, events)
+
+    async def _flushing(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            with contextlib.suppress(Exception):
+                await self._flush()
 
     async def _renew(self) -> None:
         """Renew this process's leases every third of their length, and look
@@ -157,7 +179,10 @@ class Workers:
         resumed = run["attempts"] > 1 and (head.metadata or {}).get("run_id") == run_id
         args = run_arguments(run, assistant, resumed)
         before = await _before_run(graph, thread_id, run_id) if resumed else head.config if head.metadata else None
-        stream.publish("metadata", dumps({"run_id": run_id, "attempt": run["attempts"]}))
+        if run["attempts"] > 1:  # the events of the attempts before, for joiners
+            for event, data in await self.call(self.db.events_after, run_id, len(stream.events) - 1):
+                stream.publish(event, data)
+        self._publish(run_id, stream, "metadata", dumps({"run_id": run_id, "attempt": run["attempts"]}))
         stopped: str | None = run["cancel"]  # asked while it waited to be run again
         if stopped is not None:
             await self._end(run, assistant, stream, stopped, before)
@@ -167,7 +192,7 @@ class Workers:
             try:
                 async for chunk in chunks:
                     event, data = _event(chunk, args.subgraphs)
-                    stream.publish(event, dumps(data))
+                    self._publish(run_id, stream, event, dumps(data))
                     stopped = self.cancels.get(run_id)
                     if stopped is not None:
                         break
@@ -175,7 +200,7 @@ class Workers:
                 await chunks.aclose()  # a stopped stream stores the step it was in
         except Exception as exc:
             error = {"error": type(exc).__name__, "message": str(exc)}
-            stream.publish("error", dumps(error))
+            self._publish(run_id, stream, "error", dumps(error))
             await self._fail(run, stream, error)
             return
         finally:
@@ -189,6 +214,7 @@ class Workers:
     ) -> None:
         run_id, thread_id = run["run_id"], run["thread_id"]
         graph = assistant.graph
+        await self._flush()  # every event is stored before the run is seen to be over
         if stopped == "rollback":
             await self._roll_back(assistant, thread_id, before)
             await self.call(self.db.delete_run, run_id)
@@ -219,6 +245,7 @@ class Workers:
 
     async def _fail(self, run: dict[str, Any], stream: RunStream, error: dict[str, Any]) -> None:
         run_id, thread_id = run["run_id"], run["thread_id"]
+        await self._flush()
         await self.call(self.db.finish_run, run_id, "error", error)
         if run["temporary"]:
             assistant = self.assistants.find(run["assistant_id"])
