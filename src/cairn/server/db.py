@@ -28,7 +28,7 @@ __all__ = ["ACTIVE", "ServerDB", "now_iso"]
 ACTIVE = ("pending", "running")
 """The statuses of a run that is not over."""
 
-_JSON_COLUMNS = {"metadata", "kwargs", "state_values", "interrupts", "error"}
+_JSON_COLUMNS = {"metadata", "kwargs", "state_values", "interrupts", "error", "outcome"}
 
 _FREE_THREAD = (
     f"NOT EXISTS (SELECT 1 FROM {RUNS.name} o WHERE o.thread_id = r.thread_id AND ("
@@ -341,10 +341,51 @@ class ServerDB(ABC):
             for event in events:
                 self._run(cur, f"{EVENTS.insert()}", event)
 
+    def drop_old_events(self, before: str) -> None:
+        """Forget the events of runs over since before ``before`` (ISO time),
+        and those stateless runs themselves."""
+        over = "status NOT IN ('pending', 'running') AND updated_at < ?"
+        with self._write() as cur:
+            self._run(
+                cur, f"DELETE FROM {EVENTS.name} WHERE run_id IN (SELECT run_id FROM {RUNS.name} WHERE {over})", (before,)
+            )
+            self._run(cur, f"DELETE FROM {RUNS.name} WHERE temporary = 1 AND {over}", (before,))
+
     def events_after(self, run_id: str, seq: int) -> list[tuple[str, str]]:
         """The run's stored events numbered above ``seq``, in order: (name, JSON text)."""
         rows = self._rows(f"SELECT event, data FROM {EVENTS.name} WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, seq))
         return [(r["event"], r["data"]) for r in rows]
+
+    def end_run(self, run: dict[str, Any], status: str, outcome: str, ended: dict[str, str | None] | None) -> None:
+        """Record in one transaction that ``run`` is over: its status, its
+        ``outcome`` (JSON text), and its thread's state ``ended`` ("status",
+        "values", "interrupts", "error" as JSON text), the thread busy still
+        if it has another run to go. A stateless run's thread record goes
+        (its run row stays, for waiters, until the sweep)."""
+        error = (ended or {}).get("error")
+        with self._write() as cur:
+            self._run(
+                cur,
+                f"UPDATE {RUNS.name} SET status = ?, error = ?, outcome = ?, owner = NULL, lease_until = NULL, "
+                "updated_at = ? WHERE run_id = ?",
+                (status, error if status == "error" else None, outcome, now_iso(), run["run_id"]),
+            )
+            if run["temporary"]:
+                self._run(cur, f"DELETE FROM {THREADS.name} WHERE thread_id = ?", (run["thread_id"],))
+                return
+            if ended is None:
+                return
+            busy = self._run(
+                cur,
+                f"SELECT 1 FROM {RUNS.name} WHERE thread_id = ? AND status IN ('pending', 'running') LIMIT 1",
+                (run["thread_id"],),
+            ).fetchone()
+            sets, args = ["status = ?", "error = ?", "updated_at = ?"], ["busy" if busy else ended["status"], error, now_iso()]
+            for column, key in (("state_values", "values"), ("interrupts", "interrupts")):
+                if ended.get(key) is not None:
+                    sets.append(f"{column} = ?")
+                    args.append(ended[key])
+            self._run(cur, f"UPDATE {THREADS.name} SET {', '.join(sets)} WHERE thread_id = ?", (*args, run["thread_id"]))
 
     def delete_run(self, run_id: str) -> bool:
         with self._write() as cur:

@@ -1,11 +1,13 @@
 """The server's tables in the PostgreSQL database of the checkpoints, which
 any number of server processes on any number of hosts share. A claim takes
 the run's thread with a transaction-scoped advisory lock (skipping a thread
-another worker is claiming), then checks again that the thread is free."""
+another worker is claiming), then checks again that the thread is free.
+
+Connections come from a small pool that checks a connection before lending
+it, so a server outlives the database dropping its idle connections."""
 
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -28,22 +30,28 @@ class PostgresServerDB(ServerDB):
             import psycopg
         except ImportError as exc:
             raise MissingDependencyError("--db postgresql://... needs psycopg: pip install 'cairn[postgres]'") from exc
+        from psycopg_pool import ConnectionPool
+
         self.location = "the PostgreSQL database of --db"
-        self._lock = threading.RLock()
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=False,
+            check=ConnectionPool.check_connection, name="cairn-server",
+        )
         try:
-            self._conn = psycopg.connect(url, autocommit=True)
+            self._pool.open(wait=True, timeout=30)
             self._setup()
-        except psycopg.Error as exc:
+        except (psycopg.Error, Exception) as exc:
+            self._pool.close()
             raise StorageError(f"cannot open the server's tables in {self.location}: {exc}") from exc
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
-        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield cur
 
     @contextmanager
     def _read(self) -> Iterator[Any]:
-        with self._lock, self._conn.cursor() as cur:
+        with self._pool.connection() as conn, conn.cursor() as cur:
             yield cur
 
     def _has_tables(self, cur: Any) -> bool:
@@ -56,5 +64,4 @@ class PostgresServerDB(ServerDB):
         return bool(cur.fetchone()[0])
 
     def _close_connection(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._pool.close()

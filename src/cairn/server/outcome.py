@@ -23,6 +23,8 @@ _watching: set[asyncio.Task[None]] = set()
 
 def outcome_from_rows(run: dict[str, Any] | None, thread: dict[str, Any] | None) -> Any:
     """What ``runs/wait`` answers for a finished run, from the database alone."""
+    if run is not None and run.get("outcome") is not None:
+        return run["outcome"]
     if run is not None and run["status"] == "error":
         return {"__error__": run["error"]}
     values = dict((thread or {}).get("state_values") or {})

@@ -58,6 +58,7 @@ RUNS = Table(
         Column("cancel", Kind.TEXT, null=True),  # "interrupt" or "rollback" once asked for
         Column("error", Kind.TEXT, null=True),
         Column("temporary", Kind.INT),  # 1: a stateless run, whose thread goes when it ends
+        Column("outcome", Kind.TEXT, null=True),  # JSON: what runs/wait answers, once over
     ),
 )
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, Callable, TypeVar
 
@@ -41,6 +42,8 @@ POLL = 0.5
 """Seconds between looks at the queue when nothing woke a worker."""
 FLUSH_EVERY = 0.05
 """Seconds between writes of the events published meanwhile (one transaction each)."""
+KEEP_EVENTS = 3600.0
+"""Seconds a finished run's stored events are kept for joiners."""
 RECOVER_EVERY = 1.0
 """Seconds between looks for runs whose process died (a cheap read)."""
 
@@ -122,16 +125,22 @@ class Workers:
                 await self._flush()
 
     async def _renew(self) -> None:
-        """Renew this process's leases every third of their length, and look
-        for runs of dead processes every ``RECOVER_EVERY`` seconds."""
-        renewed = asyncio.get_running_loop().time()
+        """Renew this process's leases every third of their length, look for
+        runs of dead processes every ``RECOVER_EVERY`` seconds, and forget
+        the events of runs over for ``KEEP_EVENTS`` seconds."""
+        clock = asyncio.get_running_loop().time
+        renewed = swept = clock()
         while True:
             await asyncio.sleep(RECOVER_EVERY)
             with contextlib.suppress(Exception):
-                if asyncio.get_running_loop().time() - renewed >= LEASE / 3:
+                if clock() - renewed >= LEASE / 3:
                     await self.call(self.db.renew, self.owner, LEASE)
-                    renewed = asyncio.get_running_loop().time()
+                    renewed = clock()
                 await self.recover()
+                if clock() - swept >= KEEP_EVENTS / 10:
+                    cutoff = datetime.now(timezone.utc) - timedelta(seconds=KEEP_EVENTS)
+                    await self.call(self.db.drop_old_events, cutoff.isoformat())
+                    swept = clock()
 
     async def run_forever(self) -> None:
         """Run the queue until cancelled (``cairn worker``: no HTTP server)."""
@@ -217,45 +226,35 @@ class Workers:
         await self._flush()  # every event is stored before the run is seen to be over
         if stopped == "rollback":
             await self._roll_back(assistant, thread_id, before)
-            await self.call(self.db.delete_run, run_id)
         state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
         interrupts = {t.id: [interrupt_json(i) for i in t.interrupts] for t in state.tasks if t.interrupts}
         result = jsonable(state.values)
         if state.interrupts and isinstance(result, dict):
             result["__interrupt__"] = [interrupt_json(i) for i in state.interrupts]
         status = "interrupted" if stopped else "success"
-        if stopped != "rollback":
-            await self.call(self.db.finish_run, run_id, status)
+        ended = {
+            "status": "interrupted" if (interrupts or state.next) else "idle",
+            "values": dumps(state.values),
+            "interrupts": dumps(interrupts),
+        }
         if run["temporary"]:
-            await self._forget_thread(graph, thread_id)
-        else:
-            busy = await self.call(self.db.thread_has_active_runs, thread_id)
-            thread_status = "busy" if busy else "interrupted" if (interrupts or state.next) else "idle"
-            await self.call(
-                partial(
-                    self.db.set_thread_state,
-                    thread_id,
-                    status=thread_status,
-                    values=dumps(state.values),
-                    interrupts=dumps(interrupts),
-                )
-            )
+            await asyncio.to_thread(graph.checkpointer.delete_thread, thread_id)  # type: ignore[union-attr]
+        await self.call(self.db.end_run, run, status, dumps(result), ended)
+        if stopped == "rollback":
+            await self.call(self.db.delete_run, run_id)
         stream.finish(status, result)
         self.streams.close(run_id)
 
     async def _fail(self, run: dict[str, Any], stream: RunStream, error: dict[str, Any]) -> None:
-        run_id, thread_id = run["run_id"], run["thread_id"]
         await self._flush()
-        await self.call(self.db.finish_run, run_id, "error", error)
-        if run["temporary"]:
-            assistant = self.assistants.find(run["assistant_id"])
-            if assistant is not None:
-                await self._forget_thread(assistant.graph, thread_id)
-        else:
-            busy = await self.call(self.db.thread_has_active_runs, thread_id)
-            await self.call(partial(self.db.set_thread_state, thread_id, status="busy" if busy else "error", error=dumps(error)))
-        stream.finish("error", {"__error__": error})
-        self.streams.close(run_id)
+        assistant = self.assistants.find(run["assistant_id"])
+        if run["temporary"] and assistant is not None and assistant.graph.checkpointer is not None:
+            await asyncio.to_thread(assistant.graph.checkpointer.delete_thread, run["thread_id"])
+        outcome = {"__error__": error}
+        ended = {"status": "error", "values": None, "interrupts": None, "error": dumps(error)}
+        await self.call(self.db.end_run, run, "error", dumps(outcome), ended)
+        stream.finish("error", outcome)
+        self.streams.close(run["run_id"])
 
     async def _roll_back(self, assistant: Assistant, thread_id: str, before: Any) -> None:
         """Put the thread's head back where it was before the run: a copy of
@@ -267,12 +266,6 @@ class Workers:
             await asyncio.to_thread(saver.delete_thread, thread_id)
         else:
             await graph.aupdate_state(before, None, as_node="__copy__")
-
-    async def _forget_thread(self, graph: Any, thread_id: str) -> None:
-        saver = graph.checkpointer
-        if saver is not None:
-            await asyncio.to_thread(saver.delete_thread, thread_id)
-        await self.call(self.db.delete_thread, thread_id)
 
 
 async def _before_run(graph: Any, thread_id: str, run_id: str) -> Any:
