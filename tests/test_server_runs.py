@@ -244,3 +244,19 @@ def test_a_stream_on_an_api_only_server_gets_the_events_of_a_worker_process(tmp_
         worker.terminate()
         worker.wait(10)
         api.stop()
+
+
+def test_cancelling_a_queued_run_frees_its_thread(tmp_path: Any) -> None:
+    make_project(tmp_path)
+    server = start_server(tmp_path, "--workers", "0")  # nothing runs: the run stays queued
+    try:
+        client = get_sync_client(url=server.url)
+        thread = client.threads.create()["thread_id"]
+        run = client.runs.create(thread, "steps", input={"items": ["x"]})
+        assert client.threads.get(thread)["status"] == "busy"
+        client.runs.cancel(thread, run["run_id"], wait=True)
+        assert client.runs.get(thread, run["run_id"])["status"] == "interrupted"
+        assert client.threads.get(thread)["status"] == "idle"
+        assert server.counts() == []
+    finally:
+        server.stop()

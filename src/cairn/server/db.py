@@ -242,17 +242,25 @@ class ServerDB(ABC):
         # A run that never started stops here; a running one when its worker
         # next looks (between steps), and a queued one that ran before (its
         # process died) when a worker claims it: what it wrote may need undoing.
-        self._run(
+        stopped = self._run(
             cur,
             f"UPDATE {RUNS.name} SET status = 'interrupted', cancel = ?, updated_at = ? "
             "WHERE run_id = ? AND status = 'pending' AND attempts = 0",
             (action, now_iso(), run_id),
-        )
+        ).rowcount
         self._run(
             cur,
             f"UPDATE {RUNS.name} SET cancel = ? WHERE run_id = ? AND status IN ('pending', 'running')",
             (action, run_id),
         )
+        if stopped:  # its thread is no longer busy unless another run waits
+            self._run(
+                cur,
+                f"UPDATE {THREADS.name} SET status = 'idle', updated_at = ? WHERE status = 'busy' AND thread_id = "
+                f"(SELECT thread_id FROM {RUNS.name} WHERE run_id = ?) AND NOT EXISTS (SELECT 1 FROM {RUNS.name} "
+                f"WHERE thread_id = {THREADS.name}.thread_id AND status IN ('pending', 'running'))",
+                (now_iso(), run_id),
+            )
 
     def cancel_run(self, run_id: str, action: str) -> str | None:
         """Ask run ``run_id`` to stop; its status then (None: no such run)."""
