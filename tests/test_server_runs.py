@@ -4,7 +4,6 @@ mid-run and restarted, the Bearer token and the body size limit."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Iterator
 
 import httpx

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from cairn.checkpoint.base import BaseCheckpointSaver
 from cairn.errors import ConfigError, RequestError
@@ -54,7 +54,7 @@ class Assistants:
         }
         self._by_graph = {a.graph_id: a for a in self._by_id.values()}
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Assistant]:
         return iter(self._by_id.values())
 
     def __len__(self) -> int:

@@ -84,8 +84,15 @@ def serve(
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
     finally:
-        server.db.close()
-        server.saver.close()
+        _close(server)
+
+
+def _close(server: Server) -> None:
+    server.db.close()
+    server.saver.close()
+    close_store = getattr(server.store, "close", None)
+    if callable(close_store):
+        close_store()
 
 
 def work(config_path: str, *, db: str | None = None, concurrency: int = 4) -> None:
@@ -99,5 +106,4 @@ def work(config_path: str, *, db: str | None = None, concurrency: int = 4) -> No
     except KeyboardInterrupt:
         pass
     finally:
-        server.db.close()
-        server.saver.close()
+        _close(server)
