@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 from cairn.checkpoint import codec
 from cairn.checkpoint.base import (
     BaseCheckpointSaver,
-    Checkpoint,
+    CheckpointRecord,
     Lease,
     PendingWrite,
     TaskRecord,
@@ -82,7 +82,7 @@ def make_checkpoint(
     at: datetime | None = None,
     source: str = "loop",
     checkpoint_id: str | None = None,
-) -> Checkpoint:
+) -> CheckpointRecord:
     """A checkpoint record. Its id is ``checkpoint_id``, or one made ``at`` a
     given moment, or a fresh one; ``created_at`` is the time the id carries, and
     ``metadata`` by default the runtime's (source, step, parents)."""
@@ -90,7 +90,7 @@ def make_checkpoint(
         checkpoint_id = checkpoint_id_at(at) if at is not None else new_checkpoint_id()
     if metadata is None:
         metadata = {"source": source, "step": step, "parents": {}}
-    return Checkpoint(
+    return CheckpointRecord(
         thread_id=thread_id,
         ns=ns,
         id=checkpoint_id,
@@ -117,7 +117,7 @@ def apply(values: Mapping[Any, Any], writes: Sequence[TaskWrite]) -> dict[Any, A
     return result
 
 
-def fold(chain: Sequence[Checkpoint]) -> dict[Any, Any]:
+def fold(chain: Sequence[CheckpointRecord]) -> dict[Any, Any]:
     """The state at the last record of ``chain``, as the runtime folds it."""
     if chain and chain[0].snapshot is not None:
         values, rest = dict(chain[0].snapshot), chain[1:]
@@ -138,7 +138,7 @@ class Recorder:
     saver: BaseCheckpointSaver
     thread_id: str
     ns: str = ""
-    records: dict[str, Checkpoint] = field(default_factory=dict)
+    records: dict[str, CheckpointRecord] = field(default_factory=dict)
     values: dict[str, dict[Any, Any]] = field(default_factory=dict)
     last_id: str | None = None
     lease: Lease | None = None
@@ -158,7 +158,7 @@ class Recorder:
         metadata: Mapping[str, Any] | None = None,
         at: datetime | None = None,
         pending: Sequence[PendingWrite] = (),
-    ) -> Checkpoint:
+    ) -> CheckpointRecord:
         """Put a checkpoint after ``parent`` (the last one put unless given;
         None for a root) whose step wrote ``update``, with ``pending`` writes;
         ``metadata`` adds to the runtime's keys (source, step, parents)."""
@@ -176,13 +176,13 @@ class Recorder:
             at=at,
         )
         values = apply(before, checkpoint.writes)
-        self.saver.put(checkpoint, values, pending, lease=self.lease)
+        self.saver.save(checkpoint, values, pending, lease=self.lease)
         self.records[checkpoint.id] = checkpoint
         self.values[checkpoint.id] = values
         self.last_id = checkpoint.id
         return checkpoint
 
-    def run(self, count: int, key: str = "log", size: int = 48) -> list[Checkpoint]:
+    def run(self, count: int, key: str = "log", size: int = 48) -> list[CheckpointRecord]:
         """``count`` steps each appending ``size`` random bytes to ``key``
         (random, so that a saver that compresses stores them at their size)."""
         return [self.step({key: [os.urandom(size)]}) for _ in range(count)]
@@ -191,7 +191,7 @@ class Recorder:
 # --- what a saver gives back -------------------------------------------------------------
 
 
-def assert_same_records(got: Sequence[Checkpoint | None], want: Sequence[Checkpoint]) -> None:
+def assert_same_records(got: Sequence[CheckpointRecord | None], want: Sequence[CheckpointRecord]) -> None:
     """``got`` are the records ``want`` as put (snapshots aside; ``created_at``
     to the millisecond, as a saver reads it back from the id)."""
     assert len(got) == len(want), f"{len(got)} records, expected {len(want)}"
@@ -203,7 +203,7 @@ def assert_same_records(got: Sequence[Checkpoint | None], want: Sequence[Checkpo
         assert replace(found, snapshot=None, created_at=expected.created_at) == expected
 
 
-def assert_whole(chain: Sequence[Checkpoint], checkpoint_id: str) -> None:
+def assert_whole(chain: Sequence[CheckpointRecord], checkpoint_id: str) -> None:
     """A chain as get_chain must return it: linked oldest first, ending at
     ``checkpoint_id``, starting at a snapshot or the root, only the first
     carrying a snapshot."""
@@ -277,7 +277,7 @@ class Sizes:
     writes: dict[str, int] = field(default_factory=dict)
     snapshot: dict[str, int] = field(default_factory=dict)
 
-    def step(self, rec: Recorder, update: Mapping[Any, Any], **options: Any) -> Checkpoint:
+    def step(self, rec: Recorder, update: Mapping[Any, Any], **options: Any) -> CheckpointRecord:
         """``rec.step(update, **options)``, noting what it stored."""
         before = rec.saver.stats()
         checkpoint = rec.step(update, **options)
@@ -288,7 +288,7 @@ class Sizes:
 
 
 def blob_sizes(
-    saver: BaseCheckpointSaver, checkpoint: Checkpoint, values: Mapping[Any, Any]
+    saver: BaseCheckpointSaver, checkpoint: CheckpointRecord, values: Mapping[Any, Any]
 ) -> tuple[int, int]:
     """The sizes of ``checkpoint``'s writes blob and of a snapshot blob of
     ``values`` as ``codec`` (the row format every cairn saver stores) makes them."""

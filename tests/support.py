@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import os
+import select
+import signal
+import subprocess
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
@@ -161,3 +165,26 @@ async def run_async(builder: StateGraph, saver: Any, thread_id: str) -> tuple[An
     snapshot = await graph.aget_state(thread(thread_id))
     past = [s async for s in graph.aget_state_history(thread(thread_id))]
     return result, snapshot, past
+
+
+def wait_ready(child: "subprocess.Popen[str]") -> None:
+    """Block until the child process printed "ready" (it has imported, opened
+    its database and built its graph, and is about to run)."""
+    assert child.stdout is not None
+    readable, _, _ = select.select([child.stdout], [], [], 60)
+    line = child.stdout.readline() if readable else ""
+    if line.strip() != "ready":
+        child.kill()
+        _, err = child.communicate()
+        raise AssertionError(f"the child did not get ready: {line!r}\n{err}")
+
+
+def kill(child: "subprocess.Popen[str]") -> bool:
+    """SIGKILL the child process; True if it was still running (False: it
+    had finished, and did so without an error)."""
+    os.kill(child.pid, signal.SIGKILL)
+    out, err = child.communicate(timeout=60)
+    if child.returncode == -signal.SIGKILL:
+        return True
+    assert child.returncode == 0, f"the child failed before the kill:\n{out}\n{err}"
+    return False

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import select
 import signal
 import sqlite3
 import subprocess
@@ -25,7 +24,7 @@ import pytest
 
 from cairn.checkpoint.sqlite import SqliteSaver
 from tests.crash_child import TORTURE_INPUT, TORTURE_NODES, build_torture_graph, read_lines
-from tests.support import history, steps, thread
+from tests.support import history, kill, steps, thread, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = int(os.environ.get("CAIRN_TORTURE_SEED", "20240611"))
@@ -50,18 +49,6 @@ def start_child(
     )
 
 
-def wait_ready(child: subprocess.Popen[str]) -> None:
-    """Block until the child printed "ready" (it has imported, opened the file
-    and built the graph, and is about to invoke)."""
-    assert child.stdout is not None
-    readable, _, _ = select.select([child.stdout], [], [], 60)
-    line = child.stdout.readline() if readable else ""
-    if line.strip() != "ready":
-        child.kill()
-        _, err = child.communicate()
-        raise AssertionError(f"the child did not get ready: {line!r}\n{err}")
-
-
 def run_and_kill(
     db: Path, thread_id: str, effects: Path, mode: str, delay: float, durability: str = "sync"
 ) -> bool:
@@ -70,12 +57,7 @@ def run_and_kill(
     child = start_child(db, thread_id, effects, mode, durability)
     wait_ready(child)
     time.sleep(delay)
-    os.kill(child.pid, signal.SIGKILL)
-    out, err = child.communicate(timeout=60)
-    if child.returncode == -signal.SIGKILL:
-        return True
-    assert child.returncode == 0, f"the child failed before the kill:\n{out}\n{err}"
-    return False
+    return kill(child)
 
 
 def integrity(db: Path) -> list[Any]:

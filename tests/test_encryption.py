@@ -103,7 +103,7 @@ def test_rotation_reads_old_rows_and_writes_with_the_new_key(path: Path, key: st
         workflow.invoke({"note": "later"}, thread("t"))
     # Only the new key is needed for what was written after the rotation.
     with SqliteSaver(path, serde=EncryptedSerializer.from_key(new)) as saver:
-        head = saver.get("t", "")
+        head = saver.load("t", "")
         assert head is not None and head.step > 1
         with pytest.raises(StorageError, match="another key"):
             list(graph(saver).get_state_history(thread("t")))

@@ -17,6 +17,7 @@ SECTION_1 = {
         "RetryPolicy",
         "Durability",
         "PregelTask",
+        "CachePolicy",
     ],
     "cairn.errors": [
         "CairnError",
@@ -30,6 +31,28 @@ SECTION_1 = {
     "cairn.checkpoint.memory": ["InMemorySaver", "MemorySaver"],
     "cairn.constants": ["START", "END", "TAG_HIDDEN", "TAG_NOSTREAM"],
     "cairn.managed": ["RemainingSteps", "IsLastStep"],
+    "cairn.channels": [
+        "AnyValue",
+        "BaseChannel",
+        "BinaryOperatorAggregate",
+        "EphemeralValue",
+        "LastValue",
+        "Topic",
+        "UntrackedValue",
+    ],
+    "cairn.channels.any_value": ["AnyValue"],
+    "cairn.channels.base": ["BaseChannel"],
+    "cairn.channels.binop": ["BinaryOperatorAggregate"],
+    "cairn.channels.ephemeral_value": ["EphemeralValue"],
+    "cairn.channels.last_value": ["LastValue"],
+    "cairn.channels.topic": ["Topic"],
+    "cairn.channels.untracked_value": ["UntrackedValue"],
+    "cairn.cache.base": ["BaseCache"],
+    "cairn.cache.memory": ["InMemoryCache"],
+    "cairn.cache.sqlite": ["SqliteCache"],
+    "cairn.typing": ["ContextT", "InputT", "OutputT", "StateT"],
+    "cairn.prebuilt.interrupt": ["ActionRequest", "HumanInterrupt", "HumanInterruptConfig", "HumanResponse"],
+    "cairn.prebuilt.tool_validator": ["ValidationNode"],
 }
 
 

@@ -4,9 +4,11 @@ From the bottom up (a module imports from its own layer and those below):
 
 0. shared: ``cairn.errors``, ``cairn.warnings``, ``cairn.current`` (the
    running task), ``cairn.types`` (Command, Send, interrupt...) and
-   ``cairn.managed`` (RemainingSteps, IsLastStep);
+   ``cairn.managed`` (RemainingSteps, IsLastStep), ``cairn.channels`` (what a
+   key's annotation declares: EphemeralValue, Topic...);
 1. ``cairn.checkpoint``: storing records;
 1b. ``cairn.store``: long-term memory across threads (reuses the savers' connection helpers);
+1c. ``cairn.cache``: caches of node results (their values stored with the savers' serializer);
 2. graph's description: ``cairn.graph.constants``, ``schema``, ``spec``, ``message``;
 3. ``cairn.runtime``: running a described graph;
 4. the builder: ``cairn.graph.state`` and ``cairn.graph`` (which re-exports it);
@@ -31,9 +33,10 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 LAYERS = [
-    ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types", "cairn.managed"]),
+    ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types", "cairn.managed", "cairn.channels", "cairn.typing"]),
     ("checkpoint", ["cairn.checkpoint"]),
     ("store", ["cairn.store"]),
+    ("cache", ["cairn.cache"]),
     ("description", ["cairn.graph.constants", "cairn.graph.schema", "cairn.graph.spec", "cairn.graph.message", "cairn.graph.drawing"]),
     ("runtime", ["cairn.runtime"]),
     ("builder", ["cairn.graph.state", "cairn.graph"]),

@@ -358,8 +358,8 @@ def test_set_node_defaults_refuses_what_it_cannot_use() -> None:
         StateGraph(Log).set_node_defaults(retry_policy=3)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"set_node_defaults: timeout=-1 must be a number of seconds > 0"):
         StateGraph(Log).set_node_defaults(timeout=-1)
-    with pytest.raises(NotImplementedError, match="cache_policy"):
-        StateGraph(Log).set_node_defaults(cache_policy=object())
+    with pytest.raises(ConfigError, match=r"set_node_defaults: cache_policy=5 is not a CachePolicy"):
+        StateGraph(Log).set_node_defaults(cache_policy=5)
 
 
 # --- retry policies as a list ----------------------------------------------------------------

@@ -687,7 +687,7 @@ def test_a_holder_on_another_machine_holds_the_thread_until_its_lease_expires(
     assert history[-1].values == result
     # Its late write is refused and stores nothing.
     with pytest.raises(ThreadBusyError, match="this run lost thread 'remote'"):
-        saver.put_pending(
+        saver.save_pending(
             "remote", "", cid(history[-1].config), [], lease=Lease("remote", owner, 1.0)
         )
 

@@ -886,6 +886,90 @@ def test_connections_the_server_drops_mid_run_are_replaced(url: str) -> None:
         assert steps(history(dropping(reopened, lambda: None), thread("t"))) == [5, 4, 3, 2, 1, 0, -1]
 
 
+def fill(pool: psycopg_pool.ConnectionPool, size: int) -> None:
+    """Bring ``pool`` to ``size`` idle connections, with a pool timeout of 5 s:
+    a call that waited for the pool's backoff instead of a new connection
+    fails with "no connection free or reachable"."""
+    pool.timeout = 5.0
+    pool.resize(size, size)
+    pool.wait(timeout=10)
+
+
+def failover(name: str, size: int) -> None:
+    """The server drops every connection named ``name`` at once (a restart or
+    failover, without restarting the machine's server), all idle."""
+    deadline = time.monotonic() + 10
+    while backends(name) < size and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert terminate(application_name=name) >= size
+
+
+@pytest.mark.parametrize("kind", ["saver", "users_pool", "async_saver"])
+def test_after_a_failover_drops_every_idle_connection_the_next_calls_succeed_at_once(
+    url: str, kind: str
+) -> None:
+    name = app_name("failover")
+    named = with_param(url, "application_name", name)
+    pool: Any = None
+    if kind == "users_pool":
+        pool = psycopg_pool.ConnectionPool(named, kwargs={"autocommit": True}, open=True)
+        saver = PostgresSaver(pool)
+    else:
+        saver = (AsyncPostgresSaver if kind == "async_saver" else PostgresSaver)(named, pool_size=10)
+    try:
+        graph = linear(saver)
+        assert graph.invoke({"log": []}, thread("before")) == ABC
+        fill(pool if pool is not None else saver._pool, 10)  # the saver's own pool: no public knob
+        failover(name, 10)
+        if kind == "async_saver":
+            assert asyncio.run(graph.ainvoke({"log": []}, thread("after"))) == ABC
+            assert asyncio.run(graph.aget_state(thread("before"))).values == ABC
+        else:
+            assert graph.invoke({"log": []}, thread("after")) == ABC
+            assert graph.get_state(thread("before")).values == ABC
+        assert [t.thread_id for t in saver.list_threads()] == ["after", "before"]
+        failover(name, 1)  # and again, whatever the pool holds now
+        assert graph.invoke({"log": []}, thread("again")) == ABC
+    finally:
+        saver.close()
+        if pool is not None:
+            pool.close()
+
+
+def test_after_a_failover_a_saver_on_a_users_async_pool_answers_at_once(url: str) -> None:
+    name = app_name("async_failover")
+    named = with_param(url, "application_name", name)
+
+    async def main() -> None:
+        pool = psycopg_pool.AsyncConnectionPool(
+            named, min_size=10, max_size=10, timeout=5.0, kwargs={"autocommit": True}, open=False
+        )
+        async with pool:
+            await pool.wait(timeout=10)
+            saver = AsyncPostgresSaver(pool)
+            await saver.setup()
+            graph = linear(saver)
+            assert await graph.ainvoke({"log": []}, thread("before")) == ABC
+            await asyncio.get_running_loop().run_in_executor(None, failover, name, 10)
+            assert await graph.ainvoke({"log": []}, thread("after")) == ABC
+            assert (await graph.aget_state(thread("before"))).values == ABC
+
+    asyncio.run(main())
+
+
+def test_after_a_failover_the_postgres_store_answers_at_once(url: str) -> None:
+    from cairn.store.postgres import PostgresStore
+
+    name = app_name("store_failover")
+    with PostgresStore(with_param(url, "application_name", name), pool_size=10) as store:
+        store.put(("users", "u1"), "prefs", {"food": "pizza"})
+        fill(store._pool, 10)  # the store's own pool: no public knob
+        failover(name, 10)
+        assert store.get(("users", "u1"), "prefs").value == {"food": "pizza"}
+        store.put(("users", "u2"), "prefs", {"food": "soup"})
+        assert sorted(item.namespace for item in store.search(("users",))) == [("users", "u1"), ("users", "u2")]
+
+
 def test_a_users_connection_dropped_by_the_server_gives_a_storage_error_and_advice(url: str) -> None:
     conn = psycopg.connect(url, autocommit=True)
     pid = conn.info.backend_pid
@@ -1004,7 +1088,7 @@ def test_namespaces_and_task_ids_with_quotes_percents_and_question_marks_round_t
         recorders = [Recorder(saver, tid, ns=ns) for tid in AWKWARD[:3] for ns in ["", *AWKWARD]]
         for recorder in recorders:
             recorder.run(3)
-            saver.put_pending(
+            saver.save_pending(
                 recorder.thread_id,
                 recorder.ns,
                 recorder.last,
@@ -1013,7 +1097,7 @@ def test_namespaces_and_task_ids_with_quotes_percents_and_question_marks_round_t
     with PostgresSaver(url) as reopened:
         for recorder in recorders:
             tid, ns, last = recorder.thread_id, recorder.ns, recorder.last
-            head = reopened.get(tid, ns)
+            head = reopened.load(tid, ns)
             assert head is not None and (head.thread_id, head.ns, head.id) == (tid, ns, last)
             listed = list(reopened.list_checkpoints(tid, ns))
             assert [c.id for c in listed] == list(reversed(recorder.records))

@@ -85,8 +85,6 @@ def test_a_misspelt_argument_of_a_run_is_a_type_error(method: str) -> None:
 @pytest.mark.parametrize(
     "make, name",
     [
-        (lambda: builder().add_node("m", node, cache_policy=object()), "cache_policy"),
-        (lambda: builder().compile(cache=object()), "cache"),
         (lambda: builder().compile(debug=True), "debug"),
         (lambda: builder().compile().invoke({"log": []}, output_keys=["log"]), "output_keys"),
         (lambda: builder().compile().ainvoke({"log": []}, print_mode="updates"), "print_mode"),

@@ -24,7 +24,7 @@ import pytest
 
 from cairn.checkpoint.base import (
     BaseCheckpointSaver,
-    Checkpoint,
+    CheckpointRecord,
     PendingWrite,
     PruneResult,
     SnapshotPolicy,
@@ -55,7 +55,7 @@ from tests.saver_records import (
 # --- helpers --------------------------------------------------------------------------
 
 
-def ids(records: Iterable[Checkpoint]) -> list[str]:
+def ids(records: Iterable[CheckpointRecord]) -> list[str]:
     return [record.id for record in records]
 
 
@@ -101,17 +101,17 @@ def leased(saver: Any, thread_id: str, owner: str = "run") -> Recorder:
 # --- put and get ----------------------------------------------------------------------
 
 
-def test_get_of_an_unknown_thread_or_checkpoint_is_none(saver: Any) -> None:
-    assert saver.get("nobody", "") is None
-    assert saver.get("nobody", "", new_checkpoint_id()) is None
+def test_load_of_an_unknown_thread_or_checkpoint_is_none(saver: Any) -> None:
+    assert saver.load("nobody", "") is None
+    assert saver.load("nobody", "", new_checkpoint_id()) is None
     Recorder(saver, "t").run(2)
-    assert saver.get("t", "", new_checkpoint_id()) is None
-    assert saver.get("t", "other-ns") is None
+    assert saver.load("t", "", new_checkpoint_id()) is None
+    assert saver.load("t", "other-ns") is None
 
 
-def test_get_by_id_returns_the_record_as_put(saver: Any) -> None:
+def test_load_by_id_returns_the_record_as_saved(saver: Any) -> None:
     root = make_checkpoint("t", step=-1, source="input", writes=[write("__start__", {"q": "hi"})])
-    saver.put(root, {"q": "hi"})
+    saver.save(root, {"q": "hi"})
     child = make_checkpoint(
         "t",
         parent_id=root.id,
@@ -124,36 +124,36 @@ def test_get_by_id_returns_the_record_as_put(saver: Any) -> None:
         carry={"waiting": {"join": ["a"]}, "deferred": ["late"]},
         metadata={"source": "loop", "step": 0, "parents": {}, "user": "ann", "tags": ["x"]},
     )
-    saver.put(child, {"q": "a"})
-    assert_same_records([saver.get("t", "", root.id), saver.get("t", "", child.id)], [root, child])
+    saver.save(child, {"q": "a"})
+    assert_same_records([saver.load("t", "", root.id), saver.load("t", "", child.id)], [root, child])
 
 
-def test_get_without_an_id_returns_the_newest_checkpoint_of_any_branch(saver: Any) -> None:
+def test_load_without_an_id_returns_the_newest_checkpoint_of_any_branch(saver: Any) -> None:
     rec = Recorder(saver, "t")
     root, a, b = rec.run(3)
-    assert saver.get("t", "").id == b.id
+    assert saver.load("t", "").id == b.id
     fork = rec.step({"log": [b"fork"]}, parent=a.id)
-    assert saver.get("t", "").id == fork.id
+    assert saver.load("t", "").id == fork.id
 
 
-def test_put_stores_values_as_the_snapshot_and_ignores_the_records_snapshot_field(
+def test_save_stores_values_as_the_snapshot_and_ignores_the_records_snapshot_field(
     saver: Any,
 ) -> None:
     root = make_checkpoint("t", writes=[write("__start__", {"real": 1})])
-    saver.put(replace(root, snapshot={"bogus": True}), {"real": 1})
+    saver.save(replace(root, snapshot={"bogus": True}), {"real": 1})
     [stored] = saver.get_chain("t", "", root.id)
     assert stored.snapshot == {"real": 1}
 
 
-def test_changing_what_was_put_or_read_does_not_change_what_is_stored(saver: Any) -> None:
+def test_changing_what_was_saved_or_read_does_not_change_what_is_stored(saver: Any) -> None:
     update: dict[str, Any] = {"log": ["a"], "profile": {"name": "ann"}}
     values: dict[str, Any] = {"log": ["a"], "profile": {"name": "ann"}}
     root = make_checkpoint("t", writes=[write("n", update)], carry={"deferred": ["x"]})
-    saver.put(root, values)
+    saver.save(root, values)
     update["log"].append("changed")
     values["profile"]["name"] = "changed"
     root.carry["deferred"].append("changed")  # type: ignore[attr-defined]
-    got = saver.get("t", "", root.id)
+    got = saver.load("t", "", root.id)
     got.metadata["source"] = "changed"  # type: ignore[index]
     got.writes[0].update["log"].append("changed")  # type: ignore[index]
     [stored] = saver.get_chain("t", "", root.id)
@@ -172,7 +172,7 @@ def test_values_of_every_kind_round_trip_exactly_in_every_field(saver: Any) -> N
         metadata={"source": "loop", "step": 0, "parents": {}, "exotic": EXOTIC},
     )
     values: dict[Any, Any] = {"all": EXOTIC, 7: EXOTIC["tuple"]}
-    saver.put(root, values)
+    saver.save(root, values)
     [stored] = saver.get_chain("t", "", root.id)
     assert_exactly_equal(stored.snapshot, values, "snapshot")
     assert_exactly_equal(stored.writes[0].update, values, "writes[0].update")
@@ -184,13 +184,13 @@ def test_values_of_every_kind_round_trip_exactly_in_every_field(saver: Any) -> N
     assert_exactly_equal(listed.snapshot, values, "listed snapshot")
 
 
-def test_putting_a_stored_id_again_raises_and_leaves_the_record(saver: Any) -> None:
+def test_saving_a_stored_id_again_raises_and_leaves_the_record(saver: Any) -> None:
     """Children's chains are folded from a checkpoint's writes and counted
     from its snapshot, so a stored checkpoint must not change under them."""
     root = make_checkpoint("t", writes=[write("n", {"x": 1})])
-    saver.put(root, {"x": 1})
+    saver.save(root, {"x": 1})
     with pytest.raises(StorageError, match="already stored"):
-        saver.put(replace(root, writes=(write("n", {"x": 2}),)), {"x": 2})
+        saver.save(replace(root, writes=(write("n", {"x": 2}),)), {"x": 2})
     [stored] = saver.get_chain("t", "", root.id)
     assert fold([stored]) == {"x": 1}
     assert_same_records([stored], [root])
@@ -198,7 +198,7 @@ def test_putting_a_stored_id_again_raises_and_leaves_the_record(saver: Any) -> N
 
 def test_a_checkpoint_whose_parent_is_not_stored_starts_a_readable_chain(saver: Any) -> None:
     orphan = make_checkpoint("t", parent_id=new_checkpoint_id(), writes=[write("n", {"x": 1})])
-    saver.put(orphan, {"x": 1, "y": 2})
+    saver.save(orphan, {"x": 1, "y": 2})
     chain = saver.get_chain("t", "", orphan.id)
     assert_whole(chain, orphan.id)
     assert fold(chain) == {"x": 1, "y": 2}
@@ -244,7 +244,7 @@ def test_get_chain_follows_parents_not_newer_siblings(saver: Any) -> None:
     assert fold(chain) == rec.values[after_fork.id]
 
 
-def test_every_checkpoint_of_a_branching_thread_folds_to_the_values_it_was_put_with(
+def test_every_checkpoint_of_a_branching_thread_folds_to_the_values_it_was_saved_with(
     saver: Any,
 ) -> None:
     rng = random.Random(1)
@@ -310,7 +310,7 @@ def test_a_long_chain_of_appends_gets_snapshots_at_geometric_intervals(saver: An
         sizes.step(rec, {"log": [os.urandom(48)]})
     taken = [size for size in sizes.snapshot.values() if size]
     before = saver.stats().snapshot_bytes
-    saver.put(make_checkpoint("measure"), rec.values[rec.last])
+    saver.save(make_checkpoint("measure"), rec.values[rec.last])
     final_state = saver.stats().snapshot_bytes - before  # as this saver stores it
 
     step = sorted(sizes.writes.values())[len(sizes.writes) // 2]
@@ -370,7 +370,7 @@ def test_pending_writes_of_every_kind_round_trip(saver: Any) -> None:
         PendingWrite("task-c", "resume", ["yes", {1: (2, 3)}]),
         PendingWrite("__input__", "input", {"topic": EXOTIC["set"]}),
     ]
-    saver.put_pending("t", "", head.id, writes)
+    saver.save_pending("t", "", head.id, writes)
     got = by_task_and_kind(saver.get_pending("t", "", head.id))
     want = by_task_and_kind(writes)
     assert [(w.task_id, w.kind) for w in got] == [(w.task_id, w.kind) for w in want]
@@ -390,18 +390,18 @@ def test_get_pending_is_empty_when_nothing_is_pending(saver: Any) -> None:
     assert saver.get_pending("nobody", "", new_checkpoint_id()) == []
 
 
-def test_put_pending_replaces_a_write_of_the_same_task_and_kind_and_keeps_the_rest(
+def test_save_pending_replaces_a_write_of_the_same_task_and_kind_and_keeps_the_rest(
     saver: Any,
 ) -> None:
     head = Recorder(saver, "t").run(1)[-1]
-    saver.put_pending("t", "", head.id, [error("a", "first"), error("b", "b")])
-    saver.put_pending("t", "", head.id, [error("a", "second"), PendingWrite("a", "interrupt", [])])
+    saver.save_pending("t", "", head.id, [error("a", "first"), error("b", "b")])
+    saver.save_pending("t", "", head.id, [error("a", "second"), PendingWrite("a", "interrupt", [])])
     got = by_task_and_kind(saver.get_pending("t", "", head.id))
     assert got == [error("a", "second"), PendingWrite("a", "interrupt", []), error("b", "b")]
     assert saver.stats().pending_writes == 3
 
 
-def test_putting_a_child_clears_its_parents_pending_writes_only(saver: Any) -> None:
+def test_saving_a_child_clears_its_parents_pending_writes_only(saver: Any) -> None:
     rec = Recorder(saver, "t")
     root, a = rec.run(2)
     other = Recorder(saver, "other")
@@ -410,19 +410,19 @@ def test_putting_a_child_clears_its_parents_pending_writes_only(saver: Any) -> N
     sub_head = sub.run(1)[-1]
     others = [("t", "", root.id), ("other", "", other_head.id), ("t", "sub", sub_head.id)]
     for thread_id, ns, checkpoint_id in [("t", "", a.id), *others]:
-        saver.put_pending(thread_id, ns, checkpoint_id, [answer("x", checkpoint_id)])
+        saver.save_pending(thread_id, ns, checkpoint_id, [answer("x", checkpoint_id)])
     rec.step({"log": [b"next"]}, parent=a.id)
     assert saver.get_pending("t", "", a.id) == []
     for thread_id, ns, checkpoint_id in others:
         assert saver.get_pending(thread_id, ns, checkpoint_id) == [answer("x", checkpoint_id)]
 
 
-def test_put_stores_pending_writes_against_the_new_checkpoint_with_it(saver: Any) -> None:
+def test_save_stores_pending_writes_against_the_new_checkpoint_with_it(saver: Any) -> None:
     rec = Recorder(saver, "t")
     root = rec.run(1)[-1]
-    saver.put_pending("t", "", root.id, [answer("old", "x")])
+    saver.save_pending("t", "", root.id, [answer("old", "x")])
     child = make_checkpoint("t", parent_id=root.id, step=1, writes=[write("n", {"log": ["c"]})])
-    saver.put(child, {"log": ["c"]}, [PendingWrite("__input__", "input", {"q": 1})])
+    saver.save(child, {"log": ["c"]}, [PendingWrite("__input__", "input", {"q": 1})])
     assert saver.get_pending("t", "", root.id) == []
     assert saver.get_pending("t", "", child.id) == [PendingWrite("__input__", "input", {"q": 1})]
 
@@ -438,13 +438,13 @@ def test_first_child_is_the_oldest_child_not_a_later_fork(saver: Any) -> None:
     assert_same_records([saver.first_child("t", "", root.id)], [a])
 
 
-def test_first_child_orders_children_by_id_not_by_when_they_were_put(saver: Any) -> None:
+def test_first_child_orders_children_by_id_not_by_when_they_were_saved(saver: Any) -> None:
     rec = Recorder(saver, "t")
     root = rec.run(1)[-1]
     older_id, newer_id = new_checkpoint_id(), new_checkpoint_id()
     for checkpoint_id in (newer_id, older_id):
         child = make_checkpoint("t", parent_id=root.id, step=0, checkpoint_id=checkpoint_id)
-        saver.put(child, rec.values[root.id])
+        saver.save(child, rec.values[root.id])
     first = saver.first_child("t", "", root.id)
     assert first is not None and first.id == older_id
 
@@ -459,7 +459,7 @@ def test_first_child_of_a_leaf_or_unknown_checkpoint_is_none(saver: Any) -> None
 
 def test_first_child_does_not_see_children_in_another_namespace(saver: Any) -> None:
     root = Recorder(saver, "t").run(1)[-1]
-    saver.put(make_checkpoint("t", ns="sub", parent_id=root.id), {})
+    saver.save(make_checkpoint("t", ns="sub", parent_id=root.id), {})
     assert saver.first_child("t", "", root.id) is None
     assert saver.first_child("t", "sub", root.id) is not None
 
@@ -472,10 +472,10 @@ def test_namespaces_of_one_thread_are_kept_apart(saver: Any) -> None:
     top.run(3)
     sub.step({"log": [b"sub root"]}, parent=None)
     sub.run(2)
-    saver.put_pending("t", "sub", sub.last, [answer("x", "in sub")])
-    assert saver.get("t", "").id == top.last
-    assert saver.get("t", "sub").id == sub.last
-    assert saver.get("t", "", sub.last) is None
+    saver.save_pending("t", "sub", sub.last, [answer("x", "in sub")])
+    assert saver.load("t", "").id == top.last
+    assert saver.load("t", "sub").id == sub.last
+    assert saver.load("t", "", sub.last) is None
     assert saver.get_chain("t", "", sub.last) == []
     assert ids(saver.list_checkpoints("t", "")) == sorted(top.records, reverse=True)
     assert ids(saver.list_checkpoints("t", "sub")) == sorted(sub.records, reverse=True)
@@ -488,7 +488,7 @@ def test_one_checkpoint_id_in_two_namespaces_is_two_records(saver: Any) -> None:
     shared = new_checkpoint_id()
     for ns, value in (("", "top"), ("sub", "sub")):
         writes = [write("n", {"x": value})]
-        saver.put(make_checkpoint("t", ns=ns, checkpoint_id=shared, writes=writes), {"x": value})
+        saver.save(make_checkpoint("t", ns=ns, checkpoint_id=shared, writes=writes), {"x": value})
     assert fold(saver.get_chain("t", "", shared)) == {"x": "top"}
     assert fold(saver.get_chain("t", "sub", shared)) == {"x": "sub"}
     assert saver.stats().checkpoints == 2
@@ -498,9 +498,9 @@ def test_threads_are_kept_apart(saver: Any) -> None:
     a, b = Recorder(saver, "a"), Recorder(saver, "b")
     a.run(3)
     b.run(2)
-    saver.put_pending("a", "", a.last, [answer("x", "a")])
-    assert saver.get("a", "").id == a.last and saver.get("b", "").id == b.last
-    assert saver.get("b", "", a.last) is None
+    saver.save_pending("a", "", a.last, [answer("x", "a")])
+    assert saver.load("a", "").id == a.last and saver.load("b", "").id == b.last
+    assert saver.load("b", "", a.last) is None
     assert saver.get_chain("b", "", a.last) == []
     assert saver.get_pending("b", "", a.last) == []
     assert saver.first_child("b", "", a.records[a.last].parent_id or "") is None
@@ -525,7 +525,7 @@ def test_list_threads_is_most_recently_updated_first_and_describes_each_thread(
     assert info.checkpoints == 2
     assert same_time(info.created_at, first.created_at)
     assert same_time(info.updated_at, head.created_at)
-    assert info.updated_at == saver.get("a", "").created_at
+    assert info.updated_at == saver.load("a", "").created_at
     assert dict(info.metadata) == dict(head.metadata)
 
 
@@ -569,14 +569,14 @@ def test_records_and_threads_are_dated_by_their_checkpoint_ids(saver: Any) -> No
     """The contract: created_at is not stored, savers read the time from the id."""
     long_ago = datetime.now(timezone.utc) - timedelta(days=10)
     fresh = make_checkpoint("fresh")
-    saver.put(replace(fresh, created_at=long_ago.isoformat()), {})
+    saver.save(replace(fresh, created_at=long_ago.isoformat()), {})
     old = make_checkpoint("old", at=long_ago)
-    saver.put(replace(old, created_at=datetime.now(timezone.utc).isoformat()), {})
-    assert same_time(saver.get("fresh", "").created_at, fresh.created_at)
-    assert same_time(saver.get("old", "").created_at, old.created_at)
+    saver.save(replace(old, created_at=datetime.now(timezone.utc).isoformat()), {})
+    assert same_time(saver.load("fresh", "").created_at, fresh.created_at)
+    assert same_time(saver.load("old", "").created_at, old.created_at)
     infos = {info.thread_id: info for info in saver.list_threads()}
     for thread_id in ("fresh", "old"):
-        head = saver.get(thread_id, "")
+        head = saver.load(thread_id, "")
         assert infos[thread_id].created_at == infos[thread_id].updated_at == head.created_at
     assert saver.prune(older_than=timedelta(days=1)) == PruneResult(1, 1)
     assert thread_ids(saver) == ["fresh"]
@@ -592,9 +592,9 @@ def test_delete_thread_removes_every_checkpoint_and_pending_write_of_that_thread
     other = Recorder(saver, "other")
     for rec, count in ((top, 3), (sub, 2), (other, 2)):
         rec.run(count)
-        saver.put_pending(rec.thread_id, rec.ns, rec.last, [answer("x", rec.thread_id)])
+        saver.save_pending(rec.thread_id, rec.ns, rec.last, [answer("x", rec.thread_id)])
     saver.delete_thread("t")
-    assert saver.get("t", "") is None and saver.get("t", "sub") is None
+    assert saver.load("t", "") is None and saver.load("t", "sub") is None
     assert list(saver.list_checkpoints("t", "")) == []
     assert saver.get_pending("t", "", top.last) == []
     assert thread_ids(saver) == ["other"]
@@ -626,8 +626,8 @@ def test_copy_thread_copies_every_checkpoint_namespace_and_pending_write(saver: 
     root, a, b = top.run(3)
     top.step({"log": [b"fork"]}, parent=a.id)
     sub.run(2)
-    saver.put_pending("src", "", top.last, [answer("x", "top")])
-    saver.put_pending("src", "sub", sub.last, [PendingWrite("y", "interrupt", [("i", 1)])])
+    saver.save_pending("src", "", top.last, [answer("x", "top")])
+    saver.save_pending("src", "sub", sub.last, [PendingWrite("y", "interrupt", [("i", 1)])])
     saver.copy_thread("src", "dst")
     for rec in (top, sub):
         source = list(saver.list_checkpoints("src", rec.ns))
@@ -646,14 +646,14 @@ def test_copy_thread_copies_every_checkpoint_namespace_and_pending_write(saver: 
 def test_a_copied_thread_lives_on_its_own(saver: Any) -> None:
     rec = Recorder(saver, "src")
     rec.run(3)
-    saver.put_pending("src", "", rec.last, [answer("x", "boom")])
+    saver.save_pending("src", "", rec.last, [answer("x", "boom")])
     saver.copy_thread("src", "dst")
     child = make_checkpoint("dst", parent_id=rec.last, writes=[write("n", {"log": [b"dst"]})])
     values = apply(rec.values[rec.last], child.writes)
-    saver.put(child, values)
+    saver.save(child, values)
     assert saver.get_pending("dst", "", rec.last) == []
     assert saver.get_pending("src", "", rec.last) == [answer("x", "boom")]
-    assert saver.get("src", "").id == rec.last
+    assert saver.load("src", "").id == rec.last
     saver.delete_thread("src")
     assert fold(saver.get_chain("dst", "", child.id)) == values
 
@@ -669,14 +669,14 @@ def test_copy_thread_refuses_an_empty_source_or_an_existing_target(saver: Any) -
     with pytest.raises(ConfigError):
         saver.copy_thread("src", "src")
     assert saver.stats() == before
-    assert saver.get("new", "") is None
+    assert saver.load("new", "") is None
     assert len(list(saver.list_checkpoints("taken", ""))) == 1
 
 
 # --- prune ----------------------------------------------------------------------------
 
 
-def chains(saver: Any, rec: Recorder) -> dict[str, list[Checkpoint]]:
+def chains(saver: Any, rec: Recorder) -> dict[str, list[CheckpointRecord]]:
     return {cid: saver.get_chain(rec.thread_id, rec.ns, cid) for cid in rec.records}
 
 
@@ -701,7 +701,7 @@ def test_prune_keep_last_keeps_the_newest_and_the_chains_they_need_unchanged(sav
         assert_whole(chain, checkpoint_id)
         assert fold(chain) == rec.values[checkpoint_id]
     for checkpoint_id in set(rec.records) - set(kept):
-        assert saver.get("t", "", checkpoint_id) is None
+        assert saver.load("t", "", checkpoint_id) is None
     assert saver.stats().checkpoints == len(kept)
 
 
@@ -721,10 +721,10 @@ def test_prune_keep_last_counts_each_thread_and_namespace(saver: Any) -> None:
 def test_prune_keep_last_drops_the_pending_writes_of_pruned_checkpoints(saver: Any) -> None:
     rec = Recorder(saver, "t")
     steps = rec.run(20)
-    saver.put_pending("t", "", steps[0].id, [answer("x", "old")])
-    saver.put_pending("t", "", rec.last, [answer("x", "head")])
+    saver.save_pending("t", "", steps[0].id, [answer("x", "old")])
+    saver.save_pending("t", "", rec.last, [answer("x", "head")])
     saver.prune(keep_last=1)
-    assert saver.get("t", "", steps[0].id) is None
+    assert saver.load("t", "", steps[0].id) is None
     assert saver.stats().pending_writes == 1
     assert saver.get_pending("t", "", rec.last) == [answer("x", "head")]
 
@@ -753,7 +753,7 @@ def test_prune_older_than_drops_whole_threads_whose_head_is_older(saver: Any) ->
     old.step({"log": [b"1"]}, parent=None, at=long_ago)
     old.step({"log": [b"2"]}, at=long_ago + timedelta(hours=1))
     old_sub.step({"log": [b"3"]}, parent=None, at=long_ago + timedelta(hours=2))
-    saver.put_pending("old", "", old.last, [answer("x", "old")])
+    saver.save_pending("old", "", old.last, [answer("x", "old")])
     live = Recorder(saver, "live")
     live.step({"log": [b"1"]}, parent=None, at=long_ago)
     live.step({"log": [b"2"]})
@@ -762,7 +762,7 @@ def test_prune_older_than_drops_whole_threads_whose_head_is_older(saver: Any) ->
     result = saver.prune(older_than=timedelta(days=1))
 
     assert result == PruneResult(threads_deleted=1, checkpoints_deleted=3)
-    assert saver.get("old", "") is None and saver.get("old", "sub") is None
+    assert saver.load("old", "") is None and saver.load("old", "sub") is None
     assert sorted(thread_ids(saver)) == ["fresh", "live"]
     assert len(list(saver.list_checkpoints("live", ""))) == 2, "a live thread keeps old checkpoints"
     assert saver.stats().pending_writes == 0
@@ -827,8 +827,8 @@ def test_stats_count_threads_checkpoints_pending_writes_and_blob_bytes(saver: An
     for n, rec in enumerate(recs):
         rec.run(10 + n, size=40 + n)
     two = [answer("x", "e"), PendingWrite("y", "input", {"q": 1})]
-    saver.put_pending("a", "", recs[0].last, two)
-    saver.put_pending("b", "", recs[2].last, [answer("x", "e")])
+    saver.save_pending("a", "", recs[0].last, two)
+    saver.save_pending("b", "", recs[2].last, [answer("x", "e")])
 
     stats = saver.stats()
     log_bytes = snapshot_bytes = 0
@@ -842,7 +842,7 @@ def test_stats_count_threads_checkpoints_pending_writes_and_blob_bytes(saver: An
     assert stats.snapshot_bytes == snapshot_bytes
     assert stats.bytes >= stats.log_bytes + stats.snapshot_bytes
 
-    saver.put_pending("b", "", recs[2].last, [answer("z", "more " * 20)])
+    saver.save_pending("b", "", recs[2].last, [answer("z", "more " * 20)])
     grown = saver.stats()
     assert grown.pending_writes == 4 and grown.bytes > stats.bytes
 
@@ -888,7 +888,7 @@ def test_eight_writers_at_once_leave_every_chain_whole(saver: Any, apart: str) -
             rng = random.Random(rec.thread_id + rec.ns)
             for n in range(15):
                 rec.step({"log": [os.urandom(rng.randint(8, 200))], "n": n})
-                saver.put_pending(rec.thread_id, rec.ns, rec.last, [answer("x", str(n))])
+                saver.save_pending(rec.thread_id, rec.ns, rec.last, [answer("x", str(n))])
                 assert_reads_back(rec, rec.last)
                 saver.list_threads(limit=3)
 
@@ -914,7 +914,7 @@ def test_eight_writers_at_once_leave_every_chain_whole(saver: Any, apart: str) -
 
 
 @pytest.mark.parametrize("under_lease", [False, True], ids=["plain", "leased"])
-def test_a_put_after_another_saver_deleted_its_parent_still_reads_back(
+def test_a_save_after_another_saver_deleted_its_parent_still_reads_back(
     saver: Any, under_lease: bool
 ) -> None:
     # Under a lease the saver knows the parent it stored last; it must still
@@ -947,16 +947,16 @@ def test_a_lease_is_taken_renewed_fenced_and_released(saver: Any) -> None:
     assert saver.renew(mine) is True and saver.renew(theirs) is False
     assert saver.acquire(Lease("other-thread", "theirs", 30.0)) is None  # threads are separate
     root = make_checkpoint("t", step=-1, source="input")
-    saver.put(root, {}, lease=mine)
+    saver.save(root, {}, lease=mine)
     with pytest.raises(ThreadBusyError, match="lost thread 't'"):
-        saver.put(make_checkpoint("t", parent_id=root.id, step=0), {}, lease=theirs)
+        saver.save(make_checkpoint("t", parent_id=root.id, step=0), {}, lease=theirs)
     saver.release(theirs)  # not the holder: nothing happens
     assert saver.acquire(theirs) == "mine"
     saver.release(mine)
     assert saver.renew(mine) is False  # renewing never takes a free thread
     assert saver.acquire(theirs) is None
     with pytest.raises(ThreadBusyError):  # the old holder's writes are refused now
-        saver.put_pending("t", "", root.id, [answer("x", "boom")], lease=mine)
+        saver.save_pending("t", "", root.id, [answer("x", "boom")], lease=mine)
     assert [c.id for c in saver.list_checkpoints("t", "")] == [root.id]
 
 
@@ -972,11 +972,11 @@ def test_metadata_of_consecutive_checkpoints_reads_back_with_its_exact_types(sav
     given = [{"x": 1}, {"x": True}, {"x": 1.0}, {"x": 1}, {"x": "1"}, {"x": 1}, {"x": None}]
     made = [rec.step({"log": [b"."]}, parent=None if i == 0 else rec.last_id, metadata=m) for i, m in enumerate(given)]
     for checkpoint, metadata in zip(made, given):
-        got = saver.get("t", "", checkpoint.id).metadata
+        got = saver.load("t", "", checkpoint.id).metadata
         assert_exactly_equal(got["x"], metadata["x"])
 
 
-def test_puts_under_a_lease_store_what_puts_without_one_store(saver: Any) -> None:
+def test_saves_under_a_lease_store_what_saves_without_one_store(saver: Any) -> None:
     # A run's puts follow its own last checkpoint; the saver may shortcut them,
     # but what is stored (records, values, snapshot points) is the same.
     rng = random.Random(5)
@@ -994,12 +994,12 @@ def test_puts_under_a_lease_store_what_puts_without_one_store(saver: Any) -> Non
     assert_same_records(listed, [under.records[i] for i in ids(listed)])
 
 
-def test_a_put_under_a_lease_clears_the_pending_writes_of_its_parent(saver: Any) -> None:
+def test_a_save_under_a_lease_clears_the_pending_writes_of_its_parent(saver: Any) -> None:
     rec = leased(saver, "t")
     first = rec.step({"log": [b"a"]}, parent=None, pending=[PendingWrite("in", "input", {"x": 1})])
     second = rec.step({"log": [b"b"]})
     assert saver.get_pending("t", "", first.id) == []  # applied by the child: gone
-    saver.put_pending("t", "", second.id, [answer("x", "boom")], lease=rec.lease)
+    saver.save_pending("t", "", second.id, [answer("x", "boom")], lease=rec.lease)
     third = rec.step({"log": [b"c"]}, pending=[answer("y", "later")])
     assert saver.get_pending("t", "", second.id) == []
     assert saver.get_pending("t", "", third.id) == [answer("y", "later")]
@@ -1008,14 +1008,14 @@ def test_a_put_under_a_lease_clears_the_pending_writes_of_its_parent(saver: Any)
     assert saver.stats().pending_writes == 0
 
 
-def test_put_many_stores_a_checkpoint_and_its_child_as_puts_would(saver: Any) -> None:
+def test_save_many_stores_a_checkpoint_and_its_child_as_saves_would(saver: Any) -> None:
     rec = leased(saver, "t")
     rec.step({"log": [b"root"]}, parent=None)
     first = make_checkpoint("t", parent_id=rec.last, step=1, writes=[write("n", {"log": [b"a"]})])
     second = make_checkpoint("t", parent_id=first.id, step=2, writes=[write("n", {"log": [b"b"]})])
     values_first = apply(rec.values[rec.last], first.writes)
     values_second = apply(values_first, second.writes)
-    saver.put_many(
+    saver.save_many(
         [
             (first, values_first, [PendingWrite("in", "input", {"x": 1})]),
             (second, values_second, [answer("y", "later")]),
@@ -1033,7 +1033,7 @@ def test_put_many_stores_a_checkpoint_and_its_child_as_puts_would(saver: Any) ->
     assert_reads_back(rec, third.id)
 
 
-def test_put_many_after_a_parent_another_saver_deleted_still_reads_back(saver: Any) -> None:
+def test_save_many_after_a_parent_another_saver_deleted_still_reads_back(saver: Any) -> None:
     other = reopen(saver)
     try:
         rec = leased(saver, "t")
@@ -1042,7 +1042,7 @@ def test_put_many_after_a_parent_another_saver_deleted_still_reads_back(saver: A
         first = make_checkpoint("t", parent_id=rec.last, step=1, writes=[write("n", {"log": [b"a"]})])
         second = make_checkpoint("t", parent_id=first.id, step=2, writes=[write("n", {"log": [b"b"]})])
         values = apply(apply(rec.values[rec.last], first.writes), second.writes)
-        saver.put_many([(first, values, []), (second, values, [])], lease=rec.lease)
+        saver.save_many([(first, values, []), (second, values, [])], lease=rec.lease)
         chain = saver.get_chain("t", "", second.id)
         assert_whole(chain, second.id)
         assert [c.id for c in chain] == [first.id, second.id]
@@ -1050,7 +1050,7 @@ def test_put_many_after_a_parent_another_saver_deleted_still_reads_back(saver: A
         getattr(other, "close", lambda: None)()
 
 
-def test_a_put_under_a_lease_another_owner_took_over_stores_nothing(saver: Any) -> None:
+def test_a_save_under_a_lease_another_owner_took_over_stores_nothing(saver: Any) -> None:
     from cairn.checkpoint.base import Lease
     from cairn.errors import ThreadBusyError
 
@@ -1085,7 +1085,7 @@ def test_a_stored_child_keeps_its_parents_errors_and_interrupts(saver: Any) -> N
     rec = Recorder(saver, "t")
     root = rec.run(1)[-1]
     kept = [error("a", "boom"), PendingWrite("b", "interrupt", [["id", "q"]])]
-    saver.put_pending("t", "", root.id, [*kept, answer("b", "yes")])
+    saver.save_pending("t", "", root.id, [*kept, answer("b", "yes")])
     rec.step({"log": [b"next"]}, parent=root.id)
     assert by_task_and_kind(saver.get_pending("t", "", root.id)) == kept
     assert saver.get_pending_many("t", "", [root.id, rec.last]) == {root.id: kept}

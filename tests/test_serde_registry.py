@@ -114,7 +114,7 @@ def test_a_serializer_stores_the_classes_given_to_it_and_registered_later(tmp_pa
         assert graph.invoke({}, thread("p"))["extra"] is Priority.LOW
     # A fresh saver of that file with the same registrations reads it back.
     with SqliteSaver(tmp_path / "own.db", serde=Serializer(types=[Invoice, Priority])) as saver:
-        assert saver.get("p", "").metadata["step"] == 1
+        assert saver.load("p", "").metadata["step"] == 1
         graph = _graph(Billing, saver, {})
         assert graph.get_state(thread("p")).values["extra"] is Priority.LOW
 

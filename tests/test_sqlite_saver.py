@@ -1071,6 +1071,8 @@ def test_a_thread_written_with_the_empty_metadata_blob_of_the_old_cache_reads_ag
     with conn:
         for checkpoint_id in ids:  # every row, as the old cache wrote them
             blob = codec._pack_raw(serde, b"", codec.where("t", "", checkpoint_id, "metadata"))
+            if encrypted:  # sealed as then: bound to its place only, first byte 0x10
+                blob = b"\x10" + blob[1:]
             conn.execute(
                 "UPDATE cairn_checkpoints SET metadata = ? WHERE id = ?",
                 (blob, checkpoint_id),

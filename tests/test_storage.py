@@ -48,7 +48,7 @@ def test_a_growing_chat_stores_each_message_about_once(saver: Any) -> None:
 
 def test_reading_the_head_replays_about_one_state_of_writes(saver: Any) -> None:
     graph = chat(saver)
-    head = saver.get("chat", "")
+    head = saver.load("chat", "")
     chain = saver.get_chain("chat", "", head.id)
     snapshot = chain[0].snapshot
     assert snapshot is not None

@@ -599,4 +599,4 @@ def test_a_postgres_store_shares_its_schema_with_a_saver() -> None:
             linear(saver).invoke({"log": []}, {"configurable": {"thread_id": "t"}})
         with PostgresSaver(url, pool_size=1) as saver, PostgresStore(url, pool_size=1) as store:
             assert store.get(("users",), "u1").value == {"name": "Ada"}
-            assert saver.get("t", "") is not None
+            assert saver.load("t", "") is not None

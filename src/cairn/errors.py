@@ -15,6 +15,7 @@
     ├── ThreadBusyError        another run holds the thread
     ├── NodeTimeoutError       a node ran past its timeout (run_timeout or idle_timeout)
     ├── NodeCancelledError     an async node raised asyncio.CancelledError itself
+    ├── RunCancelledError      a run's cancel event was set: it stopped between two steps
     ├── SerializationError     a value cannot be stored, or stored bytes cannot be read
     │   └── ClassNotLoadableError  intact bytes name a class the serializer has not registered
     │                              (cairn.checkpoint.serde)
@@ -27,6 +28,7 @@
     ├── ToolInvocationError    a model's tool call with arguments the tool refuses
     │                          (cairn.prebuilt.tool_node; a langchain ToolException too)
     ├── InvalidToolOutputError a tool returned something ToolNode cannot turn into messages
+    ├── CacheKeyError          a CachePolicy's key_func could not make a key of a node's input
     ├── RequestError           a request to ``cairn serve`` it cannot serve (answered 4xx; cairn.server)
     └── NotSupportedError      a LangGraph parameter cairn does not implement yet
 
@@ -47,6 +49,7 @@ from typing import Any, Literal, Sequence
 
 __all__ = [
     "ArgumentTypeError",
+    "CacheKeyError",
     "CairnError",
     "CheckpointerModeError",
     "ConfigError",
@@ -69,6 +72,7 @@ __all__ = [
     "OutsideNodeError",
     "ParentCommand",
     "RequestError",
+    "RunCancelledError",
     "SerializationError",
     "StorageError",
     "StoreInputError",
@@ -189,6 +193,12 @@ class NodeCancelledError(CairnError):
         return (NodeCancelledError, (self.node, str(self)))
 
 
+class RunCancelledError(CairnError):
+    """The ``cancel`` event given to a run was set: the run stopped after the
+    step that was running then committed. The thread keeps every committed
+    step; ``invoke(None, config)`` goes on from there."""
+
+
 class SerializationError(CairnError, TypeError):
     """A value cannot be stored, or stored bytes cannot be turned back into values."""
 
@@ -258,6 +268,11 @@ class InvalidToolOutputError(CairnError, ValueError):
     """A tool run by ``ToolNode`` returned something it cannot turn into
     messages: a value of another type, or a ``Command`` without the
     ``ToolMessage`` answering its call."""
+
+
+class CacheKeyError(CairnError, TypeError):
+    """A node's (or task's) ``CachePolicy.key_func`` raised, or returned
+    something other than ``str`` or ``bytes``, for the node's input."""
 
 
 class NotSupportedError(CairnError, NotImplementedError):

@@ -28,14 +28,22 @@ import threading
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Mapping, TypedDict, TypeVar
+from datetime import timedelta
+from typing import Any, Callable, Generic, Mapping, Sequence, TypedDict, TypeVar
 
+from cairn.cache.base import BaseCache, FullKey
 from cairn.checkpoint.base import PendingWrite
 from cairn.current import TaskContext, task_context
-from cairn.errors import GraphValidationError, not_supported
+from cairn.errors import GraphValidationError
 from cairn.graph.constants import START
+from cairn.graph.policies import cache_policy as cache_policy_of
+from cairn.graph.policies import retry_policies, timeout_policy
 from cairn.graph.schema import StateSchema
+from cairn.graph.spec import NodeSpec
 from cairn.graph.state import StateGraph
+from cairn.runtime.attempts import aretrying, retrying
+from cairn.runtime.caching import default_cache_key
+from cairn.types import CachePolicy, RetryPolicy, TimeoutPolicy
 
 __all__ = ["entrypoint", "task"]
 
@@ -98,13 +106,21 @@ class entrypoint(Generic[R]):  # noqa: N801 - LangGraph's name
         self,
         checkpointer: Any = None,
         store: Any = None,
+        cache: BaseCache | None = None,
         context_schema: Any = None,
-        retry_policy: Any = None,
+        cache_policy: CachePolicy | None = None,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+        timeout: float | timedelta | TimeoutPolicy | None = None,
     ) -> None:
         self.checkpointer = checkpointer
         self.store = store
+        self.cache = cache
+        """Where the entrypoint (``cache_policy``) and its tasks with a ``cache_policy`` find their results."""
         self.context_schema = context_schema
+        self.cache_policy = cache_policy
+        """Caches the entrypoint's result by its input (``previous`` aside)."""
         self.retry_policy = retry_policy
+        self.timeout = timeout
 
     def __call__(self, func: Callable[..., Any]) -> Any:
         if not callable(func):
@@ -112,9 +128,25 @@ class entrypoint(Generic[R]):  # noqa: N801 - LangGraph's name
         builder = StateGraph(_Entry, context_schema=self.context_schema)
         builder.schema = _EntrySchema()
         name = getattr(func, "__name__", "entrypoint")
-        builder.add_node(name, _node(func), retry_policy=self.retry_policy)
+        builder.add_node(
+            name,
+            _node(func),
+            retry_policy=self.retry_policy,
+            timeout=self.timeout,
+            cache_policy=_by_input(self.cache_policy),
+        )
         builder.add_edge(START, name)
-        return builder.compile(checkpointer=self.checkpointer, store=self.store, name="LangGraph")
+        return builder.compile(
+            checkpointer=self.checkpointer, store=self.store, cache=self.cache, name="LangGraph"
+        )
+
+
+def _by_input(policy: CachePolicy | None) -> CachePolicy | None:
+    """An entrypoint's cache policy as its node's: keyed by the input alone."""
+    if policy is None:
+        return None
+    key_func = policy.key_func or default_cache_key
+    return CachePolicy(key_func=lambda state: key_func(state.get(INPUT)), ttl=policy.ttl)
 
 
 def _node(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -157,10 +189,26 @@ class _Task(Generic[R]):
     """A function made a task by ``@task``: calling it inside an entrypoint
     starts it and returns a future of its result."""
 
-    def __init__(self, func: Callable[..., R], name: str | None) -> None:
+    def __init__(
+        self,
+        func: Callable[..., R],
+        name: str | None,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+        cache_policy: CachePolicy | None = None,
+        timeout: float | timedelta | TimeoutPolicy | None = None,
+    ) -> None:
         self.func = func
-        self.name = name or getattr(func, "__name__", "task")
+        self.name: str = name or str(getattr(func, "__name__", "task"))
         self.is_async = inspect.iscoroutinefunction(func)
+        where = f"task {self.name!r}"
+        self.spec = NodeSpec(
+            name=self.name,
+            fn=func,
+            retry_policy=retry_policies(retry_policy, where),
+            timeout=timeout_policy(timeout, where),
+            cache_policy=cache_policy_of(cache_policy, where),
+        )
+        """The task as the runtime's attempts see it: its retries and timeout."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         caller: TaskContext[Any] = task_context(f"task {self.name!r}")
@@ -171,27 +219,60 @@ class _Task(Generic[R]):
         scope = caller.scope
         if call_id in scope.calls:  # finished in an earlier try of this step
             return _done(scope.calls[call_id], self.is_async)
+        call = _Call(self, scope, call_id, args, kwargs)
         if self.is_async:  # an asyncio task: a copy of this context, the entrypoint's
-            return asyncio.ensure_future(self._arun(scope, call_id, args, kwargs))
+            return asyncio.ensure_future(call.arun())
         context = contextvars.copy_context()
         future: Future[Any] = Future()
-        threading.Thread(
-            target=context.run, args=(self._run, scope, call_id, args, kwargs, future), daemon=True
-        ).start()
+        threading.Thread(target=context.run, args=(call.run, future), daemon=True).start()
         return future
 
-    def _run(self, scope: Any, call_id: str, args: Any, kwargs: Any, future: Future[Any]) -> None:
+
+@dataclass
+class _Call:
+    """One call of a task: run under its retry policies, its result taken
+    from (and left in) the entrypoint's cache when it has a ``cache_policy``,
+    and recorded as a pending write of the entrypoint's step."""
+
+    task: _Task[Any]
+    scope: Any
+    call_id: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+    def key(self) -> FullKey | None:
+        cache, policy = self.scope.cache, self.task.spec.cache_policy
+        if cache is None or policy is None:
+            return None
+        return cache.call_key(self.task.name, self.task.func, policy, self.args, self.kwargs)  # type: ignore[no-any-return]
+
+    def run(self, future: Future[Any]) -> None:
         try:
-            result = self.func(*args, **kwargs)
-            scope.record_call(self.name, PendingWrite(call_id, "call", result))
+            key = self.key()
+            found = self.scope.cache.cache.get([key]) if key is not None else {}
+            if key in found:
+                result = found[key]
+            else:
+                result = retrying(self.task.spec, lambda: self.task.func(*self.args, **self.kwargs))
+                if key is not None:
+                    self.scope.cache.cache.set({key: (result, self.task.spec.cache_policy.ttl)})  # type: ignore[union-attr]
+            self.scope.record_call(self.task.name, PendingWrite(self.call_id, "call", result), key in found)
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the result
             future.set_exception(exc)
         else:
             future.set_result(result)
 
-    async def _arun(self, scope: Any, call_id: str, args: Any, kwargs: Any) -> Any:
-        result = await self.func(*args, **kwargs)  # type: ignore[misc]
-        await asyncio.to_thread(scope.record_call, self.name, PendingWrite(call_id, "call", result))
+    async def arun(self) -> Any:
+        key = self.key()
+        found = await self.scope.cache.cache.aget([key]) if key is not None else {}
+        if key in found:
+            result = found[key]
+        else:
+            result = await aretrying(self.task.spec, lambda: self.task.func(*self.args, **self.kwargs))
+            if key is not None:
+                await self.scope.cache.cache.aset({key: (result, self.task.spec.cache_policy.ttl)})  # type: ignore[union-attr]
+        write = PendingWrite(self.call_id, "call", result)
+        await asyncio.to_thread(self.scope.record_call, self.task.name, write, key in found)
         return result
 
 
@@ -211,10 +292,17 @@ def task(
     func: Callable[..., Any] | None = None,
     *,
     name: str | None = None,
-    retry_policy: Any = None,
+    retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+    cache_policy: CachePolicy | None = None,
+    timeout: float | timedelta | TimeoutPolicy | None = None,
 ) -> Any:
-    """Make ``func`` a task: ``@task`` or ``@task(name=...)``."""
-    not_supported("task", retry_policy=retry_policy)
+    """Make ``func`` a task: ``@task`` or ``@task(name=..., retry_policy=..., cache_policy=...)``.
+
+    ``retry_policy`` retries a failing call in place, as a node's
+    (``timeout`` limits each attempt); ``cache_policy`` takes the result of
+    a call whose arguments' key is in the entrypoint's cache
+    (``@entrypoint(cache=InMemoryCache())``) without running it.
+    """
     if func is None:
-        return lambda f: _Task(f, name)
-    return _Task(func, name)
+        return lambda f: _Task(f, name, retry_policy, cache_policy, timeout)
+    return _Task(func, name, retry_policy, cache_policy, timeout)

@@ -13,6 +13,7 @@ from cairn.errors import GraphInterrupt
 
 __all__ = [
     "All",
+    "CachePolicy",
     "Command",
     "Durability",
     "Interrupt",
@@ -222,6 +223,20 @@ def _seconds(value: Union[float, timedelta, None], name: str) -> float | None:
             "leave it out for no limit"
         )
     return seconds
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """How a node's (or a task's) results are cached, in the cache given to
+    ``compile(cache=...)`` (``@entrypoint(cache=...)``): a node called with an
+    input whose key is in the cache is not run; what it returned then is its
+    write. ``key_func`` makes the key of the node's input (by default, of all
+    of it); ``ttl``: seconds an entry is used, None for ever."""
+
+    key_func: Callable[..., Union[str, bytes]] | None = None
+    """Makes the key of an input (a task's: of its arguments); None: the
+    whole input, as LangGraph's default (equal inputs, equal keys)."""
+    ttl: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

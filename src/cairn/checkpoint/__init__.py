@@ -3,6 +3,8 @@
 from cairn.checkpoint.base import (
     BaseCheckpointSaver,
     Checkpoint,
+    CheckpointRecord,
+    CheckpointTuple,
     PendingWrite,
     SnapshotPolicy,
     TaskRecord,
@@ -12,6 +14,8 @@ from cairn.checkpoint.base import (
 __all__ = [
     "BaseCheckpointSaver",
     "Checkpoint",
+    "CheckpointRecord",
+    "CheckpointTuple",
     "PendingWrite",
     "SnapshotPolicy",
     "TaskRecord",

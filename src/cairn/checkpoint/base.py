@@ -1,11 +1,18 @@
-"""What a checkpoint is, and the contract every saver implements.
+"""The contract every saver implements, and LangGraph's checkpoint shapes.
 
 This is the only thing ``cairn.runtime`` knows about storage. A saver stores
-``Checkpoint`` records, the log of what each super-step wrote, and decides on
-its own when to also keep a full snapshot of the state (``SnapshotPolicy``).
-It never folds writes into state: that needs the graph's reducers, which the
-runtime owns. ``get_chain`` hands back the records from the nearest snapshot
-to the checkpoint asked for, and the runtime folds them.
+``CheckpointRecord`` records (``cairn.checkpoint.records``), the log of what
+each super-step wrote, and decides on its own when to also keep a full
+snapshot of the state (``SnapshotPolicy``). It never folds writes into state
+itself: that needs the graph's reducers, which the runtime owns. ``get_chain``
+hands back the records from the nearest snapshot to the checkpoint asked
+for, and the runtime folds them.
+
+Every saver also speaks LangGraph's checkpointer interface (``get``,
+``get_tuple``, ``list``, ``put``, ``put_writes``, ``delete_thread`` and the
+async twins; ``cairn.checkpoint.interface``), with LangGraph's shapes
+(``Checkpoint``, ``CheckpointTuple``, ... from ``cairn.checkpoint.shapes``),
+importable from here as from ``langgraph.checkpoint.base``.
 """
 
 from __future__ import annotations
@@ -13,16 +20,42 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence, TypeVar
+
+from cairn.checkpoint.interface import CheckpointerInterface
+from cairn.checkpoint.records import (
+    CheckpointRecord,
+    PendingWrite,
+    PutItem,
+    TaskRecord,
+    TaskWrite,
+)
+from cairn.checkpoint.shapes import (
+    LATEST_VERSION,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    copy_checkpoint,
+    create_checkpoint,
+    empty_checkpoint,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+)
 
 if TYPE_CHECKING:
     from cairn.checkpoint.serializer import Serializer
 
 __all__ = [
     "BaseCheckpointSaver",
+    "ChannelVersions",
     "Checkpoint",
+    "CheckpointMetadata",
+    "CheckpointRecord",
+    "CheckpointTuple",
+    "LATEST_VERSION",
     "Lease",
     "PendingWrite",
     "PruneResult",
@@ -32,95 +65,12 @@ __all__ = [
     "TaskRecord",
     "TaskWrite",
     "ThreadInfo",
+    "copy_checkpoint",
+    "create_checkpoint",
+    "empty_checkpoint",
+    "get_checkpoint_id",
+    "get_checkpoint_metadata",
 ]
-
-
-@dataclass(slots=True)
-class TaskRecord:
-    """A task due to run at a checkpoint.
-
-    The records of this module (tasks, writes, checkpoints) are never changed
-    once made: ``dataclasses.replace`` makes an edited copy. They are not
-    frozen only because a frozen dataclass is several times slower to build,
-    and the runtime builds a few per step.
-
-    A pull task reads the state; a push task (``push=True``) runs with ``arg``
-    as its input instead: a ``Send``'s argument, or the run's input for the
-    ``__start__`` task.
-    """
-
-    id: str
-    name: str
-    arg: Any = None
-    push: bool = False
-
-
-@dataclass(slots=True)
-class TaskWrite:
-    """What one finished task produced: its update and where it routes next.
-
-    ``goto`` holds node names and ``(node, arg)`` pairs for sends.
-    """
-
-    task_id: str
-    name: str
-    update: Mapping[str, Any] | None
-    goto: tuple[Any, ...] = ()
-
-
-@dataclass(slots=True)
-class PendingWrite:
-    """Left by a task of a step that did not complete, against the step's checkpoint.
-
-    When the step's checkpoint is stored, the pending writes of its parent
-    are cleared but for the ``KEPT`` kinds: a past snapshot shows its tasks'
-    errors and interrupts, as LangGraph's does.
-
-    ``kind`` is "result" (value: a TaskWrite), "error" (value: the exception's
-    repr), "interrupt" (value: list of (interrupt id, value) pairs), "resume"
-    (value: the answers given to the task's interrupts, in order), "input"
-    (value: a run's input, kept here until the step that applies it commits,
-    so that it is stored once) or "update" (value: a TaskWrite of
-    ``Command(resume=..., update=...)``, applied before the step's tasks).
-    """
-
-    task_id: str
-    kind: str
-    value: Any
-
-
-@dataclass(slots=True)
-class Checkpoint:
-    """One checkpoint of a thread: a super-step's writes and what runs next.
-
-    ``carry`` holds run-time progress that spans steps: joins waiting for
-    more of their sources (``{"waiting": {target: [sources seen]}}``) and
-    deferred nodes held back (``{"deferred": [names]}``).
-    ``snapshot`` is filled by savers on load when they stored the full state
-    at this checkpoint; it is ignored by ``put``. ``created_at`` is not
-    stored: ids are UUIDv7 strings (``ids.new_checkpoint_id``) and savers read
-    the time back from the id (``ids.created_at_of``).
-    """
-
-    thread_id: str
-    ns: str
-    id: str
-    parent_id: str | None
-    step: int
-    source: str
-    created_at: str
-    metadata: Mapping[str, Any]
-    writes: tuple[TaskWrite, ...] = ()
-    tasks: tuple[TaskRecord, ...] = ()
-    carry: Mapping[str, Any] = field(default_factory=dict)
-    snapshot: Mapping[str, Any] | None = None
-
-
-KEPT = ("error", "interrupt")
-"""Kinds of pending writes kept after the step they belong to is stored."""
-
-PutItem = tuple[Checkpoint, Mapping[str, Any], Sequence[PendingWrite]]
-"""One checkpoint for ``put_many``: the checkpoint, its state, its pending writes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,12 +230,27 @@ def split_filter(
     return columns, rest
 
 
-def already_stored(checkpoint: Checkpoint, where: str) -> Exception:
+def already_stored(checkpoint: CheckpointRecord, where: str) -> Exception:
     from cairn.errors import StorageError
 
     return StorageError(
         f"checkpoint {checkpoint.id!r} of thread {checkpoint.thread_id!r} is already stored in "
         f"{where}; stored checkpoints never change: make a new one with a new id"
+    )
+
+
+def parent_missing(checkpoint: CheckpointRecord, where: str | None = None) -> Exception:
+    """The error of a checkpoint that holds no snapshot and whose parent is not
+    stored: its state cannot be known (rows were deleted, not pruned: prune
+    keeps every row a kept checkpoint is read from)."""
+    from cairn.errors import StorageError
+
+    place = f" in {where}" if where else ""
+    return StorageError(
+        f"checkpoint {checkpoint.id!r} of thread {checkpoint.thread_id!r}{place} cannot be read: "
+        f"its parent {checkpoint.parent_id!r} is not stored, and it holds no snapshot of the "
+        "state to start from, so rows it needs were deleted from the database. Restore the "
+        f"database from a backup, or delete the thread with delete_thread({checkpoint.thread_id!r})"
     )
 
 
@@ -305,7 +270,7 @@ def check_prune_args(keep_last: int | None, older_than: timedelta | None) -> Non
 _S = TypeVar("_S", bound="BaseCheckpointSaver")
 
 
-class BaseCheckpointSaver(ABC):
+class BaseCheckpointSaver(CheckpointerInterface, ABC):
     """The storage contract. Implementations are safe to share between threads.
 
     Every method takes the thread id and the checkpoint namespace (``ns``,
@@ -345,17 +310,20 @@ class BaseCheckpointSaver(ABC):
         self.wait_for_thread = float(wait_for_thread)
 
     @abstractmethod
-    def put(
+    def save(
         self,
-        checkpoint: Checkpoint,
+        checkpoint: CheckpointRecord,
         values: Mapping[str, Any],
         pending: Sequence[PendingWrite] = (),
         lease: Lease | None = None,
+        *,
+        snapshot: bool = False,
     ) -> None:
         """Store ``checkpoint`` and ``pending`` (writes against it) atomically;
         ``values`` is the full state at it, kept as a snapshot when
-        ``snapshot_policy`` says one is due. Clears the pending writes of the
-        checkpoint's parent, whose step is now complete.
+        ``snapshot_policy`` says one is due (always, with ``snapshot=True``:
+        a checkpoint whose state is not the fold of its writes). Clears the
+        pending writes of the checkpoint's parent, whose step is now complete.
 
         The checkpoint's id must sort after its parent's (ids are made by
         ``ids.new_checkpoint_id``); its ``created_at`` and ``snapshot`` are
@@ -366,16 +334,16 @@ class BaseCheckpointSaver(ABC):
         check no takeover can slip past; the saver may also renew the hold);
         otherwise raises ThreadBusyError and stores nothing."""
 
-    def put_many(self, items: Sequence[PutItem], lease: Lease | None = None) -> None:
-        """``put`` each (checkpoint, values, pending) of ``items`` in order,
+    def save_many(self, items: Sequence[PutItem], lease: Lease | None = None) -> None:
+        """``save`` each (checkpoint, values, pending) of ``items`` in order,
         each checkpoint the parent of the next; a saver may store them in one
         commit. Pending writes of a checkpoint but the last need not be stored:
-        the put of its child clears them."""
+        the save of its child clears them."""
         for checkpoint, values, pending in items:
-            self.put(checkpoint, values, pending, lease)
+            self.save(checkpoint, values, pending, lease)
 
     @abstractmethod
-    def put_pending(
+    def save_pending(
         self,
         thread_id: str,
         ns: str,
@@ -385,7 +353,7 @@ class BaseCheckpointSaver(ABC):
     ) -> None:
         """Record what tasks of the step after ``checkpoint_id`` left behind,
         replacing earlier pending writes of the same task and kind. ``lease``
-        as for ``put``."""
+        as for ``save``."""
 
     # -- one writer per thread ---------------------------------------------------
 
@@ -406,11 +374,11 @@ class BaseCheckpointSaver(ABC):
         """Let go of the thread, if ``lease.owner`` still holds it."""
 
     @abstractmethod
-    def get(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:
+    def load(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> CheckpointRecord | None:
         """The checkpoint (or the head when ``checkpoint_id`` is None), or None."""
 
     @abstractmethod
-    def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[Checkpoint]:
+    def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[CheckpointRecord]:
         """The checkpoints from the nearest ancestor holding a snapshot (or the
         root) down to ``checkpoint_id``, oldest first; the first carries its
         ``snapshot`` if it has one. Empty if the checkpoint does not exist."""
@@ -424,7 +392,7 @@ class BaseCheckpointSaver(ABC):
         before: str | None = None,
         limit: int | None = None,
         filter: Mapping[str, Any] | None = None,
-    ) -> Iterator[Checkpoint]:
+    ) -> Iterator[CheckpointRecord]:
         """The thread's checkpoints in ``ns``, newest first, all branches, with
         their snapshots where stored; only ids below ``before`` when given,
         and only those whose metadata holds every key/value of ``filter``
@@ -448,9 +416,14 @@ class BaseCheckpointSaver(ABC):
         return {cid: writes for cid, writes in found.items() if writes}
 
     @abstractmethod
-    def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
+    def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> CheckpointRecord | None:
         """The oldest checkpoint whose parent is ``checkpoint_id`` (the step that
         first ran after it; replays and forks come later), or None."""
+
+    @abstractmethod
+    def namespaces(self, thread_id: str) -> list[str]:
+        """The checkpoint namespaces the thread has checkpoints in, sorted
+        ("" first: the top-level graph's)."""
 
     # -- thread management -----------------------------------------------------
 

@@ -9,10 +9,18 @@ from), ``plan`` (next tasks and carried progress) and ``metadata`` (without
 Every blob starts with a format byte, the stored format's version: 1 for
 msgpack, 2 for zlib-compressed msgpack, 3 for zstd-compressed msgpack
 (compression is used for blobs of 256 bytes and more when it saves a tenth),
-0x10 for an encrypted blob holding one of those (``encryption``). A reader
-meeting another byte refuses the blob rather than guessing. Each blob is
-sealed with associated data naming where it is stored (thread, namespace,
-checkpoint, field), which an encrypting serializer binds it to.
+0x11 for an encrypted blob holding one of those (``encryption``; 0x10 as
+written before cairn bound a row's structure). A reader meeting another byte
+refuses the blob rather than guessing.
+
+Each blob is sealed with associated data, which an encrypting serializer
+binds it to (``row_aad``, ``pending_aad``): a checkpoint's blobs to where
+they are stored (thread, namespace, checkpoint id, field) and to the row's
+structure, the columns that are not blobs but decide what is read: the
+parent id, step, source and whether a snapshot is stored. A row whose parent
+was re-pointed, whose step or source was edited or whose snapshot was
+NULLed then fails to open, as does a blob moved to another row. Blobs sealed
+with 0x10 were bound to their place only, and still open so.
 """
 
 from __future__ import annotations
@@ -22,10 +30,13 @@ import zlib
 from dataclasses import dataclass, fields
 from typing import Any, Iterable, Mapping, Sequence
 
-from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
+import msgpack
+
+from cairn.checkpoint.base import CheckpointRecord, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of
 from cairn.checkpoint.registry import ClassNotLoadableError
 from cairn.checkpoint.serde import Serializer
+from cairn.checkpoint.serializer import SEALED
 from cairn.errors import SerializationError
 
 _PLAIN, _ZLIB, _ZSTD = b"\x01", b"\x02", b"\x03"
@@ -34,9 +45,39 @@ MAX_BLOB = 1 << 30
 """The most a compressed blob may inflate to (1 GiB)."""
 
 
+_PLACE_SEALED = bytes([SEALED])
+"""The first byte of a blob sealed with associated data ``where`` gives."""
+
+Structure = tuple[str, str, str, "str | None", int, str, bool]
+"""What a checkpoint's blobs are bound to: its thread, namespace, id, parent
+id, step, source, and whether a snapshot is stored."""
+
+
 def where(thread_id: str, ns: str, checkpoint_id: str, *field: str) -> bytes:
-    """The associated data of a blob: the row and field it belongs to."""
+    """The associated data blobs were sealed with before a row's structure was
+    bound (first byte 0x10): the row and field they belong to."""
     return "\x00".join((thread_id, ns, checkpoint_id, *field)).encode()
+
+
+def row_aad(structure: Structure, field: str, blob: bytes | None = None) -> bytes:
+    """The associated data of blob ``field`` of the checkpoint ``structure``
+    describes; to open a stored ``blob``, the data it was sealed with."""
+    if blob is not None and blob[:1] == _PLACE_SEALED:
+        return where(*structure[:3], field)
+    return msgpack.packb(("cairn/checkpoint", *structure, field))  # type: ignore[no-any-return]
+
+
+def pending_aad(at: tuple[str, str, str], task_id: str, kind: str, blob: bytes | None = None) -> bytes:
+    """The associated data of a pending write of checkpoint ``at`` (thread,
+    namespace, id); to open a stored ``blob``, the data it was sealed with."""
+    if blob is not None and blob[:1] == _PLACE_SEALED:
+        return where(*at, task_id, kind)
+    return msgpack.packb(("cairn/pending", *at, task_id, kind))  # type: ignore[no-any-return]
+
+
+def structure_of(row: "Row") -> Structure:
+    """What the blobs of ``row`` are bound to."""
+    return (row.thread_id, row.ns, row.id, row.parent_id, row.step, row.source, row.snapshot is not None)
 
 
 def pack(serde: Serializer, value: Any, aad: bytes) -> bytes:
@@ -123,7 +164,10 @@ def move_pending(
     serde: Serializer, blob: bytes, at: tuple[str, str, str], thread_id: str, task_id: str, kind: str
 ) -> bytes:
     """A pending write's blob, copied to thread ``thread_id``."""
-    return reseal(serde, blob, where(*at, task_id, kind), where(thread_id, *at[1:], task_id, kind))
+    if not serde.encrypted:
+        return blob
+    old = pending_aad(at, task_id, kind, blob)
+    return reseal(serde, blob, old, pending_aad((thread_id, *at[1:]), task_id, kind))
 
 
 def _dumps_naming_the_key(
@@ -221,16 +265,13 @@ _METADATA, _WRITES, _PLAN, _SNAPSHOT = (_AT[name] for name in ("metadata", "writ
 
 def encode(
     serde: Serializer,
-    checkpoint: Checkpoint,
+    checkpoint: CheckpointRecord,
     values: Mapping[str, Any],
     parent: tuple[int, int] | None,
     ratio: float,
 ) -> Row:
     """Encode ``checkpoint``; ``parent`` is the parent row's (snapshot_bytes,
     log_bytes), or None for a root. Adds a snapshot when one is due."""
-    at = (checkpoint.thread_id, checkpoint.ns, checkpoint.id)
-    # A serializer that does not seal (encrypt) never reads the associated data.
-    sealed = type(serde).seal is not Serializer.seal
     # goto is stored as a list (a tuple would be a typed extension); decode
     # makes it a tuple again.
     raw_writes = _dumps_naming_the_key(
@@ -238,24 +279,39 @@ def encode(
         [[w.task_id, w.name, w.update, list(w.goto)] for w in checkpoint.writes],
         _write_items(checkpoint.writes),
     )
-    writes = _pack_raw(serde, raw_writes, where(*at, "writes") if sealed else b"")
+    # The snapshot rule weighs uncompressed sizes: that is the work of a fold.
+    snapshot_bytes, log_bytes = parent if parent is not None else (0, 0)
+    log_bytes += len(raw_writes)
+    raw_snapshot = None
+    if parent is None or log_bytes >= ratio * snapshot_bytes:
+        raw_snapshot = _dumps_naming_the_key(
+            serde, dict(values), _keyed_items("state key {key!r} (in the state)", values)
+        )
+        snapshot_bytes, log_bytes = len(raw_snapshot), 0
+    # A serializer that does not seal (encrypt) never reads the associated data.
+    sealed = type(serde).seal is not Serializer.seal
+    structure: Structure = (
+        checkpoint.thread_id,
+        checkpoint.ns,
+        checkpoint.id,
+        checkpoint.parent_id,
+        checkpoint.step,
+        checkpoint.source,
+        raw_snapshot is not None,
+    )
+    writes = _pack_raw(serde, raw_writes, row_aad(structure, "writes") if sealed else b"")
     raw_plan = _dumps_naming_the_key(
         serde,
         [[[t.id, t.name, t.arg, t.push] for t in checkpoint.tasks], dict(checkpoint.carry)],
         _task_items(checkpoint.tasks),
     )
-    plan = _pack_raw(serde, raw_plan, where(*at, "plan") if sealed else b"")
-    packed_metadata = _pack_metadata(serde, checkpoint.metadata, where(*at, "metadata") if sealed else b"")
-    # The snapshot rule weighs uncompressed sizes: that is the work of a fold.
-    snapshot_bytes, log_bytes = parent if parent is not None else (0, 0)
-    log_bytes += len(raw_writes)
+    plan = _pack_raw(serde, raw_plan, row_aad(structure, "plan") if sealed else b"")
+    packed_metadata = _pack_metadata(
+        serde, checkpoint.metadata, row_aad(structure, "metadata") if sealed else b""
+    )
     snapshot = None
-    if parent is None or log_bytes >= ratio * snapshot_bytes:
-        raw_snapshot = _dumps_naming_the_key(
-            serde, dict(values), _keyed_items("state key {key!r} (in the state)", values)
-        )
-        snapshot = _pack_raw(serde, raw_snapshot, where(*at, "snapshot") if sealed else b"")
-        snapshot_bytes, log_bytes = len(raw_snapshot), 0
+    if raw_snapshot is not None:
+        snapshot = _pack_raw(serde, raw_snapshot, row_aad(structure, "snapshot") if sealed else b"")
     return Row(
         thread_id=checkpoint.thread_id,
         ns=checkpoint.ns,
@@ -283,8 +339,9 @@ def _pack_metadata(serde: Serializer, metadata: Mapping[str, Any], aad: bytes) -
     return _pack_raw(serde, raw, aad)
 
 
-def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> Checkpoint:
-    """The checkpoint a row holds (with its snapshot when asked and stored)."""
+def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> CheckpointRecord:
+    """The checkpoint a row holds (with its snapshot when asked and stored).
+    A row's ``snapshot`` may be b"": stored, and not read (``NO_SNAPSHOT``)."""
     return decode_columns(
         serde,
         row.thread_id,
@@ -296,7 +353,7 @@ def decode(serde: Serializer, row: Row, *, with_snapshot: bool = True) -> Checkp
         row.metadata,
         row.writes,
         row.plan,
-        row.snapshot if with_snapshot else None,
+        row.snapshot if with_snapshot or row.snapshot is None else b"",
     )
 
 
@@ -312,16 +369,18 @@ def decode_columns(
     writes: bytes,
     plan: bytes,
     snapshot: bytes | None,
-) -> Checkpoint:
+) -> CheckpointRecord:
     """``decode`` from a row's columns, for savers that read them straight
-    from the database."""
+    from the database. ``snapshot``: None when none is stored, b"" when one
+    is stored and was not read."""
     if type(serde).open is Serializer.open:
         # A serializer that does not encrypt never reads the associated data.
         meta_aad = writes_aad = plan_aad = snapshot_aad = b""
     else:
-        at = (thread_id, ns, checkpoint_id)
-        meta_aad, writes_aad = where(*at, "metadata"), where(*at, "writes")
-        plan_aad, snapshot_aad = where(*at, "plan"), where(*at, "snapshot")
+        structure = (thread_id, ns, checkpoint_id, parent_id, step, source, snapshot is not None)
+        meta_aad = row_aad(structure, "metadata", metadata)
+        writes_aad, plan_aad = row_aad(structure, "writes", writes), row_aad(structure, "plan", plan)
+        snapshot_aad = row_aad(structure, "snapshot", snapshot) if snapshot else b""
     raw_plan = unpack(serde, plan, plan_aad)
     meta = _unpack_metadata(serde, metadata, meta_aad)
     raw_writes = unpack(serde, writes, writes_aad)
@@ -335,11 +394,11 @@ def decode_columns(
         meta,
         raw_writes,
         raw_plan,
-        unpack(serde, snapshot, snapshot_aad) if snapshot is not None else None,
+        unpack(serde, snapshot, snapshot_aad) if snapshot else None,
     )
 
 
-def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkpoint] | None:
+def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[CheckpointRecord] | None:
     """``decode`` of each row (with its snapshot, when stored), given as the
     values of a ``Row``'s fields in their order (as the SQL savers read
     them), with bytes blobs.
@@ -357,7 +416,7 @@ def decode_many(serde: Serializer, rows: Sequence[Sequence[Any]]) -> list[Checkp
         and kind._loads is Serializer._loads
     ):
         return None
-    checkpoints: list[Checkpoint] = []
+    checkpoints: list[CheckpointRecord] = []
     try:
         # In slices: the decoded lists a slice leaves behind are freed before
         # the next is loaded, rather than all kept until the end (which makes
@@ -424,8 +483,8 @@ def _assemble(
     raw_writes: Any,
     raw_plan: Any,
     values: Any,
-) -> Checkpoint:
-    """The Checkpoint of a row, from its decoded blobs."""
+) -> CheckpointRecord:
+    """The CheckpointRecord of a row, from its decoded blobs."""
     tasks, carry = raw_plan
     if not isinstance(meta, dict):
         _not_a_dict(meta)
@@ -440,7 +499,7 @@ def _assemble(
     records = []
     for task_id, name, arg, push in tasks:
         records.append(TaskRecord(task_id, name, arg, push))
-    return Checkpoint(
+    return CheckpointRecord(
         thread_id,
         ns,
         checkpoint_id,
@@ -457,11 +516,21 @@ def _assemble(
 
 
 def decode_metadata(
-    serde: Serializer, blob: bytes, source: str, step: int, at: tuple[str, str, str]
+    serde: Serializer,
+    blob: bytes,
+    source: str,
+    step: int,
+    at: tuple[str, str, str],
+    *,
+    parent_id: str | None,
+    has_snapshot: bool,
 ) -> dict[str, Any]:
     """A checkpoint's metadata, with the fields kept in columns put back;
     ``at``: its (thread id, namespace, checkpoint id)."""
-    metadata = _unpack_metadata(serde, blob, where(*at, "metadata"))
+    aad = b""
+    if type(serde).open is not Serializer.open:  # only an encrypting one reads it
+        aad = row_aad((*at, parent_id, step, source, has_snapshot), "metadata", blob)
+    metadata = _unpack_metadata(serde, blob, aad)
     if not isinstance(metadata, dict):
         _not_a_dict(metadata)
     metadata.update(source=source, step=step, parents=metadata.get("parents", {}))
@@ -480,13 +549,13 @@ def encode_pending(serde: Serializer, at: tuple[str, str, str], write: PendingWr
         items = _write_items([value])
         value = [value.task_id, value.name, value.update, list(value.goto)]
     raw = _dumps_naming_the_key(serde, value, items)
-    return _pack_raw(serde, raw, where(*at, write.task_id, write.kind))
+    return _pack_raw(serde, raw, pending_aad(at, write.task_id, write.kind))
 
 
 def decode_pending(
     serde: Serializer, at: tuple[str, str, str], task_id: str, kind: str, blob: bytes
 ) -> PendingWrite:
-    value = unpack(serde, blob, where(*at, task_id, kind))
+    value = unpack(serde, blob, pending_aad(at, task_id, kind, blob))
     if kind in ("result", "update"):
         tid, name, update, goto = value
         value = TaskWrite(tid, name, update, tuple(goto))
@@ -496,10 +565,13 @@ def decode_pending(
 
 def move_row(serde: Serializer, row: Row, thread_id: str) -> Row:
     """``row`` copied to thread ``thread_id`` (its blobs bound to their new place)."""
-    old, new = (row.thread_id, row.ns, row.id), (thread_id, row.ns, row.id)
+    old = structure_of(row)
+    new = (thread_id, *old[1:])
 
     def moved(blob: bytes, field: str) -> bytes:
-        return reseal(serde, blob, where(*old, field), where(*new, field))
+        if not serde.encrypted:
+            return blob
+        return reseal(serde, blob, row_aad(old, field, blob), row_aad(new, field))
 
     return Row(
         thread_id=thread_id,

@@ -9,12 +9,16 @@
 or set ``CAIRN_ENCRYPTION_KEY`` (a key, or several separated by commas, the
 first used to write) and every saver made without ``serde=`` encrypts.
 
-An encrypted blob is ``0x10 | key id (4 bytes) | nonce (12) | ciphertext+tag``;
+An encrypted blob is ``0x11 | key id (4 bytes) | nonce (12) | ciphertext+tag``;
 the key id (the start of the key's SHA-256) picks the key to read with. Each
-blob is bound to where it is stored (thread, namespace, checkpoint id and the
-field, as associated data), so a blob copied into another row does not open.
-A saver with a key refuses unencrypted rows, and one without a key refuses
-encrypted rows: neither loads anything it cannot vouch for.
+blob is bound, as associated data, to where it is stored (thread, namespace,
+checkpoint id and field) and to its row's structure (parent id, step,
+source, whether a snapshot is stored; ``cairn.checkpoint.codec``), so a blob
+copied into another row, or a row whose columns were edited, does not open.
+Blobs written before the structure was bound start with 0x10 and are bound
+to their place only; they are still read. A saver with a key refuses
+unencrypted rows, and one without a key refuses encrypted rows: neither
+loads anything it cannot vouch for.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import os
 from typing import Any, Iterable, Literal, Sequence
 
 from cairn.checkpoint.registry import TypeRegistry
-from cairn.checkpoint.serializer import SEALED, Serializer
+from cairn.checkpoint.serializer import ENCRYPTED, SEALED_BOUND, Serializer
 from cairn.errors import ConfigError, MissingDependencyError, SerializationError
 
 try:
@@ -150,10 +154,10 @@ class EncryptedSerializer(Serializer):
     def seal(self, blob: bytes, aad: bytes) -> bytes:
         nonce = os.urandom(_NONCE)
         sealed = self._ciphers[self._current].encrypt(nonce, blob, aad)
-        return bytes([SEALED]) + self._current + nonce + sealed
+        return bytes([SEALED_BOUND]) + self._current + nonce + sealed
 
     def open(self, blob: bytes, aad: bytes) -> bytes:
-        if blob[:1] != bytes([SEALED]):
+        if blob[:1] not in ENCRYPTED:
             raise SerializationError(
                 "this row is not encrypted, and a saver with a key loads only encrypted rows "
                 "(a plain row may have been written or swapped in by someone without the key)"
@@ -170,6 +174,7 @@ class EncryptedSerializer(Serializer):
             return cipher.decrypt(blob[5:_HEAD], blob[_HEAD:], aad)
         except InvalidTag as exc:
             raise SerializationError(
-                "an encrypted row failed its integrity check: it was changed, damaged, or moved "
-                "from another thread or checkpoint; nothing of it was loaded"
+                "an encrypted row failed its integrity check: it was changed (a blob, or a column "
+                "its blobs are bound to: its parent, step or source, or its snapshot removed), "
+                "damaged, or moved from another thread or checkpoint; nothing of it was loaded"
             ) from exc

@@ -47,10 +47,15 @@ from cairn.checkpoint import extensions
 from cairn.checkpoint.registry import TypeRegistry
 from cairn.errors import SerializationError
 
-__all__ = ["MAX_DEPTH", "SEALED", "Serializer"]
+__all__ = ["MAX_DEPTH", "SEALED", "SEALED_BOUND", "Serializer"]
 
 SEALED = 0x10
+"""The first byte of an encrypted blob bound to its place only, as cairn
+wrote them before it bound a row's structure (see ``cairn.checkpoint.codec``)."""
+SEALED_BOUND = 0x11
 """The first byte of an encrypted blob (see ``cairn.checkpoint.encryption``)."""
+ENCRYPTED = (bytes([SEALED]), bytes([SEALED_BOUND]))
+"""The first bytes of encrypted blobs."""
 COMPRESSIONS = ("zlib", "zstd", None)
 UNKNOWN = ("error", "opaque")
 
@@ -120,7 +125,7 @@ class Serializer:
 
     def open(self, blob: bytes, aad: bytes) -> bytes:
         """The blob ``seal`` was given; refuses an encrypted one."""
-        if blob[:1] == bytes([SEALED]):
+        if blob[:1] in ENCRYPTED:
             raise SerializationError(
                 "this row is encrypted and the saver has no key: make the saver with "
                 "serde=EncryptedSerializer.from_key(key), or set CAIRN_ENCRYPTION_KEY"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from cairn.checkpoint.base import Checkpoint, Lease
+from cairn.checkpoint.base import CheckpointRecord, Lease
 from cairn.checkpoint.codec import Row
 
 _MAX_THREADS = 4096
@@ -36,7 +36,7 @@ class Tips:
         self._threads: dict[str, tuple[str, dict[str, Tip]]] = {}
         """thread id -> (lease owner, namespace -> tip)"""
 
-    def after(self, checkpoint: Checkpoint, lease: Lease | None) -> Tip | None:
+    def after(self, checkpoint: CheckpointRecord, lease: Lease | None) -> Tip | None:
         """The tip ``checkpoint`` follows, if its lease's run stored it."""
         if lease is None or checkpoint.parent_id is None:
             return None

@@ -10,6 +10,9 @@ import click
 
 from cairn.cli.demo import demo
 from cairn.cli.history import history
+from cairn.cli.inspect import diff, show, threads
+from cairn.cli.manage import copy, delete, fork, prune, stats
+from cairn.cli.transfer import backup, export, import_
 from cairn.cli.serve import serve, worker
 
 __all__ = ["cli", "main"]
@@ -28,13 +31,16 @@ def cli() -> None:
     \b
         cairn demo
         cairn history project-1 --db cairn-demo.db
+
+    Every command but demo takes --db (a SQLite file or a postgresql:// URL,
+    or CAIRN_DB) and -o text|json|jsonl. Exit codes: 0 done, 1 refused or
+    failed (the reason in one line; nothing changed), 2 a usage error.
     """
 
 
-cli.add_command(demo)
-cli.add_command(history)
-cli.add_command(serve)
-cli.add_command(worker)
+for command in (demo, threads, history, show, diff, fork, prune, delete, copy, stats, export,
+                import_, backup, serve, worker):
+    cli.add_command(command)
 
 
 def main() -> None:

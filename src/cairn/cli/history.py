@@ -8,15 +8,14 @@ this process does not have as an opaque record naming the class
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any, Mapping
 
 import click
 
-from cairn.checkpoint.base import Checkpoint
-from cairn.cli.store import StoreError, open_for_reading
-from cairn.errors import CairnError
+from cairn.checkpoint.base import CheckpointRecord
+from cairn.cli.common import db_option, emit, graph_option, output_option, reports_errors
+from cairn.cli.records import checkpoint_record
+from cairn.errors import ConfigError
 
 _SHOWN_APART = ("step", "source")
 """Metadata keys that head each checkpoint instead of being listed."""
@@ -24,41 +23,52 @@ _SHOWN_APART = ("step", "source")
 
 @click.command()
 @click.argument("thread_id", metavar="THREAD")
-@click.option(
-    "--db",
-    "db",
-    type=click.Path(dir_okay=True, path_type=Path),
-    required=True,
-    help="The SQLite file holding the checkpoints.",
-)
+@db_option
+@output_option
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N checkpoints.")
-def history(thread_id: str, db: Path, limit: int | None) -> None:
+@click.option("--before", default=None, metavar="ID", help="Only checkpoints older than this one.")
+@graph_option
+@reports_errors
+def history(thread_id: str, db: str, output: str, limit: int | None, before: str | None,
+            graph_ref: str | None, config_file: str | None) -> None:
     """Show a thread's checkpoints, newest first: metadata and writes.
 
     Works on any cairn database without the application's code: a stored
     value of a class this process does not have is shown as
-    <opaque KIND module:Class {fields}>.
+    <opaque KIND module:Class {fields}>. With --graph, each checkpoint's
+    state (folded with the graph's reducers) is shown too.
 
-    Example:
+    Examples:
 
     \b
         cairn history project-1 --db cairn-demo.db --limit 5
+        cairn history project-1 --db app.db --graph app.py:graph -o jsonl
     """
-    try:
-        with open_for_reading(db) as saver:
-            shown = 0
-            for checkpoint in saver.list_checkpoints(thread_id, "", limit=limit):
-                click.echo(describe(checkpoint))
-                shown += 1
-    except (StoreError, CairnError) as exc:
-        raise click.ClickException(str(exc)) from None
-    except sqlite3.Error as exc:
-        raise click.ClickException(f"database error in {str(db)!r}: {exc}") from None
-    if not shown:
-        raise click.ClickException(f"thread {thread_id!r} has no checkpoints in {str(db)!r}")
+    from cairn.cli.inspect import config_of, opened
+
+    with opened(db, graph_ref, config_file) as (saver, graph):
+        found = list(saver.list_checkpoints(thread_id, "", before=before, limit=limit))
+        if not found:
+            raise ConfigError(f"thread {thread_id!r} has no checkpoints in {saver.location}")
+        pending = saver.get_pending_many(thread_id, "", [c.id for c in found])
+        values: dict[str, Any] = {}
+        if graph is not None:
+            for snapshot in graph.get_state_history(
+                config_of(thread_id), limit=limit, before=config_of(thread_id, before) if before else None
+            ):
+                values[snapshot.config["configurable"]["checkpoint_id"]] = snapshot.values
+    records = [checkpoint_record(c, pending.get(c.id, ()), values.get(c.id)) for c in found]
+
+    def text(_: object) -> None:
+        for checkpoint, record in zip(found, records):
+            click.echo(describe(checkpoint))
+            for key, value in (record.get("values") or {}).items():
+                click.echo(f"  value {key}: {value!r}")
+
+    emit(output, records, text)
 
 
-def describe(checkpoint: Checkpoint) -> str:
+def describe(checkpoint: CheckpointRecord) -> str:
     """One checkpoint as lines of text: its heading, metadata, writes and next tasks."""
     lines = [f"step {checkpoint.step}  {checkpoint.source}  {checkpoint.id}  {checkpoint.created_at}"]
     lines += [f"  {key}: {value!r}" for key, value in _listed(checkpoint.metadata).items()]

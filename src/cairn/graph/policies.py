@@ -1,6 +1,6 @@
 """What a node does about failure: its retry policies, its timeout and its
-error handler, as given to ``add_node`` and, for every node at once, to
-``StateGraph.set_node_defaults``.
+error handler (and how its results are cached), as given to ``add_node``
+and, for every node at once, to ``StateGraph.set_node_defaults``.
 
 Defaults are applied when the graph is compiled: a node's own values win;
 retry and timeout defaults apply to error handlers too, an error-handler
@@ -15,12 +15,13 @@ from typing import Any, Callable, Sequence, Union
 
 from cairn.errors import ArgumentTypeError, ConfigError, NotCallableError
 from cairn.graph.spec import NodeSpec
-from cairn.types import RetryPolicy, TimeoutPolicy
+from cairn.types import CachePolicy, RetryPolicy, TimeoutPolicy
 
 __all__ = [
     "DEFAULT_HANDLER",
     "HANDLER_PREFIX",
     "NodeDefaults",
+    "cache_policy",
     "handler_spec",
     "retry_policies",
     "timeout_policy",
@@ -78,6 +79,16 @@ def handler_spec(
     return NodeSpec(name=name, fn=handler, destinations=destinations)
 
 
+def cache_policy(value: Any, where: str) -> CachePolicy | None:
+    """``cache_policy=`` checked; ``where`` names the node in the error."""
+    if value is None or isinstance(value, CachePolicy):
+        return value
+    raise ArgumentTypeError(
+        f"{where}: cache_policy={value!r} is not a CachePolicy; pass "
+        "CachePolicy(ttl=...) from cairn.types"
+    )
+
+
 @dataclass(slots=True)
 class NodeDefaults:
     """What ``set_node_defaults`` set: applied to every node at compile time."""
@@ -86,6 +97,7 @@ class NodeDefaults:
     timeout: TimeoutPolicy | None = None
     error_handler: NodeSpec | None = None
     """The default handler, named as a handler of no node yet."""
+    cache_policy: CachePolicy | None = None
 
     def apply(self, node: NodeSpec) -> NodeSpec:
         """``node`` with what it leaves unset taken from these defaults."""
@@ -94,6 +106,8 @@ class NodeDefaults:
             changes["retry_policy"] = self.retry_policy
         if node.timeout is None and self.timeout is not None:
             changes["timeout"] = self.timeout
+        if node.cache_policy is None and self.cache_policy is not None:
+            changes["cache_policy"] = self.cache_policy
         handler = node.error_handler
         if handler is None and self.error_handler is not None:
             handler = self.error_handler

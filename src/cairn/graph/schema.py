@@ -3,7 +3,9 @@
 Each key of the schema is a channel. ``Annotated[T, reducer]`` gives it a
 reducer ``reducer(old, update) -> new``; a key without one keeps the last
 value written. A reducer key starts at ``T()`` when T can be built empty
-(``list`` -> ``[]``, ``int`` -> ``0``), as in LangGraph.
+(``list`` -> ``[]``, ``int`` -> ``0``), as in LangGraph. A channel of
+``cairn.channels`` in the annotation (``Annotated[str, EphemeralValue]``)
+says how the key takes its values instead.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from cairn.channels.base import BaseChannel, channel_marker
 from cairn.errors import GraphValidationError
 from cairn.graph.constants import Transient
 from cairn.managed import ManagedValue, managed_marker
@@ -205,6 +208,14 @@ class StateSchema:
         self.transient: frozenset[str] = frozenset()
         """Keys never stored (``Annotated[..., Transient]``)."""
         self.reducers: dict[str, Reducer] = {}
+        self.starts: dict[str, Callable[[Any], Any]] = {}
+        """Reducer keys whose first value is not the value written (a Topic's: a list)."""
+        self.resets: tuple[str, ...] = ()
+        """Keys that hold only what the last step wrote (EphemeralValue, AnyValue, Topic)."""
+        self.loose: frozenset[str] = frozenset()
+        """Keys without reducer that take the last of several writes in a step (AnyValue)."""
+        self.declared: dict[str, BaseChannel] = {}
+        """The channels the annotations name (``cairn.channels``)."""
         self.preparers: dict[str, Callable[[Any], Any]] = {}
         self.stored_types: tuple[type, ...] = ()
         """The classes whose values the state may hold: compiling the graph
@@ -226,6 +237,10 @@ class StateSchema:
             self.managed.update((k, m) for k, a in hints.items() if (m := managed_marker(a)) is not None)
             hints = {k: a for k, a in hints.items() if k not in self.managed}
         for name, annotation in hints.items():
+            declared = channel_marker(annotation)
+            if declared is not None:
+                self._declare(name, declared)
+                continue
             reducer = _reducer_of(annotation)
             initial = _empty_factory(annotation) if reducer else None
             self.channels[name] = Channel(name, reducer, initial)
@@ -239,6 +254,22 @@ class StateSchema:
                     self.preparers[name] = prepare
         self.transient |= {name for name, annotation in hints.items() if _is_transient(annotation)}
         self.stored_types = tuple(dict.fromkeys((*self.stored_types, *self._reach(hints))))
+
+    def _declare(self, name: str, declared: BaseChannel) -> None:
+        """Key ``name`` as the channel its annotation names."""
+        self.declared[name] = declared
+        reducer = declared.reducer
+        self.channels[name] = Channel(name, reducer, declared.initial())
+        if reducer is not None:
+            self.reducers[name] = reducer
+            if type(declared).start is not BaseChannel.start:
+                self.starts[name] = declared.start
+        elif not declared.guard:
+            self.loose |= {name}
+        if declared.reset:
+            self.resets = (*self.resets, name)
+        if not declared.tracked:
+            self.transient |= {name}
 
     def _reach(self, hints: Mapping[str, Any]) -> tuple[type, ...]:
         seen: set[int] = set()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Mapping
 
 from cairn.graph.schema import StateSchema
-from cairn.types import RetryPolicy, Send, TimeoutPolicy
+from cairn.types import CachePolicy, RetryPolicy, Send, TimeoutPolicy
 
 __all__ = ["Branch", "GraphSpec", "NodeSpec"]
 
@@ -38,6 +38,8 @@ class NodeSpec:
     """Runs, in the failed task's place, when ``fn`` fails for good (after its
     retries): given the task's input and a ``NodeError``, its update and
     routes are the task's (LangGraph's ``add_node(..., error_handler=...)``)."""
+    cache_policy: CachePolicy | None = None
+    """How the node's results are cached, in the cache the graph is compiled with."""
 
     def retry_for(self, error: BaseException) -> RetryPolicy | None:
         """The first policy that retries ``error``, if any."""

@@ -12,7 +12,8 @@ import typing
 from datetime import timedelta
 from typing import Any, Callable, Hashable, Iterable, Literal, Mapping, Sequence, Union
 
-from cairn.errors import ConfigError, GraphValidationError, NotCallableError, not_supported
+from cairn.cache.base import BaseCache
+from cairn.errors import ArgumentTypeError, ConfigError, GraphValidationError, NotCallableError, not_supported
 from cairn.graph.constants import END, RESERVED_CHARS, START
 from cairn.graph.policies import (
     DEFAULT_HANDLER,
@@ -22,6 +23,7 @@ from cairn.graph.policies import (
     retry_policies,
     timeout_policy,
 )
+from cairn.graph.policies import cache_policy as cache_policy_of
 from cairn.graph.schema import StateSchema, is_schema_class
 from cairn.graph.spec import Branch, GraphSpec, NodeSpec
 from cairn.types import Command, RetryPolicy, TimeoutPolicy
@@ -134,8 +136,9 @@ class StateGraph:
 
         >>> builder.set_node_defaults(retry_policy=RetryPolicy(max_attempts=3), error_handler=fallback)
         """
-        not_supported("set_node_defaults", cache_policy=cache_policy)
         defaults = self.node_defaults
+        if cache_policy is not None:
+            defaults.cache_policy = cache_policy_of(cache_policy, "set_node_defaults")
         if retry_policy is not None:
             defaults.retry_policy = retry_policies(retry_policy, "set_node_defaults")
         if timeout is not None:
@@ -174,7 +177,6 @@ class StateGraph:
         ``(state, error: NodeError)`` run in the task's place when the node
         fails for good; its update and Command routing replace the node's.
         """
-        not_supported("add_node", cache_policy=cache_policy)
         if action is None:
             if isinstance(node, str):
                 raise GraphValidationError(
@@ -242,6 +244,7 @@ class StateGraph:
             subgraph=subgraph,
             input_schema=self._node_input(action, input_schema if input_schema is not None else input),
             error_handler=handler,
+            cache_policy=cache_policy_of(cache_policy, where),
         )
         return self
 
@@ -466,7 +469,12 @@ class StateGraph:
         """
         from cairn.runtime.compiled import CompiledStateGraph
 
-        not_supported("compile", cache=cache, debug=debug)
+        not_supported("compile", debug=debug)
+        if cache is not None and not isinstance(cache, BaseCache):
+            raise ArgumentTypeError(
+                f"compile(cache={cache!r}): not a cache; pass InMemoryCache() from "
+                "cairn.cache.memory (or another cairn.cache.base.BaseCache)"
+            )
         before = _names(interrupt_before)
         after = _names(interrupt_after)
         spec = self.validate([*before, *after])
@@ -479,6 +487,7 @@ class StateGraph:
             strict=strict,
             builder=self,
             store=store,
+            cache=cache,
         )
 
 

@@ -1,6 +1,6 @@
 """Prebuilt agents and tool nodes (LangGraph's ``langgraph.prebuilt``).
 
-    from cairn.prebuilt import ToolNode, create_react_agent, tools_condition
+    from cairn.prebuilt import ToolNode, ValidationNode, create_react_agent, tools_condition
 
 Needs ``langchain_core`` (``pip install 'cairn[langchain]'``); importing this
 package without it raises ``MissingDependencyError`` naming that extra.
@@ -10,6 +10,7 @@ from cairn.prebuilt import _requires  # noqa: F401  (first: names the extra when
 from cairn.prebuilt.chat_agent_executor import create_react_agent
 from cairn.prebuilt.injection import InjectedState, InjectedStore, InjectedToolCallId, ToolRuntime
 from cairn.prebuilt.tool_node import ToolNode, tools_condition
+from cairn.prebuilt.tool_validator import ValidationNode
 
 __all__ = [
     "InjectedState",
@@ -17,6 +18,7 @@ __all__ = [
     "InjectedToolCallId",
     "ToolNode",
     "ToolRuntime",
+    "ValidationNode",
     "create_react_agent",
     "tools_condition",
 ]

@@ -7,18 +7,26 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, AsyncIterator, Iterator, Mapping, Sequence, Union
 
-from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint
-from cairn.errors import ArgumentTypeError, CheckpointerModeError, ConfigError, not_supported
+from cairn.cache.base import BaseCache
+from cairn.checkpoint.base import BaseCheckpointSaver, CheckpointRecord
+from cairn.errors import (
+    ArgumentTypeError,
+    CheckpointerModeError,
+    ConfigError,
+    InvalidUpdateError,
+    not_supported,
+)
 from cairn.current import TaskContext, current
 from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
+from cairn.runtime.caching import cache_namespaces
 from cairn.runtime.config import RunConfig, canonical, read_config, require_thread
 from cairn.runtime.context import Binding, Runtime
 from cairn.runtime.event_stream import EventFilter, event_stream
 from cairn.runtime.events import STREAM_MODES, Events
 from cairn.runtime.heads import HeadCache
 from cairn.runtime.leases import ThreadHold
-from cairn.runtime.loop import Run
+from cairn.runtime.loop import Cancel, Run
 from cairn.runtime.snapshot import HistoryStates, build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
 from cairn.runtime.subgraphs import bound
@@ -46,6 +54,7 @@ class CompiledStateGraph(RunnableSurface):
         strict: bool,
         builder: Any,
         store: Any = None,
+        cache: BaseCache | None = None,
     ) -> None:
         self.spec = spec
         self.stored_types = stored_types(spec)
@@ -64,7 +73,11 @@ class CompiledStateGraph(RunnableSurface):
         self.store = store
         """What nodes receive as ``store`` (``compile(store=...)``); subgraphs
         without one of their own use their parent's."""
-        self.runner = TaskRunner(spec, strict)
+        self.cache = cache
+        """Where nodes with a ``cache_policy`` find their results (``compile(cache=...)``)."""
+        if cache is not None:
+            cache.register(*self.stored_types)
+        self.runner = TaskRunner(spec, strict, cache)
         self.heads = HeadCache()
 
     @property
@@ -92,11 +105,23 @@ class CompiledStateGraph(RunnableSurface):
                     "the graph with a saver made without unknown="
                 )
             saver.serde.register(*self.stored_types)
+            if self.depth == 0:  # a subgraph's twin is handed its fold where it runs
+                hand_folds(saver, self.spec, ())
         self._checkpointer = saver
 
     @property
     def nodes(self) -> Mapping[str, Any]:
         return self.spec.nodes
+
+    def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Drop the cached results of ``nodes`` (all the graph's when None)."""
+        cache, namespaces = cache_namespaces(self.runner.cache, self.spec, nodes)
+        cache.clear(namespaces)
+
+    async def aclear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """The async twin of ``clear_cache``."""
+        cache, namespaces = cache_namespaces(self.runner.cache, self.spec, nodes)
+        await cache.aclear(namespaces)
 
     # -- running -------------------------------------------------------------
 
@@ -135,6 +160,7 @@ class CompiledStateGraph(RunnableSurface):
         context: Any,
         stream_mode: Union[str, Sequence[str], None] = None,
         subgraphs: bool = False,
+        cancel: Cancel | None = None,
     ) -> Run:
         self._refuse_as_root()
         before = self._interrupt_names(interrupt_before, self.interrupt_before_nodes)
@@ -153,6 +179,7 @@ class CompiledStateGraph(RunnableSurface):
             context=context,
             # Run inside a node without a saver of its own: its interrupts are the node's.
             interrupts_of=current.get() if self.checkpointer is None else None,
+            cancel=cancel,
         )
 
     def _interrupt_names(
@@ -183,6 +210,7 @@ class CompiledStateGraph(RunnableSurface):
         durability: str | None = None,
         checkpoint_during: bool | None = None,
         debug: bool | None = None,
+        cancel: Cancel | None = None,
     ) -> Any:
         """Run the graph to the end (or to an interrupt) and return the final state.
 
@@ -190,7 +218,10 @@ class CompiledStateGraph(RunnableSurface):
         replay from the checkpoint the config names), or ``Command(resume=...)``.
         When the run paused on ``interrupt()``, the result also holds
         ``"__interrupt__": [Interrupt, ...]``. ``context`` is what nodes see
-        as ``runtime.context``.
+        as ``runtime.context``. ``cancel`` (cairn's own; a ``threading.Event``
+        or an ``asyncio.Event``): once set, the run stops after the step
+        running then commits, raising ``RunCancelledError``; ``invoke(None,
+        config)`` goes on from there.
         """
         not_supported("invoke", print_mode=print_mode, output_keys=output_keys, debug=debug)
         durability = _durability(durability, checkpoint_during)
@@ -204,9 +235,10 @@ class CompiledStateGraph(RunnableSurface):
                     durability=durability,
                     interrupt_before=interrupt_before,
                     interrupt_after=interrupt_after,
+                    cancel=cancel,
                 )
             )
-        run = self._run(config, durability, interrupt_before, interrupt_after, context)
+        run = self._run(config, durability, interrupt_before, interrupt_after, context, cancel=cancel)
         for _ in run.steps(input):
             pass
         return self._result(run)
@@ -225,6 +257,7 @@ class CompiledStateGraph(RunnableSurface):
         durability: str | None = None,
         checkpoint_during: bool | None = None,
         debug: bool | None = None,
+        cancel: Cancel | None = None,
     ) -> Any:
         """The async twin of ``invoke``: async nodes run on the event loop."""
         not_supported("ainvoke", print_mode=print_mode, output_keys=output_keys, debug=debug)
@@ -240,9 +273,10 @@ class CompiledStateGraph(RunnableSurface):
                     durability=durability,
                     interrupt_before=interrupt_before,
                     interrupt_after=interrupt_after,
+                    cancel=cancel,
                 )
             ]
-        run = self._run(config, durability, interrupt_before, interrupt_after, context)
+        run = self._run(config, durability, interrupt_before, interrupt_after, context, cancel=cancel)
         async for _ in run.asteps(input):
             pass
         return self._result(run)
@@ -271,6 +305,7 @@ class CompiledStateGraph(RunnableSurface):
         subgraphs: bool = False,
         checkpoint_during: bool | None = None,
         debug: bool | None = None,
+        cancel: Cancel | None = None,
     ) -> Iterator[Any]:
         """Run the graph, yielding as it goes, in each mode asked for:
         "updates" (each node's update as it finishes; the default, as in
@@ -286,7 +321,7 @@ class CompiledStateGraph(RunnableSurface):
         not_supported("stream", print_mode=print_mode, output_keys=output_keys, debug=debug)
         durability = _durability(durability, checkpoint_during)
         run = self._run(
-            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs
+            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs, cancel
         )
         events = run.events
         assert events is not None
@@ -341,12 +376,13 @@ class CompiledStateGraph(RunnableSurface):
         subgraphs: bool = False,
         checkpoint_during: bool | None = None,
         debug: bool | None = None,
+        cancel: Cancel | None = None,
     ) -> AsyncIterator[Any]:
         """The async twin of ``stream``."""
         not_supported("astream", print_mode=print_mode, output_keys=output_keys, debug=debug)
         durability = _durability(durability, checkpoint_during)
         run = self._run(
-            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs
+            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs, cancel
         )
         events = run.events
         assert events is not None
@@ -383,7 +419,7 @@ class CompiledStateGraph(RunnableSurface):
             )
         return self.checkpointer
 
-    def values_at(self, checkpoint: Checkpoint) -> dict[str, Any]:
+    def values_at(self, checkpoint: CheckpointRecord) -> dict[str, Any]:
         """The full state at a stored checkpoint."""
         cached = self.heads.get(checkpoint.thread_id, checkpoint.ns, checkpoint.id)
         if cached is not None:
@@ -400,7 +436,7 @@ class CompiledStateGraph(RunnableSurface):
         owner = self._owner_of(rc.checkpoint_ns, saver)
         if owner is not self:
             return owner.get_state(config, subgraphs=subgraphs)
-        checkpoint = saver.get(thread, rc.checkpoint_ns, rc.checkpoint_id)
+        checkpoint = saver.load(thread, rc.checkpoint_ns, rc.checkpoint_id)
         if checkpoint is None:
             return empty_snapshot(thread, rc.checkpoint_ns, rc.checkpoint_id)
         child = saver.first_child(thread, rc.checkpoint_ns, checkpoint.id)
@@ -409,12 +445,16 @@ class CompiledStateGraph(RunnableSurface):
         values = self.values_at(checkpoint)
         updates = [w.value for w in pending if w.kind == "update"]  # Command(resume=, update=)
         if updates:
-            values = apply_updates(self.spec.schema, values, [(w.name, w.update) for w in updates])
+            values = apply_updates(self.spec.schema, values, [(w.name, w.update) for w in updates], step=False)
         finished = {w.task_id: w.value for w in pending if w.kind == "result"}
         if finished:
-            # As LangGraph: the head shows what the finished tasks of a failed step wrote.
+            # As LangGraph: the head shows what the finished tasks of a failed step wrote,
+            # unless their writes conflict (the step's own failure): the thread stays readable.
             writes = ordered_writes(checkpoint.tasks, finished)
-            values = apply_updates(self.spec.schema, values, [(w.name, w.update) for w in writes])
+            try:
+                values = apply_updates(self.spec.schema, dict(values), [(w.name, w.update) for w in writes])
+            except InvalidUpdateError:
+                pass
         snapshot = build_snapshot(checkpoint, self.spec.schema.ordered(values), pending, child)
         return self._with_subgraphs(snapshot, saver) if subgraphs else snapshot
 
@@ -480,7 +520,7 @@ class CompiledStateGraph(RunnableSurface):
             return
         schema = self.spec.schema
         states = HistoryStates(schema, [], lambda cid: saver.get_chain(thread, ns, cid))
-        first_child: dict[str, Checkpoint] = {}
+        first_child: dict[str, CheckpointRecord] = {}
         count = 0
         # A page without a filter holds every checkpoint from the newest it
         # lists to ``before``: a record's first child is in it or at/after
@@ -595,7 +635,7 @@ def _pages(
     before: str | None,
     limit: int | None,
     filter: Mapping[str, Any] | None,
-) -> Iterator[list[Checkpoint]]:
+) -> Iterator[list[CheckpointRecord]]:
     """A thread's checkpoints older than ``before`` whose metadata match
     ``filter``, newest first: the saver's page of the ``limit`` newest (all
     without a limit). ``metadata["writes"]`` is made from a checkpoint's
@@ -638,6 +678,17 @@ def _modes(stream_mode: Union[str, Sequence[str]]) -> list[str]:
         if mode not in STREAM_MODES:
             raise ConfigError(f"unknown stream_mode {mode!r}; choose from {STREAM_MODES}")
     return modes
+
+
+def hand_folds(saver: BaseCheckpointSaver, spec: GraphSpec, path: tuple[str, ...]) -> None:
+    """Give ``saver`` the fold of this graph's state (and of its subgraphs',
+    each under its node's path), so that its LangGraph interface
+    (``get_tuple``, ``list``...) can show the state at a checkpoint."""
+    saver.fold_with(partial(fold, spec.schema), path)
+    for node in spec.nodes.values():
+        inner = getattr(node.fn, "spec", None) if node.subgraph else None
+        if isinstance(inner, GraphSpec):
+            hand_folds(saver, inner, (*path, node.name))
 
 
 def stored_types(spec: GraphSpec) -> tuple[type, ...]:

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from cairn.checkpoint.shapes import get_checkpoint_metadata
 from cairn.errors import ArgumentTypeError, ConfigError
 
 DEFAULT_RECURSION_LIMIT = 25
@@ -32,35 +33,8 @@ class RunConfig:
     @property
     def stored_metadata(self) -> dict[str, Any]:
         """What a checkpoint written under this config adds to its metadata,
-        as LangGraph does: the keys of ``metadata``, then of ``configurable``,
-        whose values are strings, numbers or booleans, except keys starting
-        with ``__``, the checkpoint's address and LangGraph's task keys (the
-        first of two equal keys wins)."""
-        stored: dict[str, Any] = {}
-        for source in (self.metadata, self.configurable):
-            for key, value in source.items():
-                if (
-                    isinstance(value, (str, int, float))  # bool is an int
-                    and key not in stored
-                    and key not in _NOT_METADATA
-                    and not key.startswith("__")
-                ):
-                    stored[key] = value
-        return stored
-
-
-_NOT_METADATA = frozenset(
-    (
-        *_IDENTITY_KEYS,
-        "checkpoint_map",
-        "langgraph_step",
-        "langgraph_node",
-        "langgraph_triggers",
-        "langgraph_path",
-        "langgraph_checkpoint_ns",
-    )
-)
-"""Configurable keys never copied into checkpoint metadata."""
+        as LangGraph does (``get_checkpoint_metadata``)."""
+        return get_checkpoint_metadata({"metadata": self.metadata, "configurable": self.configurable}, {})
 
 
 def _as_id(value: Any, key: str) -> str | None:

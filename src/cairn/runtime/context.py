@@ -18,6 +18,7 @@ from cairn.current import TaskContext, heartbeat, progressed, task_context as ru
 
 if TYPE_CHECKING:
     from cairn.checkpoint.base import BaseCheckpointSaver, Lease
+    from cairn.runtime.caching import NodeCache
     from cairn.runtime.events import Events
     from cairn.runtime.messages import MessagesMode
 
@@ -33,7 +34,11 @@ def unreported(result: Any) -> None:
     """Where a finished task's result goes when nobody streams the run."""
 
 
-def discard_call(name: str, write: Any) -> None:
+def unkept(result: Any) -> None:
+    """Where a finished task's result goes when the run stores nothing."""
+
+
+def discard_call(name: str, write: Any, cached: bool = False) -> None:
     """Where a ``@task`` result goes outside a run (nowhere)."""
 
 
@@ -129,6 +134,13 @@ class RunScope:
     """Called with each task's result (an executor ``TaskResult``) as the
     task finishes, on the thread that ran it: how streams see each task's
     update in the order tasks finish."""
+    keep: Callable[[Any], None] = unkept
+    """Stores what a task that finished while others of its step still run
+    produced (its ``TaskResult``), as pending writes of the step's checkpoint,
+    so that a process killed before the step commits runs only the others again.
+    Called after ``report`` (chunks go out in the order tasks finish), on
+    the thread that ran the task (the async driver: on one of the saver's
+    I/O threads)."""
     events: "Events | None" = None
     """The run's stream, which its subgraphs report into (``Events.child``)."""
     step: int = 0
@@ -138,7 +150,7 @@ class RunScope:
     calls: dict[str, Any] = field(default_factory=dict)
     """Results of an entrypoint's ``@task`` calls that finished in an earlier
     try of the step, by call id (cairn.func)."""
-    record_call: Callable[[str, Any], None] = discard_call
+    record_call: Callable[[str, Any, bool], None] = discard_call
     """Stores a finished ``@task`` call's result (a pending write) and streams it."""
     interrupts_of: TaskContext[Any] | None = None
     """The parent's task whose ``interrupt()`` calls this run's are: set for
@@ -147,6 +159,9 @@ class RunScope:
     steps_left: int | None = None
     """The steps the run may still take, the running one included: what the
     state's managed keys (``RemainingSteps``, ``IsLastStep``) read."""
+    cache: "NodeCache | None" = None
+    """The graph's cache (``compile(cache=...)``), where ``@task`` calls with a
+    ``cache_policy`` find their results."""
 
     def replaying(self, replaying: bool) -> None:
         """Tell the subgraphs of the next step whether it replays an old checkpoint."""

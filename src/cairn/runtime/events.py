@@ -19,7 +19,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
-from cairn.checkpoint.base import Checkpoint, TaskRecord
+from cairn.checkpoint.base import CheckpointRecord, TaskRecord
 from cairn.current import progressed
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
@@ -119,10 +119,10 @@ class Events:
         if "messages" in self.modes:
             self._add("messages", (message, metadata))
 
-    def call_result(self, name: str, result: Any) -> None:
+    def call_result(self, name: str, result: Any, cached: bool = False) -> None:
         """A ``@task`` call of an entrypoint finished: its result, as an update."""
         if "updates" in self.modes:
-            self._add("updates", {name: result})
+            self._add("updates", {name: result, "__metadata__": {"cached": True}} if cached else {name: result})
 
     def model_event(self, event: dict[str, Any]) -> None:
         """A chat model's event, streamed by ``astream_events`` (mode "events")."""
@@ -168,7 +168,7 @@ class Events:
         if "updates" in self.modes:
             self._add("updates", {"__interrupt__": ()})
 
-    def checkpoint(self, checkpoint: Checkpoint, values: Mapping[str, Any]) -> None:
+    def checkpoint(self, checkpoint: CheckpointRecord, values: Mapping[str, Any]) -> None:
         if "checkpoints" not in self.modes and "debug" not in self.modes:
             return
         payload = _checkpoint_payload(checkpoint, self._ordered(values))
@@ -201,17 +201,22 @@ class Events:
         step: int,
         paused: bool = False,
         name: str | None = None,
+        cached: bool = False,
     ) -> None:
         """``task`` finished; ``name``: the node that wrote ``update``, when not
-        ``task.name`` (its error handler's)."""
+        ``task.name`` (its error handler's); ``cached``: the write came from
+        the cache, as LangGraph marks it in "updates" (and gives no task result)."""
         if task.name == START:
             return
         name = name or task.name
         if "updates" in self.modes and (interrupts or paused):
             self._add("updates", {"__interrupt__": tuple(interrupts)})
         elif "updates" in self.modes and error is None:
-            self._add("updates", {name: self._update(update)})
-        if "tasks" not in self.modes and "debug" not in self.modes:
+            chunk = {name: self._update(update)}
+            if cached:
+                chunk["__metadata__"] = {"cached": True}
+            self._add("updates", chunk)
+        if cached or ("tasks" not in self.modes and "debug" not in self.modes):
             return
         payload = {
             "id": task.id if name == task.name else f"{task.id}:{name}",
@@ -225,7 +230,7 @@ class Events:
         self._debug("task_result", step, payload)
 
 
-def _checkpoint_payload(checkpoint: Checkpoint, values: Any) -> dict[str, Any]:
+def _checkpoint_payload(checkpoint: CheckpointRecord, values: Any) -> dict[str, Any]:
     """A checkpoint as the "checkpoints" stream mode shows it (the shape of get_state)."""
     thread, ns = checkpoint.thread_id, checkpoint.ns
     return {

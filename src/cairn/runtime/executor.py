@@ -17,7 +17,8 @@ from typing import Any, Callable, Mapping, Sequence
 from cairn.checkpoint.base import TaskRecord
 from cairn.current import TaskContext, current
 from cairn.errors import GraphInterrupt, NodeError, NodeInterrupt
-from cairn.runtime.context import RunScope
+from cairn.runtime import offload
+from cairn.runtime.context import RunScope, unkept
 from cairn.runtime.tasks import HandlerFailed, Outcome, TaskRunner
 from cairn.types import Interrupt, interrupt_id
 
@@ -83,8 +84,10 @@ def _run_task(
     scope: RunScope,
     answers: Mapping[str, list[Any]],
     failed: Mapping[str, NodeError],
+    alone: bool = False,
 ) -> TaskResult:
-    """Run one task in ``context`` (a copy of the caller's) on this thread."""
+    """Run one task in ``context`` (a copy of the caller's) on this thread;
+    unless it runs ``alone``, what it produced is kept as soon as it finishes."""
     own = TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of)
     try:
         outcome = context.run(
@@ -94,6 +97,8 @@ def _run_task(
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         result = _failure(task, exc)
     scope.report(result)
+    if not alone and result.outcome is not None:
+        scope.keep(result)
     return result
 
 
@@ -127,8 +132,9 @@ def run_step(
         return [], None
     if len(tasks) == 1 or getattr(_local, "worker", False):
         # One task (or a graph nested in a pool worker): no thread hand-off.
+        alone = len(tasks) == 1
         return [
-            _run_task(contextvars.copy_context(), runner, t, state, scope, answers, failed)
+            _run_task(contextvars.copy_context(), runner, t, state, scope, answers, failed, alone)
             for t in tasks
         ], None
 
@@ -170,6 +176,8 @@ async def arun_step(
     others still running; each of those is recorded as failed with
     ``asyncio.CancelledError`` and runs again on resume."""
 
+    keeps = len(tasks) > 1 and scope.keep is not unkept
+
     async def one(task: TaskRecord) -> TaskResult:
         current.set(TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of))
         _entered(task, scope)
@@ -186,10 +194,16 @@ async def arun_step(
     if len(tasks) == 1:
         return [await asyncio.ensure_future(one(tasks[0]))], None
     running = [asyncio.ensure_future(one(t)) for t in tasks]
+    keeping: list[asyncio.Future[None]] = []
+    """What finished while siblings ran, being stored (not cancelled with them)."""
+    saver = scope.binding.saver if scope.binding is not None else None
     try:
         waiting: set[asyncio.Future[TaskResult]] = set(running)
         while waiting:
             done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if keeps and waiting:
+                finished = [f.result() for f in done if f.result().outcome is not None]
+                keeping += [asyncio.ensure_future(offload.call(saver, scope.keep, r)) for r in finished]
             if waiting and any(f.result().failed for f in done):
                 for future in waiting:
                     future.cancel()
@@ -199,6 +213,8 @@ async def arun_step(
         for future in running:
             future.cancel()
         raise
+    finally:
+        await asyncio.gather(*keeping)
     return [
         f.result() if not f.cancelled() else TaskResult(t, error=asyncio.CancelledError())
         for t, f in zip(tasks, running)

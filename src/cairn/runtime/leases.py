@@ -180,6 +180,22 @@ class ThreadHold:
             )
 
 
+class NoHold:
+    """The hold of a run that takes none: a subgraph's (its parent holds
+    the thread) or a run without a checkpointer."""
+
+    lease: Lease | None = None
+
+    def take(self) -> None:
+        """Nothing to take."""
+
+    async def atake(self) -> None:
+        """Nothing to take."""
+
+    def release(self) -> None:
+        """Nothing to let go."""
+
+
 def owner_is_gone(owner: str) -> bool:
     """Whether the lease owner ``owner`` (made by ``new_owner``) ran in a
     process of this machine that is gone: its holds can be taken over at once."""

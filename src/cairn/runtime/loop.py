@@ -6,6 +6,13 @@ tasks due, applies their updates together, plans the next tasks and commits
 a checkpoint. A failed or interrupted step commits nothing: what its tasks
 produced is saved as pending writes of the step's checkpoint, so that a
 resume runs only what did not finish.
+
+What a step comes to is worked out by ``settle.py`` (a record: committed or
+halted); ``Run`` is the driver that does the I/O around it: storage through
+its ``Persister`` (a ``NoPersister`` without a checkpointer), the thread's
+lease through its hold (``NoHold`` for a subgraph's run), the stream through
+its ``Events``. A run given a ``cancel`` event checks it between steps and
+stops there with ``RunCancelledError``.
 """
 
 from __future__ import annotations
@@ -15,10 +22,10 @@ import contextvars
 import threading
 import uuid
 from concurrent.futures import wait
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, AsyncGenerator, Generator, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Generator, Mapping, Protocol
 
-from cairn.checkpoint.base import Checkpoint, Lease, PendingWrite, TaskRecord, TaskWrite
+from cairn.checkpoint.base import CheckpointRecord, Lease, PendingWrite, TaskRecord, TaskWrite
 from cairn.checkpoint.ids import created_at_of, new_checkpoint_id, task_id
 from cairn.current import TaskContext
 from cairn.errors import (
@@ -29,6 +36,7 @@ from cairn.errors import (
     InvalidResumeError,
     InvalidUpdateError,
     NodeError,
+    RunCancelledError,
 )
 from cairn.graph.constants import START
 from cairn.graph.spec import GraphSpec
@@ -37,22 +45,30 @@ from cairn.runtime.config import RunConfig, require_thread
 from cairn.runtime.context import Binding, Runtime, RunScope, discard, unreported
 from cairn.runtime.events import Events
 from cairn.runtime.executor import TaskResult, arun_step, run_step, stepping_pool
-from cairn.runtime.leases import ThreadHold
+from cairn.runtime.leases import NoHold, ThreadHold
 from cairn.runtime.messages import MessagesMode
-from cairn.runtime.persist import Persister, check_durability
+from cairn.runtime.persist import NoPersister, Persister, check_durability
 from cairn.runtime.plan import plan_next, start_task
-from cairn.runtime.state import apply_updates, ordered_writes
+from cairn.runtime.settle import Committed, Halted, Position, kept_writes, settle
+from cairn.runtime.state import apply_updates
 from cairn.types import Command, Interrupt
 
 if TYPE_CHECKING:
     from cairn.runtime.protocols import RunGraph
 
 
+class Cancel(Protocol):
+    """What ``invoke(..., cancel=...)`` takes: a ``threading.Event`` or an
+    ``asyncio.Event`` (anything with ``is_set``)."""
+
+    def is_set(self) -> bool: ...
+
+
 @dataclass
 class Step:
     """What one completed super-step did (handed to stream consumers)."""
 
-    checkpoint: Checkpoint
+    checkpoint: CheckpointRecord
     writes: list[TaskWrite]
     values: dict[str, Any]
 
@@ -76,7 +92,7 @@ def make_checkpoint(
     *,
     thread_id: str,
     ns: str,
-    parent: Checkpoint | None,
+    parent: CheckpointRecord | None,
     source: str,
     writes: tuple[TaskWrite, ...],
     carry: Mapping[str, Any],
@@ -85,7 +101,7 @@ def make_checkpoint(
     plan: bool = True,
     step: int | None = None,
     parents: Mapping[str, str] | None = None,
-) -> Checkpoint:
+) -> CheckpointRecord:
     """A new checkpoint after ``parent`` holding ``writes``; with ``plan`` its
     next tasks are planned from those writes. Its metadata names the graph
     that wrote it (``graph_id``, unless the config's metadata already does), so
@@ -96,7 +112,7 @@ def make_checkpoint(
         tasks, carry = plan_next(spec, writes, carry, cid)
     if step is None:
         step = parent.step + 1 if parent else -1
-    return Checkpoint(
+    return CheckpointRecord(
         thread_id=thread_id,
         ns=ns,
         id=cid,
@@ -117,25 +133,6 @@ def make_checkpoint(
     )
 
 
-@dataclass
-class _Cursor:
-    """Where a run stands: its checkpoint and state, and for the step about to
-    run, the results it may reuse and the answers to its interrupts."""
-
-    checkpoint: Checkpoint
-    values: dict[str, Any]
-    reuse: dict[str, TaskWrite] = field(default_factory=dict)
-    answers: dict[str, list[Any]] = field(default_factory=dict)
-    failed: dict[str, NodeError] = field(default_factory=dict)
-    """Tasks whose node failed in an earlier run and whose error handler is
-    to run instead (its failure, the stored repr of the node's error)."""
-    resuming: bool = False
-    taken: int = 0
-    prelude: list[TaskWrite] = field(default_factory=list)
-    """``Command(resume=..., update=...)``'s updates, applied to ``values``
-    before the step's tasks run and committed as the step's first writes."""
-
-
 class Run:
     """A single invoke/stream call."""
 
@@ -154,6 +151,7 @@ class Run:
         parent_runtime: Runtime[Any] | None = None,
         parents: Mapping[str, str] | None = None,
         interrupts_of: TaskContext[Any] | None = None,
+        cancel: Cancel | None = None,
     ) -> None:
         """``lease``: the thread is already held by a parent run (this run is
         a subgraph's), so this run takes no hold of its own. ``fresh``: start
@@ -163,7 +161,8 @@ class Run:
         this run keeps unless it has its own; ``parents``: the checkpoint each
         graph above it runs from, by namespace (its checkpoints' metadata);
         ``interrupts_of``: the parent task its ``interrupt()`` calls belong to
-        (a subgraph that stores nothing)."""
+        (a subgraph that stores nothing); ``cancel``: once set, the run stops
+        after the step running then commits."""
         self.fresh = fresh
         self.graph = graph
         self.events = events
@@ -176,24 +175,26 @@ class Run:
         self.thread_id = require_thread(config, "invoke") if self.saver else (config.thread_id or "")
         self.nested = lease is not None
         """A subgraph's run, under its parent's lease."""
-        self.hold = ThreadHold(self.saver, self.thread_id) if self.saver and not lease else None
-        if self.hold is not None:
-            lease = self.hold.lease
+        self.hold: ThreadHold | NoHold = (
+            ThreadHold(self.saver, self.thread_id) if self.saver and not lease else NoHold()
+        )
+        lease = lease or self.hold.lease
         self.durability = durability or "sync"
         check_durability(self.durability)
-        self.persist = (
+        self.persist: Persister | NoPersister = (
             Persister(self.saver, self.durability, lease, self.spec.schema.transient)
             if self.saver
-            else None
+            else NoPersister()
         )
+        self.cancel = cancel
         self.ns = config.checkpoint_ns
         self.parents: Mapping[str, str] = parents or {}
         self.interrupts: list[Interrupt] = []
-        self._replay_of: Checkpoint | None = None
+        self._replay_of: CheckpointRecord | None = None
         """The old checkpoint a replay started from, until its first step commits."""
         self._paused_values: dict[str, Any] | None = None
         self._at_breakpoint = False
-        self.cursor: _Cursor | None = None
+        self.cursor: Position | None = None
         writer = events.custom if events is not None and "custom" in events.modes else discard
         own: Runtime[Any] = Runtime(context=context, store=graph.store, stream_writer=writer)
         if parent_runtime is not None:  # a subgraph's custom chunks go to its own stream, if any
@@ -207,9 +208,14 @@ class Run:
             report=self._report if events is not None else unreported,
             events=events,
             interrupts_of=interrupts_of,
+            cache=graph.runner.cache,
         )
         self.scope.record_call = self._record_call
+        if self.persist.stores and self.durability != "exit":
+            self.scope.keep = self._keep
         self._recording = threading.Lock()
+        self._kept: set[str] = set()
+        """Tasks of the running step whose writes are already pending writes."""
         if events is not None and events.modes & {"messages", "events"}:
             metadata = {**self.scope.config.get("metadata", {}), "thread_id": self.thread_id}
             self.scope.messages = MessagesMode(events, metadata if self.thread_id else {}, self.ns)
@@ -222,12 +228,12 @@ class Run:
 
     def _new_checkpoint(
         self,
-        parent: Checkpoint | None,
+        parent: CheckpointRecord | None,
         source: str,
         writes: tuple[TaskWrite, ...],
         carry: Mapping[str, Any],
         plan: bool = True,
-    ) -> Checkpoint:
+    ) -> CheckpointRecord:
         return make_checkpoint(
             self.spec,
             thread_id=self.thread_id,
@@ -242,7 +248,7 @@ class Run:
             parents=self.parents,
         )
 
-    def _input_checkpoint(self, parent: Checkpoint | None, input: Any) -> Checkpoint:
+    def _input_checkpoint(self, parent: CheckpointRecord | None, input: Any) -> CheckpointRecord:
         update = self.spec.schema.as_update(input)
         if update is None:
             raise InvalidUpdateError(
@@ -256,73 +262,78 @@ class Run:
         checkpoint = self._new_checkpoint(parent, "input", (), {}, plan=False)
         return replace(checkpoint, tasks=(start_task(checkpoint.id, update or {}),))
 
-    def _start(self, input: Any) -> _Cursor:
+    def _start(self, input: Any) -> Position:
+        """Where the run begins: from its input (after the checkpoint the
+        config names, or the thread's head), or resuming a stored checkpoint."""
         resume = input if isinstance(input, Command) else None
         if self.saver is None:
-            if resume is not None:
-                raise InvalidResumeError(
-                    "Command(resume=...) needs a checkpointer: the answer goes to an interrupt "
-                    "stored with the thread; compile the graph with checkpointer=InMemorySaver() "
-                    "(or another saver) and pass a thread_id"
-                )
-            if input is None:
-                raise EmptyInputError(
-                    "invoke(None) needs a checkpointer to resume from; pass an input, or "
-                    "compile the graph with a checkpointer"
-                )
-            values = self.spec.schema.initial()
-            return _Cursor(self._input_checkpoint(None, input), values)
+            return self._start_unsaved(input, resume)
         config = self.config
-        base = None if self.fresh else self.saver.get(self.thread_id, self.ns, config.checkpoint_id)
+        base = None if self.fresh else self.saver.load(self.thread_id, self.ns, config.checkpoint_id)
         if base is None and config.checkpoint_id is not None:
             raise ConfigError(
                 f"checkpoint {config.checkpoint_id!r} does not exist in thread "
                 f"{self.thread_id!r}; list the thread's checkpoints with get_state_history"
             )
         if input is not None and resume is None:
-            values = self.graph.values_at(base) if base else self.spec.schema.initial()
-            checkpoint = self._input_checkpoint(base, input)
-            # The input is stored once: as a pending write of the input
-            # checkpoint until the step that applies it commits it as a write.
-            # The two are held and committed together, when they can be.
-            task = checkpoint.tasks[0]
-            self.persist.put(  # type: ignore[union-attr]
-                replace(checkpoint, tasks=(replace(task, arg=None),)),
-                values,
-                [PendingWrite(task.id, "input", task.arg)],
-                hold=True,
-            )
-            if self.events is not None:
-                self.events.checkpoint(checkpoint, values)
-            return _Cursor(checkpoint, values)
+            return self._start_with_input(base, input)
         if base is None:
             raise EmptyInputError(
                 f"thread {self.thread_id!r} has no checkpoints to resume from; start it "
                 "with an input: invoke({...}, config)"
             )
+        return self._resume(base, resume)
+
+    def _start_unsaved(self, input: Any, resume: Command | None) -> Position:
+        """A run without a checkpointer: from its input only."""
+        if resume is not None:
+            raise InvalidResumeError(
+                "Command(resume=...) needs a checkpointer: the answer goes to an interrupt "
+                "stored with the thread; compile the graph with checkpointer=InMemorySaver() "
+                "(or another saver) and pass a thread_id"
+            )
+        if input is None:
+            raise EmptyInputError(
+                "invoke(None) needs a checkpointer to resume from; pass an input, or "
+                "compile the graph with a checkpointer"
+            )
+        values = self.spec.schema.initial()
+        return Position(self._input_checkpoint(None, input), values)
+
+    def _start_with_input(self, base: CheckpointRecord | None, input: Any) -> Position:
+        """A run of a new input after ``base`` (None: on an empty thread)."""
+        values = self.graph.values_at(base) if base else self.spec.schema.initial()
+        checkpoint = self._input_checkpoint(base, input)
+        # The input is stored once: as a pending write of the input
+        # checkpoint until the step that applies it commits it as a write.
+        # The two are held and committed together, when they can be.
+        task = checkpoint.tasks[0]
+        self.persist.save(
+            replace(checkpoint, tasks=(replace(task, arg=None),)),
+            values,
+            [PendingWrite(task.id, "input", task.arg)],
+            hold=True,
+        )
+        if self.events is not None:
+            self.events.checkpoint(checkpoint, values)
+        return Position(checkpoint, values)
+
+    def _resume(self, base: CheckpointRecord, resume: Command | None) -> Position:
+        """A run that goes on from ``base``: the thread's head, with what its
+        failed or paused step left, or an older checkpoint, replayed afresh."""
+        assert self.saver is not None
         values = self.graph.values_at(base)
         pending: dict[str, list[PendingWrite]] = {}
         for write in self.saver.get_pending(self.thread_id, self.ns, base.id):
             pending.setdefault(write.kind, []).append(write)
-        start = _Cursor(self._with_input(base, pending.get("input", [])), values, resuming=True)
+        start = Position(self._with_input(base, pending.get("input", [])), values, resuming=True)
         if self.events is not None:
             self.events.values(values)  # where the run goes on from
         waiting: dict[str, list[Any]] = {}
         # What a failed or paused step left is reused only when resuming the
         # head; replaying an older checkpoint runs its tasks afresh.
-        if config.checkpoint_id is None or self._is_head(base):
-            start.reuse = {w.task_id: w.value for w in pending.get("result", ())}
-            start.answers = {w.task_id: list(w.value) for w in pending.get("resume", ())}
-            start.prelude = [w.value for w in pending.get("update", ())]
-            self.scope.calls = {w.task_id: w.value for w in pending.get("call", ())}
-            start.failed = {
-                w.task_id: NodeError(*w.value)
-                for w in pending.get("handled", ())
-                if w.task_id not in start.reuse
-            }
-            waiting = {
-                w.task_id: w.value for w in pending.get("interrupt", ()) if w.task_id not in start.reuse
-            }
+        if self.config.checkpoint_id is None or self._is_head(base):
+            waiting = self._take_over(start, pending)
         else:
             self.scope.replaying(True)
             self._replay_of = base
@@ -335,21 +346,33 @@ class Run:
             self._apply_resume(start, waiting, resume.resume)
         return start
 
-    def _apply_update(self, start: _Cursor, update: Any) -> None:
+    def _take_over(self, start: Position, pending: Mapping[str, list[PendingWrite]]) -> dict[str, list[Any]]:
+        """Reuse what the head's failed or paused step left (``pending``, by
+        kind); returns the interrupts still waiting for an answer, by task."""
+        start.reuse = {w.task_id: w.value for w in pending.get("result", ())}
+        start.answers = {w.task_id: list(w.value) for w in pending.get("resume", ())}
+        start.prelude = [w.value for w in pending.get("update", ())]
+        self.scope.calls = {w.task_id: w.value for w in pending.get("call", ())}
+        start.failed = {
+            w.task_id: NodeError(*w.value) for w in pending.get("handled", ()) if w.task_id not in start.reuse
+        }
+        return {w.task_id: w.value for w in pending.get("interrupt", ()) if w.task_id not in start.reuse}
+
+    def _apply_update(self, start: Position, update: Any) -> None:
         """Apply ``Command(update=...)`` given with a resume before the step
         runs; kept as a pending write until the step commits it."""
         values = self.graph.runner.filter_update(START, update, by_caller=True)
         write = TaskWrite(task_id(start.checkpoint.id, START, -1 - len(start.prelude)), START, values, ())
         start.prelude.append(write)
-        self.persist.put_pending(start.checkpoint, [PendingWrite(write.task_id, "update", write)])  # type: ignore[union-attr]
+        self.persist.save_pending(start.checkpoint, [PendingWrite(write.task_id, "update", write)])
         start.values = self._with_prelude(start)
 
-    def _with_prelude(self, start: _Cursor) -> dict[str, Any]:
+    def _with_prelude(self, start: Position) -> dict[str, Any]:
         return apply_updates(
-            self.spec.schema, dict(start.values), [(w.name, w.update) for w in start.prelude]
+            self.spec.schema, dict(start.values), [(w.name, w.update) for w in start.prelude], step=False
         )
 
-    def _with_input(self, checkpoint: Checkpoint, inputs: list[PendingWrite]) -> Checkpoint:
+    def _with_input(self, checkpoint: CheckpointRecord, inputs: list[PendingWrite]) -> CheckpointRecord:
         """``checkpoint`` with the run input its ``__start__`` task applies, found
         among its pending writes or, once applied, in its first child's writes."""
         tasks = checkpoint.tasks
@@ -362,17 +385,17 @@ class Run:
         arg = found[0] if found else {}
         return replace(checkpoint, tasks=(replace(tasks[0], arg=arg), *tasks[1:]))
 
-    def _is_head(self, checkpoint: Checkpoint) -> bool:
-        head = self.saver.get(self.thread_id, self.ns)  # type: ignore[union-attr]
+    def _is_head(self, checkpoint: CheckpointRecord) -> bool:
+        head = self.saver.load(self.thread_id, self.ns)  # type: ignore[union-attr]
         return head is not None and head.id == checkpoint.id
 
-    def _apply_resume(self, start: _Cursor, waiting: Mapping[str, list[Any]], answer: Any) -> None:
+    def _apply_resume(self, start: Position, waiting: Mapping[str, list[Any]], answer: Any) -> None:
         """Record ``answer`` for the pending interrupt(s) it answers."""
         writes = []
         for answered, value in interrupts.answered(self.thread_id, waiting, answer):
             start.answers.setdefault(answered, []).append(value)
             writes.append(PendingWrite(answered, "resume", list(start.answers[answered])))
-        self.persist.put_pending(start.checkpoint, writes)  # type: ignore[union-attr]
+        self.persist.save_pending(start.checkpoint, writes)
 
     # -- the loop ------------------------------------------------------------
     # The sync and async drivers differ only in how a batch of tasks is run;
@@ -397,8 +420,7 @@ class Run:
 
     def _steps(self, input: Any) -> Generator[Step | None, None, None]:
         try:
-            if self.hold is not None:
-                self.hold.take()
+            self.hold.take()
             self.cursor = cursor = self._start(input)
             while (todo := self._next_batch(cursor)) is not None:
                 if self.events is not None and self.events.waiting():
@@ -421,8 +443,7 @@ class Run:
 
     async def _asteps(self, input: Any) -> AsyncGenerator[Step | None, None]:
         try:
-            if self.hold is not None:
-                await self.hold.atake()
+            await self.hold.atake()
             self.cursor = cursor = await offload.call(self.saver, self._start, input)
             while (todo := self._next_batch(cursor)) is not None:
                 if self.events is not None and self.events.waiting():
@@ -460,7 +481,7 @@ class Run:
             await offload.call(self.saver, self._finish)
 
     def _live_step(
-        self, cursor: _Cursor, todo: list[TaskRecord]
+        self, cursor: Position, todo: list[TaskRecord]
     ) -> Generator[None, None, tuple[list[TaskResult], BaseException | None]]:
         """Run a step on a stepping thread, yielding whenever chunks wait to
         be handed out, so they go out as they come, not when the step ends."""
@@ -488,14 +509,26 @@ class Run:
             raise
         return future.result()
 
-    def _record_call(self, name: str, write: PendingWrite) -> None:
+    def _record_call(self, name: str, write: PendingWrite, cached: bool = False) -> None:
         """Store a finished ``@task`` call's result against the step running
-        now, so a rerun of the step reuses it; stream it as an update."""
+        now, so a rerun of the step reuses it; stream it as an update
+        (``cached``: it came from the cache)."""
         with self._recording:
-            if self.persist is not None and self.cursor is not None:
-                self.persist.put_pending(self.cursor.checkpoint, [write])
+            if self.cursor is not None:
+                self.persist.save_pending(self.cursor.checkpoint, [write])
             if self.events is not None:
-                self.events.call_result(name, write.value)
+                self.events.call_result(name, write.value, cached)
+
+    def _keep(self, result: TaskResult) -> None:
+        """Store what a task produced as it finishes, while its siblings
+        still run (scope.keep): a kill before the step commits then runs
+        only the unfinished ones again."""
+        if self._replay_of is not None:  # kept by the fork the step's end makes, if it fails
+            return
+        with self._recording:
+            assert self.cursor is not None
+            self.persist.save_pending(self.cursor.checkpoint, kept_writes(result))
+            self._kept.add(result.task.id)
 
     def _stop(self) -> None:
         """The run stops at an interrupt_before/interrupt_after breakpoint."""
@@ -522,21 +555,20 @@ class Run:
             return self._paused_values
         return self.cursor.values if self.cursor is not None else {}
 
-    def _fork(self, replayed: Checkpoint, values: dict[str, Any]) -> Checkpoint:
+    def _fork(self, replayed: CheckpointRecord, values: dict[str, Any]) -> CheckpointRecord:
         """A copy of the replayed checkpoint as the thread's new head (source
         "fork"), so that what the replay's first step left (an interrupt, an
         error) belongs to the head and can be resumed."""
         fork = self._new_checkpoint(replayed, "fork", (), replayed.carry, plan=False)
         fork = replace(fork, tasks=replayed.tasks)
-        if self.persist is not None:
-            self.persist.put(fork, values)
+        self.persist.save(fork, values)
         self._replay_of = None
         return fork
 
     def _finish(self) -> None:
         """Store what is still held, remember the head's state, let go of the thread."""
         cursor = self.cursor
-        if self.persist is None:
+        if not self.persist.stores:
             return
         try:
             self.persist.flush()
@@ -549,14 +581,19 @@ class Run:
                 )
                 self.graph.heads.put(self.thread_id, self.ns, cursor.checkpoint.id, stored)
         finally:
-            if self.hold is not None:
-                self.hold.release()
+            self.hold.release()
 
-    def _next_batch(self, cursor: _Cursor) -> list[TaskRecord] | None:
+    def _next_batch(self, cursor: Position) -> list[TaskRecord] | None:
         """The tasks to run in the next step, or None when the run stops here."""
         tasks = cursor.checkpoint.tasks
         if not tasks:
             return None
+        if self.cancel is not None and self.cancel.is_set():
+            raise RunCancelledError(
+                f"the run of thread {self.thread_id!r} was cancelled before step "
+                f"{cursor.checkpoint.step + 1}; every step before it is stored: "
+                "invoke(None, config) goes on from there"
+            )
         if not (cursor.taken == 0 and cursor.resuming) and self._stops_before(tasks):
             self._stop()
             return None
@@ -579,62 +616,46 @@ class Run:
 
     def _commit(
         self,
-        cursor: _Cursor,
+        cursor: Position,
         todo: list[TaskRecord],
         results: list[TaskResult],
         stopped: BaseException | None,
     ) -> Step | None:
-        """Apply a finished step and checkpoint it; on failure keep what
-        finished as pending writes and raise (or pause, on an interrupt)."""
+        """Store what the step came to (``settle``): its checkpoint, or what
+        its finished tasks produced as pending writes, then raise (or pause,
+        on an interrupt)."""
+        outcome = settle(self.spec.schema, cursor, todo, results, stopped, self._kept)
+        self._kept.clear()
+        if isinstance(outcome, Halted):
+            self._halt(cursor, outcome)
+            return None
+        return self._advance(cursor, outcome)
+
+    def _halt(self, cursor: Position, halted: Halted) -> None:
+        """Keep what a step that did not finish left; raise its error, or pause."""
         checkpoint = cursor.checkpoint
-        done = {r.task.id: r.outcome for r in results if r.outcome is not None}
-        if stopped is not None or len(done) < len(todo):
-            if self._replay_of is not None:
-                cursor.checkpoint = checkpoint = self._fork(checkpoint, cursor.values)
-            self._record_failure(checkpoint, results)
-            if stopped is not None:
-                raise stopped
-            failures = [r.error for r in results if r.error is not None and r.failed]
-            if failures:
-                # A task cancelled because another failed is not the cause.
-                raise next(
-                    (e for e in failures if not isinstance(e, asyncio.CancelledError)), failures[0]
-                )
-            # The result shows what the finished tasks wrote, as get_state does.
-            finished = ordered_writes(
-                checkpoint.tasks, {**cursor.reuse, **{tid: o.write for tid, o in done.items()}}
-            )
-            self._paused_values = apply_updates(
-                self.spec.schema, dict(cursor.values), [(w.name, w.update) for w in finished]
-            )
-            if self.events is not None:
-                self.events.paused(self._paused_values, self.interrupts)
-            return None  # interrupted: the run pauses here
-        only = results[0].outcome if len(results) == 1 and not cursor.reuse else None
-        if only is not None and len(checkpoint.tasks) == 1:
-            writes = [only.write]
-        else:
-            writes = ordered_writes(
-                checkpoint.tasks, {**cursor.reuse, **{tid: o.write for tid, o in done.items()}}
-            )
-        if only is not None and only.fresh is not None:
-            values = only.fresh
-        else:
-            values = apply_updates(
-                self.spec.schema, dict(cursor.values), [(w.name, w.update) for w in writes]
-            )
-        if cursor.prelude:  # already in cursor.values
-            writes = [*cursor.prelude, *writes]
-            cursor.prelude = []
-        checkpoint = self._new_checkpoint(checkpoint, "loop", tuple(writes), checkpoint.carry)
+        if self._replay_of is not None:
+            cursor.checkpoint = checkpoint = self._fork(checkpoint, cursor.values)
+        self.interrupts.extend(halted.interrupts)
+        self.persist.save_pending(checkpoint, halted.pending)
+        if halted.error is not None:
+            raise halted.error
+        # The result shows what the finished tasks wrote, as get_state does.
+        self._paused_values = halted.values
+        if self.events is not None:
+            self.events.paused(halted.values or {}, self.interrupts)
+
+    def _advance(self, cursor: Position, committed: Committed) -> Step:
+        """CheckpointRecord a step whose tasks all finished and move the run to it."""
+        writes, values = committed.writes, committed.values
+        checkpoint = self._new_checkpoint(cursor.checkpoint, "loop", tuple(writes), cursor.checkpoint.carry)
         if self.events is not None and any(w.update for w in writes):
             self.events.values(values)  # as LangGraph: only when a key was written
-        if self.persist is not None:
-            self.persist.put(checkpoint, values)
-            if self.events is not None:
-                self.events.checkpoint(checkpoint, values)
+        self.persist.save(checkpoint, values)
+        if self.events is not None and self.persist.stores:
+            self.events.checkpoint(checkpoint, values)
         cursor.checkpoint, cursor.values = checkpoint, values
-        cursor.reuse, cursor.answers, cursor.failed = {}, {}, {}
+        cursor.reuse, cursor.answers, cursor.failed, cursor.prelude = {}, {}, {}, []
         if self._replay_of is not None:  # the replay's first step is stored
             self.scope.replaying(False)
             self._replay_of = None
@@ -660,8 +681,9 @@ class Run:
             step,
             paused,
             name=outcome.write.name if outcome is not None else None,
+            cached=outcome is not None and outcome.cached,
         )
-        if self.scope.messages is not None and outcome is not None:
+        if self.scope.messages is not None and outcome is not None and not outcome.cached:
             self.scope.messages.returned(result.task, outcome.write.update, step)
 
     def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:
@@ -677,35 +699,3 @@ class Run:
         return any(
             w.name != START and ("*" in self.after or w.name in self.after) for w in step.writes
         )
-
-    def _record_failure(self, checkpoint: Checkpoint, results: list[TaskResult]) -> None:
-        """Keep what the finished tasks of a failed step produced."""
-        writes: list[PendingWrite] = []
-        for result in results:
-            handled = result.handled or (result.outcome.handled if result.outcome else None)
-            if handled is not None:
-                writes.extend(_handled(result.task.id, handled))
-            if result.outcome is not None:
-                writes.append(PendingWrite(result.task.id, "result", result.outcome.write))
-            elif isinstance(result.error, GraphInterrupt):
-                found = [i for i in result.error.interrupts if isinstance(i, Interrupt)]
-                self.interrupts.extend(found)
-                writes.append(
-                    PendingWrite(result.task.id, "interrupt", [[i.id, i.value] for i in found])
-                )
-            elif result.error is not None and handled is None:
-                writes.append(PendingWrite(result.task.id, "error", repr(result.error)))
-        if self.persist is not None:
-            self.persist.put_pending(checkpoint, writes)
-
-
-
-def _handled(task_id: str, handled: NodeError) -> list[PendingWrite]:
-    """What is kept of a node's failure its error handler took: the error
-    (shown as the task's, as any failure is) and, for a resume to run the
-    handler instead of the node, which node failed and how."""
-    error = handled.error if isinstance(handled.error, str) else repr(handled.error)
-    return [
-        PendingWrite(task_id, "error", error),
-        PendingWrite(task_id, "handled", [handled.node, error]),
-    ]

@@ -1,7 +1,7 @@
 """Committing a run's checkpoints with the chosen durability.
 
-"sync": each put returns once stored. "async": puts go to one background
-writer, in order, and ``flush`` waits for them. "exit": puts are held and
+"sync": each save returns once stored. "async": saves go to one background
+writer, in order, and ``flush`` waits for them. "exit": saves are held and
 stored by ``flush`` when the run returns or raises.
 """
 
@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from cairn.checkpoint.base import (
     BaseCheckpointSaver,
-    Checkpoint,
+    CheckpointRecord,
     Lease,
     PendingWrite,
     PutItem,
@@ -37,10 +37,10 @@ def _without(keys: frozenset[str], update: Any) -> Any:
 
 def storable(
     keys: frozenset[str],
-    checkpoint: Checkpoint,
+    checkpoint: CheckpointRecord,
     values: Mapping[str, Any],
     pending: Sequence[PendingWrite] = (),
-) -> tuple[Checkpoint, Mapping[str, Any], Sequence[PendingWrite]]:
+) -> tuple[CheckpointRecord, Mapping[str, Any], Sequence[PendingWrite]]:
     """What may be stored of a checkpoint, its state and its pending writes:
     all but the transient ``keys`` (``Annotated[..., Transient]``)."""
     if not keys:
@@ -64,6 +64,10 @@ def _pending_without(keys: frozenset[str], write: PendingWrite) -> PendingWrite:
 
 
 class Persister:
+    """Stores a run's checkpoints and pending writes on its saver."""
+
+    stores = True
+
     def __init__(
         self,
         saver: BaseCheckpointSaver,
@@ -91,9 +95,9 @@ class Persister:
                 self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-writer")
             self._futures.append(self._writer.submit(action))
 
-    def put(
+    def save(
         self,
-        checkpoint: Checkpoint,
+        checkpoint: CheckpointRecord,
         values: Mapping[str, Any],
         pending: Sequence[PendingWrite] = (),
         *,
@@ -101,10 +105,10 @@ class Persister:
     ) -> None:
         """Store a checkpoint. With ``hold``, it is stored with the next one,
         in one commit (a run's input checkpoint, with the step that applies the
-        input), or alone when the run puts nothing else."""
+        input), or alone when the run saves nothing else."""
         checkpoint, values, pending = storable(self.transient, checkpoint, values, pending)
         if self.durability == "sync" and not hold and not self._waiting:
-            self.saver.put(checkpoint, values, pending, self.lease)  # a step's usual put
+            self.saver.save(checkpoint, values, pending, self.lease)  # a step's usual save
             return
         if self.durability != "sync":
             values = dict(values)
@@ -112,9 +116,9 @@ class Persister:
         if hold:
             self._waiting = items
         elif self.durability == "sync":
-            self.saver.put_many(items, self.lease)
+            self.saver.save_many(items, self.lease)
         else:
-            self._do(lambda: self.saver.put_many(items, self.lease))
+            self._do(lambda: self.saver.save_many(items, self.lease))
 
     def _release_waiting(self) -> list[PutItem]:
         waiting, self._waiting = self._waiting, []
@@ -123,15 +127,15 @@ class Persister:
     def _store_waiting(self) -> None:
         waiting = self._release_waiting()
         if waiting:
-            self._do(lambda: self.saver.put_many(waiting, self.lease))
+            self._do(lambda: self.saver.save_many(waiting, self.lease))
 
-    def put_pending(self, checkpoint: Checkpoint, writes: Sequence[PendingWrite]) -> None:
+    def save_pending(self, checkpoint: CheckpointRecord, writes: Sequence[PendingWrite]) -> None:
         self._store_waiting()
         if self.transient:
             writes = [_pending_without(self.transient, w) for w in writes]
         if writes:
             self._do(
-                lambda: self.saver.put_pending(
+                lambda: self.saver.save_pending(
                     checkpoint.thread_id, checkpoint.ns, checkpoint.id, writes, self.lease
                 )
             )
@@ -150,3 +154,25 @@ class Persister:
             if self._writer is not None:
                 self._writer.shutdown(wait=True)
                 self._writer = None
+
+
+class NoPersister:
+    """Where a run without a checkpointer stores: nowhere."""
+
+    stores = False
+
+    def save(
+        self,
+        checkpoint: CheckpointRecord,
+        values: Mapping[str, Any],
+        pending: Sequence[PendingWrite] = (),
+        *,
+        hold: bool = False,
+    ) -> None:
+        """Store nothing."""
+
+    def save_pending(self, checkpoint: CheckpointRecord, writes: Sequence[PendingWrite]) -> None:
+        """Store nothing."""
+
+    def flush(self) -> None:
+        """Nothing is held."""

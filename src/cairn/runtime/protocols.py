@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint
+from cairn.checkpoint.base import BaseCheckpointSaver, CheckpointRecord
 from cairn.graph.spec import GraphSpec
 from cairn.runtime.heads import HeadCache
 from cairn.runtime.tasks import TaskRunner
@@ -30,6 +30,6 @@ class RunGraph(Protocol):
     heads: HeadCache
     """The states at the heads of recently used threads."""
 
-    def values_at(self, checkpoint: Checkpoint) -> dict[str, Any]:
+    def values_at(self, checkpoint: CheckpointRecord) -> dict[str, Any]:
         """The state at ``checkpoint``."""
         ...

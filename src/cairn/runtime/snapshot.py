@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from cairn.checkpoint.base import Checkpoint, PendingWrite, TaskRecord, TaskWrite
+from cairn.checkpoint.base import CheckpointRecord, PendingWrite, TaskRecord, TaskWrite, parent_missing
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.runtime.config import canonical
-from cairn.runtime.state import apply_updates, fold
+from cairn.runtime.state import apply_stored_step, fold
 from cairn.types import Interrupt, PregelTask, StateSnapshot
 
 
@@ -71,10 +71,10 @@ _NONE: dict[str, Any] = {}
 
 
 def build_snapshot(
-    checkpoint: Checkpoint,
+    checkpoint: CheckpointRecord,
     values: dict[str, Any],
     pending: Sequence[PendingWrite],
-    child: Checkpoint | None,
+    child: CheckpointRecord | None,
 ) -> StateSnapshot:
     """The snapshot of ``checkpoint``; ``child`` (its first child) supplies the
     results of tasks that already ran, so a past snapshot never changes.
@@ -170,8 +170,8 @@ class HistoryStates:
     def __init__(
         self,
         schema: StateSchema,
-        records: Sequence[Checkpoint],
-        outside: Callable[[str], Sequence[Checkpoint]] | None = None,
+        records: Sequence[CheckpointRecord],
+        outside: Callable[[str], Sequence[CheckpointRecord]] | None = None,
     ) -> None:
         """``outside(id)``: the chain (``get_chain``) of a checkpoint the
         records do not hold (a page of a history reaches past its oldest
@@ -184,11 +184,11 @@ class HistoryStates:
         self.keyed = schema.kind != "root"
         self.outside = outside
 
-    def add(self, records: Sequence[Checkpoint]) -> None:
+    def add(self, records: Sequence[CheckpointRecord]) -> None:
         """Records of the next (older) page of the history."""
         self.by_id.update((r.id, r) for r in records)
 
-    def take(self, record: Checkpoint) -> dict[str, Any]:
+    def take(self, record: CheckpointRecord) -> dict[str, Any]:
         """The state at ``record``, in the schema's order, as a dict the caller
         owns. Taken newest first, the folded dict itself is handed over: no
         newer checkpoint needs it any more, and an older one never did (a
@@ -199,7 +199,7 @@ class HistoryStates:
             self.folded.pop(record.id, None)
         return values if tuple(values) == self.order and self.keyed else self.schema.ordered(values)
 
-    def _fold(self, record: Checkpoint) -> dict[str, Any]:
+    def _fold(self, record: CheckpointRecord) -> dict[str, Any]:
         folded, schema = self.folded, self.schema
         chain = []
         current = record
@@ -210,10 +210,12 @@ class HistoryStates:
                 values = schema.initial()
                 break
             if parent not in self.by_id:
-                if self.outside is None:
-                    values = schema.initial()
-                else:
-                    values = folded[parent] = self._fold_chain(self.outside(parent))
+                # The records hold the whole thread, or the chain from the
+                # store ends short: the parent row was deleted.
+                found = self.outside(parent) if self.outside is not None else ()
+                if not found:
+                    raise parent_missing(current)
+                values = folded[parent] = self._fold_chain(found)
                 break
             current = self.by_id[parent]
         else:
@@ -223,17 +225,17 @@ class HistoryStates:
                 values = dict(current.snapshot)  # type: ignore[arg-type]
                 folded[current.id] = values
         for item in reversed(chain):
-            values = apply_updates(schema, dict(values), [(w.name, w.update) for w in item.writes])
+            values = apply_stored_step(schema, dict(values), item.writes)
             folded[item.id] = values
         return values
 
 
-    def _fold_chain(self, chain: Sequence[Checkpoint]) -> dict[str, Any]:
+    def _fold_chain(self, chain: Sequence[CheckpointRecord]) -> dict[str, Any]:
         """The state at the last of ``chain``; on the way, the states at the
         records it passes (older checkpoints of a filtered page, which are
         then not folded again from chains of their own)."""
         values: dict[str, Any] = {}
-        segment: list[Checkpoint] = []
+        segment: list[CheckpointRecord] = []
         for index, record in enumerate(chain):
             segment.append(record)
             if index == len(chain) - 1 or (record.id in self.by_id and record.id not in self.folded):

@@ -16,7 +16,7 @@ import copy
 import dataclasses
 from typing import Any, AsyncIterator, Iterator, Mapping, Protocol
 
-from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint
+from cairn.checkpoint.base import BaseCheckpointSaver, CheckpointRecord
 from cairn.current import TaskContext
 from cairn.errors import GraphInterrupt, ParentCommand
 from cairn.graph.spec import GraphSpec
@@ -60,15 +60,15 @@ class Subgraph(Protocol):
         interrupts_of: TaskContext[Any] | None,
     ) -> NestedRun: ...
 
-    def values_at(self, checkpoint: Checkpoint) -> dict[str, Any]: ...
+    def values_at(self, checkpoint: CheckpointRecord) -> dict[str, Any]: ...
 
 
 def bound(graph: Any, saver: BaseCheckpointSaver | None, depth: int) -> Any:
     """``graph`` reading and writing through ``saver``, as a subgraph ``depth``
     levels below the top graph: a copy of the compiled graph given, of its type."""
     twin = copy.copy(graph)
-    twin.checkpointer = saver
     twin.depth = depth
+    twin.checkpointer = saver
     return twin
 
 
@@ -106,7 +106,7 @@ def _start(graph: Subgraph, node: str, arg: Any) -> tuple[NestedRun, Any] | dict
     run_config = read_config({**config, "configurable": configurable})
     sub: Subgraph = bound(graph, binding.saver, getattr(graph, "depth", 0) + 1)
     run = sub.nested_run(run_config, scope.runtime, binding, binding.replaying, events, None)
-    head = None if binding.replaying else binding.saver.get(run.thread_id, ns)
+    head = None if binding.replaying else binding.saver.load(run.thread_id, ns)
     if head is None or not _this_attempt(head, binding):
         # A subgraph with checkpointer=True runs anew on the memory it kept.
         return run, state
@@ -124,7 +124,7 @@ def _start(graph: Subgraph, node: str, arg: Any) -> tuple[NestedRun, Any] | dict
     return run, Command(resume=dict(zip(waiting, fresh)))
 
 
-def _this_attempt(head: Checkpoint, binding: Binding) -> bool:
+def _this_attempt(head: CheckpointRecord, binding: Binding) -> bool:
     """Whether the subgraph's ``head`` was written while the parent ran the
     step it runs now (an earlier try of the same task), not in an earlier
     step or run: the same checkpoint of the parent's, by its ``parents``."""

@@ -16,12 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
+from cairn.cache.base import BaseCache
 from cairn.checkpoint.base import TaskRecord, TaskWrite
 from cairn.errors import GraphInterrupt, InvalidUpdateError, NodeError, ParentCommand
 from cairn.graph.constants import END, START
 from cairn.graph.spec import Branch, GraphSpec, NodeSpec
 from cairn.runtime import offload
 from cairn.runtime.attempts import aretrying, retrying
+from cairn.runtime.caching import NodeCache
 from cairn.runtime.context import RunScope
 from cairn.runtime.state import apply_updates
 from cairn.runtime.subgraphs import arun_subgraph, run_subgraph
@@ -143,6 +145,8 @@ class Outcome:
     fresh: dict[str, Any] | None = None
     handled: NodeError | None = None
     """The node failed and its error handler wrote ``write`` in its place."""
+    cached: bool = False
+    """``write`` came from the cache: the node did not run (``cache_policy``)."""
 
 
 class HandlerFailed(BaseException):
@@ -160,9 +164,11 @@ class HandlerFailed(BaseException):
 class TaskRunner:
     """Runs the tasks of one compiled graph (shared by every run of it)."""
 
-    def __init__(self, spec: GraphSpec, strict: bool) -> None:
+    def __init__(self, spec: GraphSpec, strict: bool, cache: BaseCache | None = None) -> None:
         self.spec = spec
         self.strict = strict
+        self.cache = NodeCache(cache) if cache is not None else None
+        """Where nodes with a ``cache_policy`` find and leave their writes."""
         self._inject = {name: injection(n.fn) for name, n in spec.nodes.items()}
         for n in spec.nodes.values():
             if n.error_handler is not None:
@@ -250,6 +256,8 @@ class TaskRunner:
                     merged[key] = value
                 elif key in reducers:
                     merged[key] = reducers[key](merged[key], value)
+                elif key in self.spec.schema.loose:  # AnyValue: the last write
+                    merged[key] = value
                 else:
                     raise InvalidUpdateError(
                         f"node {node!r} returned {len(outputs)} updates that each write key "
@@ -310,13 +318,21 @@ class TaskRunner:
             return self._start(task, state, scope)
         node, arg = self._prepare(task, state, scope.steps_left)
         if failed is None:
+            cache = self.cache
+            key = None if cache is None or node.cache_policy is None else cache.key(node, arg)
+            if key is not None and cache is not None and (write := cache.get(node, task, key)):
+                return Outcome(write, cached=True)
             try:
                 output = retrying(node, lambda: self._once(node, arg, scope))
-                return self._finish(task, node, output, state, scope)
+                outcome = self._finish(task, node, output, state, scope)
             except Exception as exc:
                 if node.error_handler is None or isinstance(exc, ParentCommand):
                     raise
                 failed = NodeError(node.name, exc)
+            else:
+                if key is not None and cache is not None:
+                    cache.put(node, key, outcome.write)
+                return outcome
         handler = self._handler(node)
         try:
             output = retrying(
@@ -345,13 +361,21 @@ class TaskRunner:
             return self._start(task, state, scope)
         node, arg = self._prepare(task, state, scope.steps_left)
         if failed is None:
+            cache = self.cache
+            key = None if cache is None or node.cache_policy is None else cache.key(node, arg)
+            if key is not None and cache is not None and (write := await cache.aget(node, task, key)):
+                return Outcome(write, cached=True)
             try:
                 output = await aretrying(node, lambda: self._aonce(node, arg, scope))
-                return self._finish(task, node, output, state, scope)
+                outcome = self._finish(task, node, output, state, scope)
             except Exception as exc:
                 if node.error_handler is None or isinstance(exc, ParentCommand):
                     raise
                 failed = NodeError(node.name, exc)
+            else:
+                if key is not None and cache is not None:
+                    await cache.aput(node, key, outcome.write)
+                return outcome
         handler = self._handler(node)
         try:
             output = await aretrying(handler, lambda: self._aonce(handler, arg, scope, failed))

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
-from cairn.checkpoint.base import BaseCheckpointSaver, Checkpoint, Lease, PendingWrite, TaskWrite
+from cairn.checkpoint.base import BaseCheckpointSaver, CheckpointRecord, Lease, PendingWrite, TaskWrite
 from cairn.checkpoint.ids import task_id
 from cairn.errors import ConfigError, InvalidUpdateError, not_supported
 from cairn.graph.constants import START
@@ -51,7 +51,7 @@ class UpdateGraph(Protocol):
     store: Any
     heads: HeadCache
 
-    def values_at(self, checkpoint: Checkpoint) -> dict[str, Any]: ...
+    def values_at(self, checkpoint: CheckpointRecord) -> dict[str, Any]: ...
 
 
 def write_supersteps(
@@ -64,7 +64,7 @@ def write_supersteps(
     """Write each superstep as a checkpoint after the one before; the config
     of the last one written."""
     thread = lease.thread_id
-    base = saver.get(thread, rc.checkpoint_ns, rc.checkpoint_id)
+    base = saver.load(thread, rc.checkpoint_ns, rc.checkpoint_id)
     if base is None and rc.checkpoint_id is not None:
         raise ConfigError(
             f"checkpoint {rc.checkpoint_id!r} does not exist in thread {thread!r}; "
@@ -84,10 +84,10 @@ def _write_one(
     saver: BaseCheckpointSaver,
     lease: Lease,
     rc: RunConfig,
-    base: Checkpoint | None,
+    base: CheckpointRecord | None,
     state: dict[str, Any],
     updates: Sequence[StateUpdate],
-) -> tuple[Checkpoint, dict[str, Any]]:
+) -> tuple[CheckpointRecord, dict[str, Any]]:
     """One superstep's checkpoint, stored, and the state at it."""
     pending: Sequence[PendingWrite] = ()
     if updates[0].as_node == COPY:
@@ -97,7 +97,7 @@ def _write_one(
     else:
         checkpoint, state = _as_nodes(graph, rc, lease.thread_id, base, state, updates)
     checkpoint, stored, pending = storable(graph.spec.schema.transient, checkpoint, state, pending)
-    saver.put(checkpoint, stored, list(pending), lease=lease)
+    saver.save(checkpoint, stored, list(pending), lease=lease)
     graph.heads.put(lease.thread_id, rc.checkpoint_ns, checkpoint.id, stored)
     return checkpoint, state
 
@@ -150,10 +150,10 @@ def _as_nodes(
     graph: UpdateGraph,
     rc: RunConfig,
     thread: str,
-    base: Checkpoint | None,
+    base: CheckpointRecord | None,
     state: dict[str, Any],
     updates: Sequence[StateUpdate],
-) -> tuple[Checkpoint, dict[str, Any]]:
+) -> tuple[CheckpointRecord, dict[str, Any]]:
     scope = RunScope(node_config(rc, thread), Runtime(store=graph.store))
     writes = []
     for index, update in enumerate(updates):
@@ -168,8 +168,8 @@ def _as_nodes(
 
 
 def _input(
-    graph: UpdateGraph, rc: RunConfig, thread: str, base: Checkpoint | None, update: StateUpdate
-) -> tuple[Checkpoint, list[PendingWrite]]:
+    graph: UpdateGraph, rc: RunConfig, thread: str, base: CheckpointRecord | None, update: StateUpdate
+) -> tuple[CheckpointRecord, list[PendingWrite]]:
     values = graph.runner.filter_update(START, update.values, by_caller=True) or {}
     checkpoint = _new(graph, rc, thread, base, "input", (), {}, plan=False)
     task = start_task(checkpoint.id, values)
@@ -177,7 +177,7 @@ def _input(
     return replace(checkpoint, tasks=(replace(task, arg=None),)), [PendingWrite(task.id, "input", task.arg)]
 
 
-def _copy(graph: UpdateGraph, rc: RunConfig, thread: str, base: Checkpoint | None) -> Checkpoint:
+def _copy(graph: UpdateGraph, rc: RunConfig, thread: str, base: CheckpointRecord | None) -> CheckpointRecord:
     if base is None:
         raise InvalidUpdateError(
             f"as_node={COPY!r} copies a checkpoint, and thread {thread!r} has none; run the graph first"
@@ -192,13 +192,13 @@ def _new(
     graph: UpdateGraph,
     rc: RunConfig,
     thread: str,
-    base: Checkpoint | None,
+    base: CheckpointRecord | None,
     source: str,
     writes: tuple[TaskWrite, ...],
     carry: Mapping[str, Any],
     plan: bool = True,
     step: int | None = None,
-) -> Checkpoint:
+) -> CheckpointRecord:
     return make_checkpoint(
         graph.spec,
         thread_id=thread,
@@ -214,7 +214,7 @@ def _new(
     )
 
 
-def _author(spec: GraphSpec, base: Checkpoint | None, as_node: Any) -> str:
+def _author(spec: GraphSpec, base: CheckpointRecord | None, as_node: Any) -> str:
     """The node an update is written as: ``as_node``, or the one node that
     wrote ``base`` (START for a thread's first update)."""
     if as_node is not None:

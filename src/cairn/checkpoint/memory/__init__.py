@@ -14,11 +14,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping, Sequence
 
 from cairn.checkpoint import codec
+from cairn.checkpoint.records import KEPT
 from cairn.checkpoint.base import (
-    KEPT,
     BaseCheckpointSaver,
     ChainLink,
-    Checkpoint,
+    CheckpointRecord,
     Lease,
     PendingWrite,
     PruneResult,
@@ -72,12 +72,14 @@ class InMemorySaver(BaseCheckpointSaver):
         spaces = self._threads.get(thread_id)
         return spaces.get(ns) if spaces else None
 
-    def put(
+    def save(
         self,
-        checkpoint: Checkpoint,
+        checkpoint: CheckpointRecord,
         values: Mapping[str, Any],
         pending: Sequence[PendingWrite] = (),
         lease: Lease | None = None,
+        *,
+        snapshot: bool = False,
     ) -> None:
         at = (checkpoint.thread_id, checkpoint.ns, checkpoint.id)
         encoded = [((w.task_id, w.kind), codec.encode_pending(self.serde, at, w)) for w in pending]
@@ -94,7 +96,7 @@ class InMemorySaver(BaseCheckpointSaver):
                 checkpoint,
                 values,
                 (parent.snapshot_bytes, parent.log_bytes) if parent else None,
-                self.snapshot_policy.ratio,
+                0.0 if snapshot else self.snapshot_policy.ratio,
             )
             if not space.order or space.order[-1] < checkpoint.id:
                 space.order.append(checkpoint.id)
@@ -110,7 +112,7 @@ class InMemorySaver(BaseCheckpointSaver):
             if encoded:
                 space.pending.setdefault(checkpoint.id, {}).update(encoded)
 
-    def put_pending(
+    def save_pending(
         self,
         thread_id: str,
         ns: str,
@@ -159,7 +161,7 @@ class InMemorySaver(BaseCheckpointSaver):
         if lease is not None and not self._extend(lease):
             raise lease_lost(lease)
 
-    def get(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:
+    def load(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> CheckpointRecord | None:
         with self._lock:
             space = self._space(thread_id, ns)
             if space is None or not space.order:
@@ -167,7 +169,7 @@ class InMemorySaver(BaseCheckpointSaver):
             row = space.rows.get(checkpoint_id or space.order[-1])
         return codec.decode(self.serde, row, with_snapshot=False) if row else None
 
-    def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[Checkpoint]:
+    def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[CheckpointRecord]:
         with self._lock:
             space = self._space(thread_id, ns)
             rows: list[codec.Row] = []
@@ -188,7 +190,7 @@ class InMemorySaver(BaseCheckpointSaver):
         before: str | None = None,
         limit: int | None = None,
         filter: Mapping[str, Any] | None = None,
-    ) -> Iterator[Checkpoint]:
+    ) -> Iterator[CheckpointRecord]:
         # A walk back from ``before`` that stops at ``limit`` matches; a row's
         # source and step are compared before its metadata is decoded, and
         # only the rows listed are decoded whole.
@@ -208,7 +210,13 @@ class InMemorySaver(BaseCheckpointSaver):
                     continue
                 if rest and not metadata_matches(
                     codec.decode_metadata(
-                        self.serde, row.metadata, row.source, row.step, (thread_id, ns, row.id)
+                        self.serde,
+                        row.metadata,
+                        row.source,
+                        row.step,
+                        (thread_id, ns, row.id),
+                        parent_id=row.parent_id,
+                        has_snapshot=row.snapshot is not None,
                     ),
                     rest,
                 ):
@@ -225,7 +233,7 @@ class InMemorySaver(BaseCheckpointSaver):
             for (task_id, kind), blob in items
         ]
 
-    def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
+    def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> CheckpointRecord | None:
         with self._lock:
             space = self._space(thread_id, ns)
             if space is None:
@@ -236,6 +244,10 @@ class InMemorySaver(BaseCheckpointSaver):
                 if row.parent_id == checkpoint_id:
                     return codec.decode(self.serde, row, with_snapshot=False)
         return None
+
+    def namespaces(self, thread_id: str) -> list[str]:
+        with self._lock:
+            return sorted(ns for ns, space in self._threads.get(thread_id, {}).items() if space.order)
 
     # -- thread management -----------------------------------------------------
 
@@ -276,7 +288,13 @@ class InMemorySaver(BaseCheckpointSaver):
             created_at=created_at_of(min(space.order[0] for space in filled)),
             updated_at=created_at_of(max(space.order[-1] for space in filled)),
             metadata=codec.decode_metadata(
-                self.serde, head.metadata, head.source, head.step, (thread_id, head.ns, head.id)
+                self.serde,
+                head.metadata,
+                head.source,
+                head.step,
+                (thread_id, head.ns, head.id),
+                parent_id=head.parent_id,
+                has_snapshot=head.snapshot is not None,
             ),
         )
 

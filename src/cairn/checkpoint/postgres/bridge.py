@@ -12,9 +12,10 @@ error instead.
 from __future__ import annotations
 
 import asyncio
-from contextlib import contextmanager
-from typing import Any, Coroutine, Iterator, TypeGuard, TypeVar
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, AsyncIterator, Coroutine, Iterator, TypeGuard, TypeVar
 
+from cairn.checkpoint.postgres.connect import readable
 from cairn.errors import ConfigError
 
 T = TypeVar("T")
@@ -132,11 +133,50 @@ class Pool:
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
-        with entered(self._pool.connection(), self._loop) as conn:
+        with entered(_live(self._pool), self._loop) as conn:
             yield Connection(conn, self._loop)
 
     def close(self) -> None:
         """Never closes the pool: it is the application's."""
+
+
+@asynccontextmanager
+async def _live(pool: Any) -> AsyncIterator[Any]:
+    """A live connection of async ``pool``, returned to it afterwards: as
+    ``postgres._pooled`` does for a sync pool, connections the server dropped
+    while idle are handed back at once (the pool replaces them), without the
+    pause between them that the pool's own check takes."""
+    conn = await pool.getconn()
+    try:
+        for _ in range(2 * pool.max_size):
+            if not await _dropped(conn):
+                break
+            await conn.close()
+            await pool.putconn(conn)
+            conn = None  # not the pool's to take back if the next getconn fails
+            conn = await pool.getconn()
+        async with conn:
+            yield conn
+    finally:
+        if conn is not None:
+            await pool.putconn(conn)
+
+
+async def _dropped(conn: Any) -> bool:
+    """Whether the server dropped idle ``conn``: its socket has something to
+    read (polled, no round trip), and a round trip then fails."""
+    import psycopg
+    from psycopg_pool import AsyncConnectionPool
+
+    if conn.closed:
+        return True
+    if not readable(conn.fileno()):
+        return False
+    try:
+        await AsyncConnectionPool.check_connection(conn)
+    except (psycopg.Error, OSError):
+        return True
+    return False
 
 
 def bridged(conn: Any) -> TypeGuard[Connection]:

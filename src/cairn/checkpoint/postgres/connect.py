@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import time
 from typing import Any
 
@@ -187,6 +188,17 @@ def connect(url: str) -> "psycopg.Connection[Any]":
                 ) from exc
             time.sleep(1.0)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def readable(fd: int) -> bool:
+    """Whether socket ``fd`` has something to read, without waiting (poll, as
+    select refuses descriptors past 1023)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    found, _, _ = select.select([fd], [], [], 0)  # pragma: no cover - Windows
+    return bool(found)
 
 
 def _ssl_source(url: str) -> str:

@@ -27,6 +27,7 @@ class PostgresDialect(Dialect):
     name = "postgres"
     placeholder = "%s"
     now = "extract(epoch from clock_timestamp())"
+    empty_blob = "'\\x'::bytea"
     types: Mapping[Kind, str] = {
         Kind.KEY: 'TEXT COLLATE "C"',
         Kind.TEXT: "TEXT",

@@ -13,13 +13,14 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from cairn.checkpoint import codec
 from cairn.checkpoint.base import (
-    Checkpoint,
+    CheckpointRecord,
     Lease,
     PendingWrite,
     PutItem,
     already_stored,
     lease_lost,
     metadata_matches,
+    parent_missing,
     split_filter,
 )
 from cairn.checkpoint.sql.dialect import Statement
@@ -90,7 +91,7 @@ class SqlSaver(SqlThreads):
 
     # -- decoding ------------------------------------------------------------
 
-    def _decode(self, values: Sequence[Any]) -> Checkpoint:
+    def _decode(self, values: Sequence[Any]) -> CheckpointRecord:
         """The checkpoint of a row selected as ``COLUMNS`` (or ``NO_SNAPSHOT``)."""
         row = checkpoint_row(values)
         try:
@@ -103,14 +104,16 @@ class SqlSaver(SqlThreads):
 
     # -- the contract ----------------------------------------------------------
 
-    def put(
+    def save(
         self,
-        checkpoint: Checkpoint,
+        checkpoint: CheckpointRecord,
         values: Mapping[str, Any],
         pending: Sequence[PendingWrite] = (),
         lease: Lease | None = None,
+        *,
+        snapshot: bool = False,
     ) -> None:
-        if lease is not None and self._put_leased([(checkpoint, values, pending)], lease):
+        if lease is not None and not snapshot and self._put_leased([(checkpoint, values, pending)], lease):
             return
         with self._write() as cur:
             self._check(cur, lease)
@@ -118,7 +121,8 @@ class SqlSaver(SqlThreads):
             # process deleted the parent, this checkpoint becomes a root with a
             # snapshot instead of a link to nothing.
             parent = self._counters(cur, checkpoint) if checkpoint.parent_id is not None else None
-            row = codec.encode(self.serde, checkpoint, values, parent, self.snapshot_policy.ratio)
+            ratio = 0.0 if snapshot else self.snapshot_policy.ratio
+            row = codec.encode(self.serde, checkpoint, values, parent, ratio)
             cur.execute(self._sql(INSERT), checkpoint_values(row))
             if cur.rowcount != 1:
                 raise already_stored(checkpoint, self.location)
@@ -128,9 +132,9 @@ class SqlSaver(SqlThreads):
         if lease is not None:
             self._tips.stored(lease, row, bool(pending))
 
-    def put_many(self, items: Sequence[PutItem], lease: Lease | None = None) -> None:
+    def save_many(self, items: Sequence[PutItem], lease: Lease | None = None) -> None:
         if lease is None or len(items) < 2 or not self._put_leased(items, lease):
-            super().put_many(items, lease)
+            super().save_many(items, lease)
 
     def _put_leased(self, items: Sequence[PutItem], lease: Lease) -> bool:
         """The short way of puts under a lease, all in one commit; False, with
@@ -166,7 +170,7 @@ class SqlSaver(SqlThreads):
         self._tips.stored(lease, links[-1].row, bool(links[-1].pending))
         return True
 
-    def _counters(self, cur: Cursor, checkpoint: Checkpoint) -> tuple[int, int] | None:
+    def _counters(self, cur: Cursor, checkpoint: CheckpointRecord) -> tuple[int, int] | None:
         """The (snapshot_bytes, log_bytes) of ``checkpoint``'s parent, if stored."""
         cur.execute(
             self._sql(
@@ -231,7 +235,7 @@ class SqlSaver(SqlThreads):
             raise lease_lost(lease)
         return False
 
-    def put_pending(
+    def save_pending(
         self,
         thread_id: str,
         ns: str,
@@ -273,7 +277,7 @@ class SqlSaver(SqlThreads):
         if lease is not None and not self._renewed(cur, lease):
             raise lease_lost(lease)
 
-    def get(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:
+    def load(self, thread_id: str, ns: str, checkpoint_id: str | None = None) -> CheckpointRecord | None:
         with self._read() as cur:
             if checkpoint_id is None:
                 cur.execute(
@@ -294,12 +298,15 @@ class SqlSaver(SqlThreads):
             found = cur.fetchone()
         return self._decode(found) if found else None
 
-    def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[Checkpoint]:
+    def get_chain(self, thread_id: str, ns: str, checkpoint_id: str) -> list[CheckpointRecord]:
         with self._read() as cur:
             cur.execute(self._sql(_CHAIN), (thread_id, ns, checkpoint_id))
             rows = cur.fetchall()
         rows.sort(key=_BY_ID)
-        return [self._decode(r) for r in rows]
+        chain = [self._decode(r) for r in rows]
+        if chain and chain[0].snapshot is None and chain[0].parent_id is not None:
+            raise parent_missing(chain[0], self.location)
+        return chain
 
     def list_checkpoints(
         self,
@@ -309,7 +316,7 @@ class SqlSaver(SqlThreads):
         before: str | None = None,
         limit: int | None = None,
         filter: Mapping[str, Any] | None = None,
-    ) -> Iterator[Checkpoint]:
+    ) -> Iterator[CheckpointRecord]:
         # ``source`` and ``step`` are compared in the WHERE clause and LIMIT
         # counts what it keeps; other filter keys are in the metadata blob:
         # those select the ids from narrow rows first (``_matching``).
@@ -360,16 +367,25 @@ class SqlSaver(SqlThreads):
         found: list[str] = []
         size = _NARROW_PAGE if limit is None else max(32, 4 * limit)
         while limit is None or len(found) < limit:
-            sql = f"SELECT thread_id, ns, id, source, step, metadata FROM cairn_checkpoints WHERE {where}"
+            sql = (
+                "SELECT thread_id, ns, id, source, step, metadata, parent_id, snapshot IS NOT NULL "
+                f"FROM cairn_checkpoints WHERE {where}"
+            )
             page_args = list(args)
             if before is not None:
                 sql, page_args = sql + " AND id < ?", [*page_args, before]
             cur.execute(self._sql(sql + " ORDER BY id DESC LIMIT ?"), [*page_args, size])
             page = cur.fetchall()
-            for thread_id, ns, cid, source, step, blob in page:
+            for thread_id, ns, cid, source, step, blob, parent_id, has_snapshot in page:
                 try:
                     metadata = codec.decode_metadata(
-                        self.serde, blob, source, step, (thread_id, ns, cid)
+                        self.serde,
+                        blob,
+                        source,
+                        step,
+                        (thread_id, ns, cid),
+                        parent_id=parent_id,
+                        has_snapshot=bool(has_snapshot),
                     )
                 except Exception as exc:
                     raise StorageError(
@@ -432,7 +448,7 @@ class SqlSaver(SqlThreads):
             ) from exc
         return found
 
-    def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> Checkpoint | None:
+    def first_child(self, thread_id: str, ns: str, checkpoint_id: str) -> CheckpointRecord | None:
         with self._read() as cur:
             cur.execute(
                 self._sql(

@@ -28,6 +28,8 @@ class Dialect(ABC):
     now: str
     """SQL for the database's clock in seconds since the epoch: leases use
     the database's clock, so processes on machines whose clocks differ agree."""
+    empty_blob: str
+    """SQL for an empty blob (b"")."""
     types: Mapping[Kind, str]
     """The SQL type of each kind of column."""
 
@@ -35,10 +37,11 @@ class Dialect(ABC):
         self._converted: dict[str, str] = {}
 
     def sql(self, text: str) -> str:
-        """``text`` in this dialect: its placeholders, its clock for ``{now}``."""
+        """``text`` in this dialect: its placeholders, its clock for ``{now}``,
+        its empty blob for ``{empty_blob}``."""
         converted = self._converted.get(text)
         if converted is None:
-            converted = text.replace("{now}", self.now)
+            converted = text.replace("{now}", self.now).replace("{empty_blob}", self.empty_blob)
             if self.placeholder != "?":
                 converted = converted.replace("?", self.placeholder)
             self._converted[text] = converted

@@ -82,6 +82,14 @@ class SqlThreads(BaseCheckpointSaver):
         """``sql`` in the backend's dialect: its placeholders, its clock for ``{now}``."""
         return self.dialect.sql(sql)
 
+    def namespaces(self, thread_id: str) -> list[str]:
+        with self._read() as cur:
+            cur.execute(
+                self._sql("SELECT DISTINCT ns FROM cairn_checkpoints WHERE thread_id = ?"),
+                (thread_id,),
+            )
+            return sorted(row[0] for row in cur.fetchall())
+
     # -- thread management -----------------------------------------------------
 
     def list_threads(
@@ -98,8 +106,9 @@ class SqlThreads(BaseCheckpointSaver):
         where = "".join(f" AND c.{name} = ?" for name in columns)
         sql = (
             "SELECT g.thread_id, g.n, g.first_id, g.last_id, c.id, c.metadata, c.source, "
-            "c.step, c.ns FROM (SELECT thread_id, COUNT(*) AS n, MIN(id) AS first_id, "
-            "MAX(id) AS last_id, COALESCE(MAX(CASE WHEN ns = '' THEN id END), MAX(id)) AS head_id "
+            "c.step, c.ns, c.parent_id, c.snapshot IS NOT NULL "
+            "FROM (SELECT thread_id, COUNT(*) AS n, MIN(id) AS first_id, MAX(id) AS last_id, "
+            "COALESCE(MAX(CASE WHEN ns = '' THEN id END), MAX(id)) AS head_id "
             "FROM cairn_checkpoints GROUP BY thread_id) g JOIN cairn_checkpoints c "
             f"ON c.thread_id = g.thread_id AND c.id = g.head_id{where} ORDER BY g.last_id DESC"
         )
@@ -110,10 +119,17 @@ class SqlThreads(BaseCheckpointSaver):
             cur.execute(self._sql(sql), params)
             threads = cur.fetchall()
         found = []
-        for thread_id, count, first_id, last_id, head_id, blob, source, step, ns in threads:
+        for thread_id, count, first_id, last_id, head_id, blob, source, step, ns, *links in threads:
+            parent_id, has_snapshot = links
             try:
                 metadata = codec.decode_metadata(
-                    self.serde, blob, source, step, (thread_id, ns, head_id)
+                    self.serde,
+                    blob,
+                    source,
+                    step,
+                    (thread_id, ns, head_id),
+                    parent_id=parent_id,
+                    has_snapshot=bool(has_snapshot),
                 )
             except Exception as exc:
                 raise StorageError(
@@ -193,55 +209,69 @@ class SqlThreads(BaseCheckpointSaver):
         keep_last: int | None = None,
         older_than: timedelta | None = None,
         thread_id: str | None = None,
+        dry_run: bool = False,
     ) -> PruneResult:
+        """As the contract's; ``dry_run=True`` counts what would go and deletes nothing."""
         check_prune_args(keep_last, older_than)
-        threads_deleted = checkpoints_deleted = 0
         with self._write() as cur:
-            where, params = ("WHERE thread_id = ?", [thread_id]) if thread_id is not None else ("", [])
-            if older_than is not None:
-                cutoff = id_floor(datetime.now(timezone.utc) - older_than)
-                cur.execute(
-                    self._sql(
-                        f"SELECT thread_id, COUNT(*) FROM cairn_checkpoints {where} "
-                        "GROUP BY thread_id HAVING MAX(id) < ?"
-                    ),
-                    [*params, cutoff],
-                )
-                for stale, count in cur.fetchall():
-                    cur.execute(self._sql("DELETE FROM cairn_checkpoints WHERE thread_id = ?"), (stale,))
-                    cur.execute(self._sql("DELETE FROM cairn_pending WHERE thread_id = ?"), (stale,))
-                    threads_deleted += 1
-                    checkpoints_deleted += int(count)
-            if keep_last is not None:
-                cur.execute(
-                    self._sql(
-                        "SELECT thread_id, ns, id, parent_id, snapshot IS NOT NULL "
-                        f"FROM cairn_checkpoints {where}"
-                    ),
-                    params,
-                )
-                spaces: dict[tuple[str, str], list[ChainLink]] = {}
-                for tid, ns, cid, parent_id, has_snapshot in cur.fetchall():
-                    spaces.setdefault((tid, ns), []).append(ChainLink(cid, parent_id, bool(has_snapshot)))
-                for (tid, ns), links in spaces.items():
-                    for cid in sorted(prunable(links, keep_last)):
-                        cur.execute(
-                            self._sql(
-                                "DELETE FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?"
-                            ),
-                            (tid, ns, cid),
-                        )
-                        cur.execute(
-                            self._sql(
-                                "DELETE FROM cairn_pending "
-                                "WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?"
-                            ),
-                            (tid, ns, cid),
-                        )
-                        checkpoints_deleted += 1
-        if checkpoints_deleted:
+            stale, links = self._doomed(cur, keep_last, older_than, thread_id)
+            if not dry_run:
+                for tid in stale:
+                    cur.execute(self._sql("DELETE FROM cairn_checkpoints WHERE thread_id = ?"), (tid,))
+                    cur.execute(self._sql("DELETE FROM cairn_pending WHERE thread_id = ?"), (tid,))
+                for key in links:
+                    cur.execute(
+                        self._sql("DELETE FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?"),
+                        key,
+                    )
+                    cur.execute(
+                        self._sql(
+                            "DELETE FROM cairn_pending WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?"
+                        ),
+                        key,
+                    )
+        deleted = sum(stale.values()) + len(links)
+        if deleted and not dry_run:
             self._after_delete()
-        return PruneResult(threads_deleted, checkpoints_deleted)
+        return PruneResult(len(stale), deleted)
+
+    def _doomed(
+        self,
+        cur: Cursor,
+        keep_last: int | None,
+        older_than: timedelta | None,
+        thread_id: str | None,
+    ) -> tuple[dict[str, int], list[tuple[str, str, str]]]:
+        """What a prune deletes: whole threads (with their checkpoint counts),
+        and the (thread, namespace, id) of checkpoints of the other threads."""
+        where, params = ("WHERE thread_id = ?", [thread_id]) if thread_id is not None else ("", [])
+        stale: dict[str, int] = {}
+        if older_than is not None:
+            cutoff = id_floor(datetime.now(timezone.utc) - older_than)
+            cur.execute(
+                self._sql(
+                    f"SELECT thread_id, COUNT(*) FROM cairn_checkpoints {where} "
+                    "GROUP BY thread_id HAVING MAX(id) < ?"
+                ),
+                [*params, cutoff],
+            )
+            stale = {str(tid): int(count) for tid, count in cur.fetchall()}
+        links: list[tuple[str, str, str]] = []
+        if keep_last is not None:
+            cur.execute(
+                self._sql(
+                    "SELECT thread_id, ns, id, parent_id, snapshot IS NOT NULL "
+                    f"FROM cairn_checkpoints {where}"
+                ),
+                params,
+            )
+            spaces: dict[tuple[str, str], list[ChainLink]] = {}
+            for tid, ns, cid, parent_id, has_snapshot in cur.fetchall():
+                if tid not in stale:
+                    spaces.setdefault((tid, ns), []).append(ChainLink(cid, parent_id, bool(has_snapshot)))
+            for (tid, ns), chain in spaces.items():
+                links += [(tid, ns, cid) for cid in sorted(prunable(chain, keep_last))]
+        return stale, links
 
     def stats(self) -> StoreStats:
         with self._read() as cur:

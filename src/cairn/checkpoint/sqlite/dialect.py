@@ -15,6 +15,7 @@ class SqliteDialect(Dialect):
     name = "sqlite"
     placeholder = "?"
     now = "((julianday('now') - 2440587.5) * 86400.0)"
+    empty_blob = "X''"
     types: Mapping[Kind, str] = {
         Kind.KEY: "TEXT",
         Kind.TEXT: "TEXT",

@@ -99,7 +99,7 @@ async def copy(request: Request) -> Response:
     server = server_of(request)
     source = await thread_or_404(server, request.path_params["thread_id"])
     target = new_checkpoint_id()
-    if await asyncio.to_thread(server.saver.get, source["thread_id"], ""):
+    if await asyncio.to_thread(server.saver.load, source["thread_id"], ""):
         await asyncio.to_thread(server.saver.copy_thread, source["thread_id"], target)
     await server.call(server.db.create_thread, target, source["metadata"], "raise")
     copied = partial(

@@ -23,7 +23,7 @@ import threading
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterable, Iterator, Sequence, Union
 
-from cairn.checkpoint.postgres import _check_idle, borrowed, open_pool
+from cairn.checkpoint.postgres import borrowed, open_pool
 from cairn.checkpoint.postgres.connect import describe, parse, psycopg, tuple_row
 from cairn.errors import ConfigError, MissingDependencyError, StorageError
 from cairn.store.base import IndexConfig, TTLConfig
@@ -144,7 +144,6 @@ class PostgresStore(SqlStore):
                 min_size=1,
                 max_size=pool_size,
                 kwargs={"autocommit": True, "prepare_threshold": None},
-                check=_check_idle,
                 name=self.location,
                 open=False,
             )
