@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from cairn.checkpoint.codec import Row, where
+from cairn.checkpoint.codec import Row, pending_aad, row_aad, structure_of
 from cairn.checkpoint.dump import PendingRow, ThreadRows
 from cairn.checkpoint.sql.tables import (
     CHECKPOINTS,
@@ -55,8 +55,8 @@ def export_thread(saver: SqlThreads, thread_id: str) -> ThreadRows:
     for row in rows:
         thread.checkpoints.append(_moved(saver, row, opening=True))
     for ns, checkpoint_id, task_id, kind, value in pending:
-        at = where(thread_id, ns, checkpoint_id, task_id, kind)
-        blob = _open(saver, bytes(value), at, thread_id)
+        aad = pending_aad((thread_id, ns, checkpoint_id), task_id, kind, bytes(value))
+        blob = _open(saver, bytes(value), aad, thread_id)
         thread.pending.append(PendingRow(thread_id, ns, checkpoint_id, task_id, kind, blob))
     return thread
 
@@ -81,17 +81,19 @@ def import_threads(saver: SqlThreads, threads: Sequence[ThreadRows]) -> None:
                 cur.execute(saver._sql(_ADD_CHECKPOINT), checkpoint_values(_moved(saver, row, opening=False)))
             for write in thread.pending:
                 at = (write.thread_id, write.ns, write.checkpoint_id)
-                blob = saver.serde.seal(write.value, where(*at, write.task_id, write.kind))
+                blob = saver.serde.seal(write.value, pending_aad(at, write.task_id, write.kind))
                 cur.execute(saver._sql(_ADD_PENDING), pending_values(at, write.task_id, write.kind, blob))
 
 
 def _moved(saver: SqlThreads, row: Row, *, opening: bool) -> Row:
-    """``row`` with its blobs opened (on the way out) or sealed for its place."""
-    at = (row.thread_id, row.ns, row.id)
+    """``row`` with its blobs opened (on the way out) or sealed for its place
+    and its structure (parent, step, source, snapshot stored or not)."""
+    structure = structure_of(row)
 
     def moved(blob: bytes, name: str) -> bytes:
-        aad = where(*at, name)
-        return _open(saver, bytes(blob), aad, row.thread_id) if opening else saver.serde.seal(blob, aad)
+        if opening:
+            return _open(saver, bytes(blob), row_aad(structure, name, bytes(blob)), row.thread_id)
+        return saver.serde.seal(blob, row_aad(structure, name))
 
     return replace(
         row,
