@@ -12,7 +12,9 @@ From the bottom up (a module imports from its own layer and those below):
 2. graph's description: ``cairn.graph.constants``, ``schema``, ``spec``, ``message``;
 3. ``cairn.runtime``: running a described graph;
 4. the builder: ``cairn.graph.state`` and ``cairn.graph`` (which re-exports it);
-5. the surface: ``cairn``, ``cairn.config``, ``cairn.cli``, ``cairn.prebuilt``
+5. ``cairn.server``: LangGraph's server API over all of the above, which
+   nothing imports but the ``cairn serve`` command;
+6. the surface: ``cairn``, ``cairn.config``, ``cairn.cli``, ``cairn.prebuilt``
    (agents built as graphs with the builder).
 
 Every import statement counts: at module level, inside a function, and under
@@ -38,6 +40,7 @@ LAYERS = [
     ("description", ["cairn.graph.constants", "cairn.graph.schema", "cairn.graph.spec", "cairn.graph.message", "cairn.graph.drawing"]),
     ("runtime", ["cairn.runtime"]),
     ("builder", ["cairn.graph.state", "cairn.graph"]),
+    ("server", ["cairn.server"]),
     ("surface", ["cairn.config", "cairn.constants", "cairn.func", "cairn.cli", "cairn.prebuilt", "cairn"]),
 ]
 """Each module belongs to the first layer with a prefix that names it or a package above it."""
@@ -165,6 +168,8 @@ def test_the_named_boundaries_hold() -> None:
                 wrong.append(f"{module} -> {target}: runtime/ never imports the builder")
             if module == "cairn.types" and target.startswith("cairn.runtime"):
                 wrong.append(f"{module} -> {target}: cairn.types imports nothing of runtime/")
+            if target.startswith("cairn.server") and not module.startswith(("cairn.server", "cairn.cli.serve")):
+                wrong.append(f"{module} -> {target}: only the `cairn serve` command imports server/")
     serde, encryption = "cairn.checkpoint.serde", "cairn.checkpoint.encryption"
     if encryption in graph[serde] and serde in graph[encryption]:
         wrong.append(f"{serde} <-> {encryption}: one of them builds on the other, not both")

@@ -29,6 +29,7 @@
     │                          (cairn.prebuilt.tool_node; a langchain ToolException too)
     ├── InvalidToolOutputError a tool returned something ToolNode cannot turn into messages
     ├── CacheKeyError          a CachePolicy's key_func could not make a key of a node's input
+    ├── RequestError           a request to ``cairn serve`` it cannot serve (answered 4xx; cairn.server)
     └── NotSupportedError      a LangGraph parameter cairn does not implement yet
 
 Each message names the offending value and says what to do about it. The
@@ -70,6 +71,7 @@ __all__ = [
     "NotSupportedError",
     "OutsideNodeError",
     "ParentCommand",
+    "RequestError",
     "RunCancelledError",
     "SerializationError",
     "StorageError",
@@ -221,6 +223,20 @@ class ParentCommand(CairnError):
             "return the Command without graph="
         )
         self.command = command
+
+
+class RequestError(CairnError, ValueError):
+    """A request to ``cairn serve`` that it cannot serve: an unknown thread,
+    run or assistant, malformed JSON, a field of the wrong type, a busy
+    thread. ``status`` is the HTTP status it is answered with (4xx); the
+    request changed nothing."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __reduce__(self) -> Any:
+        return (RequestError, (str(self), self.status))
 
 
 class StoreInputError(CairnError, ValueError):

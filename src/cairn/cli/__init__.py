@@ -13,6 +13,7 @@ from cairn.cli.history import history
 from cairn.cli.inspect import diff, show, threads
 from cairn.cli.manage import copy, delete, fork, prune, stats
 from cairn.cli.transfer import backup, export, import_
+from cairn.cli.serve import serve, worker
 
 __all__ = ["cli", "main"]
 
@@ -38,7 +39,7 @@ def cli() -> None:
 
 
 for command in (demo, threads, history, show, diff, fork, prune, delete, copy, stats, export,
-                import_, backup):
+                import_, backup, serve, worker):
     cli.add_command(command)
 
 

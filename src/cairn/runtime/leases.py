@@ -194,3 +194,9 @@ class NoHold:
 
     def release(self) -> None:
         """Nothing to let go."""
+
+
+def owner_is_gone(owner: str) -> bool:
+    """Whether the lease owner ``owner`` (made by ``new_owner``) ran in a
+    process of this machine that is gone: its holds can be taken over at once."""
+    return _dead(owner)

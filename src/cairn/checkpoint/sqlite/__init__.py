@@ -39,8 +39,12 @@ Connectable = Union[str, "os.PathLike[str]", sqlite3.Connection]
 
 def _foreign_tables(names: Iterable[str]) -> set[str]:
     """The tables that are not SQLite's own nor a cairn store's (``cairn_store_*``,
-    which may share the file: see cairn.store.sqlite)."""
-    return {n for n in names if n != "sqlite_sequence" and not n.startswith("cairn_store_")}
+    which may share the file: see cairn.store.sqlite) nor ``cairn serve``'s
+    (``cairn_server_*``: cairn.server.tables)."""
+    return {
+        n for n in names
+        if n != "sqlite_sequence" and not n.startswith(("cairn_store_", "cairn_server_"))
+    }
 
 
 class SqliteSaver(SqlSaver):

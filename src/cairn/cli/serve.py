@@ -1,0 +1,86 @@
+"""``cairn serve`` (LangGraph's server API over cairn's storage) and ``cairn
+worker`` (its queue's runs, without HTTP): cairn.server."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from cairn.errors import CairnError
+
+TOKEN_VARIABLE = "CAIRN_AUTH_TOKEN"
+
+
+@click.command()
+@click.option("--config", "config", default="langgraph.json", show_default=True,
+              type=click.Path(dir_okay=False), help="LangGraph's langgraph.json: the graphs to serve.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 to be reached from other machines).")
+@click.option("--port", default=2024, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--db", "db", default=None,
+              help="SQLite file for checkpoints, threads and runs [default: ./.cairn/cairn.db].")
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(min=0),
+              help="Runs executed at once by this process (0: serve the API only).")
+@click.option("--auth-token", default=None, envvar=TOKEN_VARIABLE,
+              help=f"Require 'Authorization: Bearer TOKEN' on every endpoint but /ok (or set {TOKEN_VARIABLE}).")
+@click.option("--max-body", default=16 * 1024 * 1024, show_default=True, type=click.IntRange(min=1),
+              help="Largest request body accepted, in bytes.")
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="A web origin (https://host:port) whose pages may call the server from a browser, "
+                   "besides this machine's; repeat for several, or '*' for any.")
+def serve(config: str, host: str, port: int, db: str | None, workers: int,
+          auth_token: str | None, max_body: int, cors_origins: tuple[str, ...]) -> None:
+    """Serve the graphs of a langgraph.json with LangGraph's server API.
+
+    The langgraph_sdk client (get_client(url="http://127.0.0.1:2024")) and
+    UIs built on it work unchanged. Threads, runs and checkpoints live in
+    one SQLite file, so a run whose server was killed finishes after a
+    restart, from its last committed step.
+
+    Example:
+
+    \b
+        cairn serve --config langgraph.json --port 2024
+    """
+    try:
+        from cairn.server import serve as run_server
+    except CairnError as exc:  # the extra is not installed
+        raise click.ClickException(str(exc)) from None
+    try:
+        run_server(config, host=host, port=port, db=db, workers=workers,
+                   auth_token=auth_token or os.environ.get(TOKEN_VARIABLE) or None, max_body=max_body,
+                   cors_origins=cors_origins)
+    except CairnError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command()
+@click.option("--config", "config", default="langgraph.json", show_default=True,
+              type=click.Path(dir_okay=False), help="LangGraph's langgraph.json: the graphs to run.")
+@click.option("--db", "db", default=None,
+              help="The database the servers queue runs in: a SQLite file or postgresql:// URL "
+                   "[default: $DATABASE_URI, else ./.cairn/cairn.db].")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Runs executed at once by this process.")
+def worker(config: str, db: str | None, concurrency: int) -> None:
+    """Run the runs queued by `cairn serve` (without serving HTTP).
+
+    Any number of workers, on any number of hosts sharing one PostgreSQL
+    database, take runs from the queue; a run whose worker died is resumed
+    by another from its last committed step.
+
+    Example:
+
+    \b
+        cairn serve --db postgresql://db/cairn --workers 0 &
+        cairn worker --db postgresql://db/cairn --concurrency 8
+    """
+    try:
+        from cairn.server import work
+    except CairnError as exc:  # the extra is not installed
+        raise click.ClickException(str(exc)) from None
+    try:
+        work(config, db=db, concurrency=concurrency)
+    except CairnError as exc:
+        raise click.ClickException(str(exc)) from None

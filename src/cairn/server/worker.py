@@ -1,0 +1,289 @@
+"""Running the queued runs: worker tasks inside the server process.
+
+Each worker claims the oldest pending run whose thread is free, runs it
+through the graph's ``astream`` (sync nodes on threads, the saver's I/O off
+the event loop) and publishes each chunk to the run's stream. A run is a
+resume of its thread: the first attempt runs with the run's input (or
+command); a later attempt, after the process running it died, with None, so
+the thread goes on from its last committed step and no committed step runs
+again.
+
+Cancelling is cooperative: a worker looks for a cancel between chunks (a
+chunk boundary is after a step) and stops the stream there, which stores the
+step in progress first. "rollback" then also puts the thread's head back to
+where it was before the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta, timezone
+from functools import partial
+from typing import Any, Callable, TypeVar
+
+from cairn.runtime.leases import new_owner, owner_is_gone
+from cairn.server.db import ServerDB
+from cairn.server.graphs import Assistant, Assistants
+from cairn.server.runinput import run_arguments
+from cairn.server.streams import RunStream, Streams
+from cairn.server.wire import dumps, interrupt_json, jsonable
+
+__all__ = ["Workers"]
+
+log = logging.getLogger("cairn.server")
+
+LEASE = 30.0
+"""Seconds a run stays this process's without a renewal (renewed every third)."""
+MAX_ATTEMPTS = 3
+"""Attempts of a run whose process keeps dying before it ends as an error."""
+POLL = 0.5
+"""Seconds between looks at the queue when nothing woke a worker."""
+FLUSH_EVERY = 0.05
+"""Seconds between writes of the events published meanwhile (one transaction each)."""
+KEEP_EVENTS = 3600.0
+"""Seconds a finished run's stored events are kept for joiners."""
+RECOVER_EVERY = 1.0
+"""Seconds between looks for runs whose process died (a cheap read)."""
+
+T = TypeVar("T")
+
+
+class Workers:
+    """``count`` worker tasks running the queue of ``db`` in this process."""
+
+    def __init__(self, db: ServerDB, assistants: Assistants, streams: Streams, count: int) -> None:
+        self.db = db
+        self.assistants = assistants
+        self.streams = streams
+        self.count = count
+        self.owner = new_owner()
+        self.cancels: dict[str, str] = {}
+        """Run id -> "interrupt" or "rollback": cancels asked in this process."""
+        self._running: set[str] = set()
+        self._wake = asyncio.Event()
+        self._claiming = asyncio.Lock()
+        self._log: list[tuple[str, int, str, str]] = []
+        """Events published and not yet stored: (run id, number, name, JSON text)."""
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the database's thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.db.executor, partial(fn, *args))
+
+    async def start(self) -> None:
+        if self.count <= 0:
+            return
+        await self.recover()
+        self._tasks = [asyncio.create_task(self._loop()) for _ in range(self.count)]
+        self._tasks.append(asyncio.create_task(self._renew()))
+        self._tasks.append(asyncio.create_task(self._flushing()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def busy(self) -> int:
+        """How many runs this process is executing now."""
+        return len(self._running)
+
+    def runs_here(self, run_id: str) -> bool:
+        """Whether a worker of this process is running ``run_id`` now."""
+        return run_id in self._running
+
+    def cancel(self, run_id: str, action: str) -> None:
+        self.cancels[run_id] = action
+
+    async def recover(self) -> None:
+        """Put back in the queue the runs whose process died or whose lease expired."""
+        for run in await self.call(self.db.orphaned_runs, owner_is_gone):
+            await self.call(self.db.requeue, run["run_id"], run["owner"], MAX_ATTEMPTS)
+
+    def _publish(self, run_id: str, stream: RunStream, event: str, data: str) -> None:
+        """An event to the run's followers here, and to the database for the others."""
+        self._log.append((run_id, len(stream.events), event, data))
+        stream.publish(event, data)
+
+    async def _flush(self) -> None:
+        """Store the events published since the last flush (one transaction)."""
+        if self._log:
+            events, self._log = self._log, []
+            await self.call(self.db.add_events, events)
+
+    async def _flushing(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            with contextlib.suppress(Exception):
+                await self._flush()
+
+    async def _renew(self) -> None:
+        """Renew this process's leases every third of their length, look for
+        runs of dead processes every ``RECOVER_EVERY`` seconds, and forget
+        the events of runs over for ``KEEP_EVENTS`` seconds."""
+        clock = asyncio.get_running_loop().time
+        renewed = swept = clock()
+        while True:
+            await asyncio.sleep(RECOVER_EVERY)
+            with contextlib.suppress(Exception):
+                if clock() - renewed >= LEASE / 3:
+                    await self.call(self.db.renew, self.owner, LEASE)
+                    renewed = clock()
+                await self.recover()
+                if clock() - swept >= KEEP_EVENTS / 10:
+                    cutoff = datetime.now(timezone.utc) - timedelta(seconds=KEEP_EVENTS)
+                    await self.call(self.db.drop_old_events, cutoff.isoformat())
+                    swept = clock()
+
+    async def run_forever(self) -> None:
+        """Run the queue until cancelled (``cairn worker``: no HTTP server)."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    async def _loop(self) -> None:
+        while True:
+            async with self._claiming:  # one idle worker looks at the queue at a time
+                run = await self._next_run()
+            self.wake()  # the next idle worker may take the next run
+            self._running.add(run["run_id"])
+            try:
+                await self._execute(run)
+            except Exception:  # a bug of ours must not stop the worker
+                log.exception("run %s failed in the server", run["run_id"])
+                with contextlib.suppress(Exception):
+                    await self.call(self.db.finish_run, run["run_id"], "error", {"error": "ServerError", "message": "see the server's log"})
+            finally:
+                self._running.discard(run["run_id"])
+            self.wake()  # the thread's next run may go now
+
+    async def _next_run(self) -> dict[str, Any]:
+        """The next run this process claims, once there is one."""
+        while True:
+            self._wake.clear()  # before looking: a wake while we look is not lost
+            run = await self.call(self.db.claim_run, self.owner, LEASE)
+            if run is not None:
+                return run
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL)
+
+    async def _execute(self, run: dict[str, Any]) -> None:
+        run_id, thread_id = run["run_id"], run["thread_id"]
+        stream = self.streams.open(run_id)
+        assistant = self.assistants.find(run["assistant_id"])
+        if assistant is None:
+            await self._fail(run, stream, {"error": "UnknownAssistant", "message": f"assistant {run['assistant_id']!r} is no longer served"})
+            return
+        graph = assistant.graph
+        head = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        resumed = run["attempts"] > 1 and (head.metadata or {}).get("run_id") == run_id
+        args = run_arguments(run, assistant, resumed)
+        before = await _before_run(graph, thread_id, run_id) if resumed else head.config if head.metadata else None
+        if run["attempts"] > 1:  # the events of the attempts before, for joiners
+            for event, data in await self.call(self.db.events_after, run_id, len(stream.events) - 1):
+                stream.publish(event, data)
+        self._publish(run_id, stream, "metadata", dumps({"run_id": run_id, "attempt": run["attempts"]}))
+        stopped: str | None = run["cancel"]  # asked while it waited to be run again
+        if stopped is not None:
+            await self._end(run, assistant, stream, stopped, before)
+            return
+        try:
+            chunks: Any = graph.astream(args.input, args.config, **args.options)
+            try:
+                async for chunk in chunks:
+                    event, data = _event(chunk, args.subgraphs)
+                    self._publish(run_id, stream, event, dumps(data))
+                    stopped = self.cancels.get(run_id)
+                    if stopped is not None:
+                        break
+            finally:
+                await chunks.aclose()  # a stopped stream stores the step it was in
+        except Exception as exc:
+            error = {"error": type(exc).__name__, "message": str(exc)}
+            self._publish(run_id, stream, "error", dumps(error))
+            await self._fail(run, stream, error)
+            return
+        finally:
+            self.cancels.pop(run_id, None)
+        if stopped is None:
+            stopped = await self.call(self.db.cancel_asked, run_id)  # asked by another process
+        await self._end(run, assistant, stream, stopped, before)
+
+    async def _end(
+        self, run: dict[str, Any], assistant: Assistant, stream: RunStream, stopped: str | None, before: Any
+    ) -> None:
+        run_id, thread_id = run["run_id"], run["thread_id"]
+        graph = assistant.graph
+        await self._flush()  # every event is stored before the run is seen to be over
+        if stopped == "rollback":
+            await self._roll_back(assistant, thread_id, before)
+        state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        interrupts = {t.id: [interrupt_json(i) for i in t.interrupts] for t in state.tasks if t.interrupts}
+        result = jsonable(state.values)
+        if state.interrupts and isinstance(result, dict):
+            result["__interrupt__"] = [interrupt_json(i) for i in state.interrupts]
+        status = "interrupted" if stopped else "success"
+        ended = {
+            "status": "interrupted" if (interrupts or state.next) else "idle",
+            "values": dumps(state.values),
+            "interrupts": dumps(interrupts),
+        }
+        if run["temporary"]:
+            await asyncio.to_thread(graph.checkpointer.delete_thread, thread_id)  # type: ignore[union-attr]
+        await self.call(self.db.end_run, run, status, dumps(result), ended)
+        if stopped == "rollback":
+            await self.call(self.db.delete_run, run_id)
+        stream.finish(status, result)
+        self.streams.close(run_id)
+
+    async def _fail(self, run: dict[str, Any], stream: RunStream, error: dict[str, Any]) -> None:
+        await self._flush()
+        assistant = self.assistants.find(run["assistant_id"])
+        if run["temporary"] and assistant is not None and assistant.graph.checkpointer is not None:
+            await asyncio.to_thread(assistant.graph.checkpointer.delete_thread, run["thread_id"])
+        outcome = {"__error__": error}
+        ended = {"status": "error", "values": None, "interrupts": None, "error": dumps(error)}
+        await self.call(self.db.end_run, run, "error", dumps(outcome), ended)
+        stream.finish("error", outcome)
+        self.streams.close(run["run_id"])
+
+    async def _roll_back(self, assistant: Assistant, thread_id: str, before: Any) -> None:
+        """Put the thread's head back where it was before the run: a copy of
+        that checkpoint on top (or no checkpoints, if it had none)."""
+        graph = assistant.graph
+        saver = graph.checkpointer
+        assert saver is not None
+        if before is None:
+            await asyncio.to_thread(saver.delete_thread, thread_id)
+        else:
+            await graph.aupdate_state(before, None, as_node="__copy__")
+
+
+async def _before_run(graph: Any, thread_id: str, run_id: str) -> Any:
+    """The config of the checkpoint the run started from (None: the thread
+    had none), found from the run's own checkpoints after a crash."""
+    config = {"configurable": {"thread_id": thread_id}}
+    oldest = None
+    async for snapshot in graph.aget_state_history(config, filter={"run_id": run_id}):
+        oldest = snapshot
+    return None if oldest is None else oldest.parent_config
+
+
+def _event(chunk: Any, subgraphs: bool) -> tuple[str, Any]:
+    """The SSE event name and data of one chunk of ``astream`` with a list of
+    modes: ``(mode, data)``, or ``(namespace, mode, data)`` with subgraphs."""
+    if subgraphs:
+        namespace, mode, data = chunk
+    else:
+        namespace, (mode, data) = (), chunk
+    name = "|".join((mode, *namespace)) if namespace else mode
+    return name, data
