@@ -19,11 +19,11 @@ import operator
 import random
 import sys
 import time
-from contextlib import contextmanager
-from typing import Annotated, Any, Iterator, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from cairn.graph import START, StateGraph
 from tests.crash_child import append_line
+from tests.support import saver_on as open_saver
 
 STAGES = [[f"s{stage}{branch}" for branch in "abc"] for stage in range(1, 5)]
 NODES = [name for stage in STAGES for name in stage]
@@ -66,21 +66,6 @@ def build_fanout_graph(checkpointer: Any, effects: str, seed: int = 0) -> Any:
             for b in following:
                 builder.add_edge(a, b)
     return builder.compile(checkpointer=checkpointer)
-
-
-@contextmanager
-def open_saver(db: str) -> Iterator[Any]:
-    """The saver on ``db``: a PostgreSQL URL, or a SQLite file."""
-    if db.startswith("postgresql://"):
-        from cairn.checkpoint.postgres import PostgresSaver
-
-        with PostgresSaver(db) as saver:
-            yield saver
-    else:
-        from cairn.checkpoint.sqlite import SqliteSaver
-
-        with SqliteSaver(db) as saver:
-            yield saver
 
 
 def main(db: str, thread_id: str, effects: str, seed: str, mode: str, driver: str) -> None:

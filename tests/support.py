@@ -8,8 +8,9 @@ import os
 import select
 import signal
 import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Iterator, TypedDict
 
 from cairn.graph import END, START, StateGraph
 
@@ -188,3 +189,18 @@ def kill(child: "subprocess.Popen[str]") -> bool:
         return True
     assert child.returncode == 0, f"the child failed before the kill:\n{out}\n{err}"
     return False
+
+
+@contextmanager
+def saver_on(db: str) -> Iterator[Any]:
+    """A saver on ``db``: a PostgreSQL URL, or a SQLite file."""
+    if db.startswith("postgresql://"):
+        from cairn.checkpoint.postgres import PostgresSaver
+
+        with PostgresSaver.from_conn_string(db) as pg:
+            yield pg
+    else:
+        from cairn.checkpoint.sqlite import SqliteSaver
+
+        with SqliteSaver.from_conn_string(db) as saver:
+            yield saver

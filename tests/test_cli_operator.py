@@ -9,7 +9,7 @@ import json
 import sqlite3
 import threading
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cairn.checkpoint.base import Lease, SnapshotPolicy
-from cairn.checkpoint.sql import SqlSaver
 from cairn.checkpoint.sqlite import SqliteSaver
 from cairn.cli import cli
 from tests import cli_app
 from tests.pg import fresh_schema
+from tests.support import saver_on
 
 APP = str(Path(cli_app.__file__).resolve())
 GRAPH = f"{APP}:graph"
@@ -49,18 +49,6 @@ def refused(result: Result, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     return lines[0]
-
-
-@contextmanager
-def saver_on(db: str) -> Iterator[SqlSaver]:
-    if db.startswith("postgresql://"):
-        from cairn.checkpoint.postgres import PostgresSaver
-
-        with PostgresSaver.from_conn_string(db) as pg:
-            yield pg
-    else:
-        with SqliteSaver.from_conn_string(db) as saver:
-            yield saver
 
 
 def thread(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:

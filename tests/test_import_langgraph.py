@@ -10,9 +10,8 @@ import base64
 import json
 import shutil
 import sqlite3
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import msgpack
 import pytest
@@ -23,6 +22,7 @@ from cairn.checkpoint.sqlite import SqliteSaver
 from cairn.cli import cli
 from cairn.types import Command
 from tests.pg import fresh_schema
+from tests.support import saver_on
 
 pytest.importorskip("langchain_core.messages", reason="the fixtures hold LangChain messages")
 
@@ -45,18 +45,6 @@ def refused(result: Result, *fragments: str) -> None:
     assert "Traceback" not in result.output
     for fragment in fragments:
         assert fragment in result.output, result.output
-
-
-@contextmanager
-def saver_on(db: str) -> Iterator[Any]:
-    if db.startswith("postgresql://"):
-        from cairn.checkpoint.postgres import PostgresSaver
-
-        with PostgresSaver.from_conn_string(db) as pg:
-            yield pg
-    else:
-        with SqliteSaver.from_conn_string(db) as saver:
-            yield saver
 
 
 def with_langgraph_ids(graph: Any, thread_id: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:

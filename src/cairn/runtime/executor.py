@@ -25,6 +25,7 @@ from cairn.types import Interrupt, interrupt_id
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
 _local = threading.local()
+_TASK_WORKERS = max(32, (os.cpu_count() or 1) * 4)
 
 
 def _lazy_pool(name: str, **options: Any) -> ThreadPoolExecutor:
@@ -38,7 +39,7 @@ def _lazy_pool(name: str, **options: Any) -> ThreadPoolExecutor:
 
 def _shared_pool() -> ThreadPoolExecutor:
     """Task workers: the tasks of a step after its first."""
-    return _lazy_pool("cairn-task", max_workers=max(32, (os.cpu_count() or 1) * 4), initializer=_mark_worker)
+    return _lazy_pool("cairn-task", max_workers=_TASK_WORKERS, initializer=_mark_worker)
 
 
 def stepping_pool() -> ThreadPoolExecutor:

@@ -172,6 +172,8 @@ class Run:
         self.before = frozenset(interrupt_before)
         self.after = frozenset(interrupt_after)
         self.run_id = str(config.extra.get("run_id") or uuid.uuid4())
+        self._metadata = {**config.stored_metadata, "run_id": self.run_id}
+        """What each checkpoint of the run adds to its metadata (the same for all)."""
         self.thread_id = require_thread(config, "invoke") if self.saver else (config.thread_id or "")
         self.nested = lease is not None
         """A subgraph's run, under its parent's lease."""
@@ -242,7 +244,7 @@ class Run:
             source=source,
             writes=writes,
             carry=carry,
-            metadata={**self.config.stored_metadata, "run_id": self.run_id},
+            metadata=self._metadata,
             graph=self.graph.name,
             plan=plan,
             parents=self.parents,
