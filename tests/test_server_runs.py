@@ -245,6 +245,28 @@ def test_a_stream_on_an_api_only_server_gets_the_events_of_a_worker_process(tmp_
         api.stop()
 
 
+def test_a_cancel_asked_through_the_api_stops_a_run_in_a_worker_process_between_steps(tmp_path: Any) -> None:
+    from tests.server_support import start_worker
+
+    make_project(tmp_path)
+    api = start_server(tmp_path, "--workers", "0")
+    worker = start_worker(tmp_path, "--db", str(tmp_path / "cairn.db"))
+    try:
+        client = get_sync_client(url=api.url)
+        thread = client.threads.create()["thread_id"]
+        run = client.runs.create(thread, "steps", input=SLOW)
+        wait_for(lambda: "s1" in api.counts())
+        client.runs.cancel(thread, run["run_id"])
+        wait_for(lambda: client.runs.get(thread, run["run_id"])["status"] == "interrupted")
+        assert "s4" not in api.counts()
+        state = client.threads.get_state(thread)
+        assert state["next"] and state["values"]["items"][0] == "x"
+    finally:
+        worker.terminate()
+        worker.wait(10)
+        api.stop()
+
+
 def test_cancelling_a_queued_run_frees_its_thread(tmp_path: Any) -> None:
     make_project(tmp_path)
     server = start_server(tmp_path, "--workers", "0")  # nothing runs: the run stays queued

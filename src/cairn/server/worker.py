@@ -8,10 +8,12 @@ command); a later attempt, after the process running it died, with None, so
 the thread goes on from its last committed step and no committed step runs
 again.
 
-Cancelling is cooperative: a worker looks for a cancel between chunks (a
-chunk boundary is after a step) and stops the stream there, which stores the
-step in progress first. "rollback" then also puts the thread's head back to
-where it was before the run.
+Cancelling is cooperative: each run is given a cancel event (the runtime's
+``cancel=``), set at once by a cancel asked in this process and, for one
+asked through another process (an API-only server in front of ``cairn
+worker`` processes), by a look at the run's row every ``CANCEL_POLL``
+seconds. The run stops between two steps, every committed step stored.
+"rollback" then also puts the thread's head back to where it was before the run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, Callable, TypeVar
 
+from cairn.errors import RunCancelledError
 from cairn.runtime.leases import new_owner, owner_is_gone
 from cairn.server.db import ServerDB
 from cairn.server.graphs import Assistant, Assistants
@@ -46,6 +49,8 @@ KEEP_EVENTS = 3600.0
 """Seconds a finished run's stored events are kept for joiners."""
 RECOVER_EVERY = 1.0
 """Seconds between looks for runs whose process died (a cheap read)."""
+CANCEL_POLL = 0.25
+"""Seconds between looks at a running run's row for a cancel asked elsewhere."""
 
 T = TypeVar("T")
 
@@ -61,6 +66,8 @@ class Workers:
         self.owner = new_owner()
         self.cancels: dict[str, str] = {}
         """Run id -> "interrupt" or "rollback": cancels asked in this process."""
+        self._stops: dict[str, asyncio.Event] = {}
+        """Run id -> the cancel event of a run executing here."""
         self._running: set[str] = set()
         self._wake = asyncio.Event()
         self._claiming = asyncio.Lock()
@@ -101,6 +108,19 @@ class Workers:
 
     def cancel(self, run_id: str, action: str) -> None:
         self.cancels[run_id] = action
+        stop = self._stops.get(run_id)
+        if stop is not None:
+            stop.set()
+
+    async def _watch(self, run_id: str, stop: asyncio.Event) -> None:
+        """Set ``stop`` once a cancel of ``run_id`` is asked through another process."""
+        while not stop.is_set():
+            await asyncio.sleep(CANCEL_POLL)
+            with contextlib.suppress(Exception):
+                asked = await self.call(self.db.cancel_asked, run_id)
+                if asked is not None:
+                    self.cancels.setdefault(run_id, asked)
+                    stop.set()
 
     async def recover(self) -> None:
         """Put back in the queue the runs whose process died or whose lease expired."""
@@ -196,23 +216,26 @@ class Workers:
         if stopped is not None:
             await self._end(run, assistant, stream, stopped, before)
             return
+        stop = self._stops[run_id] = asyncio.Event()
+        watching = asyncio.create_task(self._watch(run_id, stop))
         try:
-            chunks: Any = graph.astream(args.input, args.config, **args.options)
+            chunks: Any = graph.astream(args.input, args.config, cancel=stop, **args.options)
             try:
                 async for chunk in chunks:
                     event, data = _event(chunk, args.subgraphs)
                     self._publish(run_id, stream, event, dumps(data))
-                    stopped = self.cancels.get(run_id)
-                    if stopped is not None:
-                        break
             finally:
-                await chunks.aclose()  # a stopped stream stores the step it was in
+                await chunks.aclose()
+        except RunCancelledError:  # stopped between two steps: every committed step is stored
+            stopped = self.cancels.get(run_id, "interrupt")
         except Exception as exc:
             error = {"error": type(exc).__name__, "message": str(exc)}
             self._publish(run_id, stream, "error", dumps(error))
             await self._fail(run, stream, error)
             return
         finally:
+            watching.cancel()
+            self._stops.pop(run_id, None)
             self.cancels.pop(run_id, None)
         if stopped is None:
             stopped = await self.call(self.db.cancel_asked, run_id)  # asked by another process
