@@ -77,6 +77,24 @@ def _failure(task: TaskRecord, exc: BaseException) -> TaskResult:
     return TaskResult(task, error=exc)
 
 
+class _Unfinished:
+    """How many tasks of a step have not finished. What a task produced is
+    kept as soon as it finishes while others still run (``scope.keep``); the
+    last one's is not: the step's commit follows at once."""
+
+    __slots__ = ("_left", "_lock")
+
+    def __init__(self, count: int) -> None:
+        self._left = count
+        self._lock = threading.Lock()
+
+    def others_running(self) -> bool:
+        """Count one task as finished; whether some others still run."""
+        with self._lock:
+            self._left -= 1
+            return self._left > 0
+
+
 def _run_task(
     context: contextvars.Context,
     runner: TaskRunner,
@@ -85,10 +103,9 @@ def _run_task(
     scope: RunScope,
     answers: Mapping[str, list[Any]],
     failed: Mapping[str, NodeError],
-    alone: bool = False,
+    unfinished: _Unfinished,
 ) -> TaskResult:
-    """Run one task in ``context`` (a copy of the caller's) on this thread;
-    unless it runs ``alone``, what it produced is kept as soon as it finishes."""
+    """Run one task in ``context`` (a copy of the caller's) on this thread."""
     own = TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of)
     try:
         outcome = context.run(
@@ -98,7 +115,7 @@ def _run_task(
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         result = _failure(task, exc)
     scope.report(result)
-    if not alone and result.outcome is not None:
+    if unfinished.others_running() and result.outcome is not None:
         scope.keep(result)
     return result
 
@@ -131,23 +148,23 @@ def run_step(
 
     if not tasks:
         return [], None
+    unfinished = _Unfinished(len(tasks))
     if len(tasks) == 1 or getattr(_local, "worker", False):
         # One task (or a graph nested in a pool worker): no thread hand-off.
-        alone = len(tasks) == 1
         return [
-            _run_task(contextvars.copy_context(), runner, t, state, scope, answers, failed, alone)
+            _run_task(contextvars.copy_context(), runner, t, state, scope, answers, failed, unfinished)
             for t in tasks
         ], None
 
     pool = _shared_pool()
     futures: list[Future[TaskResult]] = [
         pool.submit(
-            _run_task, contextvars.copy_context(), runner, t, state, scope, answers, failed
+            _run_task, contextvars.copy_context(), runner, t, state, scope, answers, failed, unfinished
         )
         for t in tasks[1:]
     ]
     results = [
-        _run_task(contextvars.copy_context(), runner, tasks[0], state, scope, answers, failed)
+        _run_task(contextvars.copy_context(), runner, tasks[0], state, scope, answers, failed, unfinished)
     ]
     stopped: BaseException | None = None
     for future in futures:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Collection
 
 from cairn.checkpoint.base import CheckpointRecord, PendingWrite, TaskWrite
-from cairn.errors import GraphInterrupt, NodeError
+from cairn.errors import GraphInterrupt, InvalidUpdateError, NodeError
 from cairn.graph.schema import StateSchema
 from cairn.runtime.executor import TaskResult
 from cairn.runtime.state import apply_updates, ordered_writes
@@ -89,7 +89,10 @@ def settle(
     if only is not None and only.fresh is not None:
         values = only.fresh
     else:
-        values = apply_updates(schema, dict(position.values), [(w.name, w.update) for w in writes])
+        try:
+            values = apply_updates(schema, dict(position.values), [(w.name, w.update) for w in writes])
+        except InvalidUpdateError as exc:  # the writes do not go together: the step fails
+            return Halted(_unkept(results, kept), [], exc)
     if position.prelude:  # already in position.values
         writes = [*position.prelude, *writes]
     return Committed(writes, values)
@@ -102,7 +105,7 @@ def _halted(
     stopped: BaseException | None,
     kept: Collection[str],
 ) -> Halted:
-    pending = [w for r in results if r.task.id not in kept for w in kept_writes(r)]
+    pending = _unkept(results, kept)
     interrupts = [
         i
         for r in results
@@ -123,6 +126,11 @@ def _halted(
     )
     values = apply_updates(schema, dict(position.values), [(w.name, w.update) for w in finished])
     return Halted(pending, interrupts, None, values)
+
+
+def _unkept(results: list[TaskResult], kept: Collection[str]) -> list[PendingWrite]:
+    """The pending writes of the tasks not kept yet."""
+    return [w for r in results if r.task.id not in kept for w in kept_writes(r)]
 
 
 def kept_writes(result: TaskResult) -> list[PendingWrite]:
