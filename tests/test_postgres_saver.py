@@ -813,16 +813,22 @@ def test_something_else_than_a_url_connection_or_pool_is_a_config_error(thing: A
 
 
 @pytest.mark.parametrize("prepare", [False, True])
-@pytest.mark.parametrize("given", ["connection", "pool"])
+@pytest.mark.parametrize("given", ["url", "connection", "pool"])
 def test_no_server_side_prepared_statements_unless_asked(url: str, given: str, prepare: bool) -> None:
     """psycopg prepares a statement on its 5th run by default (prepare_threshold=5):
-    the saver must not let it, so that it works behind PgBouncer in transaction mode."""
+    the saver must not let it, so that it works behind PgBouncer in transaction
+    mode; asked to (prepare=True), it prepares, on the pool it makes from a URL too."""
+    conn: Any = None
     if given == "connection":
         conn = psycopg.connect(url, autocommit=True)
         saver = PostgresSaver(conn, prepare=prepare)
-    else:  # one connection, so the one the saver used is the one asked afterwards
+        pool = None
+    elif given == "pool":  # one connection, so the one the saver used is the one asked afterwards
         pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=1, open=True)
         saver = PostgresSaver(pool, prepare=prepare)
+    else:
+        saver = PostgresSaver(url, pool_size=1, prepare=prepare)
+        pool = saver._pool
     try:
         graph = linear(saver)
         for i in range(12):
@@ -830,7 +836,7 @@ def test_no_server_side_prepared_statements_unless_asked(url: str, given: str, p
             graph.get_state(thread(f"t{i}"))
         assert_abc_history(graph, "t11")
         sql = "SELECT count(*) FROM pg_prepared_statements"
-        if given == "connection":
+        if conn is not None:
             prepared = conn.execute(sql).fetchall()[0][0]
         else:
             with pool.connection() as pooled:
@@ -839,9 +845,30 @@ def test_no_server_side_prepared_statements_unless_asked(url: str, given: str, p
             assert prepared > 0
         else:
             assert prepared == 0
-        saver.close()
     finally:
-        conn.close() if given == "connection" else pool.close()
+        saver.close()
+        if given == "connection":
+            conn.close()
+        elif given == "pool":
+            pool.close()
+
+
+@pytest.mark.parametrize("given", ["connection", "pool"])
+def test_prepare_is_refused_on_a_connection_that_never_prepares(url: str, given: str) -> None:
+    """prepare=True with prepare_threshold=None would silently prepare nothing."""
+    if given == "connection":
+        conn: Any = psycopg.connect(url, autocommit=True, prepare_threshold=None)
+    else:
+        conn = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=1, kwargs={"autocommit": True, "prepare_threshold": None},
+            open=True,
+        )
+    try:
+        with pytest.raises(ConfigError, match="prepare_threshold=None"):
+            PostgresSaver(conn, prepare=True)
+        PostgresSaver(conn, prepare=False).close()  # without asking, it is what the saver wants
+    finally:
+        conn.close()
 
 
 # --- 6. connections the server drops ------------------------------------------------

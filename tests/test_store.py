@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from cairn.errors import CairnError, InvalidNamespaceError, StoreInputError
+from cairn.errors import CairnError, ConfigError, InvalidNamespaceError, StoreInputError
 from cairn.store.base import GetOp, Item, ListNamespacesOp, PutOp, SearchItem, SearchOp
 from cairn.store.memory import InMemoryStore
 from tests.pg import fresh_schema
@@ -508,16 +508,35 @@ def test_setup_is_idempotent_and_awaitable_on_async_stores(tmp_path: Path) -> No
     assert asyncio.run(main()) == {"v": 1}
 
 
-def test_a_postgres_store_can_prepare_its_statements() -> None:
+@pytest.mark.parametrize("prepare", [False, True])
+def test_a_postgres_store_prepares_its_statements_only_when_asked(prepare: bool) -> None:
+    """Unasked, nothing is prepared (PgBouncer in transaction mode); with
+    prepare=True the statements are prepared on the store's connection and
+    every operation still answers right."""
     from cairn.store.postgres import PostgresStore
 
-    with fresh_schema() as url, PostgresStore(url, pool_size=1, prepare=True, index={"dims": DIMS, "embed": embed}) as store:
-        for n in range(8):  # the same statements again and again, prepared once
+    with fresh_schema() as url, PostgresStore(url, pool_size=1, prepare=prepare, index={"dims": DIMS, "embed": embed}) as store:
+        for n in range(8):  # the same statements again and again
             store.put(("p",), f"k{n % 3}", {"text": f"cats {n}"})
             assert store.get(("p",), f"k{n % 3}").value == {"text": f"cats {n}"}
         assert len(store.search(("p",), query="cats")) == 3
         store.put(("p",), "k0", {"text": "dogs"}, index=False)
         assert [i.key for i in store.search(("p",), query="cats") if i.score is None] == ["k0"]
+        with store._connection() as conn:  # the connection the store used
+            prepared = conn.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%cairn_store_items%'"
+            ).fetchone()[0]
+    assert (prepared > 0) is prepare
+
+
+def test_a_postgres_store_refuses_to_prepare_on_a_connection_that_never_prepares() -> None:
+    import psycopg
+
+    from cairn.store.postgres import PostgresStore
+
+    with fresh_schema() as url, psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
+        with pytest.raises(ConfigError, match="prepare_threshold=None"):
+            PostgresStore(conn, prepare=True)
 
 
 # -- the event loop ----------------------------------------------------------------------

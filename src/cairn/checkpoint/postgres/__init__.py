@@ -21,7 +21,15 @@ from typing import Any, Iterator, Sequence, TypeVar, Union
 
 from cairn.checkpoint.postgres import schema
 from cairn.checkpoint.postgres import bridge
-from cairn.checkpoint.postgres.connect import connect, describe, parse, psycopg, readable, tuple_row
+from cairn.checkpoint.postgres.connect import (
+    check_preparable,
+    connect,
+    describe,
+    parse,
+    psycopg,
+    readable,
+    tuple_row,
+)
 from cairn.checkpoint.base import Lease, lease_lost
 from cairn.checkpoint.postgres.dialect import POSTGRES
 from cairn.checkpoint.serde import Serializer
@@ -155,9 +163,11 @@ class PostgresSaver(SqlSaver):
         if isinstance(conn, str):
             self._pool = self._open_pool(conn, pool_size, max_idle, max_lifetime)
         elif isinstance(conn, ConnectionPool):
+            check_preparable(conn, prepare, type(self).__name__)
             self._pool = conn
             self.location = f"PostgreSQL pool {conn.name!r}"
         elif isinstance(conn, psycopg.Connection):
+            check_preparable(conn, prepare, type(self).__name__)
             self._conn = conn
             self.location = _where(conn)
         elif isinstance(conn, (psycopg.AsyncConnection, AsyncConnectionPool)):
@@ -233,7 +243,8 @@ class PostgresSaver(SqlSaver):
             max_size=size,
             max_idle=max_idle,
             max_lifetime=max_lifetime,
-            kwargs={"autocommit": True, "prepare_threshold": None},
+            # psycopg prepares nothing at a threshold of None, whatever execute() asks
+            kwargs={"autocommit": True, "prepare_threshold": 0 if self._prepare else None},
             name=self.location,
             open=False,
         )

@@ -30,6 +30,7 @@ from typing import Any, Callable, Generator, Iterator
 
 from cairn.checkpoint.postgres import PostgresSaver, _where, open_pool
 from cairn.checkpoint.postgres import bridge
+from cairn.checkpoint.postgres.connect import check_preparable
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 __all__ = ["AsyncPostgresSaver"]
@@ -64,6 +65,7 @@ class AsyncPostgresSaver(PostgresSaver):
         return pool
 
     def _adopt_async(self, conn: Any) -> None:
+        check_preparable(conn, bool(self._prepare), type(self).__name__)
         loop = bridge.Loop(type(self).__name__)
         if isinstance(conn, AsyncConnectionPool):
             self._pool = bridge.Pool(conn, loop)

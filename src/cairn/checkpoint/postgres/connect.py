@@ -221,3 +221,21 @@ def _masked(url: str) -> str:
     """``url`` with every password in it replaced by ***."""
     url = _PASSWORDS[0].sub(r"\1***@", url)
     return _PASSWORDS[1].sub(r"\1***", url)
+
+
+def check_preparable(conn: Any, prepare: bool, owner: str) -> None:
+    """Refuse ``prepare=True`` with a connection (or pool) whose
+    ``prepare_threshold`` is None: psycopg then prepares nothing, whatever
+    the ``owner`` asks, and the option would silently do nothing."""
+    if not prepare:
+        return
+    kwargs = getattr(conn, "kwargs", None)  # a pool's connection arguments
+    threshold = kwargs.get("prepare_threshold", 5) if isinstance(kwargs, dict) else (
+        getattr(conn, "prepare_threshold", 5)
+    )
+    if threshold is None:
+        raise ConfigError(
+            f"{owner}(prepare=True) was given a {type(conn).__name__} made with "
+            "prepare_threshold=None, on which psycopg prepares no statement; make it with "
+            "prepare_threshold=0 (or leave the default), or pass prepare=False"
+        )

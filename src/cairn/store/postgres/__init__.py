@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterable, Iterator, Sequence, Union
 
 from cairn.checkpoint.postgres import KeptConnection, borrowed, open_pool
-from cairn.checkpoint.postgres.connect import describe, parse, psycopg, tuple_row
+from cairn.checkpoint.postgres.connect import check_preparable, describe, parse, psycopg, tuple_row
 from cairn.errors import ConfigError, MissingDependencyError, StorageError
 from cairn.store.base import IndexConfig, TTLConfig
 from cairn.store.sql import SCHEMA_VERSION, Cursor, SqlStore, check_version
@@ -144,17 +144,20 @@ class PostgresStore(SqlStore):
                 conn,
                 min_size=1,
                 max_size=pool_size,
-                kwargs={"autocommit": True, "prepare_threshold": None},
+                # psycopg prepares nothing at a threshold of None, whatever execute() asks
+                kwargs={"autocommit": True, "prepare_threshold": 0 if self._prepare else None},
                 name=self.location,
                 open=False,
             )
             # Its own pool: one connection of it serves back-to-back calls.
             self._held = KeptConnection(self._pool, self.location, "store")
         elif isinstance(conn, ConnectionPool):
+            check_preparable(conn, prepare, "PostgresStore")
             self._pool = conn
             self.location = f"PostgreSQL pool {conn.name!r}"
             self.io_threads = conn.max_size
         elif isinstance(conn, psycopg.Connection):
+            check_preparable(conn, prepare, "PostgresStore")
             self._conn = conn
             info = conn.info
             self.location = f"PostgreSQL at {info.host}:{info.port} (database {info.dbname!r})"
