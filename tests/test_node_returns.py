@@ -117,3 +117,30 @@ def test_a_writer_parameter_writes_custom_chunks(saver: Any) -> None:
             return [c async for c in graph.astream({"xs": []}, thread(fn.__name__), stream_mode="custom")]
 
         assert asyncio.run(custom()) == [chunk]
+
+
+def test_a_node_that_writes_nothing_streams_none_and_an_empty_state_invokes_to_none() -> None:
+    """As LangGraph 1.2.22 shows them: an update of ``{}`` (or of None, or a
+    Command with only a goto) is None in "updates"; a run that leaves the state
+    empty returns None from invoke (its "values" stream has no chunk)."""
+    builder = StateGraph(S)
+    builder.add_node("a", lambda s: {"y": 1})
+    builder.add_node("b", lambda s: {})
+    builder.add_node("c", lambda s: None)
+    builder.add_node("d", lambda s: Command(goto="e"))
+    builder.add_node("e", lambda s: {"y": None})
+    builder.add_edge(START, "a").add_edge("a", "b").add_edge("b", "c").add_edge("c", "d")
+    graph = builder.compile()
+    assert list(graph.stream({})) == [
+        {"a": {"y": 1}}, {"b": None}, {"c": None}, {"d": None}, {"e": {"y": None}}
+    ]
+
+    class Plain(TypedDict, total=False):  # no reducer, so no key has a value before a write
+        y: int
+
+    empty = StateGraph(Plain)
+    empty.add_node("b", lambda s: {})
+    empty.add_edge(START, "b")
+    assert list(empty.compile().stream({}, stream_mode="values")) == []
+    assert empty.compile().invoke({}) is None
+    assert empty.compile().invoke({"y": 2}) == {"y": 2}

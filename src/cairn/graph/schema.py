@@ -299,10 +299,13 @@ class StateSchema:
         return {k: values[k] for k in self.state_keys if k in values}
 
     def shown_update(self, update: Mapping[str, Any] | None) -> Any:
-        """A node's update as "updates" streams show it."""
+        """A node's update as "updates" streams show it (None for one that
+        wrote nothing, as LangGraph shows it)."""
         if update is None:
             return None
-        return update.get(ROOT) if self.kind == "root" else dict(update)
+        if self.kind == "root":
+            return update.get(ROOT)
+        return dict(update) if update else None
 
     @property
     def open(self) -> bool:

@@ -281,8 +281,10 @@ class CompiledStateGraph(RunnableSurface):
             pass
         return self._result(run)
 
-    def _result(self, run: Run) -> dict[str, Any]:
+    def _result(self, run: Run) -> dict[str, Any] | None:
         result = self.spec.schema.output(run.values)
+        if result == {} and not run.interrupts:
+            return None  # nothing in the state: LangGraph returns None too
         if run.interrupts:
             if result is None:  # nothing to return yet (an entrypoint), but the interrupts
                 result = {}
