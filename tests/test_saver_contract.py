@@ -792,6 +792,18 @@ def test_prune_older_than_and_keep_last_together_drop_old_threads_and_trim_the_r
     assert_reads_back(live, live.last)
 
 
+def test_a_dry_run_prune_counts_what_would_go_and_deletes_nothing(saver: Any) -> None:
+    long_ago = datetime.now(timezone.utc) - timedelta(days=10)
+    Recorder(saver, "old").step({"log": [b"x"]}, parent=None, at=long_ago)
+    Recorder(saver, "live").run(20)
+    before = saver.stats()
+    counted = saver.prune(older_than=timedelta(days=1), keep_last=1, dry_run=True)
+    assert counted.threads_deleted == 1 and counted.checkpoints_deleted > 1
+    assert saver.stats() == before
+    assert sorted(thread_ids(saver)) == ["live", "old"]
+    assert saver.prune(older_than=timedelta(days=1), keep_last=1) == counted
+
+
 @pytest.mark.parametrize(
     "arguments",
     [

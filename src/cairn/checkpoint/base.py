@@ -471,10 +471,12 @@ class BaseCheckpointSaver(CheckpointerInterface, ABC):
         keep_last: int | None = None,
         older_than: timedelta | None = None,
         thread_id: str | None = None,
+        dry_run: bool = False,
     ) -> PruneResult:
         """Drop threads whose head is older than ``older_than``, and keep only
         the newest ``keep_last`` checkpoints of each remaining thread (plus
-        what those need to be read). ``thread_id`` limits it to one thread."""
+        what those need to be read). ``thread_id`` limits it to one thread;
+        ``dry_run=True`` counts what would go and deletes nothing."""
 
     @abstractmethod
     def stats(self) -> StoreStats:

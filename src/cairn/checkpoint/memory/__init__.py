@@ -365,6 +365,7 @@ class InMemorySaver(BaseCheckpointSaver):
         keep_last: int | None = None,
         older_than: timedelta | None = None,
         thread_id: str | None = None,
+        dry_run: bool = False,
     ) -> PruneResult:
         check_prune_args(keep_last, older_than)
         threads_deleted = checkpoints_deleted = 0
@@ -379,7 +380,8 @@ class InMemorySaver(BaseCheckpointSaver):
                 if cutoff is not None and stored and max(stored) < cutoff:
                     checkpoints_deleted += len(stored)
                     threads_deleted += 1
-                    del self._threads[tid]
+                    if not dry_run:
+                        del self._threads[tid]
                     continue
                 if keep_last is None:
                     continue
@@ -389,11 +391,13 @@ class InMemorySaver(BaseCheckpointSaver):
                         for r in space.rows.values()
                     ]
                     gone = prunable(links, keep_last)
+                    checkpoints_deleted += len(gone)
+                    if dry_run:
+                        continue
                     for cid in gone:
                         del space.rows[cid]
                         space.pending.pop(cid, None)
                     space.order = [cid for cid in space.order if cid not in gone]
-                    checkpoints_deleted += len(gone)
         return PruneResult(threads_deleted, checkpoints_deleted)
 
     def stats(self) -> StoreStats:
