@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 from cairn.checkpoint.sql.dialect import Dialect
 from cairn.errors import RequestError, StorageError
+from cairn.server.cron_db import create_crons_table
 from cairn.server.tables import EVENTS, INDEXES, META, RUNS, SCHEMA_VERSION, TABLES, THREADS
 
 __all__ = ["ACTIVE", "ServerDB", "now_iso"]
@@ -101,12 +102,14 @@ class ServerDB(ABC):
                         f"{self.location} holds cairn serve's tables of schema version {version}; "
                         f"this cairn reads version {SCHEMA_VERSION}: upgrade cairn, or use a new --db"
                     )
+                create_crons_table(self, cur)
                 return
             for table in TABLES:
                 cur.execute(self.dialect.create(table))
             for index in INDEXES:
                 cur.execute(index)
             self._run(cur, f"INSERT INTO {META.name} (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            create_crons_table(self, cur)
 
     # -- threads ---------------------------------------------------------------------
 
@@ -218,25 +221,29 @@ class ServerDB(ABC):
         "interrupt" and "rollback" ask those runs to stop (the ids returned),
         "enqueue" lets them finish first. The thread is busy from now on."""
         with self._write() as cur:
-            # The thread's row is written first: a second insert on the thread waits for this one.
-            self._run(cur, f"UPDATE {THREADS.name} SET status = 'busy', updated_at = ? WHERE thread_id = ?", (now_iso(), run["thread_id"]))
-            active = self._run(
-                cur,
-                f"SELECT run_id FROM {RUNS.name} WHERE thread_id = ? AND status IN ('pending', 'running')",
-                (run["thread_id"],),
-            ).fetchall()
-            if active and strategy == "reject":
-                raise RequestError(
-                    f"thread {run['thread_id']!r} is already running a run; wait for it to finish "
-                    "or choose another multitask_strategy (enqueue, interrupt, rollback)",
-                    409,
-                )
-            stopped = [row[0] for row in active] if strategy in ("interrupt", "rollback") else []
-            for run_id in stopped:
-                self._ask_cancel(cur, run_id, strategy)
-            values = [json.dumps(run[n]) if n in ("kwargs", "metadata") else run.get(n) for n in RUNS.names]
-            self._run(cur, f"INSERT INTO {RUNS.name} ({', '.join(RUNS.names)}) VALUES ({RUNS.marks})", values)
-            return stopped
+            return self._insert_run(cur, run, strategy)
+
+    def _insert_run(self, cur: Any, run: dict[str, Any], strategy: str) -> list[str]:
+        """``insert_run`` inside the transaction ``cur`` (a cron's firing queues its run so)."""
+        # The thread's row is written first: a second insert on the thread waits for this one.
+        self._run(cur, f"UPDATE {THREADS.name} SET status = 'busy', updated_at = ? WHERE thread_id = ?", (now_iso(), run["thread_id"]))
+        active = self._run(
+            cur,
+            f"SELECT run_id FROM {RUNS.name} WHERE thread_id = ? AND status IN ('pending', 'running')",
+            (run["thread_id"],),
+        ).fetchall()
+        if active and strategy == "reject":
+            raise RequestError(
+                f"thread {run['thread_id']!r} is already running a run; wait for it to finish "
+                "or choose another multitask_strategy (enqueue, interrupt, rollback)",
+                409,
+            )
+        stopped = [row[0] for row in active] if strategy in ("interrupt", "rollback") else []
+        for run_id in stopped:
+            self._ask_cancel(cur, run_id, strategy)
+        values = [json.dumps(run[n]) if n in ("kwargs", "metadata") else run.get(n) for n in RUNS.names]
+        self._run(cur, f"INSERT INTO {RUNS.name} ({', '.join(RUNS.names)}) VALUES ({RUNS.marks})", values)
+        return stopped
 
     def _ask_cancel(self, cur: Any, run_id: str, action: str) -> None:
         # A run that never started stops here; a running one when its worker
