@@ -16,36 +16,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from cairn.errors import StorageError
+from cairn.server.db import ServerDB
 from cairn.server.schedule import next_slot
-from cairn.server.tables import CRONS, CRONS_INDEXES, CRONS_VERSION, META, RUNS, THREADS
+from cairn.server.tables import CRONS, RUNS, THREADS
 
-if TYPE_CHECKING:
-    from cairn.server.db import ServerDB
-
-__all__ = ["CronTable", "Fired", "create_crons_table", "end_of"]
-
-_VERSION_KEY = "crons_schema_version"
-
-
-def create_crons_table(db: ServerDB, cur: Any) -> None:
-    """Make the crons table in the transaction ``cur`` unless it is there
-    (a database made by a cairn before crons gains it)."""
-    found = db._run(cur, f"SELECT value FROM {META.name} WHERE key = ?", (_VERSION_KEY,)).fetchone()
-    if found is not None:
-        if int(found[0]) != CRONS_VERSION:
-            raise StorageError(
-                f"{db.location} holds cairn serve's crons table of schema version {found[0]}; "
-                f"this cairn reads version {CRONS_VERSION}: upgrade cairn, or use a new --db"
-            )
-        return
-    cur.execute(db.dialect.create(CRONS))
-    for index in CRONS_INDEXES:
-        cur.execute(index)
-    db._run(cur, f"INSERT INTO {META.name} (key, value) VALUES (?, ?)", (_VERSION_KEY, str(CRONS_VERSION)))
-
+__all__ = ["CronTable", "Fired", "end_of"]
 
 def end_of(row: Mapping[str, Any]) -> float | None:
     """The cron's end_time in seconds since the epoch (None: it has none)."""
@@ -87,10 +64,6 @@ class CronTable:
             row["payload"] = json.loads(row["payload"]) if isinstance(row["payload"], str) else row["payload"]
             row["enabled"] = bool(row["enabled"])
         return rows
-
-    def now(self) -> float:
-        """The database's clock, in seconds since the epoch."""
-        return float(self.db._rows("SELECT {now} AS t")[0]["t"])
 
     def create(self, row: dict[str, Any]) -> dict[str, Any]:
         """Store a new cron (``row`` holds every column but next_run_at,

@@ -1,6 +1,6 @@
 """Firing crons: a task beside the workers of each process that runs them
 (``cairn serve`` with workers, ``cairn worker``) looks every ``TICK``
-seconds for crons whose slot has come and fires each (``CronTable.fire``:
+seconds (``$CAIRN_CRON_TICK``) for crons whose slot has come and fires each (``CronTable.fire``:
 once per slot across every process on the database).
 
 A firing queues a run like ``POST /threads/{id}/runs`` does, with the
@@ -20,22 +20,38 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from functools import partial
 from typing import Any
 
 from cairn.checkpoint.ids import new_checkpoint_id
-from cairn.errors import RequestError
+from cairn.errors import ConfigError, RequestError
 from cairn.server.cron_db import CronTable
 from cairn.server.db import now_iso
 from cairn.server.graphs import Assistants
 from cairn.server.runinput import check_run_fields
 
-__all__ = ["TICK", "fire_crons", "fire_due", "plan_run"]
+__all__ = ["TICK", "cron_tick", "fire_crons", "fire_due", "plan_run"]
 
 log = logging.getLogger("cairn.server")
 
 TICK = 1.0
-"""Seconds between looks for due crons (one indexed read when none is due)."""
+"""Seconds between looks for due crons (one indexed read when none is due),
+unless ``$CAIRN_CRON_TICK`` says otherwise."""
+
+
+def cron_tick() -> float:
+    """The seconds between looks for due crons: ``$CAIRN_CRON_TICK``, else ``TICK``."""
+    given = os.environ.get("CAIRN_CRON_TICK")
+    if given is None:
+        return TICK
+    try:
+        tick = float(given)
+    except ValueError:
+        tick = -1.0
+    if not 0 < tick <= 3600:
+        raise ConfigError(f"CAIRN_CRON_TICK must be a number of seconds in (0, 3600], got {given!r}")
+    return tick
 
 
 def plan_run(assistants: Assistants, cron: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:

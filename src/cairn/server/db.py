@@ -21,8 +21,9 @@ from typing import Any, Callable, Sequence
 
 from cairn.checkpoint.sql.dialect import Dialect
 from cairn.errors import RequestError, StorageError
-from cairn.server.cron_db import create_crons_table
-from cairn.server.tables import EVENTS, INDEXES, META, RUNS, SCHEMA_VERSION, TABLES, THREADS
+from cairn.server.tables import (
+    CRONS, CRONS_INDEXES, CRONS_VERSION, EVENTS, INDEXES, META, RUNS, SCHEMA_VERSION, TABLES, THREADS,
+)
 
 __all__ = ["ACTIVE", "ServerDB", "now_iso"]
 
@@ -102,14 +103,30 @@ class ServerDB(ABC):
                         f"{self.location} holds cairn serve's tables of schema version {version}; "
                         f"this cairn reads version {SCHEMA_VERSION}: upgrade cairn, or use a new --db"
                     )
-                create_crons_table(self, cur)
+                self._setup_crons(cur)
                 return
             for table in TABLES:
                 cur.execute(self.dialect.create(table))
             for index in INDEXES:
                 cur.execute(index)
             self._run(cur, f"INSERT INTO {META.name} (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            create_crons_table(self, cur)
+            self._setup_crons(cur)
+
+    def _setup_crons(self, cur: Any) -> None:
+        """Make the crons table (``cron_db.py``) unless it is there: a
+        database made by a cairn before crons gains it."""
+        found = self._run(cur, f"SELECT value FROM {META.name} WHERE key = 'crons_schema_version'").fetchone()
+        if found is not None:
+            if int(found[0]) != CRONS_VERSION:
+                raise StorageError(
+                    f"{self.location} holds cairn serve's crons table of schema version {found[0]}; "
+                    f"this cairn reads version {CRONS_VERSION}: upgrade cairn, or use a new --db"
+                )
+            return
+        cur.execute(self.dialect.create(CRONS))
+        for index in CRONS_INDEXES:
+            cur.execute(index)
+        self._run(cur, f"INSERT INTO {META.name} (key, value) VALUES ('crons_schema_version', ?)", (str(CRONS_VERSION),))
 
     # -- threads ---------------------------------------------------------------------
 
