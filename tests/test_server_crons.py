@@ -20,7 +20,7 @@ from typing import Any, Iterator, Sequence
 import pytest
 
 from tests.pg import fresh_schema
-from tests.server_support import ServerProcess, make_project, start_server, wait_for
+from tests.server_support import ServerProcess, make_project, start_server, start_worker, wait_for
 
 pytest.importorskip("langgraph_sdk", reason="the server tests drive it with langgraph_sdk (cairn[dev])")
 pytest.importorskip("croniter", reason="cairn serve's crons need croniter (cairn[server])")
@@ -123,6 +123,7 @@ def test_a_cron_is_created_searched_counted_updated_and_deleted(client: Any) -> 
     assert client.crons.update(cron["cron_id"], end_time=None)["next_run_date"] is not None
     assert client.crons.search(enabled=True, thread_id=thread)[0]["payload"]["multitask_strategy"] == "enqueue"
 
+    assert client.http.get(f"/runs/crons/{other['cron_id']}") == other
     client.crons.delete(cron["cron_id"])
     client.crons.delete(other["cron_id"])
     assert client.crons.count(thread_id=thread) == 0
@@ -237,6 +238,17 @@ def test_a_busy_thread_gets_the_cron_run_after_its_run_or_no_run_with_reject(ser
         client.crons.delete(cron_id)
 
 
+def test_a_cron_whose_thread_was_deleted_goes_at_its_next_slot(server: ServerProcess, client: Any) -> None:
+    thread = client.threads.create()["thread_id"]
+    cron = client.crons.create_for_thread(thread, "steps", schedule=YEARLY)
+    client.threads.delete(thread)
+    assert client.crons.count(thread_id=thread) == 1
+    _move_slot(server.folder / "cairn.db", [cron["cron_id"]], int(time.time()) - 5)
+    wait_for(lambda: client.crons.count(thread_id=thread) == 0)
+    with pytest.raises(NotFoundError):
+        client.runs.list(thread)  # and no run (nor thread) was made for it
+
+
 def test_missed_slots_while_no_server_ran_give_one_run_then_the_schedule_goes_on(tmp_path: Path) -> None:
     make_project(tmp_path)
     first = start_server(tmp_path)
@@ -293,12 +305,17 @@ def test_two_servers_on_one_sqlite_file_fire_each_slot_once(tmp_path: Path) -> N
             each.stop()
 
 
-def test_two_servers_on_one_postgres_fire_each_slot_once(tmp_path: Path) -> None:
+def test_two_servers_and_a_worker_on_one_postgres_fire_each_slot_once(tmp_path: Path) -> None:
     with fresh_schema() as url:
         make_project(tmp_path)
-        servers = [start_server(tmp_path, env={**FAST, "DATABASE_URI": url}, db=None) for _ in range(2)]
+        env = {**FAST, "DATABASE_URI": url}
+        servers = [start_server(tmp_path, env=env, db=None) for _ in range(2)]
+        worker = start_worker(tmp_path, env=env)  # cairn worker fires crons too
         try:
             _fire_rounds(servers, url)
+            assert worker.poll() is None
         finally:
+            worker.terminate()
+            worker.wait(10)
             for each in servers:
                 each.stop()

@@ -1,6 +1,6 @@
 """Crons: runs on a schedule, on a thread (``POST /threads/{id}/runs/crons``)
 or stateless (``POST /runs/crons``: each firing runs on a new thread);
-searched, counted, updated (PATCH) and deleted under ``/runs/crons``.
+searched, counted, read, updated (PATCH) and deleted under ``/runs/crons``.
 
 A cron stores the fields of the run it makes (input, config, context,
 interrupt_before/after, stream_mode, durability, multitask_strategy) and
@@ -157,6 +157,12 @@ async def update(request: Request) -> Response:
     return json_response(cron_json(row))
 
 
+async def get(request: Request) -> Response:
+    """``GET /runs/crons/{cron_id}`` (LangGraph's server has it; the SDK 0.4 does not call it)."""
+    server = server_of(request)
+    return json_response(cron_json(await _cron_or_404(server, CronTable(server.db), request.path_params["cron_id"])))
+
+
 async def delete(request: Request) -> Response:
     server = server_of(request)
     table = CronTable(server.db)
@@ -219,6 +225,7 @@ routes = [
     Route("/runs/crons", create, methods=["POST"]),
     Route("/runs/crons/search", search, methods=["POST"]),
     Route("/runs/crons/count", count, methods=["POST"]),
+    Route("/runs/crons/{cron_id}", get, methods=["GET"]),
     Route("/runs/crons/{cron_id}", update, methods=["PATCH"]),
     Route("/runs/crons/{cron_id}", delete, methods=["DELETE"]),
     Route("/threads/{thread_id}/runs/crons", create, methods=["POST"]),
