@@ -138,6 +138,7 @@ def test_bad_cron_requests_are_refused_naming_the_field_and_store_nothing(client
         ({"schedule": "* * * *"}, "schedule"),
         ({"schedule": "0 0 * * * *"}, "schedule"),
         ({"schedule": "61 * * * *"}, "schedule"),
+        ({"schedule": "0 0 30 2 *"}, "schedule"),  # February 30th never comes
         ({"schedule": "* * * * *", "timezone": "Mars/Olympus"}, "timezone"),
         ({"schedule": "* * * * *", "multitask_strategy": "sometimes"}, "multitask_strategy"),
         ({"schedule": "* * * * *", "interrupt_before": ["nowhere"]}, "interrupt_before"),
@@ -173,7 +174,7 @@ def test_a_per_minute_cron_fires_a_run_on_its_thread_with_its_input(server: Serv
     run = wait_for(lambda: client.runs.list(thread))[-1]
     assert run["metadata"]["cron_id"] == cron["cron_id"] and run["metadata"]["by"] == "cron"
     assert client.runs.join(thread, run["run_id"])["items"] == ["cron", "s1", "s2", "s3", "s4"]
-    assert client.threads.get(thread)["status"] == "idle"
+    assert client.runs.get(thread, run["run_id"])["status"] == "success"
     next_date = _epoch(client.crons.search(thread_id=thread)[0]["next_run_date"])
     assert time.time() < next_date <= time.time() + 60
     client.crons.delete(cron["cron_id"])

@@ -9,10 +9,11 @@ a firing compares it exactly.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from cairn.errors import RequestError
 
@@ -32,6 +33,10 @@ def check_schedule(schedule: object) -> str:
         )
     if not croniter.is_valid(schedule):
         raise RequestError(f"field 'schedule' is not a valid cron expression: {schedule!r}")
+    try:
+        next_slot(schedule, None, time.time())
+    except CroniterBadDateError:
+        raise RequestError(f"field 'schedule' names a date that never comes (such as February 30): {schedule!r}") from None
     return schedule
 
 

@@ -126,7 +126,9 @@ async def create(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    """``PATCH /runs/crons/{cron_id}``: change the fields given; "end_time": null clears it."""
+    """``PATCH /runs/crons/{cron_id}``: change the fields given ("metadata"
+    replaces the cron's; the run fields are merged into its payload and
+    checked again; "end_time": null clears it)."""
     server = server_of(request)
     table = CronTable(server.db)
     cron = await _cron_or_404(server, table, request.path_params["cron_id"])
