@@ -22,18 +22,20 @@ import asyncio
 import logging
 import os
 from functools import partial
-from typing import Any
+from typing import Any, Callable, Protocol, TypeVar
 
 from cairn.checkpoint.ids import new_checkpoint_id
 from cairn.errors import ConfigError, RequestError
 from cairn.server.cron_db import CronTable
-from cairn.server.db import now_iso
+from cairn.server.db import ServerDB, now_iso
 from cairn.server.graphs import Assistants
 from cairn.server.runinput import check_run_fields
 
-__all__ = ["TICK", "cron_tick", "fire_crons", "fire_due", "plan_run"]
+__all__ = ["TICK", "WorkersLike", "cron_tick", "fire_crons", "fire_due", "plan_run"]
 
 log = logging.getLogger("cairn.server")
+
+T = TypeVar("T")
 
 TICK = 1.0
 """Seconds between looks for due crons (one indexed read when none is due),
@@ -88,9 +90,22 @@ def plan_run(assistants: Assistants, cron: dict[str, Any]) -> tuple[dict[str, An
     return run, {**graph_keys, "cron_id": cron["cron_id"]} if stateless else graph_keys
 
 
-async def fire_due(workers: Any) -> int:
+class WorkersLike(Protocol):
+    """What firing needs of the process's ``Workers`` (``worker.py``, which starts ``fire_crons``)."""
+
+    db: ServerDB
+    assistants: Assistants
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+    def cancel(self, run_id: str, action: str) -> None: ...
+
+    def wake(self) -> None: ...
+
+
+async def fire_due(workers: WorkersLike) -> int:
     """Fire the crons due now that no other process fires first; how many
-    runs this process queued. ``workers``: the process's ``Workers``."""
+    runs this process queued."""
     table = CronTable(workers.db)
     queued = 0
     for cron_id, slot in await workers.call(table.due):
@@ -105,7 +120,7 @@ async def fire_due(workers: Any) -> int:
     return queued
 
 
-async def fire_crons(workers: Any, tick: float = TICK) -> None:
+async def fire_crons(workers: WorkersLike, tick: float = TICK) -> None:
     """Fire due crons every ``tick`` seconds until cancelled."""
     while True:
         try:
