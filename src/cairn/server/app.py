@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cairn.errors import CairnError, RequestError, ThreadBusyError
 from cairn.server.http import Server
-from cairn.server.routes import assistants, runs, state, store, system, threads
+from cairn.server.routes import assistants, crons, runs, state, store, system, threads
 
 __all__ = ["MAX_BODY", "create_app"]
 
@@ -115,7 +115,7 @@ def create_app(
             await server.workers.stop()
 
     app = Starlette(
-        routes=[*system.routes, *assistants.routes, *threads.routes, *state.routes, *runs.routes, *store.routes],
+        routes=[*system.routes, *assistants.routes, *threads.routes, *state.routes, *runs.routes, *store.routes, *crons.routes],
         exception_handlers={
             RequestError: _request_error,
             CairnError: _cairn_error,

@@ -21,7 +21,9 @@ from typing import Any, Callable, Sequence
 
 from cairn.checkpoint.sql.dialect import Dialect
 from cairn.errors import RequestError, StorageError
-from cairn.server.tables import EVENTS, INDEXES, META, RUNS, SCHEMA_VERSION, TABLES, THREADS
+from cairn.server.tables import (
+    CRONS, CRONS_INDEXES, CRONS_VERSION, EVENTS, INDEXES, META, RUNS, SCHEMA_VERSION, TABLES, THREADS,
+)
 
 __all__ = ["ACTIVE", "ServerDB", "now_iso"]
 
@@ -101,12 +103,30 @@ class ServerDB(ABC):
                         f"{self.location} holds cairn serve's tables of schema version {version}; "
                         f"this cairn reads version {SCHEMA_VERSION}: upgrade cairn, or use a new --db"
                     )
+                self._setup_crons(cur)
                 return
             for table in TABLES:
                 cur.execute(self.dialect.create(table))
             for index in INDEXES:
                 cur.execute(index)
             self._run(cur, f"INSERT INTO {META.name} (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._setup_crons(cur)
+
+    def _setup_crons(self, cur: Any) -> None:
+        """Make the crons table (``cron_db.py``) unless it is there: a
+        database made by a cairn before crons gains it."""
+        found = self._run(cur, f"SELECT value FROM {META.name} WHERE key = 'crons_schema_version'").fetchone()
+        if found is not None:
+            if int(found[0]) != CRONS_VERSION:
+                raise StorageError(
+                    f"{self.location} holds cairn serve's crons table of schema version {found[0]}; "
+                    f"this cairn reads version {CRONS_VERSION}: upgrade cairn, or use a new --db"
+                )
+            return
+        cur.execute(self.dialect.create(CRONS))
+        for index in CRONS_INDEXES:
+            cur.execute(index)
+        self._run(cur, f"INSERT INTO {META.name} (key, value) VALUES ('crons_schema_version', ?)", (str(CRONS_VERSION),))
 
     # -- threads ---------------------------------------------------------------------
 
@@ -218,25 +238,29 @@ class ServerDB(ABC):
         "interrupt" and "rollback" ask those runs to stop (the ids returned),
         "enqueue" lets them finish first. The thread is busy from now on."""
         with self._write() as cur:
-            # The thread's row is written first: a second insert on the thread waits for this one.
-            self._run(cur, f"UPDATE {THREADS.name} SET status = 'busy', updated_at = ? WHERE thread_id = ?", (now_iso(), run["thread_id"]))
-            active = self._run(
-                cur,
-                f"SELECT run_id FROM {RUNS.name} WHERE thread_id = ? AND status IN ('pending', 'running')",
-                (run["thread_id"],),
-            ).fetchall()
-            if active and strategy == "reject":
-                raise RequestError(
-                    f"thread {run['thread_id']!r} is already running a run; wait for it to finish "
-                    "or choose another multitask_strategy (enqueue, interrupt, rollback)",
-                    409,
-                )
-            stopped = [row[0] for row in active] if strategy in ("interrupt", "rollback") else []
-            for run_id in stopped:
-                self._ask_cancel(cur, run_id, strategy)
-            values = [json.dumps(run[n]) if n in ("kwargs", "metadata") else run.get(n) for n in RUNS.names]
-            self._run(cur, f"INSERT INTO {RUNS.name} ({', '.join(RUNS.names)}) VALUES ({RUNS.marks})", values)
-            return stopped
+            return self._insert_run(cur, run, strategy)
+
+    def _insert_run(self, cur: Any, run: dict[str, Any], strategy: str) -> list[str]:
+        """``insert_run`` inside the transaction ``cur`` (a cron's firing queues its run so)."""
+        # The thread's row is written first: a second insert on the thread waits for this one.
+        self._run(cur, f"UPDATE {THREADS.name} SET status = 'busy', updated_at = ? WHERE thread_id = ?", (now_iso(), run["thread_id"]))
+        active = self._run(
+            cur,
+            f"SELECT run_id FROM {RUNS.name} WHERE thread_id = ? AND status IN ('pending', 'running')",
+            (run["thread_id"],),
+        ).fetchall()
+        if active and strategy == "reject":
+            raise RequestError(
+                f"thread {run['thread_id']!r} is already running a run; wait for it to finish "
+                "or choose another multitask_strategy (enqueue, interrupt, rollback)",
+                409,
+            )
+        stopped = [row[0] for row in active] if strategy in ("interrupt", "rollback") else []
+        for run_id in stopped:
+            self._ask_cancel(cur, run_id, strategy)
+        values = [json.dumps(run[n]) if n in ("kwargs", "metadata") else run.get(n) for n in RUNS.names]
+        self._run(cur, f"INSERT INTO {RUNS.name} ({', '.join(RUNS.names)}) VALUES ({RUNS.marks})", values)
+        return stopped
 
     def _ask_cancel(self, cur: Any, run_id: str, action: str) -> None:
         # A run that never started stops here; a running one when its worker

@@ -58,7 +58,7 @@ def open_server(config_path: str, db: str | None = None, workers: int = 4) -> Se
     info = {
         "version": importlib.metadata.version("cairn"),
         "server": "cairn",
-        "flags": {"assistants": True, "crons": False, "langsmith": False},
+        "flags": {"assistants": True, "crons": True, "langsmith": False},
         "host": {"kind": "self-hosted", "project_id": None, "revision_id": None},
     }
     return Server(tables, saver, store, assistants, streams, Workers(tables, assistants, streams, workers), info)

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from cairn.checkpoint.sql.layout import Column, Kind, Role, Table
 
-__all__ = ["EVENTS", "INDEXES", "META", "RUNS", "SCHEMA_VERSION", "TABLES", "THREADS"]
+__all__ = [
+    "CRONS", "CRONS_INDEXES", "CRONS_VERSION", "EVENTS", "INDEXES", "META", "RUNS", "SCHEMA_VERSION", "TABLES",
+    "THREADS",
+]
 
 SCHEMA_VERSION = 1
 
@@ -82,3 +85,32 @@ INDEXES = (
     "CREATE INDEX cairn_server_runs_thread ON cairn_server_runs (thread_id, run_id)",
     "CREATE INDEX cairn_server_threads_updated ON cairn_server_threads (updated_at)",
 )
+
+CRONS_VERSION = 1
+"""The schema version of the crons table, kept in ``cairn_server_meta`` under
+"crons_schema_version": a database made before crons gains the table."""
+
+CRONS = Table(
+    "cairn_server_crons",
+    (
+        Column("cron_id", Kind.KEY, Role.KEY),
+        Column("assistant_id", Kind.TEXT),
+        Column("thread_id", Kind.TEXT, null=True),  # None: each firing runs on a new thread
+        Column("schedule", Kind.TEXT),  # five cron fields
+        Column("timezone", Kind.TEXT, null=True),  # an IANA name; None: UTC
+        Column("payload", Kind.TEXT),  # JSON: the run's fields (input, config, ...)
+        Column("metadata", Kind.TEXT),
+        Column("on_run_completed", Kind.TEXT, null=True),  # stateless: "delete" or "keep" the thread
+        Column("end_time", Kind.TEXT, null=True),  # ISO time after which no slot fires
+        Column("enabled", Kind.INT),
+        # The next slot to fire, in whole seconds since the epoch (None: none
+        # left, or disabled). A firing moves it from the slot it read to the
+        # following one by a conditional UPDATE, in the transaction that
+        # queues the run: whoever moves it fired the slot.
+        Column("next_run_at", Kind.BIGINT, null=True),
+        Column("created_at", Kind.TEXT),
+        Column("updated_at", Kind.TEXT),
+    ),
+)
+
+CRONS_INDEXES = ("CREATE INDEX cairn_server_crons_due ON cairn_server_crons (next_run_at)",)

@@ -27,6 +27,7 @@ from typing import Any, Callable, TypeVar
 
 from cairn.errors import RunCancelledError
 from cairn.runtime.leases import new_owner, owner_is_gone
+from cairn.server.crons import cron_tick, fire_crons
 from cairn.server.db import ServerDB
 from cairn.server.graphs import Assistant, Assistants
 from cairn.server.runinput import run_arguments
@@ -86,6 +87,7 @@ class Workers:
         self._tasks = [asyncio.create_task(self._loop()) for _ in range(self.count)]
         self._tasks.append(asyncio.create_task(self._renew()))
         self._tasks.append(asyncio.create_task(self._flushing()))
+        self._tasks.append(asyncio.create_task(fire_crons(self, cron_tick())))
 
     async def stop(self) -> None:
         for task in self._tasks:
