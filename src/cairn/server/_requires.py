@@ -10,6 +10,7 @@ from __future__ import annotations
 from cairn.errors import MissingDependencyError
 
 try:
+    import prometheus_client  # noqa: F401
     import starlette  # noqa: F401
     import uvicorn  # noqa: F401
 except ImportError as exc:
