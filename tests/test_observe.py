@@ -115,3 +115,32 @@ def test_an_object_that_is_not_an_observer_is_refused_by_name() -> None:
         two_steps().compile(observers=["nope"])
     with pytest.raises(ArgumentTypeError, match="config"):
         two_steps().compile().invoke({}, {"observers": [object()]})
+
+
+@pytest.mark.parametrize("durability", ["async", "exit"])
+def test_writes_held_or_made_in_the_background_are_reported_before_the_run_ends(
+    tmp_path: Path, durability: str
+) -> None:
+    watch = Watch()
+    graph = two_steps().compile(SqliteSaver(str(tmp_path / "db.sqlite")), observers=[watch])
+    graph.invoke({"items": []}, "t", durability=durability)
+    writes = [entry for entry in watch.log if entry[0] == "write"]
+    assert writes and all(sized for _, _, sized in writes)
+    assert writes[-1][1] == 2 and watch.log[-1] == ("end", "success")
+
+
+def test_a_graphs_observer_and_a_calls_observer_both_watch_the_call(tmp_path: Path) -> None:
+    own, call = Watch(), Watch()
+    graph = two_steps().compile(SqliteSaver(str(tmp_path / "db.sqlite")), observers=[own])
+    graph.invoke({"items": []}, {"configurable": {"thread_id": "t"}, "observers": [call]})
+    graph.invoke({"items": []}, "t")
+    assert own.log.count(("end", "success")) == 2 and call.log.count(("end", "success")) == 1
+    assert [e for e in call.log if e[0] == "node"] == [("node", "__start__", None), ("node", "a", None), ("node", "b", None)]
+
+
+def test_a_stream_read_no_further_ends_the_run_as_cancelled(tmp_path: Path) -> None:
+    watch = Watch()
+    graph = two_steps().compile(SqliteSaver(str(tmp_path / "db.sqlite")), observers=[watch])
+    for _ in graph.stream({"items": []}, "t"):
+        break
+    assert watch.log[-1] == ("end", "cancelled")
