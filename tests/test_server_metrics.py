@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server_support import make_project, start_server, wait_for
+from tests.pg import fresh_schema
+from tests.server_support import make_project, start_server, start_worker, wait_for
 
 pytest.importorskip("langgraph_sdk", reason="the server tests drive it with langgraph_sdk (cairn[dev])")
 from langgraph_sdk import get_sync_client  # noqa: E402
@@ -110,3 +111,23 @@ def test_a_run_of_a_killed_server_counts_as_recovered_and_its_thread_as_taken_ov
     assert value(samples, "cairn_lease_takeovers_total", graph="steps") == 1
     assert value(samples, "cairn_runs", status="success") == 1
     assert value(samples, "cairn_run_duration_seconds_count", graph="steps", status="success") == 1
+
+
+def test_on_postgres_an_api_only_server_counts_the_runs_a_worker_process_ran(tmp_path: Any) -> None:
+    make_project(tmp_path)
+    with fresh_schema() as url:
+        api = start_server(tmp_path, "--workers", "0", env={"DATABASE_URI": url}, db=None)
+        worker = start_worker(tmp_path, "--db", url)
+        try:
+            client = get_sync_client(url=api.url)
+            for _ in range(3):
+                client.runs.wait(client.threads.create()["thread_id"], "steps", input={"items": ["x"]})
+            samples = scrape(api.url)
+        finally:
+            worker.terminate()
+            worker.wait(10)
+            api.stop()
+    assert value(samples, "cairn_runs", status="success") == 3  # from the database
+    assert value(samples, "cairn_queue_depth") == 0
+    # Durations are those of the runs this process executed: none.
+    assert not any(name == "cairn_step_duration_seconds_count" for name, _ in samples)

@@ -77,6 +77,7 @@ def read_config(config: Any) -> RunConfig:
     ns = configurable.get("checkpoint_ns") or ""
     if not isinstance(ns, str):
         raise ConfigError(f"config checkpoint_ns must be a string, got {ns!r}")
+    observers = config.get("observers")
     extra = {
         k: v
         for k, v in config.items()
@@ -90,7 +91,7 @@ def read_config(config: Any) -> RunConfig:
         metadata=dict(metadata),
         configurable=configurable,
         extra=extra,
-        observers=check_observers(config.get("observers"), 'config["observers"]'),
+        observers=check_observers(observers, 'config["observers"]') if observers is not None else (),
     )
 
 
