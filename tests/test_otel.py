@@ -117,3 +117,34 @@ def test_a_sync_run_in_a_callers_span_is_its_child(tmp_path: Path, spans: Any) -
 def test_instrument_names_what_is_not_a_graph() -> None:
     with pytest.raises(ArgumentTypeError, match="compiled cairn graph"):
         instrument(StateGraph(State))
+
+
+def test_serve_traces_only_when_the_environment_configures_an_exporter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cairn.otel import ENVIRONMENT, from_environment
+
+    for name in (*ENVIRONMENT, "OTEL_SDK_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    assert from_environment() is None
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    assert isinstance(from_environment(), OtelObserver)
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    assert from_environment() is None
+
+
+def test_cairn_runs_graphs_without_importing_opentelemetry() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, operator\n"
+        "from typing import TypedDict\n"
+        "from cairn.graph import StateGraph, START\n"
+        "from cairn.checkpoint.memory import InMemorySaver\n"
+        "class S(TypedDict):\n    n: int\n"
+        "b = StateGraph(S); b.add_node('a', lambda s: {'n': 1}); b.add_edge(START, 'a')\n"
+        "b.compile(InMemorySaver()).invoke({'n': 0}, 't')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('opentelemetry', 'prometheus_client'))))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")})
+    assert found.stdout.strip() == "[]"
