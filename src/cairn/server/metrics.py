@@ -97,10 +97,14 @@ class ServerMetrics:
             registry=r,
         )
         r.register(_FromDatabase(db, self))
+        self._graphs: dict[str, RunMetrics] = {}
 
     def observer(self, graph_id: str) -> "RunMetrics":
-        """What records the runs of graph ``graph_id``."""
-        return RunMetrics(self, graph_id)
+        """What records the runs of graph ``graph_id`` (one per graph, kept)."""
+        found = self._graphs.get(graph_id)
+        if found is None:
+            found = self._graphs[graph_id] = RunMetrics(self, graph_id)
+        return found
 
     def render(self) -> bytes:
         """The text ``/metrics`` answers (reads the database: call it off the event loop)."""
@@ -108,47 +112,58 @@ class ServerMetrics:
 
 
 class RunMetrics:
-    """The observer of one graph's runs (``compile(observers=...)``'s kind)."""
+    """The observer of one graph's runs (``compile(observers=...)``'s kind).
+    It holds the graph's labelled series, looked up once, not at each step."""
 
     def __init__(self, metrics: ServerMetrics, graph: str) -> None:
         self.metrics = metrics
         self.graph = graph
+        self.step_seconds = metrics.step_seconds.labels(graph)
+        self.write_seconds = metrics.write_seconds.labels(graph)
+        self.written_bytes = metrics.written_bytes.labels(graph)
+        self.nodes: dict[str, Any] = {}
+        """Node name -> its duration series."""
+
+    def node(self, name: str) -> Any:
+        series = self.nodes.get(name)
+        if series is None:
+            series = self.nodes[name] = self.metrics.node_seconds.labels(self.graph, name)
+        return series
 
     def run_started(self, run: RunInfo) -> RunObserver:
-        return _RunTimes(self.metrics, self.graph)
+        return _RunTimes(self)
 
 
 class _RunTimes(RunObserver):
-    def __init__(self, metrics: ServerMetrics, graph: str) -> None:
-        self.metrics = metrics
+    def __init__(self, graph: RunMetrics) -> None:
         self.graph = graph
         self.began = perf_counter()
         self.step_began = self.began
 
     def lease_taken_over(self, holder: str) -> None:
-        self.metrics.takeovers.labels(self.graph).inc()
+        self.graph.metrics.takeovers.labels(self.graph.graph).inc()
 
     def step_started(self, step: int, tasks: Sequence[TaskRecord]) -> None:
         self.step_began = perf_counter()
 
     def step_ended(self, step: int, error: BaseException | None) -> None:
-        self.metrics.step_seconds.labels(self.graph).observe(perf_counter() - self.step_began)
+        self.graph.step_seconds.observe(perf_counter() - self.step_began)
 
     def task_started(self, step: int, task: TaskRecord) -> Any:
         return perf_counter()
 
     def task_ended(self, token: Any, task: TaskRecord, error: BaseException | None) -> None:
-        self.metrics.node_seconds.labels(self.graph, task.name).observe(perf_counter() - token)
+        self.graph.node(task.name).observe(perf_counter() - token)
         if error is not None:
-            self.metrics.node_errors.labels(self.graph, task.name).inc()
+            self.graph.metrics.node_errors.labels(self.graph.graph, task.name).inc()
 
     def checkpoint_written(self, checkpoint: CheckpointRecord, seconds: float, size: int | None) -> None:
-        self.metrics.write_seconds.labels(self.graph).observe(seconds)
+        self.graph.write_seconds.observe(seconds)
         if size:
-            self.metrics.written_bytes.labels(self.graph).inc(size)
+            self.graph.written_bytes.inc(size)
 
     def run_ended(self, status: str, error: BaseException | None) -> None:
-        self.metrics.run_seconds.labels(self.graph, status).observe(perf_counter() - self.began)
+        self.graph.metrics.run_seconds.labels(self.graph.graph, status).observe(perf_counter() - self.began)
 
 
 class _FromDatabase(Collector):
