@@ -41,7 +41,7 @@ LAYERS = [
     ("runtime", ["cairn.runtime"]),
     ("builder", ["cairn.graph.state", "cairn.graph"]),
     ("server", ["cairn.server"]),
-    ("surface", ["cairn.config", "cairn.constants", "cairn.func", "cairn.cli", "cairn.prebuilt", "cairn.pregel", "cairn"]),
+    ("surface", ["cairn.config", "cairn.constants", "cairn.func", "cairn.cli", "cairn.prebuilt", "cairn.pregel", "cairn.otel", "cairn"]),
 ]
 """Each module belongs to the first layer with a prefix that names it or a package above it."""
 

@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.server_support import ServerProcess, start_server, make_project
 
@@ -42,9 +43,9 @@ def test_metrics_count_runs_by_status_in_prometheus_text(server: ServerProcess, 
     thread = client.threads.create()["thread_id"]
     client.runs.wait(thread, "steps", input={"items": ["x"]})
     text = httpx.get(f"{server.url}/metrics").text
-    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
-    assert int(lines['cairn_runs{status="success"}']) >= 1
-    assert int(lines["cairn_threads"]) >= 1 and lines["cairn_workers"] == "4"
+    samples = {(s.name, s.labels.get("status")): s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    assert samples[("cairn_runs", "success")] >= 1
+    assert samples[("cairn_threads", None)] >= 1 and samples[("cairn_workers", None)] == 4
 
 
 def test_each_graph_is_an_assistant_found_by_its_id_or_its_name(client: Any) -> None:

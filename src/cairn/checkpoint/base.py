@@ -338,7 +338,7 @@ class BaseCheckpointSaver(CheckpointerInterface, ABC):
         lease: Lease | None = None,
         *,
         snapshot: bool = False,
-    ) -> None:
+    ) -> int | None:
         """Store ``checkpoint`` and ``pending`` (writes against it) atomically;
         ``values`` is the full state at it, kept as a snapshot when
         ``snapshot_policy`` says one is due (always, with ``snapshot=True``:
@@ -352,15 +352,19 @@ class BaseCheckpointSaver(CheckpointerInterface, ABC):
 
         With ``lease``, stores only if its owner still holds the thread (a
         check no takeover can slip past; the saver may also renew the hold);
-        otherwise raises ThreadBusyError and stores nothing."""
+        otherwise raises ThreadBusyError and stores nothing.
 
-    def save_many(self, items: Sequence[PutItem], lease: Lease | None = None) -> None:
+        Returns the bytes of the checkpoint's row (its encoded blobs), or
+        None when the saver does not know: what metrics report as written."""
+
+    def save_many(self, items: Sequence[PutItem], lease: Lease | None = None) -> int | None:
         """``save`` each (checkpoint, values, pending) of ``items`` in order,
         each checkpoint the parent of the next; a saver may store them in one
         commit. Pending writes of a checkpoint but the last need not be stored:
-        the save of its child clears them."""
-        for checkpoint, values, pending in items:
-            self.save(checkpoint, values, pending, lease)
+        the save of its child clears them. Returns the bytes of their rows
+        (None: unknown), as ``save``."""
+        sizes = [self.save(checkpoint, values, pending, lease) for checkpoint, values, pending in items]
+        return None if None in sizes else sum(s for s in sizes if s is not None)
 
     @abstractmethod
     def save_pending(

@@ -304,6 +304,11 @@ class Row:
     snapshot_bytes: int
     log_bytes: int
 
+    @property
+    def size(self) -> int:
+        """The bytes of its blobs: what storing it writes, but for the plain columns."""
+        return len(self.metadata) + len(self.writes) + len(self.plan) + len(self.snapshot or b"")
+
 
 _AT = {field.name: at for at, field in enumerate(fields(Row))}
 """Where each of a Row's fields is in a sequence of its values in order."""

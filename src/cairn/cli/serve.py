@@ -4,12 +4,27 @@ worker`` (its queue's runs, without HTTP): cairn.server."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
 from cairn.errors import CairnError
 
 TOKEN_VARIABLE = "CAIRN_AUTH_TOKEN"
+
+
+def tracing() -> tuple[Any, ...]:
+    """cairn.otel's observer when the environment asks for traces
+    (``OTEL_TRACES_EXPORTER`` or ``OTEL_EXPORTER_OTLP_*ENDPOINT``); a warning
+    and none when the ``otel`` extra is not installed."""
+    try:
+        from cairn.otel import from_environment
+    except CairnError as exc:
+        if any(name.startswith("OTEL_EXPORTER") or name == "OTEL_TRACES_EXPORTER" for name in os.environ):
+            click.echo(f"warning: not tracing runs: {exc}", err=True)
+        return ()
+    found = from_environment()
+    return (found,) if found is not None else ()
 
 
 @click.command()
@@ -36,7 +51,9 @@ def serve(config: str, host: str, port: int, db: str | None, workers: int,
     The langgraph_sdk client (get_client(url="http://127.0.0.1:2024")) and
     UIs built on it work unchanged. Threads, runs and checkpoints live in
     one SQLite file, so a run whose server was killed finishes after a
-    restart, from its last committed step.
+    restart, from its last committed step. GET /metrics answers in
+    Prometheus' format; with OTEL_TRACES_EXPORTER set (and cairn[otel]
+    installed) each run is traced.
 
     Example:
 
@@ -50,7 +67,7 @@ def serve(config: str, host: str, port: int, db: str | None, workers: int,
     try:
         run_server(config, host=host, port=port, db=db, workers=workers,
                    auth_token=auth_token or os.environ.get(TOKEN_VARIABLE) or None, max_body=max_body,
-                   cors_origins=cors_origins)
+                   cors_origins=cors_origins, observers=tracing())
     except CairnError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -81,6 +98,6 @@ def worker(config: str, db: str | None, concurrency: int) -> None:
     except CairnError as exc:  # the extra is not installed
         raise click.ClickException(str(exc)) from None
     try:
-        work(config, db=db, concurrency=concurrency)
+        work(config, db=db, concurrency=concurrency, observers=tracing())
     except CairnError as exc:
         raise click.ClickException(str(exc)) from None

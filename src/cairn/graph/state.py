@@ -460,14 +460,18 @@ class StateGraph:
         name: str | None = None,
         strict: bool = False,
         debug: bool = False,
+        observers: Sequence[Any] = (),
     ) -> Any:
         """Validate the graph and return a runnable ``CompiledStateGraph``.
 
         ``store`` is handed to nodes taking ``store`` or ``runtime`` (and to
         ``get_store()``). ``strict=True`` makes an update key that is not in
-        the schema an error instead of a warning.
+        the schema an error instead of a warning. ``observers`` (cairn's own)
+        watch every run: metrics and tracing hooks (``cairn.otel.instrument()``,
+        ``cairn.runtime.observe``).
         """
         from cairn.runtime.compiled import CompiledStateGraph
+        from cairn.runtime.observe import check_observers
 
         not_supported("compile", debug=debug)
         if cache is not None and not isinstance(cache, BaseCache):
@@ -488,6 +492,7 @@ class StateGraph:
             builder=self,
             store=store,
             cache=cache,
+            observers=check_observers(observers, "compile(observers=...)"),
         )
 
 

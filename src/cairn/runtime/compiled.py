@@ -27,6 +27,7 @@ from cairn.runtime.events import STREAM_MODES, Events
 from cairn.runtime.heads import HeadCache
 from cairn.runtime.leases import ThreadHold
 from cairn.runtime.loop import Cancel, Run
+from cairn.runtime.observe import Observer
 from cairn.runtime.snapshot import HistoryStates, build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
 from cairn.runtime.subgraphs import bound
@@ -55,8 +56,12 @@ class CompiledStateGraph(RunnableSurface):
         builder: Any,
         store: Any = None,
         cache: BaseCache | None = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         self.spec = spec
+        self.observers: tuple[Observer, ...] = tuple(observers)
+        """What watches every run of the graph (``compile(observers=...)``;
+        ``runtime/observe.py``), before those of a call's config."""
         self.stored_types = stored_types(spec)
         """The classes whose values this graph's state (and its subgraphs')
         may hold: registered into the serializer of every saver it runs on."""

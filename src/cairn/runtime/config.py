@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from cairn.checkpoint.shapes import get_checkpoint_metadata
 from cairn.errors import ArgumentTypeError, ConfigError
+from cairn.runtime.observe import check_observers
 
 DEFAULT_RECURSION_LIMIT = 25
 _IDENTITY_KEYS = ("thread_id", "checkpoint_ns", "checkpoint_id")
@@ -29,6 +30,9 @@ class RunConfig:
     """Every configurable key the user gave, for nodes that take ``config``."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Other top-level keys (tags, callbacks, ...), passed through to nodes."""
+    observers: tuple[Any, ...] = ()
+    """What watches this call's run (``config["observers"]``, cairn's own
+    key; ``runtime/observe.py``): not handed to nodes."""
 
     @property
     def stored_metadata(self) -> dict[str, Any]:
@@ -73,10 +77,11 @@ def read_config(config: Any) -> RunConfig:
     ns = configurable.get("checkpoint_ns") or ""
     if not isinstance(ns, str):
         raise ConfigError(f"config checkpoint_ns must be a string, got {ns!r}")
+    observers = config.get("observers")
     extra = {
         k: v
         for k, v in config.items()
-        if k not in ("configurable", "recursion_limit", "metadata", *_IDENTITY_KEYS)
+        if k not in ("configurable", "recursion_limit", "metadata", "observers", *_IDENTITY_KEYS)
     }
     return RunConfig(
         thread_id=_as_id(configurable.get("thread_id"), "thread_id"),
@@ -86,6 +91,7 @@ def read_config(config: Any) -> RunConfig:
         metadata=dict(metadata),
         configurable=configurable,
         extra=extra,
+        observers=check_observers(observers, 'config["observers"]') if observers is not None else (),
     )
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from cairn.runtime.caching import NodeCache
     from cairn.runtime.events import Events
     from cairn.runtime.messages import MessagesMode
+    from cairn.runtime.observe import RunObserver
 
 __all__ = ["Runtime", "get_runtime"]
 
@@ -162,6 +163,8 @@ class RunScope:
     cache: "NodeCache | None" = None
     """The graph's cache (``compile(cache=...)``), where ``@task`` calls with a
     ``cache_policy`` find their results."""
+    observer: "RunObserver | None" = None
+    """What watches the run's tasks (``runtime/observe.py``), if anything does."""
 
     def replaying(self, replaying: bool) -> None:
         """Tell the subgraphs of the next step whether it replays an old checkpoint."""

@@ -122,8 +122,26 @@ def _run_task(
 
 def _in_context(own: TaskContext[Any], run: Callable[..., Outcome], *args: Any) -> Outcome:
     current.set(own)
-    _entered(args[0], own.scope)
-    return run(*args)
+    task, scope = args[0], own.scope
+    _entered(task, scope)
+    watch = scope.observer
+    if watch is None:
+        return run(*args)
+    token = watch.task_started(scope.step, task)
+    try:
+        outcome = run(*args)
+    except BaseException as exc:
+        watch.task_ended(token, task, _as_failure(exc))
+        raise
+    watch.task_ended(token, task, None)
+    return outcome
+
+
+def _as_failure(exc: BaseException) -> BaseException | None:
+    """What a task's observer is told it failed with: an interrupt is a pause."""
+    if isinstance(exc, HandlerFailed):  # the error handler failed too: its error is the task's
+        return exc.error
+    return None if isinstance(exc, (GraphInterrupt, NodeInterrupt)) else exc
 
 
 def _entered(task: TaskRecord, scope: RunScope) -> None:
@@ -199,10 +217,17 @@ async def arun_step(
     async def one(task: TaskRecord) -> TaskResult:
         current.set(TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of))
         _entered(task, scope)
+        watch = scope.observer
+        token = watch.task_started(scope.step, task) if watch is not None else None
         try:
             result = TaskResult(task, outcome=await runner.arun(task, state, scope, failed.get(task.id)))
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised by the loop
             result = _failure(task, exc)
+            if watch is not None:
+                watch.task_ended(token, task, _as_failure(exc))
+        else:
+            if watch is not None:
+                watch.task_ended(token, task, None)
         scope.report(result)
         return result
 

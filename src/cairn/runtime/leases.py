@@ -131,6 +131,8 @@ class ThreadHold:
         self.saver = saver
         self.lease = Lease(thread_id, new_owner(), saver.lease_ttl)
         self._key: int | None = None
+        self.took_over: str | None = None
+        """The holder whose hold ``take`` took over (its process was gone), if one was."""
 
     def take(self) -> None:
         """Hold the thread, waiting up to the saver's ``wait_for_thread``."""
@@ -153,7 +155,9 @@ class ThreadHold:
     def _try(self) -> str | None:
         holder = self.saver.acquire(self.lease)
         if holder is not None and _dead(holder):
-            holder = self.saver.acquire(self.lease, replacing=holder)
+            gone, holder = holder, self.saver.acquire(self.lease, replacing=holder)
+            if holder is None:
+                self.took_over = gone
         return holder
 
     def _pause_or_raise(self, holder: str, deadline: float, pause: float) -> float:
@@ -185,6 +189,7 @@ class NoHold:
     the thread) or a run without a checkpointer."""
 
     lease: Lease | None = None
+    took_over: str | None = None
 
     def take(self) -> None:
         """Nothing to take."""

@@ -47,6 +47,7 @@ from cairn.runtime.events import Events
 from cairn.runtime.executor import TaskResult, arun_step, run_step, stepping_pool
 from cairn.runtime.leases import NoHold, ThreadHold
 from cairn.runtime.messages import MessagesMode
+from cairn.runtime.observe import RunInfo, RunObserver, start_observing
 from cairn.runtime.persist import NoPersister, Persister, check_durability
 from cairn.runtime.plan import plan_next, start_task
 from cairn.runtime.settle import Committed, Halted, Position, kept_writes, settle
@@ -189,6 +190,10 @@ class Run:
             else NoPersister()
         )
         self.cancel = cancel
+        self._observers = (*graph.observers, *config.observers) if parent_runtime is None else ()
+        """What watches the run (a subgraph's steps are its parent node's)."""
+        self.observer: RunObserver | None = None
+        """The run's observer, once it started, when something watches it."""
         self.ns = config.checkpoint_ns
         self.parents: Mapping[str, str] = parents or {}
         self.interrupts: list[Interrupt] = []
@@ -421,8 +426,11 @@ class Run:
         self._ask_parent()
 
     def _steps(self, input: Any) -> Generator[Step | None, None, None]:
+        ended: BaseException | None = None
         try:
+            self._observe()
             self.hold.take()
+            self._taken_over()
             self.cursor = cursor = self._start(input)
             while (todo := self._next_batch(cursor)) is not None:
                 if self.events is not None and self.events.waiting():
@@ -440,12 +448,21 @@ class Run:
                 if self._stops_after(step):
                     self._stop()
                     return
+        except BaseException as exc:
+            ended = exc
+            raise
         finally:
-            self._finish()
+            try:
+                self._finish()
+            finally:
+                self._observed_end(ended)
 
     async def _asteps(self, input: Any) -> AsyncGenerator[Step | None, None]:
+        ended: BaseException | None = None
         try:
+            self._observe()
             await self.hold.atake()
+            self._taken_over()
             self.cursor = cursor = await offload.call(self.saver, self._start, input)
             while (todo := self._next_batch(cursor)) is not None:
                 if self.events is not None and self.events.waiting():
@@ -479,8 +496,38 @@ class Run:
                 if self._stops_after(step):
                     self._stop()
                     return
+        except BaseException as exc:
+            ended = exc
+            raise
         finally:
-            await offload.call(self.saver, self._finish)
+            try:
+                await offload.call(self.saver, self._finish)
+            finally:
+                self._observed_end(ended)
+
+    def _observe(self) -> None:
+        """Start the run's observers, when it has some."""
+        if self._observers:
+            info = RunInfo(self.graph.name, self.thread_id, self.run_id)
+            self.observer = self.scope.observer = self.persist.observer = start_observing(self._observers, info)
+
+    def _taken_over(self) -> None:
+        if self.observer is not None and self.hold.took_over is not None:
+            self.observer.lease_taken_over(self.hold.took_over)
+
+    def _observed_end(self, error: BaseException | None) -> None:
+        """Tell the run's observer how the run ended (``error``: what it raised)."""
+        if self.observer is None:
+            return
+        if isinstance(error, GeneratorExit):  # the reader stopped reading the stream
+            self.observer.run_ended("cancelled", None)
+        elif isinstance(error, (RunCancelledError, asyncio.CancelledError, KeyboardInterrupt)):
+            self.observer.run_ended("cancelled", error)
+        elif error is not None:
+            self.observer.run_ended("error", error)
+        else:
+            paused = bool(self.interrupts) or self._at_breakpoint
+            self.observer.run_ended("interrupted" if paused else "success", None)
 
     def _live_step(
         self, cursor: Position, todo: list[TaskRecord]
@@ -614,6 +661,8 @@ class Run:
         todo = [t for t in tasks if t.id not in cursor.reuse]
         if self.events is not None:
             self.events.started(todo, cursor.values, cursor.checkpoint.step + 1)
+        if self.observer is not None:
+            self.observer.step_started(self.scope.step, todo)
         return todo
 
     def _commit(
@@ -629,9 +678,14 @@ class Run:
         outcome = settle(self.spec.schema, cursor, todo, results, stopped, self._kept)
         self._kept.clear()
         if isinstance(outcome, Halted):
+            if self.observer is not None:
+                self.observer.step_ended(cursor.checkpoint.step + 1, outcome.error)
             self._halt(cursor, outcome)
             return None
-        return self._advance(cursor, outcome)
+        step = self._advance(cursor, outcome)
+        if self.observer is not None:
+            self.observer.step_ended(step.checkpoint.step, None)
+        return step
 
     def _halt(self, cursor: Position, halted: Halted) -> None:
         """Keep what a step that did not finish left; raise its error, or pause."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Callable, Mapping, Sequence
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from cairn.checkpoint.base import (
     BaseCheckpointSaver,
@@ -20,6 +21,9 @@ from cairn.checkpoint.base import (
     TaskWrite,
 )
 from cairn.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cairn.runtime.observe import RunObserver
 
 DURABILITIES = ("sync", "async", "exit")
 
@@ -67,6 +71,8 @@ class Persister:
     """Stores a run's checkpoints and pending writes on its saver."""
 
     stores = True
+    observer: RunObserver | None = None
+    """Told of each checkpoint commit (its latency and bytes), when set."""
 
     def __init__(
         self,
@@ -108,7 +114,10 @@ class Persister:
         input), or alone when the run saves nothing else."""
         checkpoint, values, pending = storable(self.transient, checkpoint, values, pending)
         if self.durability == "sync" and not hold and not self._waiting:
-            self.saver.save(checkpoint, values, pending, self.lease)  # a step's usual save
+            if self.observer is None:
+                self.saver.save(checkpoint, values, pending, self.lease)  # a step's usual save
+            else:
+                self._timed([(checkpoint, values, pending)])
             return
         if self.durability != "sync":
             values = dict(values)
@@ -116,9 +125,25 @@ class Persister:
         if hold:
             self._waiting = items
         elif self.durability == "sync":
+            self._save_many(items)
+        else:
+            self._do(lambda: self._save_many(items))
+
+    def _save_many(self, items: Sequence[PutItem]) -> None:
+        if self.observer is None:
             self.saver.save_many(items, self.lease)
         else:
-            self._do(lambda: self.saver.save_many(items, self.lease))
+            self._timed(items)
+
+    def _timed(self, items: Sequence[PutItem]) -> None:
+        """Store ``items`` in one commit and tell the observer how long it took."""
+        assert self.observer is not None
+        began = perf_counter()
+        if len(items) == 1:
+            size = self.saver.save(*items[0], self.lease)
+        else:
+            size = self.saver.save_many(items, self.lease)
+        self.observer.checkpoint_written(items[-1][0], perf_counter() - began, size)
 
     def _release_waiting(self) -> list[PutItem]:
         waiting, self._waiting = self._waiting, []
@@ -127,7 +152,7 @@ class Persister:
     def _store_waiting(self) -> None:
         waiting = self._release_waiting()
         if waiting:
-            self._do(lambda: self.saver.save_many(waiting, self.lease))
+            self._do(lambda: self._save_many(waiting))
 
     def save_pending(self, checkpoint: CheckpointRecord, writes: Sequence[PendingWrite]) -> None:
         self._store_waiting()
@@ -160,6 +185,7 @@ class NoPersister:
     """Where a run without a checkpointer stores: nowhere."""
 
     stores = False
+    observer: RunObserver | None = None
 
     def save(
         self,

@@ -29,6 +29,8 @@ class RunGraph(Protocol):
     runner: TaskRunner
     heads: HeadCache
     """The states at the heads of recently used threads."""
+    observers: tuple[Any, ...]
+    """``compile(observers=...)``: what watches every run of the graph."""
 
     def values_at(self, checkpoint: CheckpointRecord) -> dict[str, Any]:
         """The state at ``checkpoint``."""

@@ -11,6 +11,7 @@ from cairn.errors import MissingDependencyError
 
 try:
     import croniter  # noqa: F401
+    import prometheus_client  # noqa: F401
     import starlette  # noqa: F401
     import uvicorn  # noqa: F401
 except ImportError as exc:

@@ -313,6 +313,11 @@ class ServerDB(ABC):
         found["threads"] = int(self._rows(f"SELECT COUNT(*) AS n FROM {THREADS.name}")[0]["n"])
         return found
 
+    def oldest_pending(self) -> str | None:
+        """When the oldest pending run was made (ISO 8601 text), or None when none waits."""
+        rows = self._rows(f"SELECT MIN(created_at) AS at FROM {RUNS.name} WHERE status = 'pending'")
+        return rows[0]["at"] if rows else None
+
     def cancel_asked(self, run_id: str) -> str | None:
         rows = self._rows(f"SELECT cancel FROM {RUNS.name} WHERE run_id = ?", (run_id,))
         return rows[0]["cancel"] if rows else None

@@ -13,6 +13,7 @@ from cairn.checkpoint.base import BaseCheckpointSaver
 from cairn.errors import RequestError
 from cairn.server.db import ServerDB
 from cairn.server.graphs import Assistants
+from cairn.server.metrics import ServerMetrics
 from cairn.server.streams import Streams
 from cairn.server.validate import Fields, check_uuid, parse_body
 from cairn.server.wire import dumps
@@ -33,6 +34,8 @@ class Server:
     streams: Streams
     workers: Workers
     info: dict[str, Any]
+    metrics: ServerMetrics | None = None
+    """What ``/metrics`` serves (None: an empty page)."""
 
     async def call(self, fn: Any, *args: Any) -> Any:
         return await self.workers.call(fn, *args)

@@ -6,15 +6,17 @@ from __future__ import annotations
 import importlib.metadata
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from cairn.checkpoint.base import BaseCheckpointSaver
 from cairn.errors import ConfigError
+from cairn.runtime.observe import Observer
 from cairn.server.app import MAX_BODY, create_app
 from cairn.server.config import apply_environment, load_config
 from cairn.server.db import ServerDB
 from cairn.server.graphs import Assistants, load_graphs
 from cairn.server.http import Server
+from cairn.server.metrics import ServerMetrics
 from cairn.server.streams import Streams
 from cairn.server.worker import Workers
 
@@ -47,9 +49,13 @@ def open_database(db: str | None) -> tuple[BaseCheckpointSaver, Any, ServerDB]:
     return SqliteSaver(db), SqliteStore(db), SqliteServerDB(db)
 
 
-def open_server(config_path: str, db: str | None = None, workers: int = 4) -> Server:
+def open_server(
+    config_path: str, db: str | None = None, workers: int = 4, observers: Sequence[Observer] = ()
+) -> Server:
     """The server's parts: its graphs bound to the saver (and store) on
-    ``db``, its tables, its workers (``workers`` tasks; 0: the API only)."""
+    ``db``, its tables, its workers (``workers`` tasks; 0: the API only),
+    its metrics; ``observers`` watch every run besides the metrics (tracing:
+    ``cairn.otel``)."""
     config = load_config(config_path)
     apply_environment(config)
     saver, store, tables = open_database(db)
@@ -61,7 +67,9 @@ def open_server(config_path: str, db: str | None = None, workers: int = 4) -> Se
         "flags": {"assistants": True, "crons": True, "langsmith": False},
         "host": {"kind": "self-hosted", "project_id": None, "revision_id": None},
     }
-    return Server(tables, saver, store, assistants, streams, Workers(tables, assistants, streams, workers), info)
+    metrics = ServerMetrics(tables)
+    runner = Workers(tables, assistants, streams, workers, metrics=metrics, observers=observers)
+    return Server(tables, saver, store, assistants, streams, runner, info, metrics)
 
 
 def serve(
@@ -75,11 +83,13 @@ def serve(
     max_body: int = MAX_BODY,
     cors_origins: tuple[str, ...] = (),
     log_level: str = "info",
+    observers: Sequence[Observer] = (),
 ) -> None:
-    """Serve the graphs of ``config_path`` until interrupted."""
+    """Serve the graphs of ``config_path`` until interrupted (``observers``:
+    as ``open_server``'s)."""
     import uvicorn
 
-    server = open_server(config_path, db, workers)
+    server = open_server(config_path, db, workers, observers)
     app: Any = create_app(server, auth_token=auth_token, max_body=max_body, cors_origins=cors_origins)
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
@@ -95,12 +105,14 @@ def _close(server: Server) -> None:
         close_store()
 
 
-def work(config_path: str, *, db: str | None = None, concurrency: int = 4) -> None:
+def work(
+    config_path: str, *, db: str | None = None, concurrency: int = 4, observers: Sequence[Observer] = ()
+) -> None:
     """Run the queued runs of ``db`` with the graphs of ``config_path``,
     without serving HTTP, until interrupted (``cairn worker``)."""
     import asyncio
 
-    server = open_server(config_path, db, concurrency)
+    server = open_server(config_path, db, concurrency, observers)
     try:
         asyncio.run(server.workers.run_forever())
     except KeyboardInterrupt:

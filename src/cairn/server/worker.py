@@ -23,13 +23,15 @@ import contextlib
 import logging
 from datetime import datetime, timedelta, timezone
 from functools import partial
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from cairn.errors import RunCancelledError
 from cairn.runtime.leases import new_owner, owner_is_gone
+from cairn.runtime.observe import Observer
 from cairn.server.crons import cron_tick, fire_crons
 from cairn.server.db import ServerDB
 from cairn.server.graphs import Assistant, Assistants
+from cairn.server.metrics import ServerMetrics
 from cairn.server.runinput import run_arguments
 from cairn.server.streams import RunStream, Streams
 from cairn.server.wire import dumps, interrupt_json, jsonable
@@ -59,8 +61,23 @@ T = TypeVar("T")
 class Workers:
     """``count`` worker tasks running the queue of ``db`` in this process."""
 
-    def __init__(self, db: ServerDB, assistants: Assistants, streams: Streams, count: int) -> None:
+    def __init__(
+        self,
+        db: ServerDB,
+        assistants: Assistants,
+        streams: Streams,
+        count: int,
+        *,
+        metrics: ServerMetrics | None = None,
+        observers: Sequence[Observer] = (),
+    ) -> None:
+        """``metrics``: where the runs' figures go; ``observers``: what else
+        watches each run (tracing)."""
         self.db = db
+        self.metrics = metrics
+        self.observers = tuple(observers)
+        if metrics is not None:
+            metrics.workers = self
         self.assistants = assistants
         self.streams = streams
         self.count = count
@@ -128,6 +145,8 @@ class Workers:
         """Put back in the queue the runs whose process died or whose lease expired."""
         for run in await self.call(self.db.orphaned_runs, owner_is_gone):
             await self.call(self.db.requeue, run["run_id"], run["owner"], MAX_ATTEMPTS)
+            if self.metrics is not None:
+                self.metrics.recovered.inc()
 
     def _publish(self, run_id: str, stream: RunStream, event: str, data: str) -> None:
         """An event to the run's followers here, and to the database for the others."""
@@ -221,7 +240,8 @@ class Workers:
         stop = self._stops[run_id] = asyncio.Event()
         watching = asyncio.create_task(self._watch(run_id, stop))
         try:
-            chunks: Any = graph.astream(args.input, args.config, cancel=stop, **args.options)
+            config = {**args.config, "observers": self._observers(assistant)}  # never a client's
+            chunks: Any = graph.astream(args.input, config, cancel=stop, **args.options)
             try:
                 async for chunk in chunks:
                     event, data = _event(chunk, args.subgraphs)
@@ -242,6 +262,11 @@ class Workers:
         if stopped is None:
             stopped = await self.call(self.db.cancel_asked, run_id)  # asked by another process
         await self._end(run, assistant, stream, stopped, before)
+
+    def _observers(self, assistant: Assistant) -> list[Observer]:
+        """What watches a run of ``assistant``'s graph: the metrics, and the server's observers."""
+        found = [self.metrics.observer(assistant.graph_id)] if self.metrics is not None else []
+        return [*found, *self.observers]
 
     async def _end(
         self, run: dict[str, Any], assistant: Assistant, stream: RunStream, stopped: str | None, before: Any

@@ -92,7 +92,7 @@ class InMemorySaver(BaseCheckpointSaver):
         lease: Lease | None = None,
         *,
         snapshot: bool = False,
-    ) -> None:
+    ) -> int:
         at = (checkpoint.thread_id, checkpoint.ns, checkpoint.id)
         encoded = [((w.task_id, w.kind), codec.encode_pending(self.serde, at, w)) for w in pending]
         with self._lock:
@@ -123,6 +123,7 @@ class InMemorySaver(BaseCheckpointSaver):
                     del space.pending[checkpoint.parent_id]
             if encoded:
                 space.pending.setdefault(checkpoint.id, {}).update(encoded)
+        return row.size
 
     def save_pending(
         self,

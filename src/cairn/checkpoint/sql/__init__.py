@@ -127,9 +127,11 @@ class SqlSaver(SqlThreads):
         lease: Lease | None = None,
         *,
         snapshot: bool = False,
-    ) -> None:
-        if lease is not None and not snapshot and self._put_leased([(checkpoint, values, pending)], lease):
-            return
+    ) -> int:
+        if lease is not None and not snapshot:
+            size = self._put_leased([(checkpoint, values, pending)], lease)
+            if size is not None:
+                return size
         with self._write() as cur:
             self._check(cur, lease)
             # The parent's counters are read in the same transaction: if another
@@ -146,15 +148,19 @@ class SqlSaver(SqlThreads):
             self._insert_pending(cur, self._pending_rows((row.thread_id, row.ns, row.id), pending))
         if lease is not None:
             self._tips.stored(lease, row, bool(pending))
+        return row.size
 
-    def save_many(self, items: Sequence[PutItem], lease: Lease | None = None) -> None:
-        if lease is None or len(items) < 2 or not self._put_leased(items, lease):
-            super().save_many(items, lease)
+    def save_many(self, items: Sequence[PutItem], lease: Lease | None = None) -> int | None:
+        if lease is not None and len(items) >= 2:
+            size = self._put_leased(items, lease)
+            if size is not None:
+                return size
+        return super().save_many(items, lease)
 
-    def _put_leased(self, items: Sequence[PutItem], lease: Lease) -> bool:
-        """The short way of puts under a lease, all in one commit; False, with
-        nothing stored, when they have to take the long way (the parent is
-        gone, or a checkpoint is already stored).
+    def _put_leased(self, items: Sequence[PutItem], lease: Lease) -> int | None:
+        """The short way of puts under a lease, all in one commit: the bytes
+        of their rows; None, with nothing stored, when they have to take the
+        long way (the parent is gone, or a checkpoint is already stored).
 
         Nobody else writes the thread while the lease holds, so the parent's
         counters can be read before the write, and after the run's own last
@@ -170,7 +176,7 @@ class SqlSaver(SqlThreads):
             with self._read(_about(checkpoint.thread_id, checkpoint.ns, checkpoint.parent_id)) as cur:
                 counters, clear = self._counters(cur, checkpoint), True
             if counters is None:
-                return False
+                return None
         links = []
         for index, (checkpoint, values, pending) in enumerate(items):
             row = codec.encode(self.serde, checkpoint, values, counters, self.snapshot_policy.ratio)
@@ -181,9 +187,9 @@ class SqlSaver(SqlThreads):
             links.append(Link(row, rows, clear))
             counters, clear = (row.snapshot_bytes, row.log_bytes), False
         if not self._put_links(links, lease):
-            return False
+            return None
         self._tips.stored(lease, links[-1].row, bool(links[-1].pending))
-        return True
+        return sum(link.row.size for link in links)
 
     def _counters(self, cur: Cursor, checkpoint: CheckpointRecord) -> tuple[int, int] | None:
         """The (snapshot_bytes, log_bytes) of ``checkpoint``'s parent, if stored."""
