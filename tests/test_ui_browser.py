@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from tests.server_support import SRC, ServerProcess, free_port, make_project, start_server, wait_for
+from tests.server_support import SRC, ServerProcess, free_port, serving, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 WAIT_MS = 15_000
@@ -55,11 +55,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    folder = tmp_path_factory.mktemp("ui")
-    make_project(folder)
-    running = start_server(folder)
-    yield running
-    running.stop()
+    with serving(tmp_path_factory.mktemp("ui")) as running:
+        yield running
 
 
 @pytest.fixture
@@ -189,6 +186,12 @@ def test_a_checkpoint_shows_its_state_and_what_each_node_wrote(page: Any, served
     assert json.loads(detail.locator(".state-values").inner_text()) == {"items": ["x", "a"]}
     expect(detail).to_contain_text("next: ask")
     expect(detail).to_contain_text('"question": "ok?"')
+
+    step0 = at_step(history(served.url, thread_id), 0)
+    row(page, step0["checkpoint_id"]).click()
+    expect(detail).to_contain_text(f"Checkpoint {step0['checkpoint_id']}")
+    expect(detail.locator(".node-write")).to_contain_text("__start__")
+    expect(detail).not_to_contain_text("null")  # a part the checkpoint lacks is left out, not shown as null
 
 
 def test_the_diff_of_two_checkpoints_lists_the_changed_keys(page: Any, served: ServerProcess) -> None:

@@ -342,7 +342,7 @@ function renderDetail() {
     ["parent", snapshot.parent_checkpoint_id || "-"], ["next", snapshot.next.join(", ") || "-"],
   ];
   const others = Object.entries(metadata).filter(([key]) => !HIDDEN_METADATA.has(key));
-  box.replaceChildren(
+  box.replaceChildren(el("div", {},
     el("h3", {}, `Checkpoint ${snapshot.checkpoint_id}`),
     el("div", { class: "facts" }, ...facts.map(([k, v]) => el("div", {}, el("b", {}, `${k}: `), String(v)))),
     ...others.map(([k, v]) => el("div", {}, el("b", {}, `${k}: `), json(v))),
@@ -359,7 +359,7 @@ function renderDetail() {
       ? el("div", {}, el("h4", {}, "Interrupts"), ...interruptsOf(snapshot).map((i) => el("pre", {}, `${i.task}: ${pretty(i.value)}`)))
       : null,
     view.readOnly ? null : actions(snapshot),
-  );
+  ));
 }
 
 function actions(snapshot) {
