@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from cairn.checkpoint.sqlite import SqliteSaver
-from cairn.cli.records import thread_records
+from cairn.cli.ui import thread_lister
 from cairn.server.ui.viewer import create_viewer
 from tests.server_support import serving
 from tests.pg import fresh_schema
@@ -38,10 +38,7 @@ def _tables(db: str) -> list[str]:
 
 
 def _viewer(saver: Any) -> TestClient:
-    def threads(metadata: Any) -> list[dict[str, Any]]:
-        return thread_records(saver, saver.list_threads(filter=metadata))
-
-    return TestClient(create_viewer(saver, None, threads))
+    return TestClient(create_viewer(saver, None, thread_lister(saver)))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

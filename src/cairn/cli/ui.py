@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import click
 
+from cairn.checkpoint.sql import SqlSaver
 from cairn.cli.common import db_option, graph_option, reports_errors
+from cairn.cli.records import thread_records
 from cairn.cli.store import shown
+
+def thread_lister(saver: SqlSaver) -> Callable[[Mapping[str, Any] | None, str | None], list[dict[str, Any]]]:
+    """The viewer's threads: those of ``saver`` with their status, as ``cairn threads`` shows them."""
+
+    def threads(metadata: Mapping[str, Any] | None, thread_id: str | None) -> list[dict[str, Any]]:
+        found = saver.list_threads(filter=metadata)
+        return thread_records(saver, [t for t in found if thread_id in (None, t.thread_id)])
+
+    return threads
+
 
 DEFAULT_PORT = 2025
 """Next to ``cairn serve``'s 2024, so both can run on one machine."""
@@ -41,13 +53,8 @@ def ui(db: str, graph_ref: str | None, config_file: str | None, host: str, port:
     import uvicorn
 
     from cairn.cli.inspect import opened
-    from cairn.cli.records import thread_records
 
     with opened(db, graph_ref, config_file) as (saver, graph):
-
-        def threads(metadata: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-            return thread_records(saver, saver.list_threads(filter=metadata))
-
-        app = create_viewer(saver, graph, threads)
+        app = create_viewer(saver, graph, thread_lister(saver))
         click.echo(f"cairn ui: {shown(db)}, read-only, at http://{host}:{port}/ui/", err=True)
         uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -34,9 +34,10 @@ from cairn.server.wire import jsonable, snapshot_json
 
 __all__ = ["ThreadLister", "create_viewer"]
 
-ThreadLister = Callable[[Mapping[str, Any] | None], Sequence[Mapping[str, Any]]]
-"""Threads whose head metadata holds a filter's pairs, most recent first,
-as records with ``thread_id``, ``status``, ``metadata``, ``created_at``,
+ThreadLister = Callable[[Mapping[str, Any] | None, "str | None"], Sequence[Mapping[str, Any]]]
+"""``(metadata, thread_id)``: the threads whose head metadata holds the
+pairs (and whose id is ``thread_id``, when given), most recent first, as
+records with ``thread_id``, ``status``, ``metadata``, ``created_at``,
 ``updated_at`` (the operator commands' records)."""
 
 READ_ONLY = (
@@ -57,8 +58,8 @@ class Viewer:
             "flags": {"read_only": True, "assistants": False, "crons": False, **graphs},
         }
 
-    async def _threads(self, metadata: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-        found = await asyncio.to_thread(self.threads, metadata or None)
+    async def _threads(self, metadata: Mapping[str, Any] | None, thread_id: str | None = None) -> list[dict[str, Any]]:
+        found = await asyncio.to_thread(self.threads, metadata or None, thread_id)
         return [
             {
                 "thread_id": t["thread_id"],
@@ -87,9 +88,8 @@ class Viewer:
         return json_response(await self._thread(request.path_params["thread_id"]))
 
     async def _thread(self, thread_id: str) -> dict[str, Any]:
-        for found in await self._threads(None):
-            if found["thread_id"] == thread_id:
-                return found
+        for found in await self._threads(None, thread_id):
+            return found
         raise RequestError(f"thread {thread_id!r} not found: it has no checkpoints in this database", 404)
 
     async def state(self, request: Request) -> Response:

@@ -160,16 +160,14 @@ async function openThread(threadId) {
 }
 
 async function refreshThread() {
+  // The thread and its head are read every poll; the history only when they changed.
   if (!view.threadId) return;
   const path = threadPath(view.threadId);
-  const [thread, history] = await Promise.all([
-    api("GET", path),
-    api("POST", `${path}/history`, { limit: HISTORY_LIMIT }),
-  ]);
-  const signature = json([thread.status, history.map((s) => s.checkpoint_id)]);
+  const [thread, state] = await Promise.all([api("GET", path), api("GET", `${path}/state`)]);
   view.thread = thread;
-  view.history = history;
+  const signature = json([thread.status, state.checkpoint_id, interruptsOf(state).map((i) => i.id)]);
   if (signature === view.signature) return;
+  view.history = await api("POST", `${path}/history`, { limit: HISTORY_LIMIT });
   view.signature = signature;
   renderThread();
 }
@@ -262,7 +260,8 @@ function renderTree() {
   const roots = kids.get(null) || [];
   tree.replaceChildren();
   roots.forEach((root) => walk(root, tree));
-  $("branch-count").textContent = `${view.history.length} checkpoint(s), ${branches} branch(es)`;
+  const cut = view.history.length >= HISTORY_LIMIT ? ` (the newest ${HISTORY_LIMIT})` : "";
+  $("branch-count").textContent = `${view.history.length} checkpoint(s)${cut}, ${branches} branch(es)`;
 }
 
 function writesSummary(snapshot) {
