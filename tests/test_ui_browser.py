@@ -265,6 +265,21 @@ def test_a_fork_with_edited_state_made_on_the_page(page: Any, served: ServerProc
     assert json.loads(page.locator("#detail .state-values").inner_text())["answer"] == "edited"
 
 
+def test_a_fork_the_server_refuses_shows_its_reason_and_changes_nothing(page: Any, served: ServerProcess) -> None:
+    from playwright.sync_api import expect
+
+    thread_id = interrupted_thread(served)
+    step0 = at_step(history(served.url, thread_id), 0)
+    open_thread(page, served.url, thread_id)
+    row(page, step0["checkpoint_id"]).click()
+    page.fill("#fork-values", json.dumps({"items": ["x"], "answer": "edited"}))
+    page.fill("#fork-as-node", "no_such_node")
+    page.click("#fork")
+    expect(page.locator("#error")).to_contain_text("no_such_node")
+    expect(page.locator("#branch-count")).to_have_text("3 checkpoint(s), 1 branch(es)")
+    assert len(history(served.url, thread_id)) == 3
+
+
 def test_a_replay_from_a_checkpoint_runs_again_as_a_new_branch(page: Any, served: ServerProcess) -> None:
     from playwright.sync_api import expect
 
@@ -376,3 +391,22 @@ def test_cairn_ui_folds_states_with_the_graph(page: Any, served: ServerProcess) 
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_the_page_of_a_server_with_a_token_asks_for_it_once(page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept("s3cret")
+
+    page.on("dialog", answer)
+    with serving(tmp_path, "--auth-token", "s3cret") as locked:
+        thread_id = str(httpx.post(f"{locked.url}/threads", json={}, headers={"Authorization": "Bearer s3cret"}).json()["thread_id"])
+        page.goto(f"{locked.url}/ui/")
+        expect(page.locator(f'.thread[data-thread-id="{thread_id}"]')).to_have_count(1)
+        page.reload()
+        expect(page.locator(f'.thread[data-thread-id="{thread_id}"]')).to_have_count(1)
+    assert len(asked) == 1 and "token" in asked[0]
