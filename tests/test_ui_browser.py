@@ -308,7 +308,7 @@ def test_a_running_threads_new_steps_appear_without_a_reload(page: Any, served: 
     page.evaluate("window.__same_page = true")
 
     _post(served.url, f"/threads/{thread_id}/runs",
-          {"assistant_id": "steps", "input": {"items": [], "delay": 0.3}})
+          {"assistant_id": "steps", "input": {"items": [], "delay": 0.5}})
     expect(page.locator("#thread-status")).to_have_text("busy")
     expect(page.locator("#branch-count")).to_have_text("12 checkpoint(s), 1 branch(es)")
     expect(page.locator("#thread-status")).to_have_text("idle")
