@@ -245,16 +245,23 @@ def test_a_bad_answer_is_refused_on_the_page_and_nothing_runs(page: Any, served:
     assert len(history(served.url, thread_id)) == 3
 
 
-def test_a_fork_with_edited_state_made_on_the_page(page: Any, served: ServerProcess) -> None:
-    from playwright.sync_api import expect
-
+def fork_on_page(page: Any, served: ServerProcess, as_node: str) -> tuple[str, dict[str, Any]]:
+    """On an interrupted thread's page: step 0 chosen, "answer" set to
+    "edited" in its values, Fork clicked. The thread and step 0."""
     thread_id = interrupted_thread(served)
     step0 = at_step(history(served.url, thread_id), 0)
     open_thread(page, served.url, thread_id)
     row(page, step0["checkpoint_id"]).click()
     page.fill("#fork-values", json.dumps({"items": ["x"], "answer": "edited"}))
-    page.fill("#fork-as-node", "first")
+    page.fill("#fork-as-node", as_node)
     page.click("#fork")
+    return thread_id, step0
+
+
+def test_a_fork_with_edited_state_made_on_the_page(page: Any, served: ServerProcess) -> None:
+    from playwright.sync_api import expect
+
+    thread_id, step0 = fork_on_page(page, served, as_node="first")
 
     expect(page.locator("#branch-count")).to_have_text("4 checkpoint(s), 2 branch(es)")
     forked = history(served.url, thread_id)[0]
@@ -268,13 +275,7 @@ def test_a_fork_with_edited_state_made_on_the_page(page: Any, served: ServerProc
 def test_a_fork_the_server_refuses_shows_its_reason_and_changes_nothing(page: Any, served: ServerProcess) -> None:
     from playwright.sync_api import expect
 
-    thread_id = interrupted_thread(served)
-    step0 = at_step(history(served.url, thread_id), 0)
-    open_thread(page, served.url, thread_id)
-    row(page, step0["checkpoint_id"]).click()
-    page.fill("#fork-values", json.dumps({"items": ["x"], "answer": "edited"}))
-    page.fill("#fork-as-node", "no_such_node")
-    page.click("#fork")
+    thread_id, _ = fork_on_page(page, served, as_node="no_such_node")
     expect(page.locator("#error")).to_contain_text("no_such_node")
     expect(page.locator("#branch-count")).to_have_text("3 checkpoint(s), 1 branch(es)")
     assert len(history(served.url, thread_id)) == 3
