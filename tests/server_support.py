@@ -11,9 +11,10 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 
@@ -105,6 +106,17 @@ def start_server(
         time.sleep(0.05)
     server.stop()
     raise AssertionError(f"cairn serve did not answer /ok within 30 s:\n{log.read_text()}")
+
+
+@contextmanager
+def serving(folder: Path, *extra: str) -> Iterator[ServerProcess]:
+    """``cairn serve`` on a new project in ``folder`` (``make_project``), stopped on exit."""
+    make_project(folder)
+    running = start_server(folder, *extra)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def wait_for(predicate: Any, timeout: float = 10.0, every: float = 0.02) -> Any:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.server_support import ServerProcess, start_server, make_project
+from tests.server_support import ServerProcess, serving
 
 langgraph_sdk = pytest.importorskip("langgraph_sdk", reason="the server tests drive it with langgraph_sdk (cairn[dev])")
 from langgraph_sdk import get_client, get_sync_client  # noqa: E402
@@ -21,11 +21,8 @@ from langgraph_sdk.errors import ConflictError, NotFoundError  # noqa: E402
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    folder = tmp_path_factory.mktemp("serve")
-    make_project(folder)
-    running = start_server(folder)
-    yield running
-    running.stop()
+    with serving(tmp_path_factory.mktemp("serve")) as running:
+        yield running
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from cairn.cli.inspect import diff, show, threads
 from cairn.cli.manage import copy, delete, fork, prune, stats
 from cairn.cli.transfer import backup, export, import_
 from cairn.cli.serve import serve, worker
+from cairn.cli.ui import ui
 
 __all__ = ["cli", "main"]
 
@@ -39,7 +40,7 @@ def cli() -> None:
 
 
 for command in (demo, threads, history, show, diff, fork, prune, delete, copy, stats, export,
-                import_, backup, serve, worker):
+                import_, backup, serve, worker, ui):
     cli.add_command(command)
 
 

@@ -19,8 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cairn.errors import CairnError, RequestError, ThreadBusyError
 from cairn.server.http import Server
 from cairn.server.routes import assistants, crons, runs, state, store, system, threads
+from cairn.server.ui import PREFIX as UI_PREFIX
+from cairn.server.ui import ui_routes
 
-__all__ = ["MAX_BODY", "create_app"]
+__all__ = ["ERROR_HANDLERS", "MAX_BODY", "create_app"]
 
 log = logging.getLogger("cairn.server")
 
@@ -28,7 +30,8 @@ MAX_BODY = 16 * 1024 * 1024
 """Bytes a request body may hold by default."""
 
 OPEN_PATHS = frozenset({"/ok"})
-"""What answers without the Bearer token."""
+"""What answers without the Bearer token (and the web viewer's page under
+``/ui``, which holds no data: it asks for the token to call the API)."""
 
 LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 """Browser pages allowed to call the server by default: those served from
@@ -59,6 +62,19 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return _error(500, f"the server failed on {request.method} {request.url.path}: {type(exc).__name__}: {exc}")
 
 
+ERROR_HANDLERS = {
+    RequestError: _request_error,
+    CairnError: _cairn_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}
+"""Every error as a JSON ``{"detail": ...}`` answer with its status."""
+
+
+def _open(path: str) -> bool:
+    return path in OPEN_PATHS or path == UI_PREFIX or path.startswith(UI_PREFIX + "/")
+
+
 class Guard:
     """Refuses a request without the Bearer token (when the server has one)
     and a body over ``max_body`` bytes, before the routes see it."""
@@ -71,7 +87,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if self.token is not None and scope["path"] not in OPEN_PATHS:
+        if self.token is not None and not _open(scope["path"]):
             given = headers.get("authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
                 await _error(401, "this server needs 'Authorization: Bearer <token>' (the --auth-token it was started with)")(scope, receive, send)
@@ -115,13 +131,9 @@ def create_app(
             await server.workers.stop()
 
     app = Starlette(
-        routes=[*system.routes, *assistants.routes, *threads.routes, *state.routes, *runs.routes, *store.routes, *crons.routes],
-        exception_handlers={
-            RequestError: _request_error,
-            CairnError: _cairn_error,
-            HTTPException: _http_error,
-            Exception: _unexpected,
-        },
+        routes=[*system.routes, *assistants.routes, *threads.routes, *state.routes, *runs.routes, *store.routes,
+                *crons.routes, *ui_routes()],
+        exception_handlers=dict(ERROR_HANDLERS),
         lifespan=lifespan,
     )
     app.state.server = server
