@@ -27,6 +27,20 @@ SECTION_1 = {
         "GraphValidationError",
         "ConfigError",
         "EmptyInputError",
+        # LangGraph 1.2's langgraph.errors
+        "EmptyChannelError",
+        "ErrorCode",
+        "GraphBubbleUp",
+        "GraphDrained",
+        "GraphInterrupt",
+        "NodeCancelledError",
+        "NodeError",
+        "NodeInterrupt",
+        "NodeTimeoutError",
+        "ParentCommand",
+        "TaskNotFound",
+        "UnknownInterruptError",
+        "create_error_message",
     ],
     "cairn.checkpoint.memory": ["InMemorySaver", "MemorySaver"],
     "cairn.constants": ["START", "END", "TAG_HIDDEN", "TAG_NOSTREAM"],
@@ -133,12 +147,12 @@ def test_every_error_derives_from_cairn_error() -> None:
 
     for name in errors.__all__:
         cls = getattr(errors, name)
-        if name in ("GraphInterrupt", "NodeInterrupt"):
+        if name in ("GraphBubbleUp", "GraphInterrupt", "NodeInterrupt"):
             # control-flow signals, not errors: no except Exception takes them
             assert issubclass(cls, BaseException) and not issubclass(cls, Exception), name
             continue
-        if name == "NodeError":
-            continue  # what an error handler is told of a failure, not an exception
+        if name in ("NodeError", "ErrorCode", "create_error_message"):
+            continue  # what an error handler is told of a failure; LangGraph's codes and helper
         assert issubclass(cls, errors.CairnError), name
 
 

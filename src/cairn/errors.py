@@ -10,12 +10,15 @@
     │   ├── CheckpointerModeError  a graph compiled with checkpointer=True run on its own
     │   └── ToolInjectionError  a tool's injected argument (InjectedState/InjectedStore) has no value
     ├── MissingDependencyError an optional extra (cairn[postgres], ...) is not installed
+    │   └── UnknownVersionError  stream/invoke(version=...) other than "v1" or "v2"
     ├── EmptyInputError        invoke(None, thread) on a thread with nothing to resume
     ├── InvalidResumeError     Command(resume=...) that matches no pending interrupt
+    │   └── UnknownInterruptError  it names interrupts not pending, or is ambiguous (with the ids)
     ├── ThreadBusyError        another run holds the thread
     ├── NodeTimeoutError       a node ran past its timeout (run_timeout or idle_timeout)
     ├── NodeCancelledError     an async node raised asyncio.CancelledError itself
-    ├── RunCancelledError      a run's cancel event was set: it stopped between two steps
+    ├── GraphDrained           a run stopped early between two steps, resumable (LangGraph's name)
+    │   └── RunCancelledError  a run's cancel event was set: it stopped between two steps
     ├── SerializationError     a value cannot be stored, or stored bytes cannot be read
     │   └── ClassNotLoadableError  intact bytes name a class the serializer has not registered
     │                              (cairn.checkpoint.serde)
@@ -30,7 +33,9 @@
     ├── InvalidToolOutputError a tool returned something ToolNode cannot turn into messages
     ├── CacheKeyError          a CachePolicy's key_func could not make a key of a node's input
     ├── RequestError           a request to ``cairn serve`` it cannot serve (answered 4xx; cairn.server)
-    └── NotSupportedError      a LangGraph parameter cairn does not implement yet
+    ├── NotSupportedError      a LangGraph parameter cairn does not implement yet
+    ├── EmptyChannelError      LangGraph's: reading a channel that holds nothing (cairn raises none)
+    └── TaskNotFound           LangGraph's: a distributed executor's missing task (cairn raises none)
 
 Each message names the offending value and says what to do about it. The
 built-in class each error also derives from (ValueError, RecursionError, ...)
@@ -38,13 +43,19 @@ keeps ``except ValueError`` blocks written for LangGraph working.
 
 ``GraphInterrupt`` is not an error: it is the signal ``interrupt()`` raises to
 pause a node. It derives from ``BaseException`` so that a node's own
-``except Exception`` does not swallow it. ``NodeError`` is no exception either: it is what an
+``except Exception`` does not swallow it. ``GraphBubbleUp`` is the base of
+what goes up through a node to its graph (``GraphInterrupt``, and
+``ParentCommand``, which is a ``CairnError`` too): a node that catches
+broadly can ``except GraphBubbleUp: raise`` first, as in LangGraph.
+``ErrorCode`` and ``create_error_message`` are LangGraph's troubleshooting
+codes and the helper that adds the address of their page to a message. ``NodeError`` is no exception either: it is what an
 ``add_node(..., error_handler=...)`` handler receives about the failure.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Literal, Sequence
 
 __all__ = [
@@ -53,7 +64,11 @@ __all__ = [
     "CairnError",
     "CheckpointerModeError",
     "ConfigError",
+    "EmptyChannelError",
     "EmptyInputError",
+    "ErrorCode",
+    "GraphBubbleUp",
+    "GraphDrained",
     "GraphInterrupt",
     "GraphRecursionError",
     "GraphValidationError",
@@ -76,13 +91,35 @@ __all__ = [
     "SerializationError",
     "StorageError",
     "StoreInputError",
+    "TaskNotFound",
     "ThreadBusyError",
     "ToolInjectionError",
+    "UnknownInterruptError",
+    "UnknownVersionError",
+    "create_error_message",
 ]
 
 
 class CairnError(Exception):
     """Base class of every error cairn raises."""
+
+
+class ErrorCode(Enum):
+    """LangGraph's troubleshooting codes (its docs have a page for each)."""
+
+    GRAPH_RECURSION_LIMIT = "GRAPH_RECURSION_LIMIT"
+    INVALID_CONCURRENT_GRAPH_UPDATE = "INVALID_CONCURRENT_GRAPH_UPDATE"
+    INVALID_GRAPH_NODE_RETURN_VALUE = "INVALID_GRAPH_NODE_RETURN_VALUE"
+    MULTIPLE_SUBGRAPHS = "MULTIPLE_SUBGRAPHS"
+    INVALID_CHAT_HISTORY = "INVALID_CHAT_HISTORY"
+
+
+def create_error_message(*, message: str, error_code: ErrorCode) -> str:
+    """``message`` followed by the address of LangGraph's page about ``error_code``."""
+    return (
+        f"{message}\nFor troubleshooting, visit: "
+        f"https://docs.langchain.com/oss/python/langgraph/errors/{error_code.value}"
+    )
 
 
 class GraphValidationError(CairnError, ValueError):
@@ -107,6 +144,10 @@ class ConfigError(CairnError, ValueError):
     """A config is missing a required key or holds a value of the wrong kind."""
 
 
+class UnknownVersionError(ConfigError):
+    """``stream``/``invoke`` got a ``version`` other than "v1" and "v2"."""
+
+
 class ArgumentTypeError(ConfigError, TypeError):
     """An argument of the wrong type: a checkpointer that is not a saver, a
     config that is not a dict, a recursion_limit that is not a number (a
@@ -124,6 +165,34 @@ class EmptyInputError(CairnError, ValueError):
 class InvalidResumeError(CairnError, ValueError, RuntimeError):
     """``Command(resume=...)`` that matches no pending interrupt (a RuntimeError
     too, as LangGraph raises for an answer that fits several interrupts)."""
+
+
+class UnknownInterruptError(InvalidResumeError):
+    """``Command(resume=...)`` names interrupts that are not pending
+    (``reason`` "not_pending", the ids in ``interrupt_ids``), or is one answer
+    while several interrupts wait (``reason`` "ambiguous"). ``pending_ids``
+    lists those still waiting; nothing was written, so they can be answered."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: Literal["not_pending", "empty_map", "ambiguous"],
+        interrupt_ids: Sequence[str] = (),
+        pending_ids: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.interrupt_ids = tuple(interrupt_ids)
+        self.pending_ids = tuple(pending_ids)
+
+    def __reduce__(self) -> Any:
+        named = {"reason": self.reason, "interrupt_ids": self.interrupt_ids, "pending_ids": self.pending_ids}
+        return (_rebuilt, (UnknownInterruptError, str(self), named))
+
+
+def _rebuilt(cls: type, message: str, named: dict[str, Any]) -> Any:
+    return cls(message, **named)
 
 
 class ThreadBusyError(CairnError):
@@ -193,10 +262,29 @@ class NodeCancelledError(CairnError):
         return (NodeCancelledError, (self.node, str(self)))
 
 
-class RunCancelledError(CairnError):
+class GraphDrained(CairnError):
+    """A run stopped early, between two steps, with every step before stored:
+    ``invoke(None, config)`` goes on from there (LangGraph's name for a run
+    drained by its RunControl; cairn's is ``RunCancelledError``)."""
+
+    def __init__(self, reason: str = "shutdown", message: str | None = None) -> None:
+        super().__init__(message or f"Graph drained: {reason}")
+        self.reason = reason
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.reason, str(self)))
+
+
+class RunCancelledError(GraphDrained):
     """The ``cancel`` event given to a run was set: the run stopped after the
     step that was running then committed. The thread keeps every committed
     step; ``invoke(None, config)`` goes on from there."""
+
+    def __init__(self, message: str, reason: str = "cancelled") -> None:
+        super().__init__(reason, message)
+
+    def __reduce__(self) -> Any:
+        return (type(self), (str(self), self.reason))
 
 
 class SerializationError(CairnError, TypeError):
@@ -211,7 +299,21 @@ class CheckpointerModeError(ConfigError, RuntimeError):
     """A graph compiled with ``checkpointer=True`` (a subgraph's memory) was run on its own."""
 
 
-class ParentCommand(CairnError):
+class GraphBubbleUp(BaseException):
+    """What goes up through a node to its graph instead of failing it: an
+    interrupt (``GraphInterrupt``) or a command for the parent graph
+    (``ParentCommand``). A node that catches broadly re-raises it first::
+
+        try:
+            ...
+        except GraphBubbleUp:
+            raise
+        except Exception as exc:
+            ...
+    """
+
+
+class ParentCommand(CairnError, GraphBubbleUp):
     """A node returned ``Command(graph=Command.PARENT, ...)``: raised out of its
     graph so that the parent graph applies the command as the subgraph
     node's own. Reaching the caller, it means the graph had no parent."""
@@ -289,7 +391,20 @@ def not_supported(where: str, **given: object) -> None:
             )
 
 
-class GraphInterrupt(BaseException):
+class EmptyChannelError(CairnError, LookupError):
+    """LangGraph's error for reading a channel that holds nothing. cairn's
+    channels are declarations in a schema, read by the engine, and a key
+    that holds nothing is absent from the state: cairn raises none; the
+    class is here so that code catching it runs unchanged."""
+
+
+class TaskNotFound(CairnError):
+    """LangGraph's error of a distributed executor that cannot find a task.
+    cairn runs a thread's tasks in the process that runs the thread and
+    raises none; the class is here so that code catching it runs unchanged."""
+
+
+class GraphInterrupt(GraphBubbleUp):
     """Raised by ``interrupt()`` to pause the running node; caught by the engine."""
 
     def __init__(self, interrupts: Sequence[Any] = ()) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from cairn.errors import InvalidResumeError
+from cairn.errors import InvalidResumeError, UnknownInterruptError
 
 
 def _looks_like_id(key: Any) -> bool:
@@ -32,14 +32,19 @@ def answered(
     if isinstance(answer, Mapping) and answer and all(_looks_like_id(k) for k in answer):
         unknown = [k for k in answer if k not in by_id]
         if unknown:
-            raise InvalidResumeError(
+            raise UnknownInterruptError(
                 f"no pending interrupt has id {unknown[0]!r}; pending interrupt ids are "
-                f"{sorted(by_id)}"
+                f"{sorted(by_id)}",
+                reason="not_pending",
+                interrupt_ids=unknown,
+                pending_ids=sorted(by_id),
             )
         return [(by_id[iid], value) for iid, value in answer.items()]
     if len(by_id) == 1:
         return [(next(iter(by_id.values())), answer)]
-    raise InvalidResumeError(
+    raise UnknownInterruptError(
         f"{len(by_id)} interrupts are pending in thread {thread_id!r}; answer each "
-        f"by id: Command(resume={{interrupt_id: answer, ...}}) with ids {sorted(by_id)}"
+        f"by id: Command(resume={{interrupt_id: answer, ...}}) with ids {sorted(by_id)}",
+        reason="ambiguous",
+        pending_ids=sorted(by_id),
     )
