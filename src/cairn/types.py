@@ -4,19 +4,40 @@ from __future__ import annotations
 
 import random
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Generic, Hashable, Literal, NamedTuple, Sequence, TypeVar, Union
+from typing import (
+    Any,
+    Callable,
+    Generic,
+    Hashable,
+    Literal,
+    NamedTuple,
+    Sequence,
+    TypedDict,
+    TypeVar,
+    Union,
+)
 
 from cairn.current import task_context
 from cairn.errors import GraphInterrupt
+from cairn.warnings import LangGraphDeprecatedSinceV11
 
 __all__ = [
     "All",
     "CachePolicy",
+    "CheckpointPayload",
+    "CheckpointStreamPart",
+    "CheckpointTask",
     "Command",
+    "CustomStreamPart",
+    "DebugPayload",
+    "DebugStreamPart",
     "Durability",
+    "GraphOutput",
     "Interrupt",
+    "MessagesStreamPart",
     "Overwrite",
     "PregelTask",
     "RetryPolicy",
@@ -24,8 +45,14 @@ __all__ = [
     "StateSnapshot",
     "StateUpdate",
     "StreamMode",
+    "StreamPart",
     "StreamWriter",
+    "TaskPayload",
+    "TaskResultPayload",
+    "TasksStreamPart",
     "TimeoutPolicy",
+    "UpdatesStreamPart",
+    "ValuesStreamPart",
     "interrupt",
 ]
 
@@ -33,7 +60,7 @@ Durability = Literal["sync", "async", "exit"]
 """When a run's checkpoints are committed: before the next step starts
 ("sync"), in the background but in order ("async"), or when the run ends ("exit")."""
 
-StreamMode = Literal["values", "updates", "debug", "checkpoints", "tasks", "custom"]
+StreamMode = Literal["values", "updates", "debug", "checkpoints", "tasks", "custom", "messages"]
 
 StreamWriter = Callable[[Any], None]
 """The type of a node's ``writer`` parameter: each value it is called with is
@@ -94,6 +121,172 @@ class Interrupt:
 
     value: Any
     id: str = ""
+
+
+# -- stream(version="v2") -----------------------------------------------------------
+# LangGraph's typed stream parts, under its names. Plain (not generic) TypedDicts,
+# so that they also exist on Python 3.10: ``data`` is typed Any.
+
+
+class TaskPayload(TypedDict):
+    """A task starting ("tasks" and "debug" modes)."""
+
+    id: str
+    name: str
+    input: Any
+    triggers: Sequence[str]
+
+
+class TaskResultPayload(TypedDict):
+    """A task's result ("tasks" and "debug" modes)."""
+
+    id: str
+    name: str
+    error: Any
+    interrupts: list[dict[str, Any]]
+    result: dict[str, Any]
+
+
+class CheckpointTask(TypedDict, total=False):
+    """A task of a checkpoint payload: ``id``, ``name`` and ``state`` always."""
+
+    id: str
+    name: str
+    error: str
+    result: Any
+    interrupts: Sequence[Any]
+    state: Any
+
+
+class CheckpointPayload(TypedDict):
+    """A checkpoint as "checkpoints" streams it (the shape of ``get_state``)."""
+
+    config: dict[str, Any] | None
+    metadata: dict[str, Any]
+    values: Any
+    next: list[str]
+    parent_config: dict[str, Any] | None
+    tasks: list[CheckpointTask]
+
+
+class DebugPayload(TypedDict):
+    """A "debug" chunk: ``type`` "checkpoint", "task" or "task_result", and its payload."""
+
+    step: int
+    timestamp: str
+    type: Literal["checkpoint", "task", "task_result"]
+    payload: Any
+
+
+class ValuesStreamPart(TypedDict):
+    """The state after a step; ``interrupts`` holds those the run paused on."""
+
+    type: Literal["values"]
+    ns: tuple[str, ...]
+    data: Any
+    interrupts: tuple["Interrupt", ...]
+
+
+class UpdatesStreamPart(TypedDict):
+    """``{node: update}`` as a node finishes (or ``{"__interrupt__": ...}``)."""
+
+    type: Literal["updates"]
+    ns: tuple[str, ...]
+    data: dict[str, Any]
+
+
+class MessagesStreamPart(TypedDict):
+    """A chat model's ``(message chunk, metadata)``."""
+
+    type: Literal["messages"]
+    ns: tuple[str, ...]
+    data: tuple[Any, dict[str, Any]]
+
+
+class CustomStreamPart(TypedDict):
+    """What a node sent to its stream writer."""
+
+    type: Literal["custom"]
+    ns: tuple[str, ...]
+    data: Any
+
+
+class CheckpointStreamPart(TypedDict):
+    """A checkpoint stored."""
+
+    type: Literal["checkpoints"]
+    ns: tuple[str, ...]
+    data: CheckpointPayload
+
+
+class TasksStreamPart(TypedDict):
+    """A task starting or finishing."""
+
+    type: Literal["tasks"]
+    ns: tuple[str, ...]
+    data: Union[TaskPayload, TaskResultPayload]
+
+
+class DebugStreamPart(TypedDict):
+    """A checkpoint, task start or task result, with its step and time."""
+
+    type: Literal["debug"]
+    ns: tuple[str, ...]
+    data: DebugPayload
+
+
+StreamPart = Union[
+    ValuesStreamPart,
+    UpdatesStreamPart,
+    MessagesStreamPart,
+    CustomStreamPart,
+    CheckpointStreamPart,
+    TasksStreamPart,
+    DebugStreamPart,
+]
+"""What ``stream(..., version="v2")`` yields: tell them apart by ``part["type"]``."""
+
+OutputT = TypeVar("OutputT")
+
+
+@dataclass(frozen=True)
+class GraphOutput(Generic[OutputT]):
+    """What ``invoke(..., version="v2")`` returns: the final state (as the
+    output schema's class when it is a pydantic model or a dataclass) and the
+    interrupts the run paused on."""
+
+    value: OutputT
+    interrupts: tuple["Interrupt", ...] = ()
+
+    def __getitem__(self, key: str) -> Any:
+        """The v1 way to read a result (``result["__interrupt__"]``, ``result[key]``),
+        kept for ported code with LangGraph's deprecation warning."""
+        _warn_item_access("result[key]")
+        if key == "__interrupt__":
+            return self.interrupts
+        if isinstance(self.value, dict):
+            return self.value[key]
+        try:
+            return getattr(self.value, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def __contains__(self, key: object) -> bool:
+        _warn_item_access("key in result")
+        if key == "__interrupt__":
+            return bool(self.interrupts)
+        if isinstance(self.value, dict):
+            return key in self.value
+        return isinstance(key, str) and hasattr(self.value, key)
+
+
+def _warn_item_access(how: str) -> None:
+    warnings.warn(
+        f"Accessing GraphOutput via `{how}` is deprecated. Use `result.value` to access the "
+        "output value directly, or `result.interrupts` for interrupts.",
+        LangGraphDeprecatedSinceV11,
+        stacklevel=3,
+    )
 
 
 class StateUpdate(NamedTuple):

@@ -14,6 +14,7 @@ from cairn.errors import (
     CheckpointerModeError,
     ConfigError,
     InvalidUpdateError,
+    UnknownVersionError,
     not_supported,
 )
 from cairn.current import TaskContext, current
@@ -28,13 +29,14 @@ from cairn.runtime.heads import HeadCache
 from cairn.runtime.leases import ThreadHold
 from cairn.runtime.loop import Cancel, Run
 from cairn.runtime.observe import Observer
+from cairn.runtime.parts import Parts
 from cairn.runtime.snapshot import HistoryStates, build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
 from cairn.runtime.subgraphs import bound
 from cairn.runtime.surface import RunnableSurface
 from cairn.runtime.tasks import TaskRunner
 from cairn.runtime.updates import write_supersteps
-from cairn.types import StateSnapshot, StateUpdate
+from cairn.types import GraphOutput, StateSnapshot, StateUpdate
 
 class CompiledStateGraph(RunnableSurface):
     """A validated graph, ready to run. Safe to share between threads."""
@@ -166,6 +168,7 @@ class CompiledStateGraph(RunnableSurface):
         stream_mode: Union[str, Sequence[str], None] = None,
         subgraphs: bool = False,
         cancel: Cancel | None = None,
+        parts: bool = False,
     ) -> Run:
         self._refuse_as_root()
         before = self._interrupt_names(interrupt_before, self.interrupt_before_nodes)
@@ -173,7 +176,7 @@ class CompiledStateGraph(RunnableSurface):
         events = None
         if stream_mode is not None:
             single = isinstance(stream_mode, str)
-            events = Events(_modes(stream_mode), single, self.spec.schema, subgraphs=subgraphs)
+            events = Events(_modes(stream_mode), single, self.spec.schema, subgraphs=subgraphs, parts=parts)
         return Run(
             self,
             read_config(config),
@@ -216,6 +219,7 @@ class CompiledStateGraph(RunnableSurface):
         checkpoint_during: bool | None = None,
         debug: bool | None = None,
         cancel: Cancel | None = None,
+        version: str = "v1",
     ) -> Any:
         """Run the graph to the end (or to an interrupt) and return the final state.
 
@@ -226,9 +230,12 @@ class CompiledStateGraph(RunnableSurface):
         as ``runtime.context``. ``cancel`` (cairn's own; a ``threading.Event``
         or an ``asyncio.Event``): once set, the run stops after the step
         running then commits, raising ``RunCancelledError``; ``invoke(None,
-        config)`` goes on from there.
+        config)`` goes on from there. ``version="v2"``: a ``GraphOutput``
+        (``.value``, ``.interrupts``) in place of the state, or with another
+        ``stream_mode`` a list of ``StreamPart`` dicts.
         """
         not_supported("invoke", print_mode=print_mode, output_keys=output_keys, debug=debug)
+        v2 = _is_v2(version)
         durability = _durability(durability, checkpoint_during)
         if stream_mode != "values":
             return list(
@@ -241,12 +248,13 @@ class CompiledStateGraph(RunnableSurface):
                     interrupt_before=interrupt_before,
                     interrupt_after=interrupt_after,
                     cancel=cancel,
+                    version=version,
                 )
             )
         run = self._run(config, durability, interrupt_before, interrupt_after, context, cancel=cancel)
         for _ in run.steps(input):
             pass
-        return self._result(run)
+        return self._output(run) if v2 else self._result(run)
 
     async def ainvoke(
         self,
@@ -263,9 +271,11 @@ class CompiledStateGraph(RunnableSurface):
         checkpoint_during: bool | None = None,
         debug: bool | None = None,
         cancel: Cancel | None = None,
+        version: str = "v1",
     ) -> Any:
         """The async twin of ``invoke``: async nodes run on the event loop."""
         not_supported("ainvoke", print_mode=print_mode, output_keys=output_keys, debug=debug)
+        v2 = _is_v2(version)
         durability = _durability(durability, checkpoint_during)
         if stream_mode != "values":
             return [
@@ -279,12 +289,13 @@ class CompiledStateGraph(RunnableSurface):
                     interrupt_before=interrupt_before,
                     interrupt_after=interrupt_after,
                     cancel=cancel,
+                    version=version,
                 )
             ]
         run = self._run(config, durability, interrupt_before, interrupt_after, context, cancel=cancel)
         async for _ in run.asteps(input):
             pass
-        return self._result(run)
+        return self._output(run) if v2 else self._result(run)
 
     def _result(self, run: Run) -> dict[str, Any] | None:
         result = self.spec.schema.output(run.values)
@@ -296,6 +307,20 @@ class CompiledStateGraph(RunnableSurface):
             if isinstance(result, dict):  # (a state of one other value has nowhere to say so)
                 result["__interrupt__"] = list(run.interrupts)
         return result
+
+    def _output(self, run: Run) -> GraphOutput[Any]:
+        """What ``invoke(version="v2")`` returns: the state (as the output
+        schema's class when it is a model or dataclass) and the interrupts."""
+        value = self.spec.schema.output(run.values)
+        if value == {} and not run.interrupts:
+            value = None
+        elif value is None and run.interrupts:
+            value = {}  # a paused entrypoint, as LangGraph shows it
+        interrupts = tuple(run.interrupts)
+        make = Parts(self.spec.schema).output
+        if make is not None and isinstance(value, dict):
+            value = make(value)
+        return GraphOutput(value, interrupts)
 
     def stream(
         self,
@@ -313,6 +338,7 @@ class CompiledStateGraph(RunnableSurface):
         checkpoint_during: bool | None = None,
         debug: bool | None = None,
         cancel: Cancel | None = None,
+        version: str = "v1",
     ) -> Iterator[Any]:
         """Run the graph, yielding as it goes, in each mode asked for:
         "updates" (each node's update as it finishes; the default, as in
@@ -324,11 +350,14 @@ class CompiledStateGraph(RunnableSurface):
         subgraphs' chunks too, each prefixed by the namespace it comes from:
         ``(namespace, chunk)`` or ``(namespace, mode, chunk)``, where the
         namespace is ``()`` for this graph and ``("node:<task id>", ...)`` for a
-        subgraph's."""
+        subgraph's. With ``version="v2"``, every chunk is a ``StreamPart``
+        dict instead (``{"type": mode, "ns": namespace, "data": chunk}``, and
+        ``"interrupts"`` on "values" parts), in every mode and shape."""
         not_supported("stream", print_mode=print_mode, output_keys=output_keys, debug=debug)
         durability = _durability(durability, checkpoint_during)
         run = self._run(
-            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs, cancel
+            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs, cancel,
+            _is_v2(version),
         )
         events = run.events
         assert events is not None
@@ -384,12 +413,14 @@ class CompiledStateGraph(RunnableSurface):
         checkpoint_during: bool | None = None,
         debug: bool | None = None,
         cancel: Cancel | None = None,
+        version: str = "v1",
     ) -> AsyncIterator[Any]:
         """The async twin of ``stream``."""
         not_supported("astream", print_mode=print_mode, output_keys=output_keys, debug=debug)
         durability = _durability(durability, checkpoint_during)
         run = self._run(
-            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs, cancel
+            config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs, cancel,
+            _is_v2(version),
         )
         events = run.events
         assert events is not None
@@ -680,6 +711,21 @@ def _durability(durability: str | None, checkpoint_during: bool | None) -> str |
 
 _EVENT_MODES = ("debug", "values", "events")
 """What ``astream_events`` streams to make its events of ("events": chat models')."""
+
+
+VERSIONS = ("v1", "v2")
+"""The output formats of stream/invoke: "v1" (LangGraph's default) and "v2" (typed parts)."""
+
+
+def _is_v2(version: str) -> bool:
+    if version == "v1":
+        return False
+    if version == "v2":
+        return True
+    raise UnknownVersionError(
+        f"unknown version {version!r}; choose \"v1\" (the default: bare chunks, the state) or "
+        "\"v2\" (StreamPart dicts, a GraphOutput)"
+    )
 
 
 def _modes(stream_mode: Union[str, Sequence[str]]) -> list[str]:

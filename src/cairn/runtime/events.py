@@ -24,6 +24,7 @@ from cairn.current import progressed
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.runtime.config import canonical
+from cairn.runtime.parts import Parts, Paused
 from cairn.types import Interrupt
 
 STREAM_MODES = ("values", "updates", "checkpoints", "tasks", "debug", "custom", "messages")
@@ -40,7 +41,11 @@ class Events:
     ``(mode, chunk)`` pairs, or bare chunks when one mode was asked for as a
     string. With ``subgraphs``, each is prefixed by the namespace of the
     graph it comes from (``()`` for the top graph; ``("node:<task id>", ...)``
-    for a subgraph's), and subgraphs report into the same queue (``child``)."""
+    for a subgraph's), and subgraphs report into the same queue (``child``).
+    With ``parts`` (``stream(version="v2")``), each is LangGraph's typed
+    stream part instead: ``{"type": mode, "ns": namespace, "data": chunk}``,
+    "values" parts with their ``interrupts`` apart and state values as the
+    schema's class (``runtime/parts.py``)."""
 
     def __init__(
         self,
@@ -49,6 +54,7 @@ class Events:
         schema: StateSchema,
         *,
         subgraphs: bool = False,
+        parts: bool = False,
     ) -> None:
         self.modes = frozenset(modes)
         self._single = single
@@ -56,6 +62,7 @@ class Events:
         self._shown = schema.shown
         self._update = schema.shown_update
         self._subgraphs = subgraphs
+        self._parts: Parts | None = Parts(schema) if parts else None
         self._ns: tuple[str, ...] = ()
         self._lock = threading.Lock()
         self._queue: list[Any] = []
@@ -73,11 +80,15 @@ class Events:
         child = copy.copy(self)  # the same queue and lock, another namespace
         child._ns = (*self._ns, part)
         child._ordered, child._shown, child._update = schema.ordered, schema.shown, schema.shown_update
+        if child._parts is not None:
+            child._parts = Parts(schema)
         return child
 
     def _add(self, mode: str, chunk: Any) -> None:
         item: Any
-        if self._subgraphs:
+        if self._parts is not None:
+            item = self._parts.part(mode, self._ns, chunk)
+        elif self._subgraphs:
             item = (self._ns, chunk) if self._single else (self._ns, mode, chunk)
         else:
             item = chunk if self._single else (mode, chunk)
@@ -159,8 +170,12 @@ class Events:
     def paused(self, values: Mapping[str, Any], interrupts: list[Interrupt]) -> None:
         """The run stopped on ``interrupt()``: values say so (updates did as
         each task interrupted, in ``finished``)."""
-        if "values" in self.modes:
-            shown = self._shown(values)
+        if "values" not in self.modes:
+            return
+        shown = self._shown(values)
+        if self._parts is not None:
+            self._add("values", Paused(shown, tuple(interrupts)))
+        else:
             self._add("values", {**shown, "__interrupt__": tuple(interrupts)} if isinstance(shown, dict) else shown)
 
     def stopped(self) -> None:
