@@ -58,6 +58,7 @@ SECTION_1 = {
         "create_error_message",
     ],
     "cairn.checkpoint.memory": ["InMemorySaver", "MemorySaver"],
+    "cairn.runtime": ["ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"],
     "cairn.constants": ["START", "END", "TAG_HIDDEN", "TAG_NOSTREAM"],
     "cairn.managed": ["RemainingSteps", "IsLastStep"],
     "cairn.channels": [

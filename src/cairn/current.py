@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from cairn.errors import OutsideNodeError
@@ -41,6 +41,12 @@ class TaskContext(Generic[ScopeT]):
     watched by an ``idle_timeout``."""
     auto: bool = True
     """Whether progress other than ``heartbeat()`` counts (refresh_on="auto")."""
+    name: str = ""
+    """The task's node."""
+    attempt: int = 1
+    """Which attempt of the task runs, from 1 (retries count up)."""
+    started: float = field(default_factory=time.time)
+    """When the task's first attempt started (``time.time()``)."""
 
 
 current: ContextVar[TaskContext[Any] | None] = ContextVar("cairn_task", default=None)

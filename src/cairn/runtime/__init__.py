@@ -4,6 +4,6 @@
 """
 
 from cairn.runtime.compiled import CompiledStateGraph
-from cairn.runtime.context import Runtime, get_runtime
+from cairn.runtime.context import ExecutionInfo, Runtime, ServerInfo, get_runtime
 
-__all__ = ["CompiledStateGraph", "Runtime", "get_runtime"]
+__all__ = ["CompiledStateGraph", "ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"]

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any, Awaitable, Callable, Literal, Union
 
 from cairn.current import TaskContext, current
+from cairn.runtime.context import attempt_started
 from cairn.errors import NodeCancelledError, NodeTimeoutError, ParentCommand
 from cairn.graph.spec import NodeSpec
 from cairn.types import TimeoutPolicy
@@ -37,6 +38,7 @@ def retrying(node: NodeSpec, once: Callable[[], Any]) -> Any:
         except Exception as exc:
             time.sleep(_retry_delay(node, attempt, exc))
             attempt += 1
+            attempt_started(attempt)
 
 
 async def aretrying(node: NodeSpec, once: Callable[[], Awaitable[Any]]) -> Any:
@@ -52,6 +54,7 @@ async def aretrying(node: NodeSpec, once: Callable[[], Awaitable[Any]]) -> Any:
         except Exception as exc:
             await asyncio.sleep(_retry_delay(node, attempt, exc))
             attempt += 1
+            attempt_started(attempt)
 
 
 def _retry_delay(node: NodeSpec, attempt: int, exc: Exception) -> float:

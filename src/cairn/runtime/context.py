@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, TypeVar
 
-from cairn.current import TaskContext, heartbeat, progressed, task_context as running_task
+from cairn.current import TaskContext, current, heartbeat, progressed, task_context as running_task
+from cairn.errors import OutsideNodeError
 
 if TYPE_CHECKING:
     from cairn.checkpoint.base import BaseCheckpointSaver, Lease
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from cairn.runtime.messages import MessagesMode
     from cairn.runtime.observe import RunObserver
 
-__all__ = ["Runtime", "get_runtime"]
+__all__ = ["ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"]
 
 ContextT = TypeVar("ContextT")
 
@@ -49,6 +50,56 @@ def discard(chunk: Any) -> None:
     progressed()
 
 
+@dataclass(frozen=True, slots=True)
+class ExecutionInfo:
+    """Where the running node's attempt is (``runtime.execution_info``), as LangGraph fills it."""
+
+    checkpoint_id: str
+    """The checkpoint the node's step runs from (the one whose ``next`` lists it)."""
+    checkpoint_ns: str
+    """The task's own namespace: ``"node:<task id>"``, under its graph's
+    (``"parent:<id>|node:<id>"`` in a subgraph)."""
+    task_id: str
+    thread_id: str | None = None
+    """None when the run has no thread (no checkpointer, no ``thread_id``)."""
+    run_id: str | None = None
+    """The run's id: ``config["run_id"]`` when given (as in LangGraph), else the
+    id cairn gave the run (the ``run_id`` of its checkpoints' metadata), where
+    LangGraph has None."""
+    node_attempt: int = 1
+    """Which attempt this is, from 1 (a retry policy's retries count up)."""
+    node_first_attempt_time: float | None = None
+    """When the first attempt started (``time.time()``)."""
+
+    def patch(self, **overrides: Any) -> "ExecutionInfo":
+        """This record with the fields given replaced."""
+        return replace(self, **overrides)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """Who runs the graph when a server does (``runtime.server_info``):
+    ``cairn serve`` (or LangGraph's server) puts the assistant and graph ids
+    in the run's ``configurable``; None when the graph runs in your code."""
+
+    assistant_id: str
+    graph_id: str
+    user: Any = None
+    """The authenticated user (``configurable["langgraph_auth_user"]``), if any."""
+
+
+def server_info(configurable: Mapping[str, Any]) -> ServerInfo | None:
+    """What a run's ``configurable`` says of the server running it (LangGraph's keys)."""
+    assistant_id = configurable.get("assistant_id")
+    graph_id = configurable.get("graph_id")
+    user = configurable.get("langgraph_auth_user")
+    if user is not None and not hasattr(user, "identity"):
+        user = None
+    if assistant_id is None and graph_id is None and user is None:
+        return None
+    return ServerInfo(str(assistant_id) if assistant_id else "", str(graph_id) if graph_id else "", user)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Runtime(Generic[ContextT]):
     """What a node taking ``runtime`` receives (LangGraph's ``Runtime``).
@@ -70,6 +121,11 @@ class Runtime(Generic[ContextT]):
     """Call it from long work that writes nothing, to show the node is not idle:
     it holds off the node's ``TimeoutPolicy(idle_timeout=...)``. A no-op when
     the node has none."""
+    execution_info: ExecutionInfo | None = None
+    """Where the running node's attempt is: its checkpoint, namespace, task,
+    thread, run and attempt; None outside a node."""
+    server_info: ServerInfo | None = None
+    """The assistant and graph a server runs this run for; None outside a server."""
 
     def merge(self, other: "Runtime[Any]") -> "Runtime[Any]":
         """``other``, with what it leaves unset taken from this runtime."""
@@ -80,6 +136,8 @@ class Runtime(Generic[ContextT]):
             if other.stream_writer is not discard
             else self.stream_writer,
             previous=other.previous if other.previous is not None else self.previous,
+            execution_info=other.execution_info or self.execution_info,
+            server_info=other.server_info or self.server_info,
         )
 
     def override(
@@ -89,10 +147,28 @@ class Runtime(Generic[ContextT]):
         store: Any = _UNSET,
         stream_writer: Any = _UNSET,
         previous: Any = _UNSET,
+        execution_info: Any = _UNSET,
+        server_info: Any = _UNSET,
     ) -> "Runtime[Any]":
         """This runtime with the values given replaced (None included)."""
-        given = {"context": context, "store": store, "stream_writer": stream_writer, "previous": previous}
+        given = {
+            "context": context,
+            "store": store,
+            "stream_writer": stream_writer,
+            "previous": previous,
+            "execution_info": execution_info,
+            "server_info": server_info,
+        }
         return replace(self, **{k: v for k, v in given.items() if v is not _UNSET})
+
+    def patch_execution_info(self, **overrides: Any) -> "Runtime[Any]":
+        """This runtime with fields of its ``execution_info`` replaced."""
+        if self.execution_info is None:
+            raise OutsideNodeError(
+                "this runtime has no execution_info to patch: it is set for a running "
+                "node's runtime only; patch the runtime the node received"
+            )
+        return replace(self, execution_info=self.execution_info.patch(**overrides))
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +241,8 @@ class RunScope:
     ``cache_policy`` find their results."""
     observer: "RunObserver | None" = None
     """What watches the run's tasks (``runtime/observe.py``), if anything does."""
+    checkpoint_id: str = ""
+    """The checkpoint the run's current step runs from."""
 
     def replaying(self, replaying: bool) -> None:
         """Tell the subgraphs of the next step whether it replays an old checkpoint."""
@@ -180,4 +258,30 @@ def task_context(what: str) -> TaskContext[RunScope]:
 
 def get_runtime(context_schema: Any = None) -> Runtime[Any]:
     """The running node's ``Runtime`` (``context_schema`` only helps type checkers)."""
-    return task_context("get_runtime()").scope.runtime
+    return task_runtime(task_context("get_runtime()"))
+
+
+def task_runtime(task: TaskContext[RunScope]) -> Runtime[Any]:
+    """The ``Runtime`` the running task's node receives: its run's, with the
+    task's ``execution_info`` (made when asked for: most nodes never are)."""
+    scope = task.scope
+    configurable = scope.config["configurable"]
+    ns = configurable.get("checkpoint_ns") or ""
+    own = f"{task.name}:{task.task_id}"
+    info = ExecutionInfo(
+        checkpoint_id=scope.checkpoint_id,
+        checkpoint_ns=f"{ns}|{own}" if ns else own,
+        task_id=task.task_id,
+        thread_id=configurable.get("thread_id") or None,
+        run_id=scope.config.get("run_id"),
+        node_attempt=task.attempt,
+        node_first_attempt_time=task.started,
+    )
+    return replace(scope.runtime, execution_info=info)
+
+
+def attempt_started(attempt: int) -> None:
+    """Tell the running task that its attempt ``attempt`` (from 1) starts (a retry)."""
+    found = current.get()
+    if found is not None:
+        found.attempt = attempt

@@ -106,7 +106,7 @@ def _run_task(
     unfinished: _Unfinished,
 ) -> TaskResult:
     """Run one task in ``context`` (a copy of the caller's) on this thread."""
-    own = TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of)
+    own = TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of, name=task.name)
     try:
         outcome = context.run(
             _in_context, own, runner.run, task, state, scope, failed.get(task.id)
@@ -215,7 +215,9 @@ async def arun_step(
     keeps = len(tasks) > 1 and scope.keep is not unkept
 
     async def one(task: TaskRecord) -> TaskResult:
-        current.set(TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of))
+        current.set(
+            TaskContext(task.id, scope, list(answers.get(task.id, ())), parent=scope.interrupts_of, name=task.name)
+        )
         _entered(task, scope)
         watch = scope.observer
         token = watch.task_started(scope.step, task) if watch is not None else None

@@ -42,7 +42,7 @@ from cairn.graph.constants import START
 from cairn.graph.spec import GraphSpec
 from cairn.runtime import interrupts, offload
 from cairn.runtime.config import RunConfig, require_thread
-from cairn.runtime.context import Binding, Runtime, RunScope, discard, unreported
+from cairn.runtime.context import Binding, Runtime, RunScope, discard, server_info, unreported
 from cairn.runtime.events import Events
 from cairn.runtime.executor import TaskResult, arun_step, run_step, stepping_pool
 from cairn.runtime.leases import NoHold, ThreadHold
@@ -203,7 +203,9 @@ class Run:
         self._at_breakpoint = False
         self.cursor: Position | None = None
         writer = events.custom if events is not None and "custom" in events.modes else discard
-        own: Runtime[Any] = Runtime(context=context, store=graph.store, stream_writer=writer)
+        own: Runtime[Any] = Runtime(
+            context=context, store=graph.store, stream_writer=writer, server_info=server_info(config.configurable)
+        )
         if parent_runtime is not None:  # a subgraph's custom chunks go to its own stream, if any
             own = parent_runtime.merge(own).override(stream_writer=writer)
         self.scope = RunScope(
@@ -656,6 +658,7 @@ class Run:
         cursor.taken += 1
         self.scope.steps_left = limit - cursor.taken + 1
         self.scope.step = cursor.checkpoint.step + 1
+        self.scope.checkpoint_id = cursor.checkpoint.id
         if self._binds and self.scope.binding is not None:
             self.scope.binding = replace(self.scope.binding, at=cursor.checkpoint.id)
         todo = [t for t in tasks if t.id not in cursor.reuse]

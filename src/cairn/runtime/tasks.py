@@ -18,13 +18,14 @@ from typing import Any, Callable, Mapping, Sequence
 
 from cairn.cache.base import BaseCache
 from cairn.checkpoint.base import TaskRecord, TaskWrite
+from cairn.current import current
 from cairn.errors import GraphInterrupt, InvalidUpdateError, NodeError, ParentCommand
 from cairn.graph.constants import END, START
 from cairn.graph.spec import Branch, GraphSpec, NodeSpec
 from cairn.runtime import offload
 from cairn.runtime.attempts import aretrying, retrying
 from cairn.runtime.caching import NodeCache
-from cairn.runtime.context import RunScope
+from cairn.runtime.context import RunScope, task_runtime
 from cairn.runtime.state import apply_updates
 from cairn.runtime.subgraphs import arun_subgraph, run_subgraph
 from cairn.types import Command, Send
@@ -49,6 +50,8 @@ class Injection:
 
     def kwargs(self, scope: RunScope, error: NodeError | None = None) -> dict[str, Any]:
         runtime = scope.runtime
+        if "runtime" in self.names and (task := current.get()) is not None:
+            runtime = task_runtime(task)
         values = {
             "config": scope.config,
             "writer": runtime.stream_writer,
