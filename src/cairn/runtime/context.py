@@ -71,9 +71,28 @@ class ExecutionInfo:
     node_first_attempt_time: float | None = None
     """When the first attempt started (``time.time()``)."""
 
-    def patch(self, **overrides: Any) -> "ExecutionInfo":
+    def patch(
+        self,
+        *,
+        checkpoint_id: Any = _UNSET,
+        checkpoint_ns: Any = _UNSET,
+        task_id: Any = _UNSET,
+        thread_id: Any = _UNSET,
+        run_id: Any = _UNSET,
+        node_attempt: Any = _UNSET,
+        node_first_attempt_time: Any = _UNSET,
+    ) -> "ExecutionInfo":
         """This record with the fields given replaced."""
-        return replace(self, **overrides)
+        given = {
+            "checkpoint_id": checkpoint_id,
+            "checkpoint_ns": checkpoint_ns,
+            "task_id": task_id,
+            "thread_id": thread_id,
+            "run_id": run_id,
+            "node_attempt": node_attempt,
+            "node_first_attempt_time": node_first_attempt_time,
+        }
+        return replace(self, **{k: v for k, v in given.items() if v is not _UNSET})
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,14 +180,33 @@ class Runtime(Generic[ContextT]):
         }
         return replace(self, **{k: v for k, v in given.items() if v is not _UNSET})
 
-    def patch_execution_info(self, **overrides: Any) -> "Runtime[Any]":
+    def patch_execution_info(
+        self,
+        *,
+        checkpoint_id: Any = _UNSET,
+        checkpoint_ns: Any = _UNSET,
+        task_id: Any = _UNSET,
+        thread_id: Any = _UNSET,
+        run_id: Any = _UNSET,
+        node_attempt: Any = _UNSET,
+        node_first_attempt_time: Any = _UNSET,
+    ) -> "Runtime[Any]":
         """This runtime with fields of its ``execution_info`` replaced."""
         if self.execution_info is None:
             raise OutsideNodeError(
                 "this runtime has no execution_info to patch: it is set for a running "
                 "node's runtime only; patch the runtime the node received"
             )
-        return replace(self, execution_info=self.execution_info.patch(**overrides))
+        patched = self.execution_info.patch(
+            checkpoint_id=checkpoint_id,
+            checkpoint_ns=checkpoint_ns,
+            task_id=task_id,
+            thread_id=thread_id,
+            run_id=run_id,
+            node_attempt=node_attempt,
+            node_first_attempt_time=node_first_attempt_time,
+        )
+        return replace(self, execution_info=patched)
 
 
 @dataclass(frozen=True, slots=True)
