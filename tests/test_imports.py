@@ -6,8 +6,8 @@ import types
 import pytest
 
 SECTION_1 = {
-    "cairn.graph": ["StateGraph", "START", "END", "MessagesState", "add_messages"],
-    "cairn.graph.message": ["add_messages", "MessagesState"],
+    "cairn.graph": ["StateGraph", "START", "END", "MessagesState", "add_messages", "MessageGraph"],
+    "cairn.graph.message": ["add_messages", "MessagesState", "MessageGraph", "REMOVE_ALL_MESSAGES"],
     "cairn.types": [
         "Command",
         "Send",
@@ -59,8 +59,17 @@ SECTION_1 = {
     ],
     "cairn.checkpoint.memory": ["InMemorySaver", "MemorySaver"],
     "cairn.runtime": ["ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"],
-    "cairn.constants": ["START", "END", "TAG_HIDDEN", "TAG_NOSTREAM"],
+    "cairn.constants": ["START", "END", "TAG_HIDDEN", "TAG_NOSTREAM", "CONF"],
     "cairn.managed": ["RemainingSteps", "IsLastStep"],
+    "cairn.managed.is_last_step": ["IsLastStep", "RemainingSteps", "IsLastStepManager", "RemainingStepsManager"],
+    "cairn.managed.base": ["ManagedValue", "ManagedValueSpec", "ManagedValueMapping"],
+    "cairn.version": ["__version__"],
+    "cairn.warnings": [
+        "LangGraphDeprecationWarning",
+        "LangGraphDeprecatedSinceV05",
+        "LangGraphDeprecatedSinceV10",
+        "LangGraphDeprecatedSinceV11",
+    ],
     "cairn.channels": [
         "AnyValue",
         "BaseChannel",

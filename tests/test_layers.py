@@ -9,9 +9,10 @@ From the bottom up (a module imports from its own layer and those below):
 1. ``cairn.checkpoint``: storing records;
 1b. ``cairn.store``: long-term memory across threads (reuses the savers' connection helpers);
 1c. ``cairn.cache``: caches of node results (their values stored with the savers' serializer);
-2. graph's description: ``cairn.graph.constants``, ``schema``, ``spec``, ``message``;
+2. graph's description: ``cairn.graph.constants``, ``schema``, ``spec``;
 3. ``cairn.runtime``: running a described graph;
-4. the builder: ``cairn.graph.state`` and ``cairn.graph`` (which re-exports it);
+4. the builder: ``cairn.graph.state``, ``cairn.graph.message`` (add_messages,
+   MessagesState, MessageGraph) and ``cairn.graph`` (which re-exports them);
 5. ``cairn.server``: LangGraph's server API over all of the above, which
    nothing imports but the ``cairn serve`` command;
 6. the surface: ``cairn``, ``cairn.config``, ``cairn.cli``, ``cairn.prebuilt``
@@ -33,13 +34,13 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 LAYERS = [
-    ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types", "cairn.managed", "cairn.channels", "cairn.typing"]),
+    ("shared", ["cairn.errors", "cairn.warnings", "cairn.current", "cairn.types", "cairn.managed", "cairn.channels", "cairn.typing", "cairn.version"]),
     ("checkpoint", ["cairn.checkpoint"]),
     ("store", ["cairn.store"]),
     ("cache", ["cairn.cache"]),
-    ("description", ["cairn.graph.constants", "cairn.graph.schema", "cairn.graph.spec", "cairn.graph.message", "cairn.graph.drawing"]),
+    ("description", ["cairn.graph.constants", "cairn.graph.schema", "cairn.graph.spec", "cairn.graph.drawing"]),
     ("runtime", ["cairn.runtime"]),
-    ("builder", ["cairn.graph.state", "cairn.graph"]),
+    ("builder", ["cairn.graph.state", "cairn.graph.message", "cairn.graph"]),
     ("server", ["cairn.server"]),
     ("surface", ["cairn.config", "cairn.constants", "cairn.func", "cairn.cli", "cairn.prebuilt", "cairn.pregel", "cairn.otel", "cairn"]),
 ]

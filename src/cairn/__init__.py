@@ -23,8 +23,7 @@ from cairn.types import (
     StateUpdate,
     interrupt,
 )
-
-__version__ = "0.1.0"
+from cairn.version import __version__
 
 __all__ = [
     "CairnError",

@@ -12,20 +12,26 @@ A removal with the id ``REMOVE_ALL_MESSAGES`` deletes everything before it.
 A message removed and later given again with its id goes to the end, so that
 merging stored updates all at once (a cold read) gives the history the run
 built update by update (``batchable``).
+
+``MessageGraph`` (deprecated by LangGraph) is a ``StateGraph`` over one list
+of messages: this module is part of the builder, above the runtime.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
+import warnings
 from itertools import repeat
 from operator import attrgetter
 from types import ModuleType
 from typing import Annotated, Any, Callable, Literal, TypedDict
 
 from cairn.errors import ConfigError, InvalidUpdateError, MissingDependencyError
+from cairn.graph.state import StateGraph
+from cairn.warnings import LangGraphDeprecatedSinceV10
 
-__all__ = ["REMOVE_ALL_MESSAGES", "MessagesState", "add_messages"]
+__all__ = ["REMOVE_ALL_MESSAGES", "MessageGraph", "MessagesState", "add_messages"]
 
 REMOVE_ALL_MESSAGES = "__remove_all__"
 
@@ -252,3 +258,23 @@ class MessagesState(TypedDict):
     """A state with one key, ``messages``, merged by ``add_messages``."""
 
     messages: Annotated[list, add_messages]
+
+
+class MessageGraph(StateGraph):
+    """A graph whose whole state is one list of messages, merged with
+    ``add_messages``: each node takes the list and returns messages to add.
+    Deprecated by LangGraph (1.0, to be removed in 2.0), kept for ported
+    code with its warning: use ``StateGraph(MessagesState)`` instead.
+
+    >>> builder = MessageGraph()
+    >>> builder.add_node("chatbot", lambda messages: [("assistant", "Hello!")])
+    """
+
+    def __init__(self) -> None:
+        warnings.warn(
+            "MessageGraph is deprecated in LangGraph v1.0.0, to be removed in v2.0.0. "
+            "Please use StateGraph with a `messages` key instead.",
+            LangGraphDeprecatedSinceV10,
+            stacklevel=2,
+        )
+        super().__init__(Annotated[list, add_messages])
