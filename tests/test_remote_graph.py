@@ -149,3 +149,25 @@ def test_bad_arguments_are_refused_with_what_to_do(server: ServerProcess) -> Non
         RemoteGraph("agent", url=server.url).get_state({})
     with pytest.raises(TypeError):
         RemoteGraph("agent", url=server.url).invoke({}, thread(), not_a_parameter=1)  # type: ignore[call-arg]
+
+
+def test_version_v2_gives_the_parts_and_graph_output_a_local_graph_gives(server: ServerProcess) -> None:
+    from cairn.errors import UnknownVersionError
+    from cairn.types import GraphOutput, Interrupt
+
+    remote = RemoteGraph("steps", url=server.url)
+    parts = list(remote.stream({"items": []}, thread(), stream_mode=["values", "updates"], version="v2"))
+    assert parts[0] == {"type": "values", "ns": (), "data": {"items": []}, "interrupts": ()}
+    assert {"type": "updates", "ns": (), "data": {"s4": {"items": ["s4"]}}} in parts
+    assert parts[-1] == {"type": "values", "ns": (), "data": {"items": ["s1", "s2", "s3", "s4"]}, "interrupts": ()}
+
+    agent = RemoteGraph("agent", url=server.url)
+    config = thread()
+    paused = agent.invoke({"items": []}, config, version="v2")
+    assert isinstance(paused, GraphOutput) and paused.value["items"] == ["a"]
+    (asked,) = paused.interrupts
+    assert isinstance(asked, Interrupt) and asked.value == {"question": "ok?"} and asked.id
+    done = asyncio.run(agent.ainvoke(Command(resume="yes"), config, version="v2"))
+    assert done == GraphOutput({"items": ["a", "b", "c"], "answer": "yes"}, ())
+    with pytest.raises(UnknownVersionError, match="'v9'"):
+        list(remote.stream({"items": []}, thread(), version="v9"))

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping, Sequenc
 from uuid import UUID
 
 from cairn.errors import CairnError, ConfigError, GraphInterrupt, MissingDependencyError
-from cairn.types import Command, Interrupt, PregelTask, Send, StateSnapshot
+from cairn.runtime.parts import is_v2
+from cairn.types import Command, GraphOutput, Interrupt, PregelTask, Send, StateSnapshot
 
 if TYPE_CHECKING:
     from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
@@ -142,10 +143,12 @@ class RemoteGraph:
         metadata: Mapping[str, Any] | None = None,
         multitask_strategy: str | None = None,
         headers: dict[str, str] | None = None,
+        version: str = "v1",
     ) -> Iterator[Any]:
         """Run the remote graph and yield what it streams, shaped as a local
-        graph's ``stream`` yields it (``"updates"`` by default)."""
-        call = _Call(self, input, config, stream_mode, subgraphs)
+        graph's ``stream`` yields it (``"updates"`` by default; with
+        ``version="v2"``, ``StreamPart`` dicts)."""
+        call = _Call(self, input, config, stream_mode, subgraphs, is_v2(version))
         for part in self._sync().runs.stream(
             **call.request(context, interrupt_before, interrupt_after, metadata, multitask_strategy, headers)
         ):
@@ -164,9 +167,10 @@ class RemoteGraph:
         metadata: Mapping[str, Any] | None = None,
         multitask_strategy: str | None = None,
         headers: dict[str, str] | None = None,
+        version: str = "v1",
     ) -> AsyncIterator[Any]:
         """``stream`` for async code."""
-        call = _Call(self, input, config, stream_mode, subgraphs)
+        call = _Call(self, input, config, stream_mode, subgraphs, is_v2(version))
         async for part in self._async().runs.stream(
             **call.request(context, interrupt_before, interrupt_after, metadata, multitask_strategy, headers)
         ):
@@ -184,17 +188,19 @@ class RemoteGraph:
         metadata: Mapping[str, Any] | None = None,
         multitask_strategy: str | None = None,
         headers: dict[str, str] | None = None,
+        version: str = "v1",
     ) -> Any:
         """Run the remote graph to its end (or a pause) and return its last
-        values (with ``"__interrupt__"`` when it paused in ``interrupt()``)."""
+        values (with ``"__interrupt__"`` when it paused in ``interrupt()``;
+        with ``version="v2"``, a ``GraphOutput``)."""
         last = None
         for last in self.stream(
             input, config, context=context, stream_mode="values", interrupt_before=interrupt_before,
             interrupt_after=interrupt_after, metadata=metadata,
-            multitask_strategy=multitask_strategy, headers=headers,
+            multitask_strategy=multitask_strategy, headers=headers, version=version,
         ):
             pass
-        return last
+        return _output(last) if version == "v2" else last
 
     async def ainvoke(
         self,
@@ -207,16 +213,17 @@ class RemoteGraph:
         metadata: Mapping[str, Any] | None = None,
         multitask_strategy: str | None = None,
         headers: dict[str, str] | None = None,
+        version: str = "v1",
     ) -> Any:
         """``invoke`` for async code."""
         last = None
         async for last in self.astream(
             input, config, context=context, stream_mode="values", interrupt_before=interrupt_before,
             interrupt_after=interrupt_after, metadata=metadata,
-            multitask_strategy=multitask_strategy, headers=headers,
+            multitask_strategy=multitask_strategy, headers=headers, version=version,
         ):
             pass
-        return last
+        return _output(last) if version == "v2" else last
 
     # -- as a node of a local graph ---------------------------------------------------
 
@@ -321,6 +328,8 @@ class _Call:
     config: Config | None
     stream_mode: Modes
     subgraphs: bool
+    parts: bool = False
+    """``version="v2"``: yield ``StreamPart`` dicts."""
 
     def __post_init__(self) -> None:
         modes = self.stream_mode or "updates"
@@ -369,10 +378,30 @@ class _Call:
             mode, data = "messages", tuple(data)
         if mode not in self.asked or (ns and not self.subgraphs):
             return
-        if self.subgraphs:
+        if self.parts:
+            yield _part(mode, ns, data)
+        elif self.subgraphs:
             yield (ns, data) if self.single else (ns, mode, data)
         else:
             yield data if self.single else (mode, data)
+
+
+def _part(mode: str, ns: tuple[str, ...], data: Any) -> dict[str, Any]:
+    """A ``version="v2"`` part of what the server streamed (as a local graph's)."""
+    if mode != "values":
+        return {"type": mode, "ns": ns, "data": data}
+    interrupts: tuple[Interrupt, ...] = ()
+    if isinstance(data, dict) and _INTERRUPT in data:
+        data = dict(data)
+        interrupts = tuple(_interrupt(i) for i in data.pop(_INTERRUPT) or ())
+    return {"type": "values", "ns": ns, "data": data, "interrupts": interrupts}
+
+
+def _output(last: dict[str, Any] | None) -> GraphOutput[Any] | None:
+    """What ``invoke(version="v2")`` returns of the last "values" part (None: the run streamed none)."""
+    if last is None:
+        return None
+    return GraphOutput(last["data"], tuple(last["interrupts"]))
 
 
 def _as_node(values: Any) -> Any:

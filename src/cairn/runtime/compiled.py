@@ -14,7 +14,6 @@ from cairn.errors import (
     CheckpointerModeError,
     ConfigError,
     InvalidUpdateError,
-    UnknownVersionError,
     not_supported,
 )
 from cairn.current import TaskContext, current
@@ -29,7 +28,7 @@ from cairn.runtime.heads import HeadCache
 from cairn.runtime.leases import ThreadHold
 from cairn.runtime.loop import Cancel, Run
 from cairn.runtime.observe import Observer
-from cairn.runtime.parts import Parts
+from cairn.runtime.parts import Parts, is_v2
 from cairn.runtime.snapshot import HistoryStates, build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
 from cairn.runtime.subgraphs import bound
@@ -235,7 +234,7 @@ class CompiledStateGraph(RunnableSurface):
         ``stream_mode`` a list of ``StreamPart`` dicts.
         """
         not_supported("invoke", print_mode=print_mode, output_keys=output_keys, debug=debug)
-        v2 = _is_v2(version)
+        v2 = is_v2(version)
         durability = _durability(durability, checkpoint_during)
         if stream_mode != "values":
             return list(
@@ -275,7 +274,7 @@ class CompiledStateGraph(RunnableSurface):
     ) -> Any:
         """The async twin of ``invoke``: async nodes run on the event loop."""
         not_supported("ainvoke", print_mode=print_mode, output_keys=output_keys, debug=debug)
-        v2 = _is_v2(version)
+        v2 = is_v2(version)
         durability = _durability(durability, checkpoint_during)
         if stream_mode != "values":
             return [
@@ -357,7 +356,7 @@ class CompiledStateGraph(RunnableSurface):
         durability = _durability(durability, checkpoint_during)
         run = self._run(
             config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs, cancel,
-            _is_v2(version),
+            is_v2(version),
         )
         events = run.events
         assert events is not None
@@ -420,7 +419,7 @@ class CompiledStateGraph(RunnableSurface):
         durability = _durability(durability, checkpoint_during)
         run = self._run(
             config, durability, interrupt_before, interrupt_after, context, stream_mode, subgraphs, cancel,
-            _is_v2(version),
+            is_v2(version),
         )
         events = run.events
         assert events is not None
@@ -711,21 +710,6 @@ def _durability(durability: str | None, checkpoint_during: bool | None) -> str |
 
 _EVENT_MODES = ("debug", "values", "events")
 """What ``astream_events`` streams to make its events of ("events": chat models')."""
-
-
-VERSIONS = ("v1", "v2")
-"""The output formats of stream/invoke: "v1" (LangGraph's default) and "v2" (typed parts)."""
-
-
-def _is_v2(version: str) -> bool:
-    if version == "v1":
-        return False
-    if version == "v2":
-        return True
-    raise UnknownVersionError(
-        f"unknown version {version!r}; choose \"v1\" (the default: bare chunks, the state) or "
-        "\"v2\" (StreamPart dicts, a GraphOutput)"
-    )
 
 
 def _modes(stream_mode: Union[str, Sequence[str]]) -> list[str]:

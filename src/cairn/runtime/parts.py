@@ -21,10 +21,26 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, NamedTuple
 
+from cairn.errors import UnknownVersionError
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 
-__all__ = ["Parts", "Paused", "as_class"]
+__all__ = ["VERSIONS", "Parts", "Paused", "as_class", "is_v2"]
+
+VERSIONS = ("v1", "v2")
+"""The output formats of stream/invoke: "v1" (LangGraph's default) and "v2" (typed parts)."""
+
+
+def is_v2(version: str) -> bool:
+    """Whether ``version`` asks for parts; refuses what is neither "v1" nor "v2"."""
+    if version == "v1":
+        return False
+    if version == "v2":
+        return True
+    raise UnknownVersionError(
+        f"unknown version {version!r}; choose \"v1\" (the default: bare chunks, the state) or "
+        "\"v2\" (StreamPart dicts, a GraphOutput)"
+    )
 
 
 class Paused(NamedTuple):
