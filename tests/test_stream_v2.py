@@ -358,3 +358,40 @@ def test_a_subgraphs_values_are_its_own_schemas_instances() -> None:
         (1, Inner(y=6, log=["s1"])),
         (0, Out(log=["s1"])),
     ]
+
+
+def test_a_state_that_is_not_a_dict_gives_way_to_its_interrupts_as_in_langgraph() -> None:
+    # LangGraph 1.2.22, v1 and v2, for the same graph: the paused values are the interrupts alone.
+    def ask(state: int) -> int:
+        return state + len(interrupt("q"))
+
+    builder = StateGraph(int).add_node("a", lambda s: s + 1).add_node("ask", ask)
+    graph = builder.add_edge(START, "a").add_edge("a", "ask").compile(checkpointer=InMemorySaver())
+    v1 = list(graph.stream(1, thread("r1"), stream_mode=["values", "updates"]))
+    (pending,) = v1[-1][1]["__interrupt__"]
+    assert v1 == [
+        ("values", 1),
+        ("updates", {"a": 2}),
+        ("values", 2),
+        ("updates", {"__interrupt__": (pending,)}),
+        ("values", {"__interrupt__": (pending,)}),
+    ]
+    assert graph.invoke(1, thread("r2"))["__interrupt__"][0].value == "q"
+    parts = list(graph.stream(1, thread("r3"), stream_mode="values", version="v2"))
+    assert [(p["data"], [i.value for i in p["interrupts"]]) for p in parts] == [(1, []), (2, []), ({}, ["q"])]
+    paused = graph.invoke(1, thread("r4"), version="v2")
+    assert paused.value == {} and [i.value for i in paused.interrupts] == ["q"]
+    assert graph.invoke(Command(resume="yes"), thread("r4"), version="v2") == GraphOutput(5, ())
+
+
+def test_a_paused_entrypoint_streams_only_its_interrupts_as_in_langgraph() -> None:
+    @entrypoint(checkpointer=InMemorySaver())
+    def flow(n: int) -> int:
+        return n + interrupt("q")
+
+    chunks = list(flow.stream(3, thread("e"), stream_mode=["updates", "values"]))
+    (pending,) = chunks[0][1]["__interrupt__"]
+    # No values chunk for the input (the entrypoint's value is not written yet).
+    assert chunks == [("updates", {"__interrupt__": (pending,)}), ("values", {"__interrupt__": (pending,)})]
+    resumed = list(flow.stream(Command(resume=4), thread("e"), stream_mode=["values", "updates"]))
+    assert resumed == [("values", None), ("updates", {"flow": 7}), ("values", 7)]

@@ -85,6 +85,9 @@ class _EntrySchema(StateSchema):
     def shown_update(self, update: Mapping[str, Any] | None) -> Any:
         return None if update is None else update.get(RETURN)
 
+    def shows(self, update: Mapping[str, Any] | None) -> bool:
+        return update is not None and RETURN in update
+
     def to_node_input(self, values: Mapping[str, Any], steps_left: int | None = None) -> Any:
         return dict(values)
 

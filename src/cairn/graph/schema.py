@@ -298,6 +298,12 @@ class StateSchema:
             return self.ordered(values)
         return {k: values[k] for k in self.state_keys if k in values}
 
+    def shows(self, update: Mapping[str, Any] | None) -> bool:
+        """Whether ``update`` writes a key "values" streams follow: as in
+        LangGraph, a step streams the state only when one was written (any
+        key of a graph's state, its private keys included)."""
+        return bool(update)
+
     def shown_update(self, update: Mapping[str, Any] | None) -> Any:
         """A node's update as "updates" streams show it (None for one that
         wrote nothing, as LangGraph shows it)."""

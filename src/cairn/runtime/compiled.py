@@ -301,10 +301,9 @@ class CompiledStateGraph(RunnableSurface):
         if result == {} and not run.interrupts:
             return None  # nothing in the state: LangGraph returns None too
         if run.interrupts:
-            if result is None:  # nothing to return yet (an entrypoint), but the interrupts
-                result = {}
-            if isinstance(result, dict):  # (a state of one other value has nowhere to say so)
-                result["__interrupt__"] = list(run.interrupts)
+            if not isinstance(result, dict):  # an entrypoint's, a state of one value: as LangGraph,
+                result = {}  # the interrupts in place of the value
+            result["__interrupt__"] = list(run.interrupts)
         return result
 
     def _output(self, run: Run) -> GraphOutput[Any]:
@@ -313,8 +312,8 @@ class CompiledStateGraph(RunnableSurface):
         value = self.spec.schema.output(run.values)
         if value == {} and not run.interrupts:
             value = None
-        elif value is None and run.interrupts:
-            value = {}  # a paused entrypoint, as LangGraph shows it
+        elif run.interrupts and not isinstance(value, dict):
+            value = {}  # a paused entrypoint (or state of one value), as LangGraph shows it
         interrupts = tuple(run.interrupts)
         make = Parts(self.spec.schema).output
         if make is not None and isinstance(value, dict):

@@ -176,7 +176,9 @@ class Events:
         if self._parts is not None:
             self._add("values", Paused(shown, tuple(interrupts)))
         else:
-            self._add("values", {**shown, "__interrupt__": tuple(interrupts)} if isinstance(shown, dict) else shown)
+            # As LangGraph: a state that is not a dict (one value, an entrypoint's) gives way to the interrupts.
+            pending = tuple(interrupts)
+            self._add("values", {**shown, "__interrupt__": pending} if isinstance(shown, dict) else {"__interrupt__": pending})
 
     def stopped(self) -> None:
         """The run stopped at an interrupt_before/interrupt_after node."""

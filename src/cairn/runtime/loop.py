@@ -708,8 +708,8 @@ class Run:
         """CheckpointRecord a step whose tasks all finished and move the run to it."""
         writes, values = committed.writes, committed.values
         checkpoint = self._new_checkpoint(cursor.checkpoint, "loop", tuple(writes), cursor.checkpoint.carry)
-        if self.events is not None and any(w.update for w in writes):
-            self.events.values(values)  # as LangGraph: only when a key was written
+        if self.events is not None and any(self.spec.schema.shows(w.update) for w in writes):
+            self.events.values(values)  # as LangGraph: only when a key it shows was written
         self.persist.save(checkpoint, values)
         if self.events is not None and self.persist.stores:
             self.events.checkpoint(checkpoint, values)

@@ -76,8 +76,8 @@ class Parts:
     def _values(self, ns: tuple[str, ...], chunk: Any) -> dict[str, Any]:
         interrupts: tuple[Any, ...] = ()
         if type(chunk) is Paused:
-            # A paused entrypoint has no value yet: LangGraph's part holds {} then.
-            chunk, interrupts = ({} if chunk.values is None else chunk.values), chunk.interrupts
+            # A state that is not a dict (an entrypoint's, one value) shows as {} then, as in LangGraph.
+            chunk, interrupts = (chunk.values if isinstance(chunk.values, dict) else {}), chunk.interrupts
         if self.output is not None and isinstance(chunk, dict):
             chunk = self.output(chunk)
         return {"type": "values", "ns": ns, "data": chunk, "interrupts": interrupts}
