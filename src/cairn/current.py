@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from cairn.errors import OutsideNodeError
@@ -45,8 +45,10 @@ class TaskContext(Generic[ScopeT]):
     """The task's node."""
     attempt: int = 1
     """Which attempt of the task runs, from 1 (retries count up)."""
-    started: float = field(default_factory=time.time)
-    """When the task's first attempt started (``time.time()``)."""
+    started: float | None = None
+    """When the task's first attempt started (``time.time()``): set when its
+    node first reads its ``Runtime`` (a node taking ``runtime`` reads it as
+    each attempt starts), so that tasks that never do pay nothing for it."""
 
 
 current: ContextVar[TaskContext[Any] | None] = ContextVar("cairn_task", default=None)

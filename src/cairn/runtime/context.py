@@ -11,6 +11,7 @@ config dict.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, TypeVar
 
@@ -69,7 +70,8 @@ class ExecutionInfo:
     node_attempt: int = 1
     """Which attempt this is, from 1 (a retry policy's retries count up)."""
     node_first_attempt_time: float | None = None
-    """When the first attempt started (``time.time()``)."""
+    """When the first attempt started (``time.time()``; for a node that takes
+    no ``runtime`` but calls ``get_runtime()``, when it first called it)."""
 
     def patch(
         self,
@@ -303,6 +305,8 @@ def task_runtime(task: TaskContext[RunScope]) -> Runtime[Any]:
     """The ``Runtime`` the running task's node receives: its run's, with the
     task's ``execution_info`` (made when asked for: most nodes never are)."""
     scope = task.scope
+    if task.started is None:
+        task.started = time.time()
     configurable = scope.config["configurable"]
     ns = configurable.get("checkpoint_ns") or ""
     own = f"{task.name}:{task.task_id}"
