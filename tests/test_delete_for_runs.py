@@ -151,13 +151,15 @@ def test_deleting_a_run_another_one_is_stored_on_top_of_is_refused_and_deletes_n
     before = everything(graph, "t")
     run(graph, "t", "run-b", {"items": ["y"]})
     run(graph, "t", "run-c", {"items": ["z"]})  # its input is stored as writes on run-b's last checkpoint
-    after_c = everything(graph, "t")
+    run(graph, "a-thread-listed-first", "run-b", {"items": ["elsewhere"]})
+    after_c, elsewhere = everything(graph, "t"), everything(graph, "a-thread-listed-first")
 
     with pytest.raises(CheckpointInUseError) as refused:
         saver.delete_for_runs(["run-b"])
     message = str(refused.value)
     assert "'run-b'" in message and "'t'" in message and "delete_for_runs" in message
     assert everything(graph, "t") == after_c
+    assert everything(graph, "a-thread-listed-first") == elsewhere  # nothing deleted anywhere
 
     saver.delete_for_runs(["run-b", "run-c"])
     assert everything(graph, "t") == before

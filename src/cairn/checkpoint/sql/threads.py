@@ -165,16 +165,17 @@ class SqlThreads(BaseCheckpointSaver):
             return 0
         if thread_id is not None:
             threads = [thread_id]
-        else:
+        else:  # every thread checked before any is written: a refusal deletes nothing
             with self._read("the list of threads") as cur:
                 cur.execute("SELECT DISTINCT thread_id FROM cairn_checkpoints")
-                threads = sorted(str(row[0]) for row in cur.fetchall())
+                every = sorted(str(row[0]) for row in cur.fetchall())
+            threads = []
+            for tid in every:
+                with self._read(f"thread {tid!r}") as cur:
+                    if self._runs_in(cur, tid, wanted):
+                        threads.append(tid)
         deleted = 0
         for tid in threads:
-            # A look first, outside a write: most threads have none of the runs'.
-            with self._read(f"thread {tid!r}") as cur:
-                if not self._runs_in(cur, tid, wanted):
-                    continue
             with self._write() as cur:  # found again, checked and deleted in one transaction
                 doomed = self._runs_in(cur, tid, wanted)
                 for ns, cid in doomed:
