@@ -207,9 +207,9 @@ def run_id_set(run_ids: Sequence[str], what: str = "delete_for_runs") -> frozens
     from cairn.errors import ConfigError
 
     if isinstance(run_ids, (str, bytes)) or not isinstance(run_ids, (Sequence, set, frozenset)):
+        hint = f"pass [{run_ids!r:.60}] for one run" if isinstance(run_ids, str) else "pass a list of strings"
         raise ConfigError(
-            f"{what} takes a list of run ids, got {type(run_ids).__name__} {run_ids!r:.80}: "
-            f"pass [{run_ids!r:.60}] for one run"
+            f"{what} takes a list of run ids, got {type(run_ids).__name__} {run_ids!r:.80}: {hint}"
         )
     strangers = [r for r in run_ids if not isinstance(r, str) or not r]
     if strangers:
