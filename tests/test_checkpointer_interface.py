@@ -1,5 +1,6 @@
 """LangGraph's checkpointer interface (``get``, ``get_tuple``, ``list``, ``put``,
-``put_writes``, ``delete_thread``, ``get_next_version`` and the async twins)
+``put_writes``, ``delete_thread``, ``delete_for_runs``, ``get_next_version`` and
+the async twins)
 on every cairn saver: in memory, SQLite and AsyncSqliteSaver files, and
 PostgresSaver / AsyncPostgresSaver on a real server.
 
@@ -403,6 +404,7 @@ SIGNATURES = {
     "put": ["config", "checkpoint", "metadata", "new_versions"],
     "put_writes": ["config", "writes", "task_id", "task_path"],
     "delete_thread": ["thread_id"],
+    "delete_for_runs": ["run_ids"],
     "get_next_version": ["current", "channel"],
     "aget": ["config"],
     "aget_tuple": ["config"],
@@ -410,6 +412,7 @@ SIGNATURES = {
     "aput": ["config", "checkpoint", "metadata", "new_versions"],
     "aput_writes": ["config", "writes", "task_id", "task_path"],
     "adelete_thread": ["thread_id"],
+    "adelete_for_runs": ["run_ids"],
 }
 """LangGraph's BaseCheckpointSaver methods and their parameters ("*": keyword-only)."""
 
@@ -556,10 +559,11 @@ def async_calls(saver: Any, head: CheckpointTuple) -> dict[str, Callable[[], Awa
         "aput": lambda: saver.aput(head.config, new, {}, {}),
         "aput_writes": lambda: saver.aput_writes(head.config, [("log", ["x"])], "task-1"),
         "adelete_thread": lambda: saver.adelete_thread("t"),
+        "adelete_for_runs": lambda: saver.adelete_for_runs([head.metadata["run_id"]]),
     }
 
 
-WRITING_TWINS = ["aput", "aput_writes", "adelete_thread"]
+WRITING_TWINS = ["aput", "aput_writes", "adelete_thread", "adelete_for_runs"]
 ALL_TWINS = ["aget", "aget_tuple", "alist", *WRITING_TWINS]
 
 
@@ -573,7 +577,7 @@ def check_twin(name: str, saver: Any, head: CheckpointTuple, result: Any) -> Non
         assert saver.get(result)["channel_values"] == {"topic": "owls", "log": []}
     elif name == "aput_writes":
         assert saver.get_tuple(head.config).pending_writes == [("task-1", "log", ["x"])]
-    else:
+    else:  # the thread, or its only run, deleted
         assert saver.get_tuple(thread("t")) is None
 
 

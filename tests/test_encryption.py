@@ -156,6 +156,16 @@ def test_an_encrypted_thread_can_be_copied(saver_with_key: Any) -> None:
     assert workflow.get_state(thread("copy")).values == {"note": SECRET + "!"}
 
 
+def test_the_runs_of_an_encrypted_thread_can_be_deleted(saver_with_key: Any) -> None:
+    workflow = graph(saver_with_key)
+    workflow.invoke({"note": SECRET}, {**thread("t"), "run_id": "first"})
+    before = list(workflow.get_state_history(thread("t")))
+    workflow.invoke({"note": "later"}, {**thread("t"), "run_id": "second"})
+    saver_with_key.delete_for_runs(["second"])  # found by their sealed metadata
+    assert list(workflow.get_state_history(thread("t"))) == before
+    assert workflow.get_state(thread("t")).values == {"note": SECRET + "!"}
+
+
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 def saver_with_key(request: pytest.FixtureRequest, tmp_path: Path, key: str) -> Iterator[Any]:
     serde = EncryptedSerializer.from_key(key)

@@ -99,3 +99,33 @@ def test_workers_on_postgres_finish_every_run_when_one_is_killed_mid_run(tmp_pat
                 worker.terminate()
                 worker.wait(10)
         api.stop()
+
+
+def test_rollback_by_an_api_server_undoes_the_run_a_worker_process_runs(tmp_path: Any, database: str) -> None:
+    make_project(tmp_path)
+    api = start_server(tmp_path, "--workers", "0", env={"DATABASE_URI": database}, db=None)
+    worker = start_worker(tmp_path, env={"DATABASE_URI": database})
+    try:
+        client = get_sync_client(url=api.url)
+        thread = client.threads.create()["thread_id"]
+        client.runs.wait(thread, "steps", input={"items": ["x"]})
+        before, state = client.threads.get_history(thread, limit=1000), client.threads.get_state(thread)
+
+        cancelled = client.runs.create(thread, "steps", input={"items": ["y"], "delay": 0.3})
+        wait_for(lambda: api.counts().count("s2") == 2)  # the run has stored checkpoints
+        client.runs.cancel(thread, cancelled["run_id"], wait=True, action="rollback")
+        assert client.threads.get_history(thread, limit=1000) == before
+        assert client.threads.get_state(thread) == state
+        assert client.threads.get(thread)["status"] == "idle"
+
+        client.runs.create(thread, "steps", input={"items": ["y"], "delay": 0.3})
+        wait_for(lambda: api.counts().count("s2") == 3)
+        last = client.runs.create(thread, "steps", input={"items": ["z"]}, multitask_strategy="rollback")
+        assert client.runs.join(thread, last["run_id"])["items"] == ["x", "s1", "s2", "s3", "s4", "z", "s1", "s2", "s3", "s4"]
+        history = client.threads.get_history(thread, limit=1000)
+        assert [h for h in history if h["metadata"].get("run_id") != last["run_id"]] == before
+    finally:
+        if worker.poll() is None:
+            worker.terminate()
+            worker.wait(10)
+        api.stop()

@@ -29,6 +29,16 @@ def _started(server: ServerProcess, node: str, times: int = 1) -> Any:
     return wait_for(lambda: server.counts().count(node) >= times)
 
 
+def _history(client: Any, thread: str) -> list[dict[str, Any]]:
+    """Every checkpoint of the thread, newest first, as ``get_history`` shows them."""
+    return client.threads.get_history(thread, limit=1000)
+
+
+def _without(history: list[dict[str, Any]], run_id: str) -> list[dict[str, Any]]:
+    """The history but the checkpoints run ``run_id`` wrote."""
+    return [h for h in history if h["metadata"].get("run_id") != run_id]
+
+
 def test_reject_refuses_a_second_run_while_the_first_runs(server: ServerProcess) -> None:
     client = get_sync_client(url=server.url)
     thread = client.threads.create()["thread_id"]
@@ -75,16 +85,56 @@ def test_rollback_removes_the_running_run_and_what_it_wrote(server: ServerProces
         client.runs.get(thread, first["run_id"])
     assert caught.value.response.status_code == 404
     assert [r["run_id"] for r in client.runs.list(thread)] == [second["run_id"]]
+    history = _history(client, thread)  # the thread had none before the first run: only the second's
+    assert history and _without(history, second["run_id"]) == []
 
 
 def test_rollback_puts_back_the_state_the_thread_had_before_the_run(server: ServerProcess) -> None:
     client = get_sync_client(url=server.url)
     thread = client.threads.create()["thread_id"]
     client.runs.wait(thread, "steps", input={"items": ["x"]})
+    before = _history(client, thread)
     client.runs.create(thread, "steps", input={"items": ["y"], "delay": 0.3})
     _started(server, "s1", times=2)
     last = client.runs.create(thread, "steps", input={"items": ["z"]}, multitask_strategy="rollback")
     assert client.runs.join(thread, last["run_id"])["items"] == ["x", "s1", "s2", "s3", "s4", "z", "s1", "s2", "s3", "s4"]
+    # the history is the one before the rolled-back run, and the last run's on top: no copy, no trace
+    history = _history(client, thread)
+    assert _without(history, last["run_id"]) == before
+    assert history[len(history) - len(before) - 1]["parent_checkpoint"] == before[0]["checkpoint"]
+
+
+def test_cancel_with_rollback_leaves_the_thread_as_it_was_before_the_run(server: ServerProcess) -> None:
+    client = get_sync_client(url=server.url)
+    thread = client.threads.create()["thread_id"]
+    client.runs.wait(thread, "steps", input={"items": ["x"]})
+    before, state, record = _history(client, thread), client.threads.get_state(thread), client.threads.get(thread)
+    run = client.runs.create(thread, "steps", input={"items": ["y"], "delay": 0.3})
+    _started(server, "s2", times=2)  # the run has stored checkpoints
+    assert len(_history(client, thread)) > len(before)
+    client.runs.cancel(thread, run["run_id"], wait=True, action="rollback")
+    assert _history(client, thread) == before
+    assert client.threads.get_state(thread) == state
+    after = client.threads.get(thread)
+    assert (after["status"], after["values"], after["interrupts"]) == ("idle", record["values"], record["interrupts"])
+    with pytest.raises(httpx.HTTPStatusError) as caught:
+        client.runs.get(thread, run["run_id"])
+    assert caught.value.response.status_code == 404
+    assert client.runs.wait(thread, "steps", input={"items": ["z"]})["items"][-5:] == ["z", "s1", "s2", "s3", "s4"]
+
+
+def test_cancel_with_rollback_of_a_threads_first_run_leaves_it_without_checkpoints(server: ServerProcess) -> None:
+    client = get_sync_client(url=server.url)
+    thread = client.threads.create()["thread_id"]
+    fresh = client.threads.get(thread)
+    run = client.runs.create(thread, "steps", input={"items": ["y"], "delay": 0.3})
+    _started(server, "s2")
+    client.runs.cancel(thread, run["run_id"], wait=True, action="rollback")
+    assert _history(client, thread) == []
+    state = client.threads.get_state(thread)
+    assert (state["values"], state["next"], state["checkpoint"]["checkpoint_id"]) in (({}, [], None), ([], [], None))
+    after = client.threads.get(thread)
+    assert (after["status"], after["values"], after["interrupts"]) == ("idle", fresh["values"], fresh["interrupts"])
 
 
 def test_cancel_stops_a_run_between_steps(server: ServerProcess) -> None:
@@ -193,6 +243,7 @@ def test_rollback_of_a_run_resumed_after_a_crash_removes_what_both_attempts_wrot
         assert result["items"] == ["before", "s1", "s2", "s3", "s4", "y", "s1", "s2", "s3", "s4"]
         with pytest.raises(httpx.HTTPStatusError):
             client.runs.get(thread, killed["run_id"])
+        assert [h for h in _history(client, thread) if h["metadata"].get("run_id") == killed["run_id"]] == []
     finally:
         second.stop()
 

@@ -23,6 +23,7 @@
     │   └── ClassNotLoadableError  intact bytes name a class the serializer has not registered
     │                              (cairn.checkpoint.serde)
     ├── StorageError           the checkpoint store failed or holds something cairn cannot use
+    │   └── CheckpointInUseError  a delete (delete_for_runs) would leave other checkpoints unreadable
     ├── ParentCommand          Command(graph=Command.PARENT) returned by a node of a graph without a parent
     ├── StoreInputError        a namespace, key, value, filter or index given to a Store is unusable
     │   └── InvalidNamespaceError  a namespace that is empty or has a bad label (a ValueError too)
@@ -62,6 +63,7 @@ __all__ = [
     "ArgumentTypeError",
     "CacheKeyError",
     "CairnError",
+    "CheckpointInUseError",
     "CheckpointerModeError",
     "ConfigError",
     "EmptyChannelError",
@@ -293,6 +295,12 @@ class SerializationError(CairnError, TypeError):
 
 class StorageError(CairnError):
     """The checkpoint store failed, or holds data cairn cannot use."""
+
+
+class CheckpointInUseError(StorageError):
+    """``delete_for_runs`` refused: a checkpoint that stays is stored as the
+    writes of its step on top of one it would delete, so it could no longer
+    be read. Nothing was deleted."""
 
 
 class CheckpointerModeError(ConfigError, RuntimeError):

@@ -9,10 +9,11 @@ hands back the records from the nearest snapshot to the checkpoint asked
 for, and the runtime folds them.
 
 Every saver also speaks LangGraph's checkpointer interface (``get``,
-``get_tuple``, ``list``, ``put``, ``put_writes``, ``delete_thread`` and the
-async twins; ``cairn.checkpoint.interface``), with LangGraph's shapes
-(``Checkpoint``, ``CheckpointTuple``, ... from ``cairn.checkpoint.shapes``),
-importable from here as from ``langgraph.checkpoint.base``.
+``get_tuple``, ``list``, ``put``, ``put_writes``, ``delete_thread``,
+``delete_for_runs`` and the async twins; ``cairn.checkpoint.interface``),
+with LangGraph's shapes (``Checkpoint``, ``CheckpointTuple``, ... from
+``cairn.checkpoint.shapes``), importable from here as from
+``langgraph.checkpoint.base``.
 """
 
 from __future__ import annotations
@@ -198,6 +199,56 @@ def prunable(links: Iterable[ChainLink], keep_last: int) -> set[str]:
                 break
             current = by_id.get(current.parent_id)
     return {link.id for link in ordered if link.id not in keep}
+
+
+def run_id_set(run_ids: Sequence[str], what: str = "delete_for_runs") -> frozenset[str]:
+    """The run ids of a ``delete_for_runs`` call, checked: a list (or other
+    sequence) of strings, not one string (whose letters would be the ids)."""
+    from cairn.errors import ConfigError
+
+    if isinstance(run_ids, (str, bytes)) or not isinstance(run_ids, (Sequence, set, frozenset)):
+        hint = f"pass [{run_ids!r:.60}] for one run" if isinstance(run_ids, str) else "pass a list of strings"
+        raise ConfigError(
+            f"{what} takes a list of run ids, got {type(run_ids).__name__} {run_ids!r:.80}: {hint}"
+        )
+    strangers = [r for r in run_ids if not isinstance(r, str) or not r]
+    if strangers:
+        raise ConfigError(
+            f"{what} takes run ids as non-empty strings (the metadata's 'run_id'), got "
+            f"{strangers[0]!r:.80} in {list(run_ids)!r:.160}: pass str(run_id)"
+        )
+    return frozenset(run_ids)
+
+
+def of_runs(metadata: Mapping[str, Any], run_ids: frozenset[str]) -> bool:
+    """Whether a checkpoint's metadata names one of ``run_ids`` as its run
+    (a UUID stored as one is compared as its text, as LangGraph's savers do)."""
+    run_id = metadata.get("run_id")
+    return run_id is not None and str(run_id) in run_ids
+
+
+def check_still_readable(
+    thread_id: str, ns: str, kept: Iterable[ChainLink], doomed: Mapping[str, str], where: str
+) -> None:
+    """Refuse to delete the ``doomed`` checkpoints of one (thread, namespace)
+    (id -> the run that wrote it) when a checkpoint that stays holds no
+    snapshot and its parent is doomed: its state is the fold of the writes
+    from its parent, which could then not be read. One that holds a
+    snapshot is read without its parent and stays (its parent link then
+    names a deleted checkpoint, as after LangGraph's delete_for_runs)."""
+    from cairn.errors import CheckpointInUseError
+
+    for link in sorted(kept, key=lambda link: link.id):
+        if link.has_snapshot or link.parent_id is None or link.parent_id not in doomed:
+            continue
+        space = f" (namespace {ns!r})" if ns else ""
+        raise CheckpointInUseError(
+            f"cannot delete the checkpoints of run {doomed[link.parent_id]!r}: checkpoint "
+            f"{link.id!r} of thread {thread_id!r}{space} in {where}, which stays, is stored as "
+            f"the writes of its step on top of that run's checkpoint {link.parent_id!r}, so it "
+            "could no longer be read. Nothing was deleted: delete the runs that came after it "
+            f"too (delete_for_runs with their ids), or the whole thread (delete_thread({thread_id!r}))"
+        )
 
 
 def check_limit(limit: int | None) -> None:
@@ -461,6 +512,27 @@ class BaseCheckpointSaver(CheckpointerInterface, ABC):
     @abstractmethod
     def delete_thread(self, thread_id: str) -> None:
         """Remove every checkpoint and pending write of the thread."""
+
+    @abstractmethod
+    def delete_runs(self, run_ids: Sequence[str], *, thread_id: str | None = None) -> int:
+        """Remove every checkpoint whose metadata's ``run_id`` is one of
+        ``run_ids``, in every namespace, with its pending writes; on thread
+        ``thread_id`` only when given (a look at that thread's rows, not at
+        the whole store). Returns how many checkpoints went.
+
+        What stays is readable: a thread's head becomes its newest checkpoint
+        left, and a thread left with none is gone. A checkpoint that stays
+        and is stored as writes on top of one that would go (no snapshot of
+        its own) makes it refuse with CheckpointInUseError, deleting nothing
+        (``check_still_readable``). Pending writes that the run's first
+        checkpoint cleared from its parent when it was stored (all but errors
+        and interrupts) do not come back."""
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """LangGraph's: remove every checkpoint the runs ``run_ids`` wrote
+        (their metadata's ``run_id``), with their pending writes, on every
+        thread; ``delete_runs`` says what stays and when it refuses."""
+        self.delete_runs(run_ids)
 
     @abstractmethod
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:

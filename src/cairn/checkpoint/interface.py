@@ -296,6 +296,10 @@ class CheckpointerInterface:
         """``delete_thread``, off the event loop."""
         await _offload(_saver(self), partial(_saver(self).delete_thread, thread_id))
 
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """``delete_for_runs``, off the event loop."""
+        await _offload(_saver(self), partial(_saver(self).delete_for_runs, run_ids))
+
 
 def _names_ns(config: Mapping[str, Any]) -> bool:
     """Whether a config names a namespace (LangGraph lists every one otherwise)."""

@@ -13,7 +13,9 @@ Cancelling is cooperative: each run is given a cancel event (the runtime's
 asked through another process (an API-only server in front of ``cairn
 worker`` processes), by a look at the run's row every ``CANCEL_POLL``
 seconds. The run stops between two steps, every committed step stored.
-"rollback" then also puts the thread's head back to where it was before the run.
+"rollback" then deletes the checkpoints the run wrote (those whose metadata
+names it, of every attempt), so the thread's history, head and state are
+again what they were before the run, as LangGraph's server does.
 """
 
 from __future__ import annotations
@@ -228,14 +230,13 @@ class Workers:
         head = await graph.aget_state({"configurable": {"thread_id": thread_id}})
         resumed = run["attempts"] > 1 and (head.metadata or {}).get("run_id") == run_id
         args = run_arguments(run, assistant, resumed)
-        before = await _before_run(graph, thread_id, run_id) if resumed else head.config if head.metadata else None
         if run["attempts"] > 1:  # the events of the attempts before, for joiners
             for event, data in await self.call(self.db.events_after, run_id, len(stream.events) - 1):
                 stream.publish(event, data)
         self._publish(run_id, stream, "metadata", dumps({"run_id": run_id, "attempt": run["attempts"]}))
         stopped: str | None = run["cancel"]  # asked while it waited to be run again
         if stopped is not None:
-            await self._end(run, assistant, stream, stopped, before)
+            await self._end(run, assistant, stream, stopped)
             return
         stop = self._stops[run_id] = asyncio.Event()
         watching = asyncio.create_task(self._watch(run_id, stop))
@@ -261,7 +262,7 @@ class Workers:
             self.cancels.pop(run_id, None)
         if stopped is None:
             stopped = await self.call(self.db.cancel_asked, run_id)  # asked by another process
-        await self._end(run, assistant, stream, stopped, before)
+        await self._end(run, assistant, stream, stopped)
 
     def _observers(self, assistant: Assistant) -> list[Observer]:
         """What watches a run of ``assistant``'s graph: the metrics, and the server's observers."""
@@ -269,22 +270,23 @@ class Workers:
         return [*found, *self.observers]
 
     async def _end(
-        self, run: dict[str, Any], assistant: Assistant, stream: RunStream, stopped: str | None, before: Any
+        self, run: dict[str, Any], assistant: Assistant, stream: RunStream, stopped: str | None
     ) -> None:
         run_id, thread_id = run["run_id"], run["thread_id"]
         graph = assistant.graph
         await self._flush()  # every event is stored before the run is seen to be over
         if stopped == "rollback":
-            await self._roll_back(assistant, thread_id, before)
+            await self._roll_back(assistant, thread_id, run_id)
         state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
         interrupts = {t.id: [interrupt_json(i) for i in t.interrupts] for t in state.tasks if t.interrupts}
         result = jsonable(state.values)
         if state.interrupts and isinstance(result, dict):
             result["__interrupt__"] = [interrupt_json(i) for i in state.interrupts]
         status = "interrupted" if stopped else "success"
+        emptied = stopped == "rollback" and state.metadata is None  # no checkpoint before: values stay unset
         ended = {
             "status": "interrupted" if (interrupts or state.next) else "idle",
-            "values": dumps(state.values),
+            "values": None if emptied else dumps(state.values),
             "interrupts": dumps(interrupts),
         }
         if run["temporary"]:
@@ -306,26 +308,13 @@ class Workers:
         stream.finish("error", outcome)
         self.streams.close(run["run_id"])
 
-    async def _roll_back(self, assistant: Assistant, thread_id: str, before: Any) -> None:
-        """Put the thread's head back where it was before the run: a copy of
-        that checkpoint on top (or no checkpoints, if it had none)."""
-        graph = assistant.graph
-        saver = graph.checkpointer
+    async def _roll_back(self, assistant: Assistant, thread_id: str, run_id: str) -> None:
+        """Delete the checkpoints the run wrote on the thread (its metadata's
+        ``run_id``, in every namespace, of every attempt): the head is then
+        the checkpoint the thread had before the run, or none."""
+        saver = assistant.graph.checkpointer
         assert saver is not None
-        if before is None:
-            await asyncio.to_thread(saver.delete_thread, thread_id)
-        else:
-            await graph.aupdate_state(before, None, as_node="__copy__")
-
-
-async def _before_run(graph: Any, thread_id: str, run_id: str) -> Any:
-    """The config of the checkpoint the run started from (None: the thread
-    had none), found from the run's own checkpoints after a crash."""
-    config = {"configurable": {"thread_id": thread_id}}
-    oldest = None
-    async for snapshot in graph.aget_state_history(config, filter={"run_id": run_id}):
-        oldest = snapshot
-    return None if oldest is None else oldest.parent_config
+        await asyncio.to_thread(partial(saver.delete_runs, [run_id], thread_id=thread_id))
 
 
 def _event(chunk: Any, subgraphs: bool) -> tuple[str, Any]:

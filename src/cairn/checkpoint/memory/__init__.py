@@ -27,10 +27,13 @@ from cairn.checkpoint.base import (
     already_stored,
     check_limit,
     check_prune_args,
+    check_still_readable,
     lease_lost,
     looping_link,
     metadata_matches,
+    of_runs,
     prunable,
+    run_id_set,
     split_filter,
 )
 from cairn.checkpoint.ids import created_at_of, id_floor
@@ -329,6 +332,60 @@ class InMemorySaver(BaseCheckpointSaver):
     def delete_thread(self, thread_id: str) -> None:
         with self._lock:
             self._threads.pop(thread_id, None)
+
+    def delete_runs(self, run_ids: Sequence[str], *, thread_id: str | None = None) -> int:
+        wanted = run_id_set(run_ids)
+        if not wanted:
+            return 0
+        with self._lock:  # found, checked and deleted under one hold: no writer comes between
+            chosen = [thread_id] if thread_id is not None else list(self._threads)
+            found: list[tuple[str, str, dict[str, str]]] = []
+            for tid in chosen:
+                for ns, space in self._threads.get(tid, {}).items():
+                    doomed = self._of_runs(tid, ns, space, wanted)
+                    if doomed:
+                        kept = (
+                            ChainLink(r.id, r.parent_id, r.snapshot is not None)
+                            for r in space.rows.values()
+                            if r.id not in doomed
+                        )
+                        check_still_readable(tid, ns, kept, doomed, "this InMemorySaver")
+                        found.append((tid, ns, doomed))
+            for tid, ns, doomed in found:
+                spaces = self._threads[tid]
+                space = spaces[ns]
+                for cid in doomed:
+                    del space.rows[cid]
+                    space.pending.pop(cid, None)
+                space.order = [cid for cid in space.order if cid not in doomed]
+                if not space.order:
+                    del spaces[ns]
+                if not spaces:
+                    del self._threads[tid]
+        return sum(len(doomed) for _, _, doomed in found)
+
+    def _of_runs(self, thread_id: str, ns: str, space: _Namespace, run_ids: frozenset[str]) -> dict[str, str]:
+        """The checkpoints of ``space`` that runs ``run_ids`` wrote: id -> run id."""
+        found: dict[str, str] = {}
+        for row in space.rows.values():
+            try:
+                metadata = codec.decode_metadata(
+                    self.serde,
+                    row.metadata,
+                    row.source,
+                    row.step,
+                    (thread_id, ns, row.id),
+                    parent_id=row.parent_id,
+                    has_snapshot=row.snapshot is not None,
+                )
+            except Exception as exc:
+                raise StorageError(
+                    f"the metadata of checkpoint {row.id!r} of thread {thread_id!r} in this "
+                    f"InMemorySaver cannot be read: {exc}. {codec.stored_bytes_remedy(exc, thread_id)}"
+                ) from exc
+            if of_runs(metadata, run_ids):
+                found[row.id] = str(metadata["run_id"])
+        return found
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         with self._lock:

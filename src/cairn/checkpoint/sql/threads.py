@@ -6,7 +6,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from cairn.checkpoint import codec
 from cairn.checkpoint.base import (
@@ -17,7 +17,10 @@ from cairn.checkpoint.base import (
     ThreadInfo,
     check_limit,
     check_prune_args,
+    check_still_readable,
+    of_runs,
     prunable,
+    run_id_set,
     split_filter,
 )
 from cairn.checkpoint.ids import created_at_of, id_floor
@@ -155,6 +158,87 @@ class SqlThreads(BaseCheckpointSaver):
             cur.execute(self._sql("DELETE FROM cairn_checkpoints WHERE thread_id = ?"), (thread_id,))
             cur.execute(self._sql("DELETE FROM cairn_pending WHERE thread_id = ?"), (thread_id,))
         self._after_delete()
+
+    def delete_runs(self, run_ids: Sequence[str], *, thread_id: str | None = None) -> int:
+        wanted = run_id_set(run_ids)
+        if not wanted:
+            return 0
+        if thread_id is not None:
+            threads = [thread_id]
+        else:  # every thread checked before any is written: a refusal deletes nothing
+            with self._read("the list of threads") as cur:
+                cur.execute("SELECT DISTINCT thread_id FROM cairn_checkpoints")
+                every = sorted(str(row[0]) for row in cur.fetchall())
+            threads = []
+            for tid in every:
+                with self._read(f"thread {tid!r}") as cur:
+                    if self._runs_in(cur, tid, wanted):
+                        threads.append(tid)
+        deleted = 0
+        for tid in threads:
+            with self._write() as cur:  # found again, checked and deleted in one transaction
+                doomed = self._runs_in(cur, tid, wanted)
+                for ns, cid in doomed:
+                    cur.execute(
+                        self._sql("DELETE FROM cairn_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?"),
+                        (tid, ns, cid),
+                    )
+                    cur.execute(
+                        self._sql(
+                            "DELETE FROM cairn_pending WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?"
+                        ),
+                        (tid, ns, cid),
+                    )
+            deleted += len(doomed)
+        if deleted:
+            self._after_delete()
+        return deleted
+
+    def _runs_in(
+        self, cur: Cursor, thread_id: str, run_ids: frozenset[str]
+    ) -> dict[tuple[str, str], str]:
+        """The checkpoints of thread ``thread_id`` that runs ``run_ids``
+        wrote ((namespace, id) -> run id), checked that deleting them leaves
+        the others readable (``check_still_readable``)."""
+        cur.execute(
+            self._sql(
+                "SELECT ns, id, source, step, metadata, parent_id, snapshot IS NOT NULL "
+                "FROM cairn_checkpoints WHERE thread_id = ?"
+            ),
+            (thread_id,),
+        )
+        doomed: dict[tuple[str, str], str] = {}
+        kept: list[tuple[str, ChainLink]] = []
+        for ns, cid, source, step, blob, parent_id, has_snapshot in cur.fetchall():
+            try:
+                metadata = codec.decode_metadata(
+                    self.serde,
+                    blob,
+                    source,
+                    step,
+                    (thread_id, ns, cid),
+                    parent_id=parent_id,
+                    has_snapshot=bool(has_snapshot),
+                )
+            except Exception as exc:
+                raise StorageError(
+                    f"the metadata of checkpoint {cid!r} of thread {thread_id!r} in "
+                    f"{self.location} cannot be read: {exc}. "
+                    f"{codec.stored_bytes_remedy(exc, thread_id)}"
+                ) from exc
+            if of_runs(metadata, run_ids):
+                doomed[(ns, cid)] = str(metadata["run_id"])
+            else:
+                kept.append((ns, ChainLink(cid, parent_id, bool(has_snapshot))))
+        for ns in sorted({ns for ns, _ in doomed}):
+            check_still_readable(
+                thread_id,
+                ns,
+                (link for space, link in kept if space == ns),
+                {cid: run for (space, cid), run in doomed.items() if space == ns},
+                self.location,
+            )
+        return doomed
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         with self._write() as cur:
