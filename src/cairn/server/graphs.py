@@ -1,6 +1,7 @@
-"""The served graphs and their assistants: one assistant per graph, its id
+"""The served graphs and their default assistants: one per graph, its id
 ``uuid5(NAMESPACE_URL, graph_id)`` as in LangGraph's server, so ids stay the
-same across restarts and machines.
+same across restarts and machines. (Assistants made with ``POST
+/assistants`` are stored in the server's database: ``assistant_db.py``.)
 
 Every graph runs on the server's saver (a builder not compiled yet is
 compiled with it; a saver the graph was compiled with is replaced, as
@@ -14,7 +15,7 @@ import importlib
 import importlib.util
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
@@ -35,12 +36,16 @@ def assistant_id_of(graph_id: str) -> str:
 
 @dataclass(frozen=True)
 class Assistant:
-    """A served graph, under its assistant's id."""
+    """A served graph, under an assistant's id: the graph's own (``config``
+    and ``context`` empty) or a stored one's, whose ``config`` and
+    ``context`` its runs start from."""
 
     assistant_id: str
     graph_id: str
     graph: CompiledStateGraph
     created_at: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Assistants:
@@ -64,6 +69,14 @@ class Assistants:
         if not isinstance(assistant_id, str):
             return None
         return self._by_id.get(assistant_id) or self._by_graph.get(assistant_id)
+
+    def of_graph(self, graph_id: str) -> Assistant | None:
+        """The default assistant of graph ``graph_id`` (None: no such graph is served)."""
+        return self._by_graph.get(graph_id)
+
+    @property
+    def graph_ids(self) -> list[str]:
+        return sorted(self._by_graph)
 
     def get(self, assistant_id: Any, status: int = 404) -> Assistant:
         """The assistant named by its id or its graph's id; RequestError if none."""

@@ -1,0 +1,183 @@
+"""Assistants beyond one per graph, driven by LangGraph's own client
+(``langgraph_sdk``, sync and async) against ``cairn serve``: created with
+their config, context, metadata and name, found, counted, updated into new
+versions, set back to an earlier version, deleted; runs on them start from
+their config and context; each graph's own assistant stays as it was; bad
+requests are refused naming the value and change nothing. On SQLite, and on
+PostgreSQL with the runs executed by a ``cairn worker`` process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from tests.pg import fresh_schema
+from tests.server_support import GRAPHS, ServerProcess, make_project, start_server, start_worker, wait_for
+
+pytest.importorskip("langgraph_sdk", reason="the server tests drive it with langgraph_sdk (cairn[dev])")
+from langgraph_sdk import get_client, get_sync_client  # noqa: E402
+from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError  # noqa: E402
+
+SERVED = {**GRAPHS, "configured": "./server_app.py:configured"}
+"""The test graphs, and "configured", whose one node reports the config and context it was run with."""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    folder = tmp_path_factory.mktemp("assistants")
+    make_project(folder, SERVED)
+    running = start_server(folder)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def client(server: ServerProcess) -> Any:
+    return get_sync_client(url=server.url)
+
+
+def _seen(client: Any, assistant_id: str, **run: Any) -> dict[str, Any]:
+    """What the "configured" graph saw in a run on a new thread."""
+    thread = client.threads.create()["thread_id"]
+    return client.runs.wait(thread, assistant_id, input={}, **run)["seen"]  # type: ignore[no-any-return]
+
+
+def test_an_assistant_is_created_found_updated_into_versions_set_back_and_deleted(client: Any) -> None:
+    mark = uuid.uuid4().hex
+    made = client.assistants.create(
+        "configured", config={"recursion_limit": 7}, context={"model": "small"},
+        metadata={"mark": mark}, name="Alpha bot", description="answers briefly",
+    )
+    assistant_id = made["assistant_id"]
+    assert uuid.UUID(assistant_id) and made["graph_id"] == "configured"
+    assert (made["version"], made["name"], made["description"]) == (1, "Alpha bot", "answers briefly")
+    assert made["context"] == {"model": "small"}
+    assert made["config"] == {"recursion_limit": 7, "configurable": {"model": "small"}}  # mirrored, as LangGraph does
+    assert made["metadata"] == {"mark": mark} and made["created_at"] == made["updated_at"]
+    assert client.assistants.get(assistant_id) == made
+
+    assert client.assistants.search(metadata={"mark": mark}) == [made]
+    assert client.assistants.count(metadata={"mark": mark}) == 1
+    assert [a["assistant_id"] for a in client.assistants.search(name="ALPHA B", metadata={"mark": mark})] == [assistant_id]
+    assert client.assistants.search(name="no such name") == []
+    in_graph = client.assistants.search(graph_id="configured", limit=100)
+    assert assistant_id in [a["assistant_id"] for a in in_graph]
+    assert {a["metadata"].get("created_by") for a in in_graph if a["assistant_id"] != assistant_id} <= {"system", None}
+    assert client.assistants.search(metadata={"mark": mark}, select=["assistant_id", "name"]) == [
+        {"assistant_id": assistant_id, "name": "Alpha bot"}
+    ]
+
+    second = client.assistants.update(assistant_id, context={"model": "large"}, metadata={"stage": "beta"})
+    assert (second["version"], second["name"], second["context"]) == (2, "Alpha bot", {"model": "large"})
+    assert second["config"] == {"recursion_limit": 7, "configurable": {"model": "large"}}
+    assert second["metadata"] == {"mark": mark, "stage": "beta"}  # merged, as LangGraph does
+    assert second["created_at"] == made["created_at"] and second["updated_at"] > made["updated_at"]
+    assert client.assistants.get(assistant_id) == second
+
+    versions = client.assistants.get_versions(assistant_id)
+    assert [(v["version"], v["context"], v["metadata"]) for v in versions] == [
+        (2, {"model": "large"}, {"mark": mark, "stage": "beta"}),
+        (1, {"model": "small"}, {"mark": mark}),
+    ]
+    assert "updated_at" not in versions[0] and versions[1]["name"] == "Alpha bot"
+    assert [v["version"] for v in client.assistants.get_versions(assistant_id, metadata={"stage": "beta"})] == [2]
+    assert [v["version"] for v in client.assistants.get_versions(assistant_id, limit=1, offset=1)] == [1]
+
+    back = client.assistants.set_latest(assistant_id, 1)
+    assert (back["version"], back["context"], back["metadata"]) == (1, {"model": "small"}, {"mark": mark})
+    assert client.assistants.get(assistant_id)["version"] == 1
+    third = client.assistants.update(assistant_id, name="Alpha bot 3")
+    assert (third["version"], third["name"], third["context"]) == (3, "Alpha bot 3", {"model": "small"})
+
+    assert client.assistants.delete(assistant_id) is None
+    with pytest.raises(NotFoundError, match=assistant_id):
+        client.assistants.get(assistant_id)
+    assert client.assistants.count(metadata={"mark": mark}) == 0
+
+
+def test_each_graphs_own_assistant_is_still_listed_unchanged_beside_created_ones(client: Any) -> None:
+    client.assistants.create("agent", metadata={"note": "beside the system one"})
+    system = client.assistants.search(metadata={"created_by": "system"}, limit=100)
+    assert sorted(a["graph_id"] for a in system) == sorted(SERVED)
+    agent = client.assistants.get("agent")
+    assert agent["assistant_id"] == str(uuid.uuid5(uuid.NAMESPACE_URL, "agent"))
+    assert (agent["metadata"], agent["config"], agent["context"], agent["version"]) == ({"created_by": "system"}, {}, {}, 1)
+    assert [v["version"] for v in client.assistants.get_versions("agent")] == [1]
+    assert client.assistants.set_latest("agent", 1)["assistant_id"] == agent["assistant_id"]
+
+
+def test_search_sorts_pages_and_tells_the_next_page(client: Any) -> None:
+    mark = uuid.uuid4().hex
+    ids = [client.assistants.create("steps", name=name, metadata={"mark": mark})["assistant_id"] for name in ("b", "c", "a")]
+    by_name = client.assistants.search(metadata={"mark": mark}, sort_by="name", sort_order="asc")
+    assert [a["name"] for a in by_name] == ["a", "b", "c"]
+    newest_first = client.assistants.search(metadata={"mark": mark})
+    assert [a["assistant_id"] for a in newest_first] == ids[::-1]
+    page = client.assistants.search(metadata={"mark": mark}, limit=2, response_format="object")
+    assert len(page["assistants"]) == 2 and page["next"] == "2"
+    last = client.assistants.search(metadata={"mark": mark}, limit=2, offset=2, response_format="object")
+    assert [a["assistant_id"] for a in last["assistants"]] == [ids[0]] and last["next"] is None
+
+
+def test_bad_assistant_requests_are_refused_naming_the_value_and_change_nothing(client: Any) -> None:
+    mark = uuid.uuid4().hex
+    made = client.assistants.create("configured", context={"model": "small"}, metadata={"mark": mark})
+    assistant_id = made["assistant_id"]
+    before = client.assistants.count()
+
+    with pytest.raises(UnprocessableEntityError, match="'nowhere'"):
+        client.assistants.create("nowhere")
+    with pytest.raises(UnprocessableEntityError, match="assistant_id"):
+        client.assistants.create("configured", assistant_id="my-assistant")
+    with pytest.raises(UnprocessableEntityError, match="not both"):
+        client.assistants.create("configured", config={"configurable": {"a": 1}}, context={"b": 2})
+    with pytest.raises(ConflictError, match="already exists"):
+        client.assistants.create("configured", assistant_id=assistant_id, context={"model": "other"})
+    assert client.assistants.create("configured", assistant_id=assistant_id, if_exists="do_nothing") == made
+    with pytest.raises(ConflictError, match="already exists"):
+        client.assistants.create("agent", assistant_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "agent")))
+
+    unknown = str(uuid.uuid4())
+    for call in (
+        lambda: client.assistants.get(unknown),
+        lambda: client.assistants.update(unknown, name="x"),
+        lambda: client.assistants.delete(unknown),
+        lambda: client.assistants.get_versions(unknown),
+        lambda: client.assistants.set_latest(unknown, 1),
+        lambda: client.assistants.get_graph(unknown),
+    ):
+        with pytest.raises(NotFoundError) as caught:
+            call()
+        assert unknown in caught.value.response.json()["detail"]
+    with pytest.raises(NotFoundError, match="no version 9"):
+        client.assistants.set_latest(assistant_id, 9)
+    with pytest.raises(UnprocessableEntityError, match="'nowhere'"):
+        client.assistants.update(assistant_id, graph_id="nowhere")
+    with pytest.raises(UnprocessableEntityError, match="sort_by"):
+        client.assistants.search(sort_by="height")
+    with pytest.raises(UnprocessableEntityError, match="colour"):
+        client.assistants.search(select=["assistant_id", "colour"])
+    thread = client.threads.create()["thread_id"]
+    with pytest.raises(httpx.HTTPStatusError) as refused_run:  # runs.wait raises httpx's own error
+        client.runs.wait(thread, unknown, input={})
+    assert refused_run.value.response.status_code == 422 and unknown in refused_run.value.response.json()["detail"]
+
+    for refused in (lambda: client.assistants.update("agent", name="mine"), lambda: client.assistants.delete("agent")):
+        with pytest.raises(ConflictError) as caught:
+            refused()
+        detail = caught.value.response.json()["detail"]
+        assert "'agent'" in detail and "own assistant" in detail and "POST /assistants" in detail
+    assert client.assistants.get("agent")["metadata"] == {"created_by": "system"}
+    assert client.assistants.get(assistant_id) == made  # no new version
+    assert client.assistants.count() == before
+    assert client.runs.list(thread) == []
