@@ -129,6 +129,63 @@ def test_search_sorts_pages_and_tells_the_next_page(client: Any) -> None:
     assert [a["assistant_id"] for a in last["assistants"]] == [ids[0]] and last["next"] is None
 
 
+def test_a_run_on_a_created_assistant_starts_from_its_config_and_context_under_the_runs_own(client: Any) -> None:
+    made = client.assistants.create("configured", config={"recursion_limit": 9}, context={"model": "small", "tone": "dry"})
+    assistant_id = made["assistant_id"]
+    seen = _seen(client, assistant_id)
+    assert seen["context"] == {"model": "small", "tone": "dry"}
+    assert {k: seen["configurable"][k] for k in ("model", "tone", "assistant_id", "graph_id")} == {
+        "model": "small", "tone": "dry", "assistant_id": assistant_id, "graph_id": "configured",
+    }
+    assert seen["recursion_limit"] == 9
+    mine = _seen(client, assistant_id, context={"tone": "warm"}, config={"recursion_limit": 12, "configurable": {"user": "ann"}})
+    assert mine["context"] == {"model": "small", "tone": "warm"}  # the run's values win, key by key
+    assert (mine["configurable"]["model"], mine["configurable"]["user"], mine["recursion_limit"]) == ("small", "ann", 12)
+
+    client.assistants.update(assistant_id, context={"model": "large"})
+    assert _seen(client, assistant_id)["context"] == {"model": "large"}  # the latest version
+    client.assistants.set_latest(assistant_id, 1)
+    assert _seen(client, assistant_id)["context"] == {"model": "small", "tone": "dry"}
+    stateless = client.runs.wait(None, assistant_id, input={})
+    assert stateless["seen"]["context"] == {"model": "small", "tone": "dry"}
+
+    thread = client.threads.create()["thread_id"]
+    client.runs.wait(thread, assistant_id, input={})
+    assert client.threads.get(thread)["metadata"]["assistant_id"] == assistant_id
+    assert client.threads.get_state(thread)["values"]["seen"]["context"]["model"] == "small"
+    assert _seen(client, "configured")["context"] is None  # the graph's own assistant: nothing added
+
+
+def test_a_cron_on_a_created_assistant_runs_with_its_context_and_goes_with_the_assistant(
+    server: ServerProcess, client: Any
+) -> None:
+    pytest.importorskip("croniter", reason="cairn serve's crons need croniter (cairn[server])")
+    assistant_id = client.assistants.create("configured", context={"model": "cron"})["assistant_id"]
+    thread = client.threads.create()["thread_id"]
+    cron = client.crons.create_for_thread(thread, assistant_id, schedule="0 0 1 1 *", input={})
+    assert cron["assistant_id"] == assistant_id
+    assert client.crons.count(assistant_id=assistant_id) == 1
+    with contextlib.closing(sqlite3.connect(server.folder / "cairn.db")) as conn, conn:  # its slot comes now
+        conn.execute("UPDATE cairn_server_crons SET next_run_at = ? WHERE cron_id = ?", (int(time.time()), cron["cron_id"]))
+    run = wait_for(lambda: client.runs.list(thread))[-1]
+    assert run["assistant_id"] == assistant_id and run["metadata"]["cron_id"] == cron["cron_id"]
+    assert client.runs.join(thread, run["run_id"])["seen"]["context"] == {"model": "cron"}
+    client.assistants.delete(assistant_id)
+    assert client.crons.count(assistant_id=assistant_id) == 0
+
+
+def test_deleting_with_delete_threads_takes_the_assistants_threads_and_no_other(client: Any) -> None:
+    assistant_id = client.assistants.create("configured")["assistant_id"]
+    mine = client.threads.create()["thread_id"]
+    client.runs.wait(mine, assistant_id, input={})
+    other = client.threads.create()["thread_id"]
+    client.runs.wait(other, "configured", input={})
+    client.assistants.delete(assistant_id, delete_threads=True)
+    with pytest.raises(NotFoundError):
+        client.threads.get(mine)
+    assert client.threads.get_state(other)["values"]["seen"]["context"] is None
+
+
 def test_bad_assistant_requests_are_refused_naming_the_value_and_change_nothing(client: Any) -> None:
     mark = uuid.uuid4().hex
     made = client.assistants.create("configured", context={"model": "small"}, metadata={"mark": mark})
@@ -181,3 +238,57 @@ def test_bad_assistant_requests_are_refused_naming_the_value_and_change_nothing(
     assert client.assistants.get(assistant_id) == made  # no new version
     assert client.assistants.count() == before
     assert client.runs.list(thread) == []
+
+
+def test_the_async_client_manages_assistants_and_runs_on_them(server: ServerProcess) -> None:
+    async def scenario() -> None:
+        client = get_client(url=server.url)
+        made = await client.assistants.create("configured", context={"model": "small"}, name="async one")
+        assistant_id = made["assistant_id"]
+        assert (await client.assistants.get(assistant_id))["name"] == "async one"
+        updated = await client.assistants.update(assistant_id, context={"model": "large"})
+        assert updated["version"] == 2
+        assert [v["version"] for v in await client.assistants.get_versions(assistant_id)] == [2, 1]
+        thread = (await client.threads.create())["thread_id"]
+        result = await client.runs.wait(thread, assistant_id, input={})
+        assert result["seen"]["context"] == {"model": "large"}
+        assert (await client.assistants.set_latest(assistant_id, 1))["context"] == {"model": "small"}
+        assert assistant_id in [a["assistant_id"] for a in await client.assistants.search(name="async one")]
+        assert await client.assistants.count(name="async one") == 1
+        await client.assistants.delete(assistant_id)
+        with pytest.raises(NotFoundError):
+            await client.assistants.get(assistant_id)
+
+    asyncio.run(scenario())
+
+
+def test_assistants_on_postgres_are_shared_and_a_worker_process_runs_them_with_their_context(tmp_path: Path) -> None:
+    with fresh_schema() as url:
+        make_project(tmp_path, SERVED)
+        env = {"DATABASE_URI": url}
+        api = start_server(tmp_path, "--workers", "0", env=env, db=None)
+        other = start_server(tmp_path, "--workers", "0", env=env, db=None)
+        worker = start_worker(tmp_path, "--concurrency", "2", env=env)
+        try:
+            one, two = get_sync_client(url=api.url), get_sync_client(url=other.url)
+            made = one.assistants.create("configured", context={"model": "small"}, metadata={"where": "pg"})
+            assistant_id = made["assistant_id"]
+            assert two.assistants.get(assistant_id) == made
+            assert [a["assistant_id"] for a in two.assistants.search(metadata={"where": "pg"})] == [assistant_id]
+            assert _seen(one, assistant_id, context={"tone": "warm"})["context"] == {"model": "small", "tone": "warm"}
+            two.assistants.update(assistant_id, context={"model": "large"})
+            assert [v["version"] for v in one.assistants.get_versions(assistant_id)] == [2, 1]
+            assert _seen(one, assistant_id)["context"] == {"model": "large"}
+            assert one.assistants.set_latest(assistant_id, 1)["version"] == 1
+            assert _seen(two, assistant_id)["context"] == {"model": "small"}
+            with pytest.raises(ConflictError, match="own assistant"):
+                two.assistants.delete("configured")
+            one.assistants.delete(assistant_id, delete_threads=True)
+            with pytest.raises(NotFoundError):
+                two.assistants.get(assistant_id)
+            assert two.assistants.count(graph_id="configured") == 1
+        finally:
+            worker.terminate()
+            worker.wait(10)
+            api.stop()
+            other.stop()
