@@ -52,6 +52,23 @@ def _seen(client: Any, assistant_id: str, **run: Any) -> dict[str, Any]:
     return client.runs.wait(thread, assistant_id, input={}, **run)["seen"]  # type: ignore[no-any-return]
 
 
+def test_a_database_made_before_assistants_gains_their_tables_when_opened(tmp_path: Path) -> None:
+    from cairn.server.assistant_db import AssistantTable
+    from cairn.server.db_sqlite import SqliteServerDB
+
+    path = str(tmp_path / "old.db")
+    SqliteServerDB(path).close()
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:  # as a cairn before assistants left it
+        conn.execute("DROP TABLE cairn_server_assistants")
+        conn.execute("DROP TABLE cairn_server_assistant_versions")
+        conn.execute("DELETE FROM cairn_server_meta WHERE key = 'assistants_schema_version'")
+    reopened = SqliteServerDB(path)
+    try:
+        assert AssistantTable(reopened).of_graph(None) == []
+    finally:
+        reopened.close()
+
+
 def test_an_assistant_is_created_found_updated_into_versions_set_back_and_deleted(client: Any) -> None:
     mark = uuid.uuid4().hex
     made = client.assistants.create(
@@ -238,6 +255,28 @@ def test_bad_assistant_requests_are_refused_naming_the_value_and_change_nothing(
     assert client.assistants.get(assistant_id) == made  # no new version
     assert client.assistants.count() == before
     assert client.runs.list(thread) == []
+
+
+def test_assistants_outlive_a_restart_and_one_whose_graph_is_no_longer_served_is_refused_runs(tmp_path: Path) -> None:
+    make_project(tmp_path, SERVED)
+    first = start_server(tmp_path)
+    try:
+        made = get_sync_client(url=first.url).assistants.create("configured", context={"model": "kept"})
+    finally:
+        first.stop()
+    make_project(tmp_path, GRAPHS)  # the same database, "configured" no longer served
+    second = start_server(tmp_path)
+    try:
+        client = get_sync_client(url=second.url)
+        assert client.assistants.get(made["assistant_id"]) == made
+        thread = client.threads.create()["thread_id"]
+        with pytest.raises(httpx.HTTPStatusError) as refused:
+            client.runs.wait(thread, made["assistant_id"], input={})
+        detail = refused.value.response.json()["detail"]
+        assert refused.value.response.status_code == 422 and "'configured'" in detail and "does not serve" in detail
+        assert client.runs.list(thread) == []
+    finally:
+        second.stop()
 
 
 def test_the_async_client_manages_assistants_and_runs_on_them(server: ServerProcess) -> None:
