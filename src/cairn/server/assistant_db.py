@@ -25,7 +25,7 @@ from cairn.server.db import ServerDB, now_iso
 from cairn.server.graphs import Assistant, Assistants
 from cairn.server.tables import ASSISTANT_VERSIONS, ASSISTANTS, CRONS
 
-__all__ = ["AssistantTable", "Host", "bind", "find_assistant", "mirrored", "require_assistant"]
+__all__ = ["AssistantTable", "Host", "bind", "find_assistant", "is_uuid", "mirrored", "new_row", "require_assistant"]
 
 _JSON = ("config", "context", "metadata")
 _FIELDS = ("graph_id", "config", "context", "metadata", "name", "description")
@@ -176,7 +176,8 @@ class Host(Protocol):
     async def call(self, fn: Any, *args: Any) -> Any: ...
 
 
-def _is_uuid(value: Any) -> bool:
+def is_uuid(value: Any) -> bool:
+    """Whether ``value`` is a UUID string (a stored assistant's id is one)."""
     try:
         uuid.UUID(value)
     except (TypeError, ValueError, AttributeError):
@@ -203,7 +204,7 @@ async def find_assistant(host: Host, assistant_id: Any) -> Assistant | None:
     own = host.assistants.find(assistant_id)
     if own is not None:
         return own
-    if not _is_uuid(assistant_id):
+    if not is_uuid(assistant_id):
         return None
     row = await host.call(AssistantTable(host.db).get, assistant_id)
     return None if row is None else bind(host.assistants, row)

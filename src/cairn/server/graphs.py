@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any, Iterator, Mapping
 
 from cairn.checkpoint.base import BaseCheckpointSaver
-from cairn.errors import ConfigError, RequestError
+from cairn.errors import ConfigError
 from cairn.runtime import CompiledStateGraph
 from cairn.server.config import ServerConfig
 
@@ -49,7 +49,8 @@ class Assistant:
 
 
 class Assistants:
-    """The served graphs, found by assistant id or by graph id."""
+    """The served graphs, found by their own assistant's id or by graph id
+    (``assistant_db.require_assistant`` finds stored assistants too)."""
 
     def __init__(self, graphs: Mapping[str, CompiledStateGraph]) -> None:
         now = datetime.now(timezone.utc).isoformat()
@@ -77,17 +78,6 @@ class Assistants:
     @property
     def graph_ids(self) -> list[str]:
         return sorted(self._by_graph)
-
-    def get(self, assistant_id: Any, status: int = 404) -> Assistant:
-        """The assistant named by its id or its graph's id; RequestError if none."""
-        found = self.find(assistant_id)
-        if found is None:
-            raise RequestError(
-                f"no assistant {assistant_id!r}: give an assistant id or one of the graph ids "
-                f"{sorted(self._by_graph)}",
-                status,
-            )
-        return found
 
 
 def load_graphs(

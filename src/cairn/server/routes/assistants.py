@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cairn.errors import RequestError
-from cairn.server.assistant_db import AssistantTable, mirrored, new_row, require_assistant
+from cairn.server.assistant_db import AssistantTable, is_uuid, mirrored, new_row, require_assistant
 from cairn.server.graphs import Assistant
 from cairn.server.http import Server, body_of, json_response, query_of, server_of
 from cairn.server.records import ASSISTANT_FIELDS, assistant_json, matches, system_assistant
@@ -47,7 +47,7 @@ async def _row(server: Server, assistant_id: str) -> tuple[dict[str, Any], Assis
     own = server.assistants.find(assistant_id)
     if own is not None:
         return system_assistant(own), own
-    row = await server.call(AssistantTable(server.db).get, assistant_id) if _is_uuid(assistant_id) else None
+    row = await server.call(AssistantTable(server.db).get, assistant_id) if is_uuid(assistant_id) else None
     if row is None:
         raise RequestError(
             f"no assistant {assistant_id!r}: give the id of an assistant (POST /assistants/search lists them) "
@@ -57,19 +57,12 @@ async def _row(server: Server, assistant_id: str) -> tuple[dict[str, Any], Assis
     return row, None
 
 
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _refuse_system(own: Assistant, what: str) -> NoReturn:
+def _refuse_system(own: Assistant, verb: str) -> NoReturn:
+    """409 for changing (``verb``) a graph's own assistant, saying what to do instead."""
     raise RequestError(
-        f"assistant {own.assistant_id!r} is graph {own.graph_id!r}'s own assistant, which cairn serve keeps as "
-        f"the graph is and cannot {what}: create an assistant of that graph "
-        f"(POST /assistants with graph_id {own.graph_id!r}) and {what} that one",
+        f"assistant {own.assistant_id!r} is graph {own.graph_id!r}'s own assistant (created_by: system), which "
+        f"cairn serve keeps as the graph is: you cannot {verb} it. Create an assistant of that graph "
+        f"(POST /assistants with graph_id {own.graph_id!r}) and {verb} that one",
         409,
     )
 
@@ -157,7 +150,7 @@ async def update(request: Request) -> Response:
     server = server_of(request)
     row, own = await _row(server, request.path_params["assistant_id"])
     if own is not None:
-        _refuse_system(own, "change")
+        _refuse_system(own, "update")
     body = await body_of(request)
     changes: dict[str, Any] = {}
     graph_id = _graph_id(server, body, required=False)
