@@ -203,6 +203,17 @@ def test_deleting_with_delete_threads_takes_the_assistants_threads_and_no_other(
     assert client.threads.get_state(other)["values"]["seen"]["context"] is None
 
 
+def test_a_queued_run_whose_assistant_is_deleted_before_it_starts_ends_as_an_error_saying_so(client: Any) -> None:
+    assistant_id = client.assistants.create("steps")["assistant_id"]
+    thread = client.threads.create()["thread_id"]
+    client.runs.create(thread, "steps", input={"items": ["first"], "delay": 0.3})  # the thread is busy meanwhile
+    queued = client.runs.create(thread, assistant_id, input={"items": ["second"]})
+    client.assistants.delete(assistant_id)
+    outcome = client.runs.join(thread, queued["run_id"])
+    assert outcome["__error__"]["error"] == "UnknownAssistant" and assistant_id in outcome["__error__"]["message"]
+    assert client.runs.get(thread, queued["run_id"])["status"] == "error"
+
+
 def test_bad_assistant_requests_are_refused_naming_the_value_and_change_nothing(client: Any) -> None:
     mark = uuid.uuid4().hex
     made = client.assistants.create("configured", context={"model": "small"}, metadata={"mark": mark})

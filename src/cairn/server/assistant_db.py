@@ -162,9 +162,11 @@ class AssistantTable:
     def delete(self, assistant_id: str) -> bool:
         """Forget the assistant, its versions and its crons; False if there was none."""
         with self.db._write() as cur:
+            # The assistant's row first: an update under way finishes before, so its version goes too.
+            gone = self.db._run(cur, f"DELETE FROM {ASSISTANTS.name} WHERE assistant_id = ?", (assistant_id,)).rowcount
             self.db._run(cur, f"DELETE FROM {ASSISTANT_VERSIONS.name} WHERE assistant_id = ?", (assistant_id,))
             self.db._run(cur, f"DELETE FROM {CRONS.name} WHERE assistant_id = ?", (assistant_id,))
-            return bool(self.db._run(cur, f"DELETE FROM {ASSISTANTS.name} WHERE assistant_id = ?", (assistant_id,)).rowcount > 0)
+            return bool(gone > 0)
 
 
 class Host(Protocol):

@@ -227,7 +227,7 @@ class Workers:
             await self._fail(run, stream, {"error": "UnknownAssistant", "message": str(exc)})
             return
         if assistant is None:
-            await self._fail(run, stream, {"error": "UnknownAssistant", "message": f"assistant {run['assistant_id']!r} is no longer served"})
+            await self._fail(run, stream, {"error": "UnknownAssistant", "message": f"assistant {run['assistant_id']!r} was deleted or is no longer served"})
             return
         graph = assistant.graph
         head = await graph.aget_state({"configurable": {"thread_id": thread_id}})
