@@ -103,3 +103,27 @@ nested_builder.add_node("sub", inner_builder.compile())
 nested_builder.add_edge(START, "outer")
 nested_builder.add_edge("outer", "sub")
 nested = nested_builder.compile()
+
+
+class Seen(TypedDict, total=False):
+    seen: dict
+
+
+def report(state: Seen, config: dict) -> dict:
+    """What the run was given: its configurable's plain values, its context, its recursion limit."""
+    from cairn.runtime import get_runtime
+
+    configurable = config.get("configurable") or {}
+    plain = {k: v for k, v in configurable.items() if not k.startswith("__") and isinstance(v, (str, int, float))}
+    context = get_runtime().context
+    return {"seen": {
+        "configurable": plain,
+        "context": dict(context) if isinstance(context, dict) else context,
+        "recursion_limit": config.get("recursion_limit"),
+    }}
+
+
+configured_builder = StateGraph(Seen)
+configured_builder.add_node("report", report)
+configured_builder.add_edge(START, "report")
+configured = configured_builder.compile()

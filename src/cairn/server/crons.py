@@ -22,13 +22,14 @@ import asyncio
 import logging
 import os
 from functools import partial
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from cairn.checkpoint.ids import new_checkpoint_id
 from cairn.errors import ConfigError, RequestError
+from cairn.server.assistant_db import AssistantTable, bind
 from cairn.server.cron_db import CronTable
 from cairn.server.db import ServerDB, now_iso
-from cairn.server.graphs import Assistants
+from cairn.server.graphs import Assistant, Assistants
 from cairn.server.runinput import check_run_fields
 
 __all__ = ["TICK", "WorkersLike", "cron_tick", "fire_crons", "fire_due", "plan_run"]
@@ -56,11 +57,14 @@ def cron_tick() -> float:
     return tick
 
 
-def plan_run(assistants: Assistants, cron: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def plan_run(
+    assistants: Assistants, cron: dict[str, Any], stored: Mapping[str, Assistant] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The run a firing of ``cron`` queues, and its thread's metadata; None
     (with a warning in the log) when its assistant or fields no longer fit
-    the graphs served."""
-    assistant = assistants.find(cron["assistant_id"])
+    the graphs served. ``stored``: the assistants of ``POST /assistants``
+    whose graph is served, by id."""
+    assistant = assistants.find(cron["assistant_id"]) or (stored or {}).get(cron["assistant_id"])
     if assistant is None:
         log.warning("cron %s: assistant %r is no longer served; slot skipped", cron["cron_id"], cron["assistant_id"])
         return None
@@ -108,8 +112,14 @@ async def fire_due(workers: WorkersLike) -> int:
     runs this process queued."""
     table = CronTable(workers.db)
     queued = 0
-    for cron_id, slot in await workers.call(table.due):
-        plan = partial(plan_run, workers.assistants)
+    due = await workers.call(table.due)
+    stored: dict[str, Assistant] = {}
+    if due:
+        for row in await workers.call(AssistantTable(workers.db).of_graph, None):
+            if workers.assistants.of_graph(row["graph_id"]) is not None:
+                stored[row["assistant_id"]] = bind(workers.assistants, row)
+    for cron_id, slot in due:
+        plan = partial(plan_run, workers.assistants, stored=stored)
         fired = await workers.call(table.fire, cron_id, slot, plan, now_iso())
         if fired is None or fired.run is None:
             continue

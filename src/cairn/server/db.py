@@ -22,7 +22,8 @@ from typing import Any, Callable, Sequence
 from cairn.checkpoint.sql.dialect import Dialect
 from cairn.errors import RequestError, StorageError
 from cairn.server.tables import (
-    CRONS, CRONS_INDEXES, CRONS_VERSION, EVENTS, INDEXES, META, RUNS, SCHEMA_VERSION, TABLES, THREADS,
+    ASSISTANT_VERSIONS, ASSISTANTS, ASSISTANTS_INDEXES, ASSISTANTS_VERSION, CRONS, CRONS_INDEXES, CRONS_VERSION,
+    EVENTS, INDEXES, META, RUNS, SCHEMA_VERSION, TABLES, THREADS,
 )
 
 __all__ = ["ACTIVE", "ServerDB", "now_iso"]
@@ -104,6 +105,7 @@ class ServerDB(ABC):
                         f"this cairn reads version {SCHEMA_VERSION}: upgrade cairn, or use a new --db"
                     )
                 self._setup_crons(cur)
+                self._setup_assistants(cur)
                 return
             for table in TABLES:
                 cur.execute(self.dialect.create(table))
@@ -111,6 +113,7 @@ class ServerDB(ABC):
                 cur.execute(index)
             self._run(cur, f"INSERT INTO {META.name} (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             self._setup_crons(cur)
+            self._setup_assistants(cur)
 
     def _setup_crons(self, cur: Any) -> None:
         """Make the crons table (``cron_db.py``) unless it is there: a
@@ -127,6 +130,24 @@ class ServerDB(ABC):
         for index in CRONS_INDEXES:
             cur.execute(index)
         self._run(cur, f"INSERT INTO {META.name} (key, value) VALUES ('crons_schema_version', ?)", (str(CRONS_VERSION),))
+
+    def _setup_assistants(self, cur: Any) -> None:
+        """Make the assistants tables (``assistant_db.py``) unless they are
+        there: a database made by a cairn before them gains them."""
+        key = "assistants_schema_version"
+        found = self._run(cur, f"SELECT value FROM {META.name} WHERE key = ?", (key,)).fetchone()
+        if found is not None:
+            if int(found[0]) != ASSISTANTS_VERSION:
+                raise StorageError(
+                    f"{self.location} holds cairn serve's assistants tables of schema version {found[0]}; "
+                    f"this cairn reads version {ASSISTANTS_VERSION}: upgrade cairn, or use a new --db"
+                )
+            return
+        for table in (ASSISTANTS, ASSISTANT_VERSIONS):
+            cur.execute(self.dialect.create(table))
+        for index in ASSISTANTS_INDEXES:
+            cur.execute(index)
+        self._run(cur, f"INSERT INTO {META.name} (key, value) VALUES (?, ?)", (key, str(ASSISTANTS_VERSION)))
 
     # -- threads ---------------------------------------------------------------------
 

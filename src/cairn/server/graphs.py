@@ -1,6 +1,7 @@
-"""The served graphs and their assistants: one assistant per graph, its id
+"""The served graphs and their default assistants: one per graph, its id
 ``uuid5(NAMESPACE_URL, graph_id)`` as in LangGraph's server, so ids stay the
-same across restarts and machines.
+same across restarts and machines. (Assistants made with ``POST
+/assistants`` are stored in the server's database: ``assistant_db.py``.)
 
 Every graph runs on the server's saver (a builder not compiled yet is
 compiled with it; a saver the graph was compiled with is replaced, as
@@ -14,14 +15,14 @@ import importlib
 import importlib.util
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator, Mapping
 
 from cairn.checkpoint.base import BaseCheckpointSaver
-from cairn.errors import ConfigError, RequestError
+from cairn.errors import ConfigError
 from cairn.runtime import CompiledStateGraph
 from cairn.server.config import ServerConfig
 
@@ -35,16 +36,21 @@ def assistant_id_of(graph_id: str) -> str:
 
 @dataclass(frozen=True)
 class Assistant:
-    """A served graph, under its assistant's id."""
+    """A served graph, under an assistant's id: the graph's own (``config``
+    and ``context`` empty) or a stored one's, whose ``config`` and
+    ``context`` its runs start from."""
 
     assistant_id: str
     graph_id: str
     graph: CompiledStateGraph
     created_at: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Assistants:
-    """The served graphs, found by assistant id or by graph id."""
+    """The served graphs, found by their own assistant's id or by graph id
+    (``assistant_db.require_assistant`` finds stored assistants too)."""
 
     def __init__(self, graphs: Mapping[str, CompiledStateGraph]) -> None:
         now = datetime.now(timezone.utc).isoformat()
@@ -65,16 +71,13 @@ class Assistants:
             return None
         return self._by_id.get(assistant_id) or self._by_graph.get(assistant_id)
 
-    def get(self, assistant_id: Any, status: int = 404) -> Assistant:
-        """The assistant named by its id or its graph's id; RequestError if none."""
-        found = self.find(assistant_id)
-        if found is None:
-            raise RequestError(
-                f"no assistant {assistant_id!r}: give an assistant id or one of the graph ids "
-                f"{sorted(self._by_graph)}",
-                status,
-            )
-        return found
+    def of_graph(self, graph_id: str) -> Assistant | None:
+        """The default assistant of graph ``graph_id`` (None: no such graph is served)."""
+        return self._by_graph.get(graph_id)
+
+    @property
+    def graph_ids(self) -> list[str]:
+        return sorted(self._by_graph)
 
 
 def load_graphs(

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from cairn.server.graphs import Assistant
 
-__all__ = ["assistant_json", "matches", "run_json", "thread_json"]
+__all__ = ["ASSISTANT_FIELDS", "assistant_json", "matches", "run_json", "system_assistant", "thread_json"]
 
 
 def thread_json(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -38,7 +38,15 @@ def run_json(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def assistant_json(assistant: Assistant) -> dict[str, Any]:
+ASSISTANT_FIELDS = (
+    "assistant_id", "graph_id", "config", "context", "metadata", "name", "description", "version",
+    "created_at", "updated_at",
+)
+"""The fields of an assistant as answered (``select`` picks among them)."""
+
+
+def system_assistant(assistant: Assistant) -> dict[str, Any]:
+    """A graph's own assistant, as a stored assistant's row reads."""
     return {
         "assistant_id": assistant.assistant_id,
         "graph_id": assistant.graph_id,
@@ -46,11 +54,18 @@ def assistant_json(assistant: Assistant) -> dict[str, Any]:
         "context": {},
         "metadata": {"created_by": "system"},
         "name": assistant.graph_id,
+        "description": None,
+        "version": 1,
         "created_at": assistant.created_at,
         "updated_at": assistant.created_at,
-        "version": 1,
-        "description": None,
     }
+
+
+def assistant_json(row: Mapping[str, Any], version: bool = False) -> dict[str, Any]:
+    """An assistant (or, with ``version``, one of its versions, which has no
+    ``updated_at``) as LangGraph's server answers it."""
+    names = ASSISTANT_FIELDS[:-1] if version else ASSISTANT_FIELDS
+    return {name: row[name] for name in names}
 
 
 def matches(value: Any, filter: Any) -> bool:

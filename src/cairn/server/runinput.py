@@ -11,7 +11,7 @@ from cairn.server.graphs import Assistant
 from cairn.server.validate import Fields
 from cairn.types import Command
 
-__all__ = ["RunArgs", "STREAM_MODES", "check_run_fields", "run_arguments"]
+__all__ = ["RunArgs", "STREAM_MODES", "check_run_fields", "merged_config", "run_arguments"]
 
 STREAM_MODES = {
     "values": "values",
@@ -78,11 +78,25 @@ class RunArgs:
     subgraphs: bool
 
 
+def merged_config(base: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    """``own`` over ``base`` (a run's config over its assistant's): each key
+    of ``own`` wins, ``configurable`` and ``metadata`` merged key by key."""
+    merged = {**base, **own}
+    for key in ("configurable", "metadata"):
+        if key in base or key in own:
+            merged[key] = {**(base.get(key) or {}), **(own.get(key) or {})}
+    return merged
+
+
 def run_arguments(run: Mapping[str, Any], assistant: Assistant, resumed: bool) -> RunArgs:
     """What to call ``astream`` with for ``run``; ``resumed``: the run wrote
-    checkpoints in an attempt that died, so it goes on from the thread's head."""
+    checkpoints in an attempt that died, so it goes on from the thread's head.
+    The assistant's config and context are under the run's own."""
     kwargs = run["kwargs"]
-    config = dict(kwargs.get("config") or {})
+    config = merged_config(assistant.config, kwargs.get("config") or {})
+    context = kwargs.get("context")
+    if assistant.context:
+        context = {**assistant.context, **(context or {})}
     configurable = {
         **(config.get("configurable") or {}),
         "thread_id": run["thread_id"],
@@ -106,7 +120,7 @@ def run_arguments(run: Mapping[str, Any], assistant: Assistant, resumed: bool) -
     options = {
         "stream_mode": modes,
         "subgraphs": bool(kwargs.get("subgraphs")),
-        "context": kwargs.get("context"),
+        "context": context,
         "interrupt_before": kwargs.get("interrupt_before"),
         "interrupt_after": kwargs.get("interrupt_after"),
         "durability": kwargs.get("durability"),

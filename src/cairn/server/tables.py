@@ -14,8 +14,8 @@ from __future__ import annotations
 from cairn.checkpoint.sql.layout import Column, Kind, Role, Table
 
 __all__ = [
-    "CRONS", "CRONS_INDEXES", "CRONS_VERSION", "EVENTS", "INDEXES", "META", "RUNS", "SCHEMA_VERSION", "TABLES",
-    "THREADS",
+    "ASSISTANTS", "ASSISTANTS_INDEXES", "ASSISTANTS_VERSION", "ASSISTANT_VERSIONS", "CRONS", "CRONS_INDEXES",
+    "CRONS_VERSION", "EVENTS", "INDEXES", "META", "RUNS", "SCHEMA_VERSION", "TABLES", "THREADS",
 ]
 
 SCHEMA_VERSION = 1
@@ -114,3 +114,44 @@ CRONS = Table(
 )
 
 CRONS_INDEXES = ("CREATE INDEX cairn_server_crons_due ON cairn_server_crons (next_run_at)",)
+
+ASSISTANTS_VERSION = 1
+"""The schema version of the assistants tables, kept in ``cairn_server_meta``
+under "assistants_schema_version": a database made before them gains them."""
+
+ASSISTANTS = Table(
+    "cairn_server_assistants",
+    (
+        Column("assistant_id", Kind.KEY, Role.KEY),
+        # What the assistant is now: a copy of its latest version's fields.
+        Column("graph_id", Kind.TEXT),
+        Column("config", Kind.TEXT),  # JSON
+        Column("context", Kind.TEXT),  # JSON
+        Column("metadata", Kind.TEXT),  # JSON
+        Column("name", Kind.TEXT),
+        Column("description", Kind.TEXT, null=True),
+        Column("version", Kind.INT),  # the latest version's number
+        Column("created_at", Kind.TEXT),
+        Column("updated_at", Kind.TEXT),
+    ),
+)
+"""The assistants made with ``POST /assistants`` (each graph's own assistant
+is not stored: it is the served graph itself, ``graphs.py``)."""
+
+ASSISTANT_VERSIONS = Table(
+    "cairn_server_assistant_versions",
+    (
+        Column("assistant_id", Kind.KEY, Role.KEY),
+        Column("version", Kind.INT, Role.KEY),  # 1, 2, ...: each update makes the next
+        Column("graph_id", Kind.TEXT),
+        Column("config", Kind.TEXT),
+        Column("context", Kind.TEXT),
+        Column("metadata", Kind.TEXT),
+        Column("name", Kind.TEXT),
+        Column("description", Kind.TEXT, null=True),
+        Column("created_at", Kind.TEXT),
+    ),
+)
+"""Every version of each stored assistant, kept until the assistant is deleted."""
+
+ASSISTANTS_INDEXES = ("CREATE INDEX cairn_server_assistants_graph ON cairn_server_assistants (graph_id)",)

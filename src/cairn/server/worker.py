@@ -27,9 +27,10 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, Callable, Sequence, TypeVar
 
-from cairn.errors import RunCancelledError
+from cairn.errors import RequestError, RunCancelledError
 from cairn.runtime.leases import new_owner, owner_is_gone
 from cairn.runtime.observe import Observer
+from cairn.server.assistant_db import find_assistant
 from cairn.server.crons import cron_tick, fire_crons
 from cairn.server.db import ServerDB
 from cairn.server.graphs import Assistant, Assistants
@@ -222,9 +223,13 @@ class Workers:
     async def _execute(self, run: dict[str, Any]) -> None:
         run_id, thread_id = run["run_id"], run["thread_id"]
         stream = self.streams.open(run_id)
-        assistant = self.assistants.find(run["assistant_id"])
+        try:
+            assistant = await find_assistant(self, run["assistant_id"])  # its latest version
+        except RequestError as exc:  # a stored assistant of a graph not served here
+            await self._fail(run, stream, {"error": "UnknownAssistant", "message": str(exc)})
+            return
         if assistant is None:
-            await self._fail(run, stream, {"error": "UnknownAssistant", "message": f"assistant {run['assistant_id']!r} is no longer served"})
+            await self._fail(run, stream, {"error": "UnknownAssistant", "message": f"assistant {run['assistant_id']!r} was deleted or is no longer served"})
             return
         graph = assistant.graph
         head = await graph.aget_state({"configurable": {"thread_id": thread_id}})
@@ -299,7 +304,8 @@ class Workers:
 
     async def _fail(self, run: dict[str, Any], stream: RunStream, error: dict[str, Any]) -> None:
         await self._flush()
-        assistant = self.assistants.find(run["assistant_id"])
+        # A stored assistant's run: its graph's own assistant has the same checkpointer.
+        assistant = self.assistants.find(run["assistant_id"]) or self.assistants.find(run["metadata"].get("graph_id"))
         if run["temporary"] and assistant is not None and assistant.graph.checkpointer is not None:
             await asyncio.to_thread(assistant.graph.checkpointer.delete_thread, run["thread_id"])
         outcome = {"__error__": error}

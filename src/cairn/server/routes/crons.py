@@ -20,7 +20,9 @@ from starlette.routing import Route
 
 from cairn.checkpoint.ids import new_checkpoint_id
 from cairn.errors import RequestError
+from cairn.server.assistant_db import require_assistant
 from cairn.server.cron_db import CronTable
+from cairn.server.graphs import Assistant
 from cairn.server.db import now_iso
 from cairn.server.http import Server, body_of, json_response, server_of, thread_or_404
 from cairn.server.records import matches
@@ -79,11 +81,11 @@ def _end_time(value: Any) -> str | None:
     return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).isoformat()
 
 
-def _payload(server: Server, assistant_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+def _payload(assistant: Assistant, fields: Mapping[str, Any]) -> dict[str, Any]:
     """The run fields of a cron, checked against its assistant's graph."""
     payload = {k: fields[k] for k in RUN_FIELDS if fields.get(k) is not None}
     Fields(payload).choice("multitask_strategy", STRATEGIES, None)
-    check_run_fields(payload, server.assistants.get(assistant_id, 422))
+    check_run_fields(payload, assistant)
     return payload
 
 
@@ -102,7 +104,7 @@ async def create(request: Request) -> Response:
     thread_id = request.path_params.get("thread_id")
     if thread_id is not None:
         await thread_or_404(server, thread_id)
-    assistant = server.assistants.get(body.body.get("assistant_id"), 422)
+    assistant = await require_assistant(server, body.body.get("assistant_id"), 422)
     _no_webhook(body)
     on_completed = body.choice("on_run_completed", ("delete", "keep"), None)
     if thread_id is not None and on_completed is not None:
@@ -114,7 +116,7 @@ async def create(request: Request) -> Response:
         "thread_id": thread_id,
         "schedule": check_schedule(body.body.get("schedule")),
         "timezone": check_timezone(body.body.get("timezone")),
-        "payload": _payload(server, assistant.assistant_id, body.body),
+        "payload": _payload(assistant, body.body),
         "metadata": body.get("metadata", dict, {}),
         "on_run_completed": None if thread_id is not None else on_completed or "delete",
         "end_time": _end_time(body.body.get("end_time")),
@@ -151,7 +153,8 @@ async def update(request: Request) -> Response:
             raise RequestError("field 'on_run_completed' applies to stateless crons only; this cron runs on a thread")
         changes["on_run_completed"] = on_completed
     if any(body.body.get(k) is not None for k in RUN_FIELDS):
-        changes["payload"] = _payload(server, cron["assistant_id"], {**cron["payload"], **body.body})
+        assistant = await require_assistant(server, cron["assistant_id"], 422)
+        changes["payload"] = _payload(assistant, {**cron["payload"], **body.body})
     changes["updated_at"] = now_iso()
     row = await server.call(table.update, cron["cron_id"], changes)
     if row is None:

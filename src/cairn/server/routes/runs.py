@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from cairn.checkpoint.ids import new_checkpoint_id
 from cairn.errors import RequestError
+from cairn.server.assistant_db import require_assistant
 from cairn.server.db import ACTIVE, now_iso
 from cairn.server.http import Server, body_of, json_response, query_of, server_of, thread_or_404
 from cairn.server.outcome import outcome_from_rows, watch
@@ -43,7 +44,7 @@ async def _create(request: Request, stateless: bool) -> tuple[Server, dict[str, 
 async def _checked(server: Server, body: Fields, thread_id: str | None) -> tuple[dict[str, Any], bool]:
     """The run a request asks for (on ``thread_id``, or stateless), checked
     without changing anything; and whether its thread is to be made."""
-    assistant = server.assistants.get(body.body.get("assistant_id"), 422)
+    assistant = await require_assistant(server, body.body.get("assistant_id"), 422)
     kwargs = check_run_fields(body.body, assistant)
     kwargs["temporary"] = thread_id is None
     metadata = {**body.get("metadata", dict, {}), "graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
