@@ -37,7 +37,7 @@ from cairn.checkpoint.ids import created_at_of
 from cairn.checkpoint.registry import ClassNotLoadableError
 from cairn.checkpoint.serde import Serializer
 from cairn.checkpoint.serializer import SEALED
-from cairn.errors import SerializationError
+from cairn.errors import SerializationError, StorageError
 
 _PLAIN, _ZLIB, _ZSTD = b"\x01", b"\x02", b"\x03"
 _COMPRESS_FROM = 256
@@ -618,6 +618,29 @@ def decode_metadata(
         _damaged_columns(None, step, source)
     metadata.update(source=source, step=step, parents=metadata.get("parents", {}))
     return metadata
+
+
+def read_metadata(
+    serde: Serializer,
+    blob: bytes,
+    source: str,
+    step: int,
+    at: tuple[str, str, str],
+    *,
+    parent_id: str | None,
+    has_snapshot: bool,
+    location: str,
+) -> dict[str, Any]:
+    """:func:`decode_metadata`, a failure told as a :class:`StorageError`
+    naming the checkpoint, its thread and ``location`` (where it is stored)."""
+    try:
+        return decode_metadata(serde, blob, source, step, at, parent_id=parent_id, has_snapshot=has_snapshot)
+    except Exception as exc:
+        thread_id, _, checkpoint_id = at
+        raise StorageError(
+            f"the metadata of checkpoint {checkpoint_id!r} of thread {thread_id!r} in "
+            f"{location} cannot be read: {exc}. {stored_bytes_remedy(exc, thread_id)}"
+        ) from exc
 
 
 def _not_a_dict(metadata: Any) -> None:

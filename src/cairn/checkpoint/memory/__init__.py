@@ -368,21 +368,16 @@ class InMemorySaver(BaseCheckpointSaver):
         """The checkpoints of ``space`` that runs ``run_ids`` wrote: id -> run id."""
         found: dict[str, str] = {}
         for row in space.rows.values():
-            try:
-                metadata = codec.decode_metadata(
-                    self.serde,
-                    row.metadata,
-                    row.source,
-                    row.step,
-                    (thread_id, ns, row.id),
-                    parent_id=row.parent_id,
-                    has_snapshot=row.snapshot is not None,
-                )
-            except Exception as exc:
-                raise StorageError(
-                    f"the metadata of checkpoint {row.id!r} of thread {thread_id!r} in this "
-                    f"InMemorySaver cannot be read: {exc}. {codec.stored_bytes_remedy(exc, thread_id)}"
-                ) from exc
+            metadata = codec.read_metadata(
+                self.serde,
+                row.metadata,
+                row.source,
+                row.step,
+                (thread_id, ns, row.id),
+                parent_id=row.parent_id,
+                has_snapshot=row.snapshot is not None,
+                location="this InMemorySaver",
+            )
             if of_runs(metadata, run_ids):
                 found[row.id] = str(metadata["run_id"])
         return found

@@ -433,22 +433,16 @@ class SqlSaver(SqlThreads):
             cur.execute(self._sql(sql + " ORDER BY id DESC LIMIT ?"), [*page_args, size])
             page = cur.fetchall()
             for thread_id, ns, cid, source, step, blob, parent_id, has_snapshot in page:
-                try:
-                    metadata = codec.decode_metadata(
-                        self.serde,
-                        blob,
-                        source,
-                        step,
-                        (thread_id, ns, cid),
-                        parent_id=parent_id,
-                        has_snapshot=bool(has_snapshot),
-                    )
-                except Exception as exc:
-                    raise StorageError(
-                        f"the metadata of checkpoint {cid!r} of thread {thread_id!r} in "
-                        f"{self.location} cannot be read: {exc}. "
-                        f"{codec.stored_bytes_remedy(exc, thread_id)}"
-                    ) from exc
+                metadata = codec.read_metadata(
+                    self.serde,
+                    blob,
+                    source,
+                    step,
+                    (thread_id, ns, cid),
+                    parent_id=parent_id,
+                    has_snapshot=bool(has_snapshot),
+                    location=self.location,
+                )
                 if metadata_matches(metadata, rest):
                     found.append(cid)
                     if limit is not None and len(found) >= limit:

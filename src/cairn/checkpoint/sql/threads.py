@@ -210,22 +210,16 @@ class SqlThreads(BaseCheckpointSaver):
         doomed: dict[tuple[str, str], str] = {}
         kept: list[tuple[str, ChainLink]] = []
         for ns, cid, source, step, blob, parent_id, has_snapshot in cur.fetchall():
-            try:
-                metadata = codec.decode_metadata(
-                    self.serde,
-                    blob,
-                    source,
-                    step,
-                    (thread_id, ns, cid),
-                    parent_id=parent_id,
-                    has_snapshot=bool(has_snapshot),
-                )
-            except Exception as exc:
-                raise StorageError(
-                    f"the metadata of checkpoint {cid!r} of thread {thread_id!r} in "
-                    f"{self.location} cannot be read: {exc}. "
-                    f"{codec.stored_bytes_remedy(exc, thread_id)}"
-                ) from exc
+            metadata = codec.read_metadata(
+                self.serde,
+                blob,
+                source,
+                step,
+                (thread_id, ns, cid),
+                parent_id=parent_id,
+                has_snapshot=bool(has_snapshot),
+                location=self.location,
+            )
             if of_runs(metadata, run_ids):
                 doomed[(ns, cid)] = str(metadata["run_id"])
             else:
