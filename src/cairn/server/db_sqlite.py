@@ -1,14 +1,22 @@
-"""The server's tables in the SQLite file of the checkpoints: one connection
-behind a lock, WAL, ``BEGIN IMMEDIATE`` for every write (so a claim holds the
-whole file for its few statements, which keeps two workers off one thread)."""
+"""The server's tables in the SQLite file of the checkpoints, WAL,
+``BEGIN IMMEDIATE`` for every write (so a claim holds the whole file for its
+few statements, which keeps two workers off one thread).
+
+The server uses the saver's own connection, under the saver's lock
+(``SqliteSaver.transaction``): SQLite has one writer at a time per file, and
+two connections of one process would otherwise meet as two processes do,
+the second sleeping in SQLite's busy handler (a millisecond and more each
+time) until the first commits. Alone (no saver), it opens a connection of
+its own."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterator
 
+from cairn.checkpoint.sqlite import SqliteSaver
 from cairn.checkpoint.sqlite.dialect import SQLITE
 from cairn.errors import StorageError
 from cairn.server.db import ServerDB
@@ -20,20 +28,36 @@ __all__ = ["SqliteServerDB"]
 class SqliteServerDB(ServerDB):
     dialect = SQLITE
 
-    def __init__(self, path: str, busy_timeout: float = 5.0) -> None:
+    def __init__(self, path: str, busy_timeout: float = 5.0, *, saver: SqliteSaver | None = None) -> None:
+        """The tables in the file ``path``, on ``saver``'s connection when
+        given (``saver`` must be on that file), else on a connection of their own."""
         super().__init__()
         self.location = f"SQLite database {path!r}"
+        self._saver = saver
         self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
         try:
-            self._conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            if saver is None:
+                self._conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self._setup()
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the server's tables in {self.location}: {exc}") from exc
 
+    def _write(self) -> AbstractContextManager[Any]:
+        if self._saver is not None:
+            return self._saver.transaction()
+        return self._own_write()
+
+    def _read(self) -> AbstractContextManager[Any]:
+        if self._saver is not None:
+            return self._saver.reading()
+        return self._own_read()
+
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Cursor]:
+    def _own_write(self) -> Iterator[sqlite3.Cursor]:
+        assert self._conn is not None
         with self._lock:
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
@@ -45,7 +69,8 @@ class SqliteServerDB(ServerDB):
             cur.execute("COMMIT")
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Cursor]:
+    def _own_read(self) -> Iterator[sqlite3.Cursor]:
+        assert self._conn is not None
         with self._lock:
             yield self._conn.cursor()
 
@@ -57,5 +82,6 @@ class SqliteServerDB(ServerDB):
         return True  # BEGIN IMMEDIATE: no other writer until this transaction ends
 
     def _close_connection(self) -> None:
-        with self._lock:
-            self._conn.close()
+        if self._conn is not None:  # the saver's connection is the saver's to close
+            with self._lock:
+                self._conn.close()

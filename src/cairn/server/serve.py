@@ -46,7 +46,8 @@ def open_database(db: str | None) -> tuple[BaseCheckpointSaver, Any, ServerDB]:
         db = str(DEFAULT_DB)
     if Path(db).is_dir():
         raise ConfigError(f"--db {db!r} is a directory; give a file path such as {str(Path(db) / 'cairn.db')!r}")
-    return SqliteSaver(db), SqliteStore(db), SqliteServerDB(db)
+    saver = SqliteSaver(db)
+    return saver, SqliteStore(db), SqliteServerDB(db, saver=saver)
 
 
 def open_server(
