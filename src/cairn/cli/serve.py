@@ -44,8 +44,10 @@ def tracing() -> tuple[Any, ...]:
 @click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
               help="A web origin (https://host:port) whose pages may call the server from a browser, "
                    "besides this machine's; repeat for several, or '*' for any.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="Log a line for each request (off by default: a busy server spends much of its time on it).")
 def serve(config: str, host: str, port: int, db: str | None, workers: int,
-          auth_token: str | None, max_body: int, cors_origins: tuple[str, ...]) -> None:
+          auth_token: str | None, max_body: int, cors_origins: tuple[str, ...], access_log: bool) -> None:
     """Serve the graphs of a langgraph.json with LangGraph's server API.
 
     The langgraph_sdk client (get_client(url="http://127.0.0.1:2024")) and
@@ -67,7 +69,7 @@ def serve(config: str, host: str, port: int, db: str | None, workers: int,
     try:
         run_server(config, host=host, port=port, db=db, workers=workers,
                    auth_token=auth_token or os.environ.get(TOKEN_VARIABLE) or None, max_body=max_body,
-                   cors_origins=cors_origins, observers=tracing())
+                   cors_origins=cors_origins, access_log=access_log, observers=tracing())
     except CairnError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -84,16 +84,21 @@ def serve(
     max_body: int = MAX_BODY,
     cors_origins: tuple[str, ...] = (),
     log_level: str = "info",
+    access_log: bool = False,
     observers: Sequence[Observer] = (),
 ) -> None:
     """Serve the graphs of ``config_path`` until interrupted (``observers``:
-    as ``open_server``'s)."""
+    as ``open_server``'s); ``access_log``: log each request (a line each, on
+    stderr). uvicorn runs on uvloop and httptools when they are installed
+    (the ``server`` extra installs them), else on asyncio and h11."""
     import uvicorn
 
     server = open_server(config_path, db, workers, observers)
     app: Any = create_app(server, auth_token=auth_token, max_body=max_body, cors_origins=cors_origins)
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+        uvicorn.run(
+            app, host=host, port=port, log_level=log_level, access_log=access_log, timeout_graceful_shutdown=5
+        )
     finally:
         _close(server)
 
