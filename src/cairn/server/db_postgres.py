@@ -45,8 +45,10 @@ class PostgresServerDB(ServerDB):
             raise StorageError(f"cannot open the server's tables in {self.location}: {exc}") from exc
 
     @contextmanager
-    def _write(self) -> Iterator[Any]:
+    def _write(self, durable: bool = True) -> Iterator[Any]:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            if not durable:  # the commit does not wait for the WAL flush; the next durable one does
+                cur.execute("SET LOCAL synchronous_commit = off")
             yield cur
 
     @contextmanager

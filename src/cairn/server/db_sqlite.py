@@ -40,15 +40,16 @@ class SqliteServerDB(ServerDB):
             if saver is None:
                 self._conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
                 self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = FULL")
                 self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self._setup()
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the server's tables in {self.location}: {exc}") from exc
 
-    def _write(self) -> AbstractContextManager[Any]:
+    def _write(self, durable: bool = True) -> AbstractContextManager[Any]:
         if self._saver is not None:
-            return self._saver.transaction()
-        return self._own_write()
+            return self._saver.transaction(durable)
+        return self._own_write(durable)
 
     def _read(self) -> AbstractContextManager[Any]:
         if self._saver is not None:
@@ -56,17 +57,23 @@ class SqliteServerDB(ServerDB):
         return self._own_read()
 
     @contextmanager
-    def _own_write(self) -> Iterator[sqlite3.Cursor]:
+    def _own_write(self, durable: bool) -> Iterator[sqlite3.Cursor]:
         assert self._conn is not None
         with self._lock:
             cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+            if not durable:  # in WAL mode a NORMAL commit skips the fsync
+                cur.execute("PRAGMA synchronous = NORMAL")
             try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cur
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+                cur.execute("COMMIT")
+            finally:
+                if not durable:
+                    cur.execute("PRAGMA synchronous = FULL")
 
     @contextmanager
     def _own_read(self) -> Iterator[sqlite3.Cursor]:
