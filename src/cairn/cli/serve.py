@@ -35,8 +35,8 @@ def tracing() -> tuple[Any, ...]:
 @click.option("--port", default=2024, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--db", "db", default=None,
               help="SQLite file for checkpoints, threads and runs [default: ./.cairn/cairn.db].")
-@click.option("--workers", default=4, show_default=True, type=click.IntRange(min=0),
-              help="Runs executed at once by this process (0: serve the API only).")
+@click.option("--workers", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Runs executed at once by this process (0: serve the API only; LangGraph's server runs 10).")
 @click.option("--auth-token", default=None, envvar=TOKEN_VARIABLE,
               help=f"Require 'Authorization: Bearer TOKEN' on every endpoint but /ok (or set {TOKEN_VARIABLE}).")
 @click.option("--max-body", default=16 * 1024 * 1024, show_default=True, type=click.IntRange(min=1),

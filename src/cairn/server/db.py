@@ -376,8 +376,12 @@ class ServerDB(ABC):
     def claim_run(self, owner: str, lease: float) -> dict[str, Any] | None:
         """Take the oldest pending run whose thread is free (see ``_FREE_THREAD``):
         it is running from now on, owned by ``owner`` for ``lease`` seconds."""
+        return self.claim_next(owner, lease)[0]
+
+    def claim_next(self, owner: str, lease: float) -> tuple[dict[str, Any] | None, bool]:
+        """``claim_run``, and whether pending runs are left after it."""
         if not self._rows(f"SELECT 1 AS x FROM {RUNS.name} WHERE status = 'pending' LIMIT 1"):
-            return None  # the common case when idle: no write transaction
+            return None, False  # the common case when idle: no write transaction
         with self._write(durable=False) as cur:
             candidates = self._run(
                 cur,
@@ -386,8 +390,9 @@ class ServerDB(ABC):
             ).fetchall()
             for run_id, thread_id in candidates:
                 if self._claim(cur, run_id, thread_id, owner, lease):
-                    return self._get_run(cur, run_id)
-        return None
+                    left = self._run(cur, f"SELECT 1 FROM {RUNS.name} WHERE status = 'pending' LIMIT 1").fetchone()
+                    return self._get_run(cur, run_id), left is not None
+        return None, True
 
     def _claim(self, cur: Any, run_id: str, thread_id: str, owner: str, lease: float) -> bool:
         """Claim pending run ``run_id`` for ``owner`` in the transaction ``cur``

@@ -51,7 +51,7 @@ def open_database(db: str | None) -> tuple[BaseCheckpointSaver, Any, ServerDB]:
 
 
 def open_server(
-    config_path: str, db: str | None = None, workers: int = 4, observers: Sequence[Observer] = ()
+    config_path: str, db: str | None = None, workers: int = 10, observers: Sequence[Observer] = ()
 ) -> Server:
     """The server's parts: its graphs bound to the saver (and store) on
     ``db``, its tables, its workers (``workers`` tasks; 0: the API only),
@@ -79,7 +79,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 2024,
     db: str | None = None,
-    workers: int = 4,
+    workers: int = 10,
     auth_token: str | None = None,
     max_body: int = MAX_BODY,
     cors_origins: tuple[str, ...] = (),

@@ -96,6 +96,9 @@ class Workers:
         self._reserved = 0
         """Workers kept for a run being claimed, not running it yet."""
         self._started = False
+        self._backlog = True
+        """Whether runs may be pending: set by ``wake`` and every ``POLL``
+        seconds, cleared when the queue holds none."""
         self._wake = asyncio.Event()
         self._log: list[tuple[str, int, str, str]] = []
         """Events published and not yet stored: (run id, number, name, JSON text)."""
@@ -136,7 +139,7 @@ class Workers:
     def release(self) -> None:
         """Give back a worker ``reserve`` kept, unused."""
         self._reserved -= 1
-        self.wake()
+        self._wake.set()
 
     def run_claimed(self, run: dict[str, Any]) -> None:
         """Run ``run``, claimed by this process, on the worker ``reserve`` kept."""
@@ -147,6 +150,8 @@ class Workers:
         task.add_done_callback(self._runs.discard)
 
     def wake(self) -> None:
+        """A run was queued (and not claimed): look at the queue."""
+        self._backlog = True
         self._wake.set()
 
     @property
@@ -229,13 +234,14 @@ class Workers:
             await self.stop()
 
     async def _dispatch(self) -> None:
-        """Claim the next run whenever a worker is idle: at once after a
-        claim, else when woken or after ``POLL`` seconds."""
+        """Claim the next run whenever a worker is idle and runs may be
+        pending: at once after a claim, else when woken (a run queued or
+        over) or after ``POLL`` seconds (runs queued by other processes)."""
         while True:
             self._wake.clear()  # before looking: a wake while we look is not lost
-            if self.reserve():
+            if self._backlog and self.reserve():
                 try:
-                    run = await self.call(self.db.claim_run, self.owner, LEASE)
+                    run, self._backlog = await self.call(self.db.claim_next, self.owner, LEASE)
                 except Exception:  # the database is away for a moment: look again later
                     log.exception("claiming a run failed")
                     run = None
@@ -243,8 +249,10 @@ class Workers:
                     self.run_claimed(run)
                     continue
                 self._reserved -= 1
-            with contextlib.suppress(asyncio.TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), POLL)
+            except asyncio.TimeoutError:
+                self._backlog = True
 
     async def _work(self, run: dict[str, Any]) -> None:
         try:
@@ -255,7 +263,7 @@ class Workers:
                 await self.call(self.db.finish_run, run["run_id"], "error", {"error": "ServerError", "message": "see the server's log"})
         finally:
             self._running.discard(run["run_id"])
-            self.wake()  # the thread's next run may go now
+            self._wake.set()  # the thread's next run may go now
 
     async def _execute(self, run: dict[str, Any]) -> None:
         run_id, thread_id = run["run_id"], run["thread_id"]
