@@ -144,6 +144,10 @@ class ServerDB(ABC):
         rows = self._rows(f"SELECT * FROM {THREADS.name} WHERE thread_id = ?", (thread_id,))
         return rows[0] if rows else None
 
+    def has_thread(self, thread_id: str) -> bool:
+        """Whether the thread is there (without reading its values)."""
+        return bool(self._rows(f"SELECT 1 AS x FROM {THREADS.name} WHERE thread_id = ?", (thread_id,)))
+
     def create_thread(self, thread_id: str, metadata: dict[str, Any], if_exists: str) -> dict[str, Any]:
         """The new thread; with ``if_exists="do_nothing"`` the existing one, else 409."""
         with self._write() as cur:

@@ -53,7 +53,7 @@ async def _checked(server: Server, body: Fields, thread_id: str | None) -> tuple
     if thread_id is not None:
         check_uuid(thread_id, "thread_id")
         if_not_exists = body.choice("if_not_exists", ("reject", "create"), "reject")
-        if await server.call(server.db.get_thread, thread_id) is None:
+        if not await server.call(server.db.has_thread, thread_id):
             if if_not_exists != "create":
                 raise RequestError(f"thread {thread_id!r} not found; pass if_not_exists='create' to make it", 404)
             make_thread = True
