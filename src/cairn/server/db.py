@@ -6,8 +6,8 @@ the database's clock, and run through the backend's dialect; a backend
 (``db_sqlite.SqliteServerDB``, ``db_postgres.PostgresServerDB``) supplies
 the connection, its transactions, how it finds its tables, and how a claim
 keeps two workers off one thread. Every method is a short transaction; the
-async server calls them on ``ServerDB.executor`` (one thread), never on the
-event loop.
+async server calls them on ``ServerDB.executor`` (one thread; on SQLite the
+saver's), never on the event loop.
 
 A write the server acknowledges to a client (a run queued, a run over) is
 committed durably; one that a later durable commit covers (claiming a run,

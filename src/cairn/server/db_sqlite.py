@@ -3,11 +3,12 @@
 few statements, which keeps two workers off one thread).
 
 The server uses the saver's own connection, under the saver's lock
-(``SqliteSaver.transaction``): SQLite has one writer at a time per file, and
-two connections of one process would otherwise meet as two processes do,
-the second sleeping in SQLite's busy handler (a millisecond and more each
-time) until the first commits. Alone (no saver), it opens a connection of
-its own."""
+(``SqliteSaver.transaction``), on the saver's I/O thread: SQLite has one
+writer at a time per file, and two connections of one process would
+otherwise meet as two processes do, the second sleeping in SQLite's busy
+handler (a millisecond and more each time) until the first commits; two
+threads would hand the lock to each other. Alone (no saver), it opens a
+connection of its own."""
 
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ class SqliteServerDB(ServerDB):
         super().__init__()
         self.location = f"SQLite database {path!r}"
         self._saver = saver
+        shared = saver.io_executor() if saver is not None else None
+        if shared is not None:  # the saver's I/O thread: one thread at the file, no hand-over of its lock
+            self.executor.shutdown(wait=False)
+            self.executor = shared
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         try:
@@ -87,6 +92,11 @@ class SqliteServerDB(ServerDB):
 
     def _take_thread(self, cur: Any, thread_id: str) -> bool:
         return True  # BEGIN IMMEDIATE: no other writer until this transaction ends
+
+    def close(self) -> None:
+        if self._saver is None:
+            super().close()
+        # else the thread and the connection are the saver's, closed with it
 
     def _close_connection(self) -> None:
         if self._conn is not None:  # the saver's connection is the saver's to close
