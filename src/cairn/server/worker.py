@@ -328,18 +328,20 @@ class Workers:
         state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
         interrupts = {t.id: [interrupt_json(i) for i in t.interrupts] for t in state.tasks if t.interrupts}
         result = jsonable(state.values)
+        values = outcome = dumps(result)  # the state is serialized once
         if state.interrupts and isinstance(result, dict):
             result["__interrupt__"] = [interrupt_json(i) for i in state.interrupts]
+            outcome = dumps(result)
         status = "interrupted" if stopped else "success"
         ended = {
             "status": "interrupted" if (interrupts or state.next) else "idle",
-            "values": dumps(state.values),
+            "values": values,
             "interrupts": dumps(interrupts),
         }
         if run["temporary"]:
             await asyncio.to_thread(graph.checkpointer.delete_thread, thread_id)  # type: ignore[union-attr]
         # Every event is stored before the run is seen to be over: in the same transaction.
-        await self.call(self.db.end_run, run, status, dumps(result), ended, self._unstored())
+        await self.call(self.db.end_run, run, status, outcome, ended, self._unstored())
         if stopped == "rollback":
             await self.call(self.db.delete_run, run_id)
         stream.finish(status, result)
