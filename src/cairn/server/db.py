@@ -6,8 +6,9 @@ the database's clock, and run through the backend's dialect; a backend
 (``db_sqlite.SqliteServerDB``, ``db_postgres.PostgresServerDB``) supplies
 the connection, its transactions, how it finds its tables, and how a claim
 keeps two workers off one thread. Every method is a short transaction; the
-async server calls them on ``ServerDB.executor`` (one thread; on SQLite the
-saver's), never on the event loop.
+async server calls them on ``ServerDB.executor`` (on SQLite the saver's
+thread; on PostgreSQL a few threads, each on a connection of the pool),
+never on the event loop.
 
 A write the server acknowledges to a client (a run queued, a run over) is
 committed durably; one that a later durable commit covers (claiming a run,
@@ -57,8 +58,9 @@ class ServerDB(ABC):
     dialect: Dialect
     location: str
 
-    def __init__(self) -> None:
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="cairn-server-db")
+    def __init__(self, threads: int = 1) -> None:
+        """``threads``: how many calls run at once (each on a connection of its own)."""
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="cairn-server-db")
 
     # -- what a backend supplies -----------------------------------------------------
 

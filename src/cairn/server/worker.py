@@ -104,6 +104,8 @@ class Workers:
         """Events published and not yet stored: (run id, number, name, JSON text)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._runs: set[asyncio.Task[None]] = set()
+        self._storing: asyncio.Future[None] | None = None
+        """The last flush of events (see ``_stored``)."""
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the database's thread."""
@@ -194,7 +196,17 @@ class Workers:
     async def _flush(self) -> None:
         """Store the events published since the last flush (one transaction)."""
         if self._log:
-            await self.call(self.db.add_events, self._unstored())
+            self._storing = asyncio.ensure_future(self.call(self.db.add_events, self._unstored()))
+            await self._storing
+
+    async def _stored(self) -> list[tuple[str, int, str, str]]:
+        """The events not stored yet, once a flush under way is over: stored
+        with a run's end, they follow every event before them (the database
+        may run two calls at once)."""
+        while self._storing is not None and not self._storing.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._storing)
+        return self._unstored()
 
     def _unstored(self) -> list[tuple[str, int, str, str]]:
         """The events published since the last flush, to be stored now."""
@@ -341,7 +353,7 @@ class Workers:
         if run["temporary"]:
             await asyncio.to_thread(graph.checkpointer.delete_thread, thread_id)  # type: ignore[union-attr]
         # Every event is stored before the run is seen to be over: in the same transaction.
-        await self.call(self.db.end_run, run, status, outcome, ended, self._unstored())
+        await self.call(self.db.end_run, run, status, outcome, ended, await self._stored())
         if stopped == "rollback":
             await self.call(self.db.delete_run, run_id)
         stream.finish(status, result)
@@ -353,7 +365,7 @@ class Workers:
             await asyncio.to_thread(assistant.graph.checkpointer.delete_thread, run["thread_id"])
         outcome = {"__error__": error}
         ended = {"status": "error", "values": None, "interrupts": None, "error": dumps(error)}
-        await self.call(self.db.end_run, run, "error", dumps(outcome), ended, self._unstored())
+        await self.call(self.db.end_run, run, "error", dumps(outcome), ended, await self._stored())
         stream.finish("error", outcome)
         self.streams.close(run["run_id"])
 
