@@ -379,13 +379,10 @@ class ServerDB(ABC):
         rows = self._rows(f"SELECT cancel FROM {RUNS.name} WHERE run_id = ?", (run_id,))
         return rows[0]["cancel"] if rows else None
 
-    def claim_run(self, owner: str, lease: float) -> dict[str, Any] | None:
-        """Take the oldest pending run whose thread is free (see ``_FREE_THREAD``):
-        it is running from now on, owned by ``owner`` for ``lease`` seconds."""
-        return self.claim_next(owner, lease)[0]
-
     def claim_next(self, owner: str, lease: float) -> tuple[dict[str, Any] | None, bool]:
-        """``claim_run``, and whether pending runs are left after it."""
+        """Take the oldest pending run whose thread is free (see ``_FREE_THREAD``):
+        it is running from now on, owned by ``owner`` for ``lease`` seconds.
+        The run taken (None: none may start), and whether pending runs are left."""
         if not self._rows(f"SELECT 1 AS x FROM {RUNS.name} WHERE status = 'pending' LIMIT 1"):
             return None, False  # the common case when idle: no write transaction
         with self._write(durable=False) as cur:
