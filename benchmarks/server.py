@@ -3,7 +3,7 @@ serve`` against ``langgraph dev`` (LangGraph's in-memory server, from
 ``langgraph-cli[inmem]`` in ``benchmarks/.venv-langgraph`` only), on the
 same graph, in one run on one machine.
 
-    python3 benchmarks/server.py [--seconds 3] [--rounds 2]
+    python3 benchmarks/server.py [--seconds 3] [--rounds 2] [--postgres URL]
 
 Each server is started on a free port of 127.0.0.1 in a temporary folder
 holding a langgraph.json and a 3-node graph (the same code importing from
@@ -15,7 +15,9 @@ runs, two figures are measured for ``--seconds`` each:
 
 cairn serves from a SQLite file (its default, durable: every step is
 committed with an fsync), ``langgraph dev`` from memory. The rounds
-alternate cairn, LangGraph, cairn, LangGraph; the best round is kept.
+alternate cairn, LangGraph, cairn, LangGraph; the best round is kept. With
+``--postgres URL``, cairn serve on that PostgreSQL database (in a schema of
+its own, dropped after) is measured too, in the same rounds.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 BENCH = Path(__file__).resolve().parent
 SRC = BENCH.parent / "src"
@@ -65,12 +69,13 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(lib: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start(lib: str, folder: Path, db: str | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """``lib``'s server on the graph; cairn's on ``db`` (default: a SQLite file in ``folder``)."""
     (folder / "graph.py").write_text(GRAPH.format(lib=lib))
     (folder / "langgraph.json").write_text(json.dumps({"dependencies": ["."], "graphs": {"g": "./graph.py:graph"}}))
     port = _port()
     if lib == "cairn":
-        command = [sys.executable, "-m", "cairn.cli", "serve", "--port", str(port), "--db", str(folder / "c.db")]
+        command = [sys.executable, "-m", "cairn.cli", "serve", "--port", str(port), "--db", db or str(folder / "c.db")]
         env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
     else:
         command = [str(LANGGRAPH_BIN / "langgraph"), "dev", "--no-browser", "--no-reload", "--port", str(port)]
@@ -123,9 +128,9 @@ async def _clients(url: str, seconds: float, count: int) -> float:
     return done / (time.perf_counter() - start)
 
 
-def measure(lib: str, seconds: float) -> dict[str, float]:
+def measure(lib: str, seconds: float, db: str | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
-        process, url = _start(lib, Path(folder))
+        process, url = _start(lib, Path(folder), db)
         try:
             return {"one client": one_client(url, seconds), "8 clients": asyncio.run(_clients(url, seconds, 8))}
         finally:
@@ -133,25 +138,47 @@ def measure(lib: str, seconds: float) -> dict[str, float]:
             process.wait(15)
 
 
+def measure_postgres(url: str, seconds: float) -> dict[str, float]:
+    """cairn serve on the PostgreSQL database ``url``, in a new schema dropped after."""
+    import psycopg
+
+    schema = f"cairn_bench_server_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        joiner = "&" if "?" in url else "?"
+        return measure("cairn", seconds, f"{url}{joiner}options={quote(f'-csearch_path={schema}')}")
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--postgres", metavar="URL", help="also measure cairn serve on this PostgreSQL database")
     args = parser.parse_args()
     if not (LANGGRAPH_BIN / "langgraph").exists():
         raise SystemExit(
             f"langgraph dev is missing: {LANGGRAPH_BIN / 'python'} -m pip install 'langgraph-cli[inmem]'"
         )
-    best: dict[str, dict[str, float]] = {"cairn": {}, "langgraph": {}}
+    best: dict[str, dict[str, float]] = {"cairn": {}, "langgraph": {}, "postgres": {}}
     for _ in range(args.rounds):
-        for lib in ("cairn", "langgraph"):
-            for figure, value in measure(lib, args.seconds).items():
+        for lib in ("cairn", "langgraph", *(("postgres",) if args.postgres else ())):
+            found = measure_postgres(args.postgres, args.seconds) if lib == "postgres" else measure(lib, args.seconds)
+            for figure, value in found.items():
                 best[lib][figure] = max(value, best[lib].get(figure, 0.0))
-    print("| runs/s (runs.wait) | cairn serve (SQLite) | langgraph dev (memory) | ratio |")
-    print("|---|---|---|---|")
+    postgres = " cairn serve (PostgreSQL) | ratio |" if args.postgres else ""
+    print(f"| runs/s (runs.wait) | cairn serve (SQLite) | langgraph dev (memory) | ratio |{postgres}")
+    print("|---|---|---|---|" + ("---|---|" if args.postgres else ""))
     for figure in ("one client", "8 clients"):
         c, lg = best["cairn"][figure], best["langgraph"][figure]
-        print(f"| {figure} | {c:,.1f} | {lg:,.1f} | {c / lg:.1f}x |")
+        row = f"| {figure} | {c:,.1f} | {lg:,.1f} | {c / lg:.1f}x |"
+        if args.postgres:
+            pg = best["postgres"][figure]
+            row += f" {pg:,.1f} | {pg / lg:.1f}x |"
+        print(row)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def test_metrics_count_runs_by_status_in_prometheus_text(server: ServerProcess, 
     text = httpx.get(f"{server.url}/metrics").text
     samples = {(s.name, s.labels.get("status")): s.value for f in text_string_to_metric_families(text) for s in f.samples}
     assert samples[("cairn_runs", "success")] >= 1
-    assert samples[("cairn_threads", None)] >= 1 and samples[("cairn_workers", None)] == 4
+    assert samples[("cairn_threads", None)] >= 1 and samples[("cairn_workers", None)] == 10
 
 
 def test_each_graph_is_an_assistant_found_by_its_id_or_its_name(client: Any) -> None:

@@ -62,6 +62,21 @@ def test_enqueue_runs_the_second_run_after_the_first(server: ServerProcess) -> N
     assert server.counts() == ["s1", "s2", "s3", "s4"] * 2
 
 
+def test_runs_beyond_the_workers_wait_for_one_and_all_finish(tmp_path: Any) -> None:
+    make_project(tmp_path)
+    running = start_server(tmp_path, "--workers", "2")
+    try:
+        client = get_sync_client(url=running.url)
+        threads = [client.threads.create()["thread_id"] for _ in range(5)]
+        runs = [client.runs.create(t, "steps", input={"items": [str(i)], "delay": 0.05}) for i, t in enumerate(threads)]
+        for i, (thread, run) in enumerate(zip(threads, runs)):
+            assert client.runs.join(thread, run["run_id"])["items"] == [str(i), "s1", "s2", "s3", "s4"]
+            assert client.runs.get(thread, run["run_id"])["status"] == "success"
+        assert running.counts().count("s4") == 5
+    finally:
+        running.stop()
+
+
 def test_interrupt_stops_the_running_run_between_steps_and_runs_the_new_one(server: ServerProcess) -> None:
     client = get_sync_client(url=server.url)
     thread = client.threads.create()["thread_id"]

@@ -35,8 +35,8 @@ def tracing() -> tuple[Any, ...]:
 @click.option("--port", default=2024, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--db", "db", default=None,
               help="SQLite file for checkpoints, threads and runs [default: ./.cairn/cairn.db].")
-@click.option("--workers", default=4, show_default=True, type=click.IntRange(min=0),
-              help="Runs executed at once by this process (0: serve the API only).")
+@click.option("--workers", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Runs executed at once by this process (0: serve the API only; LangGraph's server runs 10).")
 @click.option("--auth-token", default=None, envvar=TOKEN_VARIABLE,
               help=f"Require 'Authorization: Bearer TOKEN' on every endpoint but /ok (or set {TOKEN_VARIABLE}).")
 @click.option("--max-body", default=16 * 1024 * 1024, show_default=True, type=click.IntRange(min=1),
@@ -44,8 +44,10 @@ def tracing() -> tuple[Any, ...]:
 @click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
               help="A web origin (https://host:port) whose pages may call the server from a browser, "
                    "besides this machine's; repeat for several, or '*' for any.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="Log a line for each request (off by default: a busy server spends much of its time on it).")
 def serve(config: str, host: str, port: int, db: str | None, workers: int,
-          auth_token: str | None, max_body: int, cors_origins: tuple[str, ...]) -> None:
+          auth_token: str | None, max_body: int, cors_origins: tuple[str, ...], access_log: bool) -> None:
     """Serve the graphs of a langgraph.json with LangGraph's server API.
 
     The langgraph_sdk client (get_client(url="http://127.0.0.1:2024")) and
@@ -67,7 +69,7 @@ def serve(config: str, host: str, port: int, db: str | None, workers: int,
     try:
         run_server(config, host=host, port=port, db=db, workers=workers,
                    auth_token=auth_token or os.environ.get(TOKEN_VARIABLE) or None, max_body=max_body,
-                   cors_origins=cors_origins, observers=tracing())
+                   cors_origins=cors_origins, access_log=access_log, observers=tracing())
     except CairnError as exc:
         raise click.ClickException(str(exc)) from None
 

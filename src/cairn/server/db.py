@@ -6,8 +6,17 @@ the database's clock, and run through the backend's dialect; a backend
 (``db_sqlite.SqliteServerDB``, ``db_postgres.PostgresServerDB``) supplies
 the connection, its transactions, how it finds its tables, and how a claim
 keeps two workers off one thread. Every method is a short transaction; the
-async server calls them on ``ServerDB.executor`` (one thread), never on the
-event loop.
+async server calls them on ``ServerDB.executor`` (on SQLite the saver's
+thread; on PostgreSQL a few threads, each on a connection of the pool),
+never on the event loop.
+
+A write the server acknowledges to a client (a run queued, a run over) is
+committed durably; one that a later durable commit covers (claiming a run,
+whose steps and end are committed durably after; a run's stream events,
+before its end; renewing leases) is committed without waiting for the disk
+(``_write(durable=False)``): the database's log is written in order, so a
+crash loses such a write only with everything after it, and a run whose
+claim is lost is still queued and runs again.
 """
 
 from __future__ import annotations
@@ -50,14 +59,17 @@ class ServerDB(ABC):
     dialect: Dialect
     location: str
 
-    def __init__(self) -> None:
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="cairn-server-db")
+    def __init__(self, threads: int = 1) -> None:
+        """``threads``: how many calls run at once (each on a connection of its own)."""
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="cairn-server-db")
 
     # -- what a backend supplies -----------------------------------------------------
 
     @abstractmethod
-    def _write(self) -> AbstractContextManager[Any]:
-        """A transaction that writes: a cursor, committed on exit (rolled back on error)."""
+    def _write(self, durable: bool = True) -> AbstractContextManager[Any]:
+        """A transaction that writes: a cursor, committed on exit (rolled back
+        on error); ``durable=False``: the commit does not wait for the disk
+        (a later durable commit covers it, see the module's docstring)."""
 
     @abstractmethod
     def _read(self) -> AbstractContextManager[Any]:
@@ -155,21 +167,35 @@ class ServerDB(ABC):
         rows = self._rows(f"SELECT * FROM {THREADS.name} WHERE thread_id = ?", (thread_id,))
         return rows[0] if rows else None
 
+    def has_thread(self, thread_id: str) -> bool:
+        """Whether the thread is there (without reading its values)."""
+        return bool(self._rows(f"SELECT 1 AS x FROM {THREADS.name} WHERE thread_id = ?", (thread_id,)))
+
     def create_thread(self, thread_id: str, metadata: dict[str, Any], if_exists: str) -> dict[str, Any]:
         """The new thread; with ``if_exists="do_nothing"`` the existing one, else 409."""
         with self._write() as cur:
-            now = now_iso()
-            self._run(
-                cur,
-                f"INSERT INTO {THREADS.name} (thread_id, metadata, status, created_at, updated_at) "
-                "VALUES (?, ?, 'idle', ?, ?) ON CONFLICT (thread_id) DO NOTHING",
-                (thread_id, json.dumps(metadata), now, now),
-            )
-            if cur.rowcount == 0 and if_exists != "do_nothing":
+            if not self._insert_thread(cur, thread_id, metadata) and if_exists != "do_nothing":
                 raise RequestError(f"thread {thread_id!r} already exists; pass if_exists='do_nothing' to get it", 409)
         found = self.get_thread(thread_id)
         assert found is not None
         return found
+
+    def _insert_thread(self, cur: Any, thread_id: str, metadata: dict[str, Any]) -> bool:
+        """Make the thread unless it is there: whether it was made."""
+        now = now_iso()
+        self._run(
+            cur,
+            f"INSERT INTO {THREADS.name} (thread_id, metadata, status, created_at, updated_at) "
+            "VALUES (?, ?, 'idle', ?, ?) ON CONFLICT (thread_id) DO NOTHING",
+            (thread_id, json.dumps(metadata), now, now),
+        )
+        return bool(cur.rowcount != 0)
+
+    def _merge_metadata(self, cur: Any, thread_id: str, metadata: dict[str, Any]) -> None:
+        row = self._run(cur, f"SELECT metadata FROM {THREADS.name} WHERE thread_id = ?", (thread_id,)).fetchone()
+        if row is not None:
+            merged = json.dumps({**json.loads(row[0]), **metadata})
+            self._run(cur, f"UPDATE {THREADS.name} SET metadata = ? WHERE thread_id = ?", (merged, thread_id))
 
     def patch_thread(self, thread_id: str, metadata: dict[str, Any]) -> dict[str, Any] | None:
         """Merge ``metadata`` into the thread's; None if there is no such thread."""
@@ -244,6 +270,12 @@ class ServerDB(ABC):
             return None
         return rows[0]
 
+    def _get_run(self, cur: Any, run_id: str) -> dict[str, Any]:
+        """Run ``run_id``'s row, read in the transaction ``cur``."""
+        self._run(cur, f"SELECT * FROM {RUNS.name} WHERE run_id = ?", (run_id,))
+        names = [d[0] for d in cur.description]
+        return _decoded(dict(zip(names, cur.fetchone())))
+
     def list_runs(self, thread_id: str, status: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
         where, args = "thread_id = ?", [thread_id]
         if status is not None:
@@ -260,6 +292,31 @@ class ServerDB(ABC):
         "enqueue" lets them finish first. The thread is busy from now on."""
         with self._write() as cur:
             return self._insert_run(cur, run, strategy)
+
+    def queue_run(
+        self,
+        run: dict[str, Any],
+        strategy: str,
+        *,
+        new_thread: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        owner: str | None = None,
+        lease: float = 30.0,
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """``insert_run`` in one transaction with what goes with it: the
+        thread made first when ``new_thread`` (its metadata) is given,
+        ``metadata`` merged into the thread's, and, with ``owner``, the run
+        claimed for ``owner`` (``lease`` seconds) if it may start now (see
+        ``_FREE_THREAD``). The runs stopped, and the claimed run (None: it waits)."""
+        thread_id = run["thread_id"]
+        with self._write() as cur:
+            if new_thread is not None:
+                self._insert_thread(cur, thread_id, new_thread)
+            stopped = self._insert_run(cur, run, strategy)
+            if metadata:
+                self._merge_metadata(cur, thread_id, metadata)
+            claimed = owner is not None and self._claim(cur, run["run_id"], thread_id, owner, lease)
+            return stopped, (self._get_run(cur, run["run_id"]) if claimed else None)
 
     def _insert_run(self, cur: Any, run: dict[str, Any], strategy: str) -> list[str]:
         """``insert_run`` inside the transaction ``cur`` (a cron's firing queues its run so)."""
@@ -343,41 +400,47 @@ class ServerDB(ABC):
         rows = self._rows(f"SELECT cancel FROM {RUNS.name} WHERE run_id = ?", (run_id,))
         return rows[0]["cancel"] if rows else None
 
-    def claim_run(self, owner: str, lease: float) -> dict[str, Any] | None:
+    def claim_next(self, owner: str, lease: float) -> tuple[dict[str, Any] | None, bool]:
         """Take the oldest pending run whose thread is free (see ``_FREE_THREAD``):
-        it is running from now on, owned by ``owner`` for ``lease`` seconds."""
+        it is running from now on, owned by ``owner`` for ``lease`` seconds.
+        The run taken (None: none may start), and whether pending runs are left."""
         if not self._rows(f"SELECT 1 AS x FROM {RUNS.name} WHERE status = 'pending' LIMIT 1"):
-            return None  # the common case when idle: no write transaction
-        with self._write() as cur:
+            return None, False  # the common case when idle: no write transaction
+        with self._write(durable=False) as cur:
             candidates = self._run(
                 cur,
                 f"SELECT r.run_id, r.thread_id FROM {RUNS.name} r WHERE r.status = 'pending' AND {_FREE_THREAD} "
                 "ORDER BY r.run_id LIMIT 8",
             ).fetchall()
             for run_id, thread_id in candidates:
-                if not self._take_thread(cur, thread_id):
-                    continue
-                # Seen again now the thread is ours: another worker may have claimed first.
-                still = self._run(
-                    cur,
-                    f"SELECT 1 FROM {RUNS.name} r WHERE r.run_id = ? AND r.status = 'pending' AND {_FREE_THREAD}",
-                    (run_id,),
-                ).fetchone()
-                if still is None:
-                    continue
-                self._run(
-                    cur,
-                    f"UPDATE {RUNS.name} SET status = 'running', owner = ?, attempts = attempts + 1, "
-                    "lease_until = {now} + ?, updated_at = ? WHERE run_id = ?",
-                    (owner, lease, now_iso(), run_id),
-                )
-                break
-            else:
-                return None
-        return self.get_run(run_id)
+                if self._claim(cur, run_id, thread_id, owner, lease):
+                    left = self._run(cur, f"SELECT 1 FROM {RUNS.name} WHERE status = 'pending' LIMIT 1").fetchone()
+                    return self._get_run(cur, run_id), left is not None
+        return None, True
+
+    def _claim(self, cur: Any, run_id: str, thread_id: str, owner: str, lease: float) -> bool:
+        """Claim pending run ``run_id`` for ``owner`` in the transaction ``cur``
+        if it may start now; whether it was claimed."""
+        if not self._take_thread(cur, thread_id):
+            return False
+        # Seen again now the thread is ours: another worker may have claimed first.
+        still = self._run(
+            cur,
+            f"SELECT 1 FROM {RUNS.name} r WHERE r.run_id = ? AND r.status = 'pending' AND {_FREE_THREAD}",
+            (run_id,),
+        ).fetchone()
+        if still is None:
+            return False
+        self._run(
+            cur,
+            f"UPDATE {RUNS.name} SET status = 'running', owner = ?, attempts = attempts + 1, "
+            "lease_until = {now} + ?, updated_at = ? WHERE run_id = ?",
+            (owner, lease, now_iso(), run_id),
+        )
+        return True
 
     def renew(self, owner: str, lease: float) -> None:
-        with self._write() as cur:
+        with self._write(durable=False) as cur:
             self._run(
                 cur,
                 f"UPDATE {RUNS.name} SET lease_until = {{now}} + ? WHERE owner = ? AND status = 'running'",
@@ -394,10 +457,14 @@ class ServerDB(ABC):
             )
 
     def add_events(self, events: Sequence[tuple[str, int, str, str]]) -> None:
-        """Store stream events: (run id, number, event name, JSON text)."""
-        with self._write() as cur:
-            for event in events:
-                self._run(cur, f"{EVENTS.insert()}", event)
+        """Store stream events: (run id, number, event name, JSON text), not
+        waiting for the disk (their run's end is committed durably after)."""
+        with self._write(durable=False) as cur:
+            self._insert_events(cur, events)
+
+    def _insert_events(self, cur: Any, events: Sequence[tuple[str, int, str, str]]) -> None:
+        if events:
+            cur.executemany(self._sql(EVENTS.insert()), events)
 
     def drop_old_events(self, before: str) -> None:
         """Forget the events of runs over since before ``before`` (ISO time),
@@ -414,14 +481,23 @@ class ServerDB(ABC):
         rows = self._rows(f"SELECT event, data FROM {EVENTS.name} WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, seq))
         return [(r["event"], r["data"]) for r in rows]
 
-    def end_run(self, run: dict[str, Any], status: str, outcome: str, ended: dict[str, str | None] | None) -> None:
+    def end_run(
+        self,
+        run: dict[str, Any],
+        status: str,
+        outcome: str,
+        ended: dict[str, str | None] | None,
+        events: Sequence[tuple[str, int, str, str]] = (),
+    ) -> None:
         """Record in one transaction that ``run`` is over: its status, its
         ``outcome`` (JSON text), and its thread's state ``ended`` ("status",
         "values", "interrupts", "error" as JSON text), the thread busy still
-        if it has another run to go. A stateless run's thread record goes
-        (its run row stays, for waiters, until the sweep)."""
+        if it has another run to go; and the stream ``events`` not stored yet
+        (as ``add_events``). A stateless run's thread record goes (its run
+        row stays, for waiters, until the sweep)."""
         error = (ended or {}).get("error")
         with self._write() as cur:
+            self._insert_events(cur, events)
             self._run(
                 cur,
                 f"UPDATE {RUNS.name} SET status = ?, error = ?, outcome = ?, owner = NULL, lease_until = NULL, "

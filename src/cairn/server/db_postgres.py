@@ -20,12 +20,17 @@ __all__ = ["PostgresServerDB"]
 
 _SETUP_LOCK = 0x6361_6972_6E73  # "cairns": one process creates the tables at a time
 
+CONNECTIONS = 4
+"""Calls of the server on its tables at once, each on a connection of its own:
+a call waits on the network for each statement, so one at a time would make
+every run wait for the others' round trips."""
+
 
 class PostgresServerDB(ServerDB):
     dialect = POSTGRES
 
     def __init__(self, url: str) -> None:
-        super().__init__()
+        super().__init__(CONNECTIONS)
         try:
             import psycopg
         except ImportError as exc:
@@ -34,7 +39,7 @@ class PostgresServerDB(ServerDB):
 
         self.location = "the PostgreSQL database of --db"
         self._pool = ConnectionPool(
-            url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=False,
+            url, min_size=1, max_size=CONNECTIONS, kwargs={"autocommit": True}, open=False,
             check=ConnectionPool.check_connection, name="cairn-server",
         )
         try:
@@ -45,8 +50,10 @@ class PostgresServerDB(ServerDB):
             raise StorageError(f"cannot open the server's tables in {self.location}: {exc}") from exc
 
     @contextmanager
-    def _write(self) -> Iterator[Any]:
+    def _write(self, durable: bool = True) -> Iterator[Any]:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            if not durable:  # the commit does not wait for the WAL flush; the next durable one does
+                cur.execute("SET LOCAL synchronous_commit = off")
             yield cur
 
     @contextmanager

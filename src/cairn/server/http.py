@@ -16,7 +16,7 @@ from cairn.server.graphs import Assistants
 from cairn.server.metrics import ServerMetrics
 from cairn.server.streams import Streams
 from cairn.server.validate import Fields, check_uuid, parse_body
-from cairn.server.wire import dumps
+from cairn.server.wire import encode
 from cairn.server.worker import Workers
 
 __all__ = ["Server", "body_of", "json_response", "query_of", "server_of", "thread_or_404"]
@@ -54,7 +54,7 @@ def query_of(request: Request) -> Fields:
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(value), status, headers=headers, media_type="application/json")
+    return Response(encode(value), status, headers=headers, media_type="application/json")
 
 
 async def thread_or_404(server: Server, thread_id: str) -> dict[str, Any]:

@@ -46,11 +46,12 @@ def open_database(db: str | None) -> tuple[BaseCheckpointSaver, Any, ServerDB]:
         db = str(DEFAULT_DB)
     if Path(db).is_dir():
         raise ConfigError(f"--db {db!r} is a directory; give a file path such as {str(Path(db) / 'cairn.db')!r}")
-    return SqliteSaver(db), SqliteStore(db), SqliteServerDB(db)
+    saver = SqliteSaver(db)
+    return saver, SqliteStore(db), SqliteServerDB(db, saver=saver)
 
 
 def open_server(
-    config_path: str, db: str | None = None, workers: int = 4, observers: Sequence[Observer] = ()
+    config_path: str, db: str | None = None, workers: int = 10, observers: Sequence[Observer] = ()
 ) -> Server:
     """The server's parts: its graphs bound to the saver (and store) on
     ``db``, its tables, its workers (``workers`` tasks; 0: the API only),
@@ -78,21 +79,26 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 2024,
     db: str | None = None,
-    workers: int = 4,
+    workers: int = 10,
     auth_token: str | None = None,
     max_body: int = MAX_BODY,
     cors_origins: tuple[str, ...] = (),
     log_level: str = "info",
+    access_log: bool = False,
     observers: Sequence[Observer] = (),
 ) -> None:
     """Serve the graphs of ``config_path`` until interrupted (``observers``:
-    as ``open_server``'s)."""
+    as ``open_server``'s); ``access_log``: log each request (a line each, on
+    stderr). uvicorn runs on uvloop and httptools when they are installed
+    (the ``server`` extra installs them), else on asyncio and h11."""
     import uvicorn
 
     server = open_server(config_path, db, workers, observers)
     app: Any = create_app(server, auth_token=auth_token, max_body=max_body, cors_origins=cors_origins)
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+        uvicorn.run(
+            app, host=host, port=port, log_level=log_level, access_log=access_log, timeout_graceful_shutdown=5
+        )
     finally:
         _close(server)
 

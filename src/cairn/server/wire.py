@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import math
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, Mapping
@@ -15,12 +16,24 @@ from uuid import UUID
 
 from cairn.types import Interrupt, PregelTask, StateSnapshot
 
-__all__ = ["dumps", "interrupt_json", "jsonable", "snapshot_json"]
+try:
+    import orjson
+except ImportError:  # the standard library's json, slower
+    orjson = None  # type: ignore[assignment]
+
+__all__ = ["dumps", "encode", "interrupt_json", "jsonable", "snapshot_json"]
 
 
 def jsonable(value: Any) -> Any:
     """``value`` made of JSON's types only."""
-    if value is None or isinstance(value, (str, int, float, bool)):
+    kind = type(value)  # the common types first, by their exact type: a state is mostly these
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is list or kind is tuple:
+        return [v if type(v) is str else jsonable(v) for v in value]
+    if kind is dict:
+        return {(k if type(k) is str else str(k)): (v if type(v) is str else jsonable(v)) for k, v in value.items()}
+    if isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
@@ -50,8 +63,44 @@ def _plain(value: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """``value`` as JSON text."""
-    return json.dumps(jsonable(value), separators=(",", ":"), ensure_ascii=False)
+    """``value`` as JSON text: by orjson when installed (the ``server``
+    extra installs it), else (or for an int past 64 bits, or text orjson
+    refuses) by the standard library. NaN and infinities are written as
+    null, as LangGraph's server does (``json`` alone would write ``NaN``,
+    which is not JSON)."""
+    plain = jsonable(value)
+    if orjson is not None:
+        try:
+            return orjson.dumps(plain).decode()  # type: ignore[no-any-return]
+        except orjson.JSONEncodeError:
+            pass
+    return _stdlib(plain)
+
+
+def encode(value: Any) -> bytes:
+    """``dumps(value)`` in UTF-8 (an answer's body)."""
+    plain = jsonable(value)
+    if orjson is not None:
+        try:
+            return orjson.dumps(plain)  # type: ignore[no-any-return]
+        except orjson.JSONEncodeError:
+            pass
+    return _stdlib(plain).encode()
+
+
+def _stdlib(plain: Any) -> str:
+    return json.dumps(_finite(plain), separators=(",", ":"), ensure_ascii=False)
+
+
+def _finite(value: Any) -> Any:
+    """Plain JSON data with null for NaN and infinities (as orjson writes them)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
 
 
 def interrupt_json(value: Interrupt) -> dict[str, Any]:

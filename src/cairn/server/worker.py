@@ -1,6 +1,12 @@
 """Running the queued runs: worker tasks inside the server process.
 
-Each worker claims the oldest pending run whose thread is free, runs it
+Up to ``count`` runs execute at once. A run queued through this process is
+claimed in the transaction that queues it when a worker is idle and its
+thread is free (``Workers.reserve``, ``ServerDB.queue_run``); the others
+(queued through another process, or waiting for their thread or for a
+worker) are claimed by the dispatcher, the oldest pending run whose thread
+is free first, when a worker frees up or a run is queued (``wake``), and
+every ``POLL`` seconds for those queued elsewhere. Each run goes
 through the graph's ``astream`` (sync nodes on threads, the saver's I/O off
 the event loop) and publishes each chunk to the run's stream. A run is a
 resume of its thread: the first attempt runs with the run's input (or
@@ -90,11 +96,19 @@ class Workers:
         self._stops: dict[str, asyncio.Event] = {}
         """Run id -> the cancel event of a run executing here."""
         self._running: set[str] = set()
+        self._reserved = 0
+        """Workers kept for a run being claimed, not running it yet."""
+        self._started = False
+        self._backlog = True
+        """Whether runs may be pending: set by ``wake`` and every ``POLL``
+        seconds, cleared when the queue holds none."""
         self._wake = asyncio.Event()
-        self._claiming = asyncio.Lock()
         self._log: list[tuple[str, int, str, str]] = []
         """Events published and not yet stored: (run id, number, name, JSON text)."""
         self._tasks: list[asyncio.Task[None]] = []
+        self._runs: set[asyncio.Task[None]] = set()
+        self._storing: asyncio.Future[None] | None = None
+        """The last flush of events (see ``_stored``)."""
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the database's thread."""
@@ -104,19 +118,45 @@ class Workers:
         if self.count <= 0:
             return
         await self.recover()
-        self._tasks = [asyncio.create_task(self._loop()) for _ in range(self.count)]
+        self._started = True
+        self._tasks = [asyncio.create_task(self._dispatch())]
         self._tasks.append(asyncio.create_task(self._renew()))
         self._tasks.append(asyncio.create_task(self._flushing()))
         self._tasks.append(asyncio.create_task(fire_crons(self, cron_tick())))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        self._started = False
+        tasks = [*self._tasks, *self._runs]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
+    def reserve(self) -> bool:
+        """Keep an idle worker for a run about to be claimed (False: none is
+        idle); then ``run_claimed`` with the run, or ``release``."""
+        if not self._started or len(self._running) + self._reserved >= self.count:
+            return False
+        self._reserved += 1
+        return True
+
+    def release(self) -> None:
+        """Give back a worker ``reserve`` kept, unused."""
+        self._reserved -= 1
+        self._wake.set()
+
+    def run_claimed(self, run: dict[str, Any]) -> None:
+        """Run ``run``, claimed by this process, on the worker ``reserve`` kept."""
+        self._reserved -= 1
+        self._running.add(run["run_id"])
+        task = asyncio.get_running_loop().create_task(self._work(run))
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
+
     def wake(self) -> None:
+        """A run was queued (and not claimed): look at the queue."""
+        self._backlog = True
         self._wake.set()
 
     @property
@@ -159,8 +199,22 @@ class Workers:
     async def _flush(self) -> None:
         """Store the events published since the last flush (one transaction)."""
         if self._log:
-            events, self._log = self._log, []
-            await self.call(self.db.add_events, events)
+            self._storing = asyncio.ensure_future(self.call(self.db.add_events, self._unstored()))
+            await self._storing
+
+    async def _stored(self) -> list[tuple[str, int, str, str]]:
+        """The events not stored yet, once a flush under way is over: stored
+        with a run's end, they follow every event before them (the database
+        may run two calls at once)."""
+        while self._storing is not None and not self._storing.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._storing)
+        return self._unstored()
+
+    def _unstored(self) -> list[tuple[str, int, str, str]]:
+        """The events published since the last flush, to be stored now."""
+        events, self._log = self._log, []
+        return events
 
     async def _flushing(self) -> None:
         while True:
@@ -194,31 +248,37 @@ class Workers:
         finally:
             await self.stop()
 
-    async def _loop(self) -> None:
-        while True:
-            async with self._claiming:  # one idle worker looks at the queue at a time
-                run = await self._next_run()
-            self.wake()  # the next idle worker may take the next run
-            self._running.add(run["run_id"])
-            try:
-                await self._execute(run)
-            except Exception:  # a bug of ours must not stop the worker
-                log.exception("run %s failed in the server", run["run_id"])
-                with contextlib.suppress(Exception):
-                    await self.call(self.db.finish_run, run["run_id"], "error", {"error": "ServerError", "message": "see the server's log"})
-            finally:
-                self._running.discard(run["run_id"])
-            self.wake()  # the thread's next run may go now
-
-    async def _next_run(self) -> dict[str, Any]:
-        """The next run this process claims, once there is one."""
+    async def _dispatch(self) -> None:
+        """Claim the next run whenever a worker is idle and runs may be
+        pending: at once after a claim, else when woken (a run queued or
+        over) or after ``POLL`` seconds (runs queued by other processes)."""
         while True:
             self._wake.clear()  # before looking: a wake while we look is not lost
-            run = await self.call(self.db.claim_run, self.owner, LEASE)
-            if run is not None:
-                return run
-            with contextlib.suppress(asyncio.TimeoutError):
+            if self._backlog and self.reserve():
+                try:
+                    run, self._backlog = await self.call(self.db.claim_next, self.owner, LEASE)
+                except Exception:  # the database is away for a moment: look again later
+                    log.exception("claiming a run failed")
+                    run = None
+                if run is not None:
+                    self.run_claimed(run)
+                    continue
+                self._reserved -= 1
+            try:
                 await asyncio.wait_for(self._wake.wait(), POLL)
+            except asyncio.TimeoutError:
+                self._backlog = True
+
+    async def _work(self, run: dict[str, Any]) -> None:
+        try:
+            await self._execute(run)
+        except Exception:  # a bug of ours must not stop the server
+            log.exception("run %s failed in the server", run["run_id"])
+            with contextlib.suppress(Exception):
+                await self.call(self.db.finish_run, run["run_id"], "error", {"error": "ServerError", "message": "see the server's log"})
+        finally:
+            self._running.discard(run["run_id"])
+            self._wake.set()  # the thread's next run may go now
 
     async def _execute(self, run: dict[str, Any]) -> None:
         run_id, thread_id = run["run_id"], run["thread_id"]
@@ -244,6 +304,8 @@ class Workers:
             await self._end(run, assistant, stream, stopped)
             return
         stop = self._stops[run_id] = asyncio.Event()
+        if run_id in self.cancels:  # asked here since the claim
+            stop.set()
         watching = asyncio.create_task(self._watch(run_id, stop))
         try:
             config = {**args.config, "observers": self._observers(assistant)}  # never a client's
@@ -279,38 +341,39 @@ class Workers:
     ) -> None:
         run_id, thread_id = run["run_id"], run["thread_id"]
         graph = assistant.graph
-        await self._flush()  # every event is stored before the run is seen to be over
         if stopped == "rollback":
             await self._roll_back(assistant, thread_id, run_id)
         state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
         interrupts = {t.id: [interrupt_json(i) for i in t.interrupts] for t in state.tasks if t.interrupts}
         result = jsonable(state.values)
+        values = outcome = dumps(result)  # the state is serialized once
         if state.interrupts and isinstance(result, dict):
             result["__interrupt__"] = [interrupt_json(i) for i in state.interrupts]
+            outcome = dumps(result)
         status = "interrupted" if stopped else "success"
         emptied = stopped == "rollback" and state.metadata is None  # no checkpoint before: values stay unset
         ended = {
             "status": "interrupted" if (interrupts or state.next) else "idle",
-            "values": None if emptied else dumps(state.values),
+            "values": None if emptied else values,
             "interrupts": dumps(interrupts),
         }
         if run["temporary"]:
             await asyncio.to_thread(graph.checkpointer.delete_thread, thread_id)  # type: ignore[union-attr]
-        await self.call(self.db.end_run, run, status, dumps(result), ended)
+        # Every event is stored before the run is seen to be over: in the same transaction.
+        await self.call(self.db.end_run, run, status, outcome, ended, await self._stored())
         if stopped == "rollback":
             await self.call(self.db.delete_run, run_id)
         stream.finish(status, result)
         self.streams.close(run_id)
 
     async def _fail(self, run: dict[str, Any], stream: RunStream, error: dict[str, Any]) -> None:
-        await self._flush()
         # A stored assistant's run: its graph's own assistant has the same checkpointer.
         assistant = self.assistants.find(run["assistant_id"]) or self.assistants.find(run["metadata"].get("graph_id"))
         if run["temporary"] and assistant is not None and assistant.graph.checkpointer is not None:
             await asyncio.to_thread(assistant.graph.checkpointer.delete_thread, run["thread_id"])
         outcome = {"__error__": error}
         ended = {"status": "error", "values": None, "interrupts": None, "error": dumps(error)}
-        await self.call(self.db.end_run, run, "error", dumps(outcome), ended)
+        await self.call(self.db.end_run, run, "error", dumps(outcome), ended, await self._stored())
         stream.finish("error", outcome)
         self.streams.close(run["run_id"])
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterable, Iterator, Sequence, Union
 
 from cairn.checkpoint.serde import Serializer
@@ -271,6 +271,18 @@ class SqliteSaver(SqlSaver):
             finally:
                 if not durable and self._synchronous != "NORMAL":
                     cur.execute(f"PRAGMA synchronous = {self._synchronous}")
+
+    def transaction(self, durable: bool = True) -> AbstractContextManager[Cursor]:
+        """A write transaction (``BEGIN IMMEDIATE``) on the saver's connection,
+        under its lock: for other tables of the file (``cairn serve``'s), whose
+        writes then take turns with the saver's in this process instead of
+        waiting out SQLite's busy timeout. ``durable=False`` commits without
+        waiting for the disk (the next durable commit covers it)."""
+        return self._write(durable)
+
+    def reading(self) -> AbstractContextManager[Cursor]:
+        """A cursor on the saver's connection, under its lock (as ``transaction``)."""
+        return self._read()
 
     @contextmanager
     def _read(self, about: str | None = None) -> Iterator[Cursor]:

@@ -28,6 +28,7 @@ from cairn.server.runinput import STRATEGIES, check_run_fields
 from cairn.server.sse import events_of
 from cairn.server.streams import RunStream
 from cairn.server.validate import Fields, check_uuid, parse_json
+from cairn.server.worker import LEASE
 
 __all__ = ["routes"]
 
@@ -53,7 +54,7 @@ async def _checked(server: Server, body: Fields, thread_id: str | None) -> tuple
     if thread_id is not None:
         check_uuid(thread_id, "thread_id")
         if_not_exists = body.choice("if_not_exists", ("reject", "create"), "reject")
-        if await server.call(server.db.get_thread, thread_id) is None:
+        if not await server.call(server.db.has_thread, thread_id):
             if if_not_exists != "create":
                 raise RequestError(f"thread {thread_id!r} not found; pass if_not_exists='create' to make it", 404)
             make_thread = True
@@ -76,18 +77,34 @@ async def _checked(server: Server, body: Fields, thread_id: str | None) -> tuple
 
 async def _queue(server: Server, run: dict[str, Any], make_thread: bool) -> None:
     """Queue a checked run (making its thread first if asked), and stop the
-    runs its multitask strategy stops."""
-    thread_id, strategy = run["thread_id"], run["multitask_strategy"]
+    runs its multitask strategy stops; all in one transaction, which also
+    claims the run for an idle worker of this process when its thread is free."""
+    strategy = run["multitask_strategy"]
     graph_keys = {k: run["metadata"][k] for k in ("graph_id", "assistant_id")}
-    if make_thread:
-        await server.call(server.db.create_thread, thread_id, graph_keys if run["temporary"] else {}, "do_nothing")
-    stopped = await server.call(server.db.insert_run, run, strategy)
-    watch(server, run["run_id"], server.streams.open(run["run_id"]))
-    if not run["temporary"]:  # the thread's state is read with this graph from now on
-        await server.call(partial(server.db.set_thread_state, thread_id, metadata=graph_keys))
+    workers = server.workers
+    claiming = workers.reserve()
+    try:
+        stopped, claimed = await server.call(partial(
+            server.db.queue_run, run, strategy,
+            new_thread=(graph_keys if run["temporary"] else {}) if make_thread else None,
+            # the thread's state is read with this graph from now on
+            metadata=None if run["temporary"] else graph_keys,
+            owner=workers.owner if claiming else None, lease=LEASE,
+        ))
+    except BaseException:
+        if claiming:
+            workers.release()
+        raise
+    stream = server.streams.open(run["run_id"])
+    if claimed is not None:
+        workers.run_claimed(claimed)  # its end reaches the stream here
+    else:
+        if claiming:
+            workers.release()
+        watch(server, run["run_id"], stream)  # another process may run it
     for run_id in stopped:
         await _stop(server, run_id, strategy)
-    server.workers.wake()
+    workers.wake()
 
 
 async def batch(request: Request) -> Response:
