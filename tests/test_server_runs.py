@@ -347,3 +347,20 @@ def test_cancelling_a_queued_run_frees_its_thread(tmp_path: Any) -> None:
         assert server.counts() == []
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("strategy", ["interrupt", "rollback"])
+def test_a_run_that_stops_a_queued_run_keeps_the_thread_busy(tmp_path: Any, strategy: str) -> None:
+    make_project(tmp_path)
+    server = start_server(tmp_path, "--workers", "0")  # nothing runs: runs stay queued
+    try:
+        client = get_sync_client(url=server.url)
+        thread = client.threads.create()["thread_id"]
+        first = client.runs.create(thread, "steps", input={"items": ["x"]})
+        second = client.runs.create(thread, "steps", input={"items": ["y"]}, multitask_strategy=strategy)
+        statuses = {r["run_id"]: r["status"] for r in client.runs.list(thread)}
+        assert statuses.get(first["run_id"], "gone") != "pending"  # stopped before it started
+        assert statuses[second["run_id"]] == "pending"
+        assert client.threads.get(thread)["status"] == "busy"  # a run still waits on it
+    finally:
+        server.stop()

@@ -336,6 +336,8 @@ class ServerDB(ABC):
         stopped = [row[0] for row in active] if strategy in ("interrupt", "rollback") else []
         for run_id in stopped:
             self._ask_cancel(cur, run_id, strategy)
+        if stopped:  # a stopped run that never started left the thread idle: this run waits on it
+            self._run(cur, f"UPDATE {THREADS.name} SET status = 'busy' WHERE thread_id = ?", (run["thread_id"],))
         values = [json.dumps(run[n]) if n in ("kwargs", "metadata") else run.get(n) for n in RUNS.names]
         self._run(cur, f"INSERT INTO {RUNS.name} ({', '.join(RUNS.names)}) VALUES ({RUNS.marks})", values)
         return stopped
