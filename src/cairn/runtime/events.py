@@ -64,6 +64,8 @@ class Events:
         self._subgraphs = subgraphs
         self._parts: Parts | None = Parts(schema) if parts else None
         self._ns: tuple[str, ...] = ()
+        self._before: Mapping[str, Any] = {}
+        """The state the running step started from."""
         self._lock = threading.Lock()
         self._queue: list[Any] = []
         self._arrived = threading.Condition(self._lock)
@@ -167,18 +169,24 @@ class Events:
         if "values" in self.modes:
             self._add("values", self._shown(values))
 
-    def paused(self, values: Mapping[str, Any], interrupts: list[Interrupt]) -> None:
-        """The run stopped on ``interrupt()``: values say so (updates did as
-        each task interrupted, in ``finished``)."""
-        if "values" not in self.modes:
-            return
-        shown = self._shown(values)
+    def _interrupted(self, interrupts: list[Interrupt]) -> None:
+        """A task paused on ``interrupt()``: as LangGraph, a "values" chunk of
+        the state the step started from, with that task's interrupts (one
+        chunk per task that paused)."""
+        shown = self._shown(self._before)
         if self._parts is not None:
             self._add("values", Paused(shown, tuple(interrupts)))
         else:
             # As LangGraph: a state that is not a dict (one value, an entrypoint's) gives way to the interrupts.
             pending = tuple(interrupts)
             self._add("values", {**shown, "__interrupt__": pending} if isinstance(shown, dict) else {"__interrupt__": pending})
+
+    def paused(self, values: Mapping[str, Any], wrote: bool) -> None:
+        """The run stopped on ``interrupt()`` (each paused task said so as it
+        finished): the state with what the finished tasks wrote, when they
+        wrote something (``wrote``), as LangGraph streams it."""
+        if wrote:
+            self.values(values)
 
     def stopped(self) -> None:
         """The run stopped at an interrupt_before/interrupt_after node."""
@@ -193,7 +201,17 @@ class Events:
             self._add("checkpoints", payload)
         self._debug("checkpoint", checkpoint.step, payload)
 
-    def started(self, tasks: Iterable[TaskRecord], state: Mapping[str, Any], step: int) -> None:
+    def started(
+        self,
+        tasks: Iterable[TaskRecord],
+        state: Mapping[str, Any],
+        input_of: Callable[[TaskRecord], Any],
+        step: int,
+    ) -> None:
+        """``tasks`` start from ``state``; ``input_of(task)``: what the task's
+        node is given (the state as its schema's class, a Send's argument),
+        as LangGraph shows it."""
+        self._before = state
         if "tasks" not in self.modes and "debug" not in self.modes:
             return
         for task in tasks:
@@ -202,7 +220,7 @@ class Events:
             payload = {
                 "id": task.id,
                 "name": task.name,
-                "input": task.arg if task.push else self._ordered(state),
+                "input": input_of(task),
                 "triggers": ("__pregel_push",) if task.push else (f"branch:to:{task.name}",),
             }
             if "tasks" in self.modes:
@@ -212,7 +230,7 @@ class Events:
     def finished(
         self,
         task: TaskRecord,
-        update: Mapping[str, Any] | None,
+        update: Mapping[str, Any] | list[dict[str, Any]] | None,
         error: BaseException | str | None,
         interrupts: list[Interrupt],
         step: int,
@@ -226,10 +244,13 @@ class Events:
         if task.name == START:
             return
         name = name or task.name
-        if "updates" in self.modes and (interrupts or paused):
-            self._add("updates", {"__interrupt__": tuple(interrupts)})
+        if interrupts or paused:
+            if "updates" in self.modes:
+                self._add("updates", {"__interrupt__": tuple(interrupts)})
+            if "values" in self.modes:
+                self._interrupted(interrupts)
         elif "updates" in self.modes and error is None:
-            chunk = {name: self._update(update)}
+            chunk = {name: update if isinstance(update, list) else self._update(update)}
             if cached:
                 chunk["__metadata__"] = {"cached": True}
             self._add("updates", chunk)
@@ -239,12 +260,31 @@ class Events:
             "id": task.id if name == task.name else f"{task.id}:{name}",
             "name": name,
             "error": error,
-            "result": dict(update) if update is not None else {},
+            "result": _result(update),
             "interrupts": [{"value": i.value, "id": i.id} for i in interrupts],
         }
         if "tasks" in self.modes:
             self._add("tasks", payload)
         self._debug("task_result", step, payload)
+
+
+def _result(update: Any) -> dict[str, Any]:
+    """A task's update as its "tasks" result: a dict, where a key its
+    Commands wrote more than once (``update`` is then a list of one-key
+    updates) holds ``{"$writes": [each value]}``, as LangGraph's."""
+    if update is None:
+        return {}
+    if not isinstance(update, list):
+        return dict(update)
+    result: dict[str, Any] = {}
+    for key, value in (item for one in update for item in one.items()):
+        if key not in result:
+            result[key] = value
+        elif isinstance(before := result[key], dict) and "$writes" in before:
+            before["$writes"].append(value)
+        else:
+            result[key] = {"$writes": [before, value]}
+    return result
 
 
 def _checkpoint_payload(checkpoint: CheckpointRecord, values: Any) -> dict[str, Any]:

@@ -663,7 +663,7 @@ class Run:
             self.scope.binding = replace(self.scope.binding, at=cursor.checkpoint.id)
         todo = [t for t in tasks if t.id not in cursor.reuse]
         if self.events is not None:
-            self.events.started(todo, cursor.values, cursor.checkpoint.step + 1)
+            self.events.started(todo, cursor.values, self._input_of(cursor.values), cursor.checkpoint.step + 1)
         if self.observer is not None:
             self.observer.step_started(self.scope.step, todo)
         return todo
@@ -702,7 +702,7 @@ class Run:
         # The result shows what the finished tasks wrote, as get_state does.
         self._paused_values = halted.values
         if self.events is not None:
-            self.events.paused(halted.values or {}, self.interrupts)
+            self.events.paused(halted.values or {}, halted.wrote)
 
     def _advance(self, cursor: Position, committed: Committed) -> Step:
         """CheckpointRecord a step whose tasks all finished and move the run to it."""
@@ -720,6 +720,11 @@ class Run:
             self._replay_of = None
         return Step(checkpoint, writes, values)
 
+    def _input_of(self, values: dict[str, Any]) -> Any:
+        """What each task of the step starting on ``values`` gives its node."""
+        runner, steps_left = self.graph.runner, self.scope.steps_left
+        return lambda task: runner.task_input(task, values, steps_left)
+
     def _report(self, result: TaskResult) -> None:
         """Stream what became of a task as it finishes (scope.report)."""
         assert self.events is not None and self.cursor is not None
@@ -732,9 +737,10 @@ class Run:
             self.events.finished(result.task, None, handled.error, [], step)
             if outcome is None and not paused:
                 return  # the handler failed too; the run fails with its error
+        shown = None if outcome is None else outcome.write.update if outcome.shown is None else outcome.shown
         self.events.finished(
             result.task,
-            outcome.write.update if outcome is not None else None,
+            shown,
             None if paused else error,
             [i for i in error.interrupts if isinstance(i, Interrupt)] if paused else [],  # type: ignore[union-attr]
             step,
@@ -743,7 +749,7 @@ class Run:
             cached=outcome is not None and outcome.cached,
         )
         if self.scope.messages is not None and outcome is not None and not outcome.cached:
-            self.scope.messages.returned(result.task, outcome.write.update, step)
+            self.scope.messages.returned(result.task, shown, step)
 
     def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:
         if not self.before:

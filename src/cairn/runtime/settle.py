@@ -63,6 +63,8 @@ class Halted:
     KeyboardInterrupt). None: the step paused on ``interrupts``."""
     values: dict[str, Any] | None = None
     """When paused: the state with what the finished tasks wrote, as get_state shows it."""
+    wrote: bool = False
+    """When paused: whether the finished tasks wrote a key (so the state changed)."""
 
 
 def settle(
@@ -125,7 +127,7 @@ def _halted(
         {**position.reuse, **{r.task.id: r.outcome.write for r in results if r.outcome is not None}},
     )
     values = apply_updates(schema, dict(position.values), [(w.name, w.update) for w in finished])
-    return Halted(pending, interrupts, None, values)
+    return Halted(pending, interrupts, None, values, any(schema.shows(w.update) for w in finished))
 
 
 def _unkept(results: list[TaskResult], kept: Collection[str]) -> list[PendingWrite]:
