@@ -180,7 +180,7 @@ def test_an_interrupt_is_streamed_in_updates_and_values() -> None:
     result = [c for m, c in chunks if m == "tasks" and "result" in c]
     assert result == [
         {"id": result[0]["id"], "name": "ask", "error": None, "result": {}, "interrupts": [
-            {"value": "name?", "id": found.id}
+            {"value": "name?", "id": found.id, "response_schema": None}
         ]}
     ]
     resumed = list(graph.stream(Command(resume="Ada"), thread("i"), stream_mode="updates"))

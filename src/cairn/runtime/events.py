@@ -261,7 +261,7 @@ class Events:
             "name": name,
             "error": error,
             "result": _result(update),
-            "interrupts": [{"value": i.value, "id": i.id} for i in interrupts],
+            "interrupts": [{"value": i.value, "id": i.id, "response_schema": i.response_schema} for i in interrupts],
         }
         if "tasks" in self.modes:
             self._add("tasks", payload)

@@ -22,8 +22,9 @@ def answered(
 ) -> list[tuple[str, Any]]:
     """Which task each part of ``Command(resume=answer)`` goes to: ``answer``
     is a map of interrupt id to answer, or the answer to the one interrupt
-    pending. ``waiting`` maps task ids to their pending (id, value) pairs."""
-    by_id = {iid: task_id for task_id, pairs in waiting.items() for iid, _ in pairs}
+    pending. ``waiting`` maps task ids to their stored interrupt entries
+    (``[id, value]``, a response schema third when there is one)."""
+    by_id = {entry[0]: task_id for task_id, entries in waiting.items() for entry in entries}
     if not by_id:
         raise InvalidResumeError(
             f"thread {thread_id!r} has no pending interrupt to resume; "

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Collection
 
 from cairn.checkpoint.base import CheckpointRecord, PendingWrite, TaskWrite
-from cairn.errors import GraphInterrupt, InvalidUpdateError, NodeError
+from cairn.checkpoint.records import interrupt_entry
+from cairn.errors import INVALID_RESUME, GraphInterrupt, InvalidUpdateError, NodeError
 from cairn.graph.schema import StateSchema
 from cairn.runtime.executor import TaskResult
 from cairn.runtime.state import apply_updates, ordered_writes
@@ -146,9 +147,12 @@ def kept_writes(result: TaskResult) -> list[PendingWrite]:
         writes.append(PendingWrite(task_id, "result", result.outcome.write))
     elif isinstance(result.error, GraphInterrupt):
         found = [i for i in result.error.interrupts if isinstance(i, Interrupt)]
-        writes.append(PendingWrite(task_id, "interrupt", [[i.id, i.value] for i in found]))
+        writes.append(PendingWrite(task_id, "interrupt", [interrupt_entry(i.id, i.value, i.response_schema) for i in found]))
     elif result.error is not None and handled is None:
         writes.append(PendingWrite(task_id, "error", repr(result.error)))
+        refused = getattr(result.error, INVALID_RESUME, None)
+        if refused is not None and refused[0] == task_id:  # the answer its schema refused is dropped
+            writes.append(PendingWrite(task_id, "resume", refused[1]))
     return writes
 
 

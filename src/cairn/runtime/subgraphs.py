@@ -118,7 +118,7 @@ def _start(graph: Subgraph, node: str, arg: Any) -> tuple[NestedRun, Any] | dict
     fresh = list(task.answers[used:])
     if not fresh:
         return run, None
-    waiting = [iid for w in pending if w.kind == "interrupt" for iid, _ in w.value]
+    waiting = [entry[0] for w in pending if w.kind == "interrupt" for entry in w.value]
     if len(fresh) == 1 and len(waiting) <= 1:
         return run, Command(resume=fresh[0])
     return run, Command(resume=dict(zip(waiting, fresh)))
