@@ -204,3 +204,55 @@ def test_a_lone_paused_task_streams_one_values_chunk() -> None:
     chunks = list(graph.stream({"x": 1, "log": []}, thread("l"), stream_mode="values"))
     assert [{k: v for k, v in c.items() if k != "__interrupt__"} for c in chunks] == [{"x": 1, "log": []}] * 2
     assert [i.value for i in chunks[1]["__interrupt__"]] == ["q"]
+
+
+# -- a resumed run shows where it goes on from ------------------------------------
+
+
+def _resumable() -> Any:
+    def a(state: Log) -> dict[str, Any]:
+        return {"log": ["a:" + interrupt("qa")]}
+
+    builder = StateGraph(Log).add_node("a", a).add_node("c", lambda s: {"log": ["c"]}).add_node("d", lambda s: {"log": ["d"]})
+    builder.add_edge(START, "a").add_edge(START, "c").add_edge("a", "d")
+    return builder.compile(checkpointer=InMemorySaver(), interrupt_before=["d"])
+
+
+def _brief(chunk: Any) -> Any:
+    """A chunk with ids left out, a checkpoint as (step, source, values, next, tasks)."""
+    mode, data = chunk
+    if mode == "checkpoints":
+        tasks = [{k: v for k, v in t.items() if k != "id"} for t in data["tasks"]]
+        for t in tasks:
+            t["interrupts"] = tuple({k: v for k, v in i.items() if k != "id"} for i in t.get("interrupts", ()))
+        return (mode, data["metadata"]["step"], data["metadata"]["source"], data["values"], data["next"], tasks)
+    if mode == "tasks":
+        return (mode, {k: v for k, v in data.items() if k not in ("id", "input")})
+    return chunk
+
+
+def test_a_resume_streams_its_checkpoint_and_what_finished_before_as_cached() -> None:
+    graph, config = _resumable(), thread("r")
+    list(graph.stream({"x": 0, "log": []}, config))
+    resumed = [_brief(c) for c in graph.stream(Command(resume="A"), config, stream_mode=["checkpoints", "updates", "tasks"])]
+    assert resumed == [
+        ("checkpoints", 0, "loop", {"x": 0, "log": []}, ["a", "c"], [
+            {"name": "a", "interrupts": ({"value": "qa", "response_schema": None},), "state": None},
+            {"name": "c", "result": {"log": ["c"]}, "interrupts": (), "state": None},
+        ]),
+        ("tasks", {"name": "a", "triggers": ("branch:to:a",)}),
+        ("tasks", {"name": "c", "triggers": ("branch:to:c",)}),
+        ("updates", {"c": {"log": ["c"]}, "__metadata__": {"cached": True}}),
+        ("updates", {"a": {"log": ["a:A"]}}),
+        ("tasks", {"name": "a", "error": None, "result": {"log": ["a:A"]}, "interrupts": []}),
+        ("checkpoints", 1, "loop", {"x": 0, "log": ["a:A", "c"]}, ["d"], [{"name": "d", "interrupts": (), "state": None}]),
+        ("updates", {"__interrupt__": ()}),
+    ]
+    continued = [_brief(c) for c in graph.stream(None, config, stream_mode=["checkpoints", "updates", "values"])]
+    assert continued == [
+        ("values", {"x": 0, "log": ["a:A", "c"]}),
+        ("checkpoints", 1, "loop", {"x": 0, "log": ["a:A", "c"]}, ["d"], [{"name": "d", "interrupts": (), "state": None}]),
+        ("updates", {"d": {"log": ["d"]}}),
+        ("values", {"x": 0, "log": ["a:A", "c", "d"]}),
+        ("checkpoints", 2, "loop", {"x": 0, "log": ["a:A", "c", "d"]}, [], []),
+    ]

@@ -19,7 +19,8 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
-from cairn.checkpoint.base import CheckpointRecord, TaskRecord
+from cairn.checkpoint.base import CheckpointRecord, PendingWrite, TaskRecord
+from cairn.checkpoint.records import interrupt_entries
 from cairn.current import progressed
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
@@ -193,10 +194,17 @@ class Events:
         if "updates" in self.modes:
             self._add("updates", {"__interrupt__": ()})
 
-    def checkpoint(self, checkpoint: CheckpointRecord, values: Mapping[str, Any]) -> None:
+    def checkpoint(
+        self,
+        checkpoint: CheckpointRecord,
+        values: Mapping[str, Any],
+        pending: Mapping[str, list[PendingWrite]] | None = None,
+    ) -> None:
+        """``checkpoint`` was stored (or a run resumes it: ``pending``, what
+        its step left, by kind, shows in its tasks as LangGraph shows it)."""
         if "checkpoints" not in self.modes and "debug" not in self.modes:
             return
-        payload = _checkpoint_payload(checkpoint, self._ordered(values))
+        payload = _checkpoint_payload(checkpoint, self._ordered(values), pending or {})
         if "checkpoints" in self.modes:
             self._add("checkpoints", payload)
         self._debug("checkpoint", checkpoint.step, payload)
@@ -287,8 +295,11 @@ def _result(update: Any) -> dict[str, Any]:
     return result
 
 
-def _checkpoint_payload(checkpoint: CheckpointRecord, values: Any) -> dict[str, Any]:
-    """A checkpoint as the "checkpoints" stream mode shows it (the shape of get_state)."""
+def _checkpoint_payload(
+    checkpoint: CheckpointRecord, values: Any, pending: Mapping[str, list[PendingWrite]]
+) -> dict[str, Any]:
+    """A checkpoint as the "checkpoints" stream mode shows it (the shape of
+    get_state); ``pending``: what its step left (a resumed checkpoint's)."""
     thread, ns = checkpoint.thread_id, checkpoint.ns
     return {
         "config": canonical(thread, ns, checkpoint.id),
@@ -296,8 +307,28 @@ def _checkpoint_payload(checkpoint: CheckpointRecord, values: Any) -> dict[str, 
         "values": dict(values) if isinstance(values, Mapping) else values,
         "next": [task.name for task in checkpoint.tasks],
         "parent_config": canonical(thread, ns, checkpoint.parent_id) if checkpoint.parent_id else None,
-        "tasks": [
-            {"id": task.id, "name": task.name, "interrupts": (), "state": None}
-            for task in checkpoint.tasks
-        ],
+        "tasks": _checkpoint_tasks(checkpoint.tasks, pending),
     }
+
+
+def _checkpoint_tasks(tasks: Iterable[TaskRecord], pending: Mapping[str, list[PendingWrite]]) -> list[dict[str, Any]]:
+    """The tasks of a checkpoint payload: each with its error, or its result
+    (when it finished) and its interrupts, as LangGraph's."""
+    if not pending:
+        return [{"id": task.id, "name": task.name, "interrupts": (), "state": None} for task in tasks]
+    errors = {w.task_id: w.value for w in pending.get("error", ())}
+    results = {w.task_id: w.value.update for w in pending.get("result", ())}
+    asked = {
+        w.task_id: tuple({"value": v, "id": i, "response_schema": r} for i, v, r in interrupt_entries(w.value))
+        for w in pending.get("interrupt", ())
+    }
+    shown = []
+    for task in tasks:
+        if task.id in errors:
+            shown.append({"id": task.id, "name": task.name, "error": errors[task.id], "state": None})
+            continue
+        item: dict[str, Any] = {"id": task.id, "name": task.name}
+        if results.get(task.id):
+            item["result"] = results[task.id]
+        shown.append({**item, "interrupts": asked.get(task.id, ()), "state": None})
+    return shown

@@ -342,6 +342,8 @@ class Run:
         # What a failed or paused step left is reused only when resuming the
         # head; replaying an older checkpoint runs its tasks afresh.
         if self.config.checkpoint_id is None or self._is_head(base):
+            if self.events is not None:  # as LangGraph: the checkpoint it goes on from, with what its step left
+                self.events.checkpoint(start.checkpoint, values, pending)
             waiting = self._take_over(start, pending)
         else:
             self.scope.replaying(True)
@@ -663,7 +665,11 @@ class Run:
             self.scope.binding = replace(self.scope.binding, at=cursor.checkpoint.id)
         todo = [t for t in tasks if t.id not in cursor.reuse]
         if self.events is not None:
-            self.events.started(todo, cursor.values, self._input_of(cursor.values), cursor.checkpoint.step + 1)
+            step = cursor.checkpoint.step + 1
+            self.events.started(tasks, cursor.values, self._input_of(cursor.values), step)
+            for task in tasks:  # as LangGraph: what finished before the resume, as cached updates
+                if (reused := cursor.reuse.get(task.id)) is not None:
+                    self.events.finished(task, reused.update, None, [], step, name=reused.name, cached=True)
         if self.observer is not None:
             self.observer.step_started(self.scope.step, todo)
         return todo
