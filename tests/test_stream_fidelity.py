@@ -256,3 +256,25 @@ def test_a_resume_streams_its_checkpoint_and_what_finished_before_as_cached() ->
         ("values", {"x": 0, "log": ["a:A", "c", "d"]}),
         ("checkpoints", 2, "loop", {"x": 0, "log": ["a:A", "c", "d"]}, [], []),
     ]
+
+
+# -- a subgraph task's state, where LangGraph shows a config -------------------------
+
+
+def _with_subgraph() -> Any:
+    sub = StateGraph(Log).add_node("s1", lambda s: {"log": ["s1"]}).add_edge(START, "s1").compile()
+    builder = StateGraph(Log).add_node("a", lambda s: {"log": ["a"]}).add_node("sub", sub)
+    return builder.add_edge(START, "a").add_edge("a", "sub").compile(checkpointer=InMemorySaver(), interrupt_before=["sub"])
+
+
+def test_a_subgraph_tasks_state_is_the_config_of_its_checkpoints() -> None:
+    graph, config = _with_subgraph(), thread("g")
+    streamed = [c for c in graph.stream({"x": 0, "log": []}, config, stream_mode="checkpoints") if c["next"] == ["sub"]]
+    (task,) = graph.get_state(config).tasks
+    expected = {"configurable": {"thread_id": "g", "checkpoint_ns": f"sub:{task.id}"}}
+    assert task.state == expected
+    assert [t.state for t in next(iter(graph.get_state_history(config))).tasks] == [expected]
+    assert [t["state"] for c in streamed for t in c["tasks"]] == [expected]
+    # with subgraphs=True, a subgraph that has not run yet shows an empty snapshot (LangGraph too)
+    (task,) = graph.get_state(config, subgraphs=True).tasks
+    assert (task.state.values, task.state.next, task.state.metadata) == ({}, (), None)

@@ -199,12 +199,16 @@ class Events:
         checkpoint: CheckpointRecord,
         values: Mapping[str, Any],
         pending: Mapping[str, list[PendingWrite]] | None = None,
+        states: Callable[[CheckpointRecord], Mapping[str, Any]] | None = None,
     ) -> None:
         """``checkpoint`` was stored (or a run resumes it: ``pending``, what
-        its step left, by kind, shows in its tasks as LangGraph shows it)."""
+        its step left, by kind, shows in its tasks as LangGraph shows it);
+        ``states(checkpoint)``: the ``state`` of its tasks that have one (the
+        config of a subgraph task's checkpoints), by task id."""
         if "checkpoints" not in self.modes and "debug" not in self.modes:
             return
-        payload = _checkpoint_payload(checkpoint, self._ordered(values), pending or {})
+        shown = states(checkpoint) if states is not None else {}
+        payload = _checkpoint_payload(checkpoint, self._ordered(values), pending or {}, shown)
         if "checkpoints" in self.modes:
             self._add("checkpoints", payload)
         self._debug("checkpoint", checkpoint.step, payload)
@@ -296,7 +300,10 @@ def _result(update: Any) -> dict[str, Any]:
 
 
 def _checkpoint_payload(
-    checkpoint: CheckpointRecord, values: Any, pending: Mapping[str, list[PendingWrite]]
+    checkpoint: CheckpointRecord,
+    values: Any,
+    pending: Mapping[str, list[PendingWrite]],
+    states: Mapping[str, Any],
 ) -> dict[str, Any]:
     """A checkpoint as the "checkpoints" stream mode shows it (the shape of
     get_state); ``pending``: what its step left (a resumed checkpoint's)."""
@@ -307,15 +314,19 @@ def _checkpoint_payload(
         "values": dict(values) if isinstance(values, Mapping) else values,
         "next": [task.name for task in checkpoint.tasks],
         "parent_config": canonical(thread, ns, checkpoint.parent_id) if checkpoint.parent_id else None,
-        "tasks": _checkpoint_tasks(checkpoint.tasks, pending),
+        "tasks": _checkpoint_tasks(checkpoint.tasks, pending, states),
     }
 
 
-def _checkpoint_tasks(tasks: Iterable[TaskRecord], pending: Mapping[str, list[PendingWrite]]) -> list[dict[str, Any]]:
+def _checkpoint_tasks(
+    tasks: Iterable[TaskRecord], pending: Mapping[str, list[PendingWrite]], states: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     """The tasks of a checkpoint payload: each with its error, or its result
-    (when it finished) and its interrupts, as LangGraph's."""
+    (when it finished) and its interrupts, and its ``state``, as LangGraph's."""
     if not pending:
-        return [{"id": task.id, "name": task.name, "interrupts": (), "state": None} for task in tasks]
+        return [
+            {"id": task.id, "name": task.name, "interrupts": (), "state": states.get(task.id)} for task in tasks
+        ]
     errors = {w.task_id: w.value for w in pending.get("error", ())}
     results = {w.task_id: w.value.update for w in pending.get("result", ())}
     asked = {
@@ -325,10 +336,10 @@ def _checkpoint_tasks(tasks: Iterable[TaskRecord], pending: Mapping[str, list[Pe
     shown = []
     for task in tasks:
         if task.id in errors:
-            shown.append({"id": task.id, "name": task.name, "error": errors[task.id], "state": None})
+            shown.append({"id": task.id, "name": task.name, "error": errors[task.id], "state": states.get(task.id)})
             continue
         item: dict[str, Any] = {"id": task.id, "name": task.name}
         if results.get(task.id):
             item["result"] = results[task.id]
-        shown.append({**item, "interrupts": asked.get(task.id, ()), "state": None})
+        shown.append({**item, "interrupts": asked.get(task.id, ()), "state": states.get(task.id)})
     return shown

@@ -52,6 +52,7 @@ from cairn.runtime.persist import NoPersister, Persister, check_durability
 from cairn.runtime.plan import plan_next, start_task
 from cairn.runtime.settle import Committed, Halted, Position, kept_writes, settle
 from cairn.runtime.state import apply_updates
+from cairn.runtime.subgraphs import subgraph_configs
 from cairn.types import Command, Interrupt
 
 if TYPE_CHECKING:
@@ -324,7 +325,7 @@ class Run:
             hold=True,
         )
         if self.events is not None:
-            self.events.checkpoint(checkpoint, values)
+            self.events.checkpoint(checkpoint, values, states=self._task_states)
         return Position(checkpoint, values)
 
     def _resume(self, base: CheckpointRecord, resume: Command | None) -> Position:
@@ -343,7 +344,7 @@ class Run:
         # head; replaying an older checkpoint runs its tasks afresh.
         if self.config.checkpoint_id is None or self._is_head(base):
             if self.events is not None:  # as LangGraph: the checkpoint it goes on from, with what its step left
-                self.events.checkpoint(start.checkpoint, values, pending)
+                self.events.checkpoint(start.checkpoint, values, pending, self._task_states)
             waiting = self._take_over(start, pending)
         else:
             self.scope.replaying(True)
@@ -718,13 +719,20 @@ class Run:
             self.events.values(values)  # as LangGraph: only when a key it shows was written
         self.persist.save(checkpoint, values)
         if self.events is not None and self.persist.stores:
-            self.events.checkpoint(checkpoint, values)
+            self.events.checkpoint(checkpoint, values, states=self._task_states)
         cursor.checkpoint, cursor.values = checkpoint, values
         cursor.reuse, cursor.answers, cursor.failed, cursor.prelude = {}, {}, {}, []
         if self._replay_of is not None:  # the replay's first step is stored
             self.scope.replaying(False)
             self._replay_of = None
         return Step(checkpoint, writes, values)
+
+    def _task_states(self, checkpoint: CheckpointRecord) -> Mapping[str, Any]:
+        """The ``state`` "checkpoints" streams show of ``checkpoint``'s tasks:
+        the config of each subgraph task's checkpoints, by task id."""
+        if not self.graph.runner.has_subgraphs:
+            return {}
+        return subgraph_configs(self.spec, self.thread_id, self.ns, checkpoint.tasks)
 
     def _input_of(self, values: dict[str, Any]) -> Any:
         """What each task of the step starting on ``values`` gives its node."""

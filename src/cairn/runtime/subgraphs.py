@@ -27,6 +27,32 @@ from cairn.runtime.events import Events
 from cairn.types import Command, Interrupt
 
 
+def subgraph_ns(spec: GraphSpec, name: str, task_id: str, ns: str) -> str | None:
+    """The namespace where the subgraph node ``name``'s task ``task_id`` of a
+    graph running in namespace ``ns`` keeps its checkpoints; None when the
+    node is no subgraph, or one that stores nothing (checkpointer=False)."""
+    node = spec.nodes.get(name)
+    if node is None or not node.subgraph:
+        return None
+    persistence = getattr(node.fn, "persistence", "task")
+    if persistence == "none":
+        return None
+    own = name if persistence == "thread" else f"{name}:{task_id}"
+    return f"{ns}|{own}" if ns else own
+
+
+def subgraph_configs(spec: GraphSpec, thread_id: str, ns: str, tasks: Any) -> dict[str, dict[str, Any]]:
+    """The config of each subgraph task's checkpoints among ``tasks`` (with
+    ``id`` and ``name``), by task id: what LangGraph shows as the task's
+    ``state`` when it does not show the subgraph's snapshot."""
+    found = {}
+    for task in tasks:
+        own = subgraph_ns(spec, task.name, task.id, ns)
+        if own is not None:
+            found[task.id] = {"configurable": {"thread_id": thread_id, "checkpoint_ns": own}}
+    return found
+
+
 class NestedRun(Protocol):
     """What a subgraph node needs of its nested run (``loop.py``'s ``Run``)."""
 

@@ -177,6 +177,8 @@ class TaskRunner:
         self.strict = strict
         self.cache = NodeCache(cache) if cache is not None else None
         """Where nodes with a ``cache_policy`` find and leave their writes."""
+        self.has_subgraphs = any(n.subgraph for n in spec.nodes.values())
+        """Whether a node of the graph is a compiled graph."""
         self._inject = {name: injection(n.fn) for name, n in spec.nodes.items()}
         for n in spec.nodes.values():
             if n.error_handler is not None:
