@@ -217,12 +217,12 @@ class Events:
         self,
         tasks: Iterable[TaskRecord],
         state: Mapping[str, Any],
-        input_of: Callable[[TaskRecord], Any],
+        input_of: Callable[[TaskRecord, Mapping[str, Any]], Any],
         step: int,
     ) -> None:
-        """``tasks`` start from ``state``; ``input_of(task)``: what the task's
-        node is given (the state as its schema's class, a Send's argument),
-        as LangGraph shows it."""
+        """``tasks`` start from ``state``; ``input_of(task, state)``: what the
+        task's node is given (the state as its schema's class, a Send's
+        argument), as LangGraph shows it."""
         self._before = state
         if "tasks" not in self.modes and "debug" not in self.modes:
             return
@@ -232,7 +232,7 @@ class Events:
             payload = {
                 "id": task.id,
                 "name": task.name,
-                "input": input_of(task),
+                "input": input_of(task, state),
                 "triggers": ("__pregel_push",) if task.push else (f"branch:to:{task.name}",),
             }
             if "tasks" in self.modes:

@@ -667,8 +667,8 @@ class Run:
         todo = [t for t in tasks if t.id not in cursor.reuse]
         if self.events is not None:
             step = cursor.checkpoint.step + 1
-            self.events.started(tasks, cursor.values, self._input_of(cursor.values), step)
-            for task in tasks:  # as LangGraph: what finished before the resume, as cached updates
+            self.events.started(tasks, cursor.values, self._task_input, step)
+            for task in tasks if cursor.reuse else ():  # as LangGraph: what finished before the resume, as cached updates
                 if (reused := cursor.reuse.get(task.id)) is not None:
                     self.events.finished(task, reused.update, None, [], step, name=reused.name, cached=True)
         if self.observer is not None:
@@ -734,10 +734,9 @@ class Run:
             return {}
         return subgraph_configs(self.spec, self.thread_id, self.ns, checkpoint.tasks)
 
-    def _input_of(self, values: dict[str, Any]) -> Any:
-        """What each task of the step starting on ``values`` gives its node."""
-        runner, steps_left = self.graph.runner, self.scope.steps_left
-        return lambda task: runner.task_input(task, values, steps_left)
+    def _task_input(self, task: TaskRecord, values: Mapping[str, Any]) -> Any:
+        """What ``task`` of the step starting on ``values`` gives its node."""
+        return self.graph.runner.task_input(task, values, self.scope.steps_left)
 
     def _report(self, result: TaskResult) -> None:
         """Stream what became of a task as it finishes (scope.report)."""
