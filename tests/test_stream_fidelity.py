@@ -108,6 +108,31 @@ def test_updates_and_task_results_of_commands_overwrites_and_empty_returns() -> 
     ]
 
 
+def test_the_messages_stream_hands_out_the_message_objects_a_node_returned_not_tuples() -> None:
+    pytest.importorskip("langchain_core", reason="the messages mode streams LangChain messages")
+    from langchain_core.messages import AIMessage
+
+    from cairn.graph import MessagesState
+
+    def n1(state: Any) -> dict[str, Any]:
+        return {"messages": [("ai", "tuple msg"), AIMessage(content="obj", id="m1")]}
+
+    def n2(state: Any) -> Any:
+        return [
+            Command(update={"messages": [AIMessage(content="c1", id="c1")]}),
+            Command(update={"messages": [AIMessage(content="c2", id="c2")]}),
+        ]
+
+    builder = StateGraph(MessagesState).add_node("n1", n1).add_node("n2", n2)
+    graph = builder.add_edge(START, "n1").add_edge("n1", "n2").compile()
+    chunks = list(graph.stream({"messages": [("user", "hi")]}, stream_mode="messages"))
+    assert [(m.content, m.id, meta["langgraph_node"]) for m, meta in chunks] == [
+        ("obj", "m1", "n1"),
+        ("c1", "c1", "n2"),
+        ("c2", "c2", "n2"),
+    ]
+
+
 # -- "tasks" / "debug": a task's input is what its node receives -----------------
 
 
