@@ -303,3 +303,40 @@ def test_a_subgraph_tasks_state_is_the_config_of_its_checkpoints() -> None:
     # with subgraphs=True, a subgraph that has not run yet shows an empty snapshot (LangGraph too)
     (task,) = graph.get_state(config, subgraphs=True).tasks
     assert (task.state.values, task.state.next, task.state.metadata) == ({}, (), None)
+
+
+# -- an entrypoint's tasks ----------------------------------------------------------
+
+
+def test_an_entrypoints_task_and_its_task_calls_in_the_tasks_stream() -> None:
+    from cairn.func import entrypoint, task
+
+    @task
+    def double(x: int) -> int:
+        return x * 2
+
+    @entrypoint(checkpointer=InMemorySaver())
+    def flow(n: int) -> int:
+        return double(n).result() + interrupt("ok?")
+
+    def brief(chunk: Any) -> Any:
+        mode, data = chunk
+        return (mode, {k: v for k, v in data.items() if k != "id"} if mode == "tasks" else data)
+
+    first = [brief(c) for c in flow.stream(3, thread("e"), stream_mode=["updates", "tasks"])]
+    (asked,) = next(c[1]["__interrupt__"] for c in first if c[0] == "updates" and "__interrupt__" in c[1])
+    assert first == [
+        ("tasks", {"name": "flow", "input": 3, "triggers": ("__start__",)}),
+        ("tasks", {"name": "double", "input": ((3,), {}), "triggers": ("__pregel_push",)}),
+        ("updates", {"double": 6}),
+        ("tasks", {"name": "double", "error": None, "result": {"__return__": 6}, "interrupts": []}),
+        ("updates", {"__interrupt__": (asked,)}),
+        ("tasks", {"name": "flow", "error": None, "result": {}, "interrupts": [{"value": "ok?", "id": asked.id, "response_schema": None}]}),
+    ]
+    resumed = [brief(c) for c in flow.stream(Command(resume=1), thread("e"), stream_mode=["updates", "tasks"])]
+    assert resumed == [  # the call's result is reused: its start shows, as LangGraph's, and no result
+        ("tasks", {"name": "flow", "input": 3, "triggers": ("__start__",)}),
+        ("tasks", {"name": "double", "input": ((3,), {}), "triggers": ("__pregel_push",)}),
+        ("updates", {"flow": 7}),
+        ("tasks", {"name": "flow", "error": None, "result": {"__end__": 7}, "interrupts": []}),
+    ]

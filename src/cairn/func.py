@@ -91,6 +91,16 @@ class _EntrySchema(StateSchema):
     def to_node_input(self, values: Mapping[str, Any], steps_left: int | None = None) -> Any:
         return dict(values)
 
+    # As LangGraph's "tasks" stream shows an entrypoint's task: its input, and what it returned.
+    def shown_input(self, arg: Any) -> Any:
+        return arg.get(INPUT) if isinstance(arg, Mapping) else arg
+
+    def triggers(self, node: str) -> tuple[str, ...]:
+        return ("__start__",)
+
+    def task_result(self, update: Any) -> dict[str, Any]:
+        return {"__end__": update[RETURN]} if isinstance(update, Mapping) and RETURN in update else {}
+
 
 class entrypoint(Generic[R]):  # noqa: N801 - LangGraph's name
     """Make a function a graph of one node: ``@entrypoint(checkpointer=saver)``.
@@ -220,6 +230,7 @@ class _Task(Generic[R]):
             caller.calls_made += 1
         call_id = uuid.uuid5(_CALLS, f"{caller.task_id}|{self.name}|{index}").hex
         scope = caller.scope
+        scope.call_started(self.name, call_id, (args, kwargs))
         if call_id in scope.calls:  # finished in an earlier try of this step
             return _done(scope.calls[call_id], self.is_async)
         call = _Call(self, scope, call_id, args, kwargs)

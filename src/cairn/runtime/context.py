@@ -45,6 +45,10 @@ def discard_call(name: str, write: Any, cached: bool = False) -> None:
     """Where a ``@task`` result goes outside a run (nowhere)."""
 
 
+def discard_start(name: str, call_id: str, input: Any) -> None:
+    """Where a ``@task`` call's start goes when nobody streams the run's tasks."""
+
+
 def discard(chunk: Any) -> None:
     """The stream writer of a run nobody streams "custom" from (the chunk
     still counts as the node's progress)."""
@@ -269,6 +273,8 @@ class RunScope:
     try of the step, by call id (cairn.func)."""
     record_call: Callable[[str, Any, bool], None] = discard_call
     """Stores a finished ``@task`` call's result (a pending write) and streams it."""
+    call_started: Callable[[str, str, Any], None] = discard_start
+    """Streams a ``@task`` call starting (its name, id and ``(args, kwargs)``)."""
     interrupts_of: TaskContext[Any] | None = None
     """The parent's task whose ``interrupt()`` calls this run's are: set for
     a subgraph compiled with ``checkpointer=False``, which stores nothing and

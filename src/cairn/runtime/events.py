@@ -63,6 +63,7 @@ class Events:
         self._shown = schema.shown
         self._update = schema.shown_update
         self._subgraphs = subgraphs
+        self._schema = schema
         self._parts: Parts | None = Parts(schema) if parts else None
         self._ns: tuple[str, ...] = ()
         self._before: Mapping[str, Any] = {}
@@ -83,6 +84,7 @@ class Events:
         child = copy.copy(self)  # the same queue and lock, another namespace
         child._ns = (*self._ns, part)
         child._ordered, child._shown, child._update = schema.ordered, schema.shown, schema.shown_update
+        child._schema = schema
         if child._parts is not None:
             child._parts = Parts(schema)
         return child
@@ -133,10 +135,24 @@ class Events:
         if "messages" in self.modes:
             self._add("messages", (message, metadata))
 
-    def call_result(self, name: str, result: Any, cached: bool = False) -> None:
-        """A ``@task`` call of an entrypoint finished: its result, as an update."""
+    def call_started(self, name: str, call_id: str, input: Any, step: int) -> None:
+        """A ``@task`` call of an entrypoint starts (``input``: its ``(args, kwargs)``)."""
+        payload = {"id": call_id, "name": name, "input": input, "triggers": ("__pregel_push",)}
+        if "tasks" in self.modes:
+            self._add("tasks", payload)
+        self._debug("task", step, payload)
+
+    def call_result(self, name: str, call_id: str, result: Any, cached: bool = False, step: int = 0) -> None:
+        """A ``@task`` call of an entrypoint finished: its result, as an update
+        and (unless it came from the cache) as a task's result."""
         if "updates" in self.modes:
             self._add("updates", {name: result, "__metadata__": {"cached": True}} if cached else {name: result})
+        if cached or ("tasks" not in self.modes and "debug" not in self.modes):
+            return
+        payload: dict[str, Any] = {"id": call_id, "name": name, "error": None, "result": {"__return__": result}, "interrupts": []}
+        if "tasks" in self.modes:
+            self._add("tasks", payload)
+        self._debug("task_result", step, payload)
 
     def model_event(self, event: dict[str, Any]) -> None:
         """A chat model's event, streamed by ``astream_events`` (mode "events")."""
@@ -232,8 +248,8 @@ class Events:
             payload = {
                 "id": task.id,
                 "name": task.name,
-                "input": input_of(task, state),
-                "triggers": ("__pregel_push",) if task.push else (f"branch:to:{task.name}",),
+                "input": self._schema.shown_input(input_of(task, state)),
+                "triggers": ("__pregel_push",) if task.push else self._schema.triggers(task.name),
             }
             if "tasks" in self.modes:
                 self._add("tasks", payload)
@@ -272,31 +288,12 @@ class Events:
             "id": task.id if name == task.name else f"{task.id}:{name}",
             "name": name,
             "error": error,
-            "result": _result(update),
+            "result": self._schema.task_result(update),
             "interrupts": [{"value": i.value, "id": i.id, "response_schema": i.response_schema} for i in interrupts],
         }
         if "tasks" in self.modes:
             self._add("tasks", payload)
         self._debug("task_result", step, payload)
-
-
-def _result(update: Any) -> dict[str, Any]:
-    """A task's update as its "tasks" result: a dict, where a key its
-    Commands wrote more than once (``update`` is then a list of one-key
-    updates) holds ``{"$writes": [each value]}``, as LangGraph's."""
-    if update is None:
-        return {}
-    if not isinstance(update, list):
-        return dict(update)
-    result: dict[str, Any] = {}
-    for key, value in (item for one in update for item in one.items()):
-        if key not in result:
-            result[key] = value
-        elif isinstance(before := result[key], dict) and "$writes" in before:
-            before["$writes"].append(value)
-        else:
-            result[key] = {"$writes": [before, value]}
-    return result
 
 
 def _checkpoint_payload(

@@ -221,6 +221,8 @@ class Run:
             cache=graph.runner.cache,
         )
         self.scope.record_call = self._record_call
+        if events is not None and events.modes & {"tasks", "debug"}:
+            self.scope.call_started = self._call_started
         if self.persist.stores and self.durability != "exit":
             self.scope.keep = self._keep
         self._recording = threading.Lock()
@@ -571,7 +573,12 @@ class Run:
             if self.cursor is not None:
                 self.persist.save_pending(self.cursor.checkpoint, [write])
             if self.events is not None:
-                self.events.call_result(name, write.value, cached)
+                self.events.call_result(name, write.task_id, write.value, cached, self.scope.step)
+
+    def _call_started(self, name: str, call_id: str, input: Any) -> None:
+        """Stream a ``@task`` call starting, as LangGraph's "tasks" stream shows it."""
+        assert self.events is not None
+        self.events.call_started(name, call_id, input, self.scope.step)
 
     def _keep(self, result: TaskResult) -> None:
         """Store what a task produced as it finishes, while its siblings
