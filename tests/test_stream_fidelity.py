@@ -340,3 +340,26 @@ def test_an_entrypoints_task_and_its_task_calls_in_the_tasks_stream() -> None:
         ("updates", {"flow": 7}),
         ("tasks", {"name": "flow", "error": None, "result": {"__end__": 7}, "interrupts": []}),
     ]
+
+
+def test_a_failing_task_call_shows_its_error_in_the_tasks_stream() -> None:
+    from cairn.func import entrypoint, task
+
+    @task
+    def boom(x: int) -> int:
+        raise ValueError("no")
+
+    @entrypoint(checkpointer=InMemorySaver())
+    def flow(n: int) -> int:
+        return boom(n).result()
+
+    seen: list[Any] = []
+    with pytest.raises(ValueError, match="no"):
+        for _, data in flow.stream(3, thread("b"), stream_mode=["updates", "tasks"]):
+            seen.append({k: (repr(v) if k == "error" else v) for k, v in data.items() if k != "id"})
+    assert seen == [
+        {"name": "flow", "input": 3, "triggers": ("__start__",)},
+        {"name": "boom", "input": ((3,), {}), "triggers": ("__pregel_push",)},
+        {"name": "boom", "error": "ValueError('no')", "result": {}, "interrupts": []},
+        {"name": "flow", "error": "ValueError('no')", "result": {}, "interrupts": []},
+    ]

@@ -272,6 +272,8 @@ class _Call:
                     self.scope.cache.cache.set({key: (result, self.task.spec.cache_policy.ttl)})  # type: ignore[union-attr]
             self.scope.record_call(self.task.name, PendingWrite(self.call_id, "call", result), key in found)
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the result
+            if isinstance(exc, Exception):
+                self.scope.call_failed(self.task.name, self.call_id, exc)
             future.set_exception(exc)
         else:
             future.set_result(result)
@@ -282,7 +284,11 @@ class _Call:
         if key in found:
             result = found[key]
         else:
-            result = await aretrying(self.task.spec, lambda: self.task.func(*self.args, **self.kwargs))
+            try:
+                result = await aretrying(self.task.spec, lambda: self.task.func(*self.args, **self.kwargs))
+            except Exception as exc:
+                self.scope.call_failed(self.task.name, self.call_id, exc)
+                raise
             if key is not None:
                 await self.scope.cache.cache.aset({key: (result, self.task.spec.cache_policy.ttl)})  # type: ignore[union-attr]
         write = PendingWrite(self.call_id, "call", result)

@@ -46,7 +46,7 @@ def discard_call(name: str, write: Any, cached: bool = False) -> None:
 
 
 def discard_start(name: str, call_id: str, input: Any) -> None:
-    """Where a ``@task`` call's start goes when nobody streams the run's tasks."""
+    """Where a ``@task`` call's start (or failure) goes when nobody streams the run's tasks."""
 
 
 def discard(chunk: Any) -> None:
@@ -275,6 +275,8 @@ class RunScope:
     """Stores a finished ``@task`` call's result (a pending write) and streams it."""
     call_started: Callable[[str, str, Any], None] = discard_start
     """Streams a ``@task`` call starting (its name, id and ``(args, kwargs)``)."""
+    call_failed: Callable[[str, str, Any], None] = discard_start
+    """Streams a ``@task`` call failing (its name, id and error)."""
     interrupts_of: TaskContext[Any] | None = None
     """The parent's task whose ``interrupt()`` calls this run's are: set for
     a subgraph compiled with ``checkpointer=False``, which stores nothing and

@@ -142,6 +142,13 @@ class Events:
             self._add("tasks", payload)
         self._debug("task", step, payload)
 
+    def call_failed(self, name: str, call_id: str, error: BaseException, step: int) -> None:
+        """A ``@task`` call of an entrypoint failed: its result, with the error."""
+        payload: dict[str, Any] = {"id": call_id, "name": name, "error": error, "result": {}, "interrupts": []}
+        if "tasks" in self.modes:
+            self._add("tasks", payload)
+        self._debug("task_result", step, payload)
+
     def call_result(self, name: str, call_id: str, result: Any, cached: bool = False, step: int = 0) -> None:
         """A ``@task`` call of an entrypoint finished: its result, as an update
         and (unless it came from the cache) as a task's result."""

@@ -223,6 +223,7 @@ class Run:
         self.scope.record_call = self._record_call
         if events is not None and events.modes & {"tasks", "debug"}:
             self.scope.call_started = self._call_started
+            self.scope.call_failed = self._call_failed
         if self.persist.stores and self.durability != "exit":
             self.scope.keep = self._keep
         self._recording = threading.Lock()
@@ -579,6 +580,11 @@ class Run:
         """Stream a ``@task`` call starting, as LangGraph's "tasks" stream shows it."""
         assert self.events is not None
         self.events.call_started(name, call_id, input, self.scope.step)
+
+    def _call_failed(self, name: str, call_id: str, error: Any) -> None:
+        """Stream a ``@task`` call's failure, as LangGraph's "tasks" stream shows it."""
+        assert self.events is not None
+        self.events.call_failed(name, call_id, error, self.scope.step)
 
     def _keep(self, result: TaskResult) -> None:
         """Store what a task produced as it finishes, while its siblings
