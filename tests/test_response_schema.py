@@ -131,3 +131,49 @@ def test_a_schema_pydantic_cannot_read_is_refused_naming_it() -> None:
     graph = builder.add_edge(START, "a").compile(checkpointer=InMemorySaver())
     with pytest.raises(ArgumentTypeError, match="NotASchema"):
         graph.invoke({"log": []}, thread("n"))
+
+
+# -- an answer given while no interrupt waits ------------------------------------------
+
+
+def _ask(state: State) -> dict[str, Any]:
+    return {"log": [interrupt("q")]}
+
+
+def _then_ask_again(state: State) -> dict[str, Any]:
+    return {"log": [interrupt("q1"), interrupt("q2")]}
+
+
+def test_an_answer_given_at_a_breakpoint_goes_to_the_first_interrupt_reached(saver: Any) -> None:
+    """LangGraph 1.2.22: {'log': ['a', 'early', 'b']} (the task that asks takes it, the other runs on)."""
+    builder = StateGraph(State).add_node("a", lambda s: {"log": ["a"]}).add_node("ask", _ask).add_node("b", lambda s: {"log": ["b"]})
+    graph = builder.add_edge(START, "a").add_edge("a", "ask").add_edge("a", "b").compile(checkpointer=saver, interrupt_before=["ask"])
+    assert graph.invoke({"log": []}, thread("k")) == {"log": ["a"]}
+    assert graph.invoke(Command(resume="early"), thread("k")) == {"log": ["a", "early", "b"]}
+
+
+def test_an_answer_given_ahead_is_kept_for_the_tasks_later_interrupts(saver: Any) -> None:
+    builder = StateGraph(State).add_node("ask", _then_ask_again).add_edge(START, "ask")
+    graph = builder.compile(checkpointer=saver, interrupt_before=["ask"])
+    graph.invoke({"log": []}, thread("k2"))
+    paused = graph.invoke(Command(resume="one"), thread("k2"))
+    assert [i.value for i in paused["__interrupt__"]] == ["q2"]  # "one" answered q1
+    assert graph.invoke(Command(resume="two"), thread("k2")) == {"log": ["one", "two"]}
+
+
+def test_an_answer_after_update_state_reaches_the_interrupt_asked_again() -> None:
+    """LangGraph 1.2.22: update_state on a paused thread, then Command(resume=...): the node takes it."""
+    builder = StateGraph(State).add_node("a", lambda s: {"log": ["a"]}).add_node("ask", _ask)
+    graph = builder.add_edge(START, "a").add_edge("a", "ask").compile(checkpointer=InMemorySaver())
+    graph.invoke({"log": []}, thread("u"))
+    graph.update_state(thread("u"), {"log": ["m"]}, as_node="a")
+    assert graph.invoke(Command(resume="r"), thread("u")) == {"log": ["a", "m", "r"]}
+
+
+def test_an_answer_given_ahead_reaches_a_subgraphs_interrupt() -> None:
+    """LangGraph 1.2.22: {'log': ['a', 'a', 's1:early']}."""
+    sub = StateGraph(State).add_node("s1", lambda s: {"log": ["s1:" + interrupt("sub?")]}).add_edge(START, "s1").compile()
+    builder = StateGraph(State).add_node("a", lambda s: {"log": ["a"]}).add_node("sub", sub)
+    graph = builder.add_edge(START, "a").add_edge("a", "sub").compile(checkpointer=InMemorySaver(), interrupt_before=["sub"])
+    graph.invoke({"log": []}, thread("s"))
+    assert graph.invoke(Command(resume="early"), thread("s")) == {"log": ["a", "a", "s1:early"]}

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from cairn.errors import InvalidResumeError, UnknownInterruptError
 
 
-def _looks_like_id(key: Any) -> bool:
+def looks_like_id(key: Any) -> bool:
     return isinstance(key, str) and len(key) == 32 and all(c in "0123456789abcdef" for c in key)
 
 
@@ -30,7 +30,7 @@ def answered(
             f"thread {thread_id!r} has no pending interrupt to resume; "
             "use invoke(None, config) to continue a stopped run"
         )
-    if isinstance(answer, Mapping) and answer and all(_looks_like_id(k) for k in answer):
+    if isinstance(answer, Mapping) and answer and all(looks_like_id(k) for k in answer):
         unknown = [k for k in answer if k not in by_id]
         if unknown:
             raise UnknownInterruptError(

@@ -221,6 +221,8 @@ class Run:
             cache=graph.runner.cache,
         )
         self.scope.record_call = self._record_call
+        if self.persist.stores:
+            self.scope.answered = self._answered
         if events is not None and events.modes & {"tasks", "debug"}:
             self.scope.call_started = self._call_started
             self.scope.call_failed = self._call_failed
@@ -356,10 +358,28 @@ class Run:
             self._apply_update(start, resume.update)
         elif start.prelude:
             start.values = self._with_prelude(start)
-        # At a static breakpoint nothing waits for an answer: the run goes on, as LangGraph's.
-        if resume is not None and resume.resume is not None and (waiting or not base.tasks):
-            self._apply_resume(start, waiting, resume.resume)
+        # At a static breakpoint (or after update_state) nothing waits for an answer: the run
+        # goes on, as LangGraph's, and the one task due takes the answer for its first interrupt().
+        if resume is not None and resume.resume is not None:
+            if waiting or not base.tasks:
+                self._apply_resume(start, waiting, resume.resume)
+            else:
+                self._answer_ahead(start, resume.resume)
         return start
+
+    def _answer_ahead(self, start: Position, answer: Any) -> None:
+        """``Command(resume=answer)`` where no interrupt waits: as LangGraph,
+        the answer goes to the first ``interrupt()`` the next step reaches
+        (a task that takes it stores it as its answer: ``_answered``)."""
+        if isinstance(answer, Mapping) and answer and all(interrupts.looks_like_id(k) for k in answer):
+            return  # answers by id: they name interrupts that are not pending
+        self.scope.ahead[:] = [answer]
+
+    def _answered(self, task_id: str, answers: list[Any]) -> None:
+        """Store the answers task ``task_id`` took, so a rerun of its step reuses them."""
+        with self._recording:
+            if self.cursor is not None:
+                self.persist.save_pending(self.cursor.checkpoint, [PendingWrite(task_id, "resume", answers)])
 
     def _take_over(self, start: Position, pending: Mapping[str, list[PendingWrite]]) -> dict[str, list[Any]]:
         """Reuse what the head's failed or paused step left (``pending``, by
@@ -735,6 +755,8 @@ class Run:
             self.events.checkpoint(checkpoint, values, states=self._task_states)
         cursor.checkpoint, cursor.values = checkpoint, values
         cursor.reuse, cursor.answers, cursor.failed, cursor.prelude = {}, {}, {}, []
+        if not self.nested:  # an answer given ahead is for the first step only (the parent's)
+            self.scope.ahead.clear()
         if self._replay_of is not None:  # the replay's first step is stored
             self.scope.replaying(False)
             self._replay_of = None

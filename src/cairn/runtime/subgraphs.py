@@ -22,7 +22,7 @@ from cairn.errors import GraphInterrupt, ParentCommand
 from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
 from cairn.runtime.config import RunConfig, read_config
-from cairn.runtime.context import Binding, Runtime, task_context
+from cairn.runtime.context import Binding, Runtime, RunScope, task_context
 from cairn.runtime.events import Events
 from cairn.types import Command, Interrupt
 
@@ -58,6 +58,7 @@ class NestedRun(Protocol):
 
     thread_id: str
     interrupts: list[Interrupt]
+    scope: RunScope
 
     @property
     def values(self) -> dict[str, Any]: ...
@@ -132,6 +133,7 @@ def _start(graph: Subgraph, node: str, arg: Any) -> tuple[NestedRun, Any] | dict
     run_config = read_config({**config, "configurable": configurable})
     sub: Subgraph = bound(graph, binding.saver, getattr(graph, "depth", 0) + 1)
     run = sub.nested_run(run_config, scope.runtime, binding, binding.replaying, events, None)
+    run.scope.ahead = scope.ahead  # an answer given ahead to the parent's step: its interrupt()s may take it
     head = None if binding.replaying else binding.saver.load(run.thread_id, ns)
     if head is None or not _this_attempt(head, binding):
         # A subgraph with checkpointer=True runs anew on the memory it kept.
