@@ -363,3 +363,21 @@ def test_a_failing_task_call_shows_its_error_in_the_tasks_stream() -> None:
         {"name": "boom", "error": "ValueError('no')", "result": {}, "interrupts": []},
         {"name": "flow", "error": "ValueError('no')", "result": {}, "interrupts": []},
     ]
+
+
+def test_a_paused_subgraph_streams_no_values_of_its_finished_tasks() -> None:
+    """LangGraph 1.2.22: the subgraph's pause goes up to the parent's task; only
+    the top graph streams what its finished tasks wrote."""
+    sub = StateGraph(Log).add_node("s1", lambda s: {"log": ["s1:" + interrupt("q1")]}).add_node("s2", lambda s: {"log": ["s2"]})
+    sub = sub.add_edge(START, "s1").add_edge(START, "s2").compile()
+    builder = StateGraph(Log).add_node("sub", sub).add_node("p", lambda s: {"log": ["p"]})
+    graph = builder.add_edge(START, "sub").add_edge(START, "p").compile(checkpointer=InMemorySaver())
+    chunks = graph.stream({"x": 0, "log": []}, thread("sp"), stream_mode="values", subgraphs=True)
+    shown = sorted((tuple(p.split(":")[0] for p in ns), _asked(c), c["log"]) for ns, c in chunks)
+    assert shown == [
+        ((), "", []),
+        ((), "", ["p"]),
+        ((), "q1", []),
+        (("sub",), "", []),
+        (("sub",), "q1", []),
+    ]

@@ -742,7 +742,9 @@ class Run:
         # The result shows what the finished tasks wrote, as get_state does.
         self._paused_values = halted.values
         if self.events is not None:
-            self.events.paused(halted.values or {}, halted.wrote)
+            # As LangGraph: a subgraph's pause goes up to its parent's task, without its values.
+            under_a_task = self.nested or self.scope.interrupts_of is not None
+            self.events.paused(halted.values or {}, halted.wrote and not under_a_task)
 
     def _advance(self, cursor: Position, committed: Committed) -> Step:
         """CheckpointRecord a step whose tasks all finished and move the run to it."""
