@@ -359,7 +359,7 @@ class Run:
         elif start.prelude:
             start.values = self._with_prelude(start)
         # At a static breakpoint (or after update_state) nothing waits for an answer: the run
-        # goes on, as LangGraph's, and the one task due takes the answer for its first interrupt().
+        # goes on, as LangGraph's, and the first interrupt() its next step reaches takes it.
         if resume is not None and resume.resume is not None:
             if waiting or not base.tasks:
                 self._apply_resume(start, waiting, resume.resume)
