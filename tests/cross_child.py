@@ -131,14 +131,19 @@ def _task_of(chunk: Any) -> str:
 
 def _in_a_fixed_order(chunks: list[Any]) -> list[Any]:
     """The chunks, with each run of "updates" chunks sorted: parallel tasks'
-    updates stream in the order the tasks finish, which varies between runs."""
+    updates stream in the order the tasks finish, which varies between runs.
+    A paused task's "values" chunk (with its ``__interrupt__``) follows its
+    "updates" chunk, as LangGraph's, and moves with it."""
     fixed: list[Any] = []
-    run: list[Any] = []
+    run: list[list[Any]] = []
     for chunk in [*chunks, None]:
         if chunk is not None and chunk[0] == "updates":
-            run.append(chunk)
+            run.append([chunk])
             continue
-        fixed.extend(sorted(run, key=_task_of))
+        if chunk is not None and run and chunk[0] == "values" and "__interrupt__" in chunk[1]:
+            run[-1].append(chunk)
+            continue
+        fixed.extend(c for group in sorted(run, key=lambda g: _task_of(g[0])) for c in group)
         run = []
         if chunk is not None:
             fixed.append(chunk)

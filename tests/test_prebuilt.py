@@ -318,6 +318,31 @@ def test_an_interrupt_inside_a_tool_pauses_the_agent(saver: Any) -> None:
     assert _contents(result["messages"])[-2:] == [("ToolMessage", "human said yes"), ("AIMessage", "thanks")]
 
 
+def test_a_tools_interrupt_answer_its_schema_refuses_fails_the_run_and_can_be_answered_again() -> None:
+    """As LangGraph 1.2.22's ToolNode (``is_invalid_resume``): not an error
+    ToolMessage for the model, whatever ``handle_tool_errors`` says."""
+    from pydantic import BaseModel, ValidationError
+
+    from cairn.checkpoint.memory import InMemorySaver
+    from cairn.types import Command, interrupt
+
+    class Answer(BaseModel):
+        ok: bool
+
+    @tool
+    def ask(question: str) -> str:
+        """Ask the human."""
+        return f"human said {interrupt(question, response_schema=Answer).ok}"
+
+    model = ScriptedChatModel(script=[calls(("ask", {"question": "ok?"})), AIMessage("thanks")])
+    agent = create_react_agent(model, ToolNode([ask], handle_tool_errors=True), checkpointer=InMemorySaver())
+    agent.invoke({"messages": [("user", "ask me")]}, THREAD)
+    with pytest.raises(ValidationError):
+        agent.invoke(Command(resume={"ok": "maybe"}), THREAD)
+    result = agent.invoke(Command(resume={"ok": True}), THREAD)
+    assert _contents(result["messages"])[-2:] == [("ToolMessage", "human said True"), ("AIMessage", "thanks")]
+
+
 def test_ainvoke_awaits_async_tools_and_the_model(saver: Any) -> None:
     @tool
     async def slow_add(a: int, b: int) -> int:

@@ -174,11 +174,13 @@ def test_an_interrupt_is_streamed_in_updates_and_values() -> None:
     (_, update), = [c for c in chunks if c[0] == "updates"]
     (found,) = update["__interrupt__"]
     assert isinstance(found, Interrupt) and found.value == "name?"
-    assert chunks[-1] == ("values", {"x": 0, "log": [], "__interrupt__": (found,)})
+    # As LangGraph 1.2.22: the task's updates, values and result chunks, in that order.
+    assert [m for m, _ in chunks[-3:]] == ["updates", "values", "tasks"]
+    assert chunks[-2] == ("values", {"x": 0, "log": [], "__interrupt__": (found,)})
     result = [c for m, c in chunks if m == "tasks" and "result" in c]
     assert result == [
         {"id": result[0]["id"], "name": "ask", "error": None, "result": {}, "interrupts": [
-            {"value": "name?", "id": found.id}
+            {"value": "name?", "id": found.id, "response_schema": None}
         ]}
     ]
     resumed = list(graph.stream(Command(resume="Ada"), thread("i"), stream_mode="updates"))

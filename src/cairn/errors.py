@@ -99,11 +99,26 @@ __all__ = [
     "UnknownInterruptError",
     "UnknownVersionError",
     "create_error_message",
+    "is_invalid_resume",
 ]
 
 
 class CairnError(Exception):
     """Base class of every error cairn raises."""
+
+
+INVALID_RESUME = "_cairn_invalid_resume"
+"""The attribute ``interrupt()`` sets on the ``pydantic.ValidationError`` it
+raises for an answer its ``response_schema`` refuses: the task's id and the
+answers it keeps (those before the refused one), so that the refused answer
+is not stored and the interrupt can be answered again."""
+
+
+def is_invalid_resume(error: BaseException) -> bool:
+    """Whether ``error`` was raised because an answer to ``interrupt(...,
+    response_schema=...)`` (``Command(resume=...)``) did not match the schema:
+    ``interrupt()`` raises a ``pydantic.ValidationError`` then, as LangGraph's."""
+    return getattr(error, INVALID_RESUME, None) is not None
 
 
 class ErrorCode(Enum):

@@ -91,6 +91,16 @@ class _EntrySchema(StateSchema):
     def to_node_input(self, values: Mapping[str, Any], steps_left: int | None = None) -> Any:
         return dict(values)
 
+    # As LangGraph's "tasks" stream shows an entrypoint's task: its input, and what it returned.
+    def shown_input(self, arg: Any) -> Any:
+        return arg.get(INPUT) if isinstance(arg, Mapping) else arg
+
+    def triggers(self, node: str) -> tuple[str, ...]:
+        return ("__start__",)
+
+    def task_result(self, update: Any) -> dict[str, Any]:
+        return {"__end__": update[RETURN]} if isinstance(update, Mapping) and RETURN in update else {}
+
 
 class entrypoint(Generic[R]):  # noqa: N801 - LangGraph's name
     """Make a function a graph of one node: ``@entrypoint(checkpointer=saver)``.
@@ -220,6 +230,7 @@ class _Task(Generic[R]):
             caller.calls_made += 1
         call_id = uuid.uuid5(_CALLS, f"{caller.task_id}|{self.name}|{index}").hex
         scope = caller.scope
+        scope.call_started(self.name, call_id, (args, kwargs))
         if call_id in scope.calls:  # finished in an earlier try of this step
             return _done(scope.calls[call_id], self.is_async)
         call = _Call(self, scope, call_id, args, kwargs)
@@ -261,6 +272,8 @@ class _Call:
                     self.scope.cache.cache.set({key: (result, self.task.spec.cache_policy.ttl)})  # type: ignore[union-attr]
             self.scope.record_call(self.task.name, PendingWrite(self.call_id, "call", result), key in found)
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the result
+            if isinstance(exc, Exception):
+                self.scope.call_failed(self.task.name, self.call_id, exc)
             future.set_exception(exc)
         else:
             future.set_result(result)
@@ -271,7 +284,11 @@ class _Call:
         if key in found:
             result = found[key]
         else:
-            result = await aretrying(self.task.spec, lambda: self.task.func(*self.args, **self.kwargs))
+            try:
+                result = await aretrying(self.task.spec, lambda: self.task.func(*self.args, **self.kwargs))
+            except Exception as exc:
+                self.scope.call_failed(self.task.name, self.call_id, exc)
+                raise
             if key is not None:
                 await self.scope.cache.cache.aset({key: (result, self.task.spec.cache_policy.ttl)})  # type: ignore[union-attr]
         write = PendingWrite(self.call_id, "call", result)

@@ -117,10 +117,13 @@ class Overwrite:
 
 @dataclass(frozen=True)
 class Interrupt:
-    """A pause requested by ``interrupt(value)``; ``id`` names it for resuming."""
+    """A pause requested by ``interrupt(value)``; ``id`` names it for
+    resuming; ``response_schema``: the JSON Schema of the answer expected
+    (``interrupt(value, response_schema=...)``), or None."""
 
     value: Any
     id: str = ""
+    response_schema: Any = field(default=None, kw_only=True)
 
 
 # -- stream(version="v2") -----------------------------------------------------------
@@ -467,7 +470,7 @@ class TimeoutPolicy:
         return cls(run_timeout=run, idle_timeout=idle, refresh_on=policy.refresh_on)
 
 
-def interrupt(value: Any) -> Any:
+def interrupt(value: Any, *, response_schema: Any = None) -> Any:
     """Pause the running node and hand ``value`` to the caller.
 
     The run stops after the current step; ``invoke(Command(resume=answer), thread)``
@@ -475,15 +478,69 @@ def interrupt(value: Any) -> Any:
     The n-th call in a node returns the n-th answer the task was given, if
     there is one, and otherwise raises ``GraphInterrupt``, which the engine
     catches.
+
+    ``response_schema``: what the answer should be, shown to the caller as
+    the interrupt's ``response_schema`` (JSON Schema): a JSON Schema dict
+    (shown as it is; answers are not checked), or a pydantic model, a
+    TypedDict or a dataclass (shown as its JSON Schema; the answer is
+    validated into it and this call returns the validated object). An answer
+    it refuses raises ``pydantic.ValidationError`` (as LangGraph's;
+    ``cairn.errors.is_invalid_resume`` tells it apart) and is not kept: the
+    interrupt waits for another answer.
     """
+    adapter = None if response_schema is None or isinstance(response_schema, dict) else _adapter(response_schema)
     task = task_context("interrupt()")
     while task.parent is not None:
         task = task.parent
     index = task.used
     task.used += 1
     if index < len(task.answers):
-        return task.answers[index]
-    raise GraphInterrupt([Interrupt(value=value, id=interrupt_id(task.task_id, index))])
+        answer = task.answers[index]
+        return answer if adapter is None else _validated(adapter, answer, task.task_id, task.answers[:index])
+    taken, answer = task.scope.take_ahead() if hasattr(task.scope, "take_ahead") else (False, None)
+    if taken:  # Command(resume=...) given while no interrupt waited: the first one asking takes it
+        validated = answer if adapter is None else _validated(adapter, answer, task.task_id, task.answers[:index])
+        task.answers.append(answer)
+        task.scope.answered(task.task_id, list(task.answers))
+        return validated
+    shown = adapter.json_schema() if adapter is not None else response_schema
+    raise GraphInterrupt([Interrupt(value=value, id=interrupt_id(task.task_id, index), response_schema=shown)])
+
+
+def _adapter(schema: Any) -> Any:
+    """A pydantic ``TypeAdapter`` of an ``interrupt()``'s ``response_schema``."""
+    try:
+        from pydantic import TypeAdapter
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        from cairn.errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            f"interrupt(response_schema={schema!r}) validates answers with pydantic: pip "
+            "install pydantic, or give the schema as a JSON Schema dict"
+        ) from exc
+    try:
+        return TypeAdapter(schema)
+    except Exception as exc:  # noqa: BLE001 - pydantic's errors for a type it cannot read vary
+        from cairn.errors import ArgumentTypeError
+
+        raise ArgumentTypeError(
+            f"interrupt(response_schema={schema!r}) is not a schema pydantic can read ({exc}); "
+            "give a pydantic model, a TypedDict, a dataclass or a JSON Schema dict"
+        ) from exc
+
+
+def _validated(adapter: Any, answer: Any, task_id: str, kept: list[Any]) -> Any:
+    """``answer`` validated by ``adapter``; refused, the ``ValidationError``
+    names the task and the answers it keeps (``cairn.errors.INVALID_RESUME``)."""
+    from pydantic import ValidationError
+
+    from cairn.errors import INVALID_RESUME
+
+    try:
+        return adapter.validate_python(answer)
+    except ValidationError as exc:
+        setattr(exc, INVALID_RESUME, (task_id, list(kept)))
+        raise
 
 
 _INTERRUPT_IDS = uuid.UUID("0c3f7d8e-2b6a-4e1d-8f5a-9b7c6d5e4f3a")

@@ -690,8 +690,8 @@ _PENDING_SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "interrupt": (
         lambda v: type(v) in _SEQUENCES
-        and all(type(p) in _SEQUENCES and len(p) == 2 and type(p[0]) is str for p in v),
-        "a list of (interrupt id, value) pairs",
+        and all(type(p) in _SEQUENCES and len(p) in (2, 3) and type(p[0]) is str for p in v),
+        "a list of (interrupt id, value[, response schema]) entries",
     ),
     "resume": (lambda v: type(v) in _SEQUENCES, "a list of answers"),
 }

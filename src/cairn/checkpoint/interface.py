@@ -21,7 +21,7 @@ import builtins
 from functools import partial
 from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Sequence, TypeVar, cast
 
-from cairn.checkpoint.records import CheckpointRecord, PendingWrite, TaskWrite
+from cairn.checkpoint.records import CheckpointRecord, PendingWrite, TaskWrite, interrupt_entry
 from cairn.checkpoint.shapes import (
     ChannelVersions,
     Checkpoint,
@@ -89,8 +89,11 @@ def _parse_writes(
             found.append(PendingWrite(task_id, kind, value if isinstance(value, str) else repr(value)))
         elif kind == "interrupt":
             items = value if isinstance(value, (builtins.list, tuple)) else [value]
-            pairs = [(getattr(i, "id", ""), getattr(i, "value", i)) for i in items]
-            found.append(PendingWrite(task_id, kind, pairs))
+            entries = [
+                interrupt_entry(getattr(i, "id", ""), getattr(i, "value", i), getattr(i, "response_schema", None))
+                for i in items
+            ]
+            found.append(PendingWrite(task_id, kind, entries))
         else:  # the task's answers, as LangGraph reads them: a list is all of them, else the one
             found.append(PendingWrite(task_id, kind, list(value) if isinstance(value, builtins.list) else [value]))
     if update:

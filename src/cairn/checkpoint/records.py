@@ -13,6 +13,8 @@ __all__ = [
     "PutItem",
     "TaskRecord",
     "TaskWrite",
+    "interrupt_entry",
+    "interrupt_entries",
 ]
 
 
@@ -58,7 +60,9 @@ class PendingWrite:
     errors and interrupts, as LangGraph's does.
 
     ``kind`` is "result" (value: a TaskWrite), "error" (value: the exception's
-    repr), "interrupt" (value: list of (interrupt id, value) pairs), "resume"
+    repr), "interrupt" (value: a list of ``[interrupt id, value]`` entries,
+    with the interrupt's response schema third when it has one:
+    ``interrupt_entry``), "resume"
     (value: the answers given to the task's interrupts, in order), "input"
     (value: a run's input, kept here until the step that applies it commits,
     so that it is stored once) or "update" (value: a TaskWrite of
@@ -102,3 +106,18 @@ KEPT = ("error", "interrupt")
 
 PutItem = tuple[CheckpointRecord, Mapping[str, Any], Sequence[PendingWrite]]
 """One checkpoint for ``save_many``: the checkpoint, its state, its pending writes."""
+
+
+def interrupt_entry(interrupt_id: str, value: Any, response_schema: Any = None) -> list[Any]:
+    """A pending interrupt as an "interrupt" pending write stores it:
+    ``[id, value]``, and its response schema third when it has one (so that
+    what was stored before response schemas existed reads the same)."""
+    if response_schema is None:
+        return [interrupt_id, value]
+    return [interrupt_id, value, response_schema]
+
+
+def interrupt_entries(stored: Sequence[Sequence[Any]]) -> list[tuple[str, Any, Any]]:
+    """The ``(id, value, response schema)`` of each stored interrupt entry
+    (``interrupt_entry``'s; None for an entry stored without a schema)."""
+    return [(entry[0], entry[1], entry[2] if len(entry) > 2 else None) for entry in stored]

@@ -16,7 +16,7 @@ import heapq
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol, Sequence
 
-from cairn.checkpoint.records import CheckpointRecord, PendingWrite, TaskWrite
+from cairn.checkpoint.records import CheckpointRecord, PendingWrite, TaskWrite, interrupt_entries
 from cairn.checkpoint.shapes import LATEST_VERSION, ChannelVersions, Checkpoint, CheckpointTuple
 from cairn.errors import StorageError
 from cairn.types import Interrupt
@@ -315,7 +315,7 @@ def _triples(write: PendingWrite) -> builtins.list[tuple[str, str, Any]]:
     if kind == "error":
         return [(task_id, "__error__", value)]
     if kind == "interrupt":
-        return [(task_id, "__interrupt__", [Interrupt(value=v, id=i) for i, v in value])]
+        return [(task_id, "__interrupt__", [Interrupt(value=v, id=i, response_schema=r) for i, v, r in interrupt_entries(value)])]
     if kind == "resume":
         return [(task_id, "__resume__", value)]
     if kind == "input" and isinstance(value, Mapping):

@@ -313,6 +313,32 @@ class StateSchema:
             return update.get(ROOT)
         return dict(update) if update else None
 
+    def shown_input(self, arg: Any) -> Any:
+        """A task's input as "tasks" streams show it (what its node is given)."""
+        return arg
+
+    def triggers(self, node: str) -> tuple[str, ...]:
+        """What triggers a task of ``node`` that is no ``Send``'s, as "tasks" streams show it."""
+        return (f"branch:to:{node}",)
+
+    def task_result(self, update: Any) -> dict[str, Any]:
+        """A task's update as its "tasks" result: a dict, where a key its
+        Commands wrote more than once (``update`` is then a list of one-key
+        updates) holds ``{"$writes": [each value]}``, as LangGraph's."""
+        if update is None:
+            return {}
+        if not isinstance(update, list):
+            return dict(update)
+        result: dict[str, Any] = {}
+        for key, value in (item for one in update for item in one.items()):
+            if key not in result:
+                result[key] = value
+            elif isinstance(before := result[key], dict) and "$writes" in before:
+                before["$writes"].append(value)
+            else:
+                result[key] = {"$writes": [before, value]}
+        return result
+
     @property
     def open(self) -> bool:
         """A plain ``dict`` schema accepts any key."""

@@ -38,6 +38,7 @@ from cairn.errors import (
     InvalidChatHistoryError,
     InvalidToolOutputError,
     ParentCommand,
+    is_invalid_resume,
     not_supported,
 )
 from cairn.graph.message import REMOVE_ALL_MESSAGES
@@ -290,11 +291,15 @@ class ToolNode:
             try:
                 response = tool.invoke(args, config)
             except ValidationError as exc:
+                if is_invalid_resume(exc):  # an interrupt()'s answer, not the model's arguments
+                    raise
                 raise ToolInvocationError(call["name"], exc, call["args"], self._injections[call["name"]].hidden) from exc
             return self._normalize(response, call, kind)
         except ParentCommand:
             raise
         except Exception as exc:
+            if is_invalid_resume(exc):  # the model cannot fix an answer: the run fails, the interrupt waits
+                raise
             return self._handle(exc, call)
 
     async def _arun_one(self, call: ToolCall, kind: InputType, state: Any, config: RunnableConfig, runtime: Any) -> Output:
@@ -306,11 +311,15 @@ class ToolNode:
             try:
                 response = await tool.ainvoke(args, config)
             except ValidationError as exc:
+                if is_invalid_resume(exc):  # an interrupt()'s answer, not the model's arguments
+                    raise
                 raise ToolInvocationError(call["name"], exc, call["args"], self._injections[call["name"]].hidden) from exc
             return self._normalize(response, call, kind)
         except ParentCommand:
             raise
         except Exception as exc:
+            if is_invalid_resume(exc):  # the model cannot fix an answer: the run fails, the interrupt waits
+                raise
             return self._handle(exc, call)
 
     def _prepare(

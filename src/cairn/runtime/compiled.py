@@ -31,7 +31,7 @@ from cairn.runtime.observe import Observer
 from cairn.runtime.parts import Parts, is_v2
 from cairn.runtime.snapshot import HistoryStates, build_snapshot, empty_snapshot, matches
 from cairn.runtime.state import apply_updates, fold, ordered_writes
-from cairn.runtime.subgraphs import bound
+from cairn.runtime.subgraphs import bound, subgraph_configs, subgraph_ns
 from cairn.runtime.surface import RunnableSurface
 from cairn.runtime.tasks import TaskRunner
 from cairn.runtime.updates import write_supersteps
@@ -85,6 +85,7 @@ class CompiledStateGraph(RunnableSurface):
             cache.register(*self.stored_types)
         self.runner = TaskRunner(spec, strict, cache)
         self.heads = HeadCache()
+        self._has_subgraphs = any(n.subgraph for n in spec.nodes.values())
 
     @property
     def checkpointer(self) -> BaseCheckpointSaver | None:
@@ -492,7 +493,18 @@ class CompiledStateGraph(RunnableSurface):
             except InvalidUpdateError:
                 pass
         snapshot = build_snapshot(checkpoint, self.spec.schema.ordered(values), pending, child)
-        return self._with_subgraphs(snapshot, saver) if subgraphs else snapshot
+        if subgraphs:
+            return self._with_subgraphs(snapshot, saver)
+        return self._with_subgraph_configs(snapshot)
+
+    def _with_subgraph_configs(self, snapshot: StateSnapshot) -> StateSnapshot:
+        """``snapshot`` with each subgraph task's ``state`` the config of the
+        subgraph's checkpoints, as LangGraph shows it without ``subgraphs=True``."""
+        if not self._has_subgraphs or not snapshot.tasks:
+            return snapshot
+        config = snapshot.config["configurable"]
+        states = subgraph_configs(self.spec, config["thread_id"], config["checkpoint_ns"], snapshot.tasks)
+        return snapshot._replace(tasks=tuple(t._replace(state=states[t.id]) if t.id in states else t for t in snapshot.tasks))
 
     def _owner_of(self, ns: str, saver: BaseCheckpointSaver) -> "CompiledStateGraph":
         """The graph whose checkpoints live in namespace ``ns``: this one, or
@@ -511,18 +523,13 @@ class CompiledStateGraph(RunnableSurface):
 
     def _with_subgraphs(self, snapshot: StateSnapshot, saver: BaseCheckpointSaver) -> StateSnapshot:
         """``snapshot`` with the state of each subgraph task that has stored any."""
-        ns = snapshot.config["configurable"]["checkpoint_ns"]
         tasks = []
         for task in snapshot.tasks:
-            node = self.spec.nodes.get(task.name)
-            persistence = getattr(node.fn, "persistence", "task") if node is not None else "none"
-            if node is not None and node.subgraph and persistence != "none":
-                own = task.name if persistence == "thread" else f"{task.name}:{task.id}"
-                child = canonical(snapshot.config["configurable"]["thread_id"], f"{ns}|{own}" if ns else own, None)
-                sub = bound(node.fn, saver, self.depth + 1)
-                state = sub.get_state(child, subgraphs=True)
-                if state.metadata is not None:
-                    task = task._replace(state=state)
+            ns = subgraph_ns(self.spec, task.name, task.id, snapshot.config["configurable"]["checkpoint_ns"])
+            if ns is not None:  # as LangGraph: the subgraph's snapshot, empty when it has stored none
+                child = canonical(snapshot.config["configurable"]["thread_id"], ns, None)
+                sub = bound(self.spec.nodes[task.name].fn, saver, self.depth + 1)
+                task = task._replace(state=sub.get_state(child, subgraphs=True))
             tasks.append(task)
         return snapshot._replace(tasks=tuple(tasks))
 
@@ -585,7 +592,7 @@ class CompiledStateGraph(RunnableSurface):
                 if filter and not matches(snapshot.metadata or {}, filter):
                     continue
                 count += 1
-                yield snapshot
+                yield self._with_subgraph_configs(snapshot)
                 if limit is not None and count >= limit:
                     return
 

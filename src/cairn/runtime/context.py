@@ -45,6 +45,14 @@ def discard_call(name: str, write: Any, cached: bool = False) -> None:
     """Where a ``@task`` result goes outside a run (nowhere)."""
 
 
+def discard_answers(task_id: str, answers: list[Any]) -> None:
+    """Where a task's answers go when the run stores nothing."""
+
+
+def discard_start(name: str, call_id: str, input: Any) -> None:
+    """Where a ``@task`` call's start (or failure) goes when nobody streams the run's tasks."""
+
+
 def discard(chunk: Any) -> None:
     """The stream writer of a run nobody streams "custom" from (the chunk
     still counts as the node's progress)."""
@@ -269,6 +277,15 @@ class RunScope:
     try of the step, by call id (cairn.func)."""
     record_call: Callable[[str, Any, bool], None] = discard_call
     """Stores a finished ``@task`` call's result (a pending write) and streams it."""
+    call_started: Callable[[str, str, Any], None] = discard_start
+    """Streams a ``@task`` call starting (its name, id and ``(args, kwargs)``)."""
+    call_failed: Callable[[str, str, Any], None] = discard_start
+    """Streams a ``@task`` call failing (its name, id and error)."""
+    ahead: list[Any] = field(default_factory=list)
+    """An answer given while no interrupt waited (at most one), for the
+    first ``interrupt()`` of the run's next step (``take_ahead``)."""
+    answered: Callable[[str, list[Any]], None] = discard_answers
+    """Stores the answers a task took (its id, all its answers so far)."""
     interrupts_of: TaskContext[Any] | None = None
     """The parent's task whose ``interrupt()`` calls this run's are: set for
     a subgraph compiled with ``checkpointer=False``, which stores nothing and
@@ -283,6 +300,15 @@ class RunScope:
     """What watches the run's tasks (``runtime/observe.py``), if anything does."""
     checkpoint_id: str = ""
     """The checkpoint the run's current step runs from."""
+
+    def take_ahead(self) -> tuple[bool, Any]:
+        """The answer ``Command(resume=...)`` gave while no interrupt waited,
+        for the first ``interrupt()`` of the step that asks for one: (True,
+        answer) once, then (False, None)."""
+        try:
+            return True, self.ahead.pop()  # atomic: one task takes it
+        except IndexError:
+            return False, None
 
     def replaying(self, replaying: bool) -> None:
         """Tell the subgraphs of the next step whether it replays an old checkpoint."""

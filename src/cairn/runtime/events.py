@@ -19,7 +19,8 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
-from cairn.checkpoint.base import CheckpointRecord, TaskRecord
+from cairn.checkpoint.base import CheckpointRecord, PendingWrite, TaskRecord
+from cairn.checkpoint.records import interrupt_entries
 from cairn.current import progressed
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
@@ -62,8 +63,11 @@ class Events:
         self._shown = schema.shown
         self._update = schema.shown_update
         self._subgraphs = subgraphs
+        self._schema = schema
         self._parts: Parts | None = Parts(schema) if parts else None
         self._ns: tuple[str, ...] = ()
+        self._before: Mapping[str, Any] = {}
+        """The state the running step started from."""
         self._lock = threading.Lock()
         self._queue: list[Any] = []
         self._arrived = threading.Condition(self._lock)
@@ -80,6 +84,7 @@ class Events:
         child = copy.copy(self)  # the same queue and lock, another namespace
         child._ns = (*self._ns, part)
         child._ordered, child._shown, child._update = schema.ordered, schema.shown, schema.shown_update
+        child._schema = schema
         if child._parts is not None:
             child._parts = Parts(schema)
         return child
@@ -130,10 +135,31 @@ class Events:
         if "messages" in self.modes:
             self._add("messages", (message, metadata))
 
-    def call_result(self, name: str, result: Any, cached: bool = False) -> None:
-        """A ``@task`` call of an entrypoint finished: its result, as an update."""
+    def call_started(self, name: str, call_id: str, input: Any, step: int) -> None:
+        """A ``@task`` call of an entrypoint starts (``input``: its ``(args, kwargs)``)."""
+        payload = {"id": call_id, "name": name, "input": input, "triggers": ("__pregel_push",)}
+        if "tasks" in self.modes:
+            self._add("tasks", payload)
+        self._debug("task", step, payload)
+
+    def call_failed(self, name: str, call_id: str, error: BaseException, step: int) -> None:
+        """A ``@task`` call of an entrypoint failed: its result, with the error."""
+        payload: dict[str, Any] = {"id": call_id, "name": name, "error": error, "result": {}, "interrupts": []}
+        if "tasks" in self.modes:
+            self._add("tasks", payload)
+        self._debug("task_result", step, payload)
+
+    def call_result(self, name: str, call_id: str, result: Any, cached: bool = False, step: int = 0) -> None:
+        """A ``@task`` call of an entrypoint finished: its result, as an update
+        and (unless it came from the cache) as a task's result."""
         if "updates" in self.modes:
             self._add("updates", {name: result, "__metadata__": {"cached": True}} if cached else {name: result})
+        if cached or ("tasks" not in self.modes and "debug" not in self.modes):
+            return
+        payload: dict[str, Any] = {"id": call_id, "name": name, "error": None, "result": {"__return__": result}, "interrupts": []}
+        if "tasks" in self.modes:
+            self._add("tasks", payload)
+        self._debug("task_result", step, payload)
 
     def model_event(self, event: dict[str, Any]) -> None:
         """A chat model's event, streamed by ``astream_events`` (mode "events")."""
@@ -167,12 +193,11 @@ class Events:
         if "values" in self.modes:
             self._add("values", self._shown(values))
 
-    def paused(self, values: Mapping[str, Any], interrupts: list[Interrupt]) -> None:
-        """The run stopped on ``interrupt()``: values say so (updates did as
-        each task interrupted, in ``finished``)."""
-        if "values" not in self.modes:
-            return
-        shown = self._shown(values)
+    def _interrupted(self, interrupts: list[Interrupt]) -> None:
+        """A task paused on ``interrupt()``: as LangGraph, a "values" chunk of
+        the state the step started from, with that task's interrupts (one
+        chunk per task that paused)."""
+        shown = self._shown(self._before)
         if self._parts is not None:
             self._add("values", Paused(shown, tuple(interrupts)))
         else:
@@ -180,20 +205,48 @@ class Events:
             pending = tuple(interrupts)
             self._add("values", {**shown, "__interrupt__": pending} if isinstance(shown, dict) else {"__interrupt__": pending})
 
+    def paused(self, values: Mapping[str, Any], wrote: bool) -> None:
+        """The run stopped on ``interrupt()`` (each paused task said so as it
+        finished): the state with what the finished tasks wrote, when they
+        wrote something (``wrote``), as LangGraph streams it."""
+        if wrote:
+            self.values(values)
+
     def stopped(self) -> None:
         """The run stopped at an interrupt_before/interrupt_after node."""
         if "updates" in self.modes:
             self._add("updates", {"__interrupt__": ()})
 
-    def checkpoint(self, checkpoint: CheckpointRecord, values: Mapping[str, Any]) -> None:
+    def checkpoint(
+        self,
+        checkpoint: CheckpointRecord,
+        values: Mapping[str, Any],
+        pending: Mapping[str, list[PendingWrite]] | None = None,
+        states: Callable[[CheckpointRecord], Mapping[str, Any]] | None = None,
+    ) -> None:
+        """``checkpoint`` was stored (or a run resumes it: ``pending``, what
+        its step left, by kind, shows in its tasks as LangGraph shows it);
+        ``states(checkpoint)``: the ``state`` of its tasks that have one (the
+        config of a subgraph task's checkpoints), by task id."""
         if "checkpoints" not in self.modes and "debug" not in self.modes:
             return
-        payload = _checkpoint_payload(checkpoint, self._ordered(values))
+        shown = states(checkpoint) if states is not None else {}
+        payload = _checkpoint_payload(checkpoint, self._ordered(values), pending or {}, shown)
         if "checkpoints" in self.modes:
             self._add("checkpoints", payload)
         self._debug("checkpoint", checkpoint.step, payload)
 
-    def started(self, tasks: Iterable[TaskRecord], state: Mapping[str, Any], step: int) -> None:
+    def started(
+        self,
+        tasks: Iterable[TaskRecord],
+        state: Mapping[str, Any],
+        input_of: Callable[[TaskRecord, Mapping[str, Any]], Any],
+        step: int,
+    ) -> None:
+        """``tasks`` start from ``state``; ``input_of(task, state)``: what the
+        task's node is given (the state as its schema's class, a Send's
+        argument), as LangGraph shows it."""
+        self._before = state
         if "tasks" not in self.modes and "debug" not in self.modes:
             return
         for task in tasks:
@@ -202,8 +255,8 @@ class Events:
             payload = {
                 "id": task.id,
                 "name": task.name,
-                "input": task.arg if task.push else self._ordered(state),
-                "triggers": ("__pregel_push",) if task.push else (f"branch:to:{task.name}",),
+                "input": self._schema.shown_input(input_of(task, state)),
+                "triggers": ("__pregel_push",) if task.push else self._schema.triggers(task.name),
             }
             if "tasks" in self.modes:
                 self._add("tasks", payload)
@@ -212,7 +265,7 @@ class Events:
     def finished(
         self,
         task: TaskRecord,
-        update: Mapping[str, Any] | None,
+        update: Mapping[str, Any] | list[dict[str, Any]] | None,
         error: BaseException | str | None,
         interrupts: list[Interrupt],
         step: int,
@@ -226,10 +279,13 @@ class Events:
         if task.name == START:
             return
         name = name or task.name
-        if "updates" in self.modes and (interrupts or paused):
-            self._add("updates", {"__interrupt__": tuple(interrupts)})
+        if interrupts or paused:
+            if "updates" in self.modes:
+                self._add("updates", {"__interrupt__": tuple(interrupts)})
+            if "values" in self.modes:
+                self._interrupted(interrupts)
         elif "updates" in self.modes and error is None:
-            chunk = {name: self._update(update)}
+            chunk = {name: update if isinstance(update, list) else self._update(update)}
             if cached:
                 chunk["__metadata__"] = {"cached": True}
             self._add("updates", chunk)
@@ -239,16 +295,22 @@ class Events:
             "id": task.id if name == task.name else f"{task.id}:{name}",
             "name": name,
             "error": error,
-            "result": dict(update) if update is not None else {},
-            "interrupts": [{"value": i.value, "id": i.id} for i in interrupts],
+            "result": self._schema.task_result(update),
+            "interrupts": [{"value": i.value, "id": i.id, "response_schema": i.response_schema} for i in interrupts],
         }
         if "tasks" in self.modes:
             self._add("tasks", payload)
         self._debug("task_result", step, payload)
 
 
-def _checkpoint_payload(checkpoint: CheckpointRecord, values: Any) -> dict[str, Any]:
-    """A checkpoint as the "checkpoints" stream mode shows it (the shape of get_state)."""
+def _checkpoint_payload(
+    checkpoint: CheckpointRecord,
+    values: Any,
+    pending: Mapping[str, list[PendingWrite]],
+    states: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A checkpoint as the "checkpoints" stream mode shows it (the shape of
+    get_state); ``pending``: what its step left (a resumed checkpoint's)."""
     thread, ns = checkpoint.thread_id, checkpoint.ns
     return {
         "config": canonical(thread, ns, checkpoint.id),
@@ -256,8 +318,32 @@ def _checkpoint_payload(checkpoint: CheckpointRecord, values: Any) -> dict[str, 
         "values": dict(values) if isinstance(values, Mapping) else values,
         "next": [task.name for task in checkpoint.tasks],
         "parent_config": canonical(thread, ns, checkpoint.parent_id) if checkpoint.parent_id else None,
-        "tasks": [
-            {"id": task.id, "name": task.name, "interrupts": (), "state": None}
-            for task in checkpoint.tasks
-        ],
+        "tasks": _checkpoint_tasks(checkpoint.tasks, pending, states),
     }
+
+
+def _checkpoint_tasks(
+    tasks: Iterable[TaskRecord], pending: Mapping[str, list[PendingWrite]], states: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The tasks of a checkpoint payload: each with its error, or its result
+    (when it finished) and its interrupts, and its ``state``, as LangGraph's."""
+    if not pending:
+        return [
+            {"id": task.id, "name": task.name, "interrupts": (), "state": states.get(task.id)} for task in tasks
+        ]
+    errors = {w.task_id: w.value for w in pending.get("error", ())}
+    results = {w.task_id: w.value.update for w in pending.get("result", ())}
+    asked = {
+        w.task_id: tuple({"value": v, "id": i, "response_schema": r} for i, v, r in interrupt_entries(w.value))
+        for w in pending.get("interrupt", ())
+    }
+    shown = []
+    for task in tasks:
+        if task.id in errors:
+            shown.append({"id": task.id, "name": task.name, "error": errors[task.id], "state": states.get(task.id)})
+            continue
+        item: dict[str, Any] = {"id": task.id, "name": task.name}
+        if results.get(task.id):
+            item["result"] = results[task.id]
+        shown.append({**item, "interrupts": asked.get(task.id, ()), "state": states.get(task.id)})
+    return shown

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from cairn.errors import InvalidResumeError, UnknownInterruptError
 
 
-def _looks_like_id(key: Any) -> bool:
+def looks_like_id(key: Any) -> bool:
     return isinstance(key, str) and len(key) == 32 and all(c in "0123456789abcdef" for c in key)
 
 
@@ -22,14 +22,15 @@ def answered(
 ) -> list[tuple[str, Any]]:
     """Which task each part of ``Command(resume=answer)`` goes to: ``answer``
     is a map of interrupt id to answer, or the answer to the one interrupt
-    pending. ``waiting`` maps task ids to their pending (id, value) pairs."""
-    by_id = {iid: task_id for task_id, pairs in waiting.items() for iid, _ in pairs}
+    pending. ``waiting`` maps task ids to their stored interrupt entries
+    (``[id, value]``, a response schema third when there is one)."""
+    by_id = {entry[0]: task_id for task_id, entries in waiting.items() for entry in entries}
     if not by_id:
         raise InvalidResumeError(
             f"thread {thread_id!r} has no pending interrupt to resume; "
             "use invoke(None, config) to continue a stopped run"
         )
-    if isinstance(answer, Mapping) and answer and all(_looks_like_id(k) for k in answer):
+    if isinstance(answer, Mapping) and answer and all(looks_like_id(k) for k in answer):
         unknown = [k for k in answer if k not in by_id]
         if unknown:
             raise UnknownInterruptError(

@@ -52,6 +52,7 @@ from cairn.runtime.persist import NoPersister, Persister, check_durability
 from cairn.runtime.plan import plan_next, start_task
 from cairn.runtime.settle import Committed, Halted, Position, kept_writes, settle
 from cairn.runtime.state import apply_updates
+from cairn.runtime.subgraphs import subgraph_configs
 from cairn.types import Command, Interrupt
 
 if TYPE_CHECKING:
@@ -220,6 +221,11 @@ class Run:
             cache=graph.runner.cache,
         )
         self.scope.record_call = self._record_call
+        if self.persist.stores:
+            self.scope.answered = self._answered
+        if events is not None and events.modes & {"tasks", "debug"}:
+            self.scope.call_started = self._call_started
+            self.scope.call_failed = self._call_failed
         if self.persist.stores and self.durability != "exit":
             self.scope.keep = self._keep
         self._recording = threading.Lock()
@@ -324,7 +330,7 @@ class Run:
             hold=True,
         )
         if self.events is not None:
-            self.events.checkpoint(checkpoint, values)
+            self.events.checkpoint(checkpoint, values, states=self._task_states)
         return Position(checkpoint, values)
 
     def _resume(self, base: CheckpointRecord, resume: Command | None) -> Position:
@@ -342,6 +348,8 @@ class Run:
         # What a failed or paused step left is reused only when resuming the
         # head; replaying an older checkpoint runs its tasks afresh.
         if self.config.checkpoint_id is None or self._is_head(base):
+            if self.events is not None:  # as LangGraph: the checkpoint it goes on from, with what its step left
+                self.events.checkpoint(start.checkpoint, values, pending, self._task_states)
             waiting = self._take_over(start, pending)
         else:
             self.scope.replaying(True)
@@ -350,10 +358,28 @@ class Run:
             self._apply_update(start, resume.update)
         elif start.prelude:
             start.values = self._with_prelude(start)
-        # At a static breakpoint nothing waits for an answer: the run goes on, as LangGraph's.
-        if resume is not None and resume.resume is not None and (waiting or not base.tasks):
-            self._apply_resume(start, waiting, resume.resume)
+        # At a static breakpoint (or after update_state) nothing waits for an answer: the run
+        # goes on, as LangGraph's, and the first interrupt() its next step reaches takes it.
+        if resume is not None and resume.resume is not None:
+            if waiting or not base.tasks:
+                self._apply_resume(start, waiting, resume.resume)
+            else:
+                self._answer_ahead(start, resume.resume)
         return start
+
+    def _answer_ahead(self, start: Position, answer: Any) -> None:
+        """``Command(resume=answer)`` where no interrupt waits: as LangGraph,
+        the answer goes to the first ``interrupt()`` the next step reaches
+        (a task that takes it stores it as its answer: ``_answered``)."""
+        if isinstance(answer, Mapping) and answer and all(interrupts.looks_like_id(k) for k in answer):
+            return  # answers by id: they name interrupts that are not pending
+        self.scope.ahead[:] = [answer]
+
+    def _answered(self, task_id: str, answers: list[Any]) -> None:
+        """Store the answers task ``task_id`` took, so a rerun of its step reuses them."""
+        with self._recording:
+            if self.cursor is not None:
+                self.persist.save_pending(self.cursor.checkpoint, [PendingWrite(task_id, "resume", answers)])
 
     def _take_over(self, start: Position, pending: Mapping[str, list[PendingWrite]]) -> dict[str, list[Any]]:
         """Reuse what the head's failed or paused step left (``pending``, by
@@ -568,7 +594,17 @@ class Run:
             if self.cursor is not None:
                 self.persist.save_pending(self.cursor.checkpoint, [write])
             if self.events is not None:
-                self.events.call_result(name, write.value, cached)
+                self.events.call_result(name, write.task_id, write.value, cached, self.scope.step)
+
+    def _call_started(self, name: str, call_id: str, input: Any) -> None:
+        """Stream a ``@task`` call starting, as LangGraph's "tasks" stream shows it."""
+        assert self.events is not None
+        self.events.call_started(name, call_id, input, self.scope.step)
+
+    def _call_failed(self, name: str, call_id: str, error: Any) -> None:
+        """Stream a ``@task`` call's failure, as LangGraph's "tasks" stream shows it."""
+        assert self.events is not None
+        self.events.call_failed(name, call_id, error, self.scope.step)
 
     def _keep(self, result: TaskResult) -> None:
         """Store what a task produced as it finishes, while its siblings
@@ -663,7 +699,11 @@ class Run:
             self.scope.binding = replace(self.scope.binding, at=cursor.checkpoint.id)
         todo = [t for t in tasks if t.id not in cursor.reuse]
         if self.events is not None:
-            self.events.started(todo, cursor.values, cursor.checkpoint.step + 1)
+            step = cursor.checkpoint.step + 1
+            self.events.started(tasks, cursor.values, self._task_input, step)
+            for task in tasks if cursor.reuse else ():  # as LangGraph: what finished before the resume, as cached updates
+                if (reused := cursor.reuse.get(task.id)) is not None:
+                    self.events.finished(task, reused.update, None, [], step, name=reused.name, cached=True)
         if self.observer is not None:
             self.observer.step_started(self.scope.step, todo)
         return todo
@@ -702,7 +742,9 @@ class Run:
         # The result shows what the finished tasks wrote, as get_state does.
         self._paused_values = halted.values
         if self.events is not None:
-            self.events.paused(halted.values or {}, self.interrupts)
+            # As LangGraph: a subgraph's pause goes up to its parent's task, without its values.
+            under_a_task = self.nested or self.scope.interrupts_of is not None
+            self.events.paused(halted.values or {}, halted.wrote and not under_a_task)
 
     def _advance(self, cursor: Position, committed: Committed) -> Step:
         """CheckpointRecord a step whose tasks all finished and move the run to it."""
@@ -712,13 +754,26 @@ class Run:
             self.events.values(values)  # as LangGraph: only when a key it shows was written
         self.persist.save(checkpoint, values)
         if self.events is not None and self.persist.stores:
-            self.events.checkpoint(checkpoint, values)
+            self.events.checkpoint(checkpoint, values, states=self._task_states)
         cursor.checkpoint, cursor.values = checkpoint, values
         cursor.reuse, cursor.answers, cursor.failed, cursor.prelude = {}, {}, {}, []
+        if not self.nested:  # an answer given ahead is for the first step only (the parent's)
+            self.scope.ahead.clear()
         if self._replay_of is not None:  # the replay's first step is stored
             self.scope.replaying(False)
             self._replay_of = None
         return Step(checkpoint, writes, values)
+
+    def _task_states(self, checkpoint: CheckpointRecord) -> Mapping[str, Any]:
+        """The ``state`` "checkpoints" streams show of ``checkpoint``'s tasks:
+        the config of each subgraph task's checkpoints, by task id."""
+        if not self.graph.runner.has_subgraphs:
+            return {}
+        return subgraph_configs(self.spec, self.thread_id, self.ns, checkpoint.tasks)
+
+    def _task_input(self, task: TaskRecord, values: Mapping[str, Any]) -> Any:
+        """What ``task`` of the step starting on ``values`` gives its node."""
+        return self.graph.runner.task_input(task, values, self.scope.steps_left)
 
     def _report(self, result: TaskResult) -> None:
         """Stream what became of a task as it finishes (scope.report)."""
@@ -732,9 +787,10 @@ class Run:
             self.events.finished(result.task, None, handled.error, [], step)
             if outcome is None and not paused:
                 return  # the handler failed too; the run fails with its error
+        shown = None if outcome is None else outcome.write.update if outcome.shown is None else outcome.shown
         self.events.finished(
             result.task,
-            outcome.write.update if outcome is not None else None,
+            shown,
             None if paused else error,
             [i for i in error.interrupts if isinstance(i, Interrupt)] if paused else [],  # type: ignore[union-attr]
             step,
@@ -743,7 +799,7 @@ class Run:
             cached=outcome is not None and outcome.cached,
         )
         if self.scope.messages is not None and outcome is not None and not outcome.cached:
-            self.scope.messages.returned(result.task, outcome.write.update, step)
+            self.scope.messages.returned(result.task, shown, step)
 
     def _stops_before(self, tasks: tuple[TaskRecord, ...]) -> bool:
         if not self.before:

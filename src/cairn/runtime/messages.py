@@ -93,13 +93,17 @@ class MessagesMode:
             }
         )
 
-    def returned(self, task: TaskRecord, update: Mapping[str, Any] | None, step: int) -> None:
-        """Hand out the messages ``task`` returned that no model streamed
-        (not the input's: the start task is not a node)."""
+    def returned(self, task: TaskRecord, update: Any, step: int) -> None:
+        """Hand out the message objects ``task`` returned that no model
+        streamed (not the input's: the start task is not a node); ``update``:
+        as the node returned it (a list of one-key updates, when its Commands
+        wrote a key twice), so messages given as dicts or tuples are not
+        handed out, as in LangGraph."""
         if not update or task.name == START:
             return
         metadata: dict[str, Any] | None = None
-        for value in update.values():
+        values = [v for u in update for v in u.values()] if isinstance(update, list) else update.values()
+        for value in values:
             for item in value if isinstance(value, (list, tuple)) else (value,):
                 if isinstance(item, self._message_class) and item.id not in self.seen:
                     metadata = metadata or {**self.metadata(task, step), "ls_integration": "langgraph"}

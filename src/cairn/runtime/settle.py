@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Collection
 
 from cairn.checkpoint.base import CheckpointRecord, PendingWrite, TaskWrite
-from cairn.errors import GraphInterrupt, InvalidUpdateError, NodeError
+from cairn.checkpoint.records import interrupt_entry
+from cairn.errors import INVALID_RESUME, GraphInterrupt, InvalidUpdateError, NodeError
 from cairn.graph.schema import StateSchema
 from cairn.runtime.executor import TaskResult
 from cairn.runtime.state import apply_updates, ordered_writes
@@ -63,6 +64,8 @@ class Halted:
     KeyboardInterrupt). None: the step paused on ``interrupts``."""
     values: dict[str, Any] | None = None
     """When paused: the state with what the finished tasks wrote, as get_state shows it."""
+    wrote: bool = False
+    """When paused: whether the finished tasks wrote a key (so the state changed)."""
 
 
 def settle(
@@ -125,7 +128,7 @@ def _halted(
         {**position.reuse, **{r.task.id: r.outcome.write for r in results if r.outcome is not None}},
     )
     values = apply_updates(schema, dict(position.values), [(w.name, w.update) for w in finished])
-    return Halted(pending, interrupts, None, values)
+    return Halted(pending, interrupts, None, values, any(schema.shows(w.update) for w in finished))
 
 
 def _unkept(results: list[TaskResult], kept: Collection[str]) -> list[PendingWrite]:
@@ -144,9 +147,12 @@ def kept_writes(result: TaskResult) -> list[PendingWrite]:
         writes.append(PendingWrite(task_id, "result", result.outcome.write))
     elif isinstance(result.error, GraphInterrupt):
         found = [i for i in result.error.interrupts if isinstance(i, Interrupt)]
-        writes.append(PendingWrite(task_id, "interrupt", [[i.id, i.value] for i in found]))
+        writes.append(PendingWrite(task_id, "interrupt", [interrupt_entry(i.id, i.value, i.response_schema) for i in found]))
     elif result.error is not None and handled is None:
         writes.append(PendingWrite(task_id, "error", repr(result.error)))
+        refused = getattr(result.error, INVALID_RESUME, None)
+        if refused is not None and refused[0] == task_id:  # the answer its schema refused is dropped
+            writes.append(PendingWrite(task_id, "resume", refused[1]))
     return writes
 
 

@@ -13,6 +13,7 @@ from cairn.checkpoint.base import (
     looping_link,
     parent_missing,
 )
+from cairn.checkpoint.records import interrupt_entries
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.runtime.config import canonical
@@ -158,7 +159,9 @@ def _from_pending(
             results[item.task_id] = item.value.update
             finished.add(item.task_id)
         elif item.kind == "interrupt":
-            interrupts[item.task_id] = tuple(Interrupt(value=v, id=i) for i, v in item.value)
+            interrupts[item.task_id] = tuple(
+                Interrupt(value=v, id=i, response_schema=r) for i, v, r in interrupt_entries(item.value)
+            )
     if head:
         for task_id in finished:  # answered, and finished since: no longer waiting
             interrupts.pop(task_id, None)

@@ -22,9 +22,35 @@ from cairn.errors import GraphInterrupt, ParentCommand
 from cairn.graph.spec import GraphSpec
 from cairn.runtime import offload
 from cairn.runtime.config import RunConfig, read_config
-from cairn.runtime.context import Binding, Runtime, task_context
+from cairn.runtime.context import Binding, Runtime, RunScope, task_context
 from cairn.runtime.events import Events
 from cairn.types import Command, Interrupt
+
+
+def subgraph_ns(spec: GraphSpec, name: str, task_id: str, ns: str) -> str | None:
+    """The namespace where the subgraph node ``name``'s task ``task_id`` of a
+    graph running in namespace ``ns`` keeps its checkpoints; None when the
+    node is no subgraph, or one that stores nothing (checkpointer=False)."""
+    node = spec.nodes.get(name)
+    if node is None or not node.subgraph:
+        return None
+    persistence = getattr(node.fn, "persistence", "task")
+    if persistence == "none":
+        return None
+    own = name if persistence == "thread" else f"{name}:{task_id}"
+    return f"{ns}|{own}" if ns else own
+
+
+def subgraph_configs(spec: GraphSpec, thread_id: str, ns: str, tasks: Any) -> dict[str, dict[str, Any]]:
+    """The config of each subgraph task's checkpoints among ``tasks`` (with
+    ``id`` and ``name``), by task id: what LangGraph shows as the task's
+    ``state`` when it does not show the subgraph's snapshot."""
+    found = {}
+    for task in tasks:
+        own = subgraph_ns(spec, task.name, task.id, ns)
+        if own is not None:
+            found[task.id] = {"configurable": {"thread_id": thread_id, "checkpoint_ns": own}}
+    return found
 
 
 class NestedRun(Protocol):
@@ -32,6 +58,7 @@ class NestedRun(Protocol):
 
     thread_id: str
     interrupts: list[Interrupt]
+    scope: RunScope
 
     @property
     def values(self) -> dict[str, Any]: ...
@@ -106,6 +133,7 @@ def _start(graph: Subgraph, node: str, arg: Any) -> tuple[NestedRun, Any] | dict
     run_config = read_config({**config, "configurable": configurable})
     sub: Subgraph = bound(graph, binding.saver, getattr(graph, "depth", 0) + 1)
     run = sub.nested_run(run_config, scope.runtime, binding, binding.replaying, events, None)
+    run.scope.ahead = scope.ahead  # an answer given ahead to the parent's step: its interrupt()s may take it
     head = None if binding.replaying else binding.saver.load(run.thread_id, ns)
     if head is None or not _this_attempt(head, binding):
         # A subgraph with checkpointer=True runs anew on the memory it kept.
@@ -118,7 +146,7 @@ def _start(graph: Subgraph, node: str, arg: Any) -> tuple[NestedRun, Any] | dict
     fresh = list(task.answers[used:])
     if not fresh:
         return run, None
-    waiting = [iid for w in pending if w.kind == "interrupt" for iid, _ in w.value]
+    waiting = [entry[0] for w in pending if w.kind == "interrupt" for entry in w.value]
     if len(fresh) == 1 and len(waiting) <= 1:
         return run, Command(resume=fresh[0])
     return run, Command(resume=dict(zip(waiting, fresh)))

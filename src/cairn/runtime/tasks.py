@@ -150,6 +150,11 @@ class Outcome:
     """The node failed and its error handler wrote ``write`` in its place."""
     cached: bool = False
     """``write`` came from the cache: the node did not run (``cache_policy``)."""
+    shown: Any = None
+    """What the node returned, as "updates", "tasks" and "messages" streams
+    show it (LangGraph's): its update before reducers prepared it (messages
+    as the node gave them), or a list of one-key updates when the Commands it
+    returned wrote a key more than once. None: ``write.update`` shows."""
 
 
 class HandlerFailed(BaseException):
@@ -172,6 +177,8 @@ class TaskRunner:
         self.strict = strict
         self.cache = NodeCache(cache) if cache is not None else None
         """Where nodes with a ``cache_policy`` find and leave their writes."""
+        self.has_subgraphs = any(n.subgraph for n in spec.nodes.values())
+        """Whether a node of the graph is a compiled graph."""
         self._inject = {name: injection(n.fn) for name, n in spec.nodes.items()}
         for n in spec.nodes.values():
             if n.error_handler is not None:
@@ -199,18 +206,24 @@ class TaskRunner:
         self, name: str, mapping: Mapping[str, Any] | None, *, by_caller: bool = False
     ) -> Mapping[str, Any] | None:
         """``filter_update`` of an update already in the schema's mapping form."""
+        kept = self._kept_keys(name, mapping, by_caller)
+        return self.spec.schema.prepare(kept) if kept else kept
+
+    def _kept_keys(
+        self, name: str, mapping: Mapping[str, Any] | None, by_caller: bool = False
+    ) -> Mapping[str, Any] | None:
+        """``mapping`` without the keys the state does not have (warned of, or
+        refused if strict), not yet prepared for storing."""
         schema = self.spec.schema
-        if not mapping:
+        if not mapping or schema.open:
             return mapping
-        if schema.open:
-            return schema.prepare(mapping)
         channels = schema.channels
         if schema.managed and any(k in schema.managed for k in mapping):
             # computed for each task (cairn.managed): a write is ignored, as in LangGraph
             mapping = {k: v for k, v in mapping.items() if k not in schema.managed}
         unknown = [k for k in mapping if k not in channels]
         if not unknown:
-            return schema.prepare(mapping)
+            return mapping
         if by_caller:
             what = f"update_state(as_node={name!r})"
         else:
@@ -223,11 +236,14 @@ class TaskRunner:
             raise InvalidUpdateError(message + "; add them to the schema")
         author = None if by_caller else self.spec.nodes.get(name)
         _warn_at_user_code(message + "; they were dropped", author)
-        return schema.prepare({k: v for k, v in mapping.items() if k in channels})
+        return {k: v for k, v in mapping.items() if k in channels}
 
-    def _read_output(self, node: str, output: Any) -> tuple[Mapping[str, Any] | None, list[Any]]:
+    def _read_output(self, node: str, output: Any) -> tuple[Mapping[str, Any] | None, list[Any], Any]:
+        """What a node returned: its update (prepared for storing), its
+        routes, and the update as streams show it (before it was prepared)."""
         if isinstance(output, (list, tuple)) and any(isinstance(o, Command) for o in output):
             return self._read_outputs(node, output)
+        gotos: list[Any] = []
         if isinstance(output, Command):
             if output.graph == Command.PARENT:
                 raise ParentCommand(output, node)  # the parent graph applies it (subgraphs.py)
@@ -236,24 +252,34 @@ class TaskRunner:
                     f"node {node!r} returned Command(graph={output.graph!r}); only the "
                     "current graph can be targeted"
                 )
-            update = output.update
-            if isinstance(update, (list, tuple)):
-                update = dict(update)
             goto = output.goto
             gotos = [goto] if isinstance(goto, (str, Send)) else list(goto or ())
-            return self.filter_update(node, update), gotos
-        return self.filter_update(node, output), []
+            output = output.update
+            if isinstance(output, (list, tuple)):
+                output = dict(output)
+        mapping = self.spec.schema.as_update(output)
+        if mapping is None and output is not None:
+            raise InvalidUpdateError(
+                f"node {node!r} returned {type(output).__name__} {_short(output)}; a node must "
+                "return a dict of state updates, None, or a Command"
+            )
+        shown = self._kept_keys(node, mapping)
+        return (self.spec.schema.prepare(shown) if shown else shown), gotos, shown
 
-    def _read_outputs(self, node: str, outputs: Sequence[Any]) -> tuple[Mapping[str, Any] | None, list[Any]]:
+    def _read_outputs(self, node: str, outputs: Sequence[Any]) -> tuple[Mapping[str, Any] | None, list[Any], Any]:
         """A list of Commands (and updates) returned by one node, as one
         update and the routes of all: a key written twice is reduced, in
-        order, when it has a reducer, and refused when it has none."""
+        order, when it has a reducer, and refused when it has none. Shown as
+        LangGraph shows it: one update, or a list of one-key updates when a
+        key was written more than once."""
         merged: dict[str, Any] = {}
         gotos: list[Any] = []
+        written: list[tuple[str, Any]] = []
         reducers = self.spec.schema.reducers
         for output in outputs:
-            update, routes = self._read_output(node, output)
+            update, routes, shown = self._read_output(node, output)
             gotos.extend(routes)
+            written.extend((shown or {}).items())
             for key, value in (update or {}).items():
                 if key not in merged:
                     merged[key] = value
@@ -267,7 +293,9 @@ class TaskRunner:
                         f"{key!r}, which has no reducer to combine them; write it once, or give "
                         "it a reducer with Annotated[type, reducer]"
                     )
-        return merged, gotos
+        keys = [key for key, _ in written]
+        repeated = len(set(keys)) < len(keys)
+        return merged, gotos, [{k: v} for k, v in written] if repeated else dict(written)
 
     def _check_route(self, source: str, route: Any) -> Any:
         nodes = self.spec.nodes
@@ -426,6 +454,10 @@ class TaskRunner:
         goto, fresh = self.routes(START, update, (), state, scope)
         return Outcome(TaskWrite(task.id, START, update, goto), fresh)
 
+    def task_input(self, task: TaskRecord, state: Mapping[str, Any], steps_left: int | None) -> Any:
+        """What ``task``'s node is given on ``state`` (as "tasks" streams show it)."""
+        return self._prepare(task, state, steps_left)[1]
+
     def _prepare(
         self, task: TaskRecord, state: Mapping[str, Any], steps_left: int | None = None
     ) -> tuple[NodeSpec, Any]:
@@ -452,9 +484,9 @@ class TaskRunner:
         state: Mapping[str, Any],
         scope: RunScope,
     ) -> Outcome:
-        update, gotos = self._read_output(node.name, output)
+        update, gotos, shown = self._read_output(node.name, output)
         goto, fresh = self.routes(node.name, update, gotos, state, scope)
-        return Outcome(TaskWrite(task.id, node.name, update, goto), fresh)
+        return Outcome(TaskWrite(task.id, node.name, update, goto), fresh, shown=shown)
 
 
 def _warn_at_user_code(message: str, node: NodeSpec | None) -> None:

@@ -197,10 +197,12 @@ def _built(code: int, build: Callable[..., Any], arg: Any) -> Any:
     if code == SINGLE:
         return build(arg)
     if code == POSITIONAL:
+        if build is Interrupt:  # (value, id[, response_schema])
+            return Interrupt(*arg[:2], response_schema=arg[2] if len(arg) > 2 else None)
         return build(*arg[:2]) if build is Send else build(*arg)
     if code == KEYWORDS:
         if build is Interrupt:
-            return Interrupt(value=arg.get("value"), id=arg.get("id", ""))
+            return Interrupt(value=arg.get("value"), id=arg.get("id", ""), response_schema=arg.get("response_schema"))
         return build(**arg)
     if code in (PYDANTIC_V1, PYDANTIC_V2):
         try:
