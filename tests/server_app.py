@@ -27,7 +27,7 @@ def first(state: State) -> dict:
 
 
 def ask(state: State) -> dict:
-    return {"items": ["b"], "answer": interrupt({"question": "ok?"})}
+    return {"items": ["b"], "answer": interrupt({"question": "ok?"}, response_schema={"type": "string"})}
 
 
 def last(state: State) -> dict:

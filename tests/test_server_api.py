@@ -116,10 +116,12 @@ def test_an_interrupted_run_is_resumed_with_command_resume(client: Any) -> None:
     result = client.runs.wait(thread["thread_id"], "agent", input={"items": ["x"]})
     assert result["items"] == ["x", "a"]
     assert result["__interrupt__"][0]["value"] == {"question": "ok?"}
+    assert result["__interrupt__"][0]["response_schema"] == {"type": "string"}  # the graph's, for the UI
     paused = client.threads.get(thread["thread_id"])
     assert paused["status"] == "interrupted"
     [(task_id, interrupts)] = paused["interrupts"].items()
     assert interrupts[0]["value"] == {"question": "ok?"}
+    assert interrupts[0]["response_schema"] == {"type": "string"}
     state = client.threads.get_state(thread["thread_id"])
     assert state["next"] == ["ask"] and state["tasks"][0]["id"] == task_id
     done = client.runs.wait(thread["thread_id"], "agent", command={"resume": "yes"})

@@ -104,7 +104,11 @@ def _finite(value: Any) -> Any:
 
 
 def interrupt_json(value: Interrupt) -> dict[str, Any]:
-    return {"value": jsonable(value.value), "id": value.id}
+    """An interrupt as LangGraph's server sends it: ``response_schema`` only when the graph gave one."""
+    found = {"value": jsonable(value.value), "id": value.id}
+    if value.response_schema is not None:
+        found["response_schema"] = jsonable(value.response_schema)
+    return found
 
 
 def _task_json(task: PregelTask) -> dict[str, Any]:
