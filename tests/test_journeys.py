@@ -277,8 +277,9 @@ def test_a_thread_held_by_a_running_process_is_busy_then_killed_and_resumed_else
     db: tuple[str, str], tmp_path: Path, started: list[subprocess.Popen[str]]
 ) -> None:
     """A resumes an approval and is stuck in "pay"; B sees the thread busy and
-    its ``cairn fork`` is refused; A is SIGKILLed; C resumes with
-    invoke(None, ...): only "pay" runs again; D sees the thread idle and whole."""
+    its ``cairn fork`` is refused; A is SIGKILLed and the thread shows as
+    stuck; C resumes with invoke(None, ...): only "pay" runs again; D sees
+    the thread idle and whole."""
     kind, target = db
     effects = tmp_path / "effects"
     step("start", kind, target, "po", 1500, JOURNEY_EFFECTS=str(effects))
@@ -299,6 +300,13 @@ def test_a_thread_held_by_a_running_process_is_busy_then_killed_and_resumed_else
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=TIMEOUT)
     Path(f"{effects}.hold").unlink()
+    # The operator sees the dead run's thread as stuck at once (its hold has
+    # not expired, but its process is gone and the next run takes it over).
+    (stuck,) = cli_json("threads", "--db", target, "--status", "stuck")
+    assert stuck["thread_id"] == "po" and stuck["next"] == ["pay"] and stuck["lease_seconds_left"] > 0
+    assert cli_json("threads", "--db", target, "--status", "busy") == []
+    stats = cli_json("stats", "--db", target)
+    assert stats["by_status"] == {"stuck": 1} and [s["thread_id"] for s in stats["stuck"]] == ["po"]
     done = step("continue", kind, target, "po", None, JOURNEY_EFFECTS=str(effects))
     assert done["log"] == ["draft", "approve:yes", "paid:1500:yes"]
     assert lines_of(effects) == ["draft", "approve", "approve", "pay:entered", "pay:entered", "pay"]
