@@ -316,6 +316,31 @@ def test_a_thread_held_by_a_running_process_is_busy_then_killed_and_resumed_else
     assert [h["step"] for h in read["history"]] == [3, 2, 1, 0, -1]
 
 
+def test_a_thread_deleted_with_the_cli_while_another_process_runs_it_stays_deleted(
+    db: tuple[str, str], tmp_path: Path, started: list[subprocess.Popen[str]]
+) -> None:
+    """A is in "pay" when B runs ``cairn delete``: A's step is refused with
+    ThreadBusyError and stores nothing, so the thread does not come back as
+    an orphan step; C starts the thread anew at once."""
+    kind, target = db
+    effects = tmp_path / "effects"
+    step("start", kind, target, "po", 1500, JOURNEY_EFFECTS=str(effects))
+    Path(f"{effects}.hold").touch()
+    holder = background(started, step_argv("resume", kind, target, "po", "yes"), JOURNEY_EFFECTS=str(effects))
+    wait_for("the run to enter pay", lambda: "pay:entered" in lines_of(effects))
+    assert cli_json("delete", "po", "--db", target) == {"deleted": "po"}
+    Path(f"{effects}.hold").unlink()
+    out, err = holder.communicate(timeout=TIMEOUT)
+    assert holder.returncode == 3, err
+    failed = json.loads(out)
+    assert failed["error"] == "ThreadBusyError" and "the thread was deleted" in failed["message"], failed
+    assert cli_json("threads", "--db", target) == []
+    assert step("read", kind, target, "po")["history"] == []
+    again = step("start", kind, target, "po", 5)
+    assert again["log"] == ["draft"] and again["__interrupt__"]
+    assert [h["step"] for h in step("read", kind, target, "po")["history"]] == [1, 0, -1]
+
+
 # --- encryption ------------------------------------------------------------------------------
 
 

@@ -502,6 +502,25 @@ def test_update_state_is_refused_on_a_busy_thread_and_works_on_an_idle_one(saver
     assert logs(chain(graph, "idle"))[-1] == run_values("C") + ["u"]
 
 
+def test_a_thread_deleted_while_a_run_writes_it_stays_deleted(saver: Any) -> None:
+    """delete_thread takes the thread from the run holding it: the run's next
+    step is refused (ThreadBusyError saying so) and stores nothing, instead of
+    bringing the thread back as a step whose parent is gone."""
+    gate = Gate("doomed")
+    gated = build_graph(saver, gate)
+    run = Background(lambda: gated.invoke({"log": ["A"]}, thread("doomed")))
+    gate.wait_entered(run)
+    saver.delete_thread("doomed")
+    gate.open()
+    with pytest.raises(ThreadBusyError, match="lost thread 'doomed'.*or the thread was deleted"):
+        run.join()
+    graph = build_graph(saver)
+    assert list(graph.get_state_history(thread("doomed"))) == []
+    assert graph.get_state(thread("doomed")).values == {}
+    graph.invoke({"log": ["B"]}, thread("doomed"))  # the id is free for a new run at once
+    assert logs(chain(graph, "doomed"))[-1] == run_values("B")
+
+
 # --- 4. two processes on one database ----------------------------------------------------
 
 

@@ -332,6 +332,7 @@ class InMemorySaver(BaseCheckpointSaver):
     def delete_thread(self, thread_id: str) -> None:
         with self._lock:
             self._threads.pop(thread_id, None)
+            self._leases.pop(thread_id, None)  # a run still writing it stores nothing more
 
     def delete_runs(self, run_ids: Sequence[str], *, thread_id: str | None = None) -> int:
         wanted = run_id_set(run_ids)

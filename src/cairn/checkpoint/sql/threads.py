@@ -155,6 +155,10 @@ class SqlThreads(BaseCheckpointSaver):
 
     def delete_thread(self, thread_id: str) -> None:
         with self._write() as cur:
+            # The hold first: a run still writing the thread (in any process)
+            # finds it lost at its next write and stores nothing, so the
+            # thread stays deleted instead of coming back as an orphan step.
+            cur.execute(self._sql("DELETE FROM cairn_leases WHERE thread_id = ?"), (thread_id,))
             cur.execute(self._sql("DELETE FROM cairn_checkpoints WHERE thread_id = ?"), (thread_id,))
             cur.execute(self._sql("DELETE FROM cairn_pending WHERE thread_id = ?"), (thread_id,))
         self._after_delete()
