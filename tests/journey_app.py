@@ -12,7 +12,8 @@ KIND is "sqlite" (TARGET: the file) or "postgres" (TARGET: the URL); a saver
 made there encrypts when ``CAIRN_ENCRYPTION_KEY`` is set. Commands (see
 ``COMMANDS``) print ``{"cairn": <the cairn package file>, ...}`` with what
 the call returned, or ``{"error": class, "message": text}`` (exit code 3)
-when it raised a CairnError.
+when it raised a CairnError. ``... main()" session KIND TARGET`` stays up
+and answers requests read from stdin (see ``session``).
 
 The graph: draft -> approve -> pay. ``draft`` makes a Quote (a pydantic
 model) with a Priority (an enum), an Approver (a dataclass) and a due date
@@ -272,7 +273,26 @@ OTHER_COMMANDS: dict[str, Callable[[str, str, str, Any], Any]] = {
 }
 
 
+def session(kind: str, target: str) -> None:
+    """A long-lived process (a server's, a notebook's): one saver and one
+    compiled graph for every request. Reads ``[COMMAND, THREAD, ARG]`` lines
+    from stdin and answers each with one line as ``main`` prints it."""
+    saver = open_saver(kind, target)
+    app = builder.compile(checkpointer=saver)
+    print(json.dumps({"cairn": cairn.__file__, "out": "ready"}), flush=True)
+    for line in sys.stdin:
+        command, thread_id, arg = json.loads(line)
+        try:
+            answer = {"out": plain(GRAPH_COMMANDS[command](app, thread_id, arg))}
+        except CairnError as exc:
+            answer = {"error": type(exc).__name__, "message": str(exc)}
+        print(json.dumps({"cairn": cairn.__file__, **answer}), flush=True)
+    saver.close()
+
+
 def main() -> None:
+    if sys.argv[1] == "session":
+        return session(*sys.argv[2:4])
     command, kind, target, thread_id, *rest = sys.argv[1:]
     arg = json.loads(rest[0]) if rest else None
     try:

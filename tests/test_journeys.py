@@ -341,6 +341,72 @@ def test_a_thread_deleted_with_the_cli_while_another_process_runs_it_stays_delet
     assert [h["step"] for h in step("read", kind, target, "po")["history"]] == [1, 0, -1]
 
 
+class Session:
+    """A long-lived process (a server's, a notebook's) with one saver and one
+    compiled graph for all its requests: whatever it keeps in memory between
+    them, other processes change the store meanwhile."""
+
+    def __init__(self, procs: list[subprocess.Popen[str]], kind: str, target: str) -> None:
+        argv = [sys.executable, "-c", "import journey_app; journey_app.main()", "session", kind, target]
+        self.proc = subprocess.Popen(
+            argv, env=env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=TESTS.parent,
+        )
+        procs.append(self.proc)
+        assert self._answer()["out"] == "ready"
+
+    def _answer(self) -> Any:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line, f"the session process ended (exit {self.proc.poll()})"
+        printed = json.loads(line)
+        assert str(Path(printed["cairn"]).resolve()) == CAIRN_FILE, "the session ran another cairn"
+        return printed
+
+    def __call__(self, command: str, thread_id: str, arg: Any = None) -> Any:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps([command, thread_id, arg]) + "\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+
+def test_a_long_lived_process_sees_what_other_processes_and_the_cli_did_to_its_thread(
+    db: tuple[str, str], started: list[subprocess.Popen[str]]
+) -> None:
+    """A stays up: it starts an approval; B answers it; A sees the end. The
+    CLI forks the thread; A sees the fork as the head and continues it. The
+    CLI deletes the thread and C starts it anew; A sees C's thread."""
+    kind, target = db
+    session = Session(started, kind, target)
+    assert session("start", "po", 1500)["out"]["__interrupt__"]
+    assert step("resume", kind, target, "po", "yes")["log"] == ["draft", "approve:yes", "paid:1500:yes"]
+    seen = session("read", "po")["out"]
+    assert seen["state"]["values"]["log"] == ["draft", "approve:yes", "paid:1500:yes"]
+    assert [h["step"] for h in seen["history"]] == [3, 2, 1, 0, -1]
+    stale = session("resume", "po", "again")
+    assert stale["error"] == "InvalidResumeError" and "'po'" in stale["message"], stale
+
+    drafted = next(h for h in seen["history"] if h["next"] == ["approve"] and h["source"] == "loop")
+    forked = cli_json(
+        "fork", "po", "--checkpoint", drafted["checkpoint_id"], "--set", "amount=3",
+        "--as-node", "draft", "--db", target, "--graph", GRAPH,
+    )
+    head = session("read", "po")["out"]["state"]
+    assert head["config"]["configurable"]["checkpoint_id"] == forked["checkpoint_id"]
+    assert head["values"]["amount"] == 3 and head["next"] == ["approve"]
+    asked = session("continue", "po")["out"]
+    assert [i["interrupt"] for i in asked["__interrupt__"]] == [{"question": "approve?", "amount": 3}]
+    assert session("resume", "po", "ok")["out"]["log"] == ["draft", "approve:ok", "paid:3:ok"]
+    assert step("read", kind, target, "po")["state"]["values"]["log"] == ["draft", "approve:ok", "paid:3:ok"]
+
+    assert cli_json("delete", "po", "--db", target) == {"deleted": "po"}
+    gone = session("read", "po")["out"]
+    assert gone["state"]["values"] == {} and gone["history"] == []
+    step("start", kind, target, "po", 5)
+    anew = session("read", "po")["out"]
+    assert anew["state"]["values"]["log"] == ["draft"] and anew["state"]["next"] == ["approve"]
+    assert session("resume", "po", "fine")["out"]["log"] == ["draft", "approve:fine", "paid:5:fine"]
+
+
 # --- encryption ------------------------------------------------------------------------------
 
 
