@@ -319,7 +319,8 @@ def test_a_thread_held_by_a_running_process_is_busy_then_killed_and_resumed_else
 def test_a_thread_deleted_with_the_cli_while_another_process_runs_it_stays_deleted(
     db: tuple[str, str], tmp_path: Path, started: list[subprocess.Popen[str]]
 ) -> None:
-    """A is in "pay" when B runs ``cairn delete``: A's step is refused with
+    """A is in "pay" when B prunes idle threads (A's is left) and runs
+    ``cairn delete``: A's step is refused with
     ThreadBusyError and stores nothing, so the thread does not come back as
     an orphan step; C starts the thread anew at once."""
     kind, target = db
@@ -328,6 +329,9 @@ def test_a_thread_deleted_with_the_cli_while_another_process_runs_it_stays_delet
     Path(f"{effects}.hold").touch()
     holder = background(started, step_argv("resume", kind, target, "po", "yes"), JOURNEY_EFFECTS=str(effects))
     wait_for("the run to enter pay", lambda: "pay:entered" in lines_of(effects))
+    # A running thread is not idle, however old its last step: prune leaves it.
+    idle = cli_json("prune", "--db", target, "--older-than", "0s")
+    assert idle == {"dry_run": False, "threads_deleted": 0, "checkpoints_deleted": 0}
     assert cli_json("delete", "po", "--db", target) == {"deleted": "po"}
     Path(f"{effects}.hold").unlink()
     out, err = holder.communicate(timeout=TIMEOUT)

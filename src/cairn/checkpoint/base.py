@@ -552,7 +552,8 @@ class BaseCheckpointSaver(CheckpointerInterface, ABC):
         thread_id: str | None = None,
         dry_run: bool = False,
     ) -> PruneResult:
-        """Drop threads whose head is older than ``older_than``, and keep only
+        """Drop threads whose head is older than ``older_than`` (but not one a
+        run holds now: it is running, not idle), and keep only
         the newest ``keep_last`` checkpoints of each remaining thread (plus
         what those need to be read). ``thread_id`` limits it to one thread;
         ``dry_run=True`` counts what would go and deletes nothing."""

@@ -329,9 +329,13 @@ class SqlThreads(BaseCheckpointSaver):
         stale: dict[str, int] = {}
         if older_than is not None:
             cutoff = id_floor(datetime.now(timezone.utc) - older_than)
+            # A thread a run holds is not idle, however old its last step: its
+            # run is in a long node (or waits to store), and would come back.
+            running = "thread_id NOT IN (SELECT thread_id FROM cairn_leases WHERE expires_at > {now})"
             cur.execute(
                 self._sql(
-                    f"SELECT thread_id, COUNT(*) FROM cairn_checkpoints {where} "
+                    f"SELECT thread_id, COUNT(*) FROM cairn_checkpoints "
+                    f"{where + ' AND' if where else 'WHERE'} {running} "
                     "GROUP BY thread_id HAVING MAX(id) < ?"
                 ),
                 [*params, cutoff],
