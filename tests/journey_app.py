@@ -210,6 +210,18 @@ def write_many(app: Any, thread_id: str, arg: Any) -> Any:
     return {"finished": done}
 
 
+def write_loop(app: Any, thread_id: str, arg: Any) -> Any:
+    """Runs on THREAD, each to the interrupt and resumed, until the file
+    ``arg`` exists; how many were finished."""
+    done = 0
+    while not os.path.exists(arg):
+        app.invoke({"log": [], "amount": done}, config(thread_id))
+        app.invoke(Command(resume="yes"), config(thread_id))
+        done += 1
+        record(f"finished {thread_id} {done}")
+    return {"finished": done}
+
+
 def read_many(app: Any, thread_id: str, arg: Any) -> Any:
     """The history of each thread ``arg`` names (THREAD is ignored)."""
     return {name: history(app, name) for name in arg}
@@ -265,6 +277,7 @@ GRAPH_COMMANDS: dict[str, Callable[[Any, str, Any], Any]] = {
     "read": read,
     "write-many": write_many,  # arg: the stop file
     "read-many": read_many,  # arg: the thread ids
+    "write-loop": write_loop,  # arg: the stop file
 }
 OTHER_COMMANDS: dict[str, Callable[[str, str, str, Any], Any]] = {
     "async": lambda kind, target, thread_id, arg: asyncio.run(_async_steps(kind, target, thread_id, arg)),

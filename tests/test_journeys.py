@@ -32,7 +32,9 @@ import pytest
 
 import cairn
 from cairn.checkpoint.serde import EncryptedSerializer
+from cairn.checkpoint.sql.rows import export_thread
 from tests.pg import fresh_schema
+from tests.support import saver_on
 
 TESTS = Path(__file__).resolve().parent
 APP = TESTS / "journey_app.py"
@@ -501,6 +503,38 @@ def test_export_and_backup_while_another_process_writes_import_elsewhere(
         assert partial <= 1, f"{copy}: {partial} threads stop mid-run; the writer writes one at a time"
     one = names[0]
     assert step("read", "sqlite", restored, one) == step("read", kind, target, one)
+
+
+def test_an_export_of_a_thread_another_process_keeps_writing_is_one_moment_of_it(
+    db: tuple[str, str], tmp_path: Path, started: list[subprocess.Popen[str]]
+) -> None:
+    """While A runs one thread over and over, every export of it (the
+    library's, as ``cairn export`` makes it) holds exactly the pending writes
+    of the checkpoints it holds; a dump made by ``cairn export`` meanwhile
+    imports, and another process reads and resumes the copy."""
+    kind, target = db
+    effects = tmp_path / "effects"
+    stop = tmp_path / "stop"
+    background(started, step_argv("write-loop", kind, target, "po", str(stop)), JOURNEY_EFFECTS=str(effects))
+    wait_for("a first run", lambda: bool(lines_of(effects)))
+    exports = 0
+    with saver_on(target) as saver:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            rows = export_thread(saver, "po")
+            held = {(c.ns, c.id) for c in rows.checkpoints}
+            strays = [(p.checkpoint_id, p.kind) for p in rows.pending if (p.ns, p.checkpoint_id) not in held]
+            assert strays == [], f"export {exports}: pending writes of checkpoints it lacks: {strays}"
+            exports += 1
+    dump = tmp_path / "dump.jsonl"
+    assert cli("export", "po", "--db", target, "--to", str(dump)).returncode == 0
+    stop.touch()
+    restored = str(tmp_path / "restored.db")
+    assert cli_json("import", str(dump), "--db", restored)["threads"] == ["po"]
+    copy = step("read", "sqlite", restored, "po")
+    assert copy["state"]["next"] in (["approve"], ["pay"], [], ["draft"]), copy["state"]
+    if copy["state"]["interrupts"]:
+        assert step("resume", "sqlite", restored, "po", "later")["log"][-1].endswith(":later")
 
 
 # --- the store ----------------------------------------------------------------------------------

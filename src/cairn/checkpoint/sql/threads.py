@@ -75,6 +75,13 @@ class SqlThreads(BaseCheckpointSaver):
         free) passes ``durable=False`` and skips the wait for the disk."""
 
     @abstractmethod
+    def _snapshot(self, about: str | None = None) -> AbstractContextManager[Cursor]:
+        """A cursor whose statements all see the data as of one moment, for
+        reads that must agree with each other while other processes write
+        (a thread's checkpoints and its pending writes, for an export);
+        ``about`` as for ``_read``."""
+
+    @abstractmethod
     def _read(self, about: str | None = None) -> AbstractContextManager[Cursor]:
         """A cursor for reads (a consistent snapshot of the data); an error of
         the database while it is used is a StorageError naming ``about``
