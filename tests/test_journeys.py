@@ -505,13 +505,14 @@ def test_export_and_backup_while_another_process_writes_import_elsewhere(
     assert step("read", "sqlite", restored, one) == step("read", kind, target, one)
 
 
-def test_an_export_of_a_thread_another_process_keeps_writing_is_one_moment_of_it(
+def test_an_export_or_copy_of_a_thread_another_process_keeps_writing_is_one_moment_of_it(
     db: tuple[str, str], tmp_path: Path, started: list[subprocess.Popen[str]]
 ) -> None:
-    """While A runs one thread over and over, every export of it (the
-    library's, as ``cairn export`` makes it) holds exactly the pending writes
-    of the checkpoints it holds; a dump made by ``cairn export`` meanwhile
-    imports, and another process reads and resumes the copy."""
+    """While A runs one thread over and over, every export and every copy
+    of it (the library's, as ``cairn export`` / ``cairn copy`` make them)
+    holds exactly the pending writes of the checkpoints it holds; a dump
+    made by ``cairn export`` meanwhile imports, and another process reads
+    and resumes it."""
     kind, target = db
     effects = tmp_path / "effects"
     stop = tmp_path / "stop"
@@ -521,13 +522,18 @@ def test_an_export_of_a_thread_another_process_keeps_writing_is_one_moment_of_it
     with saver_on(target) as saver:
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
-            rows = export_thread(saver, "po")
-            held = {(c.ns, c.id) for c in rows.checkpoints}
-            strays = [(p.checkpoint_id, p.kind) for p in rows.pending if (p.ns, p.checkpoint_id) not in held]
-            assert strays == [], f"export {exports}: pending writes of checkpoints it lacks: {strays}"
+            copied = f"copy-{exports}"
+            saver.copy_thread("po", copied)
+            for name in ("po", copied):
+                rows = export_thread(saver, name)
+                held = {(c.ns, c.id) for c in rows.checkpoints}
+                strays = [(p.checkpoint_id, p.kind) for p in rows.pending if (p.ns, p.checkpoint_id) not in held]
+                assert strays == [], f"{name}, export {exports}: pending writes of checkpoints it lacks: {strays}"
+            saver.delete_thread(copied)
             exports += 1
     dump = tmp_path / "dump.jsonl"
     assert cli("export", "po", "--db", target, "--to", str(dump)).returncode == 0
+    assert "copied thread po to po-copy" in cli("copy", "po", "po-copy", "--db", target).stdout
     stop.touch()
     restored = str(tmp_path / "restored.db")
     assert cli_json("import", str(dump), "--db", restored)["threads"] == ["po"]
@@ -535,6 +541,8 @@ def test_an_export_of_a_thread_another_process_keeps_writing_is_one_moment_of_it
     assert copy["state"]["next"] in (["approve"], ["pay"], [], ["draft"]), copy["state"]
     if copy["state"]["interrupts"]:
         assert step("resume", "sqlite", restored, "po", "later")["log"][-1].endswith(":later")
+    twin = step("read", kind, target, "po-copy")
+    assert len(twin["history"]) >= 3 and twin["history"][-1]["step"] == -1
 
 
 # --- the store ----------------------------------------------------------------------------------

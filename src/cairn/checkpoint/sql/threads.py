@@ -75,11 +75,12 @@ class SqlThreads(BaseCheckpointSaver):
         free) passes ``durable=False`` and skips the wait for the disk."""
 
     @abstractmethod
-    def _snapshot(self, about: str | None = None) -> AbstractContextManager[Cursor]:
+    def _snapshot(self, about: str | None = None, writing: bool = False) -> AbstractContextManager[Cursor]:
         """A cursor whose statements all see the data as of one moment, for
         reads that must agree with each other while other processes write
-        (a thread's checkpoints and its pending writes, for an export);
-        ``about`` as for ``_read``."""
+        (a thread's checkpoints and its pending writes, for an export or a
+        copy); ``about`` as for ``_read``. ``writing``: in a write
+        transaction (as ``_write``), committed on success."""
 
     @abstractmethod
     def _read(self, about: str | None = None) -> AbstractContextManager[Cursor]:
@@ -246,7 +247,10 @@ class SqlThreads(BaseCheckpointSaver):
         return doomed
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        with self._write() as cur:
+        # One snapshot: a step another process commits between copying the
+        # checkpoints and the pending writes would leave the copy pending
+        # writes of a checkpoint it lacks.
+        with self._snapshot(f"thread {source_thread_id!r}", writing=True) as cur:
             for thread_id in (source_thread_id, target_thread_id):
                 cur.execute(
                     self._sql("SELECT COUNT(*) FROM cairn_checkpoints WHERE thread_id = ?"),

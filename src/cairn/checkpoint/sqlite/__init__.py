@@ -294,7 +294,11 @@ class SqliteSaver(SqlSaver):
                 raise self._storage_error(exc, about) from exc
 
     @contextmanager
-    def _snapshot(self, about: str | None = None) -> Iterator[Cursor]:
+    def _snapshot(self, about: str | None = None, writing: bool = False) -> Iterator[Cursor]:
+        if writing:  # BEGIN IMMEDIATE: no other writer until it commits
+            with self._write() as cur:
+                yield cur
+            return
         # Outside a transaction each SELECT sees the file as of its own start;
         # a read transaction (WAL) keeps the moment of its first read.
         with self._read(about) as cur:
