@@ -540,7 +540,10 @@ def test_an_export_or_copy_of_a_thread_another_process_keeps_writing_is_one_mome
     copy = step("read", "sqlite", restored, "po")
     assert copy["state"]["next"] in (["approve"], ["pay"], [], ["draft"]), copy["state"]
     if copy["state"]["interrupts"]:
-        assert step("resume", "sqlite", restored, "po", "later")["log"][-1].endswith(":later")
+        # The dump may hold A's answer ("yes") of a step not yet stored: as in
+        # LangGraph, the interrupt then returns that answer again.
+        paid = step("resume", "sqlite", restored, "po", "later")["log"][-1]
+        assert paid.startswith("paid:") and paid.rsplit(":", 1)[1] in ("later", "yes"), paid
     twin = step("read", kind, target, "po-copy")
     assert len(twin["history"]) >= 3 and twin["history"][-1]["step"] == -1
 
