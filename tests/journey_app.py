@@ -187,6 +187,12 @@ def resume(app: Any, thread_id: str, arg: Any) -> Any:
     return app.invoke(Command(resume=arg), config(thread_id))
 
 
+def run_through(app: Any, thread_id: str, arg: Any) -> Any:
+    """Start with amount ``arg``, answer "yes": the result and the history."""
+    start(app, thread_id, arg)
+    return {"result": resume(app, thread_id, "yes"), "history": history(app, thread_id)}
+
+
 def go_on(app: Any, thread_id: str, arg: Any) -> Any:
     """invoke(None, ...) on the thread, or on the checkpoint ``arg`` names."""
     return app.invoke(None, config(thread_id, arg))
@@ -247,11 +253,11 @@ async def _async_steps(kind: str, target: str, thread_id: str, arg: Any) -> Any:
         return {"first": first, "state": state, "steps": steps}
 
 
-def store_put(kind: str, target: str, namespace: str, arg: Any) -> Any:
+def store_put(kind: str, target: str, _: str, arg: Any) -> Any:
     with _store(kind, target) as store:
-        for key, value in arg.items():
+        for namespace, key, value in arg:
             store.put(tuple(namespace.split("/")), key, value)
-        return {"put": sorted(arg)}
+        return {"put": len(arg)}
 
 
 def store_search(kind: str, target: str, namespace: str, arg: Any) -> Any:
@@ -273,6 +279,7 @@ def _store(kind: str, target: str) -> Any:
 GRAPH_COMMANDS: dict[str, Callable[[Any, str, Any], Any]] = {
     "start": start,  # arg: the amount; runs to the interrupt
     "resume": resume,  # arg: the answer
+    "run-through": run_through,  # arg: the amount; starts and answers "yes"
     "continue": go_on,  # arg: a checkpoint id or null
     "read": read,
     "write-many": write_many,  # arg: the stop file
@@ -281,7 +288,7 @@ GRAPH_COMMANDS: dict[str, Callable[[Any, str, Any], Any]] = {
 }
 OTHER_COMMANDS: dict[str, Callable[[str, str, str, Any], Any]] = {
     "async": lambda kind, target, thread_id, arg: asyncio.run(_async_steps(kind, target, thread_id, arg)),
-    "store-put": store_put,  # THREAD: the namespace "a/b"; arg: {key: value}
+    "store-put": store_put,  # THREAD ignored; arg: [["a/b", key, value], ...]
     "store-search": store_search,  # THREAD: the namespace prefix; arg: the filter
 }
 

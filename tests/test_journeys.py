@@ -179,19 +179,13 @@ def test_an_approval_paused_on_day_one_is_found_answered_and_read_by_other_proce
     (asked,) = paused["__interrupt__"]
     assert asked["interrupt"] == {"question": "approve?", "amount": 1500}
     assert paused["quote"] == QUOTE_1500
-    step("start", kind, target, "po-2", 10)
-    step("resume", kind, target, "po-2", "yes")
 
     listed = cli_json("threads", "--db", target, "--status", "interrupted")
     assert [t["thread_id"] for t in listed] == ["po-1"]
     assert listed[0]["next"] == ["approve"]
-    everything = {t["thread_id"]: t["status"] for t in cli_json("threads", "--db", target)}
-    assert everything == {"po-1": "interrupted", "po-2": "idle"}
     shown = cli_json("show", "po-1", "--db", target)
     assert json.dumps(asked["id"]) in json.dumps(shown), shown
     assert "approve?" in json.dumps(shown), shown
-    text = cli("show", "po-1", "--db", target)
-    assert text.returncode == 0 and "approve?" in text.stdout, text.stdout + text.stderr
 
     answered = step("resume", kind, target, "po-1", "approved", JOURNEY_EFFECTS=str(effects))
     assert "__interrupt__" not in answered
@@ -214,7 +208,6 @@ def test_an_approval_paused_on_day_one_is_found_answered_and_read_by_other_proce
     with_values = cli_json("history", "po-1", "--db", target, "--graph", GRAPH)
     assert with_values[0]["values"]["log"] == read["state"]["values"]["log"]
     assert lines_of(effects) == ["draft", "approve", "approve", "pay:entered", "pay"]
-    assert cli_json("threads", "--db", target, "--status", "interrupted") == []
 
 
 # --- time travel ---------------------------------------------------------------------------
@@ -228,9 +221,8 @@ def test_a_fork_made_with_the_cli_is_continued_by_another_process_and_both_branc
     invoke(None, fork_config) (it asks again); E answers; D sees both branches
     in the history, and ``cairn diff`` shows what differs between them."""
     kind, target = db
-    step("start", kind, target, "po", 1500)
-    first = step("resume", kind, target, "po", "yes")
-    before = step("read", kind, target, "po")["history"]
+    through = step("run-through", kind, target, "po", 1500)
+    first, before = through["result"], through["history"]
     drafted = next(h for h in before if h["next"] == ["approve"] and h["source"] == "loop")
 
     forked = cli_json(
@@ -285,7 +277,6 @@ def test_a_thread_held_by_a_running_process_is_busy_then_killed_and_resumed_else
     kind, target = db
     effects = tmp_path / "effects"
     step("start", kind, target, "po", 1500, JOURNEY_EFFECTS=str(effects))
-    drafted = step("read", kind, target, "po")["history"][0]["checkpoint_id"]
     Path(f"{effects}.hold").touch()
     holder = background(started, step_argv("resume", kind, target, "po", "yes"), JOURNEY_EFFECTS=str(effects))
     wait_for("the run to enter pay", lambda: "pay:entered" in lines_of(effects))
@@ -293,7 +284,7 @@ def test_a_thread_held_by_a_running_process_is_busy_then_killed_and_resumed_else
     busy = cli_json("threads", "--db", target, "--status", "busy")
     assert [t["thread_id"] for t in busy] == ["po"]
     line = cli_refused(
-        "fork", "po", "--checkpoint", drafted, "--set", "amount=1", "--db", target, "--graph", GRAPH
+        "fork", "po", "--checkpoint", busy[0]["head"], "--set", "amount=1", "--db", target, "--graph", GRAPH
     )
     assert "'po'" in line and "busy" in line.lower(), line
     refused = step("continue", kind, target, "po", None, fails=True)
@@ -417,9 +408,11 @@ def test_a_long_lived_process_sees_what_other_processes_and_the_cli_did_to_its_t
 
 
 def test_an_encrypted_thread_is_read_by_another_process_with_the_key_and_refused_without(
-    db: tuple[str, str]
+    tmp_path: Path,
 ) -> None:
-    kind, target = db
+    """On SQLite only: the blobs are sealed the same way in every saver
+    (test_encryption.py runs the savers)."""
+    kind, target = "sqlite", str(tmp_path / "sealed.db")
     key = EncryptedSerializer.generate_key()
     step("start", kind, target, "sealed", 1500, CAIRN_ENCRYPTION_KEY=key)
 
@@ -451,11 +444,11 @@ def test_a_thread_the_async_saver_paused_is_resumed_by_the_sync_saver_of_another
     assert first["steps"] == [1, 0, -1]
     done = step("resume", kind, target, "mixed", "yes")
     assert done["log"] == ["draft", "approve:yes", "paid:7:yes"]
+    listed = cli_json("history", "mixed", "--db", target)
+    assert [r["step"] for r in listed] == [3, 2, 1, 0, -1]
     again = step("async", kind, target, "other", "later")
     assert again["state"]["values"]["log"] == ["draft", "approve:later", "paid:7:later"]
-    read = step("read", kind, target, "other")
-    assert read["state"]["values"] == again["state"]["values"]
-    assert [h["step"] for h in read["history"]] == again["steps"] == [3, 2, 1, 0, -1]
+    assert again["steps"] == [3, 2, 1, 0, -1]
 
 
 # --- export, import and backup while another process writes ----------------------------
@@ -501,8 +494,6 @@ def test_export_and_backup_while_another_process_writes_import_elsewhere(
             assert here and here == there[len(there) - len(here):], f"{copy}: {name}"
             partial += len(here) < len(there)
         assert partial <= 1, f"{copy}: {partial} threads stop mid-run; the writer writes one at a time"
-    one = names[0]
-    assert step("read", "sqlite", restored, one) == step("read", kind, target, one)
 
 
 def test_an_export_or_copy_of_a_thread_another_process_keeps_writing_is_one_moment_of_it(
@@ -520,7 +511,7 @@ def test_an_export_or_copy_of_a_thread_another_process_keeps_writing_is_one_mome
     wait_for("a first run", lambda: bool(lines_of(effects)))
     exports = 0
     with saver_on(target) as saver:
-        deadline = time.monotonic() + 1.0
+        deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:
             copied = f"copy-{exports}"
             saver.copy_thread("po", copied)
@@ -553,9 +544,11 @@ def test_an_export_or_copy_of_a_thread_another_process_keeps_writing_is_one_mome
 
 def test_the_store_written_by_one_process_is_searched_by_another(db: tuple[str, str]) -> None:
     kind, target = db
-    step("store-put", kind, target, "users/ada/prefs", {"theme": {"dark": True, "lang": "en"}})
-    step("store-put", kind, target, "users/ada-l/prefs", {"theme": {"dark": True, "lang": "fr"}})
-    step("store-put", kind, target, "users/bob/prefs", {"theme": {"dark": False, "lang": "en"}})
+    step("store-put", kind, target, "-", [
+        ["users/ada/prefs", "theme", {"dark": True, "lang": "en"}],
+        ["users/ada-l/prefs", "theme", {"dark": True, "lang": "fr"}],
+        ["users/bob/prefs", "theme", {"dark": False, "lang": "en"}],
+    ])
     found = step("store-search", kind, target, "users/ada", {"dark": True})
     assert found == [{"key": "theme", "value": {"dark": True, "lang": "en"}, "namespace": ["users", "ada", "prefs"]}]
     english = step("store-search", kind, target, "users", {"lang": "en"})
