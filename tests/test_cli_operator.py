@@ -6,7 +6,10 @@ program parses from -o json / jsonl."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from contextlib import ExitStack
@@ -16,6 +19,7 @@ from typing import Any, Iterator
 import pytest
 from click.testing import CliRunner, Result
 
+import cairn as cairn_package
 from cairn.checkpoint.base import Lease, SnapshotPolicy
 from cairn.checkpoint.sqlite import SqliteSaver
 from cairn.cli import cli
@@ -465,3 +469,20 @@ def test_a_file_that_is_not_a_database_or_is_newer_is_refused_and_left_alone(tmp
     for command in (["threads"], ["stats"], ["prune", "--keep-last", "1"], ["delete", "done"]):
         refused(cairn(*command, "--db", str(newer)), "newer cairn", "upgrade cairn")
     assert newer.read_bytes() == before
+
+
+def test_a_thread_whose_holder_died_on_this_machine_is_stuck_before_its_hold_expires(
+    db: str, tmp_path: Path
+) -> None:
+    src = str(Path(cairn_package.__file__).resolve().parents[1])
+    made = subprocess.run(
+        [sys.executable, "-c", "from cairn.runtime.leases import new_owner; print(new_owner())"],
+        env={**os.environ, "PYTHONPATH": src}, capture_output=True, text=True, timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    with saver_on(db) as saver:  # what a run of that (now gone) process left
+        assert saver.acquire(Lease("done", made.stdout.strip(), 60.0)) is None
+    (record,) = parsed("threads", "--db", db, "--status", "stuck")
+    assert record["thread_id"] == "done" and record["lease_seconds_left"] > 50
+    assert parsed("threads", "--db", db, "--status", "busy") == []
+    assert [s["thread_id"] for s in parsed("stats", "--db", db)["stuck"]] == ["done"]

@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Awaitable, Callable, Iterator, TypedDict
 
+from datetime import timedelta
+
 import pytest
 
 from cairn.checkpoint.base import Lease
@@ -500,6 +502,45 @@ def test_update_state_is_refused_on_a_busy_thread_and_works_on_an_idle_one(saver
     assert history[-1].metadata["source"] == "update"
     assert history[-1].values == {"log": run_values("old") + run_values("A") + ["u"]}
     assert logs(chain(graph, "idle"))[-1] == run_values("C") + ["u"]
+
+
+def test_a_thread_deleted_while_a_run_writes_it_stays_deleted(saver: Any) -> None:
+    """delete_thread takes the thread from the run holding it: the run's next
+    step is refused (ThreadBusyError saying so) and stores nothing, instead of
+    bringing the thread back as a step whose parent is gone."""
+    gate = Gate("doomed")
+    gated = build_graph(saver, gate)
+    run = Background(lambda: gated.invoke({"log": ["A"]}, thread("doomed")))
+    gate.wait_entered(run)
+    saver.delete_thread("doomed")
+    gate.open()
+    with pytest.raises(ThreadBusyError, match="lost thread 'doomed'.*or the thread was deleted"):
+        run.join()
+    graph = build_graph(saver)
+    assert list(graph.get_state_history(thread("doomed"))) == []
+    assert graph.get_state(thread("doomed")).values == {}
+    graph.invoke({"log": ["B"]}, thread("doomed"))  # the id is free for a new run at once
+    assert logs(chain(graph, "doomed"))[-1] == run_values("B")
+
+
+def test_prune_of_idle_threads_leaves_a_thread_a_run_holds(saver: Any) -> None:
+    """A run in a long node is not idle, however old its last step: prune
+    older_than skips its thread (which the run would bring back as a step
+    whose parent is gone), and the run ends as if nothing happened."""
+    gate = Gate("long")
+    gated = build_graph(saver, gate)
+    build_graph(saver).invoke({"log": ["old"]}, thread("idle"))
+    idle = len(chain(build_graph(saver), "idle"))
+    run = Background(lambda: gated.invoke({"log": ["A"]}, thread("long")))
+    gate.wait_entered(run)
+    time.sleep(0.002)  # both threads' last steps are older than the cutoff
+    pruned = saver.prune(older_than=timedelta(milliseconds=1))
+    gate.open()
+    assert run.join() == {"log": run_values("A")}
+    assert (pruned.threads_deleted, pruned.checkpoints_deleted) == (1, idle)
+    graph = build_graph(saver)
+    assert logs(chain(graph, "long"))[-1] == run_values("A")
+    assert list(graph.get_state_history(thread("idle"))) == []
 
 
 # --- 4. two processes on one database ----------------------------------------------------

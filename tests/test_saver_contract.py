@@ -931,13 +931,23 @@ def test_a_save_after_another_saver_deleted_its_parent_still_reads_back(
     saver: Any, under_lease: bool
 ) -> None:
     # Under a lease the saver knows the parent it stored last; it must still
-    # notice that another process deleted it.
+    # notice that another process deleted it. Deleting a thread also takes
+    # it from the run holding it: that run stores nothing more, and the
+    # thread stays deleted.
+    from cairn.errors import ThreadBusyError
+
     other = reopen(saver)
     try:
         rec = leased(saver, "t") if under_lease else Recorder(saver, "t")
         rec.step({"log": [os.urandom(2000)]}, parent=None)
         rec.run(3, size=16)
         other.delete_thread("t")
+        if under_lease:
+            assert rec.lease is not None
+            with pytest.raises(ThreadBusyError, match="lost thread 't'.*or the thread was deleted"):
+                rec.step({"log": [b"after delete"]})
+            assert list(saver.list_checkpoints("t", "")) == []
+            assert saver.acquire(rec.lease) is None  # the same run takes the thread again
         child = rec.step({"log": [b"after delete"]})
         chain = saver.get_chain("t", "", child.id)
         assert_whole(chain, child.id)
@@ -1052,6 +1062,8 @@ def test_save_many_after_a_parent_another_saver_deleted_still_reads_back(saver: 
         rec = leased(saver, "t")
         rec.step({"log": [os.urandom(500)]}, parent=None)
         other.delete_thread("t")
+        assert rec.lease is not None
+        assert saver.acquire(rec.lease) is None  # the delete let go of it: the run takes it again
         first = make_checkpoint("t", parent_id=rec.last, step=1, writes=[write("n", {"log": [b"a"]})])
         second = make_checkpoint("t", parent_id=first.id, step=2, writes=[write("n", {"log": [b"b"]})])
         values = apply(apply(rec.values[rec.last], first.writes), second.writes)

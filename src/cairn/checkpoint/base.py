@@ -120,8 +120,9 @@ def lease_lost(lease: Lease) -> Exception:
 
     return ThreadBusyError(
         f"this run lost thread {lease.thread_id!r}: its hold ({lease.owner}) expired and another "
-        f"run took the thread over, so this step was not stored; the thread's history is "
-        f"intact: read it with get_state and run again. A step that takes longer than the "
+        f"run took the thread over, or the thread was deleted, so this step was not stored; "
+        f"what was stored before is as it was: read it with get_state and run again. A step that "
+        f"takes longer than the "
         f"lease ({lease.ttl:g} s) is renewed in the background; raise lease_ttl if this "
         "process is stalled for longer"
     )
@@ -511,7 +512,9 @@ class BaseCheckpointSaver(CheckpointerInterface, ABC):
 
     @abstractmethod
     def delete_thread(self, thread_id: str) -> None:
-        """Remove every checkpoint and pending write of the thread."""
+        """Remove every checkpoint and pending write of the thread, and any
+        run's hold on it: a run still writing the thread stores nothing more
+        (its next write raises ThreadBusyError), so the thread stays deleted."""
 
     @abstractmethod
     def delete_runs(self, run_ids: Sequence[str], *, thread_id: str | None = None) -> int:
@@ -549,7 +552,8 @@ class BaseCheckpointSaver(CheckpointerInterface, ABC):
         thread_id: str | None = None,
         dry_run: bool = False,
     ) -> PruneResult:
-        """Drop threads whose head is older than ``older_than``, and keep only
+        """Drop threads whose head is older than ``older_than`` (but not one a
+        run holds now: it is running, not idle), and keep only
         the newest ``keep_last`` checkpoints of each remaining thread (plus
         what those need to be read). ``thread_id`` limits it to one thread;
         ``dry_run=True`` counts what would go and deletes nothing."""

@@ -77,9 +77,10 @@ def find_checkpoint(saver: SqlSaver, thread_id: str, checkpoint_id: str | None) 
 def threads(db: str, output: str, pairs: tuple[str, ...], status: str | None, limit: int | None) -> None:
     """List threads, most recently updated first, with their status.
 
-    A status is busy (a run holds the thread), stuck (a run's hold expired:
-    it died), error (the step after the head failed), interrupted (it
-    paused in interrupt()) or idle.
+    A status is busy (a run holds the thread), stuck (the run holding it
+    died: its hold expired, or its process on this machine is gone), error
+    (the step after the head failed), interrupted (it paused in
+    interrupt()) or idle.
 
     Examples:
 

@@ -4,8 +4,9 @@ thread with its status, a checkpoint with its writes and next tasks.
 A thread's status, from what is stored (no application code needed):
 
 - busy: a run holds the thread now;
-- stuck: a run held it and its hold expired without being let go (the
-  process died mid-step; the next run takes the thread over and resumes);
+- stuck: a run held it and died mid-step without letting go: its hold
+  expired, or its process ran on this machine and is gone (the next run
+  takes the thread over at once, as it does then, and resumes);
 - error: the step after the head failed (its error is a pending write);
 - interrupted: the step after the head paused in ``interrupt()``;
 - idle: none of these.
@@ -20,6 +21,7 @@ from cairn.checkpoint.base import CheckpointRecord, PendingWrite, ThreadInfo
 from cairn.checkpoint.sql import SqlSaver
 from cairn.checkpoint.sql.rows import LeaseRow, leases
 from cairn.errors import ConfigError
+from cairn.runtime.leases import owner_is_gone
 
 STATUSES = ("idle", "busy", "stuck", "interrupted", "error")
 
@@ -28,7 +30,8 @@ def status_of(saver: SqlSaver, thread_id: str, lease: LeaseRow | None) -> tuple[
     """A thread's status and its head checkpoint."""
     head = next(iter(saver.list_checkpoints(thread_id, "", limit=1)), None)
     if lease is not None:
-        return ("busy" if lease.seconds_left > 0 else "stuck"), head
+        held = lease.seconds_left > 0 and not owner_is_gone(lease.owner)
+        return ("busy" if held else "stuck"), head
     if head is None:
         return "idle", None
     kinds = {write.kind for write in saver.get_pending(thread_id, "", head.id)}

@@ -332,6 +332,7 @@ class InMemorySaver(BaseCheckpointSaver):
     def delete_thread(self, thread_id: str) -> None:
         with self._lock:
             self._threads.pop(thread_id, None)
+            self._leases.pop(thread_id, None)  # a run still writing it stores nothing more
 
     def delete_runs(self, run_ids: Sequence[str], *, thread_id: str | None = None) -> int:
         wanted = run_id_set(run_ids)
@@ -430,7 +431,9 @@ class InMemorySaver(BaseCheckpointSaver):
                 if not spaces:
                     continue
                 stored = [cid for space in spaces.values() for cid in space.rows]
-                if cutoff is not None and stored and max(stored) < cutoff:
+                held = self._leases.get(tid)
+                running = held is not None and held[1] > time.monotonic()  # not idle: a run holds it
+                if cutoff is not None and stored and max(stored) < cutoff and not running:
                     checkpoints_deleted += len(stored)
                     threads_deleted += 1
                     if not dry_run:

@@ -317,6 +317,19 @@ class PostgresSaver(SqlSaver):
         return bool(stored)
 
     @contextmanager
+    def _snapshot(self, about: str | None = None, writing: bool = False) -> Iterator[Cursor]:
+        # Under READ COMMITTED each statement takes a new snapshot; REPEATABLE
+        # READ keeps the first one for the whole transaction. A user's
+        # connection outside autocommit may be inside their own transaction,
+        # where the level can no longer be set: its reads are as they are.
+        level = "REPEATABLE READ" if writing else "REPEATABLE READ, READ ONLY"
+        with self._connection() as conn:
+            with self._errors(conn, about), conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+                if conn.autocommit:
+                    cur.execute(f"SET TRANSACTION ISOLATION LEVEL {level}")
+                yield _Cursor(cur, self._prepare)
+
+    @contextmanager
     def _read(self, about: str | None = None) -> Iterator[Cursor]:
         with self._connection() as conn:
             if conn.autocommit:

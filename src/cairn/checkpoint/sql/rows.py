@@ -35,7 +35,10 @@ _ADD_PENDING = PENDING.insert(keep_existing=False)
 def export_thread(saver: SqlThreads, thread_id: str) -> ThreadRows:
     """Every checkpoint row (oldest first) and pending write of a thread,
     their blobs opened; raises ConfigError when it has no checkpoints."""
-    with saver._read() as cur:
+    # One snapshot: a step another process commits between the two reads
+    # would leave pending writes of a checkpoint the dump lacks (and clear
+    # some of the ones it holds).
+    with saver._snapshot(f"thread {thread_id!r}") as cur:
         cur.execute(
             saver._sql(f"SELECT {COLUMNS} FROM cairn_checkpoints WHERE thread_id = ? ORDER BY ns, id"),
             (thread_id,),

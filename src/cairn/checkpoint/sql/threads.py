@@ -75,6 +75,14 @@ class SqlThreads(BaseCheckpointSaver):
         free) passes ``durable=False`` and skips the wait for the disk."""
 
     @abstractmethod
+    def _snapshot(self, about: str | None = None, writing: bool = False) -> AbstractContextManager[Cursor]:
+        """A cursor whose statements all see the data as of one moment, for
+        reads that must agree with each other while other processes write
+        (a thread's checkpoints and its pending writes, for an export or a
+        copy); ``about`` as for ``_read``. ``writing``: in a write
+        transaction (as ``_write``), committed on success."""
+
+    @abstractmethod
     def _read(self, about: str | None = None) -> AbstractContextManager[Cursor]:
         """A cursor for reads (a consistent snapshot of the data); an error of
         the database while it is used is a StorageError naming ``about``
@@ -155,6 +163,10 @@ class SqlThreads(BaseCheckpointSaver):
 
     def delete_thread(self, thread_id: str) -> None:
         with self._write() as cur:
+            # The hold first: a run still writing the thread (in any process)
+            # finds it lost at its next write and stores nothing, so the
+            # thread stays deleted instead of coming back as an orphan step.
+            cur.execute(self._sql("DELETE FROM cairn_leases WHERE thread_id = ?"), (thread_id,))
             cur.execute(self._sql("DELETE FROM cairn_checkpoints WHERE thread_id = ?"), (thread_id,))
             cur.execute(self._sql("DELETE FROM cairn_pending WHERE thread_id = ?"), (thread_id,))
         self._after_delete()
@@ -235,7 +247,10 @@ class SqlThreads(BaseCheckpointSaver):
         return doomed
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        with self._write() as cur:
+        # One snapshot: a step another process commits between copying the
+        # checkpoints and the pending writes would leave the copy pending
+        # writes of a checkpoint it lacks.
+        with self._snapshot(f"thread {source_thread_id!r}", writing=True) as cur:
             for thread_id in (source_thread_id, target_thread_id):
                 cur.execute(
                     self._sql("SELECT COUNT(*) FROM cairn_checkpoints WHERE thread_id = ?"),
@@ -325,9 +340,13 @@ class SqlThreads(BaseCheckpointSaver):
         stale: dict[str, int] = {}
         if older_than is not None:
             cutoff = id_floor(datetime.now(timezone.utc) - older_than)
+            # A thread a run holds is not idle, however old its last step: its
+            # run is in a long node (or waits to store), and would come back.
+            running = "thread_id NOT IN (SELECT thread_id FROM cairn_leases WHERE expires_at > {now})"
             cur.execute(
                 self._sql(
-                    f"SELECT thread_id, COUNT(*) FROM cairn_checkpoints {where} "
+                    f"SELECT thread_id, COUNT(*) FROM cairn_checkpoints "
+                    f"{where + ' AND' if where else 'WHERE'} {running} "
                     "GROUP BY thread_id HAVING MAX(id) < ?"
                 ),
                 [*params, cutoff],

@@ -293,6 +293,25 @@ class SqliteSaver(SqlSaver):
             except sqlite3.Error as exc:  # a damaged page, text that is not UTF-8...
                 raise self._storage_error(exc, about) from exc
 
+    @contextmanager
+    def _snapshot(self, about: str | None = None, writing: bool = False) -> Iterator[Cursor]:
+        if writing:  # BEGIN IMMEDIATE: no other writer until it commits
+            with self._write() as cur:
+                yield cur
+            return
+        # Outside a transaction each SELECT sees the file as of its own start;
+        # a read transaction (WAL) keeps the moment of its first read.
+        with self._read(about) as cur:
+            if self._conn.in_transaction:  # a user's connection, in their transaction
+                yield cur
+                return
+            self._guard(lambda: cur.execute("BEGIN"), about)
+            try:
+                yield cur
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.rollback()  # it only read
+
     def _guard(self, action: Any, about: str | None = None) -> Any:
         try:
             return action()
