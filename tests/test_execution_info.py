@@ -126,3 +126,10 @@ def test_patching_execution_info() -> None:
     assert info.patch(node_attempt=2).node_attempt == 2 and info.node_attempt == 1
     with pytest.raises(OutsideNodeError, match="execution_info"):
         Runtime().patch_execution_info(node_attempt=2)
+
+
+def test_override_replaces_only_what_is_given_none_included() -> None:
+    runtime = Runtime(context={"user": "ada"}, store="a store")
+    changed = runtime.override(store=None, previous=3)
+    assert (changed.context, changed.store, changed.previous) == ({"user": "ada"}, None, 3)
+    assert runtime.store == "a store"  # the original stays as it was

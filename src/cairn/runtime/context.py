@@ -33,6 +33,12 @@ ContextT = TypeVar("ContextT")
 _UNSET: Any = object()
 
 
+def _given(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments a caller gave, from a method's ``locals()``
+    taken first thing (its ``self`` and the ones left ``_UNSET`` dropped)."""
+    return {k: v for k, v in arguments.items() if k != "self" and v is not _UNSET}
+
+
 def unreported(result: Any) -> None:
     """Where a finished task's result goes when nobody streams the run."""
 
@@ -93,16 +99,7 @@ class ExecutionInfo:
         node_first_attempt_time: Any = _UNSET,
     ) -> "ExecutionInfo":
         """This record with the fields given replaced."""
-        given = {
-            "checkpoint_id": checkpoint_id,
-            "checkpoint_ns": checkpoint_ns,
-            "task_id": task_id,
-            "thread_id": thread_id,
-            "run_id": run_id,
-            "node_attempt": node_attempt,
-            "node_first_attempt_time": node_first_attempt_time,
-        }
-        return replace(self, **{k: v for k, v in given.items() if v is not _UNSET})
+        return replace(self, **_given(locals()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,15 +177,7 @@ class Runtime(Generic[ContextT]):
         server_info: Any = _UNSET,
     ) -> "Runtime[Any]":
         """This runtime with the values given replaced (None included)."""
-        given = {
-            "context": context,
-            "store": store,
-            "stream_writer": stream_writer,
-            "previous": previous,
-            "execution_info": execution_info,
-            "server_info": server_info,
-        }
-        return replace(self, **{k: v for k, v in given.items() if v is not _UNSET})
+        return replace(self, **_given(locals()))
 
     def patch_execution_info(
         self,
@@ -207,16 +196,7 @@ class Runtime(Generic[ContextT]):
                 "this runtime has no execution_info to patch: it is set for a running "
                 "node's runtime only; patch the runtime the node received"
             )
-        patched = self.execution_info.patch(
-            checkpoint_id=checkpoint_id,
-            checkpoint_ns=checkpoint_ns,
-            task_id=task_id,
-            thread_id=thread_id,
-            run_id=run_id,
-            node_attempt=node_attempt,
-            node_first_attempt_time=node_first_attempt_time,
-        )
-        return replace(self, execution_info=patched)
+        return replace(self, execution_info=replace(self.execution_info, **_given(locals())))
 
 
 @dataclass(frozen=True, slots=True)
