@@ -497,7 +497,7 @@ def interrupt(value: Any, *, response_schema: Any = None) -> Any:
     if index < len(task.answers):
         answer = task.answers[index]
         return answer if adapter is None else _validated(adapter, answer, task.task_id, task.answers[:index])
-    taken, answer = task.scope.take_ahead() if hasattr(task.scope, "take_ahead") else (False, None)
+    taken, answer = task.scope.take_ahead()
     if taken:  # Command(resume=...) given while no interrupt waited: the first one asking takes it
         validated = answer if adapter is None else _validated(adapter, answer, task.task_id, task.answers[:index])
         task.answers.append(answer)

@@ -20,12 +20,12 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 from cairn.checkpoint.base import CheckpointRecord, PendingWrite, TaskRecord
-from cairn.checkpoint.records import interrupt_entries
 from cairn.current import progressed
 from cairn.graph.constants import START
 from cairn.graph.schema import StateSchema
 from cairn.runtime.config import canonical
 from cairn.runtime.parts import Parts, Paused
+from cairn.runtime.snapshot import pending_outcomes
 from cairn.types import Interrupt
 
 STREAM_MODES = ("values", "updates", "checkpoints", "tasks", "debug", "custom", "messages")
@@ -331,11 +331,11 @@ def _checkpoint_tasks(
         return [
             {"id": task.id, "name": task.name, "interrupts": (), "state": states.get(task.id)} for task in tasks
         ]
-    errors = {w.task_id: w.value for w in pending.get("error", ())}
-    results = {w.task_id: w.value.update for w in pending.get("result", ())}
+    results: dict[str, Any] = {}
+    errors, interrupts, _ = pending_outcomes([w for kind in pending.values() for w in kind], results, False)
     asked = {
-        w.task_id: tuple({"value": v, "id": i, "response_schema": r} for i, v, r in interrupt_entries(w.value))
-        for w in pending.get("interrupt", ())
+        task_id: tuple({"value": i.value, "id": i.id, "response_schema": i.response_schema} for i in found)
+        for task_id, found in interrupts.items()
     }
     shown = []
     for task in tasks:

@@ -98,7 +98,7 @@ def build_snapshot(
     interrupts: Mapping[str, tuple[Interrupt, ...]] = _NONE
     finished: set[str] | None = None
     if pending:
-        errors, interrupts, finished = _from_pending(pending, results, child is None)
+        errors, interrupts, finished = pending_outcomes(pending, results, child is None)
     tasks: list[PregelTask] = []
     names: list[str] = []  # of the tasks still due
     for i, task in enumerate(checkpoint.tasks):  # a loop: cheaper than comprehensions for a few
@@ -142,7 +142,7 @@ def build_snapshot(
     )
 
 
-def _from_pending(
+def pending_outcomes(
     pending: Sequence[PendingWrite], results: dict[str, Any], head: bool
 ) -> tuple[dict[str, str], dict[str, tuple[Interrupt, ...]], set[str]]:
     """The errors, interrupts and finished tasks that a checkpoint's pending
