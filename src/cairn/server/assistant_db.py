@@ -114,9 +114,9 @@ class AssistantTable:
             ).rowcount
             if touched == 0:
                 return None
-            found = self.db._run(cur, f"SELECT * FROM {ASSISTANTS.name} WHERE assistant_id = ?", (assistant_id,))
-            names = [d[0] for d in found.description]
-            row = self._decoded([dict(zip(names, found.fetchone()))])[0]
+            found = self.db._row(cur, f"SELECT * FROM {ASSISTANTS.name} WHERE assistant_id = ?", (assistant_id,))
+            assert found is not None  # its row was just updated
+            row = self._decoded([found])[0]
             top = self.db._run(
                 cur, f"SELECT MAX(version) FROM {ASSISTANT_VERSIONS.name} WHERE assistant_id = ?", (assistant_id,)
             ).fetchone()[0]
@@ -148,14 +148,12 @@ class AssistantTable:
         """Make ``version`` the assistant's latest: its fields become the
         assistant's. None if the assistant has no such version."""
         with self.db._write() as cur:
-            found = self.db._run(
+            found = self.db._row(
                 cur, f"SELECT * FROM {ASSISTANT_VERSIONS.name} WHERE assistant_id = ? AND version = ?", (assistant_id, version)
             )
-            names = [d[0] for d in found.description]
-            raw = found.fetchone()
-            if raw is None:
+            if found is None:
                 return None
-            chosen = self._decoded([dict(zip(names, raw))])[0]
+            chosen = self._decoded([found])[0]
             self._set(cur, assistant_id, chosen, version, now_iso())
         return self.get(assistant_id)
 

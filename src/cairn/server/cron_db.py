@@ -102,12 +102,10 @@ class CronTable:
         from now when the schedule, time zone, end_time or enabled change.
         None if there is no such cron."""
         with self.db._write() as cur:
-            found = self.db._run(cur, f"SELECT * FROM {CRONS.name} WHERE cron_id = ?", (cron_id,))
-            names = [d[0] for d in found.description]
-            raw = found.fetchone()
-            if raw is None:
+            found = self.db._row(cur, f"SELECT * FROM {CRONS.name} WHERE cron_id = ?", (cron_id,))
+            if found is None:
                 return None
-            row = {**dict(zip(names, raw)), **changes}
+            row = {**found, **changes}
             sets = dict(changes)
             if {"schedule", "timezone", "end_time", "enabled"} & changes.keys():
                 sets["next_run_at"] = following_slot(row, float(self.db._run(cur, "SELECT {now}").fetchone()[0]))
@@ -141,14 +139,12 @@ class CronTable:
         is busy). A cron whose thread is gone is deleted."""
         with self.db._write() as cur:
             now = float(self.db._run(cur, "SELECT {now}").fetchone()[0])
-            found = self.db._run(
+            found = self.db._row(
                 cur, f"SELECT * FROM {CRONS.name} WHERE cron_id = ? AND next_run_at = ?", (cron_id, slot)
             )
-            names = [d[0] for d in found.description]
-            raw = found.fetchone()
-            if raw is None:
+            if found is None:
                 return None
-            row = self._decoded([dict(zip(names, raw))])[0]
+            row = self._decoded([found])[0]
             row["metadata"] = json.loads(row["metadata"])
             moved = self.db._run(
                 cur,

@@ -100,6 +100,13 @@ class ServerDB(ABC):
         cur.execute(self._sql(text), tuple(args))
         return cur
 
+    def _row(self, cur: Any, text: str, args: Sequence[Any] = ()) -> dict[str, Any] | None:
+        """The first row ``text`` selects in the transaction ``cur``, by column name; None if none."""
+        self._run(cur, text, args)
+        names = [d[0] for d in cur.description]
+        found = cur.fetchone()
+        return None if found is None else dict(zip(names, found))
+
     def _rows(self, text: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._read() as cur:
             self._run(cur, text, args)
@@ -116,50 +123,38 @@ class ServerDB(ABC):
                         f"{self.location} holds cairn serve's tables of schema version {version}; "
                         f"this cairn reads version {SCHEMA_VERSION}: upgrade cairn, or use a new --db"
                     )
-                self._setup_crons(cur)
-                self._setup_assistants(cur)
+                self._setup_parts(cur)
                 return
             for table in TABLES:
                 cur.execute(self.dialect.create(table))
             for index in INDEXES:
                 cur.execute(index)
             self._run(cur, f"INSERT INTO {META.name} (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            self._setup_crons(cur)
-            self._setup_assistants(cur)
+            self._setup_parts(cur)
 
-    def _setup_crons(self, cur: Any) -> None:
-        """Make the crons table (``cron_db.py``) unless it is there: a
-        database made by a cairn before crons gains it."""
-        found = self._run(cur, f"SELECT value FROM {META.name} WHERE key = 'crons_schema_version'").fetchone()
-        if found is not None:
-            if int(found[0]) != CRONS_VERSION:
-                raise StorageError(
-                    f"{self.location} holds cairn serve's crons table of schema version {found[0]}; "
-                    f"this cairn reads version {CRONS_VERSION}: upgrade cairn, or use a new --db"
-                )
-            return
-        cur.execute(self.dialect.create(CRONS))
-        for index in CRONS_INDEXES:
-            cur.execute(index)
-        self._run(cur, f"INSERT INTO {META.name} (key, value) VALUES ('crons_schema_version', ?)", (str(CRONS_VERSION),))
-
-    def _setup_assistants(self, cur: Any) -> None:
-        """Make the assistants tables (``assistant_db.py``) unless they are
-        there: a database made by a cairn before them gains them."""
-        key = "assistants_schema_version"
-        found = self._run(cur, f"SELECT value FROM {META.name} WHERE key = ?", (key,)).fetchone()
-        if found is not None:
-            if int(found[0]) != ASSISTANTS_VERSION:
-                raise StorageError(
-                    f"{self.location} holds cairn serve's assistants tables of schema version {found[0]}; "
-                    f"this cairn reads version {ASSISTANTS_VERSION}: upgrade cairn, or use a new --db"
-                )
-            return
-        for table in (ASSISTANTS, ASSISTANT_VERSIONS):
-            cur.execute(self.dialect.create(table))
-        for index in ASSISTANTS_INDEXES:
-            cur.execute(index)
-        self._run(cur, f"INSERT INTO {META.name} (key, value) VALUES (?, ?)", (key, str(ASSISTANTS_VERSION)))
+    def _setup_parts(self, cur: Any) -> None:
+        """Make the tables added after the first schema (crons: ``cron_db.py``;
+        assistants: ``assistant_db.py``) unless they are there, each part
+        versioned apart: a database made by an older cairn gains them."""
+        parts = (
+            ("crons", CRONS_VERSION, (CRONS,), CRONS_INDEXES),
+            ("assistants", ASSISTANTS_VERSION, (ASSISTANTS, ASSISTANT_VERSIONS), ASSISTANTS_INDEXES),
+        )
+        for name, version, tables, indexes in parts:
+            key = f"{name}_schema_version"
+            found = self._run(cur, f"SELECT value FROM {META.name} WHERE key = ?", (key,)).fetchone()
+            if found is not None:
+                if int(found[0]) != version:
+                    raise StorageError(
+                        f"{self.location} holds cairn serve's {name} tables of schema version {found[0]}; "
+                        f"this cairn reads version {version}: upgrade cairn, or use a new --db"
+                    )
+                continue
+            for table in tables:
+                cur.execute(self.dialect.create(table))
+            for index in indexes:
+                cur.execute(index)
+            self._run(cur, f"INSERT INTO {META.name} (key, value) VALUES (?, ?)", (key, str(version)))
 
     # -- threads ---------------------------------------------------------------------
 
@@ -272,9 +267,9 @@ class ServerDB(ABC):
 
     def _get_run(self, cur: Any, run_id: str) -> dict[str, Any]:
         """Run ``run_id``'s row, read in the transaction ``cur``."""
-        self._run(cur, f"SELECT * FROM {RUNS.name} WHERE run_id = ?", (run_id,))
-        names = [d[0] for d in cur.description]
-        return _decoded(dict(zip(names, cur.fetchone())))
+        found = self._row(cur, f"SELECT * FROM {RUNS.name} WHERE run_id = ?", (run_id,))
+        assert found is not None, run_id
+        return _decoded(found)
 
     def list_runs(self, thread_id: str, status: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
         where, args = "thread_id = ?", [thread_id]
