@@ -236,16 +236,24 @@ class SqliteSaver(SqlSaver):
         with self._lock:
             try:
                 cur = self._conn.cursor()
-                if self._synchronous != "NORMAL":
-                    cur.execute("PRAGMA synchronous = NORMAL")
-                try:
+                with self._unsynced(cur, True):
                     rows = cur.execute(sql, args).fetchall()
                     return cur.rowcount, rows
-                finally:
-                    if self._synchronous != "NORMAL":
-                        cur.execute(f"PRAGMA synchronous = {self._synchronous}")
             except sqlite3.Error as exc:
                 raise self._storage_error(exc) from exc
+
+    @contextmanager
+    def _unsynced(self, cur: Cursor, unsynced: bool) -> Iterator[None]:
+        """Commits inside skip the fsync when ``unsynced``: in WAL mode a
+        NORMAL commit does, and the next durable commit's fsync covers it."""
+        if not unsynced or self._synchronous == "NORMAL":
+            yield
+            return
+        cur.execute("PRAGMA synchronous = NORMAL")
+        try:
+            yield
+        finally:
+            cur.execute(f"PRAGMA synchronous = {self._synchronous}")
 
     # -- transactions ------------------------------------------------------------
 
@@ -253,11 +261,7 @@ class SqliteSaver(SqlSaver):
     def _write(self, durable: bool = True) -> Iterator[Cursor]:
         with self._lock:
             cur = self._guard(lambda: self._conn.cursor())
-            if not durable and self._synchronous != "NORMAL":
-                # In WAL mode a NORMAL commit skips the fsync; the next durable
-                # commit's fsync covers it.
-                cur.execute("PRAGMA synchronous = NORMAL")
-            try:
+            with self._unsynced(cur, not durable):
                 self._guard(lambda: cur.execute("BEGIN IMMEDIATE"))
                 try:
                     yield cur
@@ -268,9 +272,6 @@ class SqliteSaver(SqlSaver):
                         raise self._storage_error(exc) from exc
                     raise
                 self._guard(self._conn.commit)
-            finally:
-                if not durable and self._synchronous != "NORMAL":
-                    cur.execute(f"PRAGMA synchronous = {self._synchronous}")
 
     def transaction(self, durable: bool = True) -> AbstractContextManager[Cursor]:
         """A write transaction (``BEGIN IMMEDIATE``) on the saver's connection,
