@@ -328,13 +328,12 @@ class ServerDB(ABC):
                 "or choose another multitask_strategy (enqueue, interrupt, rollback)",
                 409,
             )
+        values = [json.dumps(run[n]) if n in ("kwargs", "metadata") else run.get(n) for n in RUNS.names]
+        self._run(cur, f"INSERT INTO {RUNS.name} ({', '.join(RUNS.names)}) VALUES ({RUNS.marks})", values)
+        # Stopped once this run is in: a stopped run that never started sees it wait, and leaves the thread busy.
         stopped = [row[0] for row in active] if strategy in ("interrupt", "rollback") else []
         for run_id in stopped:
             self._ask_cancel(cur, run_id, strategy)
-        if stopped:  # a stopped run that never started left the thread idle: this run waits on it
-            self._run(cur, f"UPDATE {THREADS.name} SET status = 'busy' WHERE thread_id = ?", (run["thread_id"],))
-        values = [json.dumps(run[n]) if n in ("kwargs", "metadata") else run.get(n) for n in RUNS.names]
-        self._run(cur, f"INSERT INTO {RUNS.name} ({', '.join(RUNS.names)}) VALUES ({RUNS.marks})", values)
         return stopped
 
     def _ask_cancel(self, cur: Any, run_id: str, action: str) -> None:
