@@ -292,8 +292,7 @@ class Workers:
             await self._fail(run, stream, {"error": "UnknownAssistant", "message": f"assistant {run['assistant_id']!r} was deleted or is no longer served"})
             return
         graph = assistant.graph
-        head = await graph.aget_state({"configurable": {"thread_id": thread_id}})
-        resumed = run["attempts"] > 1 and (head.metadata or {}).get("run_id") == run_id
+        resumed = run["attempts"] > 1 and await self._stored_a_step(graph, thread_id, run_id)
         args = run_arguments(run, assistant, resumed)
         if run["attempts"] > 1:  # the events of the attempts before, for joiners
             for event, data in await self.call(self.db.events_after, run_id, len(stream.events) - 1):
@@ -330,6 +329,13 @@ class Workers:
         if stopped is None:
             stopped = await self.call(self.db.cancel_asked, run_id)  # asked by another process
         await self._end(run, assistant, stream, stopped)
+
+    @staticmethod
+    async def _stored_a_step(graph: Any, thread_id: str, run_id: str) -> bool:
+        """Whether an earlier attempt of run ``run_id`` stored a step: the
+        thread's head is then the run's, and the run goes on from it."""
+        head = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        return bool((head.metadata or {}).get("run_id") == run_id)
 
     def _observers(self, assistant: Assistant) -> list[Observer]:
         """What watches a run of ``assistant``'s graph: the metrics, and the server's observers."""
